@@ -1,0 +1,12 @@
+// retrograd: the public API. Tensors and devices (src/tensor), autodiff and ops (src/autograd),
+// modules and models (src/nn), training, losses and evaluation (src/train).
+
+export * from './tensor/backend.js';
+export { Tensor, tensor, fromArray, empty, full, zeros, ones, scalar, arange, rand, randn, randint } from './tensor/tensor.js';
+export type { Shape, NestedArray, TensorOptions } from './tensor/tensor.js';
+export { registerDevice, getDevice, initDevice, setDefaultDevice, getDefaultDevice, knownDevices } from './tensor/device.js';
+export { tidy, keep, liveStorages } from './tensor/memory.js';
+export { Generator, manualSeed, defaultGenerator } from './tensor/random.js';
+export { RefBackend } from './tensor/backends/ref.js';
+export * as ops from './autograd/ops.js';
+export { noGrad, grad, backward, isGradEnabled } from './autograd/engine.js';

@@ -1,0 +1,305 @@
+// Tensor: a strided view (shape, strides, offset, dtype) of a reference-counted device storage.
+//
+// This file holds the data structure, creation functions and host transfer. The differentiable
+// operations live in src/autograd/ops.ts (the primitive table with forward and backward side by
+// side); the methods below are thin, typed entry points into it, so `a.matmul(b)` and
+// `ops.matmul(a, b)` are the same call.
+
+import {
+  type Backend, type DType, type TypedArray, type View, contiguousStrides, isContiguous, sizeOf,
+} from './backend.js';
+import { getDefaultDevice, getDevice } from './device.js';
+import { Storage, finalizer, track } from './memory.js';
+import { Generator, defaultGenerator } from './random.js';
+import * as ops from '../autograd/ops.js';
+import type { Node } from '../autograd/engine.js';
+
+export type Shape = readonly number[];
+export type NestedArray = number | NestedArray[];
+export type Scalar = number;
+
+export interface TensorOptions {
+  dtype?: DType;
+  device?: string;
+  requiresGrad?: boolean;
+}
+
+let nextId = 0;
+
+export class Tensor {
+  readonly id = nextId++;
+  /** Set by autograd for tensors produced by a differentiable op while grad mode is on. */
+  node: Node | null = null;
+  requiresGrad = false;
+  /** Accumulated gradient (leaves, and non-leaves that called retainGrad()). */
+  grad: Tensor | null = null;
+  retainsGrad = false;
+  kept = false;
+  disposed = false;
+  /** Optional label, used in error messages and graph dumps. */
+  name?: string;
+
+  constructor(
+    readonly storage: Storage,
+    readonly shape: Shape,
+    readonly strides: Shape,
+    readonly offset: number,
+  ) {
+    storage.retain();
+    finalizer.register(this, storage, this);
+    track(this);
+  }
+
+  get dtype(): DType {
+    return this.storage.dtype;
+  }
+
+  get backend(): Backend {
+    return this.storage.backend;
+  }
+
+  get device(): string {
+    return this.storage.backend.name;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  isContiguous(): boolean {
+    return isContiguous(this);
+  }
+
+  /** The backend-level view of this tensor. Throws if the tensor was disposed. */
+  view(): View {
+    if (this.disposed) throw new Error(`use of a disposed tensor${this.name ? ` '${this.name}'` : ''} (id ${this.id})`);
+    return { buf: this.storage.buf, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    finalizer.unregister(this);
+    this.storage.release();
+    this.node = null;
+  }
+
+  /** Ask backward() to store this non-leaf tensor's gradient in `.grad`. */
+  retainGrad(): this {
+    this.retainsGrad = true;
+    return this;
+  }
+
+  toString(): string {
+    return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  // ---- host transfer ------------------------------------------------------------------------
+
+  /** Contiguous copy of the data on the host (async: the only way to read a GPU tensor). */
+  async data(): Promise<TypedArray> {
+    const c = this.isContiguous() ? this : ops.contiguous(this);
+    const out = await c.backend.read(c.storage.buf, c.dtype, c.offset, c.size);
+    if (c !== this) c.dispose();
+    return out;
+  }
+
+  /** Synchronous host copy; CPU backends only. */
+  toArray(): TypedArray {
+    const be = this.backend;
+    if (!be.readSync) throw new Error(`toArray(): device '${be.name}' has no synchronous read; use \`await t.data()\``);
+    const c = this.isContiguous() ? this : ops.contiguous(this);
+    const out = be.readSync(c.storage.buf, c.dtype, c.offset, c.size);
+    if (c !== this) c.dispose();
+    return out;
+  }
+
+  item(): number {
+    if (this.size !== 1) throw new Error(`item(): tensor has ${this.size} elements, expected 1`);
+    return this.toArray()[0];
+  }
+
+  tolist(): NestedArray {
+    const flat = Array.from(this.toArray());
+    return nest(flat, this.shape);
+  }
+
+  /** Copy to another device (or return this tensor when already there). */
+  to(device: string): Tensor {
+    if (device === this.device) return this;
+    const out = fromArray(this.toArray(), this.shape, { dtype: this.dtype, device });
+    return out;
+  }
+
+  async toAsync(device: string): Promise<Tensor> {
+    if (device === this.device) return this;
+    return fromArray(await this.data(), this.shape, { dtype: this.dtype, device });
+  }
+
+  // ---- differentiable ops (see src/autograd/ops.ts) ------------------------------------------
+
+  add(b: Tensor | Scalar): Tensor { return ops.add(this, b); }
+  sub(b: Tensor | Scalar): Tensor { return ops.sub(this, b); }
+  mul(b: Tensor | Scalar): Tensor { return ops.mul(this, b); }
+  div(b: Tensor | Scalar): Tensor { return ops.div(this, b); }
+  pow(b: Tensor | Scalar): Tensor { return ops.pow(this, b); }
+  maximum(b: Tensor | Scalar): Tensor { return ops.maximum(this, b); }
+  minimum(b: Tensor | Scalar): Tensor { return ops.minimum(this, b); }
+  eq(b: Tensor | Scalar): Tensor { return ops.eq(this, b); }
+  ne(b: Tensor | Scalar): Tensor { return ops.ne(this, b); }
+  lt(b: Tensor | Scalar): Tensor { return ops.lt(this, b); }
+  le(b: Tensor | Scalar): Tensor { return ops.le(this, b); }
+  gt(b: Tensor | Scalar): Tensor { return ops.gt(this, b); }
+  ge(b: Tensor | Scalar): Tensor { return ops.ge(this, b); }
+
+  neg(): Tensor { return ops.neg(this); }
+  exp(): Tensor { return ops.exp(this); }
+  log(): Tensor { return ops.log(this); }
+  sqrt(): Tensor { return ops.sqrt(this); }
+  rsqrt(): Tensor { return ops.rsqrt(this); }
+  tanh(): Tensor { return ops.tanh(this); }
+  erf(): Tensor { return ops.erf(this); }
+  gelu(): Tensor { return ops.gelu(this); }
+  relu(): Tensor { return ops.relu(this); }
+  sigmoid(): Tensor { return ops.sigmoid(this); }
+  abs(): Tensor { return ops.abs(this); }
+  softplus(): Tensor { return ops.softplus(this); }
+  square(): Tensor { return ops.square(this); }
+  recip(): Tensor { return ops.recip(this); }
+
+  sum(axes?: number | number[], keepdim = false): Tensor { return ops.sum(this, axes, keepdim); }
+  mean(axes?: number | number[], keepdim = false): Tensor { return ops.mean(this, axes, keepdim); }
+  max(axes?: number | number[], keepdim = false): Tensor { return ops.max(this, axes, keepdim); }
+  logsumexp(axes?: number | number[], keepdim = false): Tensor { return ops.logsumexp(this, axes, keepdim); }
+  var(axes?: number | number[], keepdim = false, correction = 0): Tensor { return ops.variance(this, axes, keepdim, correction); }
+
+  matmul(b: Tensor): Tensor { return ops.matmul(this, b); }
+  softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
+  logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
+
+  reshape(shape: Shape): Tensor { return ops.reshape(this, shape); }
+  permute(dims: readonly number[]): Tensor { return ops.permute(this, dims); }
+  transpose(d0 = -2, d1 = -1): Tensor { return ops.transpose(this, d0, d1); }
+  get T(): Tensor { return ops.transpose(this, -2, -1); }
+  expand(shape: Shape): Tensor { return ops.expand(this, shape); }
+  narrow(axis: number, start: number, length: number): Tensor { return ops.narrow(this, axis, start, length); }
+  unsqueeze(axis: number): Tensor { return ops.unsqueeze(this, axis); }
+  squeeze(axis?: number): Tensor { return ops.squeeze(this, axis); }
+  contiguous(): Tensor { return ops.contiguous(this); }
+  clone(): Tensor { return ops.clone(this); }
+  cast(dtype: DType): Tensor { return ops.cast(this, dtype); }
+  detach(): Tensor { return ops.detach(this); }
+  backward(grad?: Tensor): void { ops.backward(this, grad); }
+}
+
+// ---- creation ---------------------------------------------------------------------------------
+
+function nest(flat: number[], shape: Shape): NestedArray {
+  if (shape.length === 0) return flat[0];
+  const [d, ...rest] = shape;
+  const step = sizeOf(rest);
+  return Array.from({ length: d }, (_, i) => nest(flat.slice(i * step, (i + 1) * step), rest));
+}
+
+/** Allocate an uninitialised contiguous tensor. Kernels write it; users should not need this. */
+export function empty(shape: Shape, opts: TensorOptions = {}): Tensor {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape [${shape.join(', ')}]`);
+  }
+  const dtype = opts.dtype ?? 'float32';
+  const be = getDevice(opts.device ?? getDefaultDevice());
+  if (!be.dtypes.includes(dtype)) throw new Error(`device '${be.name}' does not support dtype ${dtype}`);
+  const size = sizeOf(shape);
+  const storage = new Storage(be, be.alloc(dtype, size), dtype, size);
+  const t = new Tensor(storage, [...shape], contiguousStrides(shape), 0);
+  if (opts.requiresGrad) t.requiresGrad = true;
+  return t;
+}
+
+export function fromArray(data: ArrayLike<number>, shape: Shape, opts: TensorOptions = {}): Tensor {
+  if (data.length !== sizeOf(shape)) {
+    throw new Error(`fromArray: ${data.length} values do not fill shape [${shape.join(', ')}]`);
+  }
+  const t = empty(shape, opts);
+  t.backend.write(t.storage.buf, t.dtype, data, 0);
+  return t;
+}
+
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = data;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0];
+  }
+  return shape;
+}
+
+/** Tensor from nested arrays or a number (a 0-d tensor). Ragged input is an error. */
+export function tensor(data: NestedArray | TypedArray, opts: TensorOptions & { shape?: Shape } = {}): Tensor {
+  if (ArrayBuffer.isView(data)) {
+    const dtype = opts.dtype ?? (data instanceof Float64Array ? 'float64' : data instanceof Int32Array ? 'int32' : 'float32');
+    return fromArray(data, opts.shape ?? [data.length], { ...opts, dtype });
+  }
+  const shape = opts.shape ?? inferShape(data);
+  const flat = (Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data]) as number[];
+  if (flat.length !== sizeOf(shape)) throw new Error(`tensor(): ragged nested array for shape [${shape.join(', ')}]`);
+  return fromArray(flat, shape, opts);
+}
+
+export function full(shape: Shape, value: number, opts: TensorOptions = {}): Tensor {
+  const t = empty(shape, opts);
+  t.backend.fill(t.view(), value);
+  return t;
+}
+
+export const zeros = (shape: Shape, opts: TensorOptions = {}): Tensor => full(shape, 0, opts);
+export const ones = (shape: Shape, opts: TensorOptions = {}): Tensor => full(shape, 1, opts);
+
+export function scalar(value: number, opts: TensorOptions = {}): Tensor {
+  return full([], value, opts);
+}
+
+/** [start, start+step, ...) up to but excluding end. */
+export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  return fromArray(Array.from({ length: n }, (_, i) => start + i * step), [n], opts);
+}
+
+/** Uniform [0, 1) from a seeded host generator (reproducible across backends). */
+export function rand(shape: Shape, opts: TensorOptions & { generator?: Generator } = {}): Tensor {
+  const g = opts.generator ?? defaultGenerator();
+  const n = sizeOf(shape);
+  const data = new Float64Array(n);
+  for (let i = 0; i < n; i++) data[i] = g.uniform();
+  return fromArray(data, shape, opts);
+}
+
+/** Standard normal from a seeded host generator. */
+export function randn(shape: Shape, opts: TensorOptions & { generator?: Generator; std?: number; mean?: number } = {}): Tensor {
+  const g = opts.generator ?? defaultGenerator();
+  const n = sizeOf(shape);
+  const data = new Float64Array(n);
+  const std = opts.std ?? 1;
+  const mean = opts.mean ?? 0;
+  for (let i = 0; i < n; i++) data[i] = mean + std * g.normal();
+  return fromArray(data, shape, opts);
+}
+
+/** Integers uniform in [low, high), int32 unless a dtype is given. */
+export function randint(low: number, high: number, shape: Shape, opts: TensorOptions & { generator?: Generator } = {}): Tensor {
+  const g = opts.generator ?? defaultGenerator();
+  const n = sizeOf(shape);
+  const data = new Float64Array(n);
+  for (let i = 0; i < n; i++) data[i] = low + Math.floor(g.uniform() * (high - low));
+  return fromArray(data, shape, { dtype: 'int32', ...opts });
+}
