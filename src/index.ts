@@ -10,3 +10,8 @@ export { Generator, manualSeed, defaultGenerator } from './tensor/random.js';
 export { RefBackend } from './tensor/backends/ref.js';
 export * as ops from './autograd/ops.js';
 export { noGrad, grad, backward, isGradEnabled } from './autograd/engine.js';
+export type { Node } from './autograd/engine.js';
+export { Module, Linear, LayerNorm, Embedding, Dropout } from './nn/module.js';
+export type { InitOptions } from './nn/module.js';
+export { AdamW, SGD, decayGroups } from './train/optim.js';
+export type { ParamGroup, AdamWOptions } from './train/optim.js';

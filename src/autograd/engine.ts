@@ -81,6 +81,9 @@ function propagate(root: Tensor, seed: Tensor): Map<Tensor, Tensor> {
       const t = order[i];
       const g = grads.get(t);
       if (!g || !t.node) continue;
+      if (t.disposed) {
+        throw new Error(`backward: tensor ${t.name ? `'${t.name}' ` : ''}(id ${t.id}, from '${t.node.name}') was disposed before backward; keep the whole step inside one tidy()`);
+      }
       const inputGrads = t.node.backward(g);
       t.node.inputs.forEach((inp, k) => {
         const gi = inputGrads[k];

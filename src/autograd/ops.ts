@@ -622,3 +622,14 @@ export function backward(root: Tensor, grad?: Tensor): void {
 
 /** Whether new ops record a graph right now (re-exported for modules). */
 export const gradEnabled = isGradEnabled;
+
+/**
+ * Every differentiable primitive, by the name its graph node carries. The gradcheck suite walks the
+ * graphs of its cases and fails if one of these was never exercised.
+ */
+export const DIFFERENTIABLE_PRIMITIVES: readonly string[] = [
+  ...Object.entries(UNARY_RULES).filter(([, rule]) => rule !== null).map(([op]) => op),
+  ...Object.entries(BINARY_RULES).filter(([, rule]) => rule !== null).map(([op]) => op),
+  'where', 'sum', 'max', 'matmul', 'softmax', 'logsoftmax', 'layernorm', 'gather', 'scatterAdd',
+  'reshape', 'permute', 'expand', 'narrow', 'clone', 'cast', 'concat',
+];

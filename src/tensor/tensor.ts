@@ -40,14 +40,40 @@ export class Tensor {
   name?: string;
 
   constructor(
-    readonly storage: Storage,
+    private _storage: Storage,
     readonly shape: Shape,
     readonly strides: Shape,
     readonly offset: number,
   ) {
+    const storage = _storage;
     storage.retain();
     finalizer.register(this, storage, this);
     track(this);
+  }
+
+  get storage(): Storage {
+    return this._storage;
+  }
+
+  /**
+   * Replace this tensor's contents with src's, in place: same object, new storage. Used to load
+   * checkpoints into parameters and to move modules between devices without breaking references.
+   * src must have the same shape and dtype; it is cloned (contiguous) if it is a view.
+   */
+  assign(src: Tensor): this {
+    if (src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i])) {
+      throw new Error(`assign: shape [${src.shape}] does not match [${this.shape}]`);
+    }
+    if (src.dtype !== this.dtype) throw new Error(`assign: dtype ${src.dtype} does not match ${this.dtype}`);
+    if (!this.isContiguous() || this.offset !== 0) throw new Error('assign: target must be a contiguous tensor that owns its storage');
+    const own = src.isContiguous() && src.offset === 0 && src.storage.size === src.size ? src : ops.clone(src);
+    own.storage.retain();
+    finalizer.unregister(this);
+    this._storage.release();
+    this._storage = own.storage;
+    finalizer.register(this, own.storage, this);
+    if (own !== src) own.dispose();
+    return this;
   }
 
   get dtype(): DType {
@@ -88,8 +114,7 @@ export class Tensor {
     if (this.disposed) return;
     this.disposed = true;
     finalizer.unregister(this);
-    this.storage.release();
-    this.node = null;
+    this._storage.release();
   }
 
   /** Ask backward() to store this non-leaf tensor's gradient in `.grad`. */
