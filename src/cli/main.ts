@@ -1,0 +1,21 @@
+// `retrograd <command>`: the command-line entry. Each command lives in its own file in this folder
+// and registers itself on the commander program; this file only wires them together and turns
+// errors into one clear line and a non-zero exit.
+
+import { Command } from 'commander';
+import { registerBench } from './bench.js';
+
+const program = new Command();
+program
+  .name('retrograd')
+  .description('A from-scratch deep-learning stack for dense retrieval: embed, train, eval, bench')
+  .showHelpAfterError();
+
+registerBench(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  console.error(`retrograd: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}
