@@ -52,6 +52,54 @@ function at(map: Int32Array | null, offset: number, i: number): number {
   return map === null ? offset + i : map[i];
 }
 
+/**
+ * Row decomposition for elementwise kernels over several views of one shape: dims are first
+ * merged wherever every view is contiguous across them, then the result is split into rows of the
+ * last (merged) dim. Returns the row length, each view's stride along it, and each view's row
+ * start offsets — so kernels run a tight inner loop without a per-element offset map.
+ */
+export function rowsOf(
+  shape: readonly number[], views: readonly { strides: readonly number[]; offset: number }[],
+): { inner: number; innerStrides: number[]; rowStarts: Int32Array[] } {
+  // Drop size-1 dims, then merge dim i into i+1 when stride[i] == stride[i+1]·shape[i+1] for all views.
+  const dims: number[] = [];
+  const strides: number[][] = views.map(() => []);
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const last = dims.length - 1;
+    if (last >= 0 && views.every((v, k) => strides[k][last] === v.strides[i] * d)) {
+      dims[last] *= d;
+      views.forEach((v, k) => { strides[k][last] = v.strides[i]; });
+    } else {
+      dims.push(d);
+      views.forEach((v, k) => strides[k].push(v.strides[i]));
+    }
+  });
+  if (dims.length === 0) {
+    return { inner: sizeOf(shape), innerStrides: views.map(() => 1), rowStarts: views.map((v) => Int32Array.of(v.offset)) };
+  }
+  const inner = dims[dims.length - 1];
+  const outer = dims.slice(0, -1);
+  const rows = sizeOf(outer);
+  const rowStarts = views.map((v, k) => {
+    const starts = new Int32Array(rows);
+    const idx = new Array<number>(outer.length).fill(0);
+    let off = v.offset;
+    for (let r = 0; r < rows; r++) {
+      starts[r] = off;
+      for (let d = outer.length - 1; d >= 0; d--) {
+        idx[d]++;
+        off += strides[k][d];
+        if (idx[d] < outer[d]) break;
+        off -= strides[k][d] * outer[d];
+        idx[d] = 0;
+      }
+    }
+    return starts;
+  });
+  return { inner, innerStrides: strides.map((st) => st[st.length - 1]), rowStarts };
+}
+
 // ---- scalar math shared by the reference kernels -------------------------------------------------
 
 const TWO_OVER_SQRT_PI = 1.1283791670955126;
@@ -178,54 +226,59 @@ export class RefBackend implements Backend<RefBuffer> {
 
   copy(src: View<RefBuffer>, dst: View<RefBuffer>): void {
     this.count('copy');
-    const n = sizeOf(src.shape);
-    const sm = offsetMap(src);
-    const dm = offsetMap(dst);
+    const { inner, innerStrides: [ss, ds], rowStarts: [sr, dr] } = rowsOf(src.shape, [src, dst]);
     const s = src.buf.data;
     const d = dst.buf.data;
     const truncate = dst.dtype === 'int32' && src.dtype !== 'int32';
-    for (let i = 0; i < n; i++) {
-      const x = s[at(sm, src.offset, i)];
-      d[at(dm, dst.offset, i)] = truncate ? Math.trunc(x) : x;
+    for (let r = 0; r < sr.length; r++) {
+      const so = sr[r];
+      const dOff = dr[r];
+      for (let j = 0; j < inner; j++) {
+        const x = s[so + j * ss];
+        d[dOff + j * ds] = truncate ? Math.trunc(x) : x;
+      }
     }
   }
 
   unary(op: UnaryOp, x: View<RefBuffer>, out: View<RefBuffer>): void {
     this.count(`unary.${op}`);
     const f = UNARY_FNS[op];
-    const n = sizeOf(x.shape);
-    const xm = offsetMap(x);
+    const { inner, innerStrides: [xs, os], rowStarts: [xr, or] } = rowsOf(x.shape, [x, out]);
     const xd = x.buf.data;
     const od = out.buf.data;
-    for (let i = 0; i < n; i++) od[out.offset + i] = f(xd[at(xm, x.offset, i)]);
+    for (let r = 0; r < xr.length; r++) {
+      const xo = xr[r];
+      const oo = or[r];
+      for (let j = 0; j < inner; j++) od[oo + j * os] = f(xd[xo + j * xs]);
+    }
   }
 
   binary(op: BinaryOp, a: View<RefBuffer>, b: View<RefBuffer>, out: View<RefBuffer>): void {
     this.count(`binary.${op}`);
     const f = BINARY_FNS[op];
-    const n = sizeOf(out.shape);
-    const am = offsetMap(a);
-    const bm = offsetMap(b);
+    const { inner, innerStrides: [as, bs, os], rowStarts: [ar, br, or] } = rowsOf(out.shape, [a, b, out]);
     const ad = a.buf.data;
     const bd = b.buf.data;
     const od = out.buf.data;
-    for (let i = 0; i < n; i++) {
-      od[out.offset + i] = f(ad[at(am, a.offset, i)], bd[at(bm, b.offset, i)]);
+    for (let r = 0; r < ar.length; r++) {
+      const ao = ar[r];
+      const bo = br[r];
+      const oo = or[r];
+      for (let j = 0; j < inner; j++) od[oo + j * os] = f(ad[ao + j * as], bd[bo + j * bs]);
     }
   }
 
   where(cond: View<RefBuffer>, a: View<RefBuffer>, b: View<RefBuffer>, out: View<RefBuffer>): void {
     this.count('where');
-    const n = sizeOf(out.shape);
-    const cm = offsetMap(cond);
-    const am = offsetMap(a);
-    const bm = offsetMap(b);
+    const { inner, innerStrides: [cs, as, bs, os], rowStarts: [cr, ar, br, or] } = rowsOf(out.shape, [cond, a, b, out]);
     const cd = cond.buf.data;
+    const ad = a.buf.data;
+    const bd = b.buf.data;
     const od = out.buf.data;
-    for (let i = 0; i < n; i++) {
-      od[out.offset + i] = cd[at(cm, cond.offset, i)] !== 0
-        ? a.buf.data[at(am, a.offset, i)]
-        : b.buf.data[at(bm, b.offset, i)];
+    for (let r = 0; r < cr.length; r++) {
+      for (let j = 0; j < inner; j++) {
+        od[or[r] + j * os] = cd[cr[r] + j * cs] !== 0 ? ad[ar[r] + j * as] : bd[br[r] + j * bs];
+      }
     }
   }
 
