@@ -16,4 +16,12 @@ export function registerBench(program: Command): void {
       const result = await benchMatmul({ threads: opts.threads.split(',').map(Number), device: opts.device });
       console.log(JSON.stringify(result, null, 2));
     });
+  bench
+    .command('tokenizer')
+    .description('WordPiece tokenizer tokens/s, cold and warm cache')
+    .option('--json', 'print JSON (the default and only format)', true)
+    .action(async () => {
+      const { benchTokenizer } = await import('../bench/tokenizer.js');
+      console.log(JSON.stringify(benchTokenizer(), null, 2));
+    });
 }
