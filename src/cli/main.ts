@@ -4,6 +4,7 @@
 
 import { Command } from 'commander';
 import { registerBench } from './bench.js';
+import { registerEmbed } from './embed.js';
 
 const program = new Command();
 program
@@ -12,6 +13,7 @@ program
   .showHelpAfterError();
 
 registerBench(program);
+registerEmbed(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,225 @@
+// `retrograd embed`: sentence embeddings for a JSONL file with a BERT model directory.
+//
+//   retrograd embed --model DIR --input in.jsonl --output out.jsonl [--pooling cls|mean]
+//                   [--normalize | --no-normalize] [--max-length N] [--batch-size N] [--device D]
+//
+// Input lines are {"id": ..., "text": "..."} (blank lines are skipped); output lines are
+// {"id": ..., "embedding": [...]} in input order. Pooling and normalisation default to what the
+// directory records (sentence-transformers' modules.json / 1_Pooling), else mean pooling without
+// normalisation, as sentence-transformers does for a plain Hugging Face model. Everything is
+// validated before any work starts; the output is written to a temporary file and renamed at the
+// end, so a failed run writes nothing. Texts are batched by token length (less padding); each
+// row's result does not depend on its batch. A progress bar goes to stderr when it is a terminal.
+// Also here: `openDevice`, which loads and starts a backend by name (shared with the benchmarks).
+
+import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import type { Backend } from '../tensor/backend.js';
+import { initDevice, knownDevices, registerDevice } from '../tensor/device.js';
+import { fromArray } from '../tensor/tensor.js';
+import { tidy } from '../tensor/memory.js';
+import { noGrad } from '../autograd/engine.js';
+import { loadModelDir } from '../nn/model-dir.js';
+import { pool, type PoolingConfig, type PoolingMode } from '../nn/pooling.js';
+
+/** Backends that live in their own modules, loaded only when asked for. */
+const LAZY_BACKENDS: Record<string, () => Promise<() => Promise<Backend>>> = {
+  cpu: async () => {
+    const { createCpuBackend } = await import('../tensor/backends/cpu/index.js');
+    return () => createCpuBackend();
+  },
+  webgpu: async () => {
+    const { WebGPUBackend } = await import('../tensor/backends/webgpu/index.js');
+    return () => WebGPUBackend.create();
+  },
+};
+
+/** Register (if needed) and start a device by name; returns the name. */
+export async function openDevice(name: string): Promise<string> {
+  if (!knownDevices().includes(name)) {
+    const lazy = LAZY_BACKENDS[name];
+    if (!lazy) throw new Error(`unknown device '${name}' (known: ${[...new Set([...knownDevices(), ...Object.keys(LAZY_BACKENDS)])].join(', ')})`);
+    registerDevice(name, await lazy());
+  }
+  await initDevice(name);
+  return name;
+}
+
+export interface EmbedOptions {
+  model: string;
+  input: string;
+  output: string;
+  pooling?: PoolingMode;
+  normalize?: boolean;
+  maxLength?: number;
+  batchSize?: number;
+  device?: string;
+  /** Show a progress bar on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+}
+
+export interface EmbedSummary {
+  rows: number;
+  dimension: number;
+  pooling: PoolingConfig;
+  maxLength: number;
+  device: string;
+}
+
+interface InputRow {
+  id: unknown;
+  text: string;
+}
+
+/** Parse the whole input first, so a malformed line fails before any work. */
+function readInput(path: string): InputRow[] {
+  if (!existsSync(path)) throw new Error(`input file ${path} does not exist`);
+  const rows: InputRow[] = [];
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    const where = `${path}:${i + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      throw new Error(`${where}: malformed JSON (${(err as Error).message})`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where}: expected a JSON object {"id": ..., "text": ...}`);
+    const row = value as Record<string, unknown>;
+    if (!('id' in row)) throw new Error(`${where}: missing "id"`);
+    if (typeof row.text !== 'string') throw new Error(`${where}: "text" must be a string`);
+    rows.push({ id: row.id, text: row.text });
+  });
+  return rows;
+}
+
+function positiveInt(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** Shortest decimal that reads back as the same float32 (9 significant digits suffice). */
+function f32(x: number): number {
+  return Number(x.toPrecision(9));
+}
+
+export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
+  if (opts.pooling !== undefined && opts.pooling !== 'cls' && opts.pooling !== 'mean') {
+    throw new Error(`--pooling must be cls or mean, got ${String(opts.pooling)}`);
+  }
+  const batchSize = positiveInt(opts.batchSize, '--batch-size') ?? 32;
+  const requestedLength = positiveInt(opts.maxLength, '--max-length');
+  const outDir = dirname(opts.output);
+  if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new Error(`output directory ${outDir} does not exist`);
+  const rows = readInput(opts.input);
+  const device = await openDevice(opts.device ?? 'cpu');
+
+  const loaded = loadModelDir(opts.model, { device, head: 'none' });
+  const { model, config } = loaded;
+  const tokenizer = loaded.tokenizer!;
+  const pooling: PoolingConfig = {
+    mode: opts.pooling ?? loaded.pooling?.mode ?? 'mean',
+    normalize: opts.normalize ?? loaded.pooling?.normalize ?? false,
+  };
+  const limit = Math.min(tokenizer.modelMaxLength, config.max_position_embeddings);
+  if (requestedLength !== undefined && requestedLength > config.max_position_embeddings) {
+    throw new Error(`--max-length ${requestedLength} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
+  }
+  const maxLength = requestedLength ?? limit;
+  if (maxLength < 2) throw new Error(`--max-length ${maxLength} leaves no room for [CLS] and [SEP]`);
+
+  const encoded = rows.map((r) => tokenizer.encode(r.text, undefined, { maxLength, truncation: true }));
+  // Longest first, so the slowest batches come early and padding stays small.
+  const order = encoded.map((_, i) => i).sort((a, b) => encoded[b].inputIds.length - encoded[a].inputIds.length || a - b);
+  const embeddings = new Array<Float32Array>(rows.length);
+  const bar = (opts.progress ?? process.stderr.isTTY) ? new SingleBar({ format: 'embed [{bar}] {value}/{total} texts | {eta_formatted} left', stream: process.stderr }) : null;
+  bar?.start(rows.length, 0);
+  try {
+    for (let start = 0; start < order.length; start += batchSize) {
+      const batch = order.slice(start, start + batchSize);
+      const seq = encoded[batch[0]].inputIds.length;
+      // [B, S] row-major, right-padded with [PAD] / mask 0 / type 0
+      const ids = new Int32Array(batch.length * seq).fill(tokenizer.padId);
+      const mask = new Int32Array(batch.length * seq);
+      const types = new Int32Array(batch.length * seq);
+      batch.forEach((row, b) => {
+        const e = encoded[row];
+        ids.set(e.inputIds, b * seq);
+        mask.set(e.attentionMask, b * seq);
+        types.set(e.tokenTypeIds, b * seq);
+      });
+      const pooled = noGrad(() => tidy(() => {
+        const shape = [batch.length, seq];
+        const attentionMask = fromArray(mask, shape, { dtype: 'int32', device });
+        const out = model.forward({
+          inputIds: fromArray(ids, shape, { dtype: 'int32', device }),
+          attentionMask,
+          tokenTypeIds: fromArray(types, shape, { dtype: 'int32', device }),
+        });
+        return pool(out.lastHiddenState, attentionMask, pooling); // [B, H]
+      }));
+      const data = Float32Array.from(await pooled.data());
+      pooled.dispose();
+      batch.forEach((row, b) => {
+        embeddings[row] = data.subarray(b * config.hidden_size, (b + 1) * config.hidden_size);
+      });
+      bar?.update(Math.min(start + batchSize, order.length));
+    }
+  } finally {
+    bar?.stop();
+    model.dispose();
+  }
+
+  const tmp = join(outDir, `.${basename(opts.output)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const fd = openSync(tmp, 'wx');
+  try {
+    rows.forEach((row, i) => {
+      writeSync(fd, `${JSON.stringify({ id: row.id, embedding: Array.from(embeddings[i], f32) })}\n`);
+    });
+    closeSync(fd);
+    renameSync(tmp, opts.output);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  return { rows: rows.length, dimension: config.hidden_size, pooling, maxLength, device };
+}
+
+function intOption(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+export function registerEmbed(program: Command): void {
+  program
+    .command('embed')
+    .description('embed the texts of a JSONL file with a BERT model directory')
+    .requiredOption('--model <dir>', 'Hugging Face model directory (config.json, model.safetensors, vocab.txt)')
+    .requiredOption('--input <file>', 'JSONL input, one {"id": ..., "text": ...} per line')
+    .requiredOption('--output <file>', 'JSONL output, one {"id": ..., "embedding": [...]} per line')
+    .option('--pooling <mode>', 'cls | mean (default: the directory\'s 1_Pooling config, else mean)')
+    .option('--normalize', 'L2-normalise the embeddings (default: the directory\'s setting, else off)')
+    .option('--no-normalize', 'do not L2-normalise')
+    .option('--max-length <n>', 'truncate texts to n tokens (default: the model\'s limit)', intOption)
+    .option('--batch-size <n>', 'texts per forward pass', intOption, 32)
+    .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
+    .action(async (o: { model: string; input: string; output: string; pooling?: string; normalize?: boolean; maxLength?: number; batchSize: number; device: string }) => {
+      const summary = await runEmbed({
+        model: o.model,
+        input: o.input,
+        output: o.output,
+        pooling: o.pooling as PoolingMode | undefined,
+        normalize: o.normalize,
+        maxLength: o.maxLength,
+        batchSize: o.batchSize,
+        device: o.device,
+      });
+      process.stderr.write(`embedded ${summary.rows} texts (${summary.dimension} dims, ${summary.pooling.mode} pooling${summary.pooling.normalize ? ', normalized' : ''}, max length ${summary.maxLength}) on ${summary.device} -> ${o.output}\n`);
+    });
+}
