@@ -1,0 +1,27 @@
+// lib/elementwise.wgsl: strided-view indexing shared by the elementwise kernels (not a kernel).
+//
+// Parameter layout (vec4<u32> slots of P):
+//   P[0]      = (n elements, rank, kernel-specific, kernel-specific)
+//   P[1]      = element offsets of operands 0..3 (i32 bits); operand 0 is the output
+//   P[2], P[3] = shape dims 0..3 and 4..5 of the common iteration shape (rank <= 6)
+//   P[4 + d]  = strides of operands 0..3 along dim d (i32 bits; 0 = broadcast, may be negative)
+//   P[10..15] = kernel-specific
+// The host coalesces dims first, so contiguous operands usually arrive as rank 1.
+
+fn shapeDim(d: u32) -> u32 {
+  return P[2u + d / 4u][d % 4u];
+}
+
+// Buffer offsets of logical element i (row-major over the iteration shape) for operands 0..3.
+fn operandOffsets(i: u32) -> vec4<i32> {
+  let rank = P[0].y;
+  var rem = i;
+  var off = asI32(P[1]);
+  for (var k = 0u; k < rank; k++) {
+    let d = rank - 1u - k;
+    let size = shapeDim(d);
+    off += i32(rem % size) * asI32(P[4u + d]);
+    rem = rem / size;
+  }
+  return off;
+}

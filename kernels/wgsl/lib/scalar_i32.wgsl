@@ -1,0 +1,12 @@
+// lib/scalar_i32.wgsl: element type T = i32 and its helpers for type-generic kernels (not a kernel).
+// A kernel picks its element type with `// #include lib/scalar_{{T}}.wgsl`.
+
+alias T = i32;
+
+fn lowest() -> T {
+  return -2147483647 - 1;
+}
+
+fn maxNan(a: T, b: T) -> T {
+  return max(a, b);
+}

@@ -1,0 +1,37 @@
+// rand.wgsl: out[i] = hashUniform(seed, i), bit-exact with `hashUniform` in src/tensor/backend.ts:
+// k = seed * 0x9e3779b9, h = fmix32(fmix32(i ^ k) + k), out = (h >> 8) / 2^24 (u32 arithmetic
+// wraps exactly like Math.imul). i is the logical (row-major) index into out's shape.
+//
+// Layout: lib/elementwise.wgsl, operand 0 = out (float32); P[0].z = seed as u32.
+// Workgroup: 256 invocations, grid-stride loop.
+// #include lib/params.wgsl
+// #include lib/elementwise.wgsl
+
+@group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
+
+// murmur3's 32-bit finaliser
+fn fmix32(x: u32) -> u32 {
+  var h = x;
+  h ^= h >> 16u;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13u;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16u;
+  return h;
+}
+
+@compute @workgroup_size(256)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let n = P[0].x;
+  let k = P[0].z * 0x9e3779b9u;
+  let step = groupCount(nwg) * 256u;
+  for (var i = groupIndex(wid, nwg) * 256u + lid; i < n; i += step) {
+    let h = fmix32(fmix32(i ^ k) + k);
+    // exact: a 24-bit integer times a power of two
+    outBuf[operandOffsets(i).x] = f32(h >> 8u) * (1.0 / 16777216.0);
+  }
+}

@@ -1,0 +1,657 @@
+// The webgpu backend's WGSL kernels checked against the cpu-ref backend over a shape sweep
+// (sizes 1, 63, 64, 65, 4097, a large one; strided, permuted, sliced and stride-0 views).
+// Every test runs the same call on both backends on identical buffers, compares the whole output
+// buffer (so stray writes are caught too), and asserts which WGSL pipeline ran.
+// There is no skip: without a WebGPU adapter `WebGPUBackend.create()` throws and every test fails.
+// Run: npx vitest run test/webgpu-backend.test.ts
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BINARY_OPS, UNARY_OPS, type AdamWParams, type View, contiguousStrides, hashUniform, sizeOf } from '../src/tensor/backend.js';
+import { RefBackend, type RefBuffer, erf } from '../src/tensor/backends/ref.js';
+import { type GpuBuf, WebGPUBackend } from '../src/tensor/backends/webgpu/index.js';
+import { TOL, type Tolerance, assertClose } from './util/close.js';
+
+type DT = 'float32' | 'int32';
+
+let gpu: WebGPUBackend;
+const ref = new RefBackend();
+
+beforeAll(async () => {
+  gpu = await WebGPUBackend.create();
+});
+
+// ---- paired buffers: the same data on both backends --------------------------------------------
+
+interface Pair {
+  g: GpuBuf;
+  r: RefBuffer;
+  dtype: DT;
+  size: number;
+}
+
+interface Views {
+  g: View<GpuBuf>;
+  r: View<RefBuffer>;
+}
+
+const allocated: Pair[] = [];
+
+function pair(dtype: DT, data: ArrayLike<number>): Pair {
+  const p: Pair = { g: gpu.alloc(dtype, data.length), r: ref.alloc(dtype, data.length), dtype, size: data.length };
+  gpu.write(p.g, dtype, data);
+  ref.write(p.r, dtype, data);
+  allocated.push(p);
+  return p;
+}
+
+function zeros(dtype: DT, size: number): Pair {
+  return pair(dtype, new Array<number>(size).fill(0));
+}
+
+function view(p: Pair, shape: readonly number[], strides: readonly number[] = contiguousStrides(shape), offset = 0): Views {
+  return {
+    g: { buf: p.g, dtype: p.dtype, shape, strides, offset },
+    r: { buf: p.r, dtype: p.dtype, shape, strides, offset },
+  };
+}
+
+/** A contiguous view of shape `shape` over fresh random data. */
+function randomView(dtype: DT, shape: readonly number[], rnd: () => number): Views {
+  return view(pair(dtype, Array.from({ length: sizeOf(shape) }, rnd)), shape);
+}
+
+/** Compare the whole buffers of `p` on both backends. */
+async function expectSame(p: Pair, tol: Tolerance, label: string): Promise<void> {
+  const actual = await gpu.read(p.g, p.dtype, 0, p.size);
+  const expected = ref.readSync(p.r, p.dtype, 0, p.size);
+  assertClose(actual, expected, tol, label);
+}
+
+function freeAll(): void {
+  for (const p of allocated.splice(0)) {
+    gpu.free(p.g);
+    ref.free(p.r);
+  }
+}
+
+/** Run fn and assert the pipeline `key` was dispatched by it. */
+function ran(key: string, fn: () => void): void {
+  const before = gpu.kernelCounts.get(key) ?? 0;
+  fn();
+  expect(gpu.kernelCounts.get(key) ?? 0, `pipeline ${key} ran`).toBeGreaterThan(before);
+}
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const uniform = (lo: number, hi: number, seed: number) => {
+  const r = rng(seed);
+  return () => lo + (hi - lo) * r();
+};
+const integers = (lo: number, hi: number, seed: number) => {
+  const r = rng(seed);
+  return () => lo + Math.floor((hi - lo + 1) * r());
+};
+
+/**
+ * erfc(z) for z >= 2 by its continued fraction, evaluated backwards to float64 precision:
+ * erfc(z) = exp(-z^2)/sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + ...)))).
+ * (1 - erf(z) would cancel to nothing in the tail that the gelu check needs.)
+ */
+function erfcLarge(z: number): number {
+  let t = 0;
+  for (let k = 200; k >= 1; k--) t = k / 2 / (z + t);
+  return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + t);
+}
+
+const SIZES = [1, 63, 64, 65, 4097];
+/** Row lengths: up to 256 run the one-invocation-per-row kernels, longer ones a workgroup per row. */
+const ROW_SIZES = [1, 63, 64, 65, 256, 257, 4097];
+/** More than 65535 workgroups of 256 invocations: exercises the 2-D grid and grid-stride loops. */
+const LARGE = 65537 * 256 + 3;
+
+// ---- tests ---------------------------------------------------------------------------------------
+
+describe('webgpu backend', () => {
+  it('has an adapter and reports which one', () => {
+    const info = gpu.adapterInfo;
+    console.log(`webgpu adapter: ${JSON.stringify(info)}`);
+    expect(gpu.name).toBe('webgpu');
+    expect(['native', 'opengles']).toContain(info.route);
+    expect(info.device.length + info.description.length).toBeGreaterThan(0);
+    if (info.route === 'opengles') {
+      // the software fallback: Mesa llvmpipe behind Dawn's OpenGL ES backend
+      expect(info.featureLevel).toBe('compatibility');
+      expect(`${info.device} ${info.description}`).toMatch(/llvmpipe|Mesa/i);
+    }
+    expect(gpu.dtypes).toEqual(['float32', 'int32']);
+  });
+
+  it('memory: alloc/free/liveBuffers, float64 refused, write/read round trip', async () => {
+    const before = gpu.liveBuffers();
+    const a = gpu.alloc('float32', 10);
+    const b = gpu.alloc('int32', 3);
+    expect(gpu.liveBuffers()).toBe(before + 2);
+    gpu.write(a, 'float32', [1.5, -2, 3], 4);
+    expect(Array.from(await gpu.read(a, 'float32', 3, 3))).toEqual([0, 1.5, -2]);
+    gpu.write(b, 'int32', [7, -8, 2147483647]);
+    expect(Array.from(await gpu.read(b, 'int32', 0, 3))).toEqual([7, -8, 2147483647]);
+    gpu.free(a);
+    gpu.free(b);
+    expect(gpu.liveBuffers()).toBe(before);
+    expect(() => gpu.free(a)).toThrow(/twice/);
+    await expect(gpu.read(a, 'float32', 0, 1)).rejects.toThrow(/freed/);
+    expect(() => gpu.alloc('float64', 4)).toThrow(/float64/);
+    const c = gpu.alloc('float32', 2);
+    expect(() => gpu.write(c, 'float32', [1, 2, 3])).toThrow(RangeError);
+    gpu.free(c);
+  });
+
+  it('fill: float32 and int32, sizes sweep, offset views', async () => {
+    for (const n of [...SIZES, LARGE]) {
+      const p = zeros('float32', n + 5);
+      const v = view(p, [n], [1], 3);
+      ran('fill[T=f32]', () => gpu.fill(v.g, -2.5));
+      ref.fill(v.r, -2.5);
+      await expectSame(p, TOL.f32, `fill f32 n=${n}`);
+      freeAll();
+    }
+    const q = zeros('int32', 70);
+    const v = view(q, [5, 13], [13, 1], 2);
+    ran('fill[T=i32]', () => gpu.fill(v.g, 3.7));
+    ref.fill(v.r, 3.7);
+    await expectSame(q, TOL.f32, 'fill i32');
+    freeAll();
+  });
+
+  it('copy: strided/permuted/sliced views and int32 <-> float32 casts', async () => {
+    const rnd = uniform(-100, 100, 1);
+    // permuted source [4, 5, 6] viewed as [6, 4, 5]
+    const src = pair('float32', Array.from({ length: 120 }, rnd));
+    const perm = view(src, [6, 4, 5], [1, 30, 6]);
+    const dst = zeros('float32', 120);
+    ran('copy[CONVERT=f32,D=f32,S=f32]', () => gpu.copy(perm.g, view(dst, [6, 4, 5]).g));
+    ref.copy(perm.r, view(dst, [6, 4, 5]).r);
+    await expectSame(dst, TOL.f32, 'copy permuted -> contiguous');
+    // contiguous source into a strided (every other column) destination
+    const wide = zeros('float32', 300);
+    const sliced = view(wide, [6, 4, 5], [50, 10, 2], 1);
+    gpu.copy(view(src, [6, 4, 5]).g, sliced.g);
+    ref.copy(view(src, [6, 4, 5]).r, sliced.r);
+    await expectSame(wide, TOL.f32, 'copy -> strided');
+    // float32 -> int32 truncates toward zero; int32 -> float32
+    for (const n of SIZES) {
+      const f = pair('float32', Array.from({ length: n }, rnd));
+      const i = zeros('int32', n);
+      ran('copy[CONVERT=toInt32,D=i32,S=f32]', () => gpu.copy(view(f, [n]).g, view(i, [n]).g));
+      ref.copy(view(f, [n]).r, view(i, [n]).r);
+      await expectSame(i, { atol: 0, rtol: 0 }, `copy f32->i32 n=${n}`);
+      const back = zeros('float32', n);
+      ran('copy[CONVERT=f32,D=f32,S=i32]', () => gpu.copy(view(i, [n]).g, view(back, [n]).g));
+      ref.copy(view(i, [n]).r, view(back, [n]).r);
+      await expectSame(back, { atol: 0, rtol: 0 }, `copy i32->f32 n=${n}`);
+    }
+    // source and destination in one buffer (the kernel reads a snapshot): disjoint halves
+    const both = pair('float32', Array.from({ length: 128 }, rnd));
+    gpu.copy(view(both, [8, 8], [1, 8]).g, view(both, [8, 8], [8, 1], 64).g);
+    ref.copy(view(both, [8, 8], [1, 8]).r, view(both, [8, 8], [8, 1], 64).r);
+    await expectSame(both, TOL.f32, 'copy within one buffer');
+    freeAll();
+  });
+
+  it('unary: every op on float32, contiguous and transposed, sizes sweep', async () => {
+    // domains keep log/sqrt/rsqrt/recip away from their poles
+    const positive = new Set(['log', 'sqrt', 'rsqrt']);
+    for (const op of UNARY_OPS) {
+      const rnd = positive.has(op) ? uniform(0.01, 20, 2) : op === 'recip' ? uniform(0.1, 4, 2) : uniform(-9, 9, 2);
+      // transcendental f32 approximations vs the float64 reference: relative accuracy of a few ulps
+      const tol = { atol: 1e-6, rtol: 2e-6 };
+      for (const n of SIZES) {
+        const x = randomView('float32', [n], rnd);
+        const out = zeros('float32', n);
+        ran(`unary[OP=${op}]`, () => gpu.unary(op, x.g, view(out, [n]).g));
+        ref.unary(op, x.r, view(out, [n]).r);
+        await expectSame(out, tol, `${op} n=${n}`);
+      }
+      // transposed input [65, 63] read through strides
+      const base = pair('float32', Array.from({ length: 65 * 63 }, rnd));
+      const xt = view(base, [65, 63], [1, 65]);
+      const out = zeros('float32', 65 * 63);
+      gpu.unary(op, xt.g, view(out, [65, 63]).g);
+      ref.unary(op, xt.r, view(out, [65, 63]).r);
+      await expectSame(out, tol, `${op} transposed`);
+      freeAll();
+    }
+  });
+
+  it('unary: a large input (more than 65535 workgroups)', async () => {
+    const x = randomView('float32', [LARGE], uniform(-5, 5, 3));
+    const out = zeros('float32', LARGE);
+    ran('unary[OP=sigmoid]', () => gpu.unary('sigmoid', x.g, view(out, [LARGE]).g));
+    ref.unary('sigmoid', x.r, view(out, [LARGE]).r);
+    await expectSame(out, TOL.f32, 'sigmoid large');
+    freeAll();
+  });
+
+  it('erf: absolute error below 1e-6 (and gelu tails keep relative accuracy)', async () => {
+    const n = 24001;
+    const xs = Array.from({ length: n }, (_, i) => -12 + (24 * i) / (n - 1));
+    const x = pair('float32', xs);
+    const out = zeros('float32', n);
+    gpu.unary('erf', view(x, [n]).g, view(out, [n]).g);
+    const got = await gpu.read(out.g, 'float32', 0, n);
+    const xf = new Float32Array(xs);
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i] - erf(xf[i])));
+    expect(worst).toBeLessThan(1e-6);
+    // gelu(x) = x Phi(x) for x in [-12, -3]: tiny values, checked relative to themselves
+    gpu.unary('gelu', view(x, [n]).g, view(out, [n]).g);
+    const gelu = await gpu.read(out.g, 'float32', 0, n);
+    for (let i = 0; i < n; i++) {
+      if (xf[i] > -3) continue;
+      const exact = xf[i] * 0.5 * erfcLarge(-xf[i] / Math.SQRT2);
+      expect(Math.abs(gelu[i] - exact) / Math.abs(exact), `gelu(${xf[i]})`).toBeLessThan(1e-4);
+    }
+    freeAll();
+  });
+
+  it('unary: every op on int32', async () => {
+    const exact = new Set(['neg', 'abs', 'sign', 'relu', 'step', 'square']);
+    for (const op of UNARY_OPS) {
+      // float ops on ints: small inputs, where the f32 result truncates like the float64 one
+      const rnd = exact.has(op) ? integers(-40000, 40000, 4) : integers(-3, 3, 4);
+      const x = randomView('int32', [257], rnd);
+      const out = zeros('int32', 257);
+      ran(`unary_int[OP=${op}]`, () => gpu.unary(op, x.g, view(out, [257]).g));
+      ref.unary(op, x.r, view(out, [257]).r);
+      await expectSame(out, { atol: 0, rtol: 0 }, `int32 ${op}`);
+    }
+    freeAll();
+  });
+
+  it('binary: every op on float32 with strided and stride-0 (broadcast) operands', async () => {
+    for (const op of BINARY_OPS) {
+      const rnd = uniform(-4, 4, 5);
+      for (const n of SIZES) {
+        const a = randomView('float32', [n], rnd);
+        const b = randomView('float32', [n], rnd);
+        const out = zeros('float32', n);
+        ran(`binary[OP=${op}]`, () => gpu.binary(op, a.g, b.g, view(out, [n]).g));
+        ref.binary(op, a.r, b.r, view(out, [n]).r);
+        // pow through exp2/log2 in f32: relative error grows with |y log2 x|
+        await expectSame(out, op === 'pow' ? { atol: 1e-6, rtol: 2e-5 } : TOL.f32, `${op} n=${n}`);
+      }
+      // a: transposed [33, 65]; b: a row [65] broadcast over 33 rows (stride 0)
+      const a = pair('float32', Array.from({ length: 33 * 65 }, rnd));
+      const b = pair('float32', Array.from({ length: 65 }, rnd));
+      const out = zeros('float32', 33 * 65);
+      const av = view(a, [33, 65], [1, 33]);
+      const bv = view(b, [33, 65], [0, 1]);
+      gpu.binary(op, av.g, bv.g, view(out, [33, 65]).g);
+      ref.binary(op, av.r, bv.r, view(out, [33, 65]).r);
+      await expectSame(out, op === 'pow' ? { atol: 1e-6, rtol: 2e-5 } : TOL.f32, `${op} broadcast`);
+      freeAll();
+    }
+  });
+
+  it('binary: special values (NaN, zeros, negative bases) follow the reference', async () => {
+    const nan = Number.NaN;
+    const as = [nan, 1, nan, 0, -0, 0, 0, -2, -2, -2, 3, -Infinity, 2, 5, -1];
+    const bs = [1, nan, nan, 0, -1, -1, 2, 3, 2, 0.5, 0, 3, -Infinity, 5, 7];
+    const a = pair('float32', as);
+    const b = pair('float32', bs);
+    for (const op of BINARY_OPS) {
+      if (op === 'add' || op === 'sub' || op === 'mul') continue;
+      const out = zeros('float32', as.length);
+      gpu.binary(op, view(a, [as.length]).g, view(b, [as.length]).g, view(out, [as.length]).g);
+      ref.binary(op, view(a, [as.length]).r, view(b, [as.length]).r, view(out, [as.length]).r);
+      await expectSame(out, TOL.f32, `${op} special values`);
+    }
+    freeAll();
+  });
+
+  it('binary: every op on int32 (wrapping, truncating division, exact pow)', async () => {
+    for (const op of BINARY_OPS) {
+      const small = op === 'pow';
+      const a = randomView('int32', [300], small ? integers(-5, 5, 6) : integers(-100000, 100000, 6));
+      const b = randomView('int32', [300], small ? integers(-2, 6, 7) : integers(-300, 300, 7));
+      const out = zeros('int32', 300);
+      ran(`binary_int[OP=${op}]`, () => gpu.binary(op, a.g, b.g, view(out, [300]).g));
+      ref.binary(op, a.r, b.r, view(out, [300]).r);
+      await expectSame(out, { atol: 0, rtol: 0 }, `int32 ${op}`);
+    }
+    freeAll();
+  });
+
+  it('where: float32 and int32 conditions, broadcast condition', async () => {
+    const rnd = uniform(-1, 1, 8);
+    for (const n of SIZES) {
+      const c = randomView('int32', [n], integers(0, 1, 9));
+      const a = randomView('float32', [n], rnd);
+      const b = randomView('float32', [n], rnd);
+      const out = zeros('float32', n);
+      ran('where[C=i32,T=f32]', () => gpu.where(c.g, a.g, b.g, view(out, [n]).g));
+      ref.where(c.r, a.r, b.r, view(out, [n]).r);
+      await expectSame(out, { atol: 0, rtol: 0 }, `where n=${n}`);
+    }
+    // float condition [1, 65] broadcast over [63, 65]; int32 values
+    const c = pair('float32', Array.from({ length: 65 }, (_, i) => (i % 3 === 0 ? 0 : -0.5)));
+    const a = randomView('int32', [63, 65], integers(-9, 9, 10));
+    const b = randomView('int32', [63, 65], integers(-9, 9, 11));
+    const out = zeros('int32', 63 * 65);
+    const cv = view(c, [63, 65], [0, 1]);
+    ran('where[C=f32,T=i32]', () => gpu.where(cv.g, a.g, b.g, view(out, [63, 65]).g));
+    ref.where(cv.r, a.r, b.r, view(out, [63, 65]).r);
+    await expectSame(out, { atol: 0, rtol: 0 }, 'where broadcast');
+    freeAll();
+  });
+
+  it('reduce: sum and max over any axes, keepdims, long and permuted, deterministic', async () => {
+    const rnd = uniform(-1, 1, 12);
+    const cases: Array<{ shape: number[]; strides?: number[]; axes: number[] }> = [
+      ...SIZES.map((n) => ({ shape: [n], axes: [0] })),
+      { shape: [63, 65], axes: [0] },
+      { shape: [300, 70], axes: [0] },
+      { shape: [2, 257], axes: [1] },
+      { shape: [63, 65], axes: [1] },
+      { shape: [63, 65], axes: [0, 1] },
+      { shape: [64, 64], axes: [] },
+      { shape: [5, 64, 7], strides: [1, 35, 5], axes: [0, 2] },
+      { shape: [2, 3, 4, 5, 6, 7], axes: [1, 3, 5] },
+      { shape: [70000, 3], axes: [1] },
+      { shape: [3, 50000], axes: [1] },
+      { shape: [200003], axes: [0] },
+    ];
+    for (const op of ['sum', 'max'] as const) {
+      for (const { shape, strides, axes } of cases) {
+        const x = view(pair('float32', Array.from({ length: sizeOf(shape) }, rnd)), shape, strides);
+        const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        const out = zeros('float32', sizeOf(outShape));
+        const R = sizeOf(shape) / sizeOf(outShape);
+        const kernel = R <= 256 ? 'reduce_narrow' : 'reduce';
+        ran(`${kernel}[OP=${op},T=f32]`, () => gpu.reduce(op, x.g, axes, view(out, outShape).g));
+        ref.reduce(op, x.r, axes, view(out, outShape).r);
+        const long = R > 1000;
+        await expectSame(out, long ? TOL.f32Loose : TOL.f32, `${op} [${shape}] axes [${axes}]`);
+        if (op === 'sum' && long) {
+          // the same reduction twice gives the same bits
+          const first = await gpu.read(out.g, 'float32', 0, out.size);
+          gpu.reduce(op, x.g, axes, view(out, outShape).g);
+          expect(await gpu.read(out.g, 'float32', 0, out.size)).toEqual(first);
+        }
+        freeAll();
+      }
+    }
+    const xi = randomView('int32', [65, 63], integers(-1000, 1000, 13));
+    for (const op of ['sum', 'max'] as const) {
+      const out = zeros('int32', 65);
+      ran(`reduce_narrow[OP=${op},T=i32]`, () => gpu.reduce(op, xi.g, [1], view(out, [65, 1]).g));
+      ref.reduce(op, xi.r, [1], view(out, [65, 1]).r);
+      await expectSame(out, { atol: 0, rtol: 0 }, `int32 ${op}`);
+    }
+    freeAll();
+  });
+
+  it('matmul: M, N, K over {1, 63, 64, 65}, transposed operands, batched and broadcast batches', async () => {
+    const rnd = uniform(-1, 1, 14);
+    const dims = [1, 63, 64, 65];
+    for (const M of dims) {
+      for (const N of dims) {
+        for (const K of dims) {
+          const a = randomView('float32', [M, K], rnd);
+          const b = randomView('float32', [K, N], rnd);
+          const out = zeros('float32', M * N);
+          ran('matmul[T=f32]', () => gpu.matmul(a.g, b.g, view(out, [M, N]).g));
+          ref.matmul(a.r, b.r, view(out, [M, N]).r);
+          await expectSame(out, TOL.f32, `matmul ${M}x${N}x${K}`);
+          freeAll();
+        }
+      }
+    }
+    // transposed operands: a stored [K, M], b stored [N, K]
+    for (const [M, N, K] of [[65, 63, 130], [1, 200, 64], [130, 1, 65]]) {
+      const at = view(pair('float32', Array.from({ length: M * K }, rnd)), [M, K], [1, M]);
+      const bt = view(pair('float32', Array.from({ length: K * N }, rnd)), [K, N], [1, K]);
+      const bn = randomView('float32', [K, N], rnd);
+      const an = randomView('float32', [M, K], rnd);
+      for (const [label, a, b] of [['aT', at, bn], ['bT', an, bt], ['aT bT', at, bt]] as const) {
+        const out = zeros('float32', M * N);
+        gpu.matmul(a.g, b.g, view(out, [M, N]).g);
+        ref.matmul(a.r, b.r, view(out, [M, N]).r);
+        await expectSame(out, TOL.f32, `matmul ${label} ${M}x${N}x${K}`);
+      }
+      freeAll();
+    }
+    // batched [3, 2, M, K] x [3, 2, K, N], with b broadcast over the first batch dim (stride 0)
+    {
+      const [M, N, K] = [33, 65, 64];
+      const a = randomView('float32', [3, 2, M, K], rnd);
+      const bStore = pair('float32', Array.from({ length: 2 * K * N }, rnd));
+      const b = view(bStore, [3, 2, K, N], [0, K * N, N, 1]);
+      const out = zeros('float32', 6 * M * N);
+      gpu.matmul(a.g, b.g, view(out, [3, 2, M, N]).g);
+      ref.matmul(a.r, b.r, view(out, [3, 2, M, N]).r);
+      await expectSame(out, TOL.f32, 'matmul batched broadcast');
+      // attention-style: q [B, T, H, D] permuted to [B, H, T, D] times k^T
+      const [B, T, H, D] = [2, 65, 3, 16];
+      const q = pair('float32', Array.from({ length: B * T * H * D }, rnd));
+      const k = pair('float32', Array.from({ length: B * T * H * D }, rnd));
+      const qv = view(q, [B, H, T, D], [T * H * D, D, H * D, 1]);
+      const kt = view(k, [B, H, D, T], [T * H * D, D, 1, H * D]);
+      const scores = zeros('float32', B * H * T * T);
+      gpu.matmul(qv.g, kt.g, view(scores, [B, H, T, T]).g);
+      ref.matmul(qv.r, kt.r, view(scores, [B, H, T, T]).r);
+      await expectSame(scores, TOL.f32, 'matmul attention scores');
+      freeAll();
+    }
+    // long K, and int32
+    {
+      const a = randomView('float32', [17, 3000], rnd);
+      const b = randomView('float32', [3000, 19], rnd);
+      const out = zeros('float32', 17 * 19);
+      gpu.matmul(a.g, b.g, view(out, [17, 19]).g);
+      ref.matmul(a.r, b.r, view(out, [17, 19]).r);
+      await expectSame(out, TOL.f32Loose, 'matmul K=3000');
+      const ai = randomView('int32', [65, 63], integers(-50, 50, 15));
+      const bi = randomView('int32', [63, 66], integers(-50, 50, 16));
+      const oi = zeros('int32', 65 * 66);
+      ran('matmul[T=i32]', () => gpu.matmul(ai.g, bi.g, view(oi, [65, 66]).g));
+      ref.matmul(ai.r, bi.r, view(oi, [65, 66]).r);
+      await expectSame(oi, { atol: 0, rtol: 0 }, 'matmul int32');
+      freeAll();
+    }
+  });
+
+  it('softmax and log-softmax: rows of 1, 63, 64, 65, 256, 257, 4097; strided rows; many rows', async () => {
+    const rnd = uniform(-8, 8, 17);
+    for (const log of [false, true]) {
+      const name = log ? 'logsoftmax' : 'softmax';
+      for (const C of ROW_SIZES) {
+        const x = randomView('float32', [3, C], rnd);
+        const out = zeros('float32', 3 * C);
+        const key = `${C <= 256 ? 'softmax_narrow' : 'softmax'}:${name}`;
+        ran(key, () => gpu.softmax(x.g, view(out, [3, C]).g, log));
+        ref.softmax(x.r, view(out, [3, C]).r, log);
+        await expectSame(out, TOL.f32, `${name} C=${C}`);
+      }
+      // last axis strided: a [65, 63] view of a [63, 65] buffer (transposed)
+      const base = pair('float32', Array.from({ length: 63 * 65 }, rnd));
+      const xt = view(base, [65, 63], [1, 65]);
+      const out = zeros('float32', 63 * 65);
+      gpu.softmax(xt.g, view(out, [65, 63]).g, log);
+      ref.softmax(xt.r, view(out, [65, 63]).r, log);
+      await expectSame(out, TOL.f32, `${name} transposed`);
+      // more rows than one grid dimension holds
+      const many = randomView('float32', [70001, 2], rnd);
+      const outMany = zeros('float32', 70001 * 2);
+      gpu.softmax(many.g, view(outMany, [70001, 2]).g, log);
+      ref.softmax(many.r, view(outMany, [70001, 2]).r, log);
+      await expectSame(outMany, TOL.f32, `${name} 70001 rows`);
+      // long rows, strided: [3, 300] read from a transposed [300, 3] buffer
+      const longBase = pair('float32', Array.from({ length: 900 }, rnd));
+      const xl = view(longBase, [3, 300], [1, 3]);
+      const outLong = zeros('float32', 900);
+      ran(`softmax:${name}`, () => gpu.softmax(xl.g, view(outLong, [3, 300]).g, log));
+      ref.softmax(xl.r, view(outLong, [3, 300]).r, log);
+      await expectSame(outLong, TOL.f32, `${name} long transposed`);
+      freeAll();
+    }
+  });
+
+  it('layernorm: rows of 1, 63, 64, 65, 256, 257, 4097; strided x, weight and bias; mean and rstd', async () => {
+    const rnd = uniform(-3, 3, 18);
+    for (const H of ROW_SIZES) {
+      for (const eps of [1e-12, 1e-5]) {
+        const x = randomView('float32', [2, 3, H], rnd);
+        // weight and bias read with stride 2
+        const w = view(pair('float32', Array.from({ length: 2 * H }, rnd)), [H], [2], 1);
+        const b = view(pair('float32', Array.from({ length: 2 * H }, rnd)), [H], [2]);
+        const out = zeros('float32', 6 * H);
+        const mean = zeros('float32', 6);
+        const rstd = zeros('float32', 6);
+        ran(H <= 256 ? 'layernorm_narrow' : 'layernorm', () => gpu.layernorm(x.g, w.g, b.g, eps, view(out, [2, 3, H]).g, view(mean, [2, 3, 1]).g, view(rstd, [2, 3, 1]).g));
+        ref.layernorm(x.r, w.r, b.r, eps, view(out, [2, 3, H]).r, view(mean, [2, 3, 1]).r, view(rstd, [2, 3, 1]).r);
+        await expectSame(out, TOL.f32, `layernorm H=${H} out`);
+        await expectSame(mean, TOL.f32, `layernorm H=${H} mean`);
+        // H = 1: variance 0, rstd = 1/sqrt(eps) (1e6 for eps 1e-12): relative check
+        await expectSame(rstd, TOL.f32, `layernorm H=${H} rstd`);
+        freeAll();
+      }
+    }
+    // x permuted so that the normalised axis has stride 7, short and long rows
+    for (const H of [65, 300]) {
+      const base = pair('float32', Array.from({ length: H * 7 }, rnd));
+      const xt = view(base, [7, H], [1, 7]);
+      const w = randomView('float32', [H], rnd);
+      const b = randomView('float32', [H], rnd);
+      const out = zeros('float32', 7 * H);
+      const mean = zeros('float32', 7);
+      const rstd = zeros('float32', 7);
+      gpu.layernorm(xt.g, w.g, b.g, 1e-12, view(out, [7, H]).g, view(mean, [7, 1]).g, view(rstd, [7, 1]).g);
+      ref.layernorm(xt.r, w.r, b.r, 1e-12, view(out, [7, H]).r, view(mean, [7, 1]).r, view(rstd, [7, 1]).r);
+      await expectSame(out, TOL.f32, `layernorm transposed H=${H} out`);
+      await expectSame(mean, TOL.f32, `layernorm transposed H=${H} mean`);
+      await expectSame(rstd, TOL.f32, `layernorm transposed H=${H} rstd`);
+      freeAll();
+    }
+  });
+
+  it('gather: repeated indices, strided table and indices; out-of-range rows give 0', async () => {
+    const rnd = uniform(-1, 1, 19);
+    for (const H of [1, 63, 64, 65]) {
+      const V = 50;
+      const table = randomView('float32', [V, H], rnd);
+      const idx = randomView('int32', [4097], integers(0, V - 1, 20));
+      const out = zeros('float32', 4097 * H);
+      ran('gather[T=f32]', () => gpu.gather(table.g, idx.g, view(out, [4097, H]).g));
+      ref.gather(table.r, idx.r, view(out, [4097, H]).r);
+      await expectSame(out, { atol: 0, rtol: 0 }, `gather H=${H}`);
+      freeAll();
+    }
+    // table [V, H] stored transposed, indices read with stride 2
+    const tStore = pair('float32', Array.from({ length: 30 * 65 }, rnd));
+    const table = view(tStore, [30, 65], [1, 30]);
+    const idx = view(pair('int32', Array.from({ length: 200 }, integers(0, 29, 21))), [100], [2], 0);
+    const out = zeros('float32', 100 * 65);
+    gpu.gather(table.g, idx.g, view(out, [100, 65]).g);
+    ref.gather(table.r, idx.r, view(out, [100, 65]).r);
+    await expectSame(out, { atol: 0, rtol: 0 }, 'gather strided');
+    // out of range: -1 and V give zero rows on the GPU (the CPU reference throws instead)
+    const small = pair('float32', [1, 2, 3, 4]);
+    const bad = pair('int32', [1, -1, 2, 0]);
+    const got = zeros('float32', 8);
+    gpu.gather(view(small, [2, 2]).g, view(bad, [4]).g, view(got, [4, 2]).g);
+    expect(Array.from(await gpu.read(got.g, 'float32', 0, 8))).toEqual([3, 4, 0, 0, 0, 0, 1, 2]);
+    freeAll();
+  });
+
+  it('scatterAdd: repeated indices, bit-identical to the reference and across runs', async () => {
+    const rnd = uniform(-1, 1, 22);
+    for (const N of SIZES) {
+      for (const [V, H] of [[7, 65], [3000, 64], [1, 1]]) {
+        const src = randomView('float32', [N, H], rnd);
+        const idx = randomView('int32', [N], integers(0, V - 1, 23 + N));
+        const out = zeros('float32', V * H);
+        ran('scatter_add[T=f32]', () => gpu.scatterAdd(src.g, idx.g, view(out, [V, H]).g));
+        ref.scatterAdd(src.r, idx.r, view(out, [V, H]).r);
+        // same summation order n = 0..N-1 in f32: exactly the reference's bits
+        await expectSame(out, { atol: 0, rtol: 0 }, `scatterAdd N=${N} V=${V} H=${H}`);
+        const first = await gpu.read(out.g, 'float32', 0, out.size);
+        gpu.scatterAdd(src.g, idx.g, view(out, [V, H]).g);
+        expect(await gpu.read(out.g, 'float32', 0, out.size)).toEqual(first);
+        freeAll();
+      }
+    }
+    expect(gpu.kernelCounts.get('scatter_sort') ?? 0).toBeGreaterThan(0);
+    // strided src (transposed) and strided indices
+    const sStore = pair('float32', Array.from({ length: 65 * 40 }, rnd));
+    const src = view(sStore, [40, 65], [1, 40]);
+    const idx = view(pair('int32', Array.from({ length: 80 }, integers(0, 4, 24))), [40], [2], 1);
+    const out = zeros('float32', 5 * 65);
+    gpu.scatterAdd(src.g, idx.g, view(out, [5, 65]).g);
+    ref.scatterAdd(src.r, idx.r, view(out, [5, 65]).r);
+    await expectSame(out, { atol: 0, rtol: 0 }, 'scatterAdd strided');
+    freeAll();
+  });
+
+  it('rand: bit-exact with hashUniform, sizes sweep up to a large one', async () => {
+    for (const seed of [0, 1, 1234567, 0xffffffff, -5]) {
+      for (const n of [...SIZES, ...(seed === 1 ? [LARGE] : [])]) {
+        const out = zeros('float32', n);
+        ran('rand', () => gpu.rand(seed, view(out, [n]).g));
+        const got = await gpu.read(out.g, 'float32', 0, n);
+        const expected = new Float32Array(n);
+        for (let i = 0; i < n; i++) expected[i] = hashUniform(seed, i);
+        expect(got.every((v, i) => v === expected[i]), `rand seed=${seed} n=${n}`).toBe(true);
+        freeAll();
+      }
+    }
+  });
+
+  it('adamw: in place over several steps, strided gradient', async () => {
+    const rnd = uniform(-1, 1, 25);
+    for (const n of [...SIZES, 100003]) {
+      const p = pair('float32', Array.from({ length: n }, rnd));
+      const m = zeros('float32', n);
+      const v = zeros('float32', n);
+      for (let step = 1; step <= 3; step++) {
+        const g = randomView('float32', [n], rnd);
+        const h: AdamWParams = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step };
+        ran('adamw', () => gpu.adamw(view(p, [n]).g, g.g, view(m, [n]).g, view(v, [n]).g, h));
+        ref.adamw(view(p, [n]).r, g.r, view(m, [n]).r, view(v, [n]).r, h);
+      }
+      await expectSame(p, TOL.f32, `adamw p n=${n}`);
+      await expectSame(m, TOL.f32, `adamw m n=${n}`);
+      await expectSame(v, TOL.f32, `adamw v n=${n}`);
+      freeAll();
+    }
+    // gradient read through a transposed view
+    const p = randomView('float32', [63, 65], rnd);
+    const gStore = pair('float32', Array.from({ length: 63 * 65 }, rnd));
+    const g = view(gStore, [63, 65], [1, 63]);
+    const m = zeros('float32', 63 * 65);
+    const v = zeros('float32', 63 * 65);
+    const h: AdamWParams = { lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1, step: 7 };
+    gpu.adamw(p.g, g.g, view(m, [63, 65]).g, view(v, [63, 65]).g, h);
+    ref.adamw(p.r, g.r, view(m, [63, 65]).r, view(v, [63, 65]).r, h);
+    await expectSame(allocated[0], TOL.f32, 'adamw strided p');
+    await expectSame(v, TOL.f32, 'adamw strided v');
+    freeAll();
+  });
+
+  it('frees every buffer it allocates and compiles a bounded set of pipelines', async () => {
+    await gpu.sync();
+    expect(gpu.liveBuffers()).toBe(0);
+    console.log(`webgpu pipelines compiled: ${gpu.pipelineCount()}`);
+    expect(gpu.pipelineCount()).toBeLessThan(120);
+  });
+});
