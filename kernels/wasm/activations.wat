@@ -1,0 +1,293 @@
+;; activations.wat: float32 softmax / log-softmax over the last axis, and exact-erf GELU and its
+;; derivative, WebAssembly SIMD128.
+;;
+;; Operands are contiguous float32 at byte addresses (the host falls back to its reference
+;; kernels for strided views). Results are not bit-identical to a float64 reference: exp is a
+;; polynomial (~1 ulp), the normal CDF a Chebyshev fit of erfc (~1e-7 relative); reductions are
+;; float32 with four lane-partial sums. Work is split by rows (softmax) or element ranges
+;; (gelu), never inside a reduction, so results do not depend on the thread count.
+;;
+;; softmax descriptor (i32 at byte offsets): 0 rows, 4 C (row length >= 1), 8 x, 12 out, 16 log
+;;   softmax:     out = exp(x - max) / sum(exp(x - max))
+;;   log-softmax: out = (x - max) - log(sum(exp(x - max)))
+;; gelu descriptor: 0 n, 4 x, 8 out, 12 op (0 gelu, 1 gelu_grad)
+;;   gelu(x)      = x Phi(x) = 0.5 x (1 + erf(x/sqrt2))
+;;   gelu_grad(x) = Phi(x) + x exp(-x^2/2)/sqrt(2 pi)
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; e^x on four lanes (Cephes expf): n = round(x log2 e), r = x - n ln2 in two parts, e^r by a
+  ;; degree-6 polynomial, times 2^n built in the exponent bits. x is clamped to [-88, 88], so
+  ;; x <= -87.9 gives exactly 0 and no subnormal; NaN stays NaN.
+  (func $exp4 (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $x
+      (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -88 -88 -88 -88)) (v128.const f32x4 88 88 88 88)))
+    (local.set $n
+      (f32x4.nearest (f32x4.mul (local.get $x)
+        (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
+    ;; ln2 = 0.693359375 - 2.12194440e-4, the first part exact in float32
+    (local.set $r (f32x4.sub (local.get $x)
+      (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
+    (local.set $r (f32x4.sub (local.get $r)
+      (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r))
+      (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    ;; e^r = p r^2 + r + 1
+    (local.set $p (f32x4.add
+      (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+      (v128.const f32x4 1 1 1 1)))
+    ;; 2^n: (n + 127) << 23 as float bits; n = -127 gives the bit pattern of +0
+    (f32x4.mul (local.get $p)
+      (i32x4.shl
+        (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127))
+        (i32.const 23))))
+
+  ;; The standard normal CDF on four lanes, Phi(x) = erfc(-x / sqrt 2) / 2, through the
+  ;; Chebyshev fit of erfc from Numerical Recipes (erfcc, fractional error < 1.2e-7 for z >= 0):
+  ;;   erfc(z) = t exp(-z^2 - 1.26551223 + t (1.00002368 + t (... + t 0.17087277))), t = 1/(1 + z/2).
+  ;; With z = |x|/sqrt 2, Phi = erfc(z)/2 for x < 0 and 1 - erfc(z)/2 otherwise, so the lower tail
+  ;; keeps its relative accuracy (1 + erf(x/sqrt 2) would cancel there).
+  (func $cdf4 (param $x v128) (result v128)
+    (local $z v128) (local $t v128) (local $p v128) (local $half v128)
+    (local.set $z (f32x4.mul (f32x4.abs (local.get $x))
+      (v128.const f32x4 0.7071067811865476 0.7071067811865476 0.7071067811865476 0.7071067811865476)))
+    (local.set $t (f32x4.div (v128.const f32x4 1 1 1 1)
+      (f32x4.add (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $z) (v128.const f32x4 0.5 0.5 0.5 0.5)))))
+    (local.set $p (v128.const f32x4 0.17087277 0.17087277 0.17087277 0.17087277))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t))
+      (v128.const f32x4 -0.82215223 -0.82215223 -0.82215223 -0.82215223)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t))
+      (v128.const f32x4 1.48851587 1.48851587 1.48851587 1.48851587)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t))
+      (v128.const f32x4 -1.13520398 -1.13520398 -1.13520398 -1.13520398)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t))
+      (v128.const f32x4 0.27886807 0.27886807 0.27886807 0.27886807)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t))
+      (v128.const f32x4 -0.18628806 -0.18628806 -0.18628806 -0.18628806)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t))
+      (v128.const f32x4 0.09678418 0.09678418 0.09678418 0.09678418)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t))
+      (v128.const f32x4 0.37409196 0.37409196 0.37409196 0.37409196)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t))
+      (v128.const f32x4 1.00002368 1.00002368 1.00002368 1.00002368)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $t))
+      (v128.const f32x4 -1.26551223 -1.26551223 -1.26551223 -1.26551223)))
+    ;; half = erfc(z) / 2
+    (local.set $half (f32x4.mul
+      (f32x4.mul (local.get $t)
+        (call $exp4 (f32x4.sub (local.get $p) (f32x4.mul (local.get $z) (local.get $z)))))
+      (v128.const f32x4 0.5 0.5 0.5 0.5)))
+    (v128.bitselect
+      (local.get $half)
+      (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $half))
+      (f32x4.lt (local.get $x) (v128.const f32x4 0 0 0 0))))
+
+  ;; gelu(x) = x Phi(x)
+  (func $gelu4 (param $x v128) (result v128)
+    (f32x4.mul (local.get $x) (call $cdf4 (local.get $x))))
+
+  ;; gelu'(x) = Phi(x) + x phi(x), phi(x) = e^{-x^2/2} / sqrt(2 pi)
+  (func $geluGrad4 (param $x v128) (result v128)
+    (local $pdf v128)
+    (local.set $pdf
+      (f32x4.mul
+        (call $exp4 (f32x4.mul (f32x4.mul (local.get $x) (local.get $x))
+          (v128.const f32x4 -0.5 -0.5 -0.5 -0.5)))
+        (v128.const f32x4 0.3989422804014327 0.3989422804014327 0.3989422804014327 0.3989422804014327)))
+    (f32x4.add (call $cdf4 (local.get $x)) (f32x4.mul (local.get $x) (local.get $pdf))))
+
+  ;; Natural log in float64 for a positive finite x: x = m 2^e with m in [sqrt(1/2), sqrt 2),
+  ;; log m = 2 atanh(s), s = (m - 1)/(m + 1), |s| <= 0.172, summed to s^15 (error < 1e-12).
+  (func $log (param $x f64) (result f64)
+    (local $bits i64) (local $e f64) (local $m f64) (local $s f64) (local $s2 f64) (local $sum f64)
+    (local.set $bits (i64.reinterpret_f64 (local.get $x)))
+    (local.set $e (f64.convert_i64_s
+      (i64.sub (i64.shr_u (local.get $bits) (i64.const 52)) (i64.const 1023))))
+    ;; the mantissa with the exponent of 1.0: m in [1, 2)
+    (local.set $m (f64.reinterpret_i64
+      (i64.or (i64.and (local.get $bits) (i64.const 0x000fffffffffffff)) (i64.const 0x3ff0000000000000))))
+    (if (f64.gt (local.get $m) (f64.const 1.4142135623730951))
+      (then
+        (local.set $m (f64.mul (local.get $m) (f64.const 0.5)))
+        (local.set $e (f64.add (local.get $e) (f64.const 1)))))
+    (local.set $s (f64.div (f64.sub (local.get $m) (f64.const 1)) (f64.add (local.get $m) (f64.const 1))))
+    (local.set $s2 (f64.mul (local.get $s) (local.get $s)))
+    (local.set $sum (f64.const 0.06666666666666667))
+    (local.set $sum (f64.add (f64.mul (local.get $sum) (local.get $s2)) (f64.const 0.07692307692307693)))
+    (local.set $sum (f64.add (f64.mul (local.get $sum) (local.get $s2)) (f64.const 0.09090909090909091)))
+    (local.set $sum (f64.add (f64.mul (local.get $sum) (local.get $s2)) (f64.const 0.1111111111111111)))
+    (local.set $sum (f64.add (f64.mul (local.get $sum) (local.get $s2)) (f64.const 0.14285714285714285)))
+    (local.set $sum (f64.add (f64.mul (local.get $sum) (local.get $s2)) (f64.const 0.2)))
+    (local.set $sum (f64.add (f64.mul (local.get $sum) (local.get $s2)) (f64.const 0.3333333333333333)))
+    (local.set $sum (f64.add (f64.mul (local.get $sum) (local.get $s2)) (f64.const 1)))
+    (f64.add
+      (f64.mul (local.get $e) (f64.const 0.6931471805599453))
+      (f64.mul (f64.mul (f64.const 2) (local.get $s)) (local.get $sum))))
+
+  ;; Softmax of one row of C >= 1 floats at $x into $out.
+  (func $softmaxRow (param $x i32) (param $out i32) (param $C i32) (param $log i32)
+    (local $c i32) (local $vec i32) (local $max f32) (local $vmax v128) (local $vsum v128) (local $sum f32)
+    (local $e v128) (local $lse f32) (local $vlse v128) (local $vs v128) (local $t f32)
+    ;; $vec: the length covered by whole vectors
+    (local.set $vec (i32.and (local.get $C) (i32.const -4)))
+    ;; max
+    (local.set $vmax (v128.const f32x4 -inf -inf -inf -inf))
+    (block $maxDone
+      (loop $maxLoop
+        (br_if $maxDone (i32.ge_u (local.get $c) (local.get $vec)))
+        (local.set $vmax (f32x4.max (local.get $vmax)
+          (v128.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $maxLoop)))
+    (local.set $max (f32.max
+      (f32.max (f32x4.extract_lane 0 (local.get $vmax)) (f32x4.extract_lane 1 (local.get $vmax)))
+      (f32.max (f32x4.extract_lane 2 (local.get $vmax)) (f32x4.extract_lane 3 (local.get $vmax)))))
+    (block $maxTailDone
+      (loop $maxTail
+        (br_if $maxTailDone (i32.ge_u (local.get $c) (local.get $C)))
+        (local.set $max (f32.max (local.get $max)
+          (f32.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2))))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $maxTail)))
+    ;; out = exp(x - max), summed
+    (local.set $vmax (f32x4.splat (local.get $max)))
+    (local.set $c (i32.const 0))
+    (block $expDone
+      (loop $expLoop
+        (br_if $expDone (i32.ge_u (local.get $c) (local.get $vec)))
+        (local.set $e (call $exp4 (f32x4.sub
+          (v128.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2))))
+          (local.get $vmax))))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))) (local.get $e))
+        (local.set $vsum (f32x4.add (local.get $vsum) (local.get $e)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $expLoop)))
+    (local.set $sum (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $vsum)) (f32x4.extract_lane 1 (local.get $vsum)))
+      (f32.add (f32x4.extract_lane 2 (local.get $vsum)) (f32x4.extract_lane 3 (local.get $vsum)))))
+    (block $expTailDone
+      (loop $expTail
+        (br_if $expTailDone (i32.ge_u (local.get $c) (local.get $C)))
+        (local.set $t (f32x4.extract_lane 0 (call $exp4 (f32x4.splat (f32.sub
+          (f32.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2))))
+          (local.get $max))))))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))) (local.get $t))
+        (local.set $sum (f32.add (local.get $sum) (local.get $t)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $expTail)))
+    (local.set $c (i32.const 0))
+    (if (local.get $log)
+      (then
+        ;; out = (x - max) - log(sum)
+        (local.set $lse (f32.demote_f64 (call $log (f64.promote_f32 (local.get $sum)))))
+        (local.set $vlse (f32x4.splat (local.get $lse)))
+        (block $logDone
+          (loop $logLoop
+            (br_if $logDone (i32.ge_u (local.get $c) (local.get $vec)))
+            (v128.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2)))
+              (f32x4.sub
+                (f32x4.sub (v128.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))) (local.get $vmax))
+                (local.get $vlse)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $logLoop)))
+        (block $logTailDone
+          (loop $logTail
+            (br_if $logTailDone (i32.ge_u (local.get $c) (local.get $C)))
+            (f32.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2)))
+              (f32.sub
+                (f32.sub (f32.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))) (local.get $max))
+                (local.get $lse)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $logTail))))
+      (else
+        ;; out = e / sum
+        (local.set $vs (f32x4.splat (local.get $sum)))
+        (block $divDone
+          (loop $divLoop
+            (br_if $divDone (i32.ge_u (local.get $c) (local.get $vec)))
+            (v128.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2)))
+              (f32x4.div (v128.load (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2)))) (local.get $vs)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $divLoop)))
+        (block $divTailDone
+          (loop $divTail
+            (br_if $divTailDone (i32.ge_u (local.get $c) (local.get $C)))
+            (f32.store (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2)))
+              (f32.div (f32.load (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2)))) (local.get $sum)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $divTail))))))
+
+  ;; Entry point: rows [rows*tid/nt, rows*(tid+1)/nt).
+  (func (export "softmax") (param $desc i32) (param $tid i32) (param $nt i32)
+    (local $rows i32) (local $C i32) (local $r i32) (local $rEnd i32) (local $rowBytes i32)
+    (local.set $rows (i32.load offset=0 (local.get $desc)))
+    (local.set $C (i32.load offset=4 (local.get $desc)))
+    (local.set $rowBytes (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $r (i32.wrap_i64 (i64.div_u
+      (i64.mul (i64.extend_i32_u (local.get $rows)) (i64.extend_i32_u (local.get $tid)))
+      (i64.extend_i32_u (local.get $nt)))))
+    (local.set $rEnd (i32.wrap_i64 (i64.div_u
+      (i64.mul (i64.extend_i32_u (local.get $rows)) (i64.extend_i32_u (i32.add (local.get $tid) (i32.const 1))))
+      (i64.extend_i32_u (local.get $nt)))))
+    (block $done
+      (loop $rowLoop
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rEnd)))
+        (call $softmaxRow
+          (i32.add (i32.load offset=8 (local.get $desc)) (i32.mul (local.get $r) (local.get $rowBytes)))
+          (i32.add (i32.load offset=12 (local.get $desc)) (i32.mul (local.get $r) (local.get $rowBytes)))
+          (local.get $C)
+          (i32.load offset=16 (local.get $desc)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowLoop))))
+
+  ;; Entry point: elements [e0, e1) of gelu or gelu_grad, chunks rounded up to whole vectors.
+  (func (export "gelu") (param $desc i32) (param $tid i32) (param $nt i32)
+    (local $n i32) (local $chunk i32) (local $e i32) (local $end i32) (local $vecEnd i32)
+    (local $x i32) (local $out i32) (local $grad i32) (local $v v128)
+    (local.set $n (i32.load offset=0 (local.get $desc)))
+    (local.set $x (i32.load offset=4 (local.get $desc)))
+    (local.set $out (i32.load offset=8 (local.get $desc)))
+    (local.set $grad (i32.load offset=12 (local.get $desc)))
+    ;; chunk = ceil(n / nt) rounded up to a multiple of 4
+    (local.set $chunk (i32.and
+      (i32.add (i32.div_u (i32.add (local.get $n) (i32.sub (local.get $nt) (i32.const 1))) (local.get $nt)) (i32.const 3))
+      (i32.const -4)))
+    (local.set $e (i32.mul (local.get $chunk) (local.get $tid)))
+    (if (i32.gt_u (local.get $e) (local.get $n)) (then (local.set $e (local.get $n))))
+    (local.set $end (i32.add (local.get $e) (local.get $chunk)))
+    (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+    ;; vectors while 4 elements remain
+    (local.set $vecEnd (i32.add (local.get $e)
+      (i32.and (i32.sub (local.get $end) (local.get $e)) (i32.const -4))))
+    (block $vecDone
+      (loop $vecLoop
+        (br_if $vecDone (i32.ge_u (local.get $e) (local.get $vecEnd)))
+        (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $e) (i32.const 2)))))
+        (v128.store (i32.add (local.get $out) (i32.shl (local.get $e) (i32.const 2)))
+          (if (result v128) (local.get $grad)
+            (then (call $geluGrad4 (local.get $v)))
+            (else (call $gelu4 (local.get $v)))))
+        (local.set $e (i32.add (local.get $e) (i32.const 4)))
+        (br $vecLoop)))
+    (block $tailDone
+      (loop $tail
+        (br_if $tailDone (i32.ge_u (local.get $e) (local.get $end)))
+        (local.set $v (f32x4.splat (f32.load (i32.add (local.get $x) (i32.shl (local.get $e) (i32.const 2))))))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $e) (i32.const 2)))
+          (f32x4.extract_lane 0
+            (if (result v128) (local.get $grad)
+              (then (call $geluGrad4 (local.get $v)))
+              (else (call $gelu4 (local.get $v))))))
+        (local.set $e (i32.add (local.get $e) (i32.const 1)))
+        (br $tail))))
+)

@@ -1,0 +1,335 @@
+;; sgemm.wat: batched float32 matrix multiply, C_p = A_p · B_p, WebAssembly SIMD128 (no FMA).
+;;
+;; What it computes: for every batch p, C_p[M, N] = A_p[M, K] · B_p[K, N] in float32. A and B are
+;; read through arbitrary element strides (row-major, transposed or any other pattern needs no
+;; copy); C is row-major with row stride ldc and contiguous columns. It is not a general GEMM:
+;; no alpha/beta, no float64, and K >= 1 (the caller fills C with 0 when K = 0).
+;;
+;; Blocking (BLIS style):
+;; - K is cut into blocks of KC = 256. For each block, up to mc rows of A are packed into 4-row
+;;   micro-panels, panel[k*4 + r] = A[i+r, k], and up to nc columns of B into 8-column
+;;   micro-panels, panel[k*8 + c] = B[k, j+c]. Rows and columns past the edge are packed as 0.
+;; - The 4x8 micro-kernel holds its tile of C in eight f32x4 registers; per k it does two B loads,
+;;   four broadcasts of A, 8 f32x4.mul and 8 f32x4.add. (4x8 is the largest tile V8 11.3 keeps in
+;;   the 15 usable xmm registers without spilling; 4x16 and 6x8 spill and run slower.)
+;; - Edge tiles are computed into a scratch tile and merged. So every element of C is computed
+;;   by the same operations in the same order whatever the tiling: each KC block's sum starts at 0
+;;   and runs in k order, then is added to C. Results depend on KC (fixed) and on nothing else:
+;;   not on mc, nc, nor on the split across threads.
+;;
+;; Threading: the work is a list of units (batch p, column block of nc, row block of mc), row
+;; block fastest; thread `tid` of `nt` takes units [U*tid/nt, U*(tid+1)/nt). B[:, column block]
+;; is packed once for all of K and reused by the thread's consecutive units of the same (p, n).
+;;
+;; Descriptor: i32 fields at byte offsets of `desc`
+;;   0 M    4 N    8 K    12 batch
+;;   16 sam  20 sak   element strides of A: between rows, between columns
+;;   24 sbk  28 sbn   element strides of B: between rows, between columns
+;;   32 ldc           element stride between rows of C
+;;   36 aoff 40 boff 44 coff   byte addresses of i32 tables [batch]: byte address of X_p[0, 0]
+;;   48 mc   52 nc    block sizes (multiples of 4 and 8)
+;;   56 scratch  60 scratchStride   per-thread scratch, thread t at scratch + t*scratchStride:
+;;        packed A (mc*KC floats), packed B (ceil(K/KC)*KC*roundup(nc, 8) floats), a 4x8 tile.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; Pack `rows` x `kc` of A (byte address $src of A[i0, k0]; element strides $sam between rows,
+  ;; $sak between columns) into 4-row micro-panels at $dst: panel p holds (k, r) at
+  ;; $dst + (p*kc*4 + k*4 + r)*4. Rows past `rows` up to the next multiple of 4 are zero.
+  (func $packA (param $src i32) (param $sam i32) (param $sak i32) (param $rows i32) (param $kc i32) (param $dst i32)
+    (local $row i32) (local $padded i32) (local $s i32) (local $d i32) (local $k i32) (local $step i32)
+    (local.set $step (i32.shl (local.get $sak) (i32.const 2)))
+    (local.set $padded (i32.and (i32.add (local.get $rows) (i32.const 3)) (i32.const -4)))
+    (block $done
+      (loop $rowLoop
+        (br_if $done (i32.ge_u (local.get $row) (local.get $padded)))
+        ;; first packed slot of this row: panel row/4, lane row%4
+        (local.set $d
+          (i32.add (local.get $dst)
+            (i32.add
+              (i32.mul (i32.shr_u (local.get $row) (i32.const 2)) (i32.shl (local.get $kc) (i32.const 4)))
+              (i32.shl (i32.and (local.get $row) (i32.const 3)) (i32.const 2)))))
+        (local.set $k (local.get $kc))
+        (if (i32.lt_u (local.get $row) (local.get $rows))
+          (then
+            (local.set $s
+              (i32.add (local.get $src) (i32.shl (i32.mul (local.get $row) (local.get $sam)) (i32.const 2))))
+            (loop $copy
+              (f32.store (local.get $d) (f32.load (local.get $s)))
+              (local.set $s (i32.add (local.get $s) (local.get $step)))
+              (local.set $d (i32.add (local.get $d) (i32.const 16)))
+              (br_if $copy (local.tee $k (i32.sub (local.get $k) (i32.const 1))))))
+          (else
+            (loop $zero
+              (f32.store (local.get $d) (f32.const 0))
+              (local.set $d (i32.add (local.get $d) (i32.const 16)))
+              (br_if $zero (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rowLoop))))
+
+  ;; Pack `kc` x `cols` of B (byte address $src of B[k0, j0]; element strides $sbk between rows,
+  ;; $sbn between columns) into 8-column micro-panels at $dst: panel q holds (k, c) at
+  ;; $dst + (q*kc*8 + k*8 + c)*4. Columns past `cols` up to the next multiple of 8 are zero.
+  (func $packB (param $src i32) (param $sbk i32) (param $sbn i32) (param $cols i32) (param $kc i32) (param $dst i32)
+    (local $j i32) (local $c i32) (local $col i32) (local $s i32) (local $d i32) (local $k i32)
+    (local $panel i32) (local $step i32)
+    (local.set $step (i32.shl (local.get $sbk) (i32.const 2)))
+    (local.set $panel (local.get $dst))
+    (block $done
+      (loop $panels
+        (br_if $done (i32.ge_u (local.get $j) (local.get $cols)))
+        (if (i32.and
+              (i32.eq (local.get $sbn) (i32.const 1))
+              (i32.le_u (i32.add (local.get $j) (i32.const 8)) (local.get $cols)))
+          (then
+            ;; 8 contiguous columns: two vector copies per row of B
+            (local.set $s (i32.add (local.get $src) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $d (local.get $panel))
+            (local.set $k (local.get $kc))
+            (loop $rowCopy
+              (v128.store (local.get $d) (v128.load (local.get $s)))
+              (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))
+              (local.set $s (i32.add (local.get $s) (local.get $step)))
+              (local.set $d (i32.add (local.get $d) (i32.const 32)))
+              (br_if $rowCopy (local.tee $k (i32.sub (local.get $k) (i32.const 1))))))
+          (else
+            ;; any other strides, or the partial last panel: one column at a time
+            (local.set $c (i32.const 0))
+            (loop $columns
+              (local.set $col (i32.add (local.get $j) (local.get $c)))
+              (local.set $d (i32.add (local.get $panel) (i32.shl (local.get $c) (i32.const 2))))
+              (local.set $k (local.get $kc))
+              (if (i32.lt_u (local.get $col) (local.get $cols))
+                (then
+                  (local.set $s
+                    (i32.add (local.get $src) (i32.shl (i32.mul (local.get $col) (local.get $sbn)) (i32.const 2))))
+                  (loop $copy
+                    (f32.store (local.get $d) (f32.load (local.get $s)))
+                    (local.set $s (i32.add (local.get $s) (local.get $step)))
+                    (local.set $d (i32.add (local.get $d) (i32.const 32)))
+                    (br_if $copy (local.tee $k (i32.sub (local.get $k) (i32.const 1))))))
+                (else
+                  (loop $zero
+                    (f32.store (local.get $d) (f32.const 0))
+                    (local.set $d (i32.add (local.get $d) (i32.const 32)))
+                    (br_if $zero (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))))
+              (br_if $columns
+                (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (i32.const 8))))))
+        (local.set $panel (i32.add (local.get $panel) (i32.shl (local.get $kc) (i32.const 5))))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $panels))))
+
+  ;; Pack B[0 : K, j0 : j0 + cols] (byte address $src of B[0, j0]) for every K block:
+  ;; block t (k0 = t*KC) starts at $dst + k0*roundup(cols, 8)*4.
+  (func $packBAll (param $src i32) (param $sbk i32) (param $sbn i32) (param $cols i32) (param $K i32) (param $dst i32)
+    (local $k0 i32) (local $kc i32) (local $padded i32)
+    (local.set $padded (i32.and (i32.add (local.get $cols) (i32.const 7)) (i32.const -8)))
+    (loop $blocks
+      (local.set $kc (i32.sub (local.get $K) (local.get $k0)))
+      (if (i32.gt_u (local.get $kc) (i32.const 256)) (then (local.set $kc (i32.const 256))))
+      (call $packB
+        (i32.add (local.get $src) (i32.shl (i32.mul (local.get $k0) (local.get $sbk)) (i32.const 2)))
+        (local.get $sbk) (local.get $sbn) (local.get $cols) (local.get $kc)
+        (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $k0) (local.get $padded)) (i32.const 2))))
+      (br_if $blocks
+        (i32.lt_u (local.tee $k0 (i32.add (local.get $k0) (i32.const 256))) (local.get $K)))))
+
+  ;; The 4x8 micro-kernel: acc[r][c] = sum over k of pa[k*4 + r] * pb[k*8 + c], kc >= 1 steps in
+  ;; k order from 0; then C[r, c] = acc (when $first) or C[r, c] + acc. Rows of C are $ldcb bytes
+  ;; apart. Register tile: $cR0 holds columns 0-3 of row R, $cR1 columns 4-7.
+  (func $kernel (param $pa i32) (param $pb i32) (param $kc i32) (param $c i32) (param $ldcb i32) (param $first i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $a v128)
+    (local $row1 i32) (local $row2 i32) (local $row3 i32)
+    (loop $k
+      (local.set $b0 (v128.load (local.get $pb)))
+      (local.set $b1 (v128.load offset=16 (local.get $pb)))
+      (local.set $a (v128.load32_splat (local.get $pa)))
+      (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $a) (local.get $b0))))
+      (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $a) (local.get $b1))))
+      (local.set $a (v128.load32_splat offset=4 (local.get $pa)))
+      (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $a) (local.get $b0))))
+      (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $a) (local.get $b1))))
+      (local.set $a (v128.load32_splat offset=8 (local.get $pa)))
+      (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $a) (local.get $b0))))
+      (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $a) (local.get $b1))))
+      (local.set $a (v128.load32_splat offset=12 (local.get $pa)))
+      (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $a) (local.get $b0))))
+      (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $a) (local.get $b1))))
+      (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
+      (local.set $pb (i32.add (local.get $pb) (i32.const 32)))
+      (br_if $k (local.tee $kc (i32.sub (local.get $kc) (i32.const 1)))))
+    (local.set $row1 (i32.add (local.get $c) (local.get $ldcb)))
+    (local.set $row2 (i32.add (local.get $row1) (local.get $ldcb)))
+    (local.set $row3 (i32.add (local.get $row2) (local.get $ldcb)))
+    (if (i32.eqz (local.get $first))
+      (then
+        (local.set $c00 (f32x4.add (v128.load (local.get $c)) (local.get $c00)))
+        (local.set $c01 (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c01)))
+        (local.set $c10 (f32x4.add (v128.load (local.get $row1)) (local.get $c10)))
+        (local.set $c11 (f32x4.add (v128.load offset=16 (local.get $row1)) (local.get $c11)))
+        (local.set $c20 (f32x4.add (v128.load (local.get $row2)) (local.get $c20)))
+        (local.set $c21 (f32x4.add (v128.load offset=16 (local.get $row2)) (local.get $c21)))
+        (local.set $c30 (f32x4.add (v128.load (local.get $row3)) (local.get $c30)))
+        (local.set $c31 (f32x4.add (v128.load offset=16 (local.get $row3)) (local.get $c31)))))
+    (v128.store (local.get $c) (local.get $c00))
+    (v128.store offset=16 (local.get $c) (local.get $c01))
+    (v128.store (local.get $row1) (local.get $c10))
+    (v128.store offset=16 (local.get $row1) (local.get $c11))
+    (v128.store (local.get $row2) (local.get $c20))
+    (v128.store offset=16 (local.get $row2) (local.get $c21))
+    (v128.store (local.get $row3) (local.get $c30))
+    (v128.store offset=16 (local.get $row3) (local.get $c31)))
+
+  ;; Merge the top-left $rows x $cols (>= 1 each) of a 4x8 tile (rows 32 bytes apart) into C:
+  ;; C = tile (when $first) or C + tile, the same operation the micro-kernel applies.
+  (func $merge (param $tile i32) (param $c i32) (param $ldcb i32) (param $rows i32) (param $cols i32) (param $first i32)
+    (local $r i32) (local $j i32) (local $src i32) (local $dst i32) (local $v f32)
+    (loop $rowLoop
+      (local.set $j (i32.const 0))
+      (loop $colLoop
+        (local.set $src
+          (i32.add (local.get $tile)
+            (i32.add (i32.shl (local.get $r) (i32.const 5)) (i32.shl (local.get $j) (i32.const 2)))))
+        (local.set $dst
+          (i32.add (local.get $c)
+            (i32.add (i32.mul (local.get $r) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 2)))))
+        (local.set $v (f32.load (local.get $src)))
+        (if (i32.eqz (local.get $first))
+          (then (local.set $v (f32.add (f32.load (local.get $dst)) (local.get $v)))))
+        (f32.store (local.get $dst) (local.get $v))
+        (br_if $colLoop (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $cols))))
+      (br_if $rowLoop (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rows)))))
+
+  ;; One unit: C[i0 : i0 + rows, j0 : j0 + cols] over all of K. $a is the byte address of
+  ;; A[i0, 0], $c of C[i0, j0]; $pb holds B[:, j0 : j0 + cols] packed by $packBAll; $pa has room
+  ;; for mc x KC packed A; $tile for a 4x8 tile.
+  (func $unit (param $desc i32) (param $a i32) (param $c i32) (param $rows i32) (param $cols i32)
+              (param $pa i32) (param $pb i32) (param $tile i32)
+    (local $K i32) (local $sam i32) (local $sak i32) (local $ldcb i32) (local $padded i32)
+    (local $k0 i32) (local $kc i32) (local $first i32) (local $pbBlock i32)
+    (local $i i32) (local $j i32) (local $aPanel i32) (local $bPanel i32) (local $cp i32)
+    (local $tileRows i32) (local $tileCols i32)
+    (local.set $K (i32.load offset=8 (local.get $desc)))
+    (local.set $sam (i32.load offset=16 (local.get $desc)))
+    (local.set $sak (i32.load offset=20 (local.get $desc)))
+    (local.set $ldcb (i32.shl (i32.load offset=32 (local.get $desc)) (i32.const 2)))
+    (local.set $padded (i32.and (i32.add (local.get $cols) (i32.const 7)) (i32.const -8)))
+    (local.set $first (i32.const 1))
+    (loop $kBlocks
+      (local.set $kc (i32.sub (local.get $K) (local.get $k0)))
+      (if (i32.gt_u (local.get $kc) (i32.const 256)) (then (local.set $kc (i32.const 256))))
+      (call $packA
+        (i32.add (local.get $a) (i32.shl (i32.mul (local.get $k0) (local.get $sak)) (i32.const 2)))
+        (local.get $sam) (local.get $sak) (local.get $rows) (local.get $kc) (local.get $pa))
+      (local.set $pbBlock
+        (i32.add (local.get $pb) (i32.shl (i32.mul (local.get $k0) (local.get $padded)) (i32.const 2))))
+      (local.set $j (i32.const 0))
+      (loop $jLoop
+        (local.set $bPanel
+          (i32.add (local.get $pbBlock)
+            (i32.mul (i32.shr_u (local.get $j) (i32.const 3)) (i32.shl (local.get $kc) (i32.const 5)))))
+        (local.set $i (i32.const 0))
+        (loop $iLoop
+          (local.set $aPanel
+            (i32.add (local.get $pa)
+              (i32.mul (i32.shr_u (local.get $i) (i32.const 2)) (i32.shl (local.get $kc) (i32.const 4)))))
+          (local.set $cp
+            (i32.add (local.get $c)
+              (i32.add (i32.mul (local.get $i) (local.get $ldcb)) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $tileRows (i32.sub (local.get $rows) (local.get $i)))
+          (local.set $tileCols (i32.sub (local.get $cols) (local.get $j)))
+          (if (i32.and (i32.ge_u (local.get $tileRows) (i32.const 4)) (i32.ge_u (local.get $tileCols) (i32.const 8)))
+            (then
+              (call $kernel (local.get $aPanel) (local.get $bPanel) (local.get $kc)
+                (local.get $cp) (local.get $ldcb) (local.get $first)))
+            (else
+              (call $kernel (local.get $aPanel) (local.get $bPanel) (local.get $kc)
+                (local.get $tile) (i32.const 32) (i32.const 1))
+              (call $merge (local.get $tile) (local.get $cp) (local.get $ldcb)
+                (select (local.get $tileRows) (i32.const 4) (i32.lt_u (local.get $tileRows) (i32.const 4)))
+                (select (local.get $tileCols) (i32.const 8) (i32.lt_u (local.get $tileCols) (i32.const 8)))
+                (local.get $first))))
+          (br_if $iLoop (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 4))) (local.get $rows))))
+        (br_if $jLoop (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 8))) (local.get $cols))))
+      (local.set $first (i32.const 0))
+      (br_if $kBlocks (i32.lt_u (local.tee $k0 (i32.add (local.get $k0) (i32.const 256))) (local.get $K)))))
+
+  ;; Entry point: this thread's share of the units described at $desc.
+  (func (export "sgemm") (param $desc i32) (param $tid i32) (param $nt i32)
+    (local $M i32) (local $N i32) (local $K i32) (local $mc i32) (local $nc i32)
+    (local $mBlocks i32) (local $nBlocks i32) (local $units i32) (local $u i32) (local $uEnd i32)
+    (local $m i32) (local $pn i32) (local $n i32) (local $p i32) (local $i0 i32) (local $j0 i32)
+    (local $rows i32) (local $cols i32) (local $packed i32)
+    (local $scratch i32) (local $pa i32) (local $pb i32) (local $tile i32)
+    (local $aBase i32) (local $bBase i32) (local $cBase i32)
+    (local.set $M (i32.load offset=0 (local.get $desc)))
+    (local.set $N (i32.load offset=4 (local.get $desc)))
+    (local.set $K (i32.load offset=8 (local.get $desc)))
+    (local.set $mc (i32.load offset=48 (local.get $desc)))
+    (local.set $nc (i32.load offset=52 (local.get $desc)))
+    (local.set $mBlocks (i32.div_u (i32.add (local.get $M) (i32.sub (local.get $mc) (i32.const 1))) (local.get $mc)))
+    (local.set $nBlocks (i32.div_u (i32.add (local.get $N) (i32.sub (local.get $nc) (i32.const 1))) (local.get $nc)))
+    (local.set $units
+      (i32.mul (i32.load offset=12 (local.get $desc)) (i32.mul (local.get $mBlocks) (local.get $nBlocks))))
+    ;; [units*tid/nt, units*(tid+1)/nt), in 64-bit so that the products cannot overflow
+    (local.set $u (i32.wrap_i64 (i64.div_u
+      (i64.mul (i64.extend_i32_u (local.get $units)) (i64.extend_i32_u (local.get $tid)))
+      (i64.extend_i32_u (local.get $nt)))))
+    (local.set $uEnd (i32.wrap_i64 (i64.div_u
+      (i64.mul (i64.extend_i32_u (local.get $units)) (i64.extend_i32_u (i32.add (local.get $tid) (i32.const 1))))
+      (i64.extend_i32_u (local.get $nt)))))
+    ;; this thread's scratch: packed A, then packed B for all K blocks, then the edge tile
+    (local.set $scratch
+      (i32.add (i32.load offset=56 (local.get $desc))
+        (i32.mul (local.get $tid) (i32.load offset=60 (local.get $desc)))))
+    (local.set $pa (local.get $scratch))
+    (local.set $pb (i32.add (local.get $pa) (i32.shl (local.get $mc) (i32.const 10))))
+    (local.set $tile
+      (i32.add (local.get $pb)
+        (i32.shl
+          (i32.mul
+            (i32.and (i32.add (local.get $K) (i32.const 255)) (i32.const -256))
+            (i32.and (i32.add (local.get $nc) (i32.const 7)) (i32.const -8)))
+          (i32.const 2))))
+    (local.set $packed (i32.const -1))
+    (block $done
+      (loop $units
+        (br_if $done (i32.ge_u (local.get $u) (local.get $uEnd)))
+        ;; u = (p*nBlocks + n)*mBlocks + m
+        (local.set $m (i32.rem_u (local.get $u) (local.get $mBlocks)))
+        (local.set $pn (i32.div_u (local.get $u) (local.get $mBlocks)))
+        (local.set $n (i32.rem_u (local.get $pn) (local.get $nBlocks)))
+        (local.set $p (i32.div_u (local.get $pn) (local.get $nBlocks)))
+        (local.set $i0 (i32.mul (local.get $m) (local.get $mc)))
+        (local.set $j0 (i32.mul (local.get $n) (local.get $nc)))
+        (local.set $rows (i32.sub (local.get $M) (local.get $i0)))
+        (if (i32.gt_u (local.get $rows) (local.get $mc)) (then (local.set $rows (local.get $mc))))
+        (local.set $cols (i32.sub (local.get $N) (local.get $j0)))
+        (if (i32.gt_u (local.get $cols) (local.get $nc)) (then (local.set $cols (local.get $nc))))
+        (local.set $aBase
+          (i32.load (i32.add (i32.load offset=36 (local.get $desc)) (i32.shl (local.get $p) (i32.const 2)))))
+        (local.set $bBase
+          (i32.load (i32.add (i32.load offset=40 (local.get $desc)) (i32.shl (local.get $p) (i32.const 2)))))
+        (local.set $cBase
+          (i32.load (i32.add (i32.load offset=44 (local.get $desc)) (i32.shl (local.get $p) (i32.const 2)))))
+        (if (i32.ne (local.get $pn) (local.get $packed))
+          (then
+            (call $packBAll
+              (i32.add (local.get $bBase)
+                (i32.shl (i32.mul (local.get $j0) (i32.load offset=28 (local.get $desc))) (i32.const 2)))
+              (i32.load offset=24 (local.get $desc)) (i32.load offset=28 (local.get $desc))
+              (local.get $cols) (local.get $K) (local.get $pb))
+            (local.set $packed (local.get $pn))))
+        (call $unit (local.get $desc)
+          (i32.add (local.get $aBase)
+            (i32.shl (i32.mul (local.get $i0) (i32.load offset=16 (local.get $desc))) (i32.const 2)))
+          (i32.add (local.get $cBase)
+            (i32.shl
+              (i32.add (i32.mul (local.get $i0) (i32.load offset=32 (local.get $desc))) (local.get $j0))
+              (i32.const 2)))
+          (local.get $rows) (local.get $cols) (local.get $pa) (local.get $pb) (local.get $tile))
+        (local.set $u (i32.add (local.get $u) (i32.const 1)))
+        (br $units))))
+)

@@ -1,0 +1,570 @@
+// Tests of the `cpu` backend (src/tensor/backends/cpu): its WebAssembly SIMD kernels against
+// RefBackend computing in float64 on float64 copies of the same float32 inputs, its allocator,
+// its worker pool (1 and 2 threads, results bit-identical across thread counts), and its
+// fallbacks. Every fast-path check also asserts which kernel ran (`lastKernel`) and on how many
+// threads (`lastThreads`), so a silent fallback to the reference code fails the test.
+//
+// Run: npx vitest run test/cpu-backend.test.ts
+
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BinaryOp, type DType, type View, contiguousStrides, sizeOf } from '../src/tensor/backend.js';
+import { CpuBackend, type CpuBuffer } from '../src/tensor/backends/cpu/index.js';
+import { classSize } from '../src/tensor/backends/cpu/heap.js';
+import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
+import { TOL, type Tolerance, assertClose } from './util/close.js';
+
+// ---- tolerances (float32 kernels vs a float64 reference) -------------------------------------
+
+/**
+ * matmul: float32 accumulation over K products of magnitude <= 1. The error grows about like
+ * u*K in bad cases (u = 2^-24; typical is far smaller), while a wrong or missing term is off by
+ * ~0.1 or more, so atol = 1e-6*K separates the two for every K tested (1 to 4097).
+ */
+const matmulTol = (K: number): Tolerance => ({ atol: 1e-6 * Math.max(K, 1), rtol: 0 });
+/** softmax, layernorm: float32 sums of up to 4097 terms and a ~1 ulp exp. */
+const rowTol = TOL.f32;
+/** gelu / gelu_grad: exp (~1 ulp) and an erfc fit (1.2e-7 relative) stay relative in the tails. */
+const geluTol: Tolerance = { atol: 1e-7, rtol: 1e-5 };
+
+// ---- helpers ------------------------------------------------------------------------------
+
+/** Seeded uniform [-1, 1) stream (mulberry32), so every run tests the same numbers. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
+  };
+}
+
+function randomF32(n: number, seed: number, scale = 1): Float32Array {
+  const next = random(seed);
+  return Float32Array.from({ length: n }, () => next() * scale);
+}
+
+function view<B>(buf: B, dtype: DType, shape: number[], strides = contiguousStrides(shape), offset = 0): View<B> {
+  return { buf, dtype, shape, strides, offset };
+}
+
+const ref = new RefBackend();
+
+/** A float64 RefBackend buffer holding `data`. */
+function refBuffer(data: ArrayLike<number>): RefBuffer {
+  const buf = ref.alloc('float64', data.length);
+  ref.write(buf, 'float64', data);
+  return buf;
+}
+
+function cpuBuffer(cpu: CpuBackend, data: ArrayLike<number>, dtype: DType = 'float32'): CpuBuffer {
+  const buf = cpu.alloc(dtype, data.length);
+  cpu.write(buf, dtype, data);
+  return buf;
+}
+
+function readCpu(cpu: CpuBackend, buf: CpuBuffer, n: number, dtype: DType = 'float32'): Float32Array | Float64Array | Int32Array {
+  return cpu.readSync(buf, dtype, 0, n);
+}
+
+function readRef(buf: RefBuffer, n: number): Float64Array {
+  return ref.readSync(buf, 'float64', 0, n) as Float64Array;
+}
+
+/** The float64 result rounded to float32, element by element. */
+function fround(x: ArrayLike<number>): Float32Array {
+  return Float32Array.from(x);
+}
+
+function expectBitIdentical(a: ArrayLike<number>, b: ArrayLike<number>, label: string): void {
+  expect(a.length, label).toBe(b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) throw new Error(`${label}: differs at [${i}]: ${a[i]} vs ${b[i]}`);
+  }
+}
+
+// Backends: one per thread count, each forced to use its pool for every call size.
+const FORCE_POOL = { flops: 0, elements: 0 };
+let cpu1: CpuBackend;
+let cpu2: CpuBackend;
+
+beforeAll(async () => {
+  cpu1 = await new CpuBackend({ threads: 1, parallelMin: FORCE_POOL }).init();
+  cpu2 = await new CpuBackend({ threads: 2, parallelMin: FORCE_POOL }).init();
+});
+
+afterAll(async () => {
+  await cpu1.dispose();
+  await cpu2.dispose();
+});
+
+// ---- matmul -------------------------------------------------------------------------------
+
+type Layout = 'rowmajor' | 'transposed';
+
+/**
+ * Store the logical matrix X [rows, cols] (row-major values) in a cpu buffer with the given
+ * layout, and return a view of it whose logical shape is [rows, cols].
+ */
+function storeMatrix(cpu: CpuBackend, x: Float32Array, rows: number, cols: number, layout: Layout): View<CpuBuffer> {
+  if (layout === 'rowmajor') return view(cpuBuffer(cpu, x), 'float32', [rows, cols]);
+  // stored as X^T [cols, rows] row-major: element (r, c) at c*rows + r
+  const t = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = x[r * cols + c];
+  return view(cpuBuffer(cpu, t), 'float32', [rows, cols], [1, rows]);
+}
+
+function refMatmul(a: Float32Array, b: Float32Array, M: number, K: number, N: number): Float64Array {
+  const out = ref.alloc('float64', M * N);
+  ref.matmul(view(refBuffer(a), 'float64', [M, K]), view(refBuffer(b), 'float64', [K, N]), view(out, 'float64', [M, N]));
+  return readRef(out, M * N);
+}
+
+/** Run one matmul case on both backends; check each against the reference and both against each other. */
+function checkMatmul(M: number, K: number, N: number, seed: number): void {
+  const a = randomF32(M * K, seed);
+  const b = randomF32(K * N, seed + 1);
+  const expected = refMatmul(a, b, M, K, N);
+  for (const la of ['rowmajor', 'transposed'] as const) {
+    for (const lb of ['rowmajor', 'transposed'] as const) {
+      const results: Float32Array[] = [];
+      for (const cpu of [cpu1, cpu2]) {
+        const out = cpu.alloc('float32', M * N);
+        cpu.matmul(storeMatrix(cpu, a, M, K, la), storeMatrix(cpu, b, K, N, lb), view(out, 'float32', [M, N]));
+        const label = `matmul ${M}x${K}x${N} A ${la} B ${lb} threads ${cpu.getThreads()}`;
+        expect(cpu.lastKernel, label).toBe('wasm.sgemm');
+        expect(cpu.lastThreads, label).toBe(cpu.getThreads());
+        const got = readCpu(cpu, out, M * N) as Float32Array;
+        assertClose(got, expected, matmulTol(K), label);
+        results.push(got);
+      }
+      expectBitIdentical(results[0], results[1], `matmul ${M}x${K}x${N} ${la}/${lb}: 1 vs 2 threads`);
+    }
+  }
+}
+
+describe('cpu backend: matmul (wasm.sgemm)', () => {
+  const edges = [1, 63, 64, 65];
+  it('every M, K, N in {1, 63, 64, 65}, A and B row-major or transposed, 1 and 2 threads', () => {
+    let seed = 1;
+    for (const M of edges) for (const K of edges) for (const N of edges) checkMatmul(M, K, N, seed++);
+  });
+
+  it('one dimension 4097 at a time', () => {
+    checkMatmul(4097, 65, 63, 100);
+    checkMatmul(63, 4097, 65, 200);
+    checkMatmul(65, 63, 4097, 300);
+  });
+
+  it('odd shapes across the KC = 256, mc = 128 and nc = 1024 block edges', () => {
+    checkMatmul(7, 9, 5, 400);
+    checkMatmul(130, 300, 17, 500);
+    checkMatmul(257, 513, 129, 600);
+    checkMatmul(9, 7, 1100, 700);
+  });
+
+  it('batched [2, 3, M, K] x [2, 3, K, N], with a broadcast batch and a permuted batch', () => {
+    const [M, K, N] = [5, 33, 17];
+    const batch = 6;
+    const a = randomF32(batch * M * K, 800);
+    const b = randomF32(batch * K * N, 801);
+    // reference: each batch on its own
+    const expected = new Float64Array(batch * M * N);
+    const expectedShared = new Float64Array(batch * M * N);
+    for (let p = 0; p < batch; p++) {
+      expected.set(refMatmul(a.subarray(p * M * K, (p + 1) * M * K), b.subarray(p * K * N, (p + 1) * K * N), M, K, N), p * M * N);
+      expectedShared.set(refMatmul(a.subarray(p * M * K, (p + 1) * M * K), b.subarray(0, K * N), M, K, N), p * M * N);
+    }
+    for (const cpu of [cpu1, cpu2]) {
+      const ab = cpuBuffer(cpu, a);
+      const bb = cpuBuffer(cpu, b);
+      const out = cpu.alloc('float32', batch * M * N);
+      const outView = view(out, 'float32', [2, 3, M, N]);
+
+      cpu.matmul(view(ab, 'float32', [2, 3, M, K]), view(bb, 'float32', [2, 3, K, N]), outView);
+      expect(cpu.lastKernel).toBe('wasm.sgemm');
+      assertClose(readCpu(cpu, out, batch * M * N), expected, matmulTol(K), `batched, threads ${cpu.getThreads()}`);
+
+      // B's batch dims broadcast (stride 0): every batch uses B_0
+      cpu.matmul(view(ab, 'float32', [2, 3, M, K]), view(bb, 'float32', [2, 3, K, N], [0, 0, N, 1]), outView);
+      expect(cpu.lastKernel).toBe('wasm.sgemm');
+      assertClose(readCpu(cpu, out, batch * M * N), expectedShared, matmulTol(K), `broadcast B, threads ${cpu.getThreads()}`);
+
+      // A stored as [3, 2, M, K] and viewed with its batch dims swapped: logical batch (i, j) is stored (j, i)
+      const aSwapped = new Float32Array(batch * M * K);
+      for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) {
+        aSwapped.set(a.subarray((i * 3 + j) * M * K, (i * 3 + j + 1) * M * K), (j * 2 + i) * M * K);
+      }
+      const asb = cpuBuffer(cpu, aSwapped);
+      cpu.matmul(view(asb, 'float32', [2, 3, M, K], [M * K, 2 * M * K, K, 1]), view(bb, 'float32', [2, 3, K, N]), outView);
+      expect(cpu.lastKernel).toBe('wasm.sgemm');
+      assertClose(readCpu(cpu, out, batch * M * N), expected, matmulTol(K), `permuted batch, threads ${cpu.getThreads()}`);
+    }
+  });
+
+  it('general strided operands (neither contiguous nor transposed) and offsets, without a copy', () => {
+    const [M, K, N] = [37, 45, 29];
+    const a = randomF32(M * K, 900);
+    const b = randomF32(K * N, 901);
+    const expected = refMatmul(a, b, M, K, N);
+    for (const cpu of [cpu1, cpu2]) {
+      // A: every other column of a [M, 2K] buffer, starting at element 3
+      const wide = new Float32Array(3 + M * 2 * K);
+      for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) wide[3 + i * 2 * K + 2 * k] = a[i * K + k];
+      // B: rows 3 apart in a [3K, N] buffer
+      const tall = new Float32Array(3 * K * N);
+      for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) tall[3 * k * N + j] = b[k * N + j];
+      const out = cpu.alloc('float32', M * N);
+      cpu.matmul(
+        view(cpuBuffer(cpu, wide), 'float32', [M, K], [2 * K, 2], 3),
+        view(cpuBuffer(cpu, tall), 'float32', [K, N], [3 * N, 1]),
+        view(out, 'float32', [M, N]),
+      );
+      expect(cpu.lastKernel).toBe('wasm.sgemm');
+      assertClose(readCpu(cpu, out, M * N), expected, matmulTol(K), `strided, threads ${cpu.getThreads()}`);
+    }
+  });
+
+  it('K = 0 gives zeros; float64 and int32 fall back to the reference kernel', () => {
+    const out = cpu2.alloc('float32', 12);
+    cpu2.write(out, 'float32', new Array(12).fill(7));
+    cpu2.matmul(view(cpu2.alloc('float32', 0), 'float32', [3, 0]), view(cpu2.alloc('float32', 0), 'float32', [0, 4]), view(out, 'float32', [3, 4]));
+    expect(Array.from(readCpu(cpu2, out, 12))).toEqual(new Array(12).fill(0));
+
+    const a = randomF32(6 * 5, 1000);
+    const b = randomF32(5 * 4, 1001);
+    const expected = refMatmul(a, b, 6, 5, 4);
+    const o64 = cpu2.alloc('float64', 24);
+    cpu2.matmul(view(cpuBuffer(cpu2, a, 'float64'), 'float64', [6, 5]), view(cpuBuffer(cpu2, b, 'float64'), 'float64', [5, 4]), view(o64, 'float64', [6, 4]));
+    expect(cpu2.lastKernel).toBe('ref.matmul');
+    assertClose(readCpu(cpu2, o64, 24, 'float64'), expected, TOL.f64, 'float64 fallback');
+
+    const ai = Int32Array.from({ length: 6 }, (_, i) => i - 2);
+    const bi = Int32Array.from({ length: 6 }, (_, i) => 3 - i);
+    const oi = cpu2.alloc('int32', 4);
+    cpu2.matmul(view(cpuBuffer(cpu2, ai, 'int32'), 'int32', [2, 3]), view(cpuBuffer(cpu2, bi, 'int32'), 'int32', [3, 2]), view(oi, 'int32', [2, 2]));
+    expect(cpu2.lastKernel).toBe('ref.matmul');
+    // [[-2,-1,0],[1,2,3]] x [[3,2],[1,0],[-1,-2]]
+    expect(Array.from(readCpu(cpu2, oi, 4, 'int32'))).toEqual([-7, -4, 2, -4]);
+  });
+});
+
+// ---- softmax, layernorm, gelu -------------------------------------------------------------
+
+const ROW_SHAPES: number[][] = [[1, 1], [3, 1], [5, 63], [7, 64], [9, 65], [3, 4097], [2, 4, 16, 128]];
+
+describe('cpu backend: softmax and log-softmax (wasm.softmax)', () => {
+  it('matches the reference over row lengths 1, 63, 64, 65, 4097 and attention-like rows, 1 and 2 threads', () => {
+    let seed = 2000;
+    for (const shape of ROW_SHAPES) {
+      const n = sizeOf(shape);
+      const x = randomF32(n, seed++, 8);
+      // attention-style mask values in some rows: a large finite negative
+      for (let i = 0; i < n; i += 7) x[i] = -1e9;
+      for (const log of [false, true]) {
+        const out = ref.alloc('float64', n);
+        ref.softmax(view(refBuffer(x), 'float64', shape), view(out, 'float64', shape), log);
+        const expected = readRef(out, n);
+        const results: ArrayLike<number>[] = [];
+        for (const cpu of [cpu1, cpu2]) {
+          const o = cpu.alloc('float32', n);
+          cpu.softmax(view(cpuBuffer(cpu, x), 'float32', shape), view(o, 'float32', shape), log);
+          const label = `${log ? 'log-' : ''}softmax [${shape}] threads ${cpu.getThreads()}`;
+          expect(cpu.lastKernel, label).toBe('wasm.softmax');
+          const rows = n / shape[shape.length - 1];
+          expect(cpu.lastThreads, label).toBe(Math.min(rows, cpu.getThreads()));
+          const got = readCpu(cpu, o, n);
+          // log-softmax of a masked entry is about -1e9: compare it relatively
+          assertClose(got, expected, rowTol, label);
+          results.push(got);
+        }
+        expectBitIdentical(results[0], results[1], `softmax [${shape}] log=${log}: 1 vs 2 threads`);
+      }
+    }
+  });
+
+  it('a strided input falls back to the reference kernel', () => {
+    const x = randomF32(6 * 5, 2100);
+    const o = cpu2.alloc('float32', 30);
+    // the transpose of a [6, 5] matrix: softmax over its columns
+    cpu2.softmax(view(cpuBuffer(cpu2, x), 'float32', [5, 6], [1, 5]), view(o, 'float32', [5, 6]), false);
+    expect(cpu2.lastKernel).toBe('ref.softmax');
+    const out = ref.alloc('float64', 30);
+    ref.softmax(view(refBuffer(x), 'float64', [5, 6], [1, 5]), view(out, 'float64', [5, 6]), false);
+    assertClose(readCpu(cpu2, o, 30), readRef(out, 30), rowTol, 'strided softmax');
+  });
+});
+
+describe('cpu backend: layernorm (wasm.layernorm)', () => {
+  it('matches the reference (out, mean, rstd) over row lengths 1, 63, 64, 65, 4097, 1 and 2 threads', () => {
+    let seed = 3000;
+    for (const shape of ROW_SHAPES) {
+      const n = sizeOf(shape);
+      const H = shape[shape.length - 1];
+      const rows = n / H;
+      // an offset mean, so the two-pass variance is exercised
+      const x = randomF32(n, seed++, 3).map((v) => v + 2);
+      const w = randomF32(H, seed++);
+      const b = randomF32(H, seed++);
+      const eps = 1e-12;
+      const rOut = ref.alloc('float64', n);
+      const rMean = ref.alloc('float64', rows);
+      const rRstd = ref.alloc('float64', rows);
+      ref.layernorm(
+        view(refBuffer(x), 'float64', shape), view(refBuffer(w), 'float64', [H]), view(refBuffer(b), 'float64', [H]), eps,
+        view(rOut, 'float64', shape), view(rMean, 'float64', [rows]), view(rRstd, 'float64', [rows]),
+      );
+      const results: ArrayLike<number>[] = [];
+      for (const cpu of [cpu1, cpu2]) {
+        const out = cpu.alloc('float32', n);
+        const mean = cpu.alloc('float32', rows);
+        const rstd = cpu.alloc('float32', rows);
+        cpu.layernorm(
+          view(cpuBuffer(cpu, x), 'float32', shape), view(cpuBuffer(cpu, w), 'float32', [H]), view(cpuBuffer(cpu, b), 'float32', [H]), eps,
+          view(out, 'float32', shape), view(mean, 'float32', [rows]), view(rstd, 'float32', [rows]),
+        );
+        const label = `layernorm [${shape}] threads ${cpu.getThreads()}`;
+        expect(cpu.lastKernel, label).toBe('wasm.layernorm');
+        expect(cpu.lastThreads, label).toBe(Math.min(rows, cpu.getThreads()));
+        const got = readCpu(cpu, out, n);
+        assertClose(got, readRef(rOut, n), rowTol, `${label} out`);
+        assertClose(readCpu(cpu, mean, rows), readRef(rMean, rows), rowTol, `${label} mean`);
+        // H = 1: variance 0, rstd = 1/sqrt(eps) = 1e6, still relative
+        assertClose(readCpu(cpu, rstd, rows), readRef(rRstd, rows), rowTol, `${label} rstd`);
+        results.push(got);
+      }
+      expectBitIdentical(results[0], results[1], `layernorm [${shape}]: 1 vs 2 threads`);
+    }
+  });
+});
+
+describe('cpu backend: gelu and gelu_grad (wasm.gelu)', () => {
+  it('match the exact-erf reference on a grid over [-12, 12], random values and special values', () => {
+    const grid = Array.from({ length: 4801 }, (_, i) => -12 + i * 0.005);
+    const special = [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 30, -30, 87, -87, 100, -100];
+    const values = Float32Array.from([...grid, ...special, ...randomF32(4097, 4000, 6)]);
+    const n = values.length;
+    for (const op of ['gelu', 'gelu_grad'] as const) {
+      const out = ref.alloc('float64', n);
+      ref.unary(op, view(refBuffer(values), 'float64', [n]), view(out, 'float64', [n]));
+      const expected = readRef(out, n);
+      const results: ArrayLike<number>[] = [];
+      for (const cpu of [cpu1, cpu2]) {
+        const o = cpu.alloc('float32', n);
+        cpu.unary(op, view(cpuBuffer(cpu, values), 'float32', [n]), view(o, 'float32', [n]));
+        const label = `${op} threads ${cpu.getThreads()}`;
+        expect(cpu.lastKernel, label).toBe('wasm.gelu');
+        expect(cpu.lastThreads, label).toBe(cpu.getThreads());
+        const got = readCpu(cpu, o, n);
+        assertClose(got, expected, geluTol, label);
+        results.push(got);
+      }
+      expectBitIdentical(results[0], results[1], `${op}: 1 vs 2 threads`);
+    }
+  });
+
+  it('lengths 1, 63, 64, 65, 4097 (vector tails), and other unary ops fall back', () => {
+    for (const n of [1, 63, 64, 65, 4097]) {
+      const x = randomF32(n, 4100 + n, 4);
+      const out = ref.alloc('float64', n);
+      ref.unary('gelu', view(refBuffer(x), 'float64', [n]), view(out, 'float64', [n]));
+      const o = cpu2.alloc('float32', n);
+      cpu2.unary('gelu', view(cpuBuffer(cpu2, x), 'float32', [n]), view(o, 'float32', [n]));
+      expect(cpu2.lastKernel).toBe('wasm.gelu');
+      assertClose(readCpu(cpu2, o, n), readRef(out, n), geluTol, `gelu n=${n}`);
+    }
+    const x = randomF32(10, 4200);
+    const o = cpu2.alloc('float32', 10);
+    cpu2.unary('tanh', view(cpuBuffer(cpu2, x), 'float32', [10]), view(o, 'float32', [10]));
+    expect(cpu2.lastKernel).toBe('ref.unary.tanh');
+    assertClose(readCpu(cpu2, o, 10), Array.from(x, Math.tanh), TOL.f32, 'tanh fallback');
+  });
+});
+
+// ---- binary -------------------------------------------------------------------------------
+
+interface BinaryCase {
+  name: string;
+  shape: number[];
+  /** values and strides of each operand, already expanded to `shape` */
+  a: { data: Float32Array; strides: number[] };
+  b: { data: Float32Array; strides: number[] };
+  fast: boolean;
+}
+
+function binaryCases(): BinaryCase[] {
+  const [R, C] = [67, 301];
+  const full = (seed: number, n: number): Float32Array => randomF32(n, seed, 3).map((v) => (v === 0 ? 0.5 : v));
+  return [
+    { name: 'same shape', shape: [R, C], a: { data: full(1, R * C), strides: [C, 1] }, b: { data: full(2, R * C), strides: [C, 1] }, fast: true },
+    { name: 'bias row [C] broadcast over rows', shape: [R, C], a: { data: full(3, R * C), strides: [C, 1] }, b: { data: full(4, C), strides: [0, 1] }, fast: true },
+    { name: 'scalar broadcast', shape: [R, C], a: { data: full(5, R * C), strides: [C, 1] }, b: { data: full(6, 1), strides: [0, 0] }, fast: true },
+    { name: 'scalar op tensor', shape: [R, C], a: { data: full(7, 1), strides: [0, 0] }, b: { data: full(8, R * C), strides: [C, 1] }, fast: true },
+    { name: 'one value per row [R, 1]', shape: [R, C], a: { data: full(9, R * C), strides: [C, 1] }, b: { data: full(10, R), strides: [1, 0] }, fast: true },
+    { name: '3-D bias [2, 5, 64] + [64]', shape: [2, 5, 64], a: { data: full(11, 640), strides: [320, 64, 1] }, b: { data: full(12, 64), strides: [0, 0, 1] }, fast: true },
+    { name: 'rows of 65 (vector tails)', shape: [4, 65], a: { data: full(13, 260), strides: [65, 1] }, b: { data: full(14, 65), strides: [0, 1] }, fast: true },
+    { name: 'broadcast over a middle dim [2, 3, 5] + [2, 1, 5] (falls back)', shape: [2, 3, 5], a: { data: full(15, 30), strides: [15, 5, 1] }, b: { data: full(16, 10), strides: [5, 0, 1] }, fast: false },
+    { name: 'transposed operand (falls back)', shape: [5, 7], a: { data: full(17, 35), strides: [7, 1] }, b: { data: full(18, 35), strides: [1, 5] }, fast: false },
+  ];
+}
+
+describe('cpu backend: add, sub, mul, div (wasm.binary)', () => {
+  it('equal the float64 reference rounded to float32, bit for bit, 1 and 2 threads', () => {
+    for (const c of binaryCases()) {
+      const n = sizeOf(c.shape);
+      for (const op of ['add', 'sub', 'mul', 'div'] as const satisfies readonly BinaryOp[]) {
+        const out = ref.alloc('float64', n);
+        ref.binary(op, view(refBuffer(c.a.data), 'float64', c.shape, c.a.strides), view(refBuffer(c.b.data), 'float64', c.shape, c.b.strides), view(out, 'float64', c.shape));
+        const expected = fround(readRef(out, n));
+        for (const cpu of [cpu1, cpu2]) {
+          const o = cpu.alloc('float32', n);
+          cpu.binary(op, view(cpuBuffer(cpu, c.a.data), 'float32', c.shape, c.a.strides), view(cpuBuffer(cpu, c.b.data), 'float32', c.shape, c.b.strides), view(o, 'float32', c.shape));
+          const label = `${op} ${c.name} threads ${cpu.getThreads()}`;
+          expect(cpu.lastKernel, label).toBe(c.fast ? 'wasm.binary' : `ref.binary.${op}`);
+          if (c.fast) expect(cpu.lastThreads, label).toBe(cpu.getThreads());
+          expectBitIdentical(readCpu(cpu, o, n), expected, label);
+        }
+      }
+    }
+  });
+
+  it('other binary ops use the reference kernel', () => {
+    const a = randomF32(16, 5000);
+    const b = randomF32(16, 5001);
+    const o = cpu2.alloc('float32', 16);
+    cpu2.binary('maximum', view(cpuBuffer(cpu2, a), 'float32', [16]), view(cpuBuffer(cpu2, b), 'float32', [16]), view(o, 'float32', [16]));
+    expect(cpu2.lastKernel).toBe('ref.binary.maximum');
+    expect(Array.from(readCpu(cpu2, o, 16))).toEqual(Array.from(a, (x, i) => Math.max(x, b[i])));
+  });
+});
+
+// ---- allocator ----------------------------------------------------------------------------
+
+describe('cpu backend: allocator', () => {
+  it('size classes: 64-byte multiples up to 1 KiB, then at most 25% over', () => {
+    expect(classSize(0)).toBe(64);
+    expect(classSize(65)).toBe(128);
+    expect(classSize(1024)).toBe(1024);
+    expect(classSize(1025)).toBe(1280);
+    for (let bytes = 1; bytes < 1 << 22; bytes = Math.ceil(bytes * 1.37)) {
+      const size = classSize(bytes);
+      expect(size % 64).toBe(0);
+      expect(size).toBeGreaterThanOrEqual(bytes);
+      if (bytes > 1024) expect(size).toBeLessThanOrEqual(bytes * 1.25 + 64);
+    }
+  });
+
+  it('reuses freed blocks: live count and heap size stay flat over repeated alloc/free', () => {
+    const cpu = new CpuBackend({ threads: 1 });
+    const sizes = [1, 17, 1000, 4096, 65537, 300_000];
+    const cycle = (): void => {
+      const bufs = sizes.map((n, i) => cpu.alloc(i % 2 === 0 ? 'float32' : 'float64', n));
+      for (const b of bufs) expect(b.ptr % 64).toBe(0);
+      for (const b of bufs) cpu.free(b);
+    };
+    cycle();
+    const heap = cpu.heapBytes();
+    const live = cpu.liveBuffers();
+    for (let i = 0; i < 50; i++) cycle();
+    expect(cpu.heapBytes()).toBe(heap);
+    expect(cpu.liveBuffers()).toBe(live);
+    expect(live).toBe(0);
+    // the same class gets the same block back
+    const a = cpu.alloc('float32', 1000);
+    cpu.free(a);
+    const b = cpu.alloc('float32', 990);
+    expect(b.ptr).toBe(a.ptr);
+  });
+
+  it('a reused block reads as zeros; double free and foreign buffers throw', () => {
+    const cpu = new CpuBackend({ threads: 1 });
+    const a = cpu.alloc('float32', 100);
+    a.data.fill(5);
+    cpu.free(a);
+    const b = cpu.alloc('float32', 100);
+    expect(b.ptr).toBe(a.ptr);
+    expect(Array.from(b.data).every((v) => v === 0)).toBe(true);
+    cpu.free(b);
+    expect(() => cpu.free(b)).toThrow(/not a live block/);
+    expect(() => cpu.free({ data: new Float32Array(4) })).toThrow(/did not allocate/);
+  });
+
+  it('growth keeps earlier views valid, and workers see the grown memory', async () => {
+    const cpu = await new CpuBackend({ threads: 2, initialBytes: 1 << 20, parallelMin: FORCE_POOL }).init();
+    try {
+      const small = cpuBuffer(cpu, randomF32(64 * 64, 6000));
+      const before = Float32Array.from(small.data);
+      const memoryBefore = cpu.heap.memoryBytes();
+      // 48 MiB: the memory must grow well past its first megabyte
+      const big = cpu.alloc('float32', 12 << 20);
+      expect(cpu.heap.memoryBytes()).toBeGreaterThan(memoryBefore);
+      expectBitIdentical(small.data, before, 'old view after grow');
+      small.data[0] = 42;
+      expect(cpu.readSync(small, 'float32', 0, 1)[0]).toBe(42);
+      big.data[big.data.length - 1] = 3;
+      expect(cpu.readSync(big, 'float32', big.data.length - 1, 1)[0]).toBe(3);
+      // a 2-thread matmul whose operands and output live beyond the original memory
+      const [M, K, N] = [96, 80, 72];
+      const a = randomF32(M * K, 6001);
+      const b = randomF32(K * N, 6002);
+      const out = cpu.alloc('float32', M * N);
+      cpu.matmul(view(cpuBuffer(cpu, a), 'float32', [M, K]), view(cpuBuffer(cpu, b), 'float32', [K, N]), view(out, 'float32', [M, N]));
+      expect(out.ptr).toBeGreaterThan(memoryBefore);
+      expect(cpu.lastKernel).toBe('wasm.sgemm');
+      expect(cpu.lastThreads).toBe(2);
+      assertClose(readCpu(cpu, out, M * N), refMatmul(a, b, M, K, N), matmulTol(K), 'matmul after grow');
+    } finally {
+      await cpu.dispose();
+    }
+  });
+});
+
+// ---- pool ---------------------------------------------------------------------------------
+
+describe('cpu backend: worker pool', () => {
+  it('starts lazily: calls run on the caller thread until the workers are ready, then on 2 threads', async () => {
+    const cpu = new CpuBackend({ threads: 2, parallelMin: FORCE_POOL });
+    try {
+      const [M, K, N] = [64, 64, 64];
+      const a = cpuBuffer(cpu, randomF32(M * K, 7000));
+      const b = cpuBuffer(cpu, randomF32(K * N, 7001));
+      const out = cpu.alloc('float32', M * N);
+      const run = (): void => cpu.matmul(view(a, 'float32', [M, K]), view(b, 'float32', [K, N]), view(out, 'float32', [M, N]));
+      run();
+      expect(cpu.lastKernel).toBe('wasm.sgemm');
+      expect(cpu.lastThreads).toBe(1);
+      const first = Float32Array.from(out.data);
+      const deadline = Date.now() + 20_000;
+      while (cpu.readyThreads() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(cpu.readyThreads()).toBe(2);
+      run();
+      expect(cpu.lastThreads).toBe(2);
+      expectBitIdentical(out.data, first, 'lazy pool: 1 vs 2 threads');
+    } finally {
+      await cpu.dispose();
+    }
+  });
+
+  it('a process that used the pool exits by itself, and dispose() resolves in a process with nothing else to do', () => {
+    const entry = fileURLToPath(new URL('../src/tensor/backends/cpu/index.ts', import.meta.url));
+    const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+    const script = (dispose: boolean): string => `
+      import(${JSON.stringify(entry)}).then(async ({ CpuBackend }) => {
+        const cpu = await new CpuBackend({ threads: 2 }).init();
+        const a = cpu.alloc('float32', 512 * 512);
+        const c = cpu.alloc('float32', 512 * 512);
+        const v = (buf: unknown) => ({ buf, dtype: 'float32' as const, shape: [512, 512], strides: [512, 1], offset: 0 });
+        cpu.matmul(v(a), v(a), v(c));
+        console.log(cpu.lastKernel, cpu.lastThreads);
+        ${dispose ? "await cpu.dispose(); console.log('disposed');" : ''}
+      });`;
+    // execFileSync throws if the child fails or is still running after the timeout
+    const run = (dispose: boolean): string =>
+      execFileSync(tsx, ['--eval', script(dispose)], { timeout: 30_000, encoding: 'utf8' }).trim();
+    expect(run(false)).toBe('wasm.sgemm 2');
+    expect(run(true)).toBe('wasm.sgemm 2\ndisposed');
+  });
+});
