@@ -286,6 +286,23 @@ describe('cpu backend: softmax and log-softmax (wasm.softmax)', () => {
     }
   });
 
+  it('a NaN anywhere in a row makes the whole row NaN, as in the reference', () => {
+    // rows of 9: a NaN in the vector part (index 2) of row 0 and in the scalar tail (index 8) of row 1
+    const x = randomF32(27, 2050);
+    x[2] = NaN;
+    x[9 + 8] = NaN;
+    for (const log of [false, true]) {
+      const out = ref.alloc('float64', 27);
+      ref.softmax(view(refBuffer(x), 'float64', [3, 9]), view(out, 'float64', [3, 9]), log);
+      const o = cpu2.alloc('float32', 27);
+      cpu2.softmax(view(cpuBuffer(cpu2, x), 'float32', [3, 9]), view(o, 'float32', [3, 9]), log);
+      expect(cpu2.lastKernel).toBe('wasm.softmax');
+      const got = readCpu(cpu2, o, 27);
+      expect(Array.from(got.subarray(0, 18)).every(Number.isNaN), `log=${log}`).toBe(true);
+      assertClose(got, readRef(out, 27), rowTol, `softmax with NaN rows, log=${log}`);
+    }
+  });
+
   it('a strided input falls back to the reference kernel', () => {
     const x = randomF32(6 * 5, 2100);
     const o = cpu2.alloc('float32', 30);
@@ -344,7 +361,7 @@ describe('cpu backend: layernorm (wasm.layernorm)', () => {
 describe('cpu backend: gelu and gelu_grad (wasm.gelu)', () => {
   it('match the exact-erf reference on a grid over [-12, 12], random values and special values', () => {
     const grid = Array.from({ length: 4801 }, (_, i) => -12 + i * 0.005);
-    const special = [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 30, -30, 87, -87, 100, -100];
+    const special = [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 30, -30, 87, -87, 100, -100, NaN];
     const values = Float32Array.from([...grid, ...special, ...randomF32(4097, 4000, 6)]);
     const n = values.length;
     for (const op of ['gelu', 'gelu_grad'] as const) {

@@ -3,7 +3,8 @@
 // Layout of the memory (byte addresses):
 //   [0, CONTROL_BYTE)              never handed out, so that address 0 means "no buffer"
 //   [CONTROL_BYTE, DESC_BYTE)      the worker pool's control block (see pool.ts)
-//   [DESC_BYTE, HEAP_BASE)         per-call kernel descriptors and small tables
+//   [DESC_BYTE, TABLES_BYTE)       per-call kernel descriptors and small tables
+//   [TABLES_BYTE, +32 x 512)       per-thread constant tables that kernels write for themselves
 //   [HEAP_BASE, top)               the heap; `top` only grows
 //
 // The allocator rounds every request up to a size class (multiples of 64 bytes up to 1 KiB, then
@@ -23,8 +24,9 @@ export const MAX_PAGES = 65536;
 
 export const CONTROL_BYTE = 64;
 export const DESC_BYTE = 1024;
+export const TABLES_BYTE = 32768;
+export const DESC_BYTES = TABLES_BYTE - DESC_BYTE;
 export const HEAP_BASE = 65536;
-export const DESC_BYTES = HEAP_BASE - DESC_BYTE;
 
 /** Bytes kept addressable past the top of the heap, so vector loads near a block's end stay in bounds. */
 const SLACK = 64;

@@ -24,7 +24,7 @@ import {
   type DType, type TypedArray, type UnaryOp, type BinaryOp, type View, isContiguous, sizeOf,
 } from '../../backend.js';
 import { RefBackend, type RefBuffer } from '../ref.js';
-import { DESC_BYTE, DESC_BYTES, Heap } from './heap.js';
+import { DESC_BYTE, DESC_BYTES, Heap, TABLES_BYTE } from './heap.js';
 import { ENTRY_POINTS, type EntryPoint, instantiateKernels } from './kernels.js';
 import { MAX_THREADS, WorkerPool } from './pool.js';
 
@@ -267,7 +267,7 @@ export class CpuBackend extends RefBackend {
     if (n === 0) return;
     const rows = n / C;
     const nt = Math.min(rows, this.threadsFor(n, this.parallelMin.elements));
-    this.int32().set([rows, C, addr(x), addr(out), log ? 1 : 0], DESC_BYTE >> 2);
+    this.int32().set([rows, C, addr(x), addr(out), log ? 1 : 0, TABLES_BYTE], DESC_BYTE >> 2);
     this.launch('softmax', nt);
   }
 
@@ -302,7 +302,7 @@ export class CpuBackend extends RefBackend {
     const n = sizeOf(x.shape);
     if (n === 0) return;
     const nt = this.threadsFor(n, this.parallelMin.elements);
-    this.int32().set([n, addr(x), addr(out), op === 'gelu_grad' ? 1 : 0], DESC_BYTE >> 2);
+    this.int32().set([n, addr(x), addr(out), op === 'gelu_grad' ? 1 : 0, TABLES_BYTE], DESC_BYTE >> 2);
     this.launch('gelu', nt);
   }
 
