@@ -113,6 +113,9 @@ function erfcLarge(z: number): number {
   return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + t);
 }
 
+/** Override for data movement, integer kernels, rand and scatterAdd: they must match bit for bit. */
+const EXACT: Tolerance = { atol: 0, rtol: 0 };
+
 const SIZES = [1, 63, 64, 65, 4097];
 /** Row lengths: up to 256 run the one-invocation-per-row kernels, longer ones a workgroup per row. */
 const ROW_SIZES = [1, 63, 64, 65, 256, 257, 4097];
@@ -194,12 +197,24 @@ describe('webgpu backend', () => {
       const i = zeros('int32', n);
       ran('copy[CONVERT=toInt32,D=i32,S=f32]', () => gpu.copy(view(f, [n]).g, view(i, [n]).g));
       ref.copy(view(f, [n]).r, view(i, [n]).r);
-      await expectSame(i, { atol: 0, rtol: 0 }, `copy f32->i32 n=${n}`);
+      await expectSame(i, EXACT, `copy f32->i32 n=${n}`);
       const back = zeros('float32', n);
       ran('copy[CONVERT=f32,D=f32,S=i32]', () => gpu.copy(view(i, [n]).g, view(back, [n]).g));
       ref.copy(view(i, [n]).r, view(back, [n]).r);
-      await expectSame(back, { atol: 0, rtol: 0 }, `copy i32->f32 n=${n}`);
+      await expectSame(back, EXACT, `copy i32->f32 n=${n}`);
     }
+    // rank 6, permuted (nothing coalesces), and a reversed view (negative stride)
+    const shape6 = [2, 3, 2, 3, 2, 3];
+    const s6 = pair('float32', Array.from({ length: 216 }, rnd));
+    const p6 = view(s6, shape6, [1, 2, 6, 12, 36, 72]);
+    const d6 = zeros('float32', 216);
+    gpu.copy(p6.g, view(d6, shape6).g);
+    ref.copy(p6.r, view(d6, shape6).r);
+    await expectSame(d6, TOL.f32, 'copy rank 6 permuted');
+    const reversed = view(s6, [216], [-1], 215);
+    gpu.copy(reversed.g, view(d6, [216]).g);
+    ref.copy(reversed.r, view(d6, [216]).r);
+    await expectSame(d6, TOL.f32, 'copy reversed');
     // source and destination in one buffer (the kernel reads a snapshot): disjoint halves
     const both = pair('float32', Array.from({ length: 128 }, rnd));
     gpu.copy(view(both, [8, 8], [1, 8]).g, view(both, [8, 8], [8, 1], 64).g);
@@ -273,7 +288,7 @@ describe('webgpu backend', () => {
       const out = zeros('int32', 257);
       ran(`unary_int[OP=${op}]`, () => gpu.unary(op, x.g, view(out, [257]).g));
       ref.unary(op, x.r, view(out, [257]).r);
-      await expectSame(out, { atol: 0, rtol: 0 }, `int32 ${op}`);
+      await expectSame(out, EXACT, `int32 ${op}`);
     }
     freeAll();
   });
@@ -327,7 +342,7 @@ describe('webgpu backend', () => {
       const out = zeros('int32', 300);
       ran(`binary_int[OP=${op}]`, () => gpu.binary(op, a.g, b.g, view(out, [300]).g));
       ref.binary(op, a.r, b.r, view(out, [300]).r);
-      await expectSame(out, { atol: 0, rtol: 0 }, `int32 ${op}`);
+      await expectSame(out, EXACT, `int32 ${op}`);
     }
     freeAll();
   });
@@ -341,7 +356,7 @@ describe('webgpu backend', () => {
       const out = zeros('float32', n);
       ran('where[C=i32,T=f32]', () => gpu.where(c.g, a.g, b.g, view(out, [n]).g));
       ref.where(c.r, a.r, b.r, view(out, [n]).r);
-      await expectSame(out, { atol: 0, rtol: 0 }, `where n=${n}`);
+      await expectSame(out, EXACT, `where n=${n}`);
     }
     // float condition [1, 65] broadcast over [63, 65]; int32 values
     const c = pair('float32', Array.from({ length: 65 }, (_, i) => (i % 3 === 0 ? 0 : -0.5)));
@@ -351,7 +366,7 @@ describe('webgpu backend', () => {
     const cv = view(c, [63, 65], [0, 1]);
     ran('where[C=f32,T=i32]', () => gpu.where(cv.g, a.g, b.g, view(out, [63, 65]).g));
     ref.where(cv.r, a.r, b.r, view(out, [63, 65]).r);
-    await expectSame(out, { atol: 0, rtol: 0 }, 'where broadcast');
+    await expectSame(out, EXACT, 'where broadcast');
     freeAll();
   });
 
@@ -396,80 +411,84 @@ describe('webgpu backend', () => {
       const out = zeros('int32', 65);
       ran(`reduce_narrow[OP=${op},T=i32]`, () => gpu.reduce(op, xi.g, [1], view(out, [65, 1]).g));
       ref.reduce(op, xi.r, [1], view(out, [65, 1]).r);
-      await expectSame(out, { atol: 0, rtol: 0 }, `int32 ${op}`);
+      await expectSame(out, EXACT, `int32 ${op}`);
     }
     freeAll();
   });
 
-  it('matmul: M, N, K over {1, 63, 64, 65}, transposed operands, batched and broadcast batches', async () => {
-    const rnd = uniform(-1, 1, 14);
-    const dims = [1, 63, 64, 65];
-    for (const M of dims) {
-      for (const N of dims) {
-        for (const K of dims) {
-          const a = randomView('float32', [M, K], rnd);
-          const b = randomView('float32', [K, N], rnd);
-          const out = zeros('float32', M * N);
-          ran('matmul[T=f32]', () => gpu.matmul(a.g, b.g, view(out, [M, N]).g));
-          ref.matmul(a.r, b.r, view(out, [M, N]).r);
-          await expectSame(out, TOL.f32, `matmul ${M}x${N}x${K}`);
-          freeAll();
+  for (const kernel of ['tiled', 'direct'] as const) {
+    it(`matmul (${kernel}): M, N, K over {1, 63, 64, 65}, transposed operands, batched and broadcast batches`, async () => {
+      gpu.matmulKernel = kernel;
+      const key = kernel === 'tiled' ? 'matmul[T=f32]' : 'matmul_direct';
+      const rnd = uniform(-1, 1, 14);
+      const dims = [1, 63, 64, 65];
+      for (const M of dims) {
+        for (const N of dims) {
+          for (const K of dims) {
+            const a = randomView('float32', [M, K], rnd);
+            const b = randomView('float32', [K, N], rnd);
+            const out = zeros('float32', M * N);
+            ran(key, () => gpu.matmul(a.g, b.g, view(out, [M, N]).g));
+            ref.matmul(a.r, b.r, view(out, [M, N]).r);
+            await expectSame(out, TOL.f32, `matmul ${M}x${N}x${K}`);
+            freeAll();
+          }
         }
       }
-    }
-    // transposed operands: a stored [K, M], b stored [N, K]
-    for (const [M, N, K] of [[65, 63, 130], [1, 200, 64], [130, 1, 65]]) {
-      const at = view(pair('float32', Array.from({ length: M * K }, rnd)), [M, K], [1, M]);
-      const bt = view(pair('float32', Array.from({ length: K * N }, rnd)), [K, N], [1, K]);
-      const bn = randomView('float32', [K, N], rnd);
-      const an = randomView('float32', [M, K], rnd);
-      for (const [label, a, b] of [['aT', at, bn], ['bT', an, bt], ['aT bT', at, bt]] as const) {
-        const out = zeros('float32', M * N);
-        gpu.matmul(a.g, b.g, view(out, [M, N]).g);
-        ref.matmul(a.r, b.r, view(out, [M, N]).r);
-        await expectSame(out, TOL.f32, `matmul ${label} ${M}x${N}x${K}`);
+      // transposed operands: a stored [K, M], b stored [N, K]
+      for (const [M, N, K] of [[65, 63, 130], [1, 200, 64], [130, 1, 65]]) {
+        const at = view(pair('float32', Array.from({ length: M * K }, rnd)), [M, K], [1, M]);
+        const bt = view(pair('float32', Array.from({ length: K * N }, rnd)), [K, N], [1, K]);
+        const bn = randomView('float32', [K, N], rnd);
+        const an = randomView('float32', [M, K], rnd);
+        for (const [label, a, b] of [['aT', at, bn], ['bT', an, bt], ['aT bT', at, bt]] as const) {
+          const out = zeros('float32', M * N);
+          gpu.matmul(a.g, b.g, view(out, [M, N]).g);
+          ref.matmul(a.r, b.r, view(out, [M, N]).r);
+          await expectSame(out, TOL.f32, `matmul ${label} ${M}x${N}x${K}`);
+        }
+        freeAll();
       }
-      freeAll();
-    }
-    // batched [3, 2, M, K] x [3, 2, K, N], with b broadcast over the first batch dim (stride 0)
-    {
-      const [M, N, K] = [33, 65, 64];
-      const a = randomView('float32', [3, 2, M, K], rnd);
-      const bStore = pair('float32', Array.from({ length: 2 * K * N }, rnd));
-      const b = view(bStore, [3, 2, K, N], [0, K * N, N, 1]);
-      const out = zeros('float32', 6 * M * N);
-      gpu.matmul(a.g, b.g, view(out, [3, 2, M, N]).g);
-      ref.matmul(a.r, b.r, view(out, [3, 2, M, N]).r);
-      await expectSame(out, TOL.f32, 'matmul batched broadcast');
-      // attention-style: q [B, T, H, D] permuted to [B, H, T, D] times k^T
-      const [B, T, H, D] = [2, 65, 3, 16];
-      const q = pair('float32', Array.from({ length: B * T * H * D }, rnd));
-      const k = pair('float32', Array.from({ length: B * T * H * D }, rnd));
-      const qv = view(q, [B, H, T, D], [T * H * D, D, H * D, 1]);
-      const kt = view(k, [B, H, D, T], [T * H * D, D, 1, H * D]);
-      const scores = zeros('float32', B * H * T * T);
-      gpu.matmul(qv.g, kt.g, view(scores, [B, H, T, T]).g);
-      ref.matmul(qv.r, kt.r, view(scores, [B, H, T, T]).r);
-      await expectSame(scores, TOL.f32, 'matmul attention scores');
-      freeAll();
-    }
-    // long K, and int32
-    {
-      const a = randomView('float32', [17, 3000], rnd);
-      const b = randomView('float32', [3000, 19], rnd);
-      const out = zeros('float32', 17 * 19);
-      gpu.matmul(a.g, b.g, view(out, [17, 19]).g);
-      ref.matmul(a.r, b.r, view(out, [17, 19]).r);
-      await expectSame(out, TOL.f32Loose, 'matmul K=3000');
-      const ai = randomView('int32', [65, 63], integers(-50, 50, 15));
-      const bi = randomView('int32', [63, 66], integers(-50, 50, 16));
-      const oi = zeros('int32', 65 * 66);
-      ran('matmul[T=i32]', () => gpu.matmul(ai.g, bi.g, view(oi, [65, 66]).g));
-      ref.matmul(ai.r, bi.r, view(oi, [65, 66]).r);
-      await expectSame(oi, { atol: 0, rtol: 0 }, 'matmul int32');
-      freeAll();
-    }
-  });
+      // batched [3, 2, M, K] x [3, 2, K, N], with b broadcast over the first batch dim (stride 0)
+      {
+        const [M, N, K] = [33, 65, 64];
+        const a = randomView('float32', [3, 2, M, K], rnd);
+        const bStore = pair('float32', Array.from({ length: 2 * K * N }, rnd));
+        const b = view(bStore, [3, 2, K, N], [0, K * N, N, 1]);
+        const out = zeros('float32', 6 * M * N);
+        gpu.matmul(a.g, b.g, view(out, [3, 2, M, N]).g);
+        ref.matmul(a.r, b.r, view(out, [3, 2, M, N]).r);
+        await expectSame(out, TOL.f32, 'matmul batched broadcast');
+        // attention-style: q [B, T, H, D] permuted to [B, H, T, D] times k^T
+        const [B, T, H, D] = [2, 65, 3, 16];
+        const q = pair('float32', Array.from({ length: B * T * H * D }, rnd));
+        const k = pair('float32', Array.from({ length: B * T * H * D }, rnd));
+        const qv = view(q, [B, H, T, D], [T * H * D, D, H * D, 1]);
+        const kt = view(k, [B, H, D, T], [T * H * D, D, 1, H * D]);
+        const scores = zeros('float32', B * H * T * T);
+        gpu.matmul(qv.g, kt.g, view(scores, [B, H, T, T]).g);
+        ref.matmul(qv.r, kt.r, view(scores, [B, H, T, T]).r);
+        await expectSame(scores, TOL.f32, 'matmul attention scores');
+        freeAll();
+      }
+      // long K, and int32
+      {
+        const a = randomView('float32', [17, 3000], rnd);
+        const b = randomView('float32', [3000, 19], rnd);
+        const out = zeros('float32', 17 * 19);
+        gpu.matmul(a.g, b.g, view(out, [17, 19]).g);
+        ref.matmul(a.r, b.r, view(out, [17, 19]).r);
+        await expectSame(out, TOL.f32Loose, 'matmul K=3000');
+        const ai = randomView('int32', [65, 63], integers(-50, 50, 15));
+        const bi = randomView('int32', [63, 66], integers(-50, 50, 16));
+        const oi = zeros('int32', 65 * 66);
+        ran('matmul[T=i32]', () => gpu.matmul(ai.g, bi.g, view(oi, [65, 66]).g));
+        ref.matmul(ai.r, bi.r, view(oi, [65, 66]).r);
+        await expectSame(oi, EXACT, 'matmul int32');
+        freeAll();
+      }
+    });
+  }
 
   it('softmax and log-softmax: rows of 1, 63, 64, 65, 256, 257, 4097; strided rows; many rows', async () => {
     const rnd = uniform(-8, 8, 17);
@@ -554,7 +573,7 @@ describe('webgpu backend', () => {
       const out = zeros('float32', 4097 * H);
       ran('gather[T=f32]', () => gpu.gather(table.g, idx.g, view(out, [4097, H]).g));
       ref.gather(table.r, idx.r, view(out, [4097, H]).r);
-      await expectSame(out, { atol: 0, rtol: 0 }, `gather H=${H}`);
+      await expectSame(out, EXACT, `gather H=${H}`);
       freeAll();
     }
     // table [V, H] stored transposed, indices read with stride 2
@@ -564,7 +583,7 @@ describe('webgpu backend', () => {
     const out = zeros('float32', 100 * 65);
     gpu.gather(table.g, idx.g, view(out, [100, 65]).g);
     ref.gather(table.r, idx.r, view(out, [100, 65]).r);
-    await expectSame(out, { atol: 0, rtol: 0 }, 'gather strided');
+    await expectSame(out, EXACT, 'gather strided');
     // out of range: -1 and V give zero rows on the GPU (the CPU reference throws instead)
     const small = pair('float32', [1, 2, 3, 4]);
     const bad = pair('int32', [1, -1, 2, 0]);
@@ -584,7 +603,7 @@ describe('webgpu backend', () => {
         ran('scatter_add[T=f32]', () => gpu.scatterAdd(src.g, idx.g, view(out, [V, H]).g));
         ref.scatterAdd(src.r, idx.r, view(out, [V, H]).r);
         // same summation order n = 0..N-1 in f32: exactly the reference's bits
-        await expectSame(out, { atol: 0, rtol: 0 }, `scatterAdd N=${N} V=${V} H=${H}`);
+        await expectSame(out, EXACT, `scatterAdd N=${N} V=${V} H=${H}`);
         const first = await gpu.read(out.g, 'float32', 0, out.size);
         gpu.scatterAdd(src.g, idx.g, view(out, [V, H]).g);
         expect(await gpu.read(out.g, 'float32', 0, out.size)).toEqual(first);
@@ -599,7 +618,7 @@ describe('webgpu backend', () => {
     const out = zeros('float32', 5 * 65);
     gpu.scatterAdd(src.g, idx.g, view(out, [5, 65]).g);
     ref.scatterAdd(src.r, idx.r, view(out, [5, 65]).r);
-    await expectSame(out, { atol: 0, rtol: 0 }, 'scatterAdd strided');
+    await expectSame(out, EXACT, 'scatterAdd strided');
     freeAll();
   });
 

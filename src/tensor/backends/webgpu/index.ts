@@ -43,7 +43,7 @@ export interface GpuBuf {
 /** Bytes per uniform slot (one per dispatch) and slots per batch of recorded dispatches. */
 const SLOT_BYTES = 256;
 const SLOTS = 1024;
-/** Invocations per workgroup of the 1-D kernels (all but matmul's 16x16). */
+/** Invocations per workgroup of the 1-D kernels (matmul.wgsl uses 16x16, matmul_direct.wgsl 64). */
 const WG = 256;
 /**
  * Rows (softmax, layernorm) and reductions up to this length run one invocation per row with
@@ -84,6 +84,12 @@ export class WebGPUBackend implements Backend<GpuBuf> {
   readonly dtypes: readonly DType[] = ['float32', 'int32'];
   /** Dispatches per pipeline key (e.g. 'unary[OP=gelu]'), so tests can assert what ran. */
   readonly kernelCounts = new Map<string, number>();
+  /**
+   * float32 matmul kernel: 'tiled' (matmul.wgsl: workgroup-memory tiles, for GPUs) or 'direct'
+   * (matmul_direct.wgsl: 16x16 register blocks, no workgroup memory, for CPU adapters). Chosen
+   * from the adapter; settable (tests run both). int32 always uses 'tiled'.
+   */
+  matmulKernel: 'tiled' | 'direct';
 
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly uniformHost = new Uint32Array((SLOTS * SLOT_BYTES) / 4);
@@ -101,6 +107,7 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     readonly adapterInfo: AdapterInfo,
   ) {
     this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
+    this.matmulKernel = adapterInfo.software ? 'direct' : 'tiled';
     this.uniformRing = device.createBuffer({
       size: SLOTS * SLOT_BYTES,
       usage: Usage.UNIFORM | Usage.COPY_DST,
@@ -205,20 +212,10 @@ export class WebGPUBackend implements Backend<GpuBuf> {
   copy(src: View<GpuBuf>, dst: View<GpuBuf>): void {
     const s = wgslType(src.dtype, 'copy');
     const d = wgslType(dst.dtype, 'copy');
-    let shape = src.shape;
-    let srcStrides = src.strides;
-    let dstStrides: readonly number[];
-    if (!sameShape(src.shape, dst.shape) && !isContiguous(dst) && isContiguous(src)) {
-      shape = dst.shape;
-      srcStrides = stridesFor(src, shape, 'copy');
-      dstStrides = dst.strides;
-    } else {
-      dstStrides = stridesFor(dst, shape, 'copy');
-    }
     const convert = s === 'f32' && d === 'i32' ? 'toInt32' : d;
-    const { params, n } = elementwiseParams(shape, [
-      { offset: dst.offset, strides: dstStrides },
-      { offset: src.offset, strides: srcStrides },
+    const { params, n } = elementwiseParams(src.shape, [
+      { offset: dst.offset, strides: stridesFor(dst, src.shape, 'copy') },
+      src,
     ]);
     this.elementwise('copy.wgsl', { S: s, D: d, CONVERT: convert }, params, n, [this.out(dst), this.in(src)]);
   }
@@ -321,8 +318,12 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     if (batch.shape.length > 4) throw new Error('webgpu: matmul supports at most 4 batch dims after coalescing');
     const batches = sizeOf(batch.shape);
     if (batches * M * N === 0) return;
-    const tilesM = Math.ceil(M / 64);
-    const tilesN = Math.ceil(N / 64);
+    // output tile edge: 64 per workgroup (tiled) or 16 per invocation (direct)
+    const direct = t === 'f32' && this.matmulKernel === 'direct';
+    const tile = direct ? 16 : 64;
+    const tilesM = Math.ceil(M / tile);
+    const tilesN = Math.ceil(N / tile);
+    const tasks = batches * tilesM * tilesN;
     const [sam, sak] = a.strides.slice(-2);
     const [sbk, sbn] = b.strides.slice(-2);
     const params = new ParamBlock()
@@ -334,12 +335,16 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     batch.shape.forEach((size, d) => {
       params.u(4, d, size).i(5 + d, 0, batch.strides[0][d]).i(5 + d, 1, batch.strides[1][d]).i(5 + d, 2, batch.strides[2][d]);
     });
-    this.dispatch('matmul.wgsl', { T: t }, params, [this.out(out), this.in(a), this.in(b)], grid(batches * tilesM * tilesN));
+    const bindings = [this.out(out), this.in(a), this.in(b)];
+    if (direct) {
+      this.dispatch('matmul_direct.wgsl', {}, params, bindings, grid(Math.ceil(tasks / 64)));
+    } else {
+      this.dispatch('matmul.wgsl', { T: t }, params, bindings, grid(tasks));
+    }
   }
 
   softmax(x: View<GpuBuf>, out: View<GpuBuf>, log: boolean): void {
-    this.sameType([x, out], 'softmax');
-    if (this.sameType([x], 'softmax') !== 'f32') throw new Error('webgpu: softmax needs float32');
+    if (this.sameType([x, out], 'softmax') !== 'f32') throw new Error('webgpu: softmax needs float32');
     const outStrides = stridesFor(out, x.shape, 'softmax');
     const len = x.shape[x.shape.length - 1];
     const rows = rowDims(x.shape, [x.strides, outStrides]);
@@ -590,7 +595,7 @@ function floatBits(value: number): number {
 }
 
 /**
- * The lib reduce layout (see kernels/wgsl/reduce.wgsl): kept dims walked by x and out, reduced
+ * The reduce parameter block (see kernels/wgsl/reduce.wgsl): kept dims walked by x and out, reduced
  * dims by x, `chunks` chunks of `chunkLength` per output, chunk c written at out + c*chunkStride.
  */
 function reduceParams(
