@@ -1,0 +1,634 @@
+// The gpujs backend (gpu.js kernels on its headless-GL path) checked against the cpu-ref backend
+// over a shape sweep: sizes 1, 63, 64, 65, 4097; strided, transposed, offset and stride-0 views;
+// batched and transposed matmul. Every check runs the same call on both backends on identical
+// buffers and compares the whole output buffer (so stray writes are caught), and asserts that the
+// kernel family ran. There is no skip: without gpu.js's GL path (native `gl` module, X display)
+// `new GpuJsBackend()` throws, saying why, and every test fails.
+// Run: xvfb-run -a npx vitest run test/gpujs-backend.test.ts   (npm test wraps xvfb-run itself)
+
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  type AdamWParams, BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp, type View, contiguousStrides,
+  hashUniform, sizeOf,
+} from '../src/tensor/backend.js';
+import { GpuJsBackend, type GpuJsBuffer } from '../src/tensor/backends/gpujs/index.js';
+import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
+import { TOL, type Tolerance, assertClose } from './util/close.js';
+
+type DT = 'float32' | 'int32';
+
+const NO_DISPLAY = 'gpujs tests need an X display for headless gl: DISPLAY is unset; run them under `xvfb-run -a` (npm test does)';
+
+let gpu: GpuJsBackend;
+const ref = new RefBackend();
+let startError: Error | null = null;
+
+// A start failure is rethrown by every test (a failing beforeAll would report them as skipped).
+beforeAll(() => {
+  try {
+    if (!process.env.DISPLAY) throw new Error(NO_DISPLAY);
+    gpu = new GpuJsBackend();
+  } catch (e) {
+    startError = e as Error;
+  }
+});
+
+beforeEach(() => {
+  if (startError) throw startError;
+});
+
+// ---- paired buffers: the same data on both backends --------------------------------------------
+
+interface Pair {
+  g: GpuJsBuffer;
+  r: RefBuffer;
+  dtype: DT;
+  size: number;
+}
+
+interface Views {
+  g: View<GpuJsBuffer>;
+  r: View<RefBuffer>;
+}
+
+const allocated: Pair[] = [];
+
+function pair(dtype: DT, data: ArrayLike<number>): Pair {
+  const p: Pair = { g: gpu.alloc(dtype, data.length), r: ref.alloc(dtype, data.length), dtype, size: data.length };
+  gpu.write(p.g, dtype, data);
+  ref.write(p.r, dtype, data);
+  allocated.push(p);
+  return p;
+}
+
+function zeros(dtype: DT, size: number): Pair {
+  return pair(dtype, new Array<number>(size).fill(0));
+}
+
+function view(p: Pair, shape: readonly number[], strides: readonly number[] = contiguousStrides(shape), offset = 0): Views {
+  return {
+    g: { buf: p.g, dtype: p.dtype, shape, strides, offset },
+    r: { buf: p.r, dtype: p.dtype, shape, strides, offset },
+  };
+}
+
+function randomView(shape: readonly number[], rnd: () => number): Views {
+  return view(pair('float32', Array.from({ length: sizeOf(shape) }, rnd)), shape);
+}
+
+/** Fresh zero output of `shape` on both backends, and its pair for comparison. */
+function output(shape: readonly number[], dtype: DT = 'float32'): [Views, Pair] {
+  const p = zeros(dtype, sizeOf(shape));
+  return [view(p, shape), p];
+}
+
+async function expectSame(p: Pair, tol: Tolerance, label: string): Promise<void> {
+  const actual = await gpu.read(p.g, p.dtype, 0, p.size);
+  const expected = ref.readSync(p.r, p.dtype, 0, p.size);
+  assertClose(actual, expected, tol, label);
+}
+
+function freeAll(): void {
+  for (const p of allocated.splice(0)) {
+    gpu.free(p.g);
+    ref.free(p.r);
+  }
+}
+
+/** Run fn and assert the gpu.js kernel family `key` was launched by it. */
+function ran(key: string, fn: () => void): void {
+  const before = gpu.kernelCounts.get(key) ?? 0;
+  fn();
+  expect(gpu.kernelCounts.get(key) ?? 0, `kernel ${key} ran`).toBeGreaterThan(before);
+}
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const uniform = (lo: number, hi: number, seed: number): (() => number) => {
+  const r = rng(seed);
+  return () => lo + (hi - lo) * r();
+};
+
+/**
+ * erfc(z) for z >= 2 by its continued fraction, evaluated backwards to float64 precision:
+ * erfc(z) = exp(-z^2)/sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + ...)))).
+ */
+function erfcLarge(z: number): number {
+  let t = 0;
+  for (let k = 200; k >= 1; k--) t = k / 2 / (z + t);
+  return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + t);
+}
+
+const SIZES = [1, 63, 64, 65, 4097];
+
+/** Inputs inside each unary op's domain (log, sqrt, rsqrt, recip: positive). */
+function unaryInput(op: UnaryOp, seed: number): () => number {
+  if (['log', 'sqrt', 'rsqrt', 'recip'].includes(op)) return uniform(0.05, 20, seed);
+  if (op === 'exp') return uniform(-20, 20, seed);
+  return uniform(-8, 8, seed);
+}
+
+/** Binary inputs: pow takes positive bases (negative bases are checked with integer exponents). */
+function binaryInputs(op: BinaryOp, seed: number): [() => number, () => number] {
+  if (op === 'pow') return [uniform(0.1, 4, seed), uniform(-3, 3, seed + 1)];
+  if (op === 'div') return [uniform(-5, 5, seed), uniform(0.5, 5, seed + 1)];
+  // small integers so that eq/ne/le/ge see ties
+  const ia = rng(seed);
+  const ib = rng(seed + 1);
+  return [() => Math.floor(ia() * 7) - 3, () => Math.floor(ib() * 7) - 3];
+}
+
+// ---- tests ---------------------------------------------------------------------------------------
+
+describe('gpujs backend', () => {
+  it('runs under an X display on gpu.js headless GL (HeadlessGLKernel), never a CPU/WASM fallback', () => {
+    expect(process.env.DISPLAY, NO_DISPLAY).toBeTruthy();
+    console.log(`gpujs: mode ${gpu.kernelMode}, kernel class ${gpu.kernelClass}, GL ${gpu.glRenderer}`);
+    expect(gpu.name).toBe('gpujs');
+    expect(gpu.kernelMode).toBe('headlessgl');
+    expect(gpu.kernelClass).toBe('HeadlessGLKernel');
+    expect(gpu.dtypes).toEqual(['float32', 'int32']);
+  });
+
+  it('memory: alloc/free, float64 refused, partial writes on host and device, int32 range', async () => {
+    const before = gpu.liveBuffers();
+    const a = gpu.alloc('float32', 10);
+    expect(gpu.liveBuffers()).toBe(before + 1);
+    gpu.write(a, 'float32', [1.5, -2, 3], 4);
+    expect(Array.from(await gpu.read(a, 'float32', 3, 3))).toEqual([0, 1.5, -2]);
+    // make it device-resident, then write part of it: merged on the GPU
+    gpu.fill({ buf: a, dtype: 'float32', shape: [10], strides: [1], offset: 0 }, 7);
+    ran('writeRange', () => gpu.write(a, 'float32', [8, 9], 8));
+    expect(Array.from(await gpu.read(a, 'float32', 0, 10))).toEqual([7, 7, 7, 7, 7, 7, 7, 7, 8, 9]);
+    const b = gpu.alloc('int32', 3);
+    gpu.write(b, 'int32', [7, -8, 16777216]);
+    expect(Array.from(await gpu.read(b, 'int32', 0, 3))).toEqual([7, -8, 16777216]);
+    expect(await gpu.read(b, 'int32', 0, 3)).toBeInstanceOf(Int32Array);
+    // int32 lives in float32 texels: beyond 2^24 it would be rounded, so it is refused
+    expect(() => gpu.write(b, 'int32', [16777217])).toThrow(/2\^24/);
+    gpu.free(a);
+    gpu.free(b);
+    expect(gpu.liveBuffers()).toBe(before);
+    expect(() => gpu.free(a)).toThrow(/twice/);
+    await expect(gpu.read(a, 'float32', 0, 1)).rejects.toThrow(/freed/);
+    expect(() => gpu.alloc('float64', 4)).toThrow(/float64/);
+    const c = gpu.alloc('float32', 2);
+    expect(() => gpu.write(c, 'float32', [1, 2, 3])).toThrow(RangeError);
+    gpu.free(c);
+  });
+
+  it('fill: sizes sweep, whole buffers and offset views', async () => {
+    for (const n of SIZES) {
+      const p = zeros('float32', n + 5);
+      const v = view(p, [n], [1], 3);
+      ran('fill', () => gpu.fill(v.g, -2.5));
+      ref.fill(v.r, -2.5);
+      await expectSame(p, TOL.f32, `fill n=${n}`);
+      const whole = view(p, [n + 5]);
+      gpu.fill(whole.g, Infinity);
+      ref.fill(whole.r, Infinity);
+      await expectSame(p, TOL.f32, `fill inf n=${n}`);
+      freeAll();
+    }
+  });
+
+  it('copy: permuted, sliced and strided destinations, float32 -> int32 truncation', async () => {
+    const rnd = uniform(-100, 100, 1);
+    // permuted source [4, 5, 6] viewed as [6, 4, 5]
+    const src = pair('float32', Array.from({ length: 120 }, rnd));
+    const perm = view(src, [6, 4, 5], [1, 30, 6]);
+    const [dst, dstPair] = output([6, 4, 5]);
+    ran('copy', () => gpu.copy(perm.g, dst.g));
+    ref.copy(perm.r, dst.r);
+    await expectSame(dstPair, TOL.f32, 'copy permuted -> contiguous');
+    // contiguous source into every other column of a wider buffer, at an offset
+    const wide = zeros('float32', 300);
+    const sliced = view(wide, [6, 4, 5], [50, 10, 2], 1);
+    gpu.copy(view(src, [6, 4, 5]).g, sliced.g);
+    ref.copy(view(src, [6, 4, 5]).r, sliced.r);
+    await expectSame(wide, TOL.f32, 'copy -> strided destination');
+    // into a transposed destination
+    const tdst = zeros('float32', 120);
+    gpu.copy(view(src, [6, 20]).g, view(tdst, [6, 20], [1, 6]).g);
+    ref.copy(view(src, [6, 20]).r, view(tdst, [6, 20], [1, 6]).r);
+    await expectSame(tdst, TOL.f32, 'copy -> transposed destination');
+    // an overlapping destination is refused rather than written in some order
+    expect(() => gpu.copy(view(src, [2, 3]).g, view(tdst, [2, 3], [1, 1]).g)).toThrow(/overlapping/);
+    for (const n of SIZES) {
+      const f = pair('float32', Array.from({ length: n }, rnd));
+      const [i, iPair] = output([n], 'int32');
+      gpu.copy(view(f, [n]).g, i.g);
+      ref.copy(view(f, [n]).r, i.r);
+      await expectSame(iPair, { atol: 0, rtol: 0 }, `copy f32->i32 n=${n}`);
+      const [back, backPair] = output([n]);
+      gpu.copy(i.g, back.g);
+      ref.copy(i.r, back.r);
+      await expectSame(backPair, { atol: 0, rtol: 0 }, `copy i32->f32 n=${n}`);
+    }
+    freeAll();
+  });
+
+  it('unary: every op over sizes 1..4097, a transposed view and an offset view', async () => {
+    for (const op of UNARY_OPS) {
+      for (const n of SIZES) {
+        const x = randomView([n], unaryInput(op, n));
+        const [out, outPair] = output([n]);
+        ran(`unary.${op}`, () => gpu.unary(op, x.g, out.g));
+        ref.unary(op, x.r, out.r);
+        await expectSame(outPair, TOL.f32, `${op} n=${n}`);
+      }
+      // [65, 63] read through a transpose of a [63, 65] buffer, and a view at offset 5
+      const src = pair('float32', Array.from({ length: 63 * 65 + 5 }, unaryInput(op, 7)));
+      const xt = view(src, [65, 63], [1, 65]);
+      const [out, outPair] = output([65, 63]);
+      gpu.unary(op, xt.g, out.g);
+      ref.unary(op, xt.r, out.r);
+      await expectSame(outPair, TOL.f32, `${op} transposed`);
+      const xo = view(src, [3, 7], [7, 1], 5);
+      const [out2, out2Pair] = output([3, 7]);
+      gpu.unary(op, xo.g, out2.g);
+      ref.unary(op, xo.r, out2.r);
+      await expectSame(out2Pair, TOL.f32, `${op} offset`);
+      freeAll();
+    }
+  });
+
+  it('unary: special values (±0, ±inf, NaN, domain edges) and the erf/gelu tails', async () => {
+    const special = [0, -0, Infinity, -Infinity, NaN, -1, 1e-30, -1e-30, 88, -88, 1e30, -1e30, 0.927734375, -0.93];
+    for (const op of UNARY_OPS) {
+      const x = view(pair('float32', special), [special.length]);
+      const [out, outPair] = output([special.length]);
+      gpu.unary(op, x.g, out.g);
+      ref.unary(op, x.r, out.r);
+      await expectSame(outPair, TOL.f32, `${op} special values`);
+    }
+    // Over [-12, 12] against the reference with a tight absolute floor: a tanh-style gelu
+    // approximation misses this by about 1e-3.
+    const wide = Array.from({ length: 64 }, (_, i) => -12 + i * 0.375);
+    for (const op of ['erf', 'gelu', 'gelu_grad'] as const) {
+      const x = view(pair('float32', wide), [wide.length]);
+      const [out, outPair] = output([wide.length]);
+      gpu.unary(op, x.g, out.g);
+      ref.unary(op, x.r, out.r);
+      await expectSame(outPair, { atol: 1e-7, rtol: 2e-5 }, `${op} over [-12, 12]`);
+    }
+    // The left tail relatively, where gelu is below 1e-3 and down to 1e-35. The reference's
+    // 1 + erf(x/√2) cancels there, so the expected values come from erfc's continued fraction.
+    const tail = Array.from({ length: 96 }, (_, i) => Math.fround(-3 - i * 0.1));
+    const x = view(pair('float32', tail), [tail.length]);
+    for (const op of ['gelu', 'gelu_grad'] as const) {
+      const [out, outPair] = output([tail.length]);
+      gpu.unary(op, x.g, out.g);
+      const expected = tail.map((v) => {
+        const cdf = 0.5 * erfcLarge(-v / Math.SQRT2);
+        return op === 'gelu' ? v * cdf : cdf + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
+      });
+      // float32 exp of arguments down to -80 carries a few ulp of relative error
+      assertClose(await gpu.read(outPair.g, 'float32', 0, tail.length), expected, { atol: 0, rtol: 2e-5 }, `${op} left tail`);
+    }
+    freeAll();
+  });
+
+  it('binary: every op over sizes, broadcast (stride 0) and transposed operands', async () => {
+    for (const op of BINARY_OPS) {
+      const [ra, rb] = binaryInputs(op, 11);
+      for (const n of SIZES) {
+        const a = randomView([n], ra);
+        const b = randomView([n], rb);
+        const [out, outPair] = output([n]);
+        ran(`binary.${op}`, () => gpu.binary(op, a.g, b.g, out.g));
+        ref.binary(op, a.r, b.r, out.r);
+        await expectSame(outPair, TOL.f32, `${op} n=${n}`);
+      }
+      // a: [65, 63] transposed from a [63, 65] buffer; b: a [63] row broadcast over 65 rows
+      const aBuf = pair('float32', Array.from({ length: 63 * 65 }, ra));
+      const bBuf = pair('float32', Array.from({ length: 63 }, rb));
+      const a = view(aBuf, [65, 63], [1, 65]);
+      const b = view(bBuf, [65, 63], [0, 1]);
+      const [out, outPair] = output([65, 63]);
+      gpu.binary(op, a.g, b.g, out.g);
+      ref.binary(op, a.r, b.r, out.r);
+      await expectSame(outPair, TOL.f32, `${op} transposed x broadcast`);
+      freeAll();
+    }
+    // pow's JavaScript semantics: negative bases with integer exponents, zero exponents, NaN
+    const bases = [-2, -2, -3, -0.5, 0, 0, -0, -0, 0, 2, NaN, -2, 1, Infinity, -Infinity, -Infinity, 2, 10];
+    const exps = [3, 2, -1, 4, 2, -1, -1, -2, -0.5, 0, 0, 0.5, NaN, -1, 3, 2, 200, -50];
+    const a = view(pair('float32', bases), [bases.length]);
+    const b = view(pair('float32', exps), [exps.length]);
+    const [out, outPair] = output([bases.length]);
+    gpu.binary('pow', a.g, b.g, out.g);
+    ref.binary('pow', a.r, b.r, out.r);
+    await expectSame(outPair, TOL.f32, 'pow special');
+    // maximum / minimum propagate NaN from either side
+    for (const op of ['maximum', 'minimum'] as const) {
+      const x = view(pair('float32', [NaN, 1, NaN, -Infinity]), [4]);
+      const y = view(pair('float32', [1, NaN, NaN, 3]), [4]);
+      const [o, oPair] = output([4]);
+      gpu.binary(op, x.g, y.g, o.g);
+      ref.binary(op, x.r, y.r, o.r);
+      await expectSame(oPair, TOL.f32, `${op} NaN`);
+    }
+    freeAll();
+  });
+
+  it('where: sizes, broadcast condition, NaN condition counts as true', async () => {
+    for (const n of SIZES) {
+      const cr = rng(n);
+      const c = view(pair('float32', Array.from({ length: n }, () => (cr() < 0.5 ? 0 : 1))), [n]);
+      const a = randomView([n], uniform(-1, 1, 1));
+      const b = randomView([n], uniform(-1, 1, 2));
+      const [out, outPair] = output([n]);
+      ran('where', () => gpu.where(c.g, a.g, b.g, out.g));
+      ref.where(c.r, a.r, b.r, out.r);
+      await expectSame(outPair, TOL.f32, `where n=${n}`);
+    }
+    const c = view(pair('float32', [1, 0, NaN]), [4, 3], [0, 1]);
+    const a = randomView([4, 3], uniform(-1, 1, 3));
+    const b = randomView([4, 3], uniform(-1, 1, 4));
+    const [out, outPair] = output([4, 3]);
+    gpu.where(c.g, a.g, b.g, out.g);
+    ref.where(c.r, a.r, b.r, out.r);
+    await expectSame(outPair, TOL.f32, 'where broadcast');
+    freeAll();
+  });
+
+  it('reduce: sum and max over every axis set, strided input, NaN in max', async () => {
+    const cases: [number[], number[]][] = [
+      [[1], [0]], [[63], [0]], [[64], [0]], [[65], [0]], [[4097], [0]],
+      [[65, 63], [0]], [[65, 63], [1]], [[65, 63], [0, 1]],
+      [[2, 3, 64, 65], [1, 3]], [[2, 3, 64, 65], [0, 2]], [[5, 4097], [1]],
+    ];
+    for (const op of ['sum', 'max'] as const) {
+      for (const [shape, axes] of cases) {
+        const x = randomView(shape, uniform(-1, 1, sizeOf(shape)));
+        const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        const [out, outPair] = output(outShape);
+        ran(`reduce.${op}`, () => gpu.reduce(op, x.g, axes, out.g));
+        ref.reduce(op, x.r, axes, out.r);
+        // sums of up to 4097 float32 terms vs a float64 accumulation
+        await expectSame(outPair, op === 'sum' ? TOL.f32Loose : TOL.f32, `${op} [${shape}] axes [${axes}]`);
+      }
+      // transposed [65, 63] view of a [63, 65] buffer
+      const src = pair('float32', Array.from({ length: 63 * 65 }, uniform(-1, 1, 3)));
+      const xt = view(src, [65, 63], [1, 65]);
+      for (const axes of [[0], [1]]) {
+        const [out, outPair] = output(axes[0] === 0 ? [1, 63] : [65, 1]);
+        gpu.reduce(op, xt.g, axes, out.g);
+        ref.reduce(op, xt.r, axes, out.r);
+        await expectSame(outPair, TOL.f32, `${op} transposed axes [${axes}]`);
+      }
+      freeAll();
+    }
+    const x = view(pair('float32', [1, NaN, 3, -1, 2, 5]), [2, 3]);
+    const [out, outPair] = output([2, 1]);
+    gpu.reduce('max', x.g, [1], out.g);
+    ref.reduce('max', x.r, [1], out.r);
+    await expectSame(outPair, TOL.f32, 'max NaN');
+    freeAll();
+  });
+
+  it('matmul: sizes, batched, transposed operands, broadcast batch', async () => {
+    const rnd = uniform(-1, 1, 5);
+    const plain: [number, number, number][] = [[1, 1, 1], [63, 64, 65], [65, 63, 64], [1, 4097, 3], [64, 65, 1], [3, 5, 4097]];
+    for (const [M, K, N] of plain) {
+      const a = randomView([M, K], rnd);
+      const b = randomView([K, N], rnd);
+      const [out, outPair] = output([M, N]);
+      ran('matmul', () => gpu.matmul(a.g, b.g, out.g));
+      ref.matmul(a.r, b.r, out.r);
+      // K up to 4097 products summed in float32 (blocked) vs float64
+      await expectSame(outPair, TOL.f32Loose, `matmul ${M}x${K}x${N}`);
+      freeAll();
+    }
+    // batched [3, 17, 33] x [3, 33, 19], A transposed in its last two dims, B transposed
+    const aT = pair('float32', Array.from({ length: 3 * 33 * 17 }, rnd));
+    const bT = pair('float32', Array.from({ length: 3 * 19 * 33 }, rnd));
+    const a = view(aT, [3, 17, 33], [33 * 17, 1, 17]);
+    const b = view(bT, [3, 33, 19], [19 * 33, 1, 33]);
+    const [out, outPair] = output([3, 17, 19]);
+    gpu.matmul(a.g, b.g, out.g);
+    ref.matmul(a.r, b.r, out.r);
+    await expectSame(outPair, TOL.f32, 'batched, both transposed');
+    // attention shape [2, 4, 65, 16] · [2, 4, 16, 65] with B = K^T from [2, 65, 4, 16] (heads interleaved)
+    const q = pair('float32', Array.from({ length: 2 * 65 * 4 * 16 }, rnd));
+    const k = pair('float32', Array.from({ length: 2 * 65 * 4 * 16 }, rnd));
+    const qv = view(q, [2, 4, 65, 16], [65 * 64, 16, 64, 1]);
+    const kv = view(k, [2, 4, 16, 65], [65 * 64, 16, 1, 64]);
+    const [att, attPair] = output([2, 4, 65, 65]);
+    gpu.matmul(qv.g, kv.g, att.g);
+    ref.matmul(qv.r, kv.r, att.r);
+    await expectSame(attPair, TOL.f32, 'attention scores, interleaved heads');
+    // broadcast batch: one B [5, 7] shared by 4 batches (stride 0)
+    const a2 = randomView([4, 3, 5], rnd);
+    const b2 = view(pair('float32', Array.from({ length: 35 }, rnd)), [4, 5, 7], [0, 7, 1]);
+    const [out2, out2Pair] = output([4, 3, 7]);
+    gpu.matmul(a2.g, b2.g, out2.g);
+    ref.matmul(a2.r, b2.r, out2.r);
+    await expectSame(out2Pair, TOL.f32, 'broadcast batch');
+    freeAll();
+  });
+
+  it('softmax and log-softmax over the last axis: row lengths, strided input, large logits', async () => {
+    const shapes = [[1, 1], [3, 63], [64, 64], [5, 65], [2, 4097], [2, 3, 65]];
+    for (const log of [false, true]) {
+      const key = log ? 'logsoftmax' : 'softmax';
+      for (const shape of shapes) {
+        const x = randomView(shape, uniform(-30, 30, sizeOf(shape)));
+        const [out, outPair] = output(shape);
+        ran(key, () => gpu.softmax(x.g, out.g, log));
+        ref.softmax(x.r, out.r, log);
+        // float32 exp and a float32 sum of up to 4097 terms
+        await expectSame(outPair, TOL.f32Loose, `${key} [${shape}]`);
+      }
+      const src = pair('float32', Array.from({ length: 63 * 65 }, uniform(-5, 5, 9)));
+      const xt = view(src, [65, 63], [1, 65]);
+      const [out, outPair] = output([65, 63]);
+      gpu.softmax(xt.g, out.g, log);
+      ref.softmax(xt.r, out.r, log);
+      await expectSame(outPair, TOL.f32, `${key} transposed`);
+      freeAll();
+    }
+  });
+
+  it('layernorm: widths, eps, strided input, mean and rstd outputs', async () => {
+    const shapes = [[1, 1], [1, 64], [65, 63], [3, 4097], [2, 3, 65]];
+    for (const eps of [1e-12, 1e-5]) {
+      for (const shape of shapes) {
+        const H = shape[shape.length - 1];
+        const rows = sizeOf(shape) / H;
+        const x = randomView(shape, uniform(-3, 5, H));
+        const w = randomView([H], uniform(0.5, 1.5, 1));
+        const b = randomView([H], uniform(-1, 1, 2));
+        const [out, outPair] = output(shape);
+        const [mean, meanPair] = output([rows]);
+        const [rstd, rstdPair] = output([rows]);
+        ran('layernorm', () => gpu.layernorm(x.g, w.g, b.g, eps, out.g, mean.g, rstd.g));
+        ref.layernorm(x.r, w.r, b.r, eps, out.r, mean.r, rstd.r);
+        const label = `layernorm [${shape}] eps ${eps}`;
+        // H = 1 has zero variance: rstd = 1/sqrt(eps) = 1e6 at eps 1e-12, compared relatively
+        await expectSame(outPair, TOL.f32Loose, label);
+        await expectSame(meanPair, TOL.f32, `${label} mean`);
+        await expectSame(rstdPair, TOL.f32Loose, `${label} rstd`);
+      }
+      freeAll();
+    }
+    const src = pair('float32', Array.from({ length: 63 * 65 }, uniform(-2, 2, 4)));
+    const xt = view(src, [65, 63], [1, 65]);
+    const w = randomView([63], uniform(0.5, 1.5, 5));
+    const b = view(pair('float32', Array.from({ length: 126 }, uniform(-1, 1, 6))), [63], [2], 1);
+    const [out, outPair] = output([65, 63]);
+    const [mean, meanPair] = output([65]);
+    const [rstd, rstdPair] = output([65]);
+    gpu.layernorm(xt.g, w.g, b.g, 1e-12, out.g, mean.g, rstd.g);
+    ref.layernorm(xt.r, w.r, b.r, 1e-12, out.r, mean.r, rstd.r);
+    await expectSame(outPair, TOL.f32, 'layernorm transposed, strided bias');
+    await expectSame(meanPair, TOL.f32, 'layernorm transposed mean');
+    await expectSame(rstdPair, TOL.f32, 'layernorm transposed rstd');
+    freeAll();
+  });
+
+  it('gather: rows of a table, strided table, out-of-range indices give 0', async () => {
+    for (const [V, H, N] of [[1, 1, 1], [100, 63, 64], [30, 65, 4097], [7, 4097, 3]]) {
+      const ir = rng(V + N);
+      const idx = view(pair('int32', Array.from({ length: N }, () => Math.floor(ir() * V))), [N]);
+      const table = randomView([V, H], uniform(-1, 1, H));
+      const [out, outPair] = output([N, H]);
+      ran('gather', () => gpu.gather(table.g, idx.g, out.g));
+      ref.gather(table.r, idx.r, out.r);
+      await expectSame(outPair, { atol: 0, rtol: 0 }, `gather V=${V} H=${H} N=${N}`);
+      freeAll();
+    }
+    const tbuf = pair('float32', Array.from({ length: 12 * 5 }, uniform(-1, 1, 8)));
+    const tableT = view(tbuf, [5, 12], [1, 5]);
+    const idx = view(pair('int32', [4, 0, 2, 4]), [4]);
+    const [out, outPair] = output([4, 12]);
+    gpu.gather(tableT.g, idx.g, out.g);
+    ref.gather(tableT.r, idx.r, out.r);
+    await expectSame(outPair, { atol: 0, rtol: 0 }, 'gather from transposed table');
+    const bad = view(pair('int32', [1, -1, 5, 2]), [4]);
+    const [o, oPair] = output([4, 12]);
+    gpu.gather(tableT.g, bad.g, o.g);
+    const got = await gpu.read(oPair.g, 'float32', 0, 48);
+    expect(Array.from(got.subarray(12, 36)).every((v) => v === 0), 'out-of-range rows are 0').toBe(true);
+    expect(() => ref.gather(tableT.r, bad.r, o.r)).toThrow(RangeError);
+    freeAll();
+  });
+
+  it('scatterAdd: repeated indices, bit-identical to the reference order, out of range throws', async () => {
+    for (const [V, H, N] of [[1, 1, 1], [50, 33, 200], [64, 65, 63], [5, 7, 4097]]) {
+      const ir = rng(V * N);
+      const idx = view(pair('int32', Array.from({ length: N }, () => Math.floor(ir() * V))), [N]);
+      const src = randomView([N, H], uniform(-1, 1, N));
+      const [out, outPair] = output([V, H]);
+      ran('scatterAdd', () => gpu.scatterAdd(src.g, idx.g, out.g));
+      ref.scatterAdd(src.r, idx.r, out.r);
+      // same float32 additions in the same order: exactly equal
+      await expectSame(outPair, { atol: 0, rtol: 0 }, `scatterAdd V=${V} H=${H} N=${N}`);
+      freeAll();
+    }
+    // index computed on the device (no host copy): read back for sorting
+    const f = view(pair('float32', [2, 0, 2]), [3]);
+    const [idx] = output([3], 'int32');
+    gpu.copy(f.g, idx.g);
+    ref.copy(f.r, idx.r);
+    const src = view(pair('float32', Array.from({ length: 12 }, uniform(-1, 1, 2))), [3, 4], [1, 3]);
+    const [out, outPair] = output([3, 4]);
+    gpu.scatterAdd(src.g, idx.g, out.g);
+    ref.scatterAdd(src.r, idx.r, out.r);
+    await expectSame(outPair, { atol: 0, rtol: 0 }, 'scatterAdd device index, transposed src');
+    const bad = view(pair('int32', [0, 3, 1]), [3]);
+    expect(() => gpu.scatterAdd(src.g, bad.g, out.g)).toThrow(RangeError);
+    freeAll();
+  });
+
+  it('rand: bit-identical to hashUniform for several seeds and sizes, offset views', async () => {
+    for (const seed of [0, 1, 42, 0xdeadbeef, 2 ** 32 - 1]) {
+      for (const n of SIZES) {
+        const [out, outPair] = output([n]);
+        ran('rand', () => gpu.rand(seed, out.g));
+        ref.rand(seed, out.r);
+        await expectSame(outPair, { atol: 0, rtol: 0 }, `rand seed ${seed} n=${n}`);
+      }
+      freeAll();
+    }
+    const p = zeros('float32', 100);
+    gpu.rand(7, view(p, [90], [1], 10).g);
+    ref.rand(7, view(p, [90], [1], 10).r);
+    await expectSame(p, { atol: 0, rtol: 0 }, 'rand offset view');
+    const got = await gpu.read(p.g, 'float32', 10, 3);
+    expect(Array.from(got)).toEqual([0, 1, 2].map((i) => hashUniform(7, i)));
+    freeAll();
+  });
+
+  it('adamw: three steps in place, strided gradient, offset parameter view', async () => {
+    const n = 4097;
+    const h: AdamWParams = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 };
+    const p = pair('float32', Array.from({ length: n + 3 }, uniform(-1, 1, 1)));
+    const m = zeros('float32', n);
+    const v = zeros('float32', n);
+    const gBuf = pair('float32', Array.from({ length: 2 * n }, uniform(-1, 1, 2)));
+    for (let step = 1; step <= 3; step++) {
+      const hs = { ...h, step };
+      ran('adamw.p', () => gpu.adamw(view(p, [n], [1], 3).g, view(gBuf, [n], [2]).g, view(m, [n]).g, view(v, [n]).g, hs));
+      ref.adamw(view(p, [n], [1], 3).r, view(gBuf, [n], [2]).r, view(m, [n]).r, view(v, [n]).r, hs);
+      await expectSame(p, TOL.f32, `adamw p step ${step}`);
+      await expectSame(m, TOL.f32, `adamw m step ${step}`);
+      await expectSame(v, TOL.f32, `adamw v step ${step}`);
+    }
+    freeAll();
+  });
+
+  it('memory: textures stay flat across repeated kernels and frees', async () => {
+    const rnd = uniform(-1, 1, 3);
+    const step = (): void => {
+      const a = randomView([33, 17], rnd);
+      const b = randomView([17, 9], rnd);
+      const [out] = output([33, 9]);
+      gpu.matmul(a.g, b.g, out.g);
+      const [s] = output([33, 9]);
+      gpu.softmax(out.g, s.g, false);
+      const [t] = output([33, 1]);
+      gpu.reduce('sum', s.g, [1], t.g);
+      freeAll();
+    };
+    step();
+    const textures = gpu.liveTextures();
+    const buffers = gpu.liveBuffers();
+    for (let i = 0; i < 5; i++) step();
+    expect(gpu.liveTextures()).toBe(textures);
+    expect(gpu.liveBuffers()).toBe(buffers);
+  });
+
+  it('benchmark: matmul 512x768 · 768x768 (checked against the reference)', async () => {
+    const [M, K, N] = [512, 768, 768];
+    const rnd = uniform(-1, 1, 1);
+    const a = randomView([M, K], rnd);
+    const b = randomView([K, N], rnd);
+    const [out, outPair] = output([M, N]);
+    gpu.matmul(a.g, b.g, out.g); // compile and warm up
+    await gpu.read(outPair.g, 'float32', 0, 1);
+    const times: number[] = [];
+    for (let rep = 0; rep < 3; rep++) {
+      const t0 = performance.now();
+      gpu.matmul(a.g, b.g, out.g);
+      await gpu.read(outPair.g, 'float32', 0, 1);
+      times.push(performance.now() - t0);
+    }
+    const best = Math.min(...times);
+    console.log(`gpujs matmul ${M}x${K}x${N}: ${best.toFixed(0)} ms, ${(2 * M * K * N / best / 1e6).toFixed(2)} GFLOP/s (best of 3, incl. packing and readback)`);
+    ref.matmul(a.r, b.r, out.r);
+    await expectSame(outPair, TOL.f32Loose, 'matmul 512x768x768');
+    freeAll();
+  });
+});
