@@ -5,7 +5,7 @@
 // There is no skip: without a WebGPU adapter `WebGPUBackend.create()` throws and every test fails.
 // Run: npx vitest run test/webgpu-backend.test.ts
 
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { BINARY_OPS, UNARY_OPS, type AdamWParams, type View, contiguousStrides, hashUniform, sizeOf } from '../src/tensor/backend.js';
 import { RefBackend, type RefBuffer, erf } from '../src/tensor/backends/ref.js';
 import { type GpuBuf, WebGPUBackend } from '../src/tensor/backends/webgpu/index.js';
@@ -14,10 +14,13 @@ import { TOL, type Tolerance, assertClose } from './util/close.js';
 type DT = 'float32' | 'int32';
 
 let gpu: WebGPUBackend;
+let starting: Promise<WebGPUBackend> | undefined;
 const ref = new RefBackend();
 
-beforeAll(async () => {
-  gpu = await WebGPUBackend.create();
+// In beforeEach (not beforeAll) so that a missing adapter fails every test rather than skipping it.
+beforeEach(async () => {
+  starting ??= WebGPUBackend.create();
+  gpu = await starting;
 });
 
 // ---- paired buffers: the same data on both backends --------------------------------------------

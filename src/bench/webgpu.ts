@@ -20,7 +20,7 @@ export interface BenchWebGPUOptions {
   transB?: boolean;
   /** Timed runs after the warm-up (default 5). */
   repeats?: number;
-  /** Backend to use; default: a new WebGPUBackend.create(). */
+  /** Backend to use; default: a new WebGPUBackend.create(), destroyed afterwards. */
   backend?: WebGPUBackend;
   /** Called with the details of the measurement. */
   report?: (r: BenchWebGPUReport) => void;
@@ -43,6 +43,7 @@ function view(buf: GpuBuf, shape: number[], strides = contiguousStrides(shape)):
 export async function benchWebGPUMatmul(opts: BenchWebGPUOptions = {}): Promise<number> {
   const { M = 512, K = 768, N = 768, transB = false, repeats = 5 } = opts;
   const be = opts.backend ?? (await WebGPUBackend.create());
+  const ownBackend = opts.backend === undefined;
   const a = be.alloc('float32', M * K);
   const b = be.alloc('float32', K * N);
   const out = be.alloc('float32', M * N);
@@ -64,6 +65,7 @@ export async function benchWebGPUMatmul(opts: BenchWebGPUOptions = {}): Promise<
   be.free(a);
   be.free(b);
   be.free(out);
+  if (ownBackend) be.destroy();
 
   const sorted = [...runs].sort((x, y) => x - y);
   const medianSeconds = sorted[Math.floor(sorted.length / 2)];

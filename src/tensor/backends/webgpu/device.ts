@@ -89,5 +89,8 @@ export async function acquireDevice(route: WebGPURoute | 'auto' = 'auto'): Promi
     const acquired = await attempt();
     if (acquired !== null) return acquired;
   }
-  throw new Error(`webgpu: no adapter found (route ${chosen}); the OpenGL ES route needs Mesa's EGL (libegl1, libgles2)`);
+  throw new Error(
+    `webgpu: no adapter found (route ${chosen}). native needs a Vulkan driver; opengles needs Mesa's ` +
+    'EGL/GLES with llvmpipe (Debian: libegl1 libgles2 libgl1-mesa-dri)',
+  );
 }

@@ -200,6 +200,13 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     this.throwIfErrors();
   }
 
+  /** Release the device (all its buffers become invalid). The backend is unusable afterwards. */
+  destroy(): void {
+    this.flush();
+    this.uniformRing.destroy();
+    this.device.destroy();
+  }
+
   // ---- kernels ------------------------------------------------------------------------------
 
   fill(out: View<GpuBuf>, value: number): void {
