@@ -6,6 +6,7 @@
 // `new GpuJsBackend()` throws, saying why, and every test fails.
 // Run: xvfb-run -a npx vitest run test/gpujs-backend.test.ts   (npm test wraps xvfb-run itself)
 
+import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type AdamWParams, BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp, type View, contiguousStrides,
@@ -13,6 +14,14 @@ import {
 } from '../src/tensor/backend.js';
 import { GpuJsBackend, type GpuJsBuffer } from '../src/tensor/backends/gpujs/index.js';
 import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
+import { knownDevices, registerDevice } from '../src/tensor/device.js';
+import { type Tensor, arange, fromArray } from '../src/tensor/tensor.js';
+import { tidy } from '../src/tensor/memory.js';
+import * as ops from '../src/autograd/ops.js';
+import { BertForMaskedLM } from '../src/nn/bert.js';
+import { loadModelDir } from '../src/nn/model-dir.js';
+import { meanPool } from '../src/nn/pooling.js';
+import { type SafetensorsTensor, int64ToInt32, readSafetensors } from '../src/nn/safetensors.js';
 import { TOL, type Tolerance, assertClose } from './util/close.js';
 
 type DT = 'float32' | 'int32';
@@ -630,5 +639,58 @@ describe('gpujs backend', () => {
     ref.matmul(a.r, b.r, out.r);
     await expectSame(outPair, TOL.f32Loose, 'matmul 512x768x768');
     freeAll();
+  });
+
+  it('BERT (tiny fixture, MLM head) on gpujs: forward, loss and every gradient against PyTorch', () => {
+    // The fixture and loss of test/bert.test.ts (scripts/torch/gen_bert_fixture.py), run through
+    // the Tensor/autograd stack on this device: gather, layernorm, batched and transposed matmul,
+    // softmax with the padding mask, gelu, cross-entropy, and backward through scatterAdd.
+    if (!knownDevices().includes('gpujs')) registerDevice('gpujs', () => gpu);
+    const fixtures = join(import.meta.dirname, 'fixtures', 'bert');
+    const refs = readSafetensors(join(fixtures, 'tiny.reference.safetensors')).tensors;
+    const expected = (key: string): Float64Array => refs.get(key)!.data as Float64Array;
+    const ids = (key: string): Tensor => {
+      const t = refs.get(key) as SafetensorsTensor;
+      return fromArray(int64ToInt32(t.data as BigInt64Array, key), t.shape, { dtype: 'int32', device: 'gpujs' });
+    };
+    const infoNCE = (q: Tensor, d: Tensor): Tensor => {
+      const logits = ops.mul(ops.cosineSimilarityMatrix(q, d), 20); // [n, n]
+      return ops.crossEntropy(logits, arange(0, q.shape[0], 1, { dtype: 'int32', device: 'gpujs' }));
+    };
+    const mlm = loadModelDir(join(fixtures, 'tiny'), { head: 'mlm', dtype: 'float32', device: 'gpujs' }).mlm!;
+    expect(mlm).toBeInstanceOf(BertForMaskedLM);
+    // float32 accumulation on the device, where cpu-ref accumulates in float64
+    const fwd = TOL.f32;
+    const matmuls = gpu.kernelCounts.get('matmul') ?? 0;
+    const scatters = gpu.kernelCounts.get('scatterAdd') ?? 0;
+    tidy(() => {
+      const attentionMask = ids('attention_mask');
+      const out = mlm.forward({ inputIds: ids('input_ids'), attentionMask, tokenTypeIds: ids('token_type_ids') });
+      expect(out.lastHiddenState.device).toBe('gpujs');
+      assertClose(out.lastHiddenState.toArray(), expected('last_hidden_state'), fwd, 'last_hidden_state');
+      assertClose(out.poolerOutput!.toArray(), expected('pooler_output'), fwd, 'pooler_output');
+      assertClose(out.logits.toArray(), expected('mlm_logits'), fwd, 'mlm_logits');
+      const h = out.lastHiddenState;
+      const mean = meanPool(h, attentionMask); // [6, H]
+      const pooled = out.poolerOutput!; // [6, H]
+      const [batch, seq, vocab] = out.logits.shape;
+      const flatLogits = out.logits.reshape([batch * seq, vocab]); // [B, S, V] -> [B·S, V]
+      const flatLabels = ids('mlm_labels').reshape([batch * seq]); // [B, S] -> [B·S]
+      const loss = infoNCE(mean.narrow(0, 0, 3), mean.narrow(0, 3, 3))
+        .add(infoNCE(pooled.narrow(0, 0, 3), pooled.narrow(0, 3, 3)))
+        .add(ops.crossEntropy(flatLogits, flatLabels, { ignoreIndex: -100 }).mul(0.5))
+        .add(h.square().mean().mul(0.1));
+      assertClose(loss.item(), expected('loss'), fwd, 'loss');
+      mlm.zeroGrad();
+      loss.backward();
+    });
+    for (const [name, p] of mlm.namedParameters()) {
+      expect(p.grad, `gradient of ${name}`).not.toBeNull();
+      // gradients go through two float32 passes (forward and backward) on the device
+      assertClose(p.grad!.toArray(), expected(`grad.${name}`), TOL.f32Loose, `grad ${name}`);
+    }
+    expect(gpu.kernelCounts.get('matmul') ?? 0).toBeGreaterThan(matmuls);
+    expect(gpu.kernelCounts.get('scatterAdd') ?? 0).toBeGreaterThan(scatters);
+    mlm.dispose();
   });
 });

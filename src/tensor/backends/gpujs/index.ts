@@ -6,7 +6,7 @@
 // or neither (never written: zeros). Kernels never write in place: each launch renders the whole
 // destination buffer, taking untouched elements from its previous texture (kernels/gpujs/spec.ts),
 // and the buffer then points at the new texture. int32 data is stored as floats, exact to 2^24.
-// Host round trips happen only in `read` (the API), in scatterAdd (the index list is sorted into
+// Host round trips happen only in `read`/`readSync` (the API), in scatterAdd (the index list is sorted into
 // rows on the host unless the buffer still holds its host copy, which int32 buffers keep), and
 // nowhere else; `write` uploads, merging on the GPU when it covers part of a device buffer.
 //
@@ -148,6 +148,11 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
   }
 
   async read(buf: GpuJsBuffer, dtype: DType, offset: number, size: number): Promise<TypedArray> {
+    return this.readSync(buf, dtype, offset, size);
+  }
+
+  /** WebGL readback (readPixels) is synchronous, so this backend offers readSync too. */
+  readSync(buf: GpuJsBuffer, dtype: DType, offset: number, size: number): TypedArray {
     const values = this.hostOf(buf).subarray(offset, offset + size);
     return dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
   }
