@@ -3,7 +3,7 @@
 // code, not prose. Later layers (BERT, SDAM, CDE) extend it.
 
 import {
-  tensor, randn, ops, getDevice, tidy, liveStorages, Generator, Linear, AdamW, RefBackend,
+  tensor, randn, ops, getDevice, tidy, liveStorages, Generator, Linear, AdamW, type RefBackend, type CpuBackend,
 } from '../src/index.js';
 
 const say = (...args: unknown[]): void => console.log(...args);
@@ -17,11 +17,13 @@ say('a.T shares storage:', at.storage === a.storage, 'strides', at.strides, '->'
 
 // ---- 2. An op runs a primitive kernel on the tensor's device -------------------------------------
 say('\n== 2. ops and kernels ==');
-const backend = getDevice(a.device) as RefBackend;
-const before = backend.kernelCounts.get('matmul') ?? 0;
 const c = a.matmul(at); // [2,3]·[3,2] -> [2,2]; the kernel reads a.T through its strides
-say(`a·aᵀ on device '${a.device}' =`, c.tolist());
-say('matmul kernel launches:', (backend.kernelCounts.get('matmul') ?? 0) - before);
+const cpu = getDevice('cpu') as CpuBackend;
+say(`a·aᵀ on device '${a.device}' =`, c.tolist(), 'computed by kernel', cpu.lastKernel);
+// The same op on the plain-TypeScript reference backend, which every kernel is tested against:
+const ref = getDevice('cpu-ref') as RefBackend;
+const cRef = a.to('cpu-ref').matmul(at.to('cpu-ref'));
+say(`on 'cpu-ref' =`, cRef.tolist(), 'reference matmul launches:', ref.kernelCounts.get('matmul'));
 
 // ---- 3. Reverse-mode autodiff --------------------------------------------------------------------
 say('\n== 3. gradients ==');

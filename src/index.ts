@@ -8,6 +8,7 @@ export { registerDevice, getDevice, initDevice, setDefaultDevice, getDefaultDevi
 export { tidy, keep, liveStorages } from './tensor/memory.js';
 export { Generator, manualSeed, defaultGenerator } from './tensor/random.js';
 export { RefBackend } from './tensor/backends/ref.js';
+export { CpuBackend } from './tensor/backends/cpu/index.js';
 export * as ops from './autograd/ops.js';
 export { noGrad, grad, backward, isGradEnabled } from './autograd/engine.js';
 export type { Node } from './autograd/engine.js';

@@ -6,12 +6,13 @@
 
 import type { Backend } from './backend.js';
 import { RefBackend } from './backends/ref.js';
+import { CpuBackend } from './backends/cpu/index.js';
 
 type Factory = () => Backend | Promise<Backend>;
 
 const factories = new Map<string, Factory>();
 const instances = new Map<string, Backend>();
-let defaultDevice = 'cpu-ref';
+let defaultDevice = 'cpu';
 
 export function registerDevice(name: string, factory: Factory): void {
   factories.set(name, factory);
@@ -56,3 +57,7 @@ export function getDefaultDevice(): string {
 }
 
 registerDevice('cpu-ref', () => new RefBackend());
+// The fast CPU backend; its worker pool starts lazily on the first call big enough to use it.
+registerDevice('cpu', () => new CpuBackend());
+// GPU backends load their native modules only when asked for (`await initDevice(name)`).
+registerDevice('webgpu', async () => (await import('./backends/webgpu/index.js')).WebGPUBackend.create());
