@@ -33,91 +33,171 @@
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
+  ;; Transpose the 4x4 block whose rows are $r0..$r3 and store its columns at $d, $d + $stride,
+  ;; $d + 2 $stride, $d + 3 $stride: column c = (r0[c], r1[c], r2[c], r3[c]).
+  (func $transposeStore (param $r0 v128) (param $r1 v128) (param $r2 v128) (param $r3 v128)
+                        (param $d i32) (param $stride i32)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    ;; t0 = a0 b0 a1 b1, t1 = c0 d0 c1 d1, t2 = a2 b2 a3 b3, t3 = c2 d2 c3 d3
+    (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (local.get $r1)))
+    (local.set $t1 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (local.get $r3)))
+    (local.set $t2 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (local.get $r1)))
+    (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (local.get $r3)))
+    (v128.store (local.get $d)
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t1)))
+    (local.set $d (i32.add (local.get $d) (local.get $stride)))
+    (v128.store (local.get $d)
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t1)))
+    (local.set $d (i32.add (local.get $d) (local.get $stride)))
+    (v128.store (local.get $d)
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t2) (local.get $t3)))
+    (local.set $d (i32.add (local.get $d) (local.get $stride)))
+    (v128.store (local.get $d)
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t2) (local.get $t3))))
+
+  ;; Pack `lanes` lines of `kc` floats, any strides, into an interleaved panel: line l (first
+  ;; float at $src + l*$lineBytes, floats $step bytes apart) goes to $dst + l*4 + k*$width*4 for
+  ;; k < kc; lines lanes..width-1 are zero. The general case of both packings below.
+  (func $packLines (param $src i32) (param $lineBytes i32) (param $step i32) (param $lanes i32)
+                   (param $width i32) (param $kc i32) (param $dst i32)
+    (local $l i32) (local $s i32) (local $d i32) (local $k i32) (local $pitch i32)
+    (local.set $pitch (i32.shl (local.get $width) (i32.const 2)))
+    (loop $lines
+      (local.set $d (i32.add (local.get $dst) (i32.shl (local.get $l) (i32.const 2))))
+      (local.set $k (local.get $kc))
+      (if (i32.lt_u (local.get $l) (local.get $lanes))
+        (then
+          (local.set $s (i32.add (local.get $src) (i32.mul (local.get $l) (local.get $lineBytes))))
+          (loop $copy
+            (f32.store (local.get $d) (f32.load (local.get $s)))
+            (local.set $s (i32.add (local.get $s) (local.get $step)))
+            (local.set $d (i32.add (local.get $d) (local.get $pitch)))
+            (br_if $copy (local.tee $k (i32.sub (local.get $k) (i32.const 1))))))
+        (else
+          (loop $zero
+            (f32.store (local.get $d) (f32.const 0))
+            (local.set $d (i32.add (local.get $d) (local.get $pitch)))
+            (br_if $zero (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))))
+      (br_if $lines (i32.lt_u (local.tee $l (i32.add (local.get $l) (i32.const 1))) (local.get $width)))))
+
   ;; Pack `rows` x `kc` of A (byte address $src of A[i0, k0]; element strides $sam between rows,
   ;; $sak between columns) into 4-row micro-panels at $dst: panel p holds (k, r) at
   ;; $dst + (p*kc*4 + k*4 + r)*4. Rows past `rows` up to the next multiple of 4 are zero.
+  ;; Full panels of a transposed A (sam = 1) are vector copies; of a row-major A (sak = 1), 4x4
+  ;; transposes; anything else goes through $packLines.
   (func $packA (param $src i32) (param $sam i32) (param $sak i32) (param $rows i32) (param $kc i32) (param $dst i32)
-    (local $row i32) (local $padded i32) (local $s i32) (local $d i32) (local $k i32) (local $step i32)
+    (local $i i32) (local $k i32) (local $s i32) (local $d i32) (local $panel i32) (local $full i32)
+    (local $s1 i32) (local $s2 i32) (local $s3 i32) (local $rowBytes i32) (local $step i32)
     (local.set $step (i32.shl (local.get $sak) (i32.const 2)))
-    (local.set $padded (i32.and (i32.add (local.get $rows) (i32.const 3)) (i32.const -4)))
-    (block $done
-      (loop $rowLoop
-        (br_if $done (i32.ge_u (local.get $row) (local.get $padded)))
-        ;; first packed slot of this row: panel row/4, lane row%4
-        (local.set $d
-          (i32.add (local.get $dst)
-            (i32.add
-              (i32.mul (i32.shr_u (local.get $row) (i32.const 2)) (i32.shl (local.get $kc) (i32.const 4)))
-              (i32.shl (i32.and (local.get $row) (i32.const 3)) (i32.const 2)))))
-        (local.set $k (local.get $kc))
-        (if (i32.lt_u (local.get $row) (local.get $rows))
-          (then
-            (local.set $s
-              (i32.add (local.get $src) (i32.shl (i32.mul (local.get $row) (local.get $sam)) (i32.const 2))))
-            (loop $copy
-              (f32.store (local.get $d) (f32.load (local.get $s)))
-              (local.set $s (i32.add (local.get $s) (local.get $step)))
-              (local.set $d (i32.add (local.get $d) (i32.const 16)))
-              (br_if $copy (local.tee $k (i32.sub (local.get $k) (i32.const 1))))))
-          (else
-            (loop $zero
-              (f32.store (local.get $d) (f32.const 0))
-              (local.set $d (i32.add (local.get $d) (i32.const 16)))
-              (br_if $zero (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))))
-        (local.set $row (i32.add (local.get $row) (i32.const 1)))
-        (br $rowLoop))))
+    (local.set $rowBytes (i32.shl (local.get $sam) (i32.const 2)))
+    (local.set $panel (local.get $dst))
+    (loop $panels
+      (local.set $s (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $rowBytes))))
+      (local.set $d (local.get $panel))
+      (local.set $full (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $rows)))
+      (if (i32.and (local.get $full) (i32.eq (local.get $sam) (i32.const 1)))
+        (then
+          ;; the panel's 4 rows at one k are 4 consecutive floats
+          (local.set $k (local.get $kc))
+          (loop $copy
+            (v128.store (local.get $d) (v128.load (local.get $s)))
+            (local.set $s (i32.add (local.get $s) (local.get $step)))
+            (local.set $d (i32.add (local.get $d) (i32.const 16)))
+            (br_if $copy (local.tee $k (i32.sub (local.get $k) (i32.const 1))))))
+        (else
+          (if (i32.and (local.get $full) (i32.eq (local.get $sak) (i32.const 1)))
+            (then
+              ;; four contiguous rows: transpose 4x4 blocks, then the last kc % 4 columns one by one
+              (local.set $s1 (i32.add (local.get $s) (local.get $rowBytes)))
+              (local.set $s2 (i32.add (local.get $s1) (local.get $rowBytes)))
+              (local.set $s3 (i32.add (local.get $s2) (local.get $rowBytes)))
+              (local.set $k (i32.const 0))
+              (block $blocksDone
+                (loop $blocks
+                  (br_if $blocksDone (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $kc)))
+                  (call $transposeStore
+                    (v128.load (i32.add (local.get $s) (i32.shl (local.get $k) (i32.const 2))))
+                    (v128.load (i32.add (local.get $s1) (i32.shl (local.get $k) (i32.const 2))))
+                    (v128.load (i32.add (local.get $s2) (i32.shl (local.get $k) (i32.const 2))))
+                    (v128.load (i32.add (local.get $s3) (i32.shl (local.get $k) (i32.const 2))))
+                    (i32.add (local.get $d) (i32.shl (local.get $k) (i32.const 4)))
+                    (i32.const 16))
+                  (local.set $k (i32.add (local.get $k) (i32.const 4)))
+                  (br $blocks)))
+              (if (i32.lt_u (local.get $k) (local.get $kc))
+                (then
+                  (call $packLines
+                    (i32.add (local.get $s) (i32.shl (local.get $k) (i32.const 2)))
+                    (local.get $rowBytes) (i32.const 4) (i32.const 4) (i32.const 4)
+                    (i32.sub (local.get $kc) (local.get $k))
+                    (i32.add (local.get $d) (i32.shl (local.get $k) (i32.const 4)))))))
+            (else
+              (call $packLines (local.get $s) (local.get $rowBytes) (local.get $step)
+                (i32.sub (local.get $rows) (local.get $i)) (i32.const 4) (local.get $kc) (local.get $d))))))
+      (local.set $panel (i32.add (local.get $panel) (i32.shl (local.get $kc) (i32.const 4))))
+      (br_if $panels (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 4))) (local.get $rows)))))
 
   ;; Pack `kc` x `cols` of B (byte address $src of B[k0, j0]; element strides $sbk between rows,
   ;; $sbn between columns) into 8-column micro-panels at $dst: panel q holds (k, c) at
   ;; $dst + (q*kc*8 + k*8 + c)*4. Columns past `cols` up to the next multiple of 8 are zero.
+  ;; Full panels of a row-major B (sbn = 1) are vector copies; of a transposed B (sbk = 1), two
+  ;; 4x4 transposes per 4 rows; anything else goes through $packLines.
   (func $packB (param $src i32) (param $sbk i32) (param $sbn i32) (param $cols i32) (param $kc i32) (param $dst i32)
-    (local $j i32) (local $c i32) (local $col i32) (local $s i32) (local $d i32) (local $k i32)
-    (local $panel i32) (local $step i32)
+    (local $j i32) (local $k i32) (local $s i32) (local $d i32) (local $panel i32) (local $full i32)
+    (local $colBytes i32) (local $step i32) (local $c i32) (local $at i32)
     (local.set $step (i32.shl (local.get $sbk) (i32.const 2)))
+    (local.set $colBytes (i32.shl (local.get $sbn) (i32.const 2)))
     (local.set $panel (local.get $dst))
-    (block $done
-      (loop $panels
-        (br_if $done (i32.ge_u (local.get $j) (local.get $cols)))
-        (if (i32.and
-              (i32.eq (local.get $sbn) (i32.const 1))
-              (i32.le_u (i32.add (local.get $j) (i32.const 8)) (local.get $cols)))
-          (then
-            ;; 8 contiguous columns: two vector copies per row of B
-            (local.set $s (i32.add (local.get $src) (i32.shl (local.get $j) (i32.const 2))))
-            (local.set $d (local.get $panel))
-            (local.set $k (local.get $kc))
-            (loop $rowCopy
-              (v128.store (local.get $d) (v128.load (local.get $s)))
-              (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))
-              (local.set $s (i32.add (local.get $s) (local.get $step)))
-              (local.set $d (i32.add (local.get $d) (i32.const 32)))
-              (br_if $rowCopy (local.tee $k (i32.sub (local.get $k) (i32.const 1))))))
-          (else
-            ;; any other strides, or the partial last panel: one column at a time
-            (local.set $c (i32.const 0))
-            (loop $columns
-              (local.set $col (i32.add (local.get $j) (local.get $c)))
-              (local.set $d (i32.add (local.get $panel) (i32.shl (local.get $c) (i32.const 2))))
-              (local.set $k (local.get $kc))
-              (if (i32.lt_u (local.get $col) (local.get $cols))
+    (loop $panels
+      (local.set $s (i32.add (local.get $src) (i32.mul (local.get $j) (local.get $colBytes))))
+      (local.set $d (local.get $panel))
+      (local.set $full (i32.le_u (i32.add (local.get $j) (i32.const 8)) (local.get $cols)))
+      (if (i32.and (local.get $full) (i32.eq (local.get $sbn) (i32.const 1)))
+        (then
+          ;; 8 contiguous columns: two vector copies per row of B
+          (local.set $k (local.get $kc))
+          (loop $rowCopy
+            (v128.store (local.get $d) (v128.load (local.get $s)))
+            (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $s)))
+            (local.set $s (i32.add (local.get $s) (local.get $step)))
+            (local.set $d (i32.add (local.get $d) (i32.const 32)))
+            (br_if $rowCopy (local.tee $k (i32.sub (local.get $k) (i32.const 1))))))
+        (else
+          (if (i32.and (local.get $full) (i32.eq (local.get $sbk) (i32.const 1)))
+            (then
+              ;; 8 columns each contiguous along k: per 4 rows, transpose columns 0-3 into the
+              ;; first half of the panel rows and columns 4-7 into the second half
+              (local.set $k (i32.const 0))
+              (block $blocksDone
+                (loop $blocks
+                  (br_if $blocksDone (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $kc)))
+                  (local.set $c (i32.const 0))
+                  (loop $halves
+                    ;; $at: B[k0 + k, j + c] (column j + c, row k)
+                    (local.set $at (i32.add (local.get $s)
+                      (i32.add (i32.mul (local.get $c) (local.get $colBytes)) (i32.shl (local.get $k) (i32.const 2)))))
+                    (call $transposeStore
+                      (v128.load (local.get $at))
+                      (v128.load (i32.add (local.get $at) (local.get $colBytes)))
+                      (v128.load (i32.add (local.get $at) (i32.shl (local.get $colBytes) (i32.const 1))))
+                      (v128.load (i32.add (local.get $at) (i32.mul (local.get $colBytes) (i32.const 3))))
+                      (i32.add (local.get $d) (i32.add (i32.shl (local.get $k) (i32.const 5)) (i32.shl (local.get $c) (i32.const 2))))
+                      (i32.const 32))
+                    (br_if $halves (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 4))) (i32.const 8))))
+                  (local.set $k (i32.add (local.get $k) (i32.const 4)))
+                  (br $blocks)))
+              (if (i32.lt_u (local.get $k) (local.get $kc))
                 (then
-                  (local.set $s
-                    (i32.add (local.get $src) (i32.shl (i32.mul (local.get $col) (local.get $sbn)) (i32.const 2))))
-                  (loop $copy
-                    (f32.store (local.get $d) (f32.load (local.get $s)))
-                    (local.set $s (i32.add (local.get $s) (local.get $step)))
-                    (local.set $d (i32.add (local.get $d) (i32.const 32)))
-                    (br_if $copy (local.tee $k (i32.sub (local.get $k) (i32.const 1))))))
-                (else
-                  (loop $zero
-                    (f32.store (local.get $d) (f32.const 0))
-                    (local.set $d (i32.add (local.get $d) (i32.const 32)))
-                    (br_if $zero (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))))
-              (br_if $columns
-                (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (i32.const 8))))))
-        (local.set $panel (i32.add (local.get $panel) (i32.shl (local.get $kc) (i32.const 5))))
-        (local.set $j (i32.add (local.get $j) (i32.const 8)))
-        (br $panels))))
+                  (call $packLines
+                    (i32.add (local.get $s) (i32.shl (local.get $k) (i32.const 2)))
+                    (local.get $colBytes) (i32.const 4) (i32.const 8) (i32.const 8)
+                    (i32.sub (local.get $kc) (local.get $k))
+                    (i32.add (local.get $d) (i32.shl (local.get $k) (i32.const 5)))))))
+            (else
+              (call $packLines (local.get $s) (local.get $colBytes) (local.get $step)
+                (i32.sub (local.get $cols) (local.get $j)) (i32.const 8) (local.get $kc) (local.get $d))))))
+      (local.set $panel (i32.add (local.get $panel) (i32.shl (local.get $kc) (i32.const 5))))
+      (br_if $panels (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 8))) (local.get $cols)))))
 
   ;; Pack B[0 : K, j0 : j0 + cols] (byte address $src of B[0, j0]) for every K block:
   ;; block t (k0 = t*KC) starts at $dst + k0*roundup(cols, 8)*4.

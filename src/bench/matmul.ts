@@ -6,8 +6,9 @@
 // Run: npx tsx src/bench/matmul.ts            (or `retrograd bench matmul --json`)
 //
 // Method: operands are filled with uniform [-1, 1) values and stored row-major or transposed as
-// the model stores them; each measurement is the median of `repeats` runs after one warm-up run.
-// GFLOP/s = 2·batch·M·N·K / seconds. cpu-ref (plain JS, float64 accumulation) is measured on the
+// the model stores them; each measurement is the median of `repeats` runs after one warm-up run,
+// reported with the fastest run (on a shared machine, the least disturbed one) and the load
+// average. GFLOP/s = 2·batch·M·N·K / seconds. cpu-ref (plain JS, float64 accumulation) is measured on the
 // first shape only unless `refAllShapes` is set: the BERT shapes take it minutes.
 
 import os from 'node:os';
@@ -81,8 +82,15 @@ function median(xs: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Median seconds of `repeats` calls of `run` after one warm-up call; `settle` ends a timed call. */
-async function timeIt(run: () => void, repeats: number, settle?: () => Promise<void>): Promise<number> {
+interface Timing {
+  /** median seconds */
+  median: number;
+  /** fastest run in seconds: on a shared machine, the run least disturbed by other processes */
+  best: number;
+}
+
+/** Seconds of `repeats` calls of `run` after one warm-up call; `settle` ends a timed call. */
+async function timeIt(run: () => void, repeats: number, settle?: () => Promise<void>): Promise<Timing> {
   run();
   if (settle) await settle();
   const times: number[] = [];
@@ -92,7 +100,7 @@ async function timeIt(run: () => void, repeats: number, settle?: () => Promise<v
     if (settle) await settle();
     times.push((performance.now() - t0) / 1e3);
   }
-  return median(times);
+  return { median: median(times), best: Math.min(...times) };
 }
 
 function uniform(n: number, seed: number): Float32Array {
@@ -135,7 +143,7 @@ function setUp<B>(be: Backend<B>, s: Shape, a: Float32Array, b: Float32Array): {
 interface TfjsPeer {
   name: string;
   info: Record<string, unknown>;
-  measure(s: Shape, a: Float32Array, b: Float32Array, repeats: number): Promise<{ seconds: number; out: Float32Array }>;
+  measure(s: Shape, a: Float32Array, b: Float32Array, repeats: number): Promise<{ seconds: Timing; out: Float32Array }>;
 }
 
 /** @tensorflow/tfjs-backend-wasm, if installed; null (with the reason) if not. */
@@ -209,8 +217,7 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<object
     const a = uniform(s.batch * s.M * s.K, 2 * i + 1);
     const b = uniform(s.batch * s.K * s.N, 2 * i + 2);
     const flops = flopsOf(s);
-    const gflops: Record<string, number | null> = {};
-    const seconds: Record<string, number> = {};
+    const seconds: Record<string, Timing> = {};
 
     if (i === 0 || opts.refAllShapes) {
       const r = setUp(ref, s, a, b);
@@ -240,14 +247,19 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<object
       g.free();
     }
 
-    for (const [k, sec] of Object.entries(seconds)) gflops[k] = round(flops / sec / 1e9);
+    const gflops: Record<string, number> = {};
+    const gflopsBest: Record<string, number> = {};
+    for (const [k, sec] of Object.entries(seconds)) {
+      gflops[k] = round(flops / sec.median / 1e9);
+      gflopsBest[k] = round(flops / sec.best / 1e9);
+    }
     const ratios: Record<string, number> = {};
     if (typeof tfjs !== 'string') {
-      for (const t of threads) ratios[`cpu-${t}t`] = round(seconds[tfjs.name] / seconds[`cpu-${t}t`]);
+      for (const t of threads) ratios[`cpu-${t}t`] = round(seconds[tfjs.name].median / seconds[`cpu-${t}t`].median);
     }
     if (s.perStep > 0) {
       stepFlops += s.perStep * flops;
-      for (const [k, sec] of Object.entries(seconds)) stepSeconds[k] = (stepSeconds[k] ?? 0) + s.perStep * sec;
+      for (const [k, sec] of Object.entries(seconds)) stepSeconds[k] = (stepSeconds[k] ?? 0) + s.perStep * sec.median;
     }
     rows.push({
       name: s.name,
@@ -255,6 +267,7 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<object
       layout: `${s.transA ? 'Aᵀ' : 'A'}·${s.transB ? 'Bᵀ' : 'B'}`,
       perStep: s.perStep,
       gflops,
+      gflopsBest,
       speedupVsTfjsWasm: ratios,
       maxAbsDiffVsTfjsWasm: diffVsTfjs,
     });
@@ -274,7 +287,9 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<object
       node: process.versions.node,
       v8: process.versions.v8,
     },
-    method: `median of ${repeats} runs after 1 warm-up (cpu-ref: ${Math.min(repeats, 3)}); GFLOP/s = 2·batch·M·N·K / s`,
+    method: `median (gflops) and fastest (gflopsBest) of ${repeats} runs after 1 warm-up (cpu-ref: ${Math.min(repeats, 3)}); ` +
+      'GFLOP/s = 2·batch·M·N·K / s; speedups and the step estimate use medians',
+    loadAverage: os.loadavg().map((x) => round(x)),
     peers: {
       'tfjs-wasm': typeof tfjs === 'string' ? { unavailable: tfjs } : tfjs.info,
       ...(opts.device ? { [opts.device]: typeof device === 'string' ? { unavailable: device } : { name: device?.name } } : {}),
