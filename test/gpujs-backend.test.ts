@@ -641,6 +641,24 @@ describe('gpujs backend', () => {
     freeAll();
   });
 
+  it('buffers beyond 2^24 elements: index arithmetic stays exact (int, not float)', async () => {
+    // 4100 x 4097 = 16,797,700 elements, past the 2^24 where float32 stops counting by ones; the
+    // value of element i is i mod 8191, so an address off by one reads a different value.
+    const [V, H] = [4100, 4097];
+    const table = pair('float32', Float32Array.from({ length: V * H }, (_, i) => i % 8191));
+    const idx = view(pair('int32', [4099, 0, 4096, 4098]), [4]);
+    const [out, outPair] = output([4, H]);
+    gpu.gather(view(table, [V, H]).g, idx.g, out.g);
+    ref.gather(view(table, [V, H]).r, idx.r, out.r);
+    await expectSame(outPair, { atol: 0, rtol: 0 }, 'gather rows past 2^24');
+    const tail = view(table, [2, 50], [H, 1], V * H - H - 50);
+    const [copied, copiedPair] = output([2, 50]);
+    gpu.copy(tail.g, copied.g);
+    ref.copy(tail.r, copied.r);
+    await expectSame(copiedPair, { atol: 0, rtol: 0 }, 'copy from offsets past 2^24');
+    freeAll();
+  });
+
   it('BERT (tiny fixture, MLM head) on gpujs: forward, loss and every gradient against PyTorch', () => {
     // The fixture and loss of test/bert.test.ts (scripts/torch/gen_bert_fixture.py), run through
     // the Tensor/autograd stack on this device: gather, layernorm, batched and transposed matmul,

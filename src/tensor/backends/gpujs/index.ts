@@ -6,9 +6,11 @@
 // or neither (never written: zeros). Kernels never write in place: each launch renders the whole
 // destination buffer, taking untouched elements from its previous texture (kernels/gpujs/spec.ts),
 // and the buffer then points at the new texture. int32 data is stored as floats, exact to 2^24.
-// Host round trips happen only in `read`/`readSync` (the API), in scatterAdd (the index list is sorted into
-// rows on the host unless the buffer still holds its host copy, which int32 buffers keep), and
-// nowhere else; `write` uploads, merging on the GPU when it covers part of a device buffer.
+// Host round trips happen only in `read`/`readSync` (the API) and in scatterAdd (the index list
+// is sorted into rows on the host, from the host copy that int32 buffers keep when they have
+// one); `write` uploads, merging on the GPU when it covers part of a device buffer.
+// gpu.js keeps each compiled kernel's last output texture alive (its immutable-mode recycling),
+// so device memory holds up to one extra texture per cached kernel.
 //
 // Usage: `const be = new GpuJsBackend()` under an X display (`xvfb-run -a`); it throws, saying
 // why, when gpu.js cannot use headless GL. Kernel sources are in kernels/gpujs/.
@@ -360,9 +362,11 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     return { buf, size: buf.size, outIdx: inverseMap('outIdx', view), hasPrev: true, prev: [this.texOf(buf)] };
   }
 
-  private launch(spec: KernelSpec, args: KernelArg[], target: Target): void {
+  /** Run a kernel writing `target`; its output texture becomes the buffer's device copy. */
+  private launch(spec: KernelSpec, args: KernelArg[], target: Target): Texture {
     const tex = this.rt.run(spec, [...args, ...target.prev]);
     this.setTex(target.buf, tex);
+    return tex;
   }
 
   /** `int xAt(int row, int c)` for x viewed as [rows, C] (rows = all leading dims). */
@@ -386,8 +390,7 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
       return buf.tex;
     }
     const zeros: Target = { buf, size: buf.size, outIdx: identityMap('outIdx'), hasPrev: false, prev: [] };
-    this.launch(fillKernel(zeros), [0], zeros);
-    return buf.tex as unknown as Texture;
+    return this.launch(fillKernel(zeros), [0], zeros);
   }
 
   /** Replace a buffer's device copy (releasing the old one); the host copy becomes stale. */
