@@ -61,3 +61,4 @@ registerDevice('cpu-ref', () => new RefBackend());
 registerDevice('cpu', () => new CpuBackend());
 // GPU backends load their native modules only when asked for (`await initDevice(name)`).
 registerDevice('webgpu', async () => (await import('./backends/webgpu/index.js')).WebGPUBackend.create());
+registerDevice('gpujs', async () => new (await import('./backends/gpujs/index.js')).GpuJsBackend());
