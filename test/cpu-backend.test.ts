@@ -205,6 +205,26 @@ describe('cpu backend: matmul (wasm.sgemm)', () => {
     }
   });
 
+  it('a batch too large for the descriptor area (address tables on the heap) leaves no block behind', () => {
+    const [batch, M, K, N] = [3001, 2, 3, 2];
+    const a = randomF32(batch * M * K, 850);
+    const b = randomF32(batch * K * N, 851);
+    const expected = new Float64Array(batch * M * N);
+    for (let p = 0; p < batch; p++) {
+      expected.set(refMatmul(a.subarray(p * M * K, (p + 1) * M * K), b.subarray(p * K * N, (p + 1) * K * N), M, K, N), p * M * N);
+    }
+    for (const cpu of [cpu1, cpu2]) {
+      const ab = cpuBuffer(cpu, a);
+      const bb = cpuBuffer(cpu, b);
+      const out = cpu.alloc('float32', batch * M * N);
+      const blocks = cpu.heap.liveBlocks();
+      cpu.matmul(view(ab, 'float32', [batch, M, K]), view(bb, 'float32', [batch, K, N]), view(out, 'float32', [batch, M, N]));
+      expect(cpu.lastKernel).toBe('wasm.sgemm');
+      expect(cpu.heap.liveBlocks()).toBe(blocks);
+      assertClose(readCpu(cpu, out, batch * M * N), expected, matmulTol(K), `batch ${batch}, threads ${cpu.getThreads()}`);
+    }
+  });
+
   it('general strided operands (neither contiguous nor transposed) and offsets, without a copy', () => {
     const [M, K, N] = [37, 45, 29];
     const a = randomF32(M * K, 900);
@@ -241,6 +261,12 @@ describe('cpu backend: matmul (wasm.sgemm)', () => {
     cpu2.matmul(view(cpuBuffer(cpu2, a, 'float64'), 'float64', [6, 5]), view(cpuBuffer(cpu2, b, 'float64'), 'float64', [5, 4]), view(o64, 'float64', [6, 4]));
     expect(cpu2.lastKernel).toBe('ref.matmul');
     assertClose(readCpu(cpu2, o64, 24, 'float64'), expected, TOL.f64, 'float64 fallback');
+
+    // buffers of another cpu backend: its addresses mean nothing in cpu1's memory
+    const o32 = cpu2.alloc('float32', 24);
+    cpu1.matmul(view(cpuBuffer(cpu2, a), 'float32', [6, 5]), view(cpuBuffer(cpu2, b), 'float32', [5, 4]), view(o32, 'float32', [6, 4]));
+    expect(cpu1.lastKernel).toBe('ref.matmul');
+    assertClose(readCpu(cpu2, o32, 24), expected, matmulTol(5), 'foreign buffers');
 
     const ai = Int32Array.from({ length: 6 }, (_, i) => i - 2);
     const bi = Int32Array.from({ length: 6 }, (_, i) => 3 - i);
@@ -507,6 +533,7 @@ describe('cpu backend: allocator', () => {
     cpu.free(b);
     expect(() => cpu.free(b)).toThrow(/not a live block/);
     expect(() => cpu.free({ data: new Float32Array(4) })).toThrow(/did not allocate/);
+    expect(() => cpu.free(new CpuBackend({ threads: 1 }).alloc('float32', 4))).toThrow(/did not allocate/);
   });
 
   it('growth keeps earlier views valid, and workers see the grown memory', async () => {

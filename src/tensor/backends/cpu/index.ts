@@ -31,6 +31,8 @@ import { MAX_THREADS, WorkerPool } from './pool.js';
 export interface CpuBuffer extends RefBuffer {
   /** Byte address of the buffer's block in the backend's memory. */
   readonly ptr: number;
+  /** The backend whose memory holds it (addresses mean nothing in another backend's memory). */
+  readonly owner: CpuBackend;
 }
 
 export interface CpuBackendOptions {
@@ -64,9 +66,6 @@ function roundUp(x: number, m: number): number {
   return Math.ceil(x / m) * m;
 }
 
-function isCpuBuffer(buf: RefBuffer): buf is CpuBuffer {
-  return typeof (buf as Partial<CpuBuffer>).ptr === 'number';
-}
 
 /** Byte address of a float32 view's element 0. */
 function addr(v: View<RefBuffer>): number {
@@ -184,11 +183,11 @@ export class CpuBackend extends RefBackend {
     // Reused blocks hold old data; new buffers read as zeros, as RefBackend's do.
     data.fill(0);
     this.liveCount++;
-    return { data, ptr };
+    return { data, ptr, owner: this };
   }
 
   override free(buf: RefBuffer): void {
-    if (!isCpuBuffer(buf)) throw new Error('cpu backend: free of a buffer it did not allocate');
+    if (!this.owns(buf)) throw new Error('cpu backend: free of a buffer it did not allocate');
     this.heap.free(buf.ptr);
     this.liveCount--;
   }
@@ -347,8 +346,13 @@ export class CpuBackend extends RefBackend {
     this.lastThreads = nt;
   }
 
+  private owns(buf: RefBuffer): buf is CpuBuffer {
+    return (buf as Partial<CpuBuffer>).owner === this;
+  }
+
+  /** float32 views of buffers in this backend's memory: what the WebAssembly kernels can read. */
   private allFloat32(...views: View<RefBuffer>[]): boolean {
-    return views.every((v) => v.dtype === 'float32' && isCpuBuffer(v.buf));
+    return views.every((v) => v.dtype === 'float32' && this.owns(v.buf));
   }
 
   /** Threads for a call of size `work`; starts the pool lazily when a call first needs it. */
