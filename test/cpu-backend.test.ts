@@ -86,14 +86,21 @@ function expectBitIdentical(a: ArrayLike<number>, b: ArrayLike<number>, label: s
   }
 }
 
-// Backends: one per thread count, each forced to use its pool for every call size.
-const FORCE_POOL = { flops: 0, elements: 0 };
+// Backends: one per thread count, each forced to use its pool for every call size, with chunks
+// of 64 elements (or one row, if longer) so that small shapes still split across threads.
+const FORCE_POOL = { minFlops: 0, minElements: 0, chunkElements: 64 };
+
+/** Threads a chunked kernel wakes: no more than there are chunks of `chunkElements` (or rows). */
+function chunkedThreads(cpu: CpuBackend, rows: number, rowLength: number): number {
+  const rowsPerChunk = Math.max(1, Math.floor(FORCE_POOL.chunkElements / rowLength));
+  return Math.min(cpu.getThreads(), Math.ceil(rows / rowsPerChunk));
+}
 let cpu1: CpuBackend;
 let cpu2: CpuBackend;
 
 beforeAll(async () => {
-  cpu1 = await new CpuBackend({ threads: 1, parallelMin: FORCE_POOL }).init();
-  cpu2 = await new CpuBackend({ threads: 2, parallelMin: FORCE_POOL }).init();
+  cpu1 = await new CpuBackend({ threads: 1, parallel: FORCE_POOL }).init();
+  cpu2 = await new CpuBackend({ threads: 2, parallel: FORCE_POOL }).init();
 });
 
 afterAll(async () => {
@@ -300,8 +307,8 @@ describe('cpu backend: softmax and log-softmax (wasm.softmax)', () => {
           cpu.softmax(view(cpuBuffer(cpu, x), 'float32', shape), view(o, 'float32', shape), log);
           const label = `${log ? 'log-' : ''}softmax [${shape}] threads ${cpu.getThreads()}`;
           expect(cpu.lastKernel, label).toBe('wasm.softmax');
-          const rows = n / shape[shape.length - 1];
-          expect(cpu.lastThreads, label).toBe(Math.min(rows, cpu.getThreads()));
+          const C = shape[shape.length - 1];
+          expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n / C, C));
           const got = readCpu(cpu, o, n);
           // log-softmax of a masked entry is about -1e9: compare it relatively
           assertClose(got, expected, rowTol, label);
@@ -371,7 +378,7 @@ describe('cpu backend: layernorm (wasm.layernorm)', () => {
         );
         const label = `layernorm [${shape}] threads ${cpu.getThreads()}`;
         expect(cpu.lastKernel, label).toBe('wasm.layernorm');
-        expect(cpu.lastThreads, label).toBe(Math.min(rows, cpu.getThreads()));
+        expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, rows, H));
         const got = readCpu(cpu, out, n);
         assertClose(got, readRef(rOut, n), rowTol, `${label} out`);
         assertClose(readCpu(cpu, mean, rows), readRef(rMean, rows), rowTol, `${label} mean`);
@@ -400,7 +407,7 @@ describe('cpu backend: gelu and gelu_grad (wasm.gelu)', () => {
         cpu.unary(op, view(cpuBuffer(cpu, values), 'float32', [n]), view(o, 'float32', [n]));
         const label = `${op} threads ${cpu.getThreads()}`;
         expect(cpu.lastKernel, label).toBe('wasm.gelu');
-        expect(cpu.lastThreads, label).toBe(cpu.getThreads());
+        expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
         const got = readCpu(cpu, o, n);
         assertClose(got, expected, geluTol, label);
         results.push(got);
@@ -467,7 +474,7 @@ describe('cpu backend: add, sub, mul, div (wasm.binary)', () => {
           cpu.binary(op, view(cpuBuffer(cpu, c.a.data), 'float32', c.shape, c.a.strides), view(cpuBuffer(cpu, c.b.data), 'float32', c.shape, c.b.strides), view(o, 'float32', c.shape));
           const label = `${op} ${c.name} threads ${cpu.getThreads()}`;
           expect(cpu.lastKernel, label).toBe(c.fast ? 'wasm.binary' : `ref.binary.${op}`);
-          if (c.fast) expect(cpu.lastThreads, label).toBe(cpu.getThreads());
+          if (c.fast) expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
           expectBitIdentical(readCpu(cpu, o, n), expected, label);
         }
       }
@@ -537,7 +544,7 @@ describe('cpu backend: allocator', () => {
   });
 
   it('growth keeps earlier views valid, and workers see the grown memory', async () => {
-    const cpu = await new CpuBackend({ threads: 2, initialBytes: 1 << 20, parallelMin: FORCE_POOL }).init();
+    const cpu = await new CpuBackend({ threads: 2, initialBytes: 1 << 20, parallel: FORCE_POOL }).init();
     try {
       const small = cpuBuffer(cpu, randomF32(64 * 64, 6000));
       const before = Float32Array.from(small.data);
@@ -570,7 +577,7 @@ describe('cpu backend: allocator', () => {
 
 describe('cpu backend: worker pool', () => {
   it('starts lazily: calls run on the caller thread until the workers are ready, then on 2 threads', async () => {
-    const cpu = new CpuBackend({ threads: 2, parallelMin: FORCE_POOL });
+    const cpu = new CpuBackend({ threads: 2, parallel: FORCE_POOL });
     try {
       const [M, K, N] = [64, 64, 64];
       const a = cpuBuffer(cpu, randomF32(M * K, 7000));

@@ -4,14 +4,15 @@
 ;; Operands are contiguous float32 at byte addresses (the host falls back to its reference
 ;; kernels for strided views). Results are not bit-identical to a float64 reference: exp is a
 ;; polynomial (~1 ulp), the normal CDF a Chebyshev fit of erfc (~1e-7 relative); reductions are
-;; float32 with four lane-partial sums. Work is split by rows (softmax) or element ranges
-;; (gelu), never inside a reduction, so results do not depend on the thread count.
+;; float32 with four lane-partial sums. Threads take chunks of rows (softmax) or elements (gelu)
+;; from a shared counter; a row is never split, so results do not depend on the thread count.
 ;;
 ;; softmax descriptor (i32 at byte offsets): 0 rows, 4 C (row length >= 1), 8 x, 12 out, 16 log,
-;;   20 constant tables (see below)
+;;   20 constant tables (see below), 24 rows per chunk, 28 chunk counter (0 at the start)
 ;;   softmax:     out = exp(x - max) / sum(exp(x - max))
 ;;   log-softmax: out = (x - max) - log(sum(exp(x - max)))
-;; gelu descriptor: 0 n, 4 x, 8 out, 12 op (0 gelu, 1 gelu_grad), 16 constant tables
+;; gelu descriptor: 0 n, 4 x, 8 out, 12 op (0 gelu, 1 gelu_grad), 16 constant tables,
+;;   20 elements per chunk (a multiple of 4), 24 chunk counter (0 at the start)
 ;;   gelu(x)      = x Phi(x) = 0.5 x (1 + erf(x/sqrt2))
 ;;   gelu_grad(x) = Phi(x) + x exp(-x^2/2)/sqrt(2 pi)
 ;;
@@ -272,50 +273,36 @@
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $divTail))))))
 
-  ;; Entry point: rows [rows*tid/nt, rows*(tid+1)/nt).
+  ;; Entry point: thread $tid takes chunks of rows from the shared counter until none are left.
   (func (export "softmax") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $rows i32) (local $C i32) (local $r i32) (local $rEnd i32) (local $rowBytes i32) (local $k i32)
+    (local $chunk i32)
     (local.set $k (i32.add (i32.load offset=20 (local.get $desc)) (i32.shl (local.get $tid) (i32.const 9))))
     (call $writeConstants (local.get $k))
     (local.set $rows (i32.load offset=0 (local.get $desc)))
     (local.set $C (i32.load offset=4 (local.get $desc)))
+    (local.set $chunk (i32.load offset=24 (local.get $desc)))
     (local.set $rowBytes (i32.shl (local.get $C) (i32.const 2)))
-    (local.set $r (i32.wrap_i64 (i64.div_u
-      (i64.mul (i64.extend_i32_u (local.get $rows)) (i64.extend_i32_u (local.get $tid)))
-      (i64.extend_i32_u (local.get $nt)))))
-    (local.set $rEnd (i32.wrap_i64 (i64.div_u
-      (i64.mul (i64.extend_i32_u (local.get $rows)) (i64.extend_i32_u (i32.add (local.get $tid) (i32.const 1))))
-      (i64.extend_i32_u (local.get $nt)))))
     (block $done
-      (loop $rowLoop
-        (br_if $done (i32.ge_u (local.get $r) (local.get $rEnd)))
-        (call $softmaxRow
-          (i32.add (i32.load offset=8 (local.get $desc)) (i32.mul (local.get $r) (local.get $rowBytes)))
-          (i32.add (i32.load offset=12 (local.get $desc)) (i32.mul (local.get $r) (local.get $rowBytes)))
-          (local.get $C)
-          (i32.load offset=16 (local.get $desc))
-          (local.get $k))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $rowLoop))))
+      (loop $chunks
+        (local.set $r (i32.mul (local.get $chunk)
+          (i32.atomic.rmw.add offset=28 (local.get $desc) (i32.const 1))))
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $rEnd (i32.add (local.get $r) (local.get $chunk)))
+        (if (i32.gt_u (local.get $rEnd) (local.get $rows)) (then (local.set $rEnd (local.get $rows))))
+        (loop $rowLoop
+          (call $softmaxRow
+            (i32.add (i32.load offset=8 (local.get $desc)) (i32.mul (local.get $r) (local.get $rowBytes)))
+            (i32.add (i32.load offset=12 (local.get $desc)) (i32.mul (local.get $r) (local.get $rowBytes)))
+            (local.get $C)
+            (i32.load offset=16 (local.get $desc))
+            (local.get $k))
+          (br_if $rowLoop (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rEnd))))
+        (br $chunks))))
 
-  ;; Entry point: elements [e0, e1) of gelu or gelu_grad, chunks rounded up to whole vectors.
-  (func (export "gelu") (param $desc i32) (param $tid i32) (param $nt i32)
-    (local $n i32) (local $chunk i32) (local $e i32) (local $end i32) (local $vecEnd i32)
-    (local $x i32) (local $out i32) (local $grad i32) (local $v v128) (local $k i32)
-    (local.set $k (i32.add (i32.load offset=16 (local.get $desc)) (i32.shl (local.get $tid) (i32.const 9))))
-    (call $writeConstants (local.get $k))
-    (local.set $n (i32.load offset=0 (local.get $desc)))
-    (local.set $x (i32.load offset=4 (local.get $desc)))
-    (local.set $out (i32.load offset=8 (local.get $desc)))
-    (local.set $grad (i32.load offset=12 (local.get $desc)))
-    ;; chunk = ceil(n / nt) rounded up to a multiple of 4
-    (local.set $chunk (i32.and
-      (i32.add (i32.div_u (i32.add (local.get $n) (i32.sub (local.get $nt) (i32.const 1))) (local.get $nt)) (i32.const 3))
-      (i32.const -4)))
-    (local.set $e (i32.mul (local.get $chunk) (local.get $tid)))
-    (if (i32.gt_u (local.get $e) (local.get $n)) (then (local.set $e (local.get $n))))
-    (local.set $end (i32.add (local.get $e) (local.get $chunk)))
-    (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+  ;; gelu or gelu_grad of elements [$e, $end).
+  (func $geluRange (param $x i32) (param $out i32) (param $e i32) (param $end i32) (param $grad i32) (param $k i32)
+    (local $vecEnd i32) (local $v v128)
     ;; vectors while 4 elements remain
     (local.set $vecEnd (i32.add (local.get $e)
       (i32.and (i32.sub (local.get $end) (local.get $e)) (i32.const -4))))
@@ -340,4 +327,23 @@
               (else (call $gelu4 (local.get $v) (local.get $k))))))
         (local.set $e (i32.add (local.get $e) (i32.const 1)))
         (br $tail))))
+
+  ;; Entry point: thread $tid takes chunks of elements from the shared counter until none are left.
+  (func (export "gelu") (param $desc i32) (param $tid i32) (param $nt i32)
+    (local $n i32) (local $chunk i32) (local $e i32) (local $end i32) (local $k i32)
+    (local.set $k (i32.add (i32.load offset=16 (local.get $desc)) (i32.shl (local.get $tid) (i32.const 9))))
+    (call $writeConstants (local.get $k))
+    (local.set $n (i32.load offset=0 (local.get $desc)))
+    (local.set $chunk (i32.load offset=20 (local.get $desc)))
+    (block $done
+      (loop $chunks
+        (local.set $e (i32.mul (local.get $chunk)
+          (i32.atomic.rmw.add offset=24 (local.get $desc) (i32.const 1))))
+        (br_if $done (i32.ge_u (local.get $e) (local.get $n)))
+        (local.set $end (i32.add (local.get $e) (local.get $chunk)))
+        (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+        (call $geluRange
+          (i32.load offset=4 (local.get $desc)) (i32.load offset=8 (local.get $desc))
+          (local.get $e) (local.get $end) (i32.load offset=12 (local.get $desc)) (local.get $k))
+        (br $chunks))))
 )

@@ -5,10 +5,11 @@
 ;; value per row), which covers same-shape operands, a broadcast bias row (xRow = 0, xVec = 1),
 ;; a broadcast scalar (xRow = 0, xVec = 0) and a per-row value (xVec = 0). Single float32
 ;; operations, so results equal a float64 reference rounded to float32, bit for bit.
-;; Threads take element ranges; the results do not depend on the split.
+;; Threads take chunks of elements from a shared counter; the results do not depend on the split.
 ;;
 ;; Descriptor (i32 at byte offsets): 0 op (0 add, 1 sub, 2 mul, 3 div), 4 n, 8 L,
-;;   12 a, 16 aRow, 20 aVec, 24 b, 28 bRow, 32 bVec, 36 out
+;;   12 a, 16 aRow, 20 aVec, 24 b, 28 bRow, 32 bVec, 36 out, 40 elements per chunk (a multiple
+;;   of 4), 44 chunk counter (0 at the start)
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -61,23 +62,12 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $tail))))
 
-  ;; Entry point: elements [e0, e1), chunks rounded up to whole vectors, walked row segment by
-  ;; row segment.
-  (func (export "binary") (param $desc i32) (param $tid i32) (param $nt i32)
-    (local $n i32) (local $L i32) (local $chunk i32) (local $e i32) (local $end i32)
-    (local $r i32) (local $l i32) (local $len i32) (local $aVec i32) (local $bVec i32)
-    (local.set $n (i32.load offset=4 (local.get $desc)))
+  ;; Elements [$e, $end) of the call at $desc, walked row segment by row segment.
+  (func $range (param $desc i32) (param $e i32) (param $end i32)
+    (local $L i32) (local $r i32) (local $l i32) (local $len i32) (local $aVec i32) (local $bVec i32)
     (local.set $L (i32.load offset=8 (local.get $desc)))
     (local.set $aVec (i32.load offset=20 (local.get $desc)))
     (local.set $bVec (i32.load offset=32 (local.get $desc)))
-    ;; chunk = ceil(n / nt) rounded up to a multiple of 4
-    (local.set $chunk (i32.and
-      (i32.add (i32.div_u (i32.add (local.get $n) (i32.sub (local.get $nt) (i32.const 1))) (local.get $nt)) (i32.const 3))
-      (i32.const -4)))
-    (local.set $e (i32.mul (local.get $chunk) (local.get $tid)))
-    (if (i32.gt_u (local.get $e) (local.get $n)) (then (local.set $e (local.get $n))))
-    (local.set $end (i32.add (local.get $e) (local.get $chunk)))
-    (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
     (block $done
       (loop $segments
         (br_if $done (i32.ge_u (local.get $e) (local.get $end)))
@@ -100,4 +90,19 @@
           (local.get $len))
         (local.set $e (i32.add (local.get $e) (local.get $len)))
         (br $segments))))
+
+  ;; Entry point: thread $tid takes chunks of elements from the shared counter until none are left.
+  (func (export "binary") (param $desc i32) (param $tid i32) (param $nt i32)
+    (local $n i32) (local $chunk i32) (local $e i32) (local $end i32)
+    (local.set $n (i32.load offset=4 (local.get $desc)))
+    (local.set $chunk (i32.load offset=40 (local.get $desc)))
+    (block $done
+      (loop $chunks
+        (local.set $e (i32.mul (local.get $chunk)
+          (i32.atomic.rmw.add offset=44 (local.get $desc) (i32.const 1))))
+        (br_if $done (i32.ge_u (local.get $e) (local.get $n)))
+        (local.set $end (i32.add (local.get $e) (local.get $chunk)))
+        (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
+        (call $range (local.get $desc) (local.get $e) (local.get $end))
+        (br $chunks))))
 )

@@ -5,10 +5,11 @@
 ;;   out  = ((x - mean) * rstd) * w + b,  and mean[row], rstd[row] are written too.
 ;; All operands contiguous float32 (the host falls back to its reference kernel otherwise).
 ;; Sums are float32 with four lane-partial sums, so results match a float64 reference to ~1e-6
-;; relative, not bit for bit. Rows are split across threads; a row is never split.
+;; relative, not bit for bit. Threads take chunks of rows from a shared counter; a row is never
+;; split, so results do not depend on the thread count.
 ;;
 ;; Descriptor (byte offsets): 0 rows, 4 H, 8 x, 12 w, 16 b, 20 out, 24 mean, 28 rstd (i32 byte
-;; addresses), 32 eps (f32).
+;; addresses), 32 eps (f32), 36 rows per chunk, 40 chunk counter (0 at the start).
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -99,30 +100,30 @@
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
         (br $outTail))))
 
-  ;; Entry point: rows [rows*tid/nt, rows*(tid+1)/nt).
+  ;; Entry point: thread $tid takes chunks of rows from the shared counter until none are left.
   (func (export "layernorm") (param $desc i32) (param $tid i32) (param $nt i32)
-    (local $rows i32) (local $H i32) (local $r i32) (local $rEnd i32) (local $offset i32)
+    (local $rows i32) (local $H i32) (local $r i32) (local $rEnd i32) (local $offset i32) (local $chunk i32)
     (local.set $rows (i32.load offset=0 (local.get $desc)))
     (local.set $H (i32.load offset=4 (local.get $desc)))
-    (local.set $r (i32.wrap_i64 (i64.div_u
-      (i64.mul (i64.extend_i32_u (local.get $rows)) (i64.extend_i32_u (local.get $tid)))
-      (i64.extend_i32_u (local.get $nt)))))
-    (local.set $rEnd (i32.wrap_i64 (i64.div_u
-      (i64.mul (i64.extend_i32_u (local.get $rows)) (i64.extend_i32_u (i32.add (local.get $tid) (i32.const 1))))
-      (i64.extend_i32_u (local.get $nt)))))
+    (local.set $chunk (i32.load offset=36 (local.get $desc)))
     (block $done
-      (loop $rowLoop
-        (br_if $done (i32.ge_u (local.get $r) (local.get $rEnd)))
-        (local.set $offset (i32.mul (local.get $r) (i32.shl (local.get $H) (i32.const 2))))
-        (call $row
-          (i32.add (i32.load offset=8 (local.get $desc)) (local.get $offset))
-          (i32.load offset=12 (local.get $desc))
-          (i32.load offset=16 (local.get $desc))
-          (i32.add (i32.load offset=20 (local.get $desc)) (local.get $offset))
-          (local.get $H)
-          (f32.load offset=32 (local.get $desc))
-          (i32.add (i32.load offset=24 (local.get $desc)) (i32.shl (local.get $r) (i32.const 2)))
-          (i32.add (i32.load offset=28 (local.get $desc)) (i32.shl (local.get $r) (i32.const 2))))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $rowLoop))))
+      (loop $chunks
+        (local.set $r (i32.mul (local.get $chunk)
+          (i32.atomic.rmw.add offset=40 (local.get $desc) (i32.const 1))))
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $rEnd (i32.add (local.get $r) (local.get $chunk)))
+        (if (i32.gt_u (local.get $rEnd) (local.get $rows)) (then (local.set $rEnd (local.get $rows))))
+        (loop $rowLoop
+          (local.set $offset (i32.mul (local.get $r) (i32.shl (local.get $H) (i32.const 2))))
+          (call $row
+            (i32.add (i32.load offset=8 (local.get $desc)) (local.get $offset))
+            (i32.load offset=12 (local.get $desc))
+            (i32.load offset=16 (local.get $desc))
+            (i32.add (i32.load offset=20 (local.get $desc)) (local.get $offset))
+            (local.get $H)
+            (f32.load offset=32 (local.get $desc))
+            (i32.add (i32.load offset=24 (local.get $desc)) (i32.shl (local.get $r) (i32.const 2)))
+            (i32.add (i32.load offset=28 (local.get $desc)) (i32.shl (local.get $r) (i32.const 2))))
+          (br_if $rowLoop (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rEnd))))
+        (br $chunks))))
 )

@@ -18,8 +18,9 @@
 ;;   not on mc, nc, nor on the split across threads.
 ;;
 ;; Threading: the work is a list of units (batch p, column block of nc, row block of mc), row
-;; block fastest; thread `tid` of `nt` takes units [U*tid/nt, U*(tid+1)/nt). B[:, column block]
-;; is packed once for all of K and reused by the thread's consecutive units of the same (p, n).
+;; block fastest. Threads take the next unit from a shared counter (i32.atomic.rmw.add), so a
+;; thread that the OS delays does not hold the others up. B[:, column block] is packed once for
+;; all of K and reused while a thread's units keep the same (p, n).
 ;;
 ;; Descriptor: i32 fields at byte offsets of `desc`
 ;;   0 M    4 N    8 K    12 batch
@@ -30,6 +31,7 @@
 ;;   48 mc   52 nc    block sizes (multiples of 4 and 8)
 ;;   56 scratch  60 scratchStride   per-thread scratch, thread t at scratch + t*scratchStride:
 ;;        packed A (mc*KC floats), packed B (ceil(K/KC)*KC*roundup(nc, 8) floats), a 4x8 tile.
+;;   64 next    the unit counter, 0 when the call starts
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -336,10 +338,10 @@
       (local.set $first (i32.const 0))
       (br_if $kBlocks (i32.lt_u (local.tee $k0 (i32.add (local.get $k0) (i32.const 256))) (local.get $K)))))
 
-  ;; Entry point: this thread's share of the units described at $desc.
+  ;; Entry point: thread $tid takes units of the call at $desc until none are left ($nt unused).
   (func (export "sgemm") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $M i32) (local $N i32) (local $K i32) (local $mc i32) (local $nc i32)
-    (local $mBlocks i32) (local $nBlocks i32) (local $units i32) (local $u i32) (local $uEnd i32)
+    (local $mBlocks i32) (local $nBlocks i32) (local $units i32) (local $u i32)
     (local $m i32) (local $pn i32) (local $n i32) (local $p i32) (local $i0 i32) (local $j0 i32)
     (local $rows i32) (local $cols i32) (local $packed i32)
     (local $scratch i32) (local $pa i32) (local $pb i32) (local $tile i32)
@@ -353,13 +355,6 @@
     (local.set $nBlocks (i32.div_u (i32.add (local.get $N) (i32.sub (local.get $nc) (i32.const 1))) (local.get $nc)))
     (local.set $units
       (i32.mul (i32.load offset=12 (local.get $desc)) (i32.mul (local.get $mBlocks) (local.get $nBlocks))))
-    ;; [units*tid/nt, units*(tid+1)/nt), in 64-bit so that the products cannot overflow
-    (local.set $u (i32.wrap_i64 (i64.div_u
-      (i64.mul (i64.extend_i32_u (local.get $units)) (i64.extend_i32_u (local.get $tid)))
-      (i64.extend_i32_u (local.get $nt)))))
-    (local.set $uEnd (i32.wrap_i64 (i64.div_u
-      (i64.mul (i64.extend_i32_u (local.get $units)) (i64.extend_i32_u (i32.add (local.get $tid) (i32.const 1))))
-      (i64.extend_i32_u (local.get $nt)))))
     ;; this thread's scratch: packed A, then packed B for all K blocks, then the edge tile
     (local.set $scratch
       (i32.add (i32.load offset=56 (local.get $desc))
@@ -376,7 +371,8 @@
     (local.set $packed (i32.const -1))
     (block $done
       (loop $units
-        (br_if $done (i32.ge_u (local.get $u) (local.get $uEnd)))
+        (local.set $u (i32.atomic.rmw.add offset=64 (local.get $desc) (i32.const 1)))
+        (br_if $done (i32.ge_u (local.get $u) (local.get $units)))
         ;; u = (p*nBlocks + n)*mBlocks + m
         (local.set $m (i32.rem_u (local.get $u) (local.get $mBlocks)))
         (local.set $pn (i32.div_u (local.get $u) (local.get $mBlocks)))
@@ -410,6 +406,5 @@
               (i32.add (i32.mul (local.get $i0) (i32.load offset=32 (local.get $desc))) (local.get $j0))
               (i32.const 2)))
           (local.get $rows) (local.get $cols) (local.get $pa) (local.get $pb) (local.get $tile))
-        (local.set $u (i32.add (local.get $u) (i32.const 1)))
         (br $units))))
 )

@@ -40,14 +40,23 @@ export interface CpuBackendOptions {
   threads?: number;
   /** Initial memory size in bytes (default 16 MiB); the memory grows as needed up to 4 GiB. */
   initialBytes?: number;
-  /**
-   * Smallest calls that use the pool (default: 2^22 flops for matmul, 2^17 elements for the
-   * others; waking workers costs ~20-50 us). Tests set 0 to push every shape through the pool.
-   */
-  parallelMin?: { flops: number; elements: number };
+  /** How calls use the pool; tests shrink these to push small shapes through several threads. */
+  parallel?: Partial<ParallelOptions>;
 }
 
-const PARALLEL_MIN = { flops: 1 << 22, elements: 1 << 17 };
+export interface ParallelOptions {
+  /** Smallest matmul (2·batch·M·N·K) that uses the pool; waking workers costs ~20-50 us. */
+  minFlops: number;
+  /** Smallest output (elements) of the other kernels that uses the pool. */
+  minElements: number;
+  /**
+   * Elements a thread takes at a time from the shared counter of the non-matmul kernels (rows
+   * of softmax and layernorm: as many as fit, at least one).
+   */
+  chunkElements: number;
+}
+
+const PARALLEL_DEFAULTS: ParallelOptions = { minFlops: 1 << 22, minElements: 1 << 17, chunkElements: 1 << 14 };
 
 /** sgemm blocking. KC is fixed in sgemm.wat (it sets the summation order); mc and nc are free. */
 const KC = 256;
@@ -114,7 +123,7 @@ export class CpuBackend extends RefBackend {
   lastThreads = 0;
 
   private readonly pool: WorkerPool;
-  private readonly parallelMin: { flops: number; elements: number };
+  private readonly parallel: ParallelOptions;
   private threads: number;
   private liveCount = 0;
   /** matmul's per-thread scratch (packed panels), one block for all threads. */
@@ -128,7 +137,7 @@ export class CpuBackend extends RefBackend {
     this.heap = new Heap(opts.initialBytes);
     this.pool = new WorkerPool(this.heap.memory, instantiateKernels(this.heap.memory));
     this.threads = this.checkThreads(opts.threads ?? os.availableParallelism());
-    this.parallelMin = opts.parallelMin ?? PARALLEL_MIN;
+    this.parallel = { ...PARALLEL_DEFAULTS, ...opts.parallel };
     this.i32View = new Int32Array(this.heap.memory.buffer);
     this.f32View = new Float32Array(this.heap.memory.buffer);
   }
@@ -213,15 +222,16 @@ export class CpuBackend extends RefBackend {
       this.lastKernel = 'zero-fill';
       return;
     }
-    const nt = this.threadsFor(2 * batch * M * N * K, this.parallelMin.flops);
+    const nt = this.threadsFor(2 * batch * M * N * K, this.parallel.minFlops);
 
-    // Blocks: mc rows x nc columns of C per unit of work; enough units to balance the threads.
+    // Blocks: mc rows x nc columns of C per unit of work. Threads take units one at a time, so
+    // a few units per thread balance the load even when the OS delays one of them.
     let mc = Math.min(MC_MAX, roundUp(M, 4));
     let nc = Math.min(NC_MAX, roundUp(N, 8));
     const kPadded = roundUp(K, KC);
     while (nc > 8 && kPadded * nc * 4 > PACKED_B_MAX_BYTES) nc = roundUp(nc / 2, 8);
     const units = (): number => batch * Math.ceil(M / mc) * Math.ceil(N / nc);
-    while (nt > 1 && units() < 2 * nt) {
+    while (nt > 1 && units() < 4 * nt) {
       if (nc >= 128) nc = roundUp(nc / 2, 8);
       else if (mc >= 32) mc = roundUp(mc / 2, 4);
       else break;
@@ -230,10 +240,11 @@ export class CpuBackend extends RefBackend {
     const stride = roundUp(mc * KC * 4 + kPadded * nc * 4 + 128, 64);
     const scratch = this.ensureScratch(stride * nt);
 
-    // Per-batch byte addresses of A_p[0,0], B_p[0,0], C_p[0,0]; in the descriptor area when they fit.
+    // Per-batch byte addresses of A_p[0,0], B_p[0,0], C_p[0,0]: after the descriptor's 17
+    // fields when they fit, else in a temporary heap block.
     const tableBytes = 3 * 4 * batch;
-    const temp = tableBytes > DESC_BYTES - 64 ? this.heap.alloc(tableBytes) : 0;
-    const tables = temp !== 0 ? temp : DESC_BYTE + 64;
+    const temp = tableBytes > DESC_BYTES - 128 ? this.heap.alloc(tableBytes) : 0;
+    const tables = temp !== 0 ? temp : DESC_BYTE + 128;
     const i32 = this.int32();
     const at = tables >> 2;
     writeBatchAddresses(i32, at, a, batchShape, (a.buf as CpuBuffer).ptr);
@@ -247,6 +258,7 @@ export class CpuBackend extends RefBackend {
       tables, tables + 4 * batch, tables + 8 * batch,
       mc, nc,
       scratch, stride,
+      0,
     ], DESC_BYTE >> 2);
     try {
       this.launch('sgemm', nt);
@@ -265,8 +277,9 @@ export class CpuBackend extends RefBackend {
     const n = sizeOf(x.shape);
     if (n === 0) return;
     const rows = n / C;
-    const nt = Math.min(rows, this.threadsFor(n, this.parallelMin.elements));
-    this.int32().set([rows, C, addr(x), addr(out), log ? 1 : 0, TABLES_BYTE], DESC_BYTE >> 2);
+    const chunk = this.rowsPerChunk(C);
+    const nt = Math.min(Math.ceil(rows / chunk), this.threadsFor(n, this.parallel.minElements));
+    this.int32().set([rows, C, addr(x), addr(out), log ? 1 : 0, TABLES_BYTE, chunk, 0], DESC_BYTE >> 2);
     this.launch('softmax', nt);
   }
 
@@ -284,9 +297,10 @@ export class CpuBackend extends RefBackend {
     const n = sizeOf(x.shape);
     if (n === 0) return;
     const rows = n / H;
-    const nt = Math.min(rows, this.threadsFor(n, this.parallelMin.elements));
+    const chunk = this.rowsPerChunk(H);
+    const nt = Math.min(Math.ceil(rows / chunk), this.threadsFor(n, this.parallel.minElements));
     const d = DESC_BYTE >> 2;
-    this.int32().set([rows, H, addr(x), addr(w), addr(b), addr(out), addr(mean), addr(rstd)], d);
+    this.int32().set([rows, H, addr(x), addr(w), addr(b), addr(out), addr(mean), addr(rstd), 0, chunk, 0], d);
     this.float32()[d + 8] = eps;
     this.launch('layernorm', nt);
   }
@@ -300,8 +314,9 @@ export class CpuBackend extends RefBackend {
     }
     const n = sizeOf(x.shape);
     if (n === 0) return;
-    const nt = this.threadsFor(n, this.parallelMin.elements);
-    this.int32().set([n, addr(x), addr(out), op === 'gelu_grad' ? 1 : 0, TABLES_BYTE], DESC_BYTE >> 2);
+    const chunk = this.parallel.chunkElements;
+    const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
+    this.int32().set([n, addr(x), addr(out), op === 'gelu_grad' ? 1 : 0, TABLES_BYTE, chunk, 0], DESC_BYTE >> 2);
     this.launch('gelu', nt);
   }
 
@@ -327,12 +342,14 @@ export class CpuBackend extends RefBackend {
       this.lastKernel = `ref.binary.${op}`;
       return;
     }
-    const nt = this.threadsFor(n, this.parallelMin.elements);
+    const chunk = this.parallel.chunkElements;
+    const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
     this.int32().set([
       code, n, L,
       addr(a), fa.row * 4, fa.vec,
       addr(b), fb.row * 4, fb.vec,
       addr(out),
+      chunk, 0,
     ], DESC_BYTE >> 2);
     this.launch('binary', nt);
   }
@@ -360,6 +377,11 @@ export class CpuBackend extends RefBackend {
     if (this.threads <= 1 || work < min) return 1;
     if (this.pool.size() < this.threads && this.pool.failure() === null) this.pool.grow(this.threads);
     return Math.min(this.threads, this.pool.readyThreads());
+  }
+
+  /** Rows of length `rowLength` per chunk: about chunkElements elements, at least one row. */
+  private rowsPerChunk(rowLength: number): number {
+    return Math.max(1, Math.floor(this.parallel.chunkElements / rowLength));
   }
 
   private checkThreads(threads: number): number {
