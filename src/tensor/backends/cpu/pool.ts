@@ -12,8 +12,9 @@
 //   READY + t                         1 once worker t has instantiated the kernels
 //
 // A call: the caller writes OP/DESC/NT, sets PENDING = nt - 1, bumps and notifies WAKE + t for
-// t = 1..nt-1, runs share 0 itself, then Atomics.wait(PENDING) until it reads 0. From the
-// caller's view every kernel is synchronous. Workers are unref'd, so they never keep the process
+// t = 1..nt-1, runs the kernel itself as thread 0, then Atomics.wait(PENDING) until it reads 0.
+// (The kernels share out their work through a counter in their descriptor.) From the caller's
+// view every kernel is synchronous. Workers are unref'd, so they never keep the process
 // alive. This file knows nothing about what the kernels compute.
 
 import { Worker } from 'node:worker_threads';
