@@ -14,7 +14,7 @@ import {
 } from '../src/tensor/backend.js';
 import { GpuJsBackend, type GpuJsBuffer } from '../src/tensor/backends/gpujs/index.js';
 import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
-import { knownDevices, registerDevice } from '../src/tensor/device.js';
+import { getDevice, initDevice } from '../src/tensor/device.js';
 import { type Tensor, arange, fromArray } from '../src/tensor/tensor.js';
 import { tidy } from '../src/tensor/memory.js';
 import * as ops from '../src/autograd/ops.js';
@@ -33,10 +33,11 @@ const ref = new RefBackend();
 let startError: Error | null = null;
 
 // A start failure is rethrown by every test (a failing beforeAll would report them as skipped).
-beforeAll(() => {
+beforeAll(async () => {
   try {
     if (!process.env.DISPLAY) throw new Error(NO_DISPLAY);
-    gpu = new GpuJsBackend();
+    // The registry's instance, so kernel tests and the Tensor-level BERT test share one backend.
+    gpu = (await initDevice('gpujs')) as GpuJsBackend;
   } catch (e) {
     startError = e as Error;
   }
@@ -663,7 +664,7 @@ describe('gpujs backend', () => {
     // The fixture and loss of test/bert.test.ts (scripts/torch/gen_bert_fixture.py), run through
     // the Tensor/autograd stack on this device: gather, layernorm, batched and transposed matmul,
     // softmax with the padding mask, gelu, cross-entropy, and backward through scatterAdd.
-    if (!knownDevices().includes('gpujs')) registerDevice('gpujs', () => gpu);
+    expect(getDevice('gpujs')).toBe(gpu);
     const fixtures = join(import.meta.dirname, 'fixtures', 'bert');
     const refs = readSafetensors(join(fixtures, 'tiny.reference.safetensors')).tensors;
     const expected = (key: string): Float64Array => refs.get(key)!.data as Float64Array;
