@@ -1,5 +1,8 @@
 // `retrograd bench <what> [--json]`: benchmarks, printed as JSON. Never timed tests.
 //   matmul   GFLOP/s per backend on 512x768x768 and the BERT-mini step shapes (src/bench/matmul.ts)
+//   ops      elementwise/softmax/layernorm/gelu per backend (src/bench/ops.ts)
+//   tokenizer  WordPiece tokens/s (src/bench/tokenizer.ts)
+//   bert     BERT train/infer tokens/s, profile by primitive, optional PyTorch side by side (src/bench/bert.ts)
 
 import type { Command } from 'commander';
 
@@ -17,11 +20,55 @@ export function registerBench(program: Command): void {
       console.log(JSON.stringify(result, null, 2));
     });
   bench
+    .command('ops')
+    .description('elementwise, softmax, layernorm, gelu throughput per backend on BERT-mini step shapes')
+    .option('--json', 'print JSON (the default and only format)', true)
+    .option('--threads <list>', 'thread counts for the cpu backend', '1,2')
+    .action(async (opts: { threads: string }) => {
+      const { benchOps } = await import('../bench/ops.js');
+      console.log(JSON.stringify(await benchOps({ threads: opts.threads.split(',').map(Number) }), null, 2));
+    });
+  bench
     .command('tokenizer')
     .description('WordPiece tokenizer tokens/s, cold and warm cache')
     .option('--json', 'print JSON (the default and only format)', true)
     .action(async () => {
       const { benchTokenizer } = await import('../bench/tokenizer.js');
       console.log(JSON.stringify(benchTokenizer(), null, 2));
+    });
+  bench
+    .command('bert')
+    .description('BERT training step (or inference) tokens/s, profiled by primitive')
+    .option('--json', 'print JSON (the default and only format)', true)
+    .option('--config <preset>', 'mini | small | base', 'mini')
+    .option('--batch <n>', 'sequences per step', '32')
+    .option('--seq <n>', 'tokens per sequence', '128')
+    .option('--mode <mode>', 'train | infer', 'train')
+    .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
+    .option('--steps <n>', 'timed steps', '3')
+    .option('--warmup <n>', 'untimed steps first', '1')
+    .option('--no-profile', 'skip the per-primitive profile step')
+    .option('--compare-torch', 'also run scripts/torch/bench_bert.py (needs /usr/bin/python3 with torch)')
+    .option('--torch-threads <n>', 'threads for PyTorch', '2')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const { benchBert } = await import('../bench/bert.js');
+      const int = (key: string): number => {
+        const n = Number(o[key]);
+        if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${key} must be a non-negative integer, got ${String(o[key])}`);
+        return n;
+      };
+      if (o.mode !== 'train' && o.mode !== 'infer') throw new Error(`--mode must be train or infer, got ${String(o.mode)}`);
+      const result = await benchBert({
+        config: o.config as 'mini' | 'small' | 'base',
+        batch: int('batch'),
+        seq: int('seq'),
+        mode: o.mode,
+        device: String(o.device),
+        steps: Math.max(1, int('steps')),
+        warmup: int('warmup'),
+        profile: o.profile !== false,
+        torchThreads: o.compareTorch ? int('torchThreads') : 0,
+      });
+      console.log(JSON.stringify(result, null, 2));
     });
 }
