@@ -7,7 +7,8 @@
 //   info_nce(q, d) = cross_entropy(20 * normalize(q) @ normalize(d).T, arange(len(q)))
 // Float32 must match within the acceptance tolerances (forward 1e-5, gradients 1e-4); float64
 // must match to rounding noise, which pins the semantics down beyond float32 noise.
-// Runs on cpu-ref and asserts that its kernels ran.
+// Runs on cpu-ref (float32 and float64) and on the WebAssembly `cpu` backend (float32), asserting
+// which kernels ran on each.
 
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import {
 import { readSafetensors, int64ToInt32, type SafetensorsTensor } from '../src/nn/safetensors.js';
 import { BertForMaskedLM, BertModel, BERT_PRESETS, checkBertConfig, maskFill } from '../src/nn/bert.js';
 import { loadModelDir } from '../src/nn/model-dir.js';
+import { openDevice } from '../src/cli/embed.js';
 import { clsPool, meanPool, pool } from '../src/nn/pooling.js';
 import { assertClose, type Tolerance } from './util/close.js';
 
@@ -128,6 +130,40 @@ describe.each(['float32', 'float64'] as const)('BERT parity with PyTorch (%s, cp
       assertClose(meanPool(out.lastHiddenState, attentionMask).toArray(), refData(ref, 'pooled_mean'), fwd, 'pooled_mean');
     }));
     loaded.model.dispose();
+  });
+});
+
+describe('BERT parity with PyTorch on the WebAssembly cpu backend (float32)', () => {
+  it('tiny: forward outputs and every gradient, with the SIMD matmul kernel', async () => {
+    await openDevice('cpu');
+    const be = getDevice('cpu') as unknown as { kernelCounts: Map<string, number> };
+    const sgemmBefore = be.kernelCounts.get('wasm.sgemm') ?? 0;
+    const ref = reference('tiny');
+    const mlm = loadModelDir(join(FIXTURES, 'tiny'), { head: 'mlm', device: 'cpu' }).mlm!;
+    const ids = (key: string): Tensor => refIds(ref, key).to('cpu');
+    tidy(() => {
+      const attentionMask = ids('attention_mask');
+      const out = mlm.forward({ inputIds: ids('input_ids'), attentionMask, tokenTypeIds: ids('token_type_ids') });
+      expect(out.lastHiddenState.device).toBe('cpu');
+      assertClose(out.lastHiddenState.toArray(), refData(ref, 'last_hidden_state'), FORWARD_F32, 'last_hidden_state');
+      assertClose(out.logits.toArray(), refData(ref, 'mlm_logits'), FORWARD_F32, 'mlm_logits');
+      const h = out.lastHiddenState;
+      const mean = meanPool(h, attentionMask);
+      const pooled = out.poolerOutput!;
+      const [batch, seq, vocab] = out.logits.shape;
+      const lossMlm = ops.crossEntropy(out.logits.reshape([batch * seq, vocab]), ids('mlm_labels').reshape([batch * seq]), { ignoreIndex: -100 }); // [B, S, V] -> [B·S, V]
+      const loss = infoNCE(mean.narrow(0, 0, 3), mean.narrow(0, 3, 3))
+        .add(infoNCE(pooled.narrow(0, 0, 3), pooled.narrow(0, 3, 3)))
+        .add(lossMlm.mul(0.5))
+        .add(h.square().mean().mul(0.1));
+      assertClose(loss.item(), refData(ref, 'loss'), FORWARD_F32, 'loss');
+      loss.backward();
+    });
+    for (const [name, p] of mlm.namedParameters()) {
+      assertClose(p.grad!.toArray(), refData(ref, `grad.${name}`), GRAD_F32, `grad ${name}`);
+    }
+    expect(be.kernelCounts.get('wasm.sgemm') ?? 0).toBeGreaterThan(sgemmBefore);
+    mlm.dispose();
   });
 });
 
