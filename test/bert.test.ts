@@ -13,7 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import {
-  Tensor, fromArray, getDevice, noGrad, ops, tidy, arange, RefBackend,
+  Tensor, fromArray, getDevice, noGrad, ops, tidy, arange, RefBackend, AdamW, liveStorages,
 } from '../src/index.js';
 import { readSafetensors, int64ToInt32, type SafetensorsTensor } from '../src/nn/safetensors.js';
 import { BertForMaskedLM, BertModel, BERT_PRESETS, checkBertConfig, maskFill } from '../src/nn/bert.js';
@@ -203,6 +203,36 @@ describe('BERT semantics', () => {
     expect(rows.subarray(0, H).every((v) => v === 0)).toBe(true); // [PAD] = row 0
     expect(rows.subarray(11 * H, 12 * H).some((v) => v !== 0)).toBe(true);
     model.dispose();
+  });
+
+  it('training steps (dropout on) leave the live buffer count flat', () => {
+    const ref = reference('tiny');
+    const mlm = loadModelDir(join(FIXTURES, 'tiny'), { head: 'mlm', device: 'cpu-ref' }).mlm!;
+    mlm.train();
+    const optimizer = new AdamW(mlm.parameters(), { lr: 1e-3 });
+    const inputIds = refIds(ref, 'input_ids');
+    const attentionMask = refIds(ref, 'attention_mask');
+    const counts: number[] = [];
+    const losses: number[] = [];
+    for (let step = 0; step < 4; step++) {
+      const loss = tidy(() => {
+        const out = mlm.forward({ inputIds, attentionMask });
+        const mean = meanPool(out.lastHiddenState, attentionMask);
+        const l = infoNCE(mean.narrow(0, 0, 3), mean.narrow(0, 3, 3));
+        optimizer.zeroGrad();
+        l.backward();
+        return l.item();
+      });
+      optimizer.step();
+      losses.push(loss);
+      counts.push(liveStorages());
+    }
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses[3]).toBeLessThan(losses[0]);
+    expect(counts[2]).toBe(counts[1]);
+    expect(counts[3]).toBe(counts[1]);
+    optimizer.dispose();
+    mlm.dispose();
   });
 
   it('presets and config checks', () => {
