@@ -18,7 +18,7 @@ import {
 import { readSafetensors, int64ToInt32, type SafetensorsTensor } from '../src/nn/safetensors.js';
 import { BertForMaskedLM, BertModel, BERT_PRESETS, checkBertConfig, maskFill } from '../src/nn/bert.js';
 import { loadModelDir } from '../src/nn/model-dir.js';
-import { openDevice } from '../src/cli/embed.js';
+import { initDevice } from '../src/tensor/device.js';
 import { clsPool, meanPool, pool } from '../src/nn/pooling.js';
 import { assertClose, type Tolerance } from './util/close.js';
 
@@ -135,7 +135,7 @@ describe.each(['float32', 'float64'] as const)('BERT parity with PyTorch (%s, cp
 
 describe('BERT parity with PyTorch on the WebAssembly cpu backend (float32)', () => {
   it('tiny: forward outputs and every gradient, with the SIMD matmul kernel', async () => {
-    await openDevice('cpu');
+    await initDevice('cpu');
     const be = getDevice('cpu') as unknown as { kernelCounts: Map<string, number> };
     const sgemmBefore = be.kernelCounts.get('wasm.sgemm') ?? 0;
     const ref = reference('tiny');

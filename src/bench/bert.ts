@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../tensor/backend.js';
-import { getDevice } from '../tensor/device.js';
+import { getDevice, initDevice } from '../tensor/device.js';
 import { Generator } from '../tensor/random.js';
 import { type Tensor, arange, fromArray, ones, zeros } from '../tensor/tensor.js';
 import { tidy } from '../tensor/memory.js';
@@ -26,7 +26,6 @@ import { noGrad } from '../autograd/engine.js';
 import { AdamW } from '../train/optim.js';
 import { BERT_PRESETS, BertModel, type BertPreset } from '../nn/bert.js';
 import { clsPool } from '../nn/pooling.js';
-import { openDevice } from '../cli/embed.js';
 
 export interface BenchBertOptions {
   config: BertPreset;
@@ -170,7 +169,8 @@ function runTorch(opts: BenchBertOptions): Record<string, unknown> {
 export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult> {
   if (!(opts.config in BERT_PRESETS)) throw new Error(`--config must be one of ${Object.keys(BERT_PRESETS).join(', ')}`);
   if (opts.mode === 'train' && (opts.batch < 2 || opts.batch % 2 !== 0)) throw new Error('--batch must be even (queries against documents) for train');
-  const device = await openDevice(opts.device);
+  const device = opts.device;
+  await initDevice(device);
   const config = BERT_PRESETS[opts.config];
   if (opts.seq > config.max_position_embeddings) throw new Error(`--seq ${opts.seq} exceeds max_position_embeddings ${config.max_position_embeddings}`);
   const gen = new Generator(0);

@@ -10,42 +10,17 @@
 // validated before any work starts; the output is written to a temporary file and renamed at the
 // end, so a failed run writes nothing. Texts are batched by token length (less padding); each
 // row's result does not depend on its batch. A progress bar goes to stderr when it is a terminal.
-// Also here: `openDevice`, which loads and starts a backend by name (shared with the benchmarks).
 
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import type { Backend } from '../tensor/backend.js';
-import { initDevice, knownDevices, registerDevice } from '../tensor/device.js';
+import { initDevice } from '../tensor/device.js';
 import { fromArray } from '../tensor/tensor.js';
 import { tidy } from '../tensor/memory.js';
 import { noGrad } from '../autograd/engine.js';
 import { loadModelDir } from '../nn/model-dir.js';
 import { pool, type PoolingConfig, type PoolingMode } from '../nn/pooling.js';
-
-/** Backends that live in their own modules, loaded only when asked for. */
-const LAZY_BACKENDS: Record<string, () => Promise<() => Promise<Backend>>> = {
-  cpu: async () => {
-    const { createCpuBackend } = await import('../tensor/backends/cpu/index.js');
-    return () => createCpuBackend();
-  },
-  webgpu: async () => {
-    const { WebGPUBackend } = await import('../tensor/backends/webgpu/index.js');
-    return () => WebGPUBackend.create();
-  },
-};
-
-/** Register (if needed) and start a device by name; returns the name. */
-export async function openDevice(name: string): Promise<string> {
-  if (!knownDevices().includes(name)) {
-    const lazy = LAZY_BACKENDS[name];
-    if (!lazy) throw new Error(`unknown device '${name}' (known: ${[...new Set([...knownDevices(), ...Object.keys(LAZY_BACKENDS)])].join(', ')})`);
-    registerDevice(name, await lazy());
-  }
-  await initDevice(name);
-  return name;
-}
 
 export interface EmbedOptions {
   model: string;
@@ -116,7 +91,8 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
   const outDir = dirname(opts.output);
   if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new Error(`output directory ${outDir} does not exist`);
   const rows = readInput(opts.input);
-  const device = await openDevice(opts.device ?? 'cpu');
+  const device = opts.device ?? 'cpu';
+  await initDevice(device);
 
   const loaded = loadModelDir(opts.model, { device, head: 'none' });
   const { model, config } = loaded;

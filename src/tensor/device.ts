@@ -32,15 +32,21 @@ export function getDevice(name: string = defaultDevice): Backend {
   return made;
 }
 
-/** Create (once) and return a device, awaiting asynchronous starts such as a WebGPU adapter. */
+/**
+ * Create (once) and fully start a device: awaits asynchronous starts such as a WebGPU adapter, and
+ * a backend's optional `init()` (the cpu backend starts its worker pool there instead of lazily).
+ */
 export async function initDevice(name: string): Promise<Backend> {
-  const existing = instances.get(name);
-  if (existing) return existing;
-  const factory = factories.get(name);
-  if (!factory) throw new Error(`unknown device '${name}' (known: ${[...factories.keys()].join(', ')})`);
-  const made = await factory();
-  instances.set(name, made);
-  return made;
+  let backend = instances.get(name);
+  if (!backend) {
+    const factory = factories.get(name);
+    if (!factory) throw new Error(`unknown device '${name}' (known: ${[...factories.keys()].join(', ')})`);
+    backend = await factory();
+    instances.set(name, backend);
+  }
+  const startable = backend as Backend & { init?: () => Promise<unknown> };
+  if (typeof startable.init === 'function') await startable.init();
+  return backend;
 }
 
 export function knownDevices(): string[] {
