@@ -1,6 +1,8 @@
-// WebGPU matmul benchmark: GFLOP/s of the webgpu backend's tiled WGSL matmul on
-// (512x768)·(768x768) float32 (or another shape), on whichever adapter WebGPUBackend.create()
-// picks (a real GPU, else Mesa llvmpipe through OpenGL ES). A benchmark, not a test.
+// WebGPU matmul benchmark: GFLOP/s of the webgpu backend's WGSL matmul on (512x768)·(768x768)
+// float32 (or another shape), on whichever adapter WebGPUBackend.create() picks (a real GPU, else
+// Mesa llvmpipe through OpenGL ES) with the kernel the backend picks for it (matmulKernel: 'tiled'
+// on GPUs, 'direct' on CPU adapters). A benchmark, not a test; `retrograd bench matmul --device
+// webgpu` measures the same backend beside the cpu backends (src/bench/matmul.ts).
 //
 // Run: npx tsx src/bench/webgpu.ts [M K N]     (prints JSON)
 //
@@ -29,6 +31,7 @@ export interface BenchWebGPUOptions {
 export interface BenchWebGPUReport {
   shape: { M: number; K: number; N: number; transB: boolean };
   adapter: WebGPUBackend['adapterInfo'];
+  kernel: WebGPUBackend['matmulKernel'];
   /** Seconds per timed run. */
   runs: number[];
   medianSeconds: number;
@@ -70,7 +73,7 @@ export async function benchWebGPUMatmul(opts: BenchWebGPUOptions = {}): Promise<
   const sorted = [...runs].sort((x, y) => x - y);
   const medianSeconds = sorted[Math.floor(sorted.length / 2)];
   const gflops = (2 * M * N * K) / medianSeconds / 1e9;
-  opts.report?.({ shape: { M, K, N, transB }, adapter: be.adapterInfo, runs, medianSeconds, gflops });
+  opts.report?.({ shape: { M, K, N, transB }, adapter: be.adapterInfo, kernel: be.matmulKernel, runs, medianSeconds, gflops });
   return gflops;
 }
 

@@ -3,8 +3,9 @@
 //
 // Usage: `const be = await WebGPUBackend.create()`; then every kernel call is synchronous and
 // only `read` (and `sync`) await the GPU. Kernel launches are recorded into one command encoder
-// and submitted in batches (on read/write/sync, or when the uniform ring fills), so a training
-// step never round-trips to the host between kernels.
+// and submitted in batches (on read and sync, on a write into a buffer that recorded commands use,
+// or when the uniform ring fills), so a training step never round-trips to the host between
+// kernels; host writes into fresh buffers (position ids, labels) do not split the batch.
 //
 // Memory model: `alloc` creates a device buffer, `free` destroys it (deferred until the commands
 // already recorded against it are submitted); `liveBuffers()` counts allocations not yet freed.
@@ -43,6 +44,8 @@ export interface GpuBuf {
 /** Bytes per uniform slot (one per dispatch) and slots per batch of recorded dispatches. */
 const SLOT_BYTES = 256;
 const SLOTS = 1024;
+/** At most this many dispatches go into one command buffer (one uniform slot each). */
+export const MAX_DISPATCHES_PER_SUBMIT = SLOTS;
 /** Invocations per workgroup of the 1-D kernels (matmul.wgsl uses 16x16, matmul_direct.wgsl 64). */
 const WG = 256;
 /**
@@ -98,7 +101,10 @@ export class WebGPUBackend implements Backend<GpuBuf> {
   private encoder: GPUCommandEncoder | null = null;
   private slotsUsed = 0;
   private deferredDestroy: GPUBuffer[] = [];
+  /** Buffers bound by the commands recorded since the last submit. */
+  private readonly recorded = new Set<GPUBuffer>();
   private live = 0;
+  private submitted = 0;
   private nextId = 1;
   private readonly errors: string[] = [];
 
@@ -128,6 +134,11 @@ export class WebGPUBackend implements Backend<GpuBuf> {
 
   liveBuffers(): number {
     return this.live;
+  }
+
+  /** Command buffers submitted so far (a read, a sync, a write into a busy buffer, a full ring). */
+  submissions(): number {
+    return this.submitted;
   }
 
   /** Number of distinct compiled pipelines. */
@@ -167,8 +178,9 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     }
     if (data.length === 0) return;
     const host = dtype === 'float32' ? Float32Array.from(data) : Int32Array.from(data);
-    // commands recorded so far must see the old contents: submit them first
-    this.flush();
+    // queue writes run before the next submit: recorded commands that use buf must go first to see
+    // its old contents (a buffer they do not touch can be written without splitting the batch)
+    if (this.recorded.has(buf.buffer)) this.flush();
     this.device.queue.writeBuffer(buf.buffer, offset * 4, host);
   }
 
@@ -547,6 +559,7 @@ export class WebGPUBackend implements Backend<GpuBuf> {
   ): void {
     const { key, pipeline } = this.pipeline(file, spec);
     const encoder = this.commandEncoder();
+    for (const b of bindings) this.recorded.add(b.buffer);
     const written = bindings.filter((b) => b.write).map((b) => b.buffer);
     if (new Set(written).size !== written.length) {
       throw new Error(`webgpu: ${key} would write one buffer through two bindings`);
@@ -583,7 +596,9 @@ export class WebGPUBackend implements Backend<GpuBuf> {
       this.device.queue.writeBuffer(this.uniformRing, 0, this.uniformHost, 0, (this.slotsUsed * SLOT_BYTES) / 4);
     }
     this.device.queue.submit([this.encoder.finish()]);
+    this.submitted++;
     this.encoder = null;
+    this.recorded.clear();
     this.slotsUsed = 0;
     for (const buffer of this.deferredDestroy) buffer.destroy();
     this.deferredDestroy = [];
