@@ -14,6 +14,7 @@
 import type { DType } from '../tensor/backend.js';
 import { Tensor, arange, zeros } from '../tensor/tensor.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
+import { tidy } from '../tensor/memory.js';
 import * as ops from '../autograd/ops.js';
 import { isGradEnabled, noGrad } from '../autograd/engine.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module, type InitOptions } from './module.js';
@@ -136,13 +137,10 @@ export class BertEmbeddings extends Module {
   /** nn.Embedding(padding_idx) starts the padding row at zero. */
   private zeroPaddingRow(pad: number): void {
     const w = this.word_embeddings.weight;
-    noGrad(() => {
+    tidy(() => noGrad(() => {
       const rows = arange(0, w.shape[0], 1, { dtype: 'int32', device: w.device }).reshape([w.shape[0], 1]); // [V] -> [V, 1]
-      const cleared = ops.where(ops.eq(rows, pad), 0, w);
-      w.assign(cleared);
-      rows.dispose();
-      cleared.dispose();
-    });
+      w.assign(ops.where(ops.eq(rows, pad), 0, w));
+    }));
   }
 
   /** Word lookups whose padding-row gradient is dropped, as nn.Embedding(padding_idx) does. */
