@@ -14,46 +14,12 @@
 // Run: npx vitest run test/gpu-bert.test.ts
 
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  type Backend, type Tensor, type View, Generator, RefBackend, arange, fromArray, getDevice, initDevice, ops, tidy,
-} from '../src/index.js';
+import { type Backend, type Tensor, type View, RefBackend, getDevice, initDevice, tidy } from '../src/index.js';
 import { type GpuBuf, MAX_DISPATCHES_PER_SUBMIT, WebGPUBackend } from '../src/tensor/backends/webgpu/index.js';
-import { BERT_PRESETS, type BertConfig, BertModel } from '../src/nn/bert.js';
-import { meanPool } from '../src/nn/pooling.js';
 import { AdamW } from '../src/train/optim.js';
+import { CONFIG, DROPOUTS_PER_STEP, buildModel, disposeBatch, forwardLoss, makeBatch } from './util/tiny-bert.js';
 import { TOL, assertClose } from './util/close.js';
 
-const CONFIG: BertConfig = {
-  ...BERT_PRESETS.mini,
-  vocab_size: 64,
-  hidden_size: 32,
-  num_hidden_layers: 2,
-  num_attention_heads: 2,
-  intermediate_size: 64,
-  max_position_embeddings: 16,
-  hidden_dropout_prob: 0.1,
-  attention_probs_dropout_prob: 0.1,
-};
-const BATCH = 4;
-const SEQ = 8;
-/** Token ids [BATCH, SEQ]; 0 is [PAD] (CONFIG.pad_token_id), every row starts with a real token. */
-const INPUT_IDS = [
-  2, 5, 9, 11, 3, 0, 0, 0,
-  2, 7, 8, 3, 0, 0, 0, 0,
-  2, 13, 14, 15, 16, 17, 18, 3,
-  2, 20, 3, 0, 0, 0, 0, 0,
-];
-const ATTENTION_MASK = INPUT_IDS.map((id) => (id === 0 ? 0 : 1));
-const TOKEN_TYPES = [
-  0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 1, 1, 1, 1,
-  0, 1, 1, 0, 0, 0, 0, 0,
-];
-const WEIGHT_SEED = 7;
-const DROPOUT_SEED = 11;
-/** Dropout sites per forward: embeddings, then attention probs, attention output, FFN output per layer. */
-const DROPOUTS_PER_STEP = 1 + 3 * CONFIG.num_hidden_layers;
 // Tolerance: every comparison uses TOL.f32 (atol 1e-5, rtol 1e-4), no override. Both devices
 // compute in float32 and differ only in summation order and exp/erf implementations; measured on
 // llvmpipe, the worst gradient (word embeddings, |g| up to 4) uses 15% of it, hidden states under 1%,
@@ -67,64 +33,6 @@ beforeEach(async () => {
   if (!(be instanceof WebGPUBackend)) throw new Error(`device 'webgpu' is ${be.constructor.name}, not WebGPUBackend`);
   gpu = be;
 });
-
-/** The same model on `device`: built on cpu-ref from the fixed seeds, then moved. */
-function buildModel(device: string): BertModel {
-  const model = new BertModel(CONFIG, {
-    device: 'cpu-ref',
-    generator: new Generator(WEIGHT_SEED),
-    dropoutGenerator: new Generator(DROPOUT_SEED),
-  });
-  return model.to(device);
-}
-
-interface Batch {
-  inputIds: Tensor;
-  attentionMask: Tensor;
-  tokenTypeIds: Tensor;
-}
-
-function makeBatch(device: string): Batch {
-  const opts = { dtype: 'int32' as const, device };
-  return {
-    inputIds: fromArray(INPUT_IDS, [BATCH, SEQ], opts),
-    attentionMask: fromArray(ATTENTION_MASK, [BATCH, SEQ], opts),
-    tokenTypeIds: fromArray(TOKEN_TYPES, [BATCH, SEQ], opts),
-  };
-}
-
-function disposeBatch(b: Batch): void {
-  for (const t of Object.values(b)) t.dispose();
-}
-
-/** InfoNCE: cross-entropy of 20·cos(q_i, d_j) with target j = i. */
-function infoNCE(q: Tensor, d: Tensor): Tensor {
-  const logits = ops.mul(ops.cosineSimilarityMatrix(q, d), 20); // [n, n]
-  return ops.crossEntropy(logits, arange(0, q.shape[0], 1, { dtype: 'int32', device: q.device }));
-}
-
-interface Forward {
-  hidden: Tensor;
-  pooler: Tensor;
-  mean: Tensor;
-  loss: Tensor;
-}
-
-/**
- * Forward and the contrastive loss: the first half of the batch against the second half, on
- * mask-aware mean pooling (padding must not leak in) plus the pooler output (so every parameter,
- * pooler included, gets a gradient).
- */
-function forwardLoss(model: BertModel, b: Batch): Forward {
-  const out = model.forward(b);
-  const hidden = out.lastHiddenState; // [B, S, H]
-  const pooler = out.poolerOutput!; // [B, H]
-  const mean = meanPool(hidden, b.attentionMask); // [B, H]
-  const half = BATCH / 2;
-  const loss = infoNCE(mean.narrow(0, 0, half), mean.narrow(0, half, half))
-    .add(infoNCE(pooler.narrow(0, 0, half), pooler.narrow(0, half, half)));
-  return { hidden, pooler, mean, loss };
-}
 
 async function host(t: Tensor): Promise<Float32Array> {
   const data = await t.data();
