@@ -4,6 +4,7 @@
 
 import {
   tensor, randn, ops, getDevice, tidy, liveStorages, Generator, Linear, AdamW, type RefBackend, type CpuBackend,
+  BertTokenizer, BertModel, BERT_PRESETS, meanPool,
 } from '../src/index.js';
 
 const say = (...args: unknown[]): void => console.log(...args);
@@ -50,3 +51,23 @@ for (let step = 0; step < 5; step++) {
   });
   say(`step ${step}: loss ${loss.toFixed(4)}  live buffers ${liveStorages()}`);
 }
+
+// ---- 5. BERT: text -> WordPiece ids -> encoder -> pooled embedding --------------------------------
+say('\n== 5. a BERT encoder ==');
+const tokenizer = BertTokenizer.fromVocabFile(new URL('../assets/bert-base-uncased/vocab.txt', import.meta.url).pathname);
+const batch = tokenizer.encodeBatch(['Tensors flow backwards.', 'Retrieval with dense vectors!']);
+say('pieces:', tokenizer.tokenize('Tensors flow backwards.').join(' '));
+// A small random BERT (no pretrained weights here): module names equal Hugging Face checkpoint keys.
+const bert = new BertModel({ ...BERT_PRESETS.mini, num_hidden_layers: 2 }, { generator: new Generator(1) }).eval();
+say('first parameters:', [...bert.namedParameters()].slice(0, 3).map(([name]) => name).join(', '));
+const shape = [batch.batchSize, batch.seqLen]; // flat Int32Array -> [B, S]
+const emb = tidy(() => {
+  const out = bert.forward({
+    inputIds: tensor(batch.inputIds, { shape }),
+    attentionMask: tensor(batch.attentionMask, { shape }),
+    tokenTypeIds: tensor(batch.tokenTypeIds, { shape }),
+  });
+  const pooled = ops.l2Normalize(meanPool(out.lastHiddenState, tensor(batch.attentionMask, { shape }))); // [B, H]
+  return pooled;
+});
+say('embeddings', emb.shape, ' cosine of the two texts:', ops.cosineSimilarity(emb.narrow(0, 0, 1), emb.narrow(0, 1, 1)).item().toFixed(4));

@@ -8,7 +8,7 @@ function runExample(file: string): string {
 }
 
 describe('examples', () => {
-  it('tour.ts walks tensor -> op -> gradient -> kernel -> training step', () => {
+  it('tour.ts walks tensor -> op -> gradient -> kernel -> training step -> BERT', () => {
     const out = runExample('examples/tour.ts');
     expect(out).toContain('a.T shares storage: true');
     expect(out).toMatch(/dy\/dx = \[ 1, -2, 4 \]/);
@@ -19,5 +19,8 @@ describe('examples', () => {
     expect(losses[4]).toBeLessThan(losses[0]);
     const live = new Set([...out.matchAll(/live buffers (\d+)/g)].map((m) => m[1]));
     expect(live.size).toBe(1);
+    expect(out).toContain('pieces: tensor ##s flow backwards .');
+    expect(out).toContain('first parameters: embeddings.word_embeddings.weight');
+    expect(out).toMatch(/embeddings \[ 2, 256 \]  cosine of the two texts: 0\.\d{4}/);
   });
 });
