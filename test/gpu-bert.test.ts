@@ -253,4 +253,18 @@ describe('BERT on webgpu vs cpu-ref (tiny config)', () => {
     for (const buf of [a, b, c, fresh, d]) gpu.free(buf);
     expect(gpu.liveBuffers()).toBe(live - 5);
   });
+
+  it('a model moves to webgpu and back (toAsync) with its weights bit-exact', async () => {
+    const model = buildModel('cpu-ref');
+    const before = new Map([...model.namedParameters()].map(([n, p]) => [n, Array.from(p.toArray())]));
+    model.to('webgpu');
+    expect(model.parameters().every((p) => p.device === 'webgpu')).toBe(true);
+    expect(() => model.to('cpu-ref'), 'sync move off webgpu is refused').toThrow(/await/);
+    await model.toAsync('cpu-ref');
+    for (const [name, p] of model.namedParameters()) {
+      expect(p.device).toBe('cpu-ref');
+      expect(Array.from(p.toArray()), name).toEqual(before.get(name));
+    }
+    model.dispose();
+  });
 });

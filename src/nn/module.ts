@@ -72,11 +72,25 @@ export abstract class Module {
     return this.parameters().reduce((s, p) => s + p.size, 0);
   }
 
-  /** Move every parameter to a device in place (references held elsewhere stay valid). */
+  /**
+   * Move every parameter to a device in place (references held elsewhere stay valid). Reading a
+   * GPU tensor back is asynchronous: use `await toAsync(device)` to move off webgpu.
+   */
   to(device: string): this {
     for (const p of this.parameters()) {
       if (p.device === device) continue;
       const moved = p.to(device);
+      p.assign(moved);
+      moved.dispose();
+    }
+    return this;
+  }
+
+  /** As `to`, for moves off devices that read back asynchronously (webgpu -> cpu). */
+  async toAsync(device: string): Promise<this> {
+    for (const p of this.parameters()) {
+      if (p.device === device) continue;
+      const moved = await p.toAsync(device);
       p.assign(moved);
       moved.dispose();
     }
