@@ -8,12 +8,9 @@
 
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type AdamWParams, BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp, type View, contiguousStrides,
-  hashUniform, sizeOf,
-} from '../src/tensor/backend.js';
-import { GpuJsBackend, type GpuJsBuffer } from '../src/tensor/backends/gpujs/index.js';
-import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
+import { type AdamWParams, BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp, hashUniform, sizeOf } from '../src/tensor/backend.js';
+import { GpuJsBackend } from '../src/tensor/backends/gpujs/index.js';
+import { RefBackend } from '../src/tensor/backends/ref.js';
 import { getDevice, initDevice } from '../src/tensor/device.js';
 import { type Tensor, arange, fromArray } from '../src/tensor/tensor.js';
 import { tidy } from '../src/tensor/memory.js';
@@ -22,9 +19,10 @@ import { BertForMaskedLM } from '../src/nn/bert.js';
 import { loadModelDir } from '../src/nn/model-dir.js';
 import { meanPool } from '../src/nn/pooling.js';
 import { type SafetensorsTensor, int64ToInt32, readSafetensors } from '../src/nn/safetensors.js';
-import { TOL, type Tolerance, assertClose } from './util/close.js';
-
-type DT = 'float32' | 'int32';
+import { TOL, assertClose } from './util/close.js';
+import { erfcLarge } from './util/erfc.js';
+import { pairedBuffers } from './util/paired.js';
+import { integers, uniform } from './util/random.js';
 
 const NO_DISPLAY = 'gpujs tests need an X display for headless gl: DISPLAY is unset; run them under `xvfb-run -a` (npm test does)';
 
@@ -47,97 +45,8 @@ beforeEach(() => {
   if (startError) throw startError;
 });
 
-// ---- paired buffers: the same data on both backends --------------------------------------------
-
-interface Pair {
-  g: GpuJsBuffer;
-  r: RefBuffer;
-  dtype: DT;
-  size: number;
-}
-
-interface Views {
-  g: View<GpuJsBuffer>;
-  r: View<RefBuffer>;
-}
-
-const allocated: Pair[] = [];
-
-function pair(dtype: DT, data: ArrayLike<number>): Pair {
-  const p: Pair = { g: gpu.alloc(dtype, data.length), r: ref.alloc(dtype, data.length), dtype, size: data.length };
-  gpu.write(p.g, dtype, data);
-  ref.write(p.r, dtype, data);
-  allocated.push(p);
-  return p;
-}
-
-function zeros(dtype: DT, size: number): Pair {
-  return pair(dtype, new Array<number>(size).fill(0));
-}
-
-function view(p: Pair, shape: readonly number[], strides: readonly number[] = contiguousStrides(shape), offset = 0): Views {
-  return {
-    g: { buf: p.g, dtype: p.dtype, shape, strides, offset },
-    r: { buf: p.r, dtype: p.dtype, shape, strides, offset },
-  };
-}
-
-function randomView(shape: readonly number[], rnd: () => number): Views {
-  return view(pair('float32', Array.from({ length: sizeOf(shape) }, rnd)), shape);
-}
-
-/** Fresh zero output of `shape` on both backends, and its pair for comparison. */
-function output(shape: readonly number[], dtype: DT = 'float32'): [Views, Pair] {
-  const p = zeros(dtype, sizeOf(shape));
-  return [view(p, shape), p];
-}
-
-async function expectSame(p: Pair, tol: Tolerance, label: string): Promise<void> {
-  const actual = await gpu.read(p.g, p.dtype, 0, p.size);
-  const expected = ref.readSync(p.r, p.dtype, 0, p.size);
-  assertClose(actual, expected, tol, label);
-}
-
-function freeAll(): void {
-  for (const p of allocated.splice(0)) {
-    gpu.free(p.g);
-    ref.free(p.r);
-  }
-}
-
-/** Run fn and assert the gpu.js kernel family `key` was launched by it. */
-function ran(key: string, fn: () => void): void {
-  const before = gpu.kernelCounts.get(key) ?? 0;
-  fn();
-  expect(gpu.kernelCounts.get(key) ?? 0, `kernel ${key} ran`).toBeGreaterThan(before);
-}
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const uniform = (lo: number, hi: number, seed: number): (() => number) => {
-  const r = rng(seed);
-  return () => lo + (hi - lo) * r();
-};
-
-/**
- * erfc(z) for z >= 2 by its continued fraction, evaluated backwards to float64 precision:
- * erfc(z) = exp(-z^2)/sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + ...)))).
- */
-function erfcLarge(z: number): number {
-  let t = 0;
-  for (let k = 200; k >= 1; k--) t = k / 2 / (z + t);
-  return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + t);
-}
+// paired buffers: the same data on both backends (test/util/paired.ts)
+const { pair, zeros, view, randomView, output, expectSame, freeAll, ran } = pairedBuffers(() => gpu, ref, 'kernel');
 
 const SIZES = [1, 63, 64, 65, 4097];
 
@@ -153,9 +62,7 @@ function binaryInputs(op: BinaryOp, seed: number): [() => number, () => number] 
   if (op === 'pow') return [uniform(0.1, 4, seed), uniform(-3, 3, seed + 1)];
   if (op === 'div') return [uniform(-5, 5, seed), uniform(0.5, 5, seed + 1)];
   // small integers so that eq/ne/le/ge see ties
-  const ia = rng(seed);
-  const ib = rng(seed + 1);
-  return [() => Math.floor(ia() * 7) - 3, () => Math.floor(ib() * 7) - 3];
+  return [integers(-3, 3, seed), integers(-3, 3, seed + 1)];
 }
 
 // ---- tests ---------------------------------------------------------------------------------------
@@ -354,8 +261,7 @@ describe('gpujs backend', () => {
 
   it('where: sizes, broadcast condition, NaN condition counts as true', async () => {
     for (const n of SIZES) {
-      const cr = rng(n);
-      const c = view(pair('float32', Array.from({ length: n }, () => (cr() < 0.5 ? 0 : 1))), [n]);
+      const c = randomView([n], integers(0, 1, n));
       const a = randomView([n], uniform(-1, 1, 1));
       const b = randomView([n], uniform(-1, 1, 2));
       const [out, outPair] = output([n]);
@@ -510,8 +416,7 @@ describe('gpujs backend', () => {
 
   it('gather: rows of a table, strided table, out-of-range indices give 0', async () => {
     for (const [V, H, N] of [[1, 1, 1], [100, 63, 64], [30, 65, 4097], [7, 4097, 3]]) {
-      const ir = rng(V + N);
-      const idx = view(pair('int32', Array.from({ length: N }, () => Math.floor(ir() * V))), [N]);
+      const idx = randomView([N], integers(0, V - 1, V + N), 'int32');
       const table = randomView([V, H], uniform(-1, 1, H));
       const [out, outPair] = output([N, H]);
       ran('gather', () => gpu.gather(table.g, idx.g, out.g));
@@ -537,8 +442,7 @@ describe('gpujs backend', () => {
 
   it('scatterAdd: repeated indices, bit-identical to the reference order, out of range throws', async () => {
     for (const [V, H, N] of [[1, 1, 1], [50, 33, 200], [64, 65, 63], [5, 7, 4097]]) {
-      const ir = rng(V * N);
-      const idx = view(pair('int32', Array.from({ length: N }, () => Math.floor(ir() * V))), [N]);
+      const idx = randomView([N], integers(0, V - 1, V * N), 'int32');
       const src = randomView([N, H], uniform(-1, 1, N));
       const [out, outPair] = output([V, H]);
       ran('scatterAdd', () => gpu.scatterAdd(src.g, idx.g, out.g));

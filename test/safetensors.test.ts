@@ -21,21 +21,10 @@ import {
   type SafetensorsData,
   type SafetensorsTensorInput,
 } from '../src/nn/safetensors.js';
+import { rng } from './util/random.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'safetensors-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Deterministic PRNG (mulberry32) so every failure reproduces. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bitsOf(values: Float32Array): number[] {
   return Array.from(new Uint32Array(values.buffer, values.byteOffset, values.length));
@@ -287,7 +276,7 @@ describe('half precision conversions', () => {
   }
 
   it('float32 -> float16/bfloat16 rounds to nearest even, checked against a binary-search reference', () => {
-    const rand = mulberry32(1234);
+    const rand = rng(1234);
     const samples: number[] = [];
     for (let i = 0; i < 20000; i++) {
       // Random bit patterns concentrated on the float16 range, plus exact midpoints.
@@ -503,7 +492,7 @@ describe('fuzz', () => {
     );
     const headerLen = Number(new DataView(base.buffer).getBigUint64(0, true));
     const headerText = Buffer.from(base.subarray(8, 8 + headerLen)).toString('utf8');
-    const rand = mulberry32(20261125);
+    const rand = rng(20261125);
     const pick = (n: number) => Math.floor(rand() * n);
     const jsonEdits: [RegExp, () => string][] = [
       [/\d+/, () => String(pick(40))],

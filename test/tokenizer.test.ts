@@ -15,6 +15,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bertTokenizerJson, convertVocab } from '../scripts/convert_vocab.js';
 import { BertTokenizer, readVocabFile, truncatePair } from '../src/nn/tokenizer.js';
+import { rng } from './util/random.js';
 
 const VOCAB_PATH = 'assets/bert-base-uncased/vocab.txt';
 const FIXTURES = 'test/fixtures/tokenizer';
@@ -28,17 +29,6 @@ const SEP = 102;
 
 const tmp = mkdtempSync(join(tmpdir(), 'tokenizer-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ASTRAL_CJK = /[\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B920}-\u{2CEAF}\u{2F800}-\u{2FA1F}]/gu;
 
@@ -194,7 +184,7 @@ describe('agrees with the Hugging Face reference', () => {
       '\uD800', '\uDC00', '\u0378', '¡', '¿', '«', '—', '…', '€', '™', '①', 'Ⅻ', 'ｆ',
       '[CLS]', '[SEP]', '[MASK]', '[UNK]', '[PAD]', '[mask]', '##', 'ing', 'un', 'the', 'token',
     ];
-    const rand = mulberry32(424242);
+    const rand = rng(424242);
     const pick = () => alphabet[Math.floor(rand() * alphabet.length)]!;
     for (let i = 0; i < 4000; i++) {
       const length = i % 100 === 0 ? 150 + Math.floor(rand() * 150) : Math.floor(rand() * 40);
@@ -206,7 +196,7 @@ describe('agrees with the Hugging Face reference', () => {
   });
 
   it('on pairs (type ids 1 for the second segment), including the reference tokenizer directly', () => {
-    const rand = mulberry32(7);
+    const rand = rng(7);
     for (let i = 0; i < 300; i++) {
       const a = AWKWARD[Math.floor(rand() * AWKWARD.length)]!;
       const b = AWKWARD[Math.floor(rand() * AWKWARD.length)]!;

@@ -6,12 +6,13 @@
 // Run: npx vitest run test/webgpu-backend.test.ts
 
 import { beforeEach, describe, expect, it } from 'vitest';
-import { BINARY_OPS, UNARY_OPS, type AdamWParams, type View, contiguousStrides, hashUniform, sizeOf } from '../src/tensor/backend.js';
-import { RefBackend, type RefBuffer, erf } from '../src/tensor/backends/ref.js';
-import { type GpuBuf, WebGPUBackend } from '../src/tensor/backends/webgpu/index.js';
-import { TOL, type Tolerance, assertClose } from './util/close.js';
-
-type DT = 'float32' | 'int32';
+import { BINARY_OPS, UNARY_OPS, type AdamWParams, hashUniform, sizeOf } from '../src/tensor/backend.js';
+import { RefBackend, erf } from '../src/tensor/backends/ref.js';
+import { WebGPUBackend } from '../src/tensor/backends/webgpu/index.js';
+import { TOL, type Tolerance } from './util/close.js';
+import { erfcLarge } from './util/erfc.js';
+import { pairedBuffers } from './util/paired.js';
+import { integers, uniform } from './util/random.js';
 
 let gpu: WebGPUBackend;
 let starting: Promise<WebGPUBackend> | undefined;
@@ -23,98 +24,8 @@ beforeEach(async () => {
   gpu = await starting;
 });
 
-// ---- paired buffers: the same data on both backends --------------------------------------------
-
-interface Pair {
-  g: GpuBuf;
-  r: RefBuffer;
-  dtype: DT;
-  size: number;
-}
-
-interface Views {
-  g: View<GpuBuf>;
-  r: View<RefBuffer>;
-}
-
-const allocated: Pair[] = [];
-
-function pair(dtype: DT, data: ArrayLike<number>): Pair {
-  const p: Pair = { g: gpu.alloc(dtype, data.length), r: ref.alloc(dtype, data.length), dtype, size: data.length };
-  gpu.write(p.g, dtype, data);
-  ref.write(p.r, dtype, data);
-  allocated.push(p);
-  return p;
-}
-
-function zeros(dtype: DT, size: number): Pair {
-  return pair(dtype, new Array<number>(size).fill(0));
-}
-
-function view(p: Pair, shape: readonly number[], strides: readonly number[] = contiguousStrides(shape), offset = 0): Views {
-  return {
-    g: { buf: p.g, dtype: p.dtype, shape, strides, offset },
-    r: { buf: p.r, dtype: p.dtype, shape, strides, offset },
-  };
-}
-
-/** A contiguous view of shape `shape` over fresh random data. */
-function randomView(dtype: DT, shape: readonly number[], rnd: () => number): Views {
-  return view(pair(dtype, Array.from({ length: sizeOf(shape) }, rnd)), shape);
-}
-
-/** Compare the whole buffers of `p` on both backends. */
-async function expectSame(p: Pair, tol: Tolerance, label: string): Promise<void> {
-  const actual = await gpu.read(p.g, p.dtype, 0, p.size);
-  const expected = ref.readSync(p.r, p.dtype, 0, p.size);
-  assertClose(actual, expected, tol, label);
-}
-
-function freeAll(): void {
-  for (const p of allocated.splice(0)) {
-    gpu.free(p.g);
-    ref.free(p.r);
-  }
-}
-
-/** Run fn and assert the pipeline `key` was dispatched by it. */
-function ran(key: string, fn: () => void): void {
-  const before = gpu.kernelCounts.get(key) ?? 0;
-  fn();
-  expect(gpu.kernelCounts.get(key) ?? 0, `pipeline ${key} ran`).toBeGreaterThan(before);
-}
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const uniform = (lo: number, hi: number, seed: number) => {
-  const r = rng(seed);
-  return () => lo + (hi - lo) * r();
-};
-const integers = (lo: number, hi: number, seed: number) => {
-  const r = rng(seed);
-  return () => lo + Math.floor((hi - lo + 1) * r());
-};
-
-/**
- * erfc(z) for z >= 2 by its continued fraction, evaluated backwards to float64 precision:
- * erfc(z) = exp(-z^2)/sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + ...)))).
- * (1 - erf(z) would cancel to nothing in the tail that the gelu check needs.)
- */
-function erfcLarge(z: number): number {
-  let t = 0;
-  for (let k = 200; k >= 1; k--) t = k / 2 / (z + t);
-  return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + t);
-}
+// paired buffers: the same data on both backends (test/util/paired.ts)
+const { pair, zeros, view, randomView, expectSame, freeAll, ran } = pairedBuffers(() => gpu, ref, 'pipeline');
 
 /** Override for data movement, integer kernels, rand and scatterAdd: they must match bit for bit. */
 const EXACT: Tolerance = { atol: 0, rtol: 0 };
@@ -234,7 +145,7 @@ describe('webgpu backend', () => {
       // transcendental f32 approximations vs the float64 reference: relative accuracy of a few ulps
       const tol = { atol: 1e-6, rtol: 2e-6 };
       for (const n of SIZES) {
-        const x = randomView('float32', [n], rnd);
+        const x = randomView([n], rnd);
         const out = zeros('float32', n);
         ran(`unary[OP=${op}]`, () => gpu.unary(op, x.g, view(out, [n]).g));
         ref.unary(op, x.r, view(out, [n]).r);
@@ -252,7 +163,7 @@ describe('webgpu backend', () => {
   });
 
   it('unary: a large input (more than 65535 workgroups)', async () => {
-    const x = randomView('float32', [LARGE], uniform(-5, 5, 3));
+    const x = randomView([LARGE], uniform(-5, 5, 3));
     const out = zeros('float32', LARGE);
     ran('unary[OP=sigmoid]', () => gpu.unary('sigmoid', x.g, view(out, [LARGE]).g));
     ref.unary('sigmoid', x.r, view(out, [LARGE]).r);
@@ -287,7 +198,7 @@ describe('webgpu backend', () => {
     for (const op of UNARY_OPS) {
       // float ops on ints: small inputs, where the f32 result truncates like the float64 one
       const rnd = exact.has(op) ? integers(-40000, 40000, 4) : integers(-3, 3, 4);
-      const x = randomView('int32', [257], rnd);
+      const x = randomView([257], rnd, 'int32');
       const out = zeros('int32', 257);
       ran(`unary_int[OP=${op}]`, () => gpu.unary(op, x.g, view(out, [257]).g));
       ref.unary(op, x.r, view(out, [257]).r);
@@ -300,8 +211,8 @@ describe('webgpu backend', () => {
     for (const op of BINARY_OPS) {
       const rnd = uniform(-4, 4, 5);
       for (const n of SIZES) {
-        const a = randomView('float32', [n], rnd);
-        const b = randomView('float32', [n], rnd);
+        const a = randomView([n], rnd);
+        const b = randomView([n], rnd);
         const out = zeros('float32', n);
         ran(`binary[OP=${op}]`, () => gpu.binary(op, a.g, b.g, view(out, [n]).g));
         ref.binary(op, a.r, b.r, view(out, [n]).r);
@@ -340,8 +251,8 @@ describe('webgpu backend', () => {
   it('binary: every op on int32 (wrapping, truncating division, exact pow)', async () => {
     for (const op of BINARY_OPS) {
       const small = op === 'pow';
-      const a = randomView('int32', [300], small ? integers(-5, 5, 6) : integers(-100000, 100000, 6));
-      const b = randomView('int32', [300], small ? integers(-2, 6, 7) : integers(-300, 300, 7));
+      const a = randomView([300], small ? integers(-5, 5, 6) : integers(-100000, 100000, 6), 'int32');
+      const b = randomView([300], small ? integers(-2, 6, 7) : integers(-300, 300, 7), 'int32');
       const out = zeros('int32', 300);
       ran(`binary_int[OP=${op}]`, () => gpu.binary(op, a.g, b.g, view(out, [300]).g));
       ref.binary(op, a.r, b.r, view(out, [300]).r);
@@ -353,9 +264,9 @@ describe('webgpu backend', () => {
   it('where: float32 and int32 conditions, broadcast condition', async () => {
     const rnd = uniform(-1, 1, 8);
     for (const n of SIZES) {
-      const c = randomView('int32', [n], integers(0, 1, 9));
-      const a = randomView('float32', [n], rnd);
-      const b = randomView('float32', [n], rnd);
+      const c = randomView([n], integers(0, 1, 9), 'int32');
+      const a = randomView([n], rnd);
+      const b = randomView([n], rnd);
       const out = zeros('float32', n);
       ran('where[C=i32,T=f32]', () => gpu.where(c.g, a.g, b.g, view(out, [n]).g));
       ref.where(c.r, a.r, b.r, view(out, [n]).r);
@@ -363,8 +274,8 @@ describe('webgpu backend', () => {
     }
     // float condition [1, 65] broadcast over [63, 65]; int32 values
     const c = pair('float32', Array.from({ length: 65 }, (_, i) => (i % 3 === 0 ? 0 : -0.5)));
-    const a = randomView('int32', [63, 65], integers(-9, 9, 10));
-    const b = randomView('int32', [63, 65], integers(-9, 9, 11));
+    const a = randomView([63, 65], integers(-9, 9, 10), 'int32');
+    const b = randomView([63, 65], integers(-9, 9, 11), 'int32');
     const out = zeros('int32', 63 * 65);
     const cv = view(c, [63, 65], [0, 1]);
     ran('where[C=f32,T=i32]', () => gpu.where(cv.g, a.g, b.g, view(out, [63, 65]).g));
@@ -409,7 +320,7 @@ describe('webgpu backend', () => {
         freeAll();
       }
     }
-    const xi = randomView('int32', [65, 63], integers(-1000, 1000, 13));
+    const xi = randomView([65, 63], integers(-1000, 1000, 13), 'int32');
     for (const op of ['sum', 'max'] as const) {
       const out = zeros('int32', 65);
       ran(`reduce_narrow[OP=${op},T=i32]`, () => gpu.reduce(op, xi.g, [1], view(out, [65, 1]).g));
@@ -428,8 +339,8 @@ describe('webgpu backend', () => {
       for (const M of dims) {
         for (const N of dims) {
           for (const K of dims) {
-            const a = randomView('float32', [M, K], rnd);
-            const b = randomView('float32', [K, N], rnd);
+            const a = randomView([M, K], rnd);
+            const b = randomView([K, N], rnd);
             const out = zeros('float32', M * N);
             ran(key, () => gpu.matmul(a.g, b.g, view(out, [M, N]).g));
             ref.matmul(a.r, b.r, view(out, [M, N]).r);
@@ -442,8 +353,8 @@ describe('webgpu backend', () => {
       for (const [M, N, K] of [[65, 63, 130], [1, 200, 64], [130, 1, 65]]) {
         const at = view(pair('float32', Array.from({ length: M * K }, rnd)), [M, K], [1, M]);
         const bt = view(pair('float32', Array.from({ length: K * N }, rnd)), [K, N], [1, K]);
-        const bn = randomView('float32', [K, N], rnd);
-        const an = randomView('float32', [M, K], rnd);
+        const bn = randomView([K, N], rnd);
+        const an = randomView([M, K], rnd);
         for (const [label, a, b] of [['aT', at, bn], ['bT', an, bt], ['aT bT', at, bt]] as const) {
           const out = zeros('float32', M * N);
           gpu.matmul(a.g, b.g, view(out, [M, N]).g);
@@ -455,7 +366,7 @@ describe('webgpu backend', () => {
       // batched [3, 2, M, K] x [3, 2, K, N], with b broadcast over the first batch dim (stride 0)
       {
         const [M, N, K] = [33, 65, 64];
-        const a = randomView('float32', [3, 2, M, K], rnd);
+        const a = randomView([3, 2, M, K], rnd);
         const bStore = pair('float32', Array.from({ length: 2 * K * N }, rnd));
         const b = view(bStore, [3, 2, K, N], [0, K * N, N, 1]);
         const out = zeros('float32', 6 * M * N);
@@ -476,14 +387,14 @@ describe('webgpu backend', () => {
       }
       // long K, and int32
       {
-        const a = randomView('float32', [17, 3000], rnd);
-        const b = randomView('float32', [3000, 19], rnd);
+        const a = randomView([17, 3000], rnd);
+        const b = randomView([3000, 19], rnd);
         const out = zeros('float32', 17 * 19);
         gpu.matmul(a.g, b.g, view(out, [17, 19]).g);
         ref.matmul(a.r, b.r, view(out, [17, 19]).r);
         await expectSame(out, TOL.f32Loose, 'matmul K=3000');
-        const ai = randomView('int32', [65, 63], integers(-50, 50, 15));
-        const bi = randomView('int32', [63, 66], integers(-50, 50, 16));
+        const ai = randomView([65, 63], integers(-50, 50, 15), 'int32');
+        const bi = randomView([63, 66], integers(-50, 50, 16), 'int32');
         const oi = zeros('int32', 65 * 66);
         ran('matmul[T=i32]', () => gpu.matmul(ai.g, bi.g, view(oi, [65, 66]).g));
         ref.matmul(ai.r, bi.r, view(oi, [65, 66]).r);
@@ -498,7 +409,7 @@ describe('webgpu backend', () => {
     for (const log of [false, true]) {
       const name = log ? 'logsoftmax' : 'softmax';
       for (const C of ROW_SIZES) {
-        const x = randomView('float32', [3, C], rnd);
+        const x = randomView([3, C], rnd);
         const out = zeros('float32', 3 * C);
         const key = `${C <= 256 ? 'softmax_narrow' : 'softmax'}:${name}`;
         ran(key, () => gpu.softmax(x.g, view(out, [3, C]).g, log));
@@ -513,7 +424,7 @@ describe('webgpu backend', () => {
       ref.softmax(xt.r, view(out, [65, 63]).r, log);
       await expectSame(out, TOL.f32, `${name} transposed`);
       // more rows than one grid dimension holds
-      const many = randomView('float32', [70001, 2], rnd);
+      const many = randomView([70001, 2], rnd);
       const outMany = zeros('float32', 70001 * 2);
       gpu.softmax(many.g, view(outMany, [70001, 2]).g, log);
       ref.softmax(many.r, view(outMany, [70001, 2]).r, log);
@@ -533,7 +444,7 @@ describe('webgpu backend', () => {
     const rnd = uniform(-3, 3, 18);
     for (const H of ROW_SIZES) {
       for (const eps of [1e-12, 1e-5]) {
-        const x = randomView('float32', [2, 3, H], rnd);
+        const x = randomView([2, 3, H], rnd);
         // weight and bias read with stride 2
         const w = view(pair('float32', Array.from({ length: 2 * H }, rnd)), [H], [2], 1);
         const b = view(pair('float32', Array.from({ length: 2 * H }, rnd)), [H], [2]);
@@ -553,8 +464,8 @@ describe('webgpu backend', () => {
     for (const H of [65, 300]) {
       const base = pair('float32', Array.from({ length: H * 7 }, rnd));
       const xt = view(base, [7, H], [1, 7]);
-      const w = randomView('float32', [H], rnd);
-      const b = randomView('float32', [H], rnd);
+      const w = randomView([H], rnd);
+      const b = randomView([H], rnd);
       const out = zeros('float32', 7 * H);
       const mean = zeros('float32', 7);
       const rstd = zeros('float32', 7);
@@ -571,8 +482,8 @@ describe('webgpu backend', () => {
     const rnd = uniform(-1, 1, 19);
     for (const H of [1, 63, 64, 65]) {
       const V = 50;
-      const table = randomView('float32', [V, H], rnd);
-      const idx = randomView('int32', [4097], integers(0, V - 1, 20));
+      const table = randomView([V, H], rnd);
+      const idx = randomView([4097], integers(0, V - 1, 20), 'int32');
       const out = zeros('float32', 4097 * H);
       ran('gather[T=f32]', () => gpu.gather(table.g, idx.g, view(out, [4097, H]).g));
       ref.gather(table.r, idx.r, view(out, [4097, H]).r);
@@ -600,8 +511,8 @@ describe('webgpu backend', () => {
     const rnd = uniform(-1, 1, 22);
     for (const N of SIZES) {
       for (const [V, H] of [[7, 65], [3000, 64], [1, 1]]) {
-        const src = randomView('float32', [N, H], rnd);
-        const idx = randomView('int32', [N], integers(0, V - 1, 23 + N));
+        const src = randomView([N, H], rnd);
+        const idx = randomView([N], integers(0, V - 1, 23 + N), 'int32');
         const out = zeros('float32', V * H);
         ran('scatter_add[T=f32]', () => gpu.scatterAdd(src.g, idx.g, view(out, [V, H]).g));
         ref.scatterAdd(src.r, idx.r, view(out, [V, H]).r);
@@ -646,7 +557,7 @@ describe('webgpu backend', () => {
       const m = zeros('float32', n);
       const v = zeros('float32', n);
       for (let step = 1; step <= 3; step++) {
-        const g = randomView('float32', [n], rnd);
+        const g = randomView([n], rnd);
         const h: AdamWParams = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step };
         ran('adamw', () => gpu.adamw(view(p, [n]).g, g.g, view(m, [n]).g, view(v, [n]).g, h));
         ref.adamw(view(p, [n]).r, g.r, view(m, [n]).r, view(v, [n]).r, h);
