@@ -1,5 +1,8 @@
 // Tests of the `cpu` backend (src/tensor/backends/cpu): its WebAssembly SIMD kernels against
-// RefBackend computing in float64 on float64 copies of the same float32 inputs, its allocator,
+// RefBackend, either computing in float64 on float64 copies of the same float32 inputs (within a
+// tolerance) or, for the kernels that promise it (elementwise, reduce, rand, adamw), on float32
+// copies with bit-identical results; its allocator (which does not clear reused blocks, so outputs
+// are written into NaN-poisoned blocks),
 // its worker pool (1 and 2 threads, results bit-identical across thread counts), and its
 // fallbacks. Every fast-path check also asserts which kernel ran (`lastKernel`) and on how many
 // threads (`lastThreads`), so a silent fallback to the reference code fails the test.
@@ -9,7 +12,9 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BinaryOp, type DType, type View, contiguousStrides, sizeOf } from '../src/tensor/backend.js';
+import {
+  type AdamWParams, type BinaryOp, type DType, type View, contiguousStrides, hashUniform, sizeOf,
+} from '../src/tensor/backend.js';
 import { CpuBackend, type CpuBuffer } from '../src/tensor/backends/cpu/index.js';
 import { classSize } from '../src/tensor/backends/cpu/heap.js';
 import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
@@ -434,46 +439,97 @@ describe('cpu backend: gelu and gelu_grad (wasm.gelu)', () => {
   });
 });
 
-// ---- binary -------------------------------------------------------------------------------
+// ---- elementwise: binary ops, where, copy -------------------------------------------------
 
-interface BinaryCase {
+/**
+ * An output buffer of a reused heap block poisoned with NaN: alloc does not clear blocks, so a
+ * kernel that skips an element of its output shows up as a NaN (or a stale value) in the result.
+ */
+function poisoned(cpu: CpuBackend, n: number, dtype: DType = 'float32'): CpuBuffer {
+  const old = cpu.alloc(dtype, n);
+  old.data.fill(dtype === 'int32' ? -7 : NaN);
+  cpu.free(old);
+  const buf = cpu.alloc(dtype, n);
+  expect(buf.ptr, 'poisoned: the freed block comes back').toBe(old.ptr);
+  return buf;
+}
+
+/** The same values in a float32 RefBackend buffer: the reference result for float32 tensors. */
+function refF32(data: ArrayLike<number>, dtype: DType = 'float32'): RefBuffer {
+  const buf = ref.alloc(dtype, data.length);
+  ref.write(buf, dtype, data);
+  return buf;
+}
+
+/** Values that make comparisons, maximum and minimum interesting: ties, signed zeros, NaN, inf. */
+function edgyF32(n: number, seed: number): Float32Array {
+  const pool = [-2, -1, -0, 0, 0.5, 1, 3, NaN, Infinity, -Infinity];
+  const next = random(seed);
+  return Float32Array.from({ length: n }, () => {
+    const u = next();
+    return u < 0 ? pool[Math.floor(-u * pool.length)] : Math.fround(u * 4 - 2);
+  });
+}
+
+/** Storage size a strided view needs: 1 + the largest element offset. */
+function span(shape: readonly number[], strides: readonly number[], offset = 0): number {
+  return shape.reduce((s, d, i) => s + (d - 1) * strides[i], offset) + 1;
+}
+
+interface Operand {
+  strides: number[];
+  offset?: number;
+}
+
+interface ElementwiseCase {
   name: string;
   shape: number[];
-  /** values and strides of each operand, already expanded to `shape` */
-  a: { data: Float32Array; strides: number[] };
-  b: { data: Float32Array; strides: number[] };
+  a: Operand;
+  b: Operand;
   fast: boolean;
 }
 
-function binaryCases(): BinaryCase[] {
+function elementwiseCases(): ElementwiseCase[] {
   const [R, C] = [67, 301];
-  const full = (seed: number, n: number): Float32Array => randomF32(n, seed, 3).map((v) => (v === 0 ? 0.5 : v));
   return [
-    { name: 'same shape', shape: [R, C], a: { data: full(1, R * C), strides: [C, 1] }, b: { data: full(2, R * C), strides: [C, 1] }, fast: true },
-    { name: 'bias row [C] broadcast over rows', shape: [R, C], a: { data: full(3, R * C), strides: [C, 1] }, b: { data: full(4, C), strides: [0, 1] }, fast: true },
-    { name: 'scalar broadcast', shape: [R, C], a: { data: full(5, R * C), strides: [C, 1] }, b: { data: full(6, 1), strides: [0, 0] }, fast: true },
-    { name: 'scalar op tensor', shape: [R, C], a: { data: full(7, 1), strides: [0, 0] }, b: { data: full(8, R * C), strides: [C, 1] }, fast: true },
-    { name: 'one value per row [R, 1]', shape: [R, C], a: { data: full(9, R * C), strides: [C, 1] }, b: { data: full(10, R), strides: [1, 0] }, fast: true },
-    { name: '3-D bias [2, 5, 64] + [64]', shape: [2, 5, 64], a: { data: full(11, 640), strides: [320, 64, 1] }, b: { data: full(12, 64), strides: [0, 0, 1] }, fast: true },
-    { name: 'rows of 65 (vector tails)', shape: [4, 65], a: { data: full(13, 260), strides: [65, 1] }, b: { data: full(14, 65), strides: [0, 1] }, fast: true },
-    { name: 'broadcast over a middle dim [2, 3, 5] + [2, 1, 5] (falls back)', shape: [2, 3, 5], a: { data: full(15, 30), strides: [15, 5, 1] }, b: { data: full(16, 10), strides: [5, 0, 1] }, fast: false },
-    { name: 'transposed operand (falls back)', shape: [5, 7], a: { data: full(17, 35), strides: [7, 1] }, b: { data: full(18, 35), strides: [1, 5] }, fast: false },
+    { name: 'same shape', shape: [R, C], a: { strides: [C, 1] }, b: { strides: [C, 1] }, fast: true },
+    { name: 'bias row [C] broadcast over rows', shape: [R, C], a: { strides: [C, 1] }, b: { strides: [0, 1] }, fast: true },
+    { name: 'scalar broadcast', shape: [R, C], a: { strides: [C, 1] }, b: { strides: [0, 0] }, fast: true },
+    { name: 'scalar op tensor', shape: [R, C], a: { strides: [0, 0] }, b: { strides: [C, 1] }, fast: true },
+    { name: 'one value per row [R, 1]', shape: [R, C], a: { strides: [C, 1] }, b: { strides: [1, 0] }, fast: true },
+    { name: '3-D bias [2, 5, 64] + [64]', shape: [2, 5, 64], a: { strides: [320, 64, 1] }, b: { strides: [0, 0, 1] }, fast: true },
+    { name: 'lengths 1, 63, 64, 65, 4097', shape: [4097], a: { strides: [1], offset: 3 }, b: { strides: [1] }, fast: true },
+    { name: 'rows of 63', shape: [5, 63], a: { strides: [63, 1] }, b: { strides: [63, 1] }, fast: true },
+    { name: 'rows of 65', shape: [4, 65], a: { strides: [65, 1] }, b: { strides: [0, 1] }, fast: true },
+    { name: 'single element', shape: [1], a: { strides: [1] }, b: { strides: [0] }, fast: true },
+    { name: 'broadcast over a middle dim [2, 3, 5] + [2, 1, 5]', shape: [2, 3, 5], a: { strides: [15, 5, 1] }, b: { strides: [5, 0, 1] }, fast: true },
+    { name: 'attention mask [B, 1, 1, S] over [B, h, T, S]', shape: [3, 4, 5, 65], a: { strides: [1300, 325, 65, 1] }, b: { strides: [65, 0, 0, 1] }, fast: true },
+    { name: 'transposed operand', shape: [5, 7], a: { strides: [7, 1] }, b: { strides: [1, 5] }, fast: true },
+    { name: 'heads [B, T, h, d] read as [B, h, T, d]', shape: [2, 3, 5, 66], a: { strides: [990, 66, 198, 1] }, b: { strides: [990, 330, 66, 1] }, fast: true },
+    { name: 'six unmergeable dims (falls back)', shape: [2, 3, 2, 3, 2, 3], a: { strides: [1, 2, 6, 12, 36, 72] }, b: { strides: [108, 36, 18, 6, 3, 1] }, fast: false },
   ];
 }
 
-describe('cpu backend: add, sub, mul, div (wasm.binary)', () => {
-  it('equal the float64 reference rounded to float32, bit for bit, 1 and 2 threads', () => {
-    for (const c of binaryCases()) {
+describe('cpu backend: binary ops (wasm.elementwise)', () => {
+  const ops = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const satisfies readonly BinaryOp[];
+
+  it('equal RefBackend bit for bit on strided, broadcast and transposed operands, 1 and 2 threads', () => {
+    let seed = 9000;
+    for (const c of elementwiseCases()) {
       const n = sizeOf(c.shape);
-      for (const op of ['add', 'sub', 'mul', 'div'] as const satisfies readonly BinaryOp[]) {
-        const out = ref.alloc('float64', n);
-        ref.binary(op, view(refBuffer(c.a.data), 'float64', c.shape, c.a.strides), view(refBuffer(c.b.data), 'float64', c.shape, c.b.strides), view(out, 'float64', c.shape));
-        const expected = fround(readRef(out, n));
+      const aData = edgyF32(span(c.shape, c.a.strides, c.a.offset), seed++);
+      const bData = edgyF32(span(c.shape, c.b.strides, c.b.offset), seed++);
+      for (const op of ops) {
+        const out = refF32(new Float32Array(n));
+        ref.binary(op, view(refF32(aData), 'float32', c.shape, c.a.strides, c.a.offset),
+          view(refF32(bData), 'float32', c.shape, c.b.strides, c.b.offset), view(out, 'float32', c.shape));
+        const expected = out.data;
         for (const cpu of [cpu1, cpu2]) {
-          const o = cpu.alloc('float32', n);
-          cpu.binary(op, view(cpuBuffer(cpu, c.a.data), 'float32', c.shape, c.a.strides), view(cpuBuffer(cpu, c.b.data), 'float32', c.shape, c.b.strides), view(o, 'float32', c.shape));
+          const o = poisoned(cpu, n);
+          cpu.binary(op, view(cpuBuffer(cpu, aData), 'float32', c.shape, c.a.strides, c.a.offset),
+            view(cpuBuffer(cpu, bData), 'float32', c.shape, c.b.strides, c.b.offset), view(o, 'float32', c.shape));
           const label = `${op} ${c.name} threads ${cpu.getThreads()}`;
-          expect(cpu.lastKernel, label).toBe(c.fast ? 'wasm.binary' : `ref.binary.${op}`);
+          expect(cpu.lastKernel, label).toBe(c.fast ? 'wasm.elementwise' : `ref.binary.${op}`);
           if (c.fast) expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
           expectBitIdentical(readCpu(cpu, o, n), expected, label);
         }
@@ -481,13 +537,297 @@ describe('cpu backend: add, sub, mul, div (wasm.binary)', () => {
     }
   });
 
-  it('other binary ops use the reference kernel', () => {
-    const a = randomF32(16, 5000);
+  it('pow, float64 and int32 operands use the reference kernel', () => {
+    const a = randomF32(16, 5000).map(Math.abs);
     const b = randomF32(16, 5001);
     const o = cpu2.alloc('float32', 16);
-    cpu2.binary('maximum', view(cpuBuffer(cpu2, a), 'float32', [16]), view(cpuBuffer(cpu2, b), 'float32', [16]), view(o, 'float32', [16]));
-    expect(cpu2.lastKernel).toBe('ref.binary.maximum');
-    expect(Array.from(readCpu(cpu2, o, 16))).toEqual(Array.from(a, (x, i) => Math.max(x, b[i])));
+    cpu2.binary('pow', view(cpuBuffer(cpu2, a), 'float32', [16]), view(cpuBuffer(cpu2, b), 'float32', [16]), view(o, 'float32', [16]));
+    expect(cpu2.lastKernel).toBe('ref.binary.pow');
+    assertClose(readCpu(cpu2, o, 16), Array.from(a, (x, i) => x ** b[i]), TOL.f32, 'pow');
+
+    const o64 = cpu2.alloc('float64', 16);
+    cpu2.binary('add', view(cpuBuffer(cpu2, a, 'float64'), 'float64', [16]), view(cpuBuffer(cpu2, b, 'float64'), 'float64', [16]), view(o64, 'float64', [16]));
+    expect(cpu2.lastKernel).toBe('ref.binary.add');
+    assertClose(readCpu(cpu2, o64, 16, 'float64'), Array.from(a, (x, i) => x + b[i]), TOL.f64, 'float64 add');
+
+    const ai = Int32Array.from({ length: 16 }, (_, i) => i - 8);
+    const oi = cpu2.alloc('int32', 16);
+    cpu2.binary('eq', view(cpuBuffer(cpu2, ai, 'int32'), 'int32', [16]), view(cpuBuffer(cpu2, [0], 'int32'), 'int32', [16], [0]), view(oi, 'int32', [16]));
+    expect(cpu2.lastKernel).toBe('ref.binary.eq');
+    expect(Array.from(readCpu(cpu2, oi, 16, 'int32'))).toEqual(Array.from(ai, (x) => (x === 0 ? 1 : 0)));
+  });
+});
+
+describe('cpu backend: where (wasm.elementwise)', () => {
+  it('float32 and int32 conditions, broadcast and strided operands, bit-identical to RefBackend', () => {
+    const shape = [3, 5, 67];
+    const n = sizeOf(shape);
+    const condF = edgyF32(n, 9100);
+    const condI = Int32Array.from(randomF32(n, 9101), (u) => (u < -0.3 ? 0 : Math.round(u * 10)));
+    const a = randomF32(n, 9102);
+    const b = randomF32(67, 9103);
+    const cases: { name: string; cond: { data: ArrayLike<number>; dtype: DType; strides: number[] }; aStrides: number[] }[] = [
+      { name: 'float32 condition', cond: { data: condF, dtype: 'float32', strides: [335, 67, 1] }, aStrides: [335, 67, 1] },
+      { name: 'int32 condition', cond: { data: condI, dtype: 'int32', strides: [335, 67, 1] }, aStrides: [335, 67, 1] },
+      { name: 'int32 condition [3, 5, 1] broadcast over the last dim', cond: { data: condI, dtype: 'int32', strides: [5, 1, 0] }, aStrides: [335, 67, 1] },
+      { name: 'float32 condition, a read transposed', cond: { data: condF, dtype: 'float32', strides: [335, 67, 1] }, aStrides: [1, 3, 15] },
+    ];
+    for (const c of cases) {
+      const out = refF32(new Float32Array(n));
+      ref.where(view(refF32(c.cond.data, c.cond.dtype), c.cond.dtype, shape, c.cond.strides), view(refF32(a), 'float32', shape, c.aStrides),
+        view(refF32(b), 'float32', shape, [0, 0, 1]), view(out, 'float32', shape));
+      for (const cpu of [cpu1, cpu2]) {
+        const o = poisoned(cpu, n);
+        cpu.where(view(cpuBuffer(cpu, c.cond.data, c.cond.dtype), c.cond.dtype, shape, c.cond.strides), view(cpuBuffer(cpu, a), 'float32', shape, c.aStrides),
+          view(cpuBuffer(cpu, b), 'float32', shape, [0, 0, 1]), view(o, 'float32', shape));
+        const label = `where ${c.name} threads ${cpu.getThreads()}`;
+        expect(cpu.lastKernel, label).toBe('wasm.elementwise');
+        expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
+        expectBitIdentical(readCpu(cpu, o, n), out.data, label);
+      }
+    }
+    // float64 values fall back
+    const o64 = cpu2.alloc('float64', 4);
+    cpu2.where(view(cpuBuffer(cpu2, [1, 0, 2, 0], 'int32'), 'int32', [4]), view(cpuBuffer(cpu2, [1, 2, 3, 4], 'float64'), 'float64', [4]),
+      view(cpuBuffer(cpu2, [5, 6, 7, 8], 'float64'), 'float64', [4]), view(o64, 'float64', [4]));
+    expect(cpu2.lastKernel).toBe('ref.where');
+    expect(Array.from(readCpu(cpu2, o64, 4, 'float64'))).toEqual([1, 6, 3, 8]);
+  });
+});
+
+describe('cpu backend: copy (wasm.elementwise)', () => {
+  const [B, T, h, d] = [3, 7, 4, 65];
+  const n = B * T * h * d;
+  const cases: { name: string; shape: number[]; src: Operand; dst: Operand; fast: boolean }[] = [
+    { name: 'head split [B, T, h, d] -> [B, h, T, d]', shape: [B, h, T, d], src: { strides: [T * h * d, d, h * d, 1] }, dst: { strides: [h * T * d, T * d, d, 1] }, fast: true },
+    { name: 'head merge into a permuted destination', shape: [B, h, T, d], src: { strides: [h * T * d, T * d, d, 1] }, dst: { strides: [T * h * d, d, h * d, 1] }, fast: true },
+    { name: 'matrix transpose', shape: [T * h, B * d], src: { strides: [1, T * h] }, dst: { strides: [B * d, 1] }, fast: true },
+    { name: 'into a narrowed slice with an offset', shape: [B, 5, d], src: { strides: [5 * d, d, 1] }, dst: { strides: [T * d, d, 1], offset: 2 * d }, fast: true },
+    { name: 'lengths 1, 63, 64, 65, 4097', shape: [4097], src: { strides: [1], offset: 1 }, dst: { strides: [1] }, fast: true },
+    { name: 'six unmergeable dims (falls back)', shape: [2, 3, 2, 3, 2, 3], src: { strides: [1, 2, 6, 12, 36, 72] }, dst: { strides: [108, 36, 18, 6, 3, 1] }, fast: false },
+  ];
+
+  for (const dtype of ['float32', 'int32'] as const) {
+    it(`${dtype}: strided source and destination, bit-identical to RefBackend, 1 and 2 threads`, () => {
+      let seed = 9200;
+      for (const c of cases) {
+        const count = sizeOf(c.shape);
+        const srcData = dtype === 'float32' ? edgyF32(span(c.shape, c.src.strides, c.src.offset), seed++)
+          : Int32Array.from(randomF32(span(c.shape, c.src.strides, c.src.offset), seed++), (u) => Math.round(u * 2 ** 30));
+        const dstSize = Math.max(n, span(c.shape, c.dst.strides, c.dst.offset));
+        const background = dtype === 'float32' ? randomF32(dstSize, seed++) : Int32Array.from({ length: dstSize }, (_, i) => i);
+        const expected = refF32(background, dtype);
+        ref.copy(view(refF32(srcData, dtype), dtype, c.shape, c.src.strides, c.src.offset), view(expected, dtype, c.shape, c.dst.strides, c.dst.offset));
+        for (const cpu of [cpu1, cpu2]) {
+          const dst = cpuBuffer(cpu, background, dtype);
+          cpu.copy(view(cpuBuffer(cpu, srcData, dtype), dtype, c.shape, c.src.strides, c.src.offset), view(dst, dtype, c.shape, c.dst.strides, c.dst.offset));
+          const label = `copy ${dtype} ${c.name} threads ${cpu.getThreads()}`;
+          expect(cpu.lastKernel, label).toBe(c.fast ? 'wasm.elementwise' : 'ref.copy');
+          if (c.fast) expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, count, 1));
+          expectBitIdentical(readCpu(cpu, dst, dstSize, dtype), expected.data, label);
+        }
+      }
+    });
+  }
+
+  it('casts and float64 fall back to the reference kernel', () => {
+    const x = Float32Array.from([1.7, -1.7, 2.5, -0.2]);
+    const oi = cpu2.alloc('int32', 4);
+    cpu2.copy(view(cpuBuffer(cpu2, x), 'float32', [4]), view(oi, 'int32', [4]));
+    expect(cpu2.lastKernel).toBe('ref.copy');
+    expect(Array.from(readCpu(cpu2, oi, 4, 'int32'))).toEqual([1, -1, 2, 0]);
+    const o64 = cpu2.alloc('float64', 4);
+    cpu2.copy(view(cpuBuffer(cpu2, x, 'float64'), 'float64', [2, 2], [1, 2]), view(o64, 'float64', [2, 2]));
+    expect(cpu2.lastKernel).toBe('ref.copy');
+    expect(Array.from(readCpu(cpu2, o64, 4, 'float64'))).toEqual([x[0], x[2], x[1], x[3]]);
+  });
+});
+
+// ---- reduce -------------------------------------------------------------------------------
+
+interface ReduceCase {
+  shape: number[];
+  axes: number[];
+  strides?: number[];
+  offset?: number;
+  fast?: boolean;
+}
+
+/** Threads the reduce kernel wakes: chunks of 16 outputs or more (about 64 elements per chunk). */
+function reduceThreads(cpu: CpuBackend, outN: number, R: number): number {
+  const chunk = Math.ceil(Math.max(1, Math.ceil(FORCE_POOL.chunkElements / Math.max(R, 1))) / 16) * 16;
+  return Math.min(cpu.getThreads(), Math.ceil(outN / chunk));
+}
+
+describe('cpu backend: reduce sum and max (wasm.reduce)', () => {
+  const cases: ReduceCase[] = [
+    // total sums: one output, lengths 1, 63, 64, 65, 4097
+    ...[1, 63, 64, 65, 4097].map((n) => ({ shape: [n], axes: [0] })),
+    // last axis (rows) and leading axis (columns), across the vector widths 4 and 16
+    ...[[5, 63], [7, 64], [9, 65], [3, 4097], [4097, 3], [4097, 5], [33, 17]].flatMap((shape) => [
+      { shape, axes: [1] }, { shape, axes: [0] }, { shape, axes: [0, 1] },
+    ]),
+    // bias gradients [B, T, H] over (B, T); LayerNorm statistics over H; softmax backward rows
+    { shape: [4, 33, 40], axes: [0, 1] },
+    { shape: [4, 33, 40], axes: [2] },
+    { shape: [2, 4, 16, 128], axes: [3] },
+    { shape: [2, 4, 16, 128], axes: [0, 2] },
+    { shape: [2, 4, 16, 128], axes: [1, 3] },
+    { shape: [2, 4, 16, 128], axes: [0, 1, 2] },
+    // transposed input [A, B] stored as [B, A], an offset, a broadcast (stride-0) dim
+    { shape: [37, 29], axes: [0], strides: [1, 37] },
+    { shape: [37, 29], axes: [1], strides: [1, 37] },
+    { shape: [6, 50], axes: [1], strides: [51, 1], offset: 5 },
+    { shape: [6, 7, 50], axes: [1], strides: [50, 0, 1] },
+    // empty reduction: sum 0, max -Infinity
+    { shape: [3, 0], axes: [1] },
+    // four kept dims that do not merge (falls back)
+    { shape: [2, 3, 2, 3, 5], axes: [4], strides: [1, 2, 6, 12, 36], fast: false },
+  ];
+
+  for (const op of ['sum', 'max'] as const) {
+    it(`${op}: equals RefBackend bit for bit over the shape sweep, 1 and 2 threads`, () => {
+      let seed = 9300;
+      for (const c of cases) {
+        const strides = c.strides ?? contiguousStrides(c.shape);
+        const offset = c.offset ?? 0;
+        const outShape = c.shape.map((d, i) => (c.axes.includes(i) ? 1 : d));
+        const outN = sizeOf(outShape);
+        const R = sizeOf(c.axes.map((a) => c.shape[a]));
+        const size = sizeOf(c.shape) === 0 ? 1 : span(c.shape, strides, offset);
+        // sums of random values (with a few infinities and NaNs in the edgy set for max)
+        const x = op === 'max' ? edgyF32(size, seed++) : randomF32(size, seed++, 10);
+        const expected = refF32(new Float32Array(outN));
+        ref.reduce(op, view(refF32(x), 'float32', c.shape, strides, offset), c.axes, view(expected, 'float32', outShape));
+        for (const cpu of [cpu1, cpu2]) {
+          const o = poisoned(cpu, outN);
+          cpu.reduce(op, view(cpuBuffer(cpu, x), 'float32', c.shape, strides, offset), c.axes, view(o, 'float32', outShape));
+          const label = `${op} [${c.shape}] axes [${c.axes}] strides [${strides}] threads ${cpu.getThreads()}`;
+          expect(cpu.lastKernel, label).toBe(c.fast === false ? `ref.reduce.${op}` : 'wasm.reduce');
+          if (c.fast !== false) expect(cpu.lastThreads, label).toBe(reduceThreads(cpu, outN, R));
+          expectBitIdentical(readCpu(cpu, o, outN), expected.data, label);
+        }
+      }
+    });
+  }
+
+  it('sum keeps float64 accuracy: 1 + 4096 terms of 2^-24 is not 1', () => {
+    // float32 accumulation from the left would round every 1 + 2^-24 back to 1
+    const x = new Float32Array(4097).fill(2 ** -24);
+    x[0] = 1;
+    const o = poisoned(cpu2, 1);
+    cpu2.reduce('sum', view(cpuBuffer(cpu2, x), 'float32', [4097]), [0], view(o, 'float32', [1]));
+    expect(cpu2.lastKernel).toBe('wasm.reduce');
+    expect(readCpu(cpu2, o, 1)[0]).toBe(Math.fround(1 + 4096 * 2 ** -24));
+  });
+
+  it('max: NaN wins, the first of -0 and +0 is kept, -Infinity rows stay -Infinity', () => {
+    const rows = [
+      [1, NaN, 2, 3, 0, 0, 0, 0],
+      [-0, 0, -1, -2, -0, 0, -3, -4],
+      [0, -0, -1, -2, -5, -6, -7, -8],
+      [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity],
+    ];
+    const x = Float32Array.from(rows.flat());
+    for (const [axes, outShape] of [[[1], [4, 1]], [[0], [1, 8]]] as const) {
+      const outN = sizeOf(outShape);
+      const expected = refF32(new Float32Array(outN));
+      ref.reduce('max', view(refF32(x), 'float32', [4, 8]), axes, view(expected, 'float32', [...outShape]));
+      const o = poisoned(cpu2, outN);
+      cpu2.reduce('max', view(cpuBuffer(cpu2, x), 'float32', [4, 8]), axes, view(o, 'float32', [...outShape]));
+      expect(cpu2.lastKernel).toBe('wasm.reduce');
+      expectBitIdentical(readCpu(cpu2, o, outN), expected.data, `max over axes [${axes}]`);
+    }
+    const o = poisoned(cpu2, 4);
+    cpu2.reduce('max', view(cpuBuffer(cpu2, x), 'float32', [4, 8]), [1], view(o, 'float32', [4, 1]));
+    const got = readCpu(cpu2, o, 4);
+    expect(Number.isNaN(got[0])).toBe(true);
+    expect(Object.is(got[1], -0)).toBe(true);
+    expect(Object.is(got[2], 0)).toBe(true);
+    expect(got[3]).toBe(-Infinity);
+  });
+
+  it('float64 falls back to the reference kernel', () => {
+    const x = randomF32(12, 9400);
+    const o = cpu2.alloc('float64', 3);
+    cpu2.reduce('sum', view(cpuBuffer(cpu2, x, 'float64'), 'float64', [3, 4]), [1], view(o, 'float64', [3, 1]));
+    expect(cpu2.lastKernel).toBe('ref.reduce.sum');
+    assertClose(readCpu(cpu2, o, 3, 'float64'), [0, 1, 2].map((r) => x[4 * r] + x[4 * r + 1] + x[4 * r + 2] + x[4 * r + 3]), TOL.f64, 'float64 sum');
+  });
+});
+
+// ---- rand and adamw -----------------------------------------------------------------------
+
+describe('cpu backend: rand (wasm.rand)', () => {
+  it('equals hashUniform bit for bit for lengths 1, 63, 64, 65, 4097, several seeds, 1 and 2 threads', () => {
+    for (const n of [1, 63, 64, 65, 4097]) {
+      for (const seed of [0, 1, 12345, 0x9e3779b9, 0xffffffff]) {
+        const expected = Float32Array.from({ length: n }, (_, i) => hashUniform(seed, i));
+        for (const cpu of [cpu1, cpu2]) {
+          // at an offset inside its buffer: element i of the view is hashUniform(seed, i)
+          const o = poisoned(cpu, n + 3);
+          cpu.rand(seed, view(o, 'float32', [n], [1], 3));
+          const label = `rand n=${n} seed=${seed} threads ${cpu.getThreads()}`;
+          expect(cpu.lastKernel, label).toBe('wasm.rand');
+          expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
+          expectBitIdentical(readCpu(cpu, o, n + 3).subarray(3), expected, label);
+        }
+      }
+    }
+  });
+
+  it('float64 falls back to the reference kernel', () => {
+    const o = cpu2.alloc('float64', 5);
+    cpu2.rand(7, view(o, 'float64', [5]));
+    expect(cpu2.lastKernel).toBe('ref.rand');
+    expect(Array.from(readCpu(cpu2, o, 5, 'float64'))).toEqual([0, 1, 2, 3, 4].map((i) => hashUniform(7, i)));
+  });
+});
+
+describe('cpu backend: adamw (wasm.adamw)', () => {
+  const settings: AdamWParams[] = [
+    { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 },
+    { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0, step: 2 },
+    { lr: 3e-2, beta1: 0.8, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 1000 },
+  ];
+
+  it('equals adamwScalar bit for bit for lengths 1, 63, 64, 65, 4097, 1 and 2 threads', () => {
+    let seed = 9500;
+    for (const n of [1, 63, 64, 65, 4097]) {
+      const p = randomF32(n, seed++);
+      const g = randomF32(n, seed++, 0.1);
+      const m = randomF32(n, seed++, 0.01);
+      const v = randomF32(n, seed++, 1e-4).map(Math.abs);
+      for (const h of settings) {
+        const [rp, rg, rm, rv] = [p, g, m, v].map((x) => refF32(x));
+        ref.adamw(view(rp, 'float32', [n]), view(rg, 'float32', [n]), view(rm, 'float32', [n]), view(rv, 'float32', [n]), h);
+        for (const cpu of [cpu1, cpu2]) {
+          const bufs = [p, g, m, v].map((x) => cpuBuffer(cpu, x));
+          const [vp, vg, vm, vv] = bufs.map((b) => view(b, 'float32', [n]));
+          cpu.adamw(vp, vg, vm, vv, h);
+          const label = `adamw n=${n} step ${h.step} threads ${cpu.getThreads()}`;
+          expect(cpu.lastKernel, label).toBe('wasm.adamw');
+          expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
+          expectBitIdentical(readCpu(cpu, bufs[0], n), rp.data, `${label} p`);
+          expectBitIdentical(readCpu(cpu, bufs[2], n), rm.data, `${label} m`);
+          expectBitIdentical(readCpu(cpu, bufs[3], n), rv.data, `${label} v`);
+          expectBitIdentical(readCpu(cpu, bufs[1], n), g, `${label} g unchanged`);
+        }
+      }
+    }
+  });
+
+  it('a strided gradient falls back to the reference kernel', () => {
+    const n = 12;
+    const h = settings[0];
+    const [p, m, v] = [randomF32(n, 9600), randomF32(n, 9601, 0.01), randomF32(n, 9602, 1e-4).map(Math.abs)];
+    const g = randomF32(n, 9603);
+    const [rp, rm, rv] = [p, m, v].map((x) => refF32(x));
+    ref.adamw(view(rp, 'float32', [3, 4]), view(refF32(g), 'float32', [3, 4], [1, 3]), view(rm, 'float32', [3, 4]), view(rv, 'float32', [3, 4]), h);
+    const [cp, cm, cv] = [p, m, v].map((x) => cpuBuffer(cpu2, x));
+    cpu2.adamw(view(cp, 'float32', [3, 4]), view(cpuBuffer(cpu2, g), 'float32', [3, 4], [1, 3]), view(cm, 'float32', [3, 4]), view(cv, 'float32', [3, 4]), h);
+    expect(cpu2.lastKernel).toBe('ref.adamw');
+    expectBitIdentical(readCpu(cpu2, cp, n), rp.data, 'strided g: p');
   });
 });
 
@@ -529,14 +869,14 @@ describe('cpu backend: allocator', () => {
     expect(b.ptr).toBe(a.ptr);
   });
 
-  it('a reused block reads as zeros; double free and foreign buffers throw', () => {
+  it('alloc does not clear a reused block (kernels write all of out); double free and foreign buffers throw', () => {
     const cpu = new CpuBackend({ threads: 1 });
     const a = cpu.alloc('float32', 100);
     a.data.fill(5);
     cpu.free(a);
     const b = cpu.alloc('float32', 100);
     expect(b.ptr).toBe(a.ptr);
-    expect(Array.from(b.data).every((v) => v === 0)).toBe(true);
+    expect(Array.from(b.data).every((v) => v === 5)).toBe(true);
     cpu.free(b);
     expect(() => cpu.free(b)).toThrow(/not a live block/);
     expect(() => cpu.free({ data: new Float32Array(4) })).toThrow(/did not allocate/);

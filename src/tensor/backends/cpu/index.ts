@@ -1,19 +1,29 @@
 // The `cpu` backend: RefBackend on one shared WebAssembly memory, with its hot kernels replaced by
 // hand-written WebAssembly SIMD kernels (kernels/wasm/*.wat) that run on a pool of worker threads.
 //
-// Fast paths (float32 only):
+// Fast paths (float32 unless noted; views of up to 4 dims after merging adjacent dims):
 //   matmul         any strides (transposed or not), batched; the 4x8-tiled sgemm kernel
 //   softmax        contiguous rows, softmax and log-softmax
 //   layernorm      contiguous rows, with affine weight and bias
 //   unary          gelu, gelu_grad on contiguous tensors
-//   binary         add, sub, mul, div with a contiguous output and operands that are contiguous,
-//                  a broadcast row (bias), a broadcast scalar, or one value per row
-// Everything else (float64, int32, other ops, views the fast paths do not cover) is RefBackend's
-// code running unchanged on the same memory: every buffer's `data` is a typed array over it.
+//   binary         add sub mul div maximum minimum eq ne lt le gt ge, operands of any strides
+//                  (broadcast, transposed), bit-identical to the reference
+//   where          float32 or int32 condition, any strides, bit-identical
+//   copy           float32 -> float32 or int32 -> int32, any strides on both sides (head split
+//                  and merge in attention); casts fall back
+//   reduce         sum and max over any axes (up to 3 kept and 2 reduced dims after merging),
+//                  bit-identical: sums accumulate in float64 in the reference's order
+//   rand           hashUniform noise, bit-identical
+//   adamw          contiguous p, g, m, v; float64 arithmetic, bit-identical
+// Everything else (float64, other ops, views the fast paths do not cover) is RefBackend's code
+// running unchanged on the same memory: every buffer's `data` is a typed array over it.
 // `lastKernel` / `kernelCounts` say which path ran ('wasm.sgemm' vs 'ref.matmul', ...).
 //
+// Memory: `alloc` does not clear a block (a reused one holds old data). Every kernel writes all of
+// its `out` view, and zeros come from `fill` (scatterAdd clears its own output).
+//
 // Determinism: results never depend on the thread count. Kernels split work by output tiles,
-// rows or element ranges and never split a reduction.
+// rows, output elements or element ranges and never split a reduction.
 //
 // Usage: `const cpu = new CpuBackend(); await cpu.init({ threads: 2 });`. Without init, the pool
 // starts lazily on the first call big enough to use it, and calls run on the caller's thread
@@ -21,7 +31,8 @@
 
 import os from 'node:os';
 import {
-  type DType, type TypedArray, type UnaryOp, type BinaryOp, type View, isContiguous, sizeOf,
+  type AdamWParams, type DType, type TypedArray, type UnaryOp, type BinaryOp, type ReduceOp, type View,
+  isContiguous, sizeOf,
 } from '../../backend.js';
 import { RefBackend, type RefBuffer } from '../ref.js';
 import { DESC_BYTE, DESC_BYTES, Heap, TABLES_BYTE } from './heap.js';
@@ -65,7 +76,18 @@ const NC_MAX = 1024;
 /** Cap on one thread's packed copy of B[:, column block] for all of K. */
 const PACKED_B_MAX_BYTES = 16 << 20;
 
-const BINARY_CODES: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
+/** Op codes of the elementwise kernel (kernels/wasm/elementwise.wat). */
+const BINARY_CODES: Partial<Record<BinaryOp, number>> = {
+  add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, eq: 6, ne: 7, lt: 8, le: 9, gt: 10, ge: 11,
+};
+const WHERE_FLOAT_COND = 12;
+const WHERE_INT_COND = 13;
+const COPY = 14;
+
+/** Dims the elementwise kernel addresses; reduce's kept and reduced dims. */
+const ELEMENTWISE_DIMS = 4;
+const REDUCE_KEPT_DIMS = 3;
+const REDUCE_DIMS = 2;
 
 function opIndex(name: EntryPoint): number {
   return ENTRY_POINTS.indexOf(name);
@@ -75,43 +97,38 @@ function roundUp(x: number, m: number): number {
   return Math.ceil(x / m) * m;
 }
 
-
-/** Byte address of a float32 view's element 0. */
-function addr(v: View<RefBuffer>): number {
-  return (v.buf as CpuBuffer).ptr + v.offset * 4;
+/**
+ * The dims of `shape` with size-1 dims dropped and adjacent dims merged wherever every view is
+ * contiguous across them, front-padded with size-1 dims to exactly `rank`; each view's element
+ * strides for those dims. Null when more than `rank` dims remain.
+ */
+function mergeDims(
+  shape: readonly number[], views: readonly { strides: readonly number[] }[], rank: number,
+): { dims: number[]; strides: number[][] } | null {
+  const dims: number[] = [];
+  const strides: number[][] = views.map(() => []);
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const last = dims.length - 1;
+    if (last >= 0 && views.every((v, k) => strides[k][last] === v.strides[i] * d)) {
+      dims[last] *= d;
+      views.forEach((v, k) => { strides[k][last] = v.strides[i]; });
+    } else {
+      dims.push(d);
+      views.forEach((v, k) => strides[k].push(v.strides[i]));
+    }
+  });
+  if (dims.length > rank) return null;
+  while (dims.length < rank) {
+    dims.unshift(1);
+    for (const s of strides) s.unshift(0);
+  }
+  return { dims, strides };
 }
 
-/**
- * How an operand expanded to `shape` is addressed as rows of length L:
- * element (r, l) at offset + r*row + l*vec (in elements), or null if it has no such form.
- */
-function rowForm(v: View<RefBuffer>, L: number, flat: boolean): { row: number; vec: 0 | 1 } | null {
-  const rank = v.shape.length;
-  if (flat) {
-    // the whole tensor as one row: contiguous, or one value broadcast everywhere
-    if (isContiguous(v)) return { row: 0, vec: 1 };
-    if (v.shape.every((d, i) => d === 1 || v.strides[i] === 0)) return { row: 0, vec: 0 };
-    return null;
-  }
-  let vec: 0 | 1;
-  if (L === 1 || v.strides[rank - 1] === 0) vec = 0;
-  else if (v.strides[rank - 1] === 1) vec = 1;
-  else return null;
-  // the leading dims must collapse into a single row stride
-  let row = 0;
-  let span = 0;
-  for (let d = rank - 2; d >= 0; d--) {
-    if (v.shape[d] === 1) continue;
-    if (span === 0) {
-      row = v.strides[d];
-      span = v.shape[d];
-    } else if (v.strides[d] === row * span) {
-      span *= v.shape[d];
-    } else {
-      return null;
-    }
-  }
-  return { row, vec };
+/** Byte address of element 0 of a view with 4-byte elements (float32, int32). */
+function addr(v: View<RefBuffer>): number {
+  return (v.buf as CpuBuffer).ptr + v.offset * 4;
 }
 
 export class CpuBackend extends RefBackend {
@@ -131,6 +148,7 @@ export class CpuBackend extends RefBackend {
   private scratchBytes = 0;
   private i32View: Int32Array;
   private f32View: Float32Array;
+  private f64View: Float64Array;
 
   constructor(opts: CpuBackendOptions = {}) {
     super();
@@ -140,6 +158,7 @@ export class CpuBackend extends RefBackend {
     this.parallel = { ...PARALLEL_DEFAULTS, ...opts.parallel };
     this.i32View = new Int32Array(this.heap.memory.buffer);
     this.f32View = new Float32Array(this.heap.memory.buffer);
+    this.f64View = new Float64Array(this.heap.memory.buffer);
   }
 
   /** Start the worker pool (threads - 1 workers) and wait until it is ready. */
@@ -189,8 +208,6 @@ export class CpuBackend extends RefBackend {
     if (dtype === 'float32') data = new Float32Array(buffer, ptr, size);
     else if (dtype === 'float64') data = new Float64Array(buffer, ptr, size);
     else data = new Int32Array(buffer, ptr, size);
-    // Reused blocks hold old data; new buffers read as zeros, as RefBackend's do.
-    data.fill(0);
     this.liveCount++;
     return { data, ptr, owner: this };
   }
@@ -322,39 +339,123 @@ export class CpuBackend extends RefBackend {
 
   override binary(op: BinaryOp, a: View<RefBuffer>, b: View<RefBuffer>, out: View<RefBuffer>): void {
     const code = BINARY_CODES[op];
-    const n = sizeOf(out.shape);
-    if (code === undefined || !this.allFloat32(a, b, out) || !isContiguous(out) || n === 0) {
+    const fast = code !== undefined && this.allFloat32(a, b, out) && isContiguous(out);
+    if (!fast || !this.elementwise(code, out.shape, out, a, b, a)) {
       super.binary(op, a, b, out);
       this.lastKernel = `ref.binary.${op}`;
+    }
+  }
+
+  override where(cond: View<RefBuffer>, a: View<RefBuffer>, b: View<RefBuffer>, out: View<RefBuffer>): void {
+    const condOk = (cond.dtype === 'float32' || cond.dtype === 'int32') && this.owns(cond.buf);
+    const fast = condOk && this.allFloat32(a, b, out) && isContiguous(out);
+    const code = cond.dtype === 'int32' ? WHERE_INT_COND : WHERE_FLOAT_COND;
+    if (!fast || !this.elementwise(code, out.shape, out, a, b, cond)) {
+      super.where(cond, a, b, out);
+      this.lastKernel = 'ref.where';
+    }
+  }
+
+  override copy(src: View<RefBuffer>, dst: View<RefBuffer>): void {
+    // same 4-byte dtype on both sides: the kernel moves bits (casts truncate, and stay in ref)
+    const fast = src.dtype === dst.dtype && src.dtype !== 'float64' && this.owns(src.buf) && this.owns(dst.buf);
+    if (!fast || !this.elementwise(COPY, src.shape, dst, src, src, src)) {
+      super.copy(src, dst);
+      this.lastKernel = 'ref.copy';
+    }
+  }
+
+  override reduce(op: ReduceOp, x: View<RefBuffer>, axes: readonly number[], out: View<RefBuffer>): void {
+    const outN = sizeOf(out.shape);
+    if (outN === 0) return;
+    const fast = this.allFloat32(x, out) && isContiguous(out);
+    // the kept dims (in output order) and the reduced dims (in the reference's summation order)
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const reduced = x.shape.map((d, i) => (axes.includes(i) ? d : 1));
+    const k = fast ? mergeDims(kept, [x], REDUCE_KEPT_DIMS) : null;
+    const r = fast ? mergeDims(reduced, [x], REDUCE_DIMS) : null;
+    if (k === null || r === null) {
+      super.reduce(op, x, axes, out);
+      this.lastKernel = `ref.reduce.${op}`;
       return;
     }
-    // Prefer the whole tensor as one row; else rows of the last dim.
-    let L = n;
-    let fa = rowForm(a, L, true);
-    let fb = rowForm(b, L, true);
-    if (fa === null || fb === null) {
-      L = out.shape.at(-1) ?? 1;
-      fa = rowForm(a, L, false);
-      fb = rowForm(b, L, false);
-    }
-    if (fa === null || fb === null) {
-      super.binary(op, a, b, out);
-      this.lastKernel = `ref.binary.${op}`;
-      return;
-    }
-    const chunk = this.parallel.chunkElements;
-    const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
+    const [kd0, kd1, kd2] = k.dims;
+    const [ks0, ks1, ks2] = k.strides[0];
+    const [R1, R0] = r.dims;
+    const [rs1, rs0] = r.strides[0];
+    // mode 1: the innermost kept dim is contiguous, so adjacent outputs are reduced as vectors
+    const mode = ks2 === 1 && kd2 >= 4 ? 1 : 0;
+    const R = R1 * R0;
+    const chunk = roundUp(Math.max(1, Math.ceil(this.parallel.chunkElements / Math.max(R, 1))), 16);
+    const nt = Math.min(Math.ceil(outN / chunk), this.threadsFor(outN * Math.max(R, 1), this.parallel.minElements));
     this.int32().set([
-      code, n, L,
-      addr(a), fa.row * 4, fa.vec,
-      addr(b), fb.row * 4, fb.vec,
-      addr(out),
+      op === 'sum' ? 0 : 1, kd0 * kd1 * kd2, mode, addr(x), addr(out),
+      kd1, kd2, ks0 * 4, ks1 * 4, ks2 * 4,
+      R1, R0, rs1 * 4, rs0 * 4,
       chunk, 0,
     ], DESC_BYTE >> 2);
-    this.launch('binary', nt);
+    this.launch('reduce', nt);
+  }
+
+  override rand(seed: number, out: View<RefBuffer>): void {
+    if (!this.allFloat32(out) || !isContiguous(out)) {
+      super.rand(seed, out);
+      this.lastKernel = 'ref.rand';
+      return;
+    }
+    const n = sizeOf(out.shape);
+    if (n === 0) return;
+    const chunk = roundUp(this.parallel.chunkElements, 4);
+    const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
+    // k as in hashUniform: (seed >>> 0) * 0x9e3779b9, low 32 bits
+    this.int32().set([n, addr(out), Math.imul(seed >>> 0, 0x9e3779b9), chunk, 0], DESC_BYTE >> 2);
+    this.launch('rand', nt);
+  }
+
+  override adamw(p: View<RefBuffer>, g: View<RefBuffer>, m: View<RefBuffer>, v: View<RefBuffer>, h: AdamWParams): void {
+    const views = [p, g, m, v];
+    if (!this.allFloat32(...views) || !views.every((x) => isContiguous(x))) {
+      super.adamw(p, g, m, v, h);
+      this.lastKernel = 'ref.adamw';
+      return;
+    }
+    const n = sizeOf(p.shape);
+    if (n === 0) return;
+    const chunk = roundUp(this.parallel.chunkElements, 4);
+    const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
+    this.int32().set([n, addr(p), addr(g), addr(m), addr(v), chunk, 0], DESC_BYTE >> 2);
+    // the constants adamwScalar computes, in the same float64 operations
+    this.float64().set([
+      h.lr * h.weightDecay, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.lr,
+      1 - Math.pow(h.beta1, h.step), 1 - Math.pow(h.beta2, h.step), h.eps,
+    ], (DESC_BYTE + 32) >> 3);
+    this.launch('adamw', nt);
   }
 
   // ---- helpers ------------------------------------------------------------------------------
+
+  /**
+   * The elementwise kernel over `shape` (out's, or src's for copy): out and a, b, c as 4-byte views
+   * of this backend's memory (ops that use fewer operands repeat one). False when the views do not
+   * merge into 4 dims; the caller then falls back.
+   */
+  private elementwise(
+    code: number, shape: readonly number[],
+    out: View<RefBuffer>, a: View<RefBuffer>, b: View<RefBuffer>, c: View<RefBuffer>,
+  ): boolean {
+    const n = sizeOf(shape);
+    if (n === 0) return true;
+    const views = [out, a, b, c];
+    const merged = mergeDims(shape, views, ELEMENTWISE_DIMS);
+    if (merged === null) return false;
+    const chunk = this.parallel.chunkElements;
+    const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
+    const fields = [code, n, merged.dims[1], merged.dims[2], merged.dims[3], chunk, 0, 0];
+    views.forEach((v, k) => fields.push(addr(v), ...merged.strides[k].map((st) => st * 4)));
+    this.int32().set(fields, DESC_BYTE >> 2);
+    this.launch('elementwise', nt);
+    return true;
+  }
 
   private launch(entry: EntryPoint, nt: number): void {
     this.pool.run(opIndex(entry), DESC_BYTE, nt);
@@ -412,9 +513,15 @@ export class CpuBackend extends RefBackend {
     return this.f32View;
   }
 
+  private float64(): Float64Array {
+    if (this.f64View.byteLength !== this.heap.memory.buffer.byteLength) this.refreshViews();
+    return this.f64View;
+  }
+
   private refreshViews(): void {
     this.i32View = new Int32Array(this.heap.memory.buffer);
     this.f32View = new Float32Array(this.heap.memory.buffer);
+    this.f64View = new Float64Array(this.heap.memory.buffer);
   }
 }
 

@@ -14,10 +14,12 @@ import { readFileSync } from 'node:fs';
 import wabtInit from 'wabt';
 import { type WasmMemory, type WasmModule, wasmApi } from './wasm-api.js';
 
-export const KERNEL_FILES = ['sgemm.wat', 'activations.wat', 'layernorm.wat', 'binary.wat'] as const;
+export const KERNEL_FILES = [
+  'sgemm.wat', 'activations.wat', 'layernorm.wat', 'elementwise.wat', 'reduce.wat', 'random.wat', 'adamw.wat',
+] as const;
 
 /** Entry points; an entry's index is its op number in the worker protocol. */
-export const ENTRY_POINTS = ['sgemm', 'softmax', 'gelu', 'layernorm', 'binary'] as const;
+export const ENTRY_POINTS = ['sgemm', 'softmax', 'gelu', 'layernorm', 'elementwise', 'reduce', 'rand', 'adamw'] as const;
 export type EntryPoint = (typeof ENTRY_POINTS)[number];
 
 export type KernelFn = (desc: number, tid: number, nthreads: number) => void;
