@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AdamWParams, type BinaryOp, type DType, type View, contiguousStrides, hashUniform, sizeOf,
 } from '../src/tensor/backend.js';
-import { CpuBackend, type CpuBuffer } from '../src/tensor/backends/cpu/index.js';
+import { CpuBackend, type CpuBuffer, reduceChunk } from '../src/tensor/backends/cpu/index.js';
 import { classSize } from '../src/tensor/backends/cpu/heap.js';
 import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
 import { TOL, type Tolerance, assertClose } from './util/close.js';
@@ -653,9 +653,14 @@ interface ReduceCase {
   fast?: boolean;
 }
 
-/** Threads the reduce kernel wakes: chunks of 16 outputs or more (about 64 elements per chunk). */
-function reduceThreads(cpu: CpuBackend, outN: number, R: number): number {
-  const chunk = Math.ceil(Math.max(1, Math.ceil(FORCE_POOL.chunkElements / Math.max(R, 1))) / 16) * 16;
+/** Threads the reduce kernel wakes: as many as there are chunks of outputs (see reduceChunk). */
+function reduceThreads(cpu: CpuBackend, shape: number[], strides: number[], axes: number[]): number {
+  const outN = sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  const R = sizeOf(axes.map((a) => shape[a]));
+  // mode 1 when the last dim that is kept and not 1 is contiguous and at least 4 long
+  const inner = shape.map((_, i) => i).filter((i) => !axes.includes(i) && shape[i] !== 1).at(-1);
+  const mode = inner !== undefined && strides[inner] === 1 && shape[inner] >= 4 ? 1 : 0;
+  const chunk = reduceChunk(mode, outN, R, cpu.getThreads(), FORCE_POOL.chunkElements);
   return Math.min(cpu.getThreads(), Math.ceil(outN / chunk));
 }
 
@@ -693,7 +698,6 @@ describe('cpu backend: reduce sum and max (wasm.reduce)', () => {
         const offset = c.offset ?? 0;
         const outShape = c.shape.map((d, i) => (c.axes.includes(i) ? 1 : d));
         const outN = sizeOf(outShape);
-        const R = sizeOf(c.axes.map((a) => c.shape[a]));
         const size = sizeOf(c.shape) === 0 ? 1 : span(c.shape, strides, offset);
         // sums of random values (with a few infinities and NaNs in the edgy set for max)
         const x = op === 'max' ? edgyF32(size, seed++) : randomF32(size, seed++, 10);
@@ -704,7 +708,7 @@ describe('cpu backend: reduce sum and max (wasm.reduce)', () => {
           cpu.reduce(op, view(cpuBuffer(cpu, x), 'float32', c.shape, strides, offset), c.axes, view(o, 'float32', outShape));
           const label = `${op} [${c.shape}] axes [${c.axes}] strides [${strides}] threads ${cpu.getThreads()}`;
           expect(cpu.lastKernel, label).toBe(c.fast === false ? `ref.reduce.${op}` : 'wasm.reduce');
-          if (c.fast !== false) expect(cpu.lastThreads, label).toBe(reduceThreads(cpu, outN, R));
+          if (c.fast !== false) expect(cpu.lastThreads, label).toBe(reduceThreads(cpu, c.shape, strides, c.axes));
           expectBitIdentical(readCpu(cpu, o, outN), expected.data, label);
         }
       }

@@ -15,71 +15,6 @@
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
-  ;; The float32 lanes 2 and 3 of $v as float64.
-  (func $high (param $v v128) (result v128)
-    (f64x2.promote_low_f32x4
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
-
-  (func $join (param $lo v128) (param $hi v128) (result v128)
-    (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-      (f32x4.demote_f64x2_zero (local.get $lo))
-      (f32x4.demote_f64x2_zero (local.get $hi))))
-
-  ;; Four elements at byte offset $at: two float64 halves through the update.
-  (func $update4 (param $desc i32) (param $at i32)
-    (local $pp i32) (local $pm i32) (local $pv i32)
-    (local $p0 v128) (local $p1 v128) (local $g0 v128) (local $g1 v128)
-    (local $m0 v128) (local $m1 v128) (local $v0 v128) (local $v1 v128) (local $x v128)
-    (local $lrwd v128) (local $beta1 v128) (local $omb1 v128) (local $beta2 v128) (local $omb2 v128)
-    (local $lr v128) (local $bc1 v128) (local $bc2 v128) (local $eps v128)
-    (local.set $lrwd (v128.load64_splat offset=32 (local.get $desc)))
-    (local.set $beta1 (v128.load64_splat offset=40 (local.get $desc)))
-    (local.set $omb1 (v128.load64_splat offset=48 (local.get $desc)))
-    (local.set $beta2 (v128.load64_splat offset=56 (local.get $desc)))
-    (local.set $omb2 (v128.load64_splat offset=64 (local.get $desc)))
-    (local.set $lr (v128.load64_splat offset=72 (local.get $desc)))
-    (local.set $bc1 (v128.load64_splat offset=80 (local.get $desc)))
-    (local.set $bc2 (v128.load64_splat offset=88 (local.get $desc)))
-    (local.set $eps (v128.load64_splat offset=96 (local.get $desc)))
-    (local.set $pp (i32.add (i32.load offset=4 (local.get $desc)) (local.get $at)))
-    (local.set $pm (i32.add (i32.load offset=12 (local.get $desc)) (local.get $at)))
-    (local.set $pv (i32.add (i32.load offset=16 (local.get $desc)) (local.get $at)))
-    (local.set $x (v128.load (local.get $pp)))
-    (local.set $p0 (f64x2.promote_low_f32x4 (local.get $x)))
-    (local.set $p1 (call $high (local.get $x)))
-    (local.set $x (v128.load (i32.add (i32.load offset=8 (local.get $desc)) (local.get $at))))
-    (local.set $g0 (f64x2.promote_low_f32x4 (local.get $x)))
-    (local.set $g1 (call $high (local.get $x)))
-    (local.set $x (v128.load (local.get $pm)))
-    (local.set $m0 (f64x2.promote_low_f32x4 (local.get $x)))
-    (local.set $m1 (call $high (local.get $x)))
-    (local.set $x (v128.load (local.get $pv)))
-    (local.set $v0 (f64x2.promote_low_f32x4 (local.get $x)))
-    (local.set $v1 (call $high (local.get $x)))
-    ;; p -= lrwd*p
-    (local.set $p0 (f64x2.sub (local.get $p0) (f64x2.mul (local.get $lrwd) (local.get $p0))))
-    (local.set $p1 (f64x2.sub (local.get $p1) (f64x2.mul (local.get $lrwd) (local.get $p1))))
-    ;; m = beta1*m + omb1*g
-    (local.set $m0 (f64x2.add (f64x2.mul (local.get $beta1) (local.get $m0)) (f64x2.mul (local.get $omb1) (local.get $g0))))
-    (local.set $m1 (f64x2.add (f64x2.mul (local.get $beta1) (local.get $m1)) (f64x2.mul (local.get $omb1) (local.get $g1))))
-    ;; v = beta2*v + (omb2*g)*g
-    (local.set $v0 (f64x2.add (f64x2.mul (local.get $beta2) (local.get $v0))
-      (f64x2.mul (f64x2.mul (local.get $omb2) (local.get $g0)) (local.get $g0))))
-    (local.set $v1 (f64x2.add (f64x2.mul (local.get $beta2) (local.get $v1))
-      (f64x2.mul (f64x2.mul (local.get $omb2) (local.get $g1)) (local.get $g1))))
-    ;; p -= (lr*(m/bc1)) / (sqrt(v/bc2) + eps)
-    (local.set $p0 (f64x2.sub (local.get $p0)
-      (f64x2.div
-        (f64x2.mul (local.get $lr) (f64x2.div (local.get $m0) (local.get $bc1)))
-        (f64x2.add (f64x2.sqrt (f64x2.div (local.get $v0) (local.get $bc2))) (local.get $eps)))))
-    (local.set $p1 (f64x2.sub (local.get $p1)
-      (f64x2.div
-        (f64x2.mul (local.get $lr) (f64x2.div (local.get $m1) (local.get $bc1)))
-        (f64x2.add (f64x2.sqrt (f64x2.div (local.get $v1) (local.get $bc2))) (local.get $eps)))))
-    (v128.store (local.get $pp) (call $join (local.get $p0) (local.get $p1)))
-    (v128.store (local.get $pm) (call $join (local.get $m0) (local.get $m1)))
-    (v128.store (local.get $pv) (call $join (local.get $v0) (local.get $v1))))
-
   ;; One element at byte offset $at, scalar float64 (the same operations).
   (func $update1 (param $desc i32) (param $at i32)
     (local $pp i32) (local $pm i32) (local $pv i32) (local $p f64) (local $g f64) (local $m f64) (local $v f64)
@@ -104,10 +39,31 @@
     (f32.store (local.get $pm) (f32.demote_f64 (local.get $m)))
     (f32.store (local.get $pv) (f32.demote_f64 (local.get $v))))
 
+  ;; The macros V8 lacks (it does not inline wasm calls) are spelled out in the vector loop:
+  ;; promote(x) = f64x2.promote_low_f32x4 of x's lanes 0-1, and of lanes 2-3 after a shuffle;
+  ;; join(lo, hi) = the two float64 pairs rounded to float32 and packed into one vector.
   (func (export "adamw") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $n i32) (local $chunk i32) (local $e i32) (local $end i32) (local $vecEnd i32)
+    (local $pp i32) (local $pg i32) (local $pm i32) (local $pv i32) (local $at i32) (local $x v128)
+    (local $p0 v128) (local $p1 v128) (local $g0 v128) (local $g1 v128)
+    (local $m0 v128) (local $m1 v128) (local $v0 v128) (local $v1 v128)
+    (local $lrwd v128) (local $beta1 v128) (local $omb1 v128) (local $beta2 v128) (local $omb2 v128)
+    (local $lr v128) (local $bc1 v128) (local $bc2 v128) (local $eps v128)
     (local.set $n (i32.load offset=0 (local.get $desc)))
+    (local.set $pp (i32.load offset=4 (local.get $desc)))
+    (local.set $pg (i32.load offset=8 (local.get $desc)))
+    (local.set $pm (i32.load offset=12 (local.get $desc)))
+    (local.set $pv (i32.load offset=16 (local.get $desc)))
     (local.set $chunk (i32.load offset=20 (local.get $desc)))
+    (local.set $lrwd (v128.load64_splat offset=32 (local.get $desc)))
+    (local.set $beta1 (v128.load64_splat offset=40 (local.get $desc)))
+    (local.set $omb1 (v128.load64_splat offset=48 (local.get $desc)))
+    (local.set $beta2 (v128.load64_splat offset=56 (local.get $desc)))
+    (local.set $omb2 (v128.load64_splat offset=64 (local.get $desc)))
+    (local.set $lr (v128.load64_splat offset=72 (local.get $desc)))
+    (local.set $bc1 (v128.load64_splat offset=80 (local.get $desc)))
+    (local.set $bc2 (v128.load64_splat offset=88 (local.get $desc)))
+    (local.set $eps (v128.load64_splat offset=96 (local.get $desc)))
     (block $done
       (loop $chunks
         (local.set $e (i32.mul (local.get $chunk)
@@ -120,7 +76,52 @@
         (block $vecDone
           (loop $vecLoop
             (br_if $vecDone (i32.ge_u (local.get $e) (local.get $vecEnd)))
-            (call $update4 (local.get $desc) (i32.shl (local.get $e) (i32.const 2)))
+            (local.set $at (i32.shl (local.get $e) (i32.const 2)))
+            (local.set $x (v128.load (i32.add (local.get $pp) (local.get $at))))
+            (local.set $p0 (f64x2.promote_low_f32x4 (local.get $x)))
+            (local.set $p1 (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $x) (local.get $x))))
+            (local.set $x (v128.load (i32.add (local.get $pg) (local.get $at))))
+            (local.set $g0 (f64x2.promote_low_f32x4 (local.get $x)))
+            (local.set $g1 (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $x) (local.get $x))))
+            (local.set $x (v128.load (i32.add (local.get $pm) (local.get $at))))
+            (local.set $m0 (f64x2.promote_low_f32x4 (local.get $x)))
+            (local.set $m1 (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $x) (local.get $x))))
+            (local.set $x (v128.load (i32.add (local.get $pv) (local.get $at))))
+            (local.set $v0 (f64x2.promote_low_f32x4 (local.get $x)))
+            (local.set $v1 (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $x) (local.get $x))))
+            ;; p -= lrwd*p
+            (local.set $p0 (f64x2.sub (local.get $p0) (f64x2.mul (local.get $lrwd) (local.get $p0))))
+            (local.set $p1 (f64x2.sub (local.get $p1) (f64x2.mul (local.get $lrwd) (local.get $p1))))
+            ;; m = beta1*m + omb1*g
+            (local.set $m0 (f64x2.add (f64x2.mul (local.get $beta1) (local.get $m0)) (f64x2.mul (local.get $omb1) (local.get $g0))))
+            (local.set $m1 (f64x2.add (f64x2.mul (local.get $beta1) (local.get $m1)) (f64x2.mul (local.get $omb1) (local.get $g1))))
+            ;; v = beta2*v + (omb2*g)*g
+            (local.set $v0 (f64x2.add (f64x2.mul (local.get $beta2) (local.get $v0))
+              (f64x2.mul (f64x2.mul (local.get $omb2) (local.get $g0)) (local.get $g0))))
+            (local.set $v1 (f64x2.add (f64x2.mul (local.get $beta2) (local.get $v1))
+              (f64x2.mul (f64x2.mul (local.get $omb2) (local.get $g1)) (local.get $g1))))
+            ;; p -= (lr*(m/bc1)) / (sqrt(v/bc2) + eps)
+            (local.set $p0 (f64x2.sub (local.get $p0)
+              (f64x2.div
+                (f64x2.mul (local.get $lr) (f64x2.div (local.get $m0) (local.get $bc1)))
+                (f64x2.add (f64x2.sqrt (f64x2.div (local.get $v0) (local.get $bc2))) (local.get $eps)))))
+            (local.set $p1 (f64x2.sub (local.get $p1)
+              (f64x2.div
+                (f64x2.mul (local.get $lr) (f64x2.div (local.get $m1) (local.get $bc1)))
+                (f64x2.add (f64x2.sqrt (f64x2.div (local.get $v1) (local.get $bc2))) (local.get $eps)))))
+            (v128.store (i32.add (local.get $pp) (local.get $at))
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (local.get $p0)) (f32x4.demote_f64x2_zero (local.get $p1))))
+            (v128.store (i32.add (local.get $pm) (local.get $at))
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (local.get $m0)) (f32x4.demote_f64x2_zero (local.get $m1))))
+            (v128.store (i32.add (local.get $pv) (local.get $at))
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (local.get $v0)) (f32x4.demote_f64x2_zero (local.get $v1))))
             (local.set $e (i32.add (local.get $e) (i32.const 4)))
             (br $vecLoop)))
         (block $tailDone

@@ -11,8 +11,9 @@
 ;; -Infinity, takes x when x > acc or x is NaN (first maximum wins, NaN sticks). So results equal
 ;; RefBackend's bit for bit and never depend on the thread count. Speed comes from reducing
 ;; several outputs at once (independent chains), not from reordering one output's terms:
-;;   mode 1 (kept inner dim contiguous, e.g. column sums of [N, H] over N): 16 or 4 adjacent
-;;          outputs per pass, as f32x4 loads promoted to f64x2 accumulators;
+;;   mode 1 (kept inner dim contiguous, e.g. column sums of [N, H] over N): up to 256 adjacent
+;;          outputs per pass, sweeping x row by row into float64 accumulators in scratch (sum),
+;;          or 4 per pass in registers (max);
 ;;   mode 0 (anything else, e.g. row sums over a contiguous last axis): 4 outputs interleaved.
 ;; A single output with a long reduction (a total sum) is one float64 chain, ~1 element/cycle.
 ;;
@@ -20,7 +21,8 @@
 ;;
 ;; Descriptor (i32 at byte offsets): 0 op (0 sum, 1 max), 4 outN, 8 mode, 12 x, 16 out (byte
 ;;   addresses), 20 kd1, 24 kd2, 28 ks0, 32 ks1, 36 ks2, 40 R1, 44 R0, 48 rs1, 52 rs0,
-;;   56 outputs per chunk, 60 chunk counter (0 at the start)
+;;   56 outputs per chunk, 60 chunk counter (0 at the start), 64 scratch (byte address; thread t
+;;   uses 2 KiB at scratch + t*2048)
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -30,16 +32,14 @@
       (f32x4.demote_f64x2_zero (local.get $lo))
       (f32x4.demote_f64x2_zero (local.get $hi))))
 
-  ;; Lanes 2 and 3 of a float32 vector, promoted to float64.
-  (func $promoteHigh (param $v v128) (result v128)
-    (f64x2.promote_low_f32x4
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
-
-  ;; sum of 16 adjacent outputs whose x values are contiguous (mode 1)
-  (func $sumCols16 (param $p i32) (param $dst i32) (param $R1 i32) (param $R0 i32) (param $rs1 i32) (param $rs0 i32)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
-    (local $v v128) (local $q i32) (local $i i32) (local $j i32)
+  ;; sum of $n adjacent outputs (a multiple of 4, at most 256) whose x values are contiguous
+  ;; (mode 1): rows are swept in order, each adding its $n values to float64 accumulators in the
+  ;; thread's scratch ($acc), so x is read row by row rather than column by column.
+  (func $sumCols (param $p i32) (param $dst i32) (param $n i32) (param $acc i32)
+                 (param $R1 i32) (param $R0 i32) (param $rs1 i32) (param $rs0 i32)
+    (local $q i32) (local $i i32) (local $j i32) (local $c i32) (local $a i32) (local $bytes i32) (local $v v128)
+    (local.set $bytes (i32.shl (local.get $n) (i32.const 2)))
+    (memory.fill (local.get $acc) (i32.const 0) (i32.shl (local.get $bytes) (i32.const 1)))
     (block $outerDone
       (loop $outer
         (br_if $outerDone (i32.ge_u (local.get $i) (local.get $R1)))
@@ -48,48 +48,30 @@
         (block $innerDone
           (loop $inner
             (br_if $innerDone (i32.ge_u (local.get $j) (local.get $R0)))
-            (local.set $v (v128.load offset=0 (local.get $q)))
-            (local.set $a0 (f64x2.add (local.get $a0) (f64x2.promote_low_f32x4 (local.get $v))))
-            (local.set $a1 (f64x2.add (local.get $a1) (call $promoteHigh (local.get $v))))
-            (local.set $v (v128.load offset=16 (local.get $q)))
-            (local.set $a2 (f64x2.add (local.get $a2) (f64x2.promote_low_f32x4 (local.get $v))))
-            (local.set $a3 (f64x2.add (local.get $a3) (call $promoteHigh (local.get $v))))
-            (local.set $v (v128.load offset=32 (local.get $q)))
-            (local.set $a4 (f64x2.add (local.get $a4) (f64x2.promote_low_f32x4 (local.get $v))))
-            (local.set $a5 (f64x2.add (local.get $a5) (call $promoteHigh (local.get $v))))
-            (local.set $v (v128.load offset=48 (local.get $q)))
-            (local.set $a6 (f64x2.add (local.get $a6) (f64x2.promote_low_f32x4 (local.get $v))))
-            (local.set $a7 (f64x2.add (local.get $a7) (call $promoteHigh (local.get $v))))
+            ;; acc[0 : n] += x row (q)
+            (local.set $c (i32.const 0))
+            (local.set $a (local.get $acc))
+            (loop $cols
+              (local.set $v (v128.load (i32.add (local.get $q) (local.get $c))))
+              (v128.store offset=0 (local.get $a)
+                (f64x2.add (v128.load offset=0 (local.get $a)) (f64x2.promote_low_f32x4 (local.get $v))))
+              (v128.store offset=16 (local.get $a)
+                (f64x2.add (v128.load offset=16 (local.get $a))
+                  (f64x2.promote_low_f32x4
+                    (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))
+              (local.set $a (i32.add (local.get $a) (i32.const 32)))
+              (br_if $cols (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 16))) (local.get $bytes))))
             (local.set $q (i32.add (local.get $q) (local.get $rs0)))
             (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br $inner)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $outer)))
-    (v128.store offset=0 (local.get $dst) (call $demote4 (local.get $a0) (local.get $a1)))
-    (v128.store offset=16 (local.get $dst) (call $demote4 (local.get $a2) (local.get $a3)))
-    (v128.store offset=32 (local.get $dst) (call $demote4 (local.get $a4) (local.get $a5)))
-    (v128.store offset=48 (local.get $dst) (call $demote4 (local.get $a6) (local.get $a7))))
-
-  ;; sum of 4 adjacent outputs whose x values are contiguous (mode 1)
-  (func $sumCols4 (param $p i32) (param $dst i32) (param $R1 i32) (param $R0 i32) (param $rs1 i32) (param $rs0 i32)
-    (local $a0 v128) (local $a1 v128) (local $v v128) (local $q i32) (local $i i32) (local $j i32)
-    (block $outerDone
-      (loop $outer
-        (br_if $outerDone (i32.ge_u (local.get $i) (local.get $R1)))
-        (local.set $q (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $rs1))))
-        (local.set $j (i32.const 0))
-        (block $innerDone
-          (loop $inner
-            (br_if $innerDone (i32.ge_u (local.get $j) (local.get $R0)))
-            (local.set $v (v128.load (local.get $q)))
-            (local.set $a0 (f64x2.add (local.get $a0) (f64x2.promote_low_f32x4 (local.get $v))))
-            (local.set $a1 (f64x2.add (local.get $a1) (call $promoteHigh (local.get $v))))
-            (local.set $q (i32.add (local.get $q) (local.get $rs0)))
-            (local.set $j (i32.add (local.get $j) (i32.const 1)))
-            (br $inner)))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $outer)))
-    (v128.store (local.get $dst) (call $demote4 (local.get $a0) (local.get $a1))))
+    (local.set $c (i32.const 0))
+    (loop $store
+      (v128.store (i32.add (local.get $dst) (local.get $c))
+        (call $demote4 (v128.load offset=0 (local.get $acc)) (v128.load offset=16 (local.get $acc))))
+      (local.set $acc (i32.add (local.get $acc) (i32.const 32)))
+      (br_if $store (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 16))) (local.get $bytes)))))
 
   ;; sum of 4 outputs whose bases are $step bytes apart (mode 0), four independent chains
   (func $sum4 (param $p i32) (param $step i32) (param $dst i32)
@@ -187,9 +169,10 @@
         (br $outer)))
     (f32.store (local.get $dst) (local.get $acc)))
 
-  ;; $len consecutive outputs starting at $dst, along the innermost kept dim (bases $step apart).
-  (func $run (param $desc i32) (param $p i32) (param $dst i32) (param $len i32)
-    (local $op i32) (local $mode i32) (local $step i32) (local $k i32)
+  ;; $len consecutive outputs starting at $dst, along the innermost kept dim (bases $step bytes
+  ;; apart); $acc is the thread's scratch.
+  (func $run (param $desc i32) (param $p i32) (param $dst i32) (param $len i32) (param $acc i32)
+    (local $op i32) (local $mode i32) (local $step i32) (local $k i32) (local $n i32)
     (local $R1 i32) (local $R0 i32) (local $rs1 i32) (local $rs0 i32)
     (local.set $op (i32.load offset=0 (local.get $desc)))
     (local.set $mode (i32.load offset=8 (local.get $desc)))
@@ -202,24 +185,17 @@
       (then
         (if (local.get $mode)
           (then
-            (block $done16
-              (loop $by16
-                (br_if $done16 (i32.gt_u (i32.add (local.get $k) (i32.const 16)) (local.get $len)))
-                (call $sumCols16 (local.get $p) (local.get $dst)
+            (block $doneCols
+              (loop $byCols
+                (local.set $n (i32.and (i32.sub (local.get $len) (local.get $k)) (i32.const -4)))
+                (br_if $doneCols (i32.eqz (local.get $n)))
+                (if (i32.gt_u (local.get $n) (i32.const 256)) (then (local.set $n (i32.const 256))))
+                (call $sumCols (local.get $p) (local.get $dst) (local.get $n) (local.get $acc)
                   (local.get $R1) (local.get $R0) (local.get $rs1) (local.get $rs0))
-                (local.set $p (i32.add (local.get $p) (i32.const 64)))
-                (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
-                (local.set $k (i32.add (local.get $k) (i32.const 16)))
-                (br $by16)))
-            (block $done4
-              (loop $by4
-                (br_if $done4 (i32.gt_u (i32.add (local.get $k) (i32.const 4)) (local.get $len)))
-                (call $sumCols4 (local.get $p) (local.get $dst)
-                  (local.get $R1) (local.get $R0) (local.get $rs1) (local.get $rs0))
-                (local.set $p (i32.add (local.get $p) (i32.const 16)))
-                (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-                (local.set $k (i32.add (local.get $k) (i32.const 4)))
-                (br $by4))))
+                (local.set $p (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+                (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 2))))
+                (local.set $k (i32.add (local.get $k) (local.get $n)))
+                (br $byCols))))
           (else
             (block $done4
               (loop $by4
@@ -265,7 +241,8 @@
   ;; each chunk is cut into runs along the innermost kept dim.
   (func (export "reduce") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $outN i32) (local $chunk i32) (local $kd1 i32) (local $kd2 i32)
-    (local $o i32) (local $oEnd i32) (local $i2 i32) (local $t i32) (local $len i32) (local $p i32)
+    (local $o i32) (local $oEnd i32) (local $i2 i32) (local $t i32) (local $len i32) (local $p i32) (local $acc i32)
+    (local.set $acc (i32.add (i32.load offset=64 (local.get $desc)) (i32.shl (local.get $tid) (i32.const 11))))
     (local.set $outN (i32.load offset=4 (local.get $desc)))
     (local.set $kd1 (i32.load offset=20 (local.get $desc)))
     (local.set $kd2 (i32.load offset=24 (local.get $desc)))
@@ -292,7 +269,7 @@
               (i32.mul (local.get $i2) (i32.load offset=36 (local.get $desc))))))
           (call $run (local.get $desc) (local.get $p)
             (i32.add (i32.load offset=16 (local.get $desc)) (i32.shl (local.get $o) (i32.const 2)))
-            (local.get $len))
+            (local.get $len) (local.get $acc))
           (br_if $runs (i32.lt_u (local.tee $o (i32.add (local.get $o) (local.get $len))) (local.get $oEnd))))
         (br $chunks))))
 )

@@ -86,8 +86,12 @@ const COPY = 14;
 
 /** Dims the elementwise kernel addresses; reduce's kept and reduced dims. */
 const ELEMENTWISE_DIMS = 4;
+/** Scratch bytes per thread of the elementwise kernel (fixed in elementwise.wat). */
+const ELEMENTWISE_SCRATCH = 4096;
 const REDUCE_KEPT_DIMS = 3;
 const REDUCE_DIMS = 2;
+/** Scratch bytes per thread of the reduce kernel (fixed in reduce.wat). */
+const REDUCE_SCRATCH = 2048;
 
 function opIndex(name: EntryPoint): number {
   return ENTRY_POINTS.indexOf(name);
@@ -95,6 +99,16 @@ function opIndex(name: EntryPoint): number {
 
 function roundUp(x: number, m: number): number {
   return Math.ceil(x / m) * m;
+}
+
+/**
+ * Outputs per chunk of the reduce kernel, a multiple of 16. Mode 1 (column sums) sweeps rows of
+ * up to 256 outputs, so its chunks are as wide as two per thread allow; other reductions take
+ * about `chunkElements` input elements per chunk.
+ */
+export function reduceChunk(mode: number, outN: number, R: number, threads: number, chunkElements: number): number {
+  if (mode === 1) return Math.min(256, roundUp(Math.ceil(outN / (2 * threads)), 16));
+  return roundUp(Math.max(1, Math.ceil(chunkElements / Math.max(R, 1))), 16);
 }
 
 /**
@@ -143,7 +157,7 @@ export class CpuBackend extends RefBackend {
   private readonly parallel: ParallelOptions;
   private threads: number;
   private liveCount = 0;
-  /** matmul's per-thread scratch (packed panels), one block for all threads. */
+  /** Per-thread scratch of the kernels that need it (matmul's packed panels, elementwise's blocks). */
   private scratch = 0;
   private scratchBytes = 0;
   private i32View: Int32Array;
@@ -383,16 +397,18 @@ export class CpuBackend extends RefBackend {
     const [ks0, ks1, ks2] = k.strides[0];
     const [R1, R0] = r.dims;
     const [rs1, rs0] = r.strides[0];
-    // mode 1: the innermost kept dim is contiguous, so adjacent outputs are reduced as vectors
+    // mode 1: the innermost kept dim is contiguous, so adjacent outputs are reduced together
     const mode = ks2 === 1 && kd2 >= 4 ? 1 : 0;
     const R = R1 * R0;
-    const chunk = roundUp(Math.max(1, Math.ceil(this.parallel.chunkElements / Math.max(R, 1))), 16);
-    const nt = Math.min(Math.ceil(outN / chunk), this.threadsFor(outN * Math.max(R, 1), this.parallel.minElements));
+    const ready = this.threadsFor(outN * Math.max(R, 1), this.parallel.minElements);
+    const chunk = reduceChunk(mode, outN, R, ready, this.parallel.chunkElements);
+    const nt = Math.min(Math.ceil(outN / chunk), ready);
+    const scratch = this.ensureScratch(REDUCE_SCRATCH * nt);
     this.int32().set([
       op === 'sum' ? 0 : 1, kd0 * kd1 * kd2, mode, addr(x), addr(out),
       kd1, kd2, ks0 * 4, ks1 * 4, ks2 * 4,
       R1, R0, rs1 * 4, rs0 * 4,
-      chunk, 0,
+      chunk, 0, scratch,
     ], DESC_BYTE >> 2);
     this.launch('reduce', nt);
   }
@@ -450,7 +466,8 @@ export class CpuBackend extends RefBackend {
     if (merged === null) return false;
     const chunk = this.parallel.chunkElements;
     const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
-    const fields = [code, n, merged.dims[1], merged.dims[2], merged.dims[3], chunk, 0, 0];
+    const scratch = this.ensureScratch(ELEMENTWISE_SCRATCH * nt);
+    const fields = [code, n, merged.dims[1], merged.dims[2], merged.dims[3], chunk, 0, scratch];
     views.forEach((v, k) => fields.push(addr(v), ...merged.strides[k].map((st) => st * 4)));
     this.int32().set(fields, DESC_BYTE >> 2);
     this.launch('elementwise', nt);
