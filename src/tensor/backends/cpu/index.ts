@@ -90,6 +90,8 @@ const ELEMENTWISE_DIMS = 4;
 const ELEMENTWISE_SCRATCH = 4096;
 const REDUCE_KEPT_DIMS = 3;
 const REDUCE_DIMS = 2;
+/** Scratch bytes per thread of the gelu kernel (fixed in activations.wat). */
+const GELU_SCRATCH = 2112;
 /** Scratch bytes per thread of the reduce kernel (fixed in reduce.wat). */
 const REDUCE_SCRATCH = 2048;
 
@@ -347,7 +349,8 @@ export class CpuBackend extends RefBackend {
     if (n === 0) return;
     const chunk = this.parallel.chunkElements;
     const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
-    this.int32().set([n, addr(x), addr(out), op === 'gelu_grad' ? 1 : 0, TABLES_BYTE, chunk, 0], DESC_BYTE >> 2);
+    const scratch = this.ensureScratch(GELU_SCRATCH * nt);
+    this.int32().set([n, addr(x), addr(out), op === 'gelu_grad' ? 1 : 0, TABLES_BYTE, chunk, 0, scratch], DESC_BYTE >> 2);
     this.launch('gelu', nt);
   }
 
