@@ -943,6 +943,41 @@ describe('cpu backend: worker pool', () => {
     }
   });
 
+  it('posts a worker has not claimed when the caller is done are revoked, never waited for; results stay bit-identical', () => {
+    // small calls: the caller often takes every chunk before the worker wakes (revoked); large
+    // matmuls: the worker claims its share. Either way the result equals the 1-thread result.
+    const before = cpu2.workerPosts();
+    const n = 256;
+    const a = randomF32(n, 7100);
+    const b = randomF32(n, 7101);
+    const ab = cpuBuffer(cpu2, a);
+    const bb = cpuBuffer(cpu2, b);
+    const expected = Float32Array.from(a, (x, i) => x * b[i]);
+    for (let i = 0; i < 300; i++) {
+      const o = poisoned(cpu2, n);
+      cpu2.binary('mul', view(ab, 'float32', [n]), view(bb, 'float32', [n]), view(o, 'float32', [n]));
+      expect(cpu2.lastThreads).toBe(2);
+      expectBitIdentical(readCpu(cpu2, o, n), expected, `small call ${i}`);
+    }
+    const [M, K, N] = [256, 256, 256];
+    const ma = randomF32(M * K, 7102);
+    const mb = randomF32(K * N, 7103);
+    const reference = cpu1.alloc('float32', M * N);
+    cpu1.matmul(view(cpuBuffer(cpu1, ma), 'float32', [M, K]), view(cpuBuffer(cpu1, mb), 'float32', [K, N]), view(reference, 'float32', [M, N]));
+    for (let i = 0; i < 20; i++) {
+      const o = poisoned(cpu2, M * N);
+      cpu2.matmul(view(cpuBuffer(cpu2, ma), 'float32', [M, K]), view(cpuBuffer(cpu2, mb), 'float32', [K, N]), view(o, 'float32', [M, N]));
+      expect(cpu2.lastThreads).toBe(2);
+      expectBitIdentical(readCpu(cpu2, o, M * N), reference.data, `matmul ${i}`);
+    }
+    const after = cpu2.workerPosts();
+    const posted = after.posted - before.posted;
+    const revoked = after.revoked - before.revoked;
+    expect(posted).toBe(320);
+    expect(revoked, 'some posts revoked').toBeGreaterThan(0);
+    expect(revoked, 'some posts claimed').toBeLessThan(posted);
+  });
+
   it('a process that used the pool exits by itself, and dispose() resolves in a process with nothing else to do', () => {
     const entry = fileURLToPath(new URL('../src/tensor/backends/cpu/index.ts', import.meta.url));
     const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));

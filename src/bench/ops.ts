@@ -1,6 +1,7 @@
 // Benchmark of the cpu backend's non-matmul WebAssembly kernels (softmax, layernorm, gelu,
-// gelu_grad, add, mul) against cpu-ref, at the sizes of a BERT-mini training step (batch 32 x seq
-// 128, hidden 256, 4 heads, FFN 1024). A benchmark, not a test: it asserts nothing, prints JSON.
+// gelu_grad, elementwise binary ops and comparisons, reductions, copies, rand, adamw) against
+// cpu-ref, at the sizes of a BERT-mini training step (batch 32 x seq 128, hidden 256, 4 heads,
+// FFN 1024, 11.2M parameters). A benchmark, not a test: it asserts nothing, prints JSON.
 //
 // Run: npx tsx src/bench/ops.ts
 //
@@ -29,6 +30,12 @@ interface OpCase {
 
 const TOKENS = 32 * 128;
 const ATTENTION = [32, 4, 128, 128];
+/** Parameters of BERT-mini, as adamw sees them per step: 11 calls of 2^20 stand for 11.2M. */
+const ADAMW_CHUNK = 1 << 20;
+
+function stridedView<B>(v: View<B>, shape: number[], strides: number[]): View<B> {
+  return { ...v, shape, strides };
+}
 
 function contiguous<B>(be: Backend<B>, shape: number[]): View<B> {
   const n = sizeOf(shape);
@@ -110,6 +117,73 @@ const CASES: OpCase[] = [
       const b = { ...s, shape, strides: [0, 0, 0, 0] };
       const out = contiguous(be, shape);
       return () => be.binary('mul', a, b, out);
+    },
+  },
+  {
+    name: 'ge (dropout mask, hidden)', shape: [TOKENS, 256], perStep: 9,
+    make: (be, shape) => {
+      const a = contiguous(be, shape);
+      const p = stridedView(contiguous(be, [1]), shape, [0, 0]);
+      const out = contiguous(be, shape);
+      return () => be.binary('ge', a, p, out);
+    },
+  },
+  {
+    name: 'add (attention mask [B, 1, 1, S])', shape: ATTENTION, perStep: 4,
+    make: (be, shape) => {
+      const a = contiguous(be, shape);
+      const mask = stridedView(contiguous(be, [32 * 128]), shape, [128, 0, 0, 1]);
+      const out = contiguous(be, shape);
+      return () => be.binary('add', a, mask, out);
+    },
+  },
+  {
+    name: 'sum over tokens (bias gradient, FFN)', shape: [TOKENS, 1024], perStep: 4,
+    make: (be, shape) => {
+      const x = contiguous(be, shape);
+      const out = contiguous(be, [1, 1024]);
+      return () => be.reduce('sum', x, [0], out);
+    },
+  },
+  {
+    name: 'sum over tokens (bias/LayerNorm gradients, hidden)', shape: [TOKENS, 256], perStep: 38,
+    make: (be, shape) => {
+      const x = contiguous(be, shape);
+      const out = contiguous(be, [1, 256]);
+      return () => be.reduce('sum', x, [0], out);
+    },
+  },
+  {
+    name: 'sum over the last axis (LayerNorm backward)', shape: [TOKENS, 256], perStep: 18,
+    make: (be, shape) => {
+      const x = contiguous(be, shape);
+      const out = contiguous(be, [TOKENS, 1]);
+      return () => be.reduce('sum', x, [1], out);
+    },
+  },
+  {
+    name: 'copy (attention heads [B, T, h, d] -> [B, h, T, d])', shape: [32, 4, 128, 64], perStep: 16,
+    make: (be, shape) => {
+      const src = stridedView(contiguous(be, shape), shape, [32768, 64, 256, 1]);
+      const dst = contiguous(be, shape);
+      return () => be.copy(src, dst);
+    },
+  },
+  {
+    name: 'rand (dropout noise, attention)', shape: ATTENTION, perStep: 4,
+    make: (be, shape) => {
+      const out = contiguous(be, shape);
+      return () => be.rand(1234, out);
+    },
+  },
+  {
+    name: 'adamw (2^20 parameters)', shape: [ADAMW_CHUNK], perStep: 11,
+    make: (be, shape) => {
+      const [p, g, m] = [contiguous(be, shape), contiguous(be, shape), contiguous(be, shape)];
+      const v = contiguous(be, shape);
+      be.unary('abs', v, v);
+      let step = 0;
+      return () => be.adamw(p, g, m, v, { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: ++step });
     },
   },
 ];

@@ -199,6 +199,14 @@ export class CpuBackend extends RefBackend {
     return Math.min(this.threads, this.pool.readyThreads());
   }
 
+  /**
+   * Worker posts so far, and how many the caller revoked because the worker had not started on
+   * the call by the time the caller's share was done (see pool.ts).
+   */
+  workerPosts(): { posted: number; revoked: number } {
+    return { ...this.pool.posts };
+  }
+
   /** Stop the worker pool; the backend keeps working on the caller's thread. */
   async dispose(): Promise<void> {
     this.threads = 1;

@@ -6,16 +6,23 @@
 //
 //   Int32 index (from CONTROL_BYTE)   meaning
 //   OP, DESC, NT                      entry point, descriptor address, thread count of the call
-//   PENDING                           workers of the current call that have not finished
+//   PENDING                           workers of the current call not yet accounted for
 //   ERRORS                            workers whose kernel threw during the current call
 //   WAKE + t                          call counter of worker t: bumped and notified to start it
 //   READY + t                         1 once worker t has instantiated the kernels
+//   STATE + t                         IDLE, POSTED (a call waits for worker t) or RUNNING
 //
-// A call: the caller writes OP/DESC/NT, sets PENDING = nt - 1, bumps and notifies WAKE + t for
-// t = 1..nt-1, runs the kernel itself as thread 0, then Atomics.wait(PENDING) until it reads 0.
-// (The kernels share out their work through a counter in their descriptor.) From the caller's
-// view every kernel is synchronous. Workers are unref'd, so they never keep the process
-// alive. This file knows nothing about what the kernels compute.
+// A call: the caller writes OP/DESC/NT, sets PENDING = nt - 1, marks STATE + t POSTED and bumps
+// and notifies WAKE + t for t = 1..nt-1, then runs the kernel itself as thread 0. The kernels
+// share out their work through a counter in their descriptor, so whoever runs takes work until
+// none is left. A woken worker claims the call (POSTED -> RUNNING, compare-and-swap) before it
+// reads OP/DESC, and counts itself out of PENDING when done. When the caller's share is done it
+// revokes every post not yet claimed (POSTED -> IDLE) and counts those workers out itself: a
+// worker the OS has not scheduled (another process holds its core) never makes the caller wait,
+// it skips the call when it finally wakes. The caller then Atomics.wait()s until PENDING is 0,
+// i.e. only for workers that are actually running. From the caller's view every kernel is
+// synchronous. Workers are unref'd, so they never keep the process alive. This file knows
+// nothing about what the kernels compute.
 
 import { Worker } from 'node:worker_threads';
 import { CONTROL_BYTE } from './heap.js';
@@ -33,8 +40,12 @@ export const LAYOUT = {
   ERRORS: 4,
   WAKE: 8,
   READY: 8 + MAX_THREADS,
-  INTS: 8 + 2 * MAX_THREADS,
+  STATE: 8 + 2 * MAX_THREADS,
+  INTS: 8 + 3 * MAX_THREADS,
 } as const;
+
+/** Values of STATE + t. */
+export const WORKER_STATE = { IDLE: 0, POSTED: 1, RUNNING: 2 } as const;
 
 /** The op number that tells a worker to leave its loop. */
 const EXIT = -1;
@@ -44,6 +55,8 @@ export class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly started: Promise<void>[] = [];
   private startError: Error | null = null;
+  /** Worker posts of all calls so far, and how many of them the caller revoked (did the work itself). */
+  readonly posts = { posted: 0, revoked: 0 };
 
   constructor(
     private readonly memory: WasmMemory,
@@ -69,6 +82,7 @@ export class WorkerPool {
           entries: ENTRY_TABLE,
           control: CONTROL_BYTE,
           layout: LAYOUT,
+          states: WORKER_STATE,
           tid,
         },
       });
@@ -119,16 +133,26 @@ export class WorkerPool {
     Atomics.store(c, LAYOUT.ERRORS, 0);
     Atomics.store(c, LAYOUT.PENDING, nt - 1);
     for (let t = 1; t < nt; t++) {
+      Atomics.store(c, LAYOUT.STATE + t, WORKER_STATE.POSTED);
       Atomics.add(c, LAYOUT.WAKE + t, 1);
       Atomics.notify(c, LAYOUT.WAKE + t, 1);
     }
+    this.posts.posted += nt - 1;
     let mainError: unknown = null;
     try {
       this.mainKernels[op](desc, 0, nt);
     } catch (err) {
       mainError = err;
     }
-    // Wait for every worker even if our own share failed: the memory they write must settle.
+    // Our share is done, and with it all the work nobody had taken: workers that have not
+    // claimed the call yet are not waited for.
+    for (let t = 1; t < nt; t++) {
+      if (Atomics.compareExchange(c, LAYOUT.STATE + t, WORKER_STATE.POSTED, WORKER_STATE.IDLE) === WORKER_STATE.POSTED) {
+        Atomics.sub(c, LAYOUT.PENDING, 1);
+        this.posts.revoked++;
+      }
+    }
+    // Wait for every running worker even if our own share failed: the memory they write must settle.
     for (;;) {
       const pending = Atomics.load(c, LAYOUT.PENDING);
       if (pending === 0) break;
@@ -155,6 +179,9 @@ export class WorkerPool {
     await Promise.all(exits);
     this.workers.length = 0;
     this.started.length = 0;
-    for (let t = 1; t < MAX_THREADS; t++) Atomics.store(c, LAYOUT.READY + t, 0);
+    for (let t = 1; t < MAX_THREADS; t++) {
+      Atomics.store(c, LAYOUT.READY + t, 0);
+      Atomics.store(c, LAYOUT.STATE + t, WORKER_STATE.IDLE);
+    }
   }
 }
