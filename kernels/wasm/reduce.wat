@@ -11,7 +11,7 @@
 ;; -Infinity, takes x when x > acc or x is NaN (first maximum wins, NaN sticks). So results equal
 ;; RefBackend's bit for bit and never depend on the thread count. Speed comes from reducing
 ;; several outputs at once (independent chains), not from reordering one output's terms:
-;;   mode 1 (kept inner dim contiguous, e.g. column sums of [N, H] over N): up to 256 adjacent
+;;   mode 1 (kept inner dim contiguous, e.g. column sums of [N, H] over N): up to 1024 adjacent
 ;;          outputs per pass, sweeping x row by row into float64 accumulators in scratch (sum),
 ;;          or 4 per pass in registers (max);
 ;;   mode 0 (anything else, e.g. row sums over a contiguous last axis): 4 outputs interleaved.
@@ -22,7 +22,7 @@
 ;; Descriptor (i32 at byte offsets): 0 op (0 sum, 1 max), 4 outN, 8 mode, 12 x, 16 out (byte
 ;;   addresses), 20 kd1, 24 kd2, 28 ks0, 32 ks1, 36 ks2, 40 R1, 44 R0, 48 rs1, 52 rs0,
 ;;   56 outputs per chunk, 60 chunk counter (0 at the start), 64 scratch (byte address; thread t
-;;   uses 2 KiB at scratch + t*2048)
+;;   uses 8 KiB at scratch + t*8192)
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -32,7 +32,7 @@
       (f32x4.demote_f64x2_zero (local.get $lo))
       (f32x4.demote_f64x2_zero (local.get $hi))))
 
-  ;; sum of $n adjacent outputs (a multiple of 4, at most 256) whose x values are contiguous
+  ;; sum of $n adjacent outputs (a multiple of 4, at most 1024) whose x values are contiguous
   ;; (mode 1): rows are swept in order, each adding its $n values to float64 accumulators in the
   ;; thread's scratch ($acc), so x is read row by row rather than column by column.
   (func $sumCols (param $p i32) (param $dst i32) (param $n i32) (param $acc i32)
@@ -189,7 +189,7 @@
               (loop $byCols
                 (local.set $n (i32.and (i32.sub (local.get $len) (local.get $k)) (i32.const -4)))
                 (br_if $doneCols (i32.eqz (local.get $n)))
-                (if (i32.gt_u (local.get $n) (i32.const 256)) (then (local.set $n (i32.const 256))))
+                (if (i32.gt_u (local.get $n) (i32.const 1024)) (then (local.set $n (i32.const 1024))))
                 (call $sumCols (local.get $p) (local.get $dst) (local.get $n) (local.get $acc)
                   (local.get $R1) (local.get $R0) (local.get $rs1) (local.get $rs0))
                 (local.set $p (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
@@ -242,7 +242,7 @@
   (func (export "reduce") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $outN i32) (local $chunk i32) (local $kd1 i32) (local $kd2 i32)
     (local $o i32) (local $oEnd i32) (local $i2 i32) (local $t i32) (local $len i32) (local $p i32) (local $acc i32)
-    (local.set $acc (i32.add (i32.load offset=64 (local.get $desc)) (i32.shl (local.get $tid) (i32.const 11))))
+    (local.set $acc (i32.add (i32.load offset=64 (local.get $desc)) (i32.shl (local.get $tid) (i32.const 13))))
     (local.set $outN (i32.load offset=4 (local.get $desc)))
     (local.set $kd1 (i32.load offset=20 (local.get $desc)))
     (local.set $kd2 (i32.load offset=24 (local.get $desc)))

@@ -93,7 +93,7 @@ const REDUCE_DIMS = 2;
 /** Scratch bytes per thread of the gelu kernel (fixed in activations.wat). */
 const GELU_SCRATCH = 2112;
 /** Scratch bytes per thread of the reduce kernel (fixed in reduce.wat). */
-const REDUCE_SCRATCH = 2048;
+const REDUCE_SCRATCH = 8192;
 
 function opIndex(name: EntryPoint): number {
   return ENTRY_POINTS.indexOf(name);
@@ -104,12 +104,12 @@ function roundUp(x: number, m: number): number {
 }
 
 /**
- * Outputs per chunk of the reduce kernel, a multiple of 16. Mode 1 (column sums) sweeps rows of
- * up to 256 outputs, so its chunks are as wide as two per thread allow; other reductions take
- * about `chunkElements` input elements per chunk.
+ * Outputs per chunk of the reduce kernel, a multiple of 16. Mode 1 (column sums) sweeps the rows
+ * once per chunk of up to 1024 outputs, so its chunks are as wide as one per thread allows; other
+ * reductions take about `chunkElements` input elements per chunk.
  */
 export function reduceChunk(mode: number, outN: number, R: number, threads: number, chunkElements: number): number {
-  if (mode === 1) return Math.min(256, roundUp(Math.ceil(outN / (2 * threads)), 16));
+  if (mode === 1) return Math.min(1024, roundUp(Math.ceil(outN / threads), 16));
   return roundUp(Math.max(1, Math.ceil(chunkElements / Math.max(R, 1))), 16);
 }
 
