@@ -7,7 +7,9 @@
 ;; is at V + i0*s0 + i1*s1 + i2*s2 + i3*s3. Any stride pattern works, so broadcasting (stride 0
 ;; anywhere) and transposed operands need no copy from the caller.
 ;;
-;; How: the innermost dim is cut into blocks of up to 256 elements. An operand that is contiguous
+;; How: when every view the op uses is contiguous along the innermost dim (and rows are whole
+;; vectors), runs of whole rows go to one tight loop per row (attention's head split and merge
+;; copy rows of 64). Otherwise the innermost dim is cut into blocks of up to 256 elements. An operand that is contiguous
 ;; along it (s3 = 4) is read in place; a broadcast one (s3 = 0) is splatted into the thread's
 ;; scratch once per row; any other stride is gathered into scratch per block. The output is
 ;; written in place when contiguous, else through scratch and scattered. Then one tight loop per
@@ -251,16 +253,33 @@
         (i32.mul (local.get $i2) (i32.load offset=12 (local.get $v)))
         (i32.mul (local.get $i3) (i32.load offset=16 (local.get $v))))))
 
-  ;; Elements [$e, $end) in row-major order, walked innermost-dim segment by segment.
+  ;; Whether every view the op uses is contiguous along the innermost dim and rows are whole
+  ;; vectors, so runs of whole rows can go straight to $kernel.
+  (func $rowsDirect (param $desc i32) (param $nargs i32) (result i32)
+    (i32.and
+      (i32.and
+        (i32.eqz (i32.and (i32.load offset=16 (local.get $desc)) (i32.const 3)))
+        (i32.and
+          (i32.eq (i32.load offset=48 (local.get $desc)) (i32.const 4))
+          (i32.eq (i32.load offset=68 (local.get $desc)) (i32.const 4))))
+      (i32.and
+        (i32.or (i32.lt_u (local.get $nargs) (i32.const 2)) (i32.eq (i32.load offset=88 (local.get $desc)) (i32.const 4)))
+        (i32.or (i32.lt_u (local.get $nargs) (i32.const 3)) (i32.eq (i32.load offset=108 (local.get $desc)) (i32.const 4))))))
+
+  ;; Elements [$e, $end) in row-major order, walked innermost-dim segment by segment (or, on the
+  ;; direct path, a run of whole rows at a time).
   (func $range (param $desc i32) (param $e i32) (param $end i32) (param $scr i32)
     (local $op i32) (local $nargs i32) (local $d1 i32) (local $d2 i32) (local $d3 i32) (local $t i32)
     (local $i0 i32) (local $i1 i32) (local $i2 i32) (local $i3 i32) (local $len i32)
+    (local $direct i32) (local $rows i32) (local $r i32)
+    (local $po i32) (local $pa i32) (local $pb i32) (local $pc i32)
     (local.set $op (i32.load offset=0 (local.get $desc)))
     ;; copy reads a; where reads a, b, c; the binary ops a and b
     (local.set $nargs
       (select (i32.const 1)
         (select (i32.const 3) (i32.const 2) (i32.ge_u (local.get $op) (i32.const 12)))
         (i32.eq (local.get $op) (i32.const 14))))
+    (local.set $direct (call $rowsDirect (local.get $desc) (local.get $nargs)))
     (local.set $d1 (i32.load offset=8 (local.get $desc)))
     (local.set $d2 (i32.load offset=12 (local.get $desc)))
     (local.set $d3 (i32.load offset=16 (local.get $desc)))
@@ -274,37 +293,56 @@
     (block $done
       (loop $segments
         (br_if $done (i32.ge_u (local.get $e) (local.get $end)))
-        (local.set $len (i32.sub (local.get $d3) (local.get $i3)))
-        (if (i32.gt_u (local.get $len) (i32.sub (local.get $end) (local.get $e)))
-          (then (local.set $len (i32.sub (local.get $end) (local.get $e)))))
-        (call $segment (local.get $op) (local.get $nargs) (local.get $len) (local.get $scr)
-          (call $address (i32.add (local.get $desc) (i32.const 32))
-            (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3))
-          (i32.load offset=48 (local.get $desc))
-          (call $address (i32.add (local.get $desc) (i32.const 52))
-            (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3))
-          (i32.load offset=68 (local.get $desc))
-          (call $address (i32.add (local.get $desc) (i32.const 72))
-            (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3))
-          (i32.load offset=88 (local.get $desc))
-          (call $address (i32.add (local.get $desc) (i32.const 92))
-            (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3))
-          (i32.load offset=108 (local.get $desc)))
-        (local.set $e (i32.add (local.get $e) (local.get $len)))
-        ;; advance (i0, i1, i2, i3) by len, which ends the row or the range
-        (local.set $i3 (i32.add (local.get $i3) (local.get $len)))
-        (if (i32.eq (local.get $i3) (local.get $d3))
+        (local.set $po (call $address (i32.add (local.get $desc) (i32.const 32))
+          (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3)))
+        (local.set $pa (call $address (i32.add (local.get $desc) (i32.const 52))
+          (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3)))
+        (local.set $pb (call $address (i32.add (local.get $desc) (i32.const 72))
+          (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3)))
+        (local.set $pc (call $address (i32.add (local.get $desc) (i32.const 92))
+          (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3)))
+        ;; whole rows left in this (i0, i1) plane and in the range
+        (local.set $rows (i32.sub (local.get $d2) (local.get $i2)))
+        (if (i32.gt_u (local.get $rows) (i32.div_u (i32.sub (local.get $end) (local.get $e)) (local.get $d3)))
+          (then (local.set $rows (i32.div_u (i32.sub (local.get $end) (local.get $e)) (local.get $d3)))))
+        (if (i32.and (i32.and (local.get $direct) (i32.eqz (local.get $i3))) (i32.ne (local.get $rows) (i32.const 0)))
           (then
-            (local.set $i3 (i32.const 0))
-            (local.set $i2 (i32.add (local.get $i2) (i32.const 1)))
-            (if (i32.eq (local.get $i2) (local.get $d2))
+            ;; rows r = 0..rows-1 of the plane, each one $kernel call, pointers stepped by s2
+            (local.set $r (i32.const 0))
+            (loop $rowLoop
+              (call $kernel (local.get $op) (local.get $po) (local.get $pa) (local.get $pb) (local.get $pc) (local.get $d3))
+              (local.set $po (i32.add (local.get $po) (i32.load offset=44 (local.get $desc))))
+              (local.set $pa (i32.add (local.get $pa) (i32.load offset=64 (local.get $desc))))
+              (local.set $pb (i32.add (local.get $pb) (i32.load offset=84 (local.get $desc))))
+              (local.set $pc (i32.add (local.get $pc) (i32.load offset=104 (local.get $desc))))
+              (br_if $rowLoop (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rows))))
+            (local.set $len (i32.mul (local.get $rows) (local.get $d3)))
+            (local.set $i2 (i32.add (local.get $i2) (local.get $rows))))
+          (else
+            (local.set $len (i32.sub (local.get $d3) (local.get $i3)))
+            (if (i32.gt_u (local.get $len) (i32.sub (local.get $end) (local.get $e)))
+              (then (local.set $len (i32.sub (local.get $end) (local.get $e)))))
+            (call $segment (local.get $op) (local.get $nargs) (local.get $len) (local.get $scr)
+              (local.get $po) (i32.load offset=48 (local.get $desc))
+              (local.get $pa) (i32.load offset=68 (local.get $desc))
+              (local.get $pb) (i32.load offset=88 (local.get $desc))
+              (local.get $pc) (i32.load offset=108 (local.get $desc)))
+            ;; advance (i2, i3) by len, which ends the row or the range
+            (local.set $i3 (i32.add (local.get $i3) (local.get $len)))
+            (if (i32.eq (local.get $i3) (local.get $d3))
               (then
-                (local.set $i2 (i32.const 0))
-                (local.set $i1 (i32.add (local.get $i1) (i32.const 1)))
-                (if (i32.eq (local.get $i1) (local.get $d1))
-                  (then
-                    (local.set $i1 (i32.const 0))
-                    (local.set $i0 (i32.add (local.get $i0) (i32.const 1)))))))))
+                (local.set $i3 (i32.const 0))
+                (local.set $i2 (i32.add (local.get $i2) (i32.const 1)))))))
+        (local.set $e (i32.add (local.get $e) (local.get $len)))
+        ;; carry i2 into i1, i0
+        (if (i32.eq (local.get $i2) (local.get $d2))
+          (then
+            (local.set $i2 (i32.const 0))
+            (local.set $i1 (i32.add (local.get $i1) (i32.const 1)))
+            (if (i32.eq (local.get $i1) (local.get $d1))
+              (then
+                (local.set $i1 (i32.const 0))
+                (local.set $i0 (i32.add (local.get $i0) (i32.const 1)))))))
         (br $segments))))
 
   ;; Entry point: thread $tid takes chunks of elements from the shared counter until none are left.
