@@ -505,6 +505,9 @@ function elementwiseCases(): ElementwiseCase[] {
     { name: 'broadcast over a middle dim [2, 3, 5] + [2, 1, 5]', shape: [2, 3, 5], a: { strides: [15, 5, 1] }, b: { strides: [5, 0, 1] }, fast: true },
     { name: 'attention mask [B, 1, 1, S] over [B, h, T, S]', shape: [3, 4, 5, 65], a: { strides: [1300, 325, 65, 1] }, b: { strides: [65, 0, 0, 1] }, fast: true },
     { name: 'transposed operand', shape: [5, 7], a: { strides: [7, 1] }, b: { strides: [1, 5] }, fast: true },
+    // rows of 12 (whole vectors): the whole-row path, with chunks of 64 ending mid-row
+    { name: 'whole rows [6, 7, 12] + [6, 1, 12]', shape: [6, 7, 12], a: { strides: [84, 12, 1] }, b: { strides: [12, 0, 1] }, fast: true },
+    { name: 'whole rows [9, 64] with a per-row scalar', shape: [9, 64], a: { strides: [64, 1], offset: 4 }, b: { strides: [1, 0] }, fast: true },
     { name: 'heads [B, T, h, d] read as [B, h, T, d]', shape: [2, 3, 5, 66], a: { strides: [990, 66, 198, 1] }, b: { strides: [990, 330, 66, 1] }, fast: true },
     { name: 'six unmergeable dims (falls back)', shape: [2, 3, 2, 3, 2, 3], a: { strides: [1, 2, 6, 12, 36, 72] }, b: { strides: [108, 36, 18, 6, 3, 1] }, fast: false },
   ];
@@ -600,6 +603,7 @@ describe('cpu backend: copy (wasm.elementwise)', () => {
   const n = B * T * h * d;
   const cases: { name: string; shape: number[]; src: Operand; dst: Operand; fast: boolean }[] = [
     { name: 'head split [B, T, h, d] -> [B, h, T, d]', shape: [B, h, T, d], src: { strides: [T * h * d, d, h * d, 1] }, dst: { strides: [h * T * d, T * d, d, 1] }, fast: true },
+    { name: 'head split with d = 64 (whole-row path)', shape: [B, h, T, 64], src: { strides: [T * h * 64, 64, h * 64, 1] }, dst: { strides: [h * T * 64, T * 64, 64, 1] }, fast: true },
     { name: 'head merge into a permuted destination', shape: [B, h, T, d], src: { strides: [h * T * d, T * d, d, 1] }, dst: { strides: [T * h * d, d, h * d, 1] }, fast: true },
     { name: 'matrix transpose', shape: [T * h, B * d], src: { strides: [1, T * h] }, dst: { strides: [B * d, 1] }, fast: true },
     { name: 'into a narrowed slice with an offset', shape: [B, 5, d], src: { strides: [5 * d, d, 1] }, dst: { strides: [T * d, d, 1], offset: 2 * d }, fast: true },
