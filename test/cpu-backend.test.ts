@@ -603,7 +603,8 @@ describe('cpu backend: copy (wasm.elementwise)', () => {
   const n = B * T * h * d;
   const cases: { name: string; shape: number[]; src: Operand; dst: Operand; fast: boolean }[] = [
     { name: 'head split [B, T, h, d] -> [B, h, T, d]', shape: [B, h, T, d], src: { strides: [T * h * d, d, h * d, 1] }, dst: { strides: [h * T * d, T * d, d, 1] }, fast: true },
-    { name: 'head split with d = 64 (whole-row path)', shape: [B, h, T, 64], src: { strides: [T * h * 64, 64, h * 64, 1] }, dst: { strides: [h * T * 64, T * 64, 64, 1] }, fast: true },
+    // rows of 16: the whole-row path, several rows per chunk of 64
+    { name: 'head split with d = 16 (whole-row path)', shape: [B, h, T, 16], src: { strides: [T * h * 16, 16, h * 16, 1] }, dst: { strides: [h * T * 16, T * 16, 16, 1] }, fast: true },
     { name: 'head merge into a permuted destination', shape: [B, h, T, d], src: { strides: [h * T * d, T * d, d, 1] }, dst: { strides: [T * h * d, d, h * d, 1] }, fast: true },
     { name: 'matrix transpose', shape: [T * h, B * d], src: { strides: [1, T * h] }, dst: { strides: [B * d, 1] }, fast: true },
     { name: 'into a narrowed slice with an offset', shape: [B, 5, d], src: { strides: [5 * d, d, 1] }, dst: { strides: [T * d, d, 1], offset: 2 * d }, fast: true },
