@@ -17,6 +17,7 @@ import {
 } from '../src/tensor/backend.js';
 import { CpuBackend, type CpuBuffer, reduceChunk } from '../src/tensor/backends/cpu/index.js';
 import { classSize } from '../src/tensor/backends/cpu/heap.js';
+import { SGEMM_MICRO } from '../src/tensor/backends/cpu/kernels.js';
 import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
 import { TOL, type Tolerance, assertClose } from './util/close.js';
 
@@ -163,6 +164,43 @@ describe('cpu backend: matmul (wasm.sgemm)', () => {
   it('every M, K, N in {1, 63, 64, 65}, A and B row-major or transposed, 1 and 2 threads', () => {
     let seed = 1;
     for (const M of edges) for (const K of edges) for (const N of edges) checkMatmul(M, K, N, seed++);
+  });
+
+  it('uses the fused multiply-add micro-kernel (relaxed SIMD) unless RETROGRAD_CPU_FMA=0', () => {
+    // Node 20 (V8 11.3) compiles relaxed SIMD behind a flag that kernels.ts turns on; losing it
+    // would silently cost ~25% of matmul speed, so this fails instead
+    expect(SGEMM_MICRO).toBe(process.env.RETROGRAD_CPU_FMA === '0' ? 'mul-add' : 'fma');
+  });
+
+  it('the mul-add micro-kernel (RETROGRAD_CPU_FMA=0, in a child process) matches the reference too', () => {
+    const root = fileURLToPath(new URL('../src/tensor/backends/cpu/', import.meta.url));
+    const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+    const [M, K, N] = [65, 300, 63];
+    const script = `
+      Promise.all([import(${JSON.stringify(root + 'index.ts')}), import(${JSON.stringify(root + 'kernels.ts')})]).then(async ([{ CpuBackend }, { SGEMM_MICRO }]) => {
+        const cpu = await new CpuBackend({ threads: 2, parallel: { minFlops: 0 } }).init();
+        const [M, K, N] = [${M}, ${K}, ${N}];
+        const a = cpu.alloc('float32', M * K);
+        const b = cpu.alloc('float32', K * N);
+        const c = cpu.alloc('float32', M * N);
+        for (let i = 0; i < M * K; i++) a.data[i] = Math.sin(i);
+        for (let i = 0; i < K * N; i++) b.data[i] = Math.cos(i);
+        const v = (buf: any, shape: number[]) => ({ buf, dtype: 'float32' as const, shape, strides: [shape[1], 1], offset: 0 });
+        cpu.matmul(v(a, [M, K]), v(b, [K, N]), v(c, [M, N]));
+        let worst = 0;
+        for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+          let ref = 0;
+          for (let k = 0; k < K; k++) ref += a.data[i * K + k] * b.data[k * N + j];
+          worst = Math.max(worst, Math.abs(c.data[i * N + j] - ref));
+        }
+        console.log(SGEMM_MICRO, cpu.lastKernel, cpu.lastThreads, worst);
+        await cpu.dispose();
+      });`;
+    const out = execFileSync(tsx, ['--eval', script], {
+      timeout: 60_000, encoding: 'utf8', env: { ...process.env, RETROGRAD_CPU_FMA: '0' },
+    }).trim().split(' ');
+    expect(out.slice(0, 3)).toEqual(['mul-add', 'wasm.sgemm', '2']);
+    expect(Number(out[3])).toBeLessThanOrEqual(matmulTol(K).atol);
   });
 
   it('one dimension 4097 at a time', () => {

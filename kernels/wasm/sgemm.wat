@@ -9,13 +9,15 @@
 ;; - K is cut into blocks of KC = 256. For each block, up to mc rows of A are packed into 4-row
 ;;   micro-panels, panel[k*4 + r] = A[i+r, k], and up to nc columns of B into 8-column
 ;;   micro-panels, panel[k*8 + c] = B[k, j+c]. Rows and columns past the edge are packed as 0.
-;; - The 4x8 micro-kernel holds its tile of C in eight f32x4 registers; per k it does two B loads,
-;;   four broadcasts of A, 8 f32x4.mul and 8 f32x4.add. (4x8 is the largest tile V8 11.3 keeps in
-;;   the 15 usable xmm registers without spilling; 4x16 and 6x8 spill and run slower.)
+;; - The 4x8 micro-kernel (its own module, imported: sgemm-micro.wat with 8 f32x4.mul and 8
+;;   f32x4.add per k, or sgemm-micro-fma.wat with 8 fused multiply-adds where relaxed SIMD is
+;;   available) holds its tile of C in eight f32x4 registers; per k it does two B loads and four
+;;   broadcasts of A. (4x8 is the largest tile V8 11.3 keeps in the 15 usable xmm registers
+;;   without spilling; 4x16 and 6x8 spill, and unrolling k also makes it spill.)
 ;; - Edge tiles are computed into a scratch tile and merged. So every element of C is computed
 ;;   by the same operations in the same order whatever the tiling: each KC block's sum starts at 0
-;;   and runs in k order, then is added to C. Results depend on KC (fixed) and on nothing else:
-;;   not on mc, nc, nor on the split across threads.
+;;   and runs in k order, then is added to C. Results depend on KC (fixed) and the micro-kernel
+;;   variant (fused or not), and on nothing else: not on mc, nc, nor on the split across threads.
 ;;
 ;; Threading: the work is a list of units (batch p, column block of nc, row block of mc), row
 ;; block fastest. Threads take the next unit from a shared counter (i32.atomic.rmw.add), so a
@@ -34,6 +36,9 @@
 ;;   64 next    the unit counter, 0 when the call starts
 (module
   (import "env" "memory" (memory 1 65536 shared))
+  ;; The 4x8 micro-kernel (sgemm-micro.wat or sgemm-micro-fma.wat, chosen by the host):
+  ;; (pa, pb, kc, c, ldcb, first), see there.
+  (import "env" "sgemm_micro" (func $kernel (param i32 i32 i32 i32 i32 i32)))
 
   ;; Transpose the 4x4 block whose rows are $r0..$r3 and store its columns at $d, $d + $stride,
   ;; $d + 2 $stride, $d + 3 $stride: column c = (r0[c], r1[c], r2[c], r3[c]).
@@ -215,54 +220,6 @@
         (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $k0) (local.get $padded)) (i32.const 2))))
       (br_if $blocks
         (i32.lt_u (local.tee $k0 (i32.add (local.get $k0) (i32.const 256))) (local.get $K)))))
-
-  ;; The 4x8 micro-kernel: acc[r][c] = sum over k of pa[k*4 + r] * pb[k*8 + c], kc >= 1 steps in
-  ;; k order from 0; then C[r, c] = acc (when $first) or C[r, c] + acc. Rows of C are $ldcb bytes
-  ;; apart. Register tile: $cR0 holds columns 0-3 of row R, $cR1 columns 4-7.
-  (func $kernel (param $pa i32) (param $pb i32) (param $kc i32) (param $c i32) (param $ldcb i32) (param $first i32)
-    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
-    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
-    (local $b0 v128) (local $b1 v128) (local $a v128)
-    (local $row1 i32) (local $row2 i32) (local $row3 i32)
-    (loop $k
-      (local.set $b0 (v128.load (local.get $pb)))
-      (local.set $b1 (v128.load offset=16 (local.get $pb)))
-      (local.set $a (v128.load32_splat (local.get $pa)))
-      (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $a) (local.get $b0))))
-      (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $a) (local.get $b1))))
-      (local.set $a (v128.load32_splat offset=4 (local.get $pa)))
-      (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $a) (local.get $b0))))
-      (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $a) (local.get $b1))))
-      (local.set $a (v128.load32_splat offset=8 (local.get $pa)))
-      (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $a) (local.get $b0))))
-      (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $a) (local.get $b1))))
-      (local.set $a (v128.load32_splat offset=12 (local.get $pa)))
-      (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $a) (local.get $b0))))
-      (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $a) (local.get $b1))))
-      (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
-      (local.set $pb (i32.add (local.get $pb) (i32.const 32)))
-      (br_if $k (local.tee $kc (i32.sub (local.get $kc) (i32.const 1)))))
-    (local.set $row1 (i32.add (local.get $c) (local.get $ldcb)))
-    (local.set $row2 (i32.add (local.get $row1) (local.get $ldcb)))
-    (local.set $row3 (i32.add (local.get $row2) (local.get $ldcb)))
-    (if (i32.eqz (local.get $first))
-      (then
-        (local.set $c00 (f32x4.add (v128.load (local.get $c)) (local.get $c00)))
-        (local.set $c01 (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c01)))
-        (local.set $c10 (f32x4.add (v128.load (local.get $row1)) (local.get $c10)))
-        (local.set $c11 (f32x4.add (v128.load offset=16 (local.get $row1)) (local.get $c11)))
-        (local.set $c20 (f32x4.add (v128.load (local.get $row2)) (local.get $c20)))
-        (local.set $c21 (f32x4.add (v128.load offset=16 (local.get $row2)) (local.get $c21)))
-        (local.set $c30 (f32x4.add (v128.load (local.get $row3)) (local.get $c30)))
-        (local.set $c31 (f32x4.add (v128.load offset=16 (local.get $row3)) (local.get $c31)))))
-    (v128.store (local.get $c) (local.get $c00))
-    (v128.store offset=16 (local.get $c) (local.get $c01))
-    (v128.store (local.get $row1) (local.get $c10))
-    (v128.store offset=16 (local.get $row1) (local.get $c11))
-    (v128.store (local.get $row2) (local.get $c20))
-    (v128.store offset=16 (local.get $row2) (local.get $c21))
-    (v128.store (local.get $row3) (local.get $c30))
-    (v128.store offset=16 (local.get $row3) (local.get $c31)))
 
   ;; Merge the top-left $rows x $cols (>= 1 each) of a 4x8 tile (rows 32 bytes apart) into C:
   ;; C = tile (when $first) or C + tile, the same operation the micro-kernel applies.

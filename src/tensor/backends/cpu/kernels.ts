@@ -7,16 +7,21 @@
 // worker. Not precompiled: the .wat text is the only source, with no build step and no binary to
 // keep in sync with it.
 //
+// Modules are instantiated in KERNEL_FILES order, each with an `env` holding the memory and the
+// exports of the modules before it: sgemm.wat imports its micro-kernel `env.sgemm_micro` from
+// sgemm-micro-fma.wat (fused multiply-add, relaxed SIMD) where that is available, else from
+// sgemm-micro.wat (separate multiply and add). Relaxed SIMD ships in V8 11.4+; Node 20's V8 11.3
+// has it behind --experimental-wasm-relaxed-simd, which is turned on here (process-wide, it only
+// adds opcodes) when a probe module does not compile without it. RETROGRAD_CPU_FMA=0 forces the
+// multiply-add variant. SGEMM_MICRO says which one this process uses.
+//
 // Every entry point has the signature (desc: i32, tid: i32, nthreads: i32): it reads its operands
 // from the descriptor at byte address `desc` and does share `tid` of `nthreads` of the work.
 
 import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import wabtInit from 'wabt';
 import { type WasmMemory, type WasmModule, wasmApi } from './wasm-api.js';
-
-export const KERNEL_FILES = [
-  'sgemm.wat', 'activations.wat', 'layernorm.wat', 'elementwise.wat', 'reduce.wat', 'random.wat', 'adamw.wat',
-] as const;
 
 /** Entry points; an entry's index is its op number in the worker protocol. */
 export const ENTRY_POINTS = ['sgemm', 'softmax', 'gelu', 'layernorm', 'elementwise', 'reduce', 'rand', 'adamw'] as const;
@@ -26,10 +31,10 @@ export type KernelFn = (desc: number, tid: number, nthreads: number) => void;
 
 const wabt = await wabtInit();
 const kernelDir = new URL('../../../../kernels/wasm/', import.meta.url);
+const FEATURES = { simd: true, threads: true, relaxed_simd: true };
 
-function assemble(file: string): WasmModule {
-  const text = readFileSync(new URL(file, kernelDir), 'utf8');
-  const parsed = wabt.parseWat(file, text, { simd: true, threads: true });
+function assemble(file: string, text: string = readFileSync(new URL(file, kernelDir), 'utf8')): WasmModule {
+  const parsed = wabt.parseWat(file, text, FEATURES);
   try {
     // V8 validates on compile (wabt's own validate() ignores the feature flags above).
     return new wasmApi.Module(parsed.toBinary({}).buffer);
@@ -38,7 +43,31 @@ function assemble(file: string): WasmModule {
   }
 }
 
-export const KERNEL_MODULES: readonly WasmModule[] = KERNEL_FILES.map(assemble);
+/** Whether this V8 compiles relaxed SIMD, turning on Node 20's experimental flag if it must. */
+function relaxedSimd(): boolean {
+  const probe = '(module (func (param v128) (result v128) (f32x4.relaxed_madd (local.get 0) (local.get 0) (local.get 0))))';
+  const compiles = (): boolean => {
+    try {
+      assemble('probe.wat', probe);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (compiles()) return true;
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return compiles();
+}
+
+/** The sgemm micro-kernel this process uses: 'fma' (relaxed_madd) or 'mul-add'. */
+export const SGEMM_MICRO: 'fma' | 'mul-add' = process.env.RETROGRAD_CPU_FMA !== '0' && relaxedSimd() ? 'fma' : 'mul-add';
+
+export const KERNEL_FILES: readonly string[] = [
+  SGEMM_MICRO === 'fma' ? 'sgemm-micro-fma.wat' : 'sgemm-micro.wat',
+  'sgemm.wat', 'activations.wat', 'layernorm.wat', 'elementwise.wat', 'reduce.wat', 'random.wat', 'adamw.wat',
+];
+
+export const KERNEL_MODULES: readonly WasmModule[] = KERNEL_FILES.map((file) => assemble(file));
 
 /** For each entry point, [index of the module that exports it, export name]. */
 export const ENTRY_TABLE: ReadonlyArray<readonly [number, EntryPoint]> = ENTRY_POINTS.map((name) => {
@@ -50,8 +79,17 @@ export const ENTRY_TABLE: ReadonlyArray<readonly [number, EntryPoint]> = ENTRY_P
   return [owners[0], name] as const;
 });
 
-/** Instantiate every kernel module on `memory`; returns the entry points in ENTRY_POINTS order. */
+/**
+ * Instantiate every kernel module on `memory`, in order, each importing the memory and the
+ * exports of the modules before it; returns the entry points in ENTRY_POINTS order. worker.mjs
+ * does the same.
+ */
 export function instantiateKernels(memory: WasmMemory): KernelFn[] {
-  const instances = KERNEL_MODULES.map((m) => new wasmApi.Instance(m, { env: { memory } }));
+  const env: Record<string, unknown> = { memory };
+  const instances = KERNEL_MODULES.map((m) => {
+    const instance = new wasmApi.Instance(m, { env });
+    Object.assign(env, instance.exports);
+    return instance;
+  });
   return ENTRY_TABLE.map(([module, name]) => instances[module].exports[name] as KernelFn);
 }

@@ -8,7 +8,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { memory, modules, entries, control, layout, states, tid } = workerData;
-const instances = modules.map((m) => new WebAssembly.Instance(m, { env: { memory } }));
+// in order, each importing the memory and the exports of the modules before it (as kernels.ts)
+const env = { memory };
+const instances = modules.map((m) => {
+  const instance = new WebAssembly.Instance(m, { env });
+  Object.assign(env, instance.exports);
+  return instance;
+});
 const kernels = entries.map(([module, name]) => instances[module].exports[name]);
 const ctl = new Int32Array(memory.buffer, control, layout.INTS);
 
