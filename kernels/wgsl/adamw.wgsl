@@ -6,7 +6,9 @@
 //
 // Layout: lib/elementwise.wgsl, operand 0 = p, 1 = g, 2 = m, 3 = v (p, m, v are written).
 //   P[10] = (lr, lr*wd, b1, 1-b1) f32 bits;  P[11] = (b2, 1-b2, bc1, bc2);  P[12].x = eps
-// Workgroup: 256 invocations, grid-stride loop.
+// Workgroup: 256 invocations, grid-stride loop. Its own entry point rather than
+// lib/elementwise_main.wgsl's, so that the step scalars are read once per invocation, not per
+// element (per element costs about 11% on llvmpipe).
 // #include lib/params.wgsl
 // #include lib/elementwise.wgsl
 

@@ -5,7 +5,7 @@
 //
 // Layout: lib/elementwise.wgsl, operand 0 = out, 1 = a, 2 = b. Workgroup: 256, grid-stride loop.
 // #include lib/params.wgsl
-// #include lib/elementwise.wgsl
+// #include lib/elementwise_main.wgsl
 
 @group(0) @binding(1) var<storage, read_write> outBuf: array<i32>;
 @group(0) @binding(2) var<storage, read> aBuf: array<i32>;
@@ -47,16 +47,7 @@ fn bop_le(a: i32, b: i32) -> i32 { return select(0, 1, a <= b); }
 fn bop_gt(a: i32, b: i32) -> i32 { return select(0, 1, a > b); }
 fn bop_ge(a: i32, b: i32) -> i32 { return select(0, 1, a >= b); }
 
-@compute @workgroup_size(256)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let n = P[0].x;
-  let step = groupCount(nwg) * 256u;
-  for (var i = groupIndex(wid, nwg) * 256u + lid; i < n; i += step) {
-    let o = operandOffsets(i);
-    outBuf[o.x] = bop_{{OP}}(aBuf[o.y], bBuf[o.z]);
-  }
+// element i, operands at offsets o (called by the entry point in lib/elementwise_main.wgsl)
+fn element(i: u32, o: vec4<i32>) {
+  outBuf[o.x] = bop_{{OP}}(aBuf[o.y], bBuf[o.z]);
 }

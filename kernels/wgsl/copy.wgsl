@@ -5,21 +5,12 @@
 // Layout: lib/elementwise.wgsl, operand 0 = dst, operand 1 = src.
 // Workgroup: 256 invocations, grid-stride loop.
 // #include lib/params.wgsl
-// #include lib/elementwise.wgsl
+// #include lib/elementwise_main.wgsl
 
 @group(0) @binding(1) var<storage, read_write> dstBuf: array<{{D}}>;
 @group(0) @binding(2) var<storage, read> srcBuf: array<{{S}}>;
 
-@compute @workgroup_size(256)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let n = P[0].x;
-  let step = groupCount(nwg) * 256u;
-  for (var i = groupIndex(wid, nwg) * 256u + lid; i < n; i += step) {
-    let o = operandOffsets(i);
-    dstBuf[o.x] = {{CONVERT}}(srcBuf[o.y]);
-  }
+// element i, operands at offsets o (called by the entry point in lib/elementwise_main.wgsl)
+fn element(i: u32, o: vec4<i32>) {
+  dstBuf[o.x] = {{CONVERT}}(srcBuf[o.y]);
 }

@@ -3,58 +3,17 @@
 //   out[r, h] = (x[r, h] - mean_r) * rstd_r * w[h] + b[h]; also writes mean[r] and rstd[r].
 // The variance is the two-pass form (no E[x^2] - mean^2 cancellation).
 //
-// Layout:
-//   P[0] = (rows, H, rows rank, eps f32 bits)
-//   P[1] = (x offset, out offset, x stride along H, out stride along H) (i32 bits)
-//   P[2] = (w offset, b offset, w stride, b stride) (i32 bits)
-//   P[3] = (mean offset, rstd offset, unused, unused); mean and rstd are contiguous [rows]
-//   P[4], P[5] = shape of the leading (row) dims
-//   P[6 + d] = (x row stride, out row stride, unused, unused) along row dim d (i32 bits)
-// Workgroup: 256 invocations, one workgroup per row (grid-stride over rows); sums use fixed
-// binary trees in workgroup memory, so results are deterministic.
+// Bindings and layout: lib/layernorm_io.wgsl (P[0] = (rows, H, rows rank, eps), P[1] = x/out
+// offsets and strides along H, P[2] = w/b offsets and strides, P[3] = mean/rstd offsets,
+// P[4..5] = row shape, P[6 + d] = row strides).
+// Workgroup: 256 invocations, one workgroup per row (grid-stride over rows); sums use
+// lib/tree.wgsl's fixed binary trees in workgroup memory, so results are deterministic; the sums
+// reach every invocation through its result slots (sum of x in slot 0, of squares in slot 1), not
+// by reading the tree root (a Mesa llvmpipe workaround, see lib/tree.wgsl).
 // #include lib/params.wgsl
-
-@group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
-@group(0) @binding(2) var<storage, read_write> meanBuf: array<f32>;
-@group(0) @binding(3) var<storage, read_write> rstdBuf: array<f32>;
-@group(0) @binding(4) var<storage, read> xBuf: array<f32>;
-@group(0) @binding(5) var<storage, read> wBuf: array<f32>;
-@group(0) @binding(6) var<storage, read> bBuf: array<f32>;
-
-var<workgroup> tree: array<f32, 256>;
-// Row statistics, one slot each, written by invocation 0 and read by all after a barrier.
-// (Reading tree[0] from every invocation instead lets Mesa 22.3's llvmpipe sink that load past the
-// following barrier, where the next tree pass has already overwritten tree[0].)
-var<workgroup> rowStats: array<f32, 2>;
-
-fn rowOffsets(row: u32) -> vec2<i32> {
-  let rank = P[0].z;
-  var rem = row;
-  var off = asI32(P[1]).xy;
-  for (var k = 0u; k < rank; k++) {
-    let d = rank - 1u - k;
-    let size = P[4u + d / 4u][d % 4u];
-    off += i32(rem % size) * asI32(P[6u + d]).xy;
-    rem = rem / size;
-  }
-  return off;
-}
-
-fn treeSum(lid: u32, value: f32, slot: u32) -> f32 {
-  tree[lid] = value;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      tree[lid] = tree[lid] + tree[lid + s];
-    }
-    workgroupBarrier();
-  }
-  if (lid == 0u) {
-    rowStats[slot] = tree[0];
-  }
-  workgroupBarrier();
-  return rowStats[slot];
-}
+// #include lib/scalar_f32.wgsl
+// #include lib/layernorm_io.wgsl
+// #include lib/tree.wgsl
 
 @compute @workgroup_size(256)
 fn main(
@@ -75,13 +34,13 @@ fn main(
     for (var h = lid; h < len; h += 256u) {
       localSum += xBuf[base.x + i32(h) * xStride];
     }
-    let mean = treeSum(lid, localSum, 0u) / f32(len);
+    let mean = treeAll(lid, localSum, fold_sum, 0u) / f32(len);
     var localSq = 0.0;
     for (var h = lid; h < len; h += 256u) {
       let d = xBuf[base.x + i32(h) * xStride] - mean;
       localSq += d * d;
     }
-    let variance = treeSum(lid, localSq, 1u) / f32(len);
+    let variance = treeAll(lid, localSq, fold_sum, 1u) / f32(len);
     let rstd = 1.0 / sqrt(variance + eps);
     if (lid == 0u) {
       meanBuf[stats.x + i32(row)] = mean;

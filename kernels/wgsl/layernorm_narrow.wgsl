@@ -3,31 +3,10 @@
 // layernorm.wgsl, which the host uses for rows longer than 256. Serial sums in increasing h:
 // deterministic; no workgroup memory or barriers.
 //
-// Layout: as layernorm.wgsl (P[0] = (rows, H, rows rank, eps), P[1] = x/out offsets and strides
-// along H, P[2] = w/b offsets and strides, P[3] = mean/rstd offsets, P[4..5] = row shape,
-// P[6 + d] = row strides).
+// Bindings and layout: lib/layernorm_io.wgsl, as layernorm.wgsl.
 // Workgroup: 256 invocations, grid-stride over rows.
 // #include lib/params.wgsl
-
-@group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
-@group(0) @binding(2) var<storage, read_write> meanBuf: array<f32>;
-@group(0) @binding(3) var<storage, read_write> rstdBuf: array<f32>;
-@group(0) @binding(4) var<storage, read> xBuf: array<f32>;
-@group(0) @binding(5) var<storage, read> wBuf: array<f32>;
-@group(0) @binding(6) var<storage, read> bBuf: array<f32>;
-
-fn rowOffsets(row: u32) -> vec2<i32> {
-  let rank = P[0].z;
-  var rem = row;
-  var off = asI32(P[1]).xy;
-  for (var k = 0u; k < rank; k++) {
-    let d = rank - 1u - k;
-    let size = P[4u + d / 4u][d % 4u];
-    off += i32(rem % size) * asI32(P[6u + d]).xy;
-    rem = rem / size;
-  }
-  return off;
-}
+// #include lib/layernorm_io.wgsl
 
 @compute @workgroup_size(256)
 fn main(

@@ -19,6 +19,7 @@
 //   P[9] = (a loads k-fastest, b loads k-fastest, unused, unused)
 // Dispatch: grid-stride over batch * tilesM * tilesN workgroup tasks.
 // #include lib/params.wgsl
+// #include lib/strided.wgsl
 // #include lib/scalar_{{T}}.wgsl
 
 @group(0) @binding(1) var<storage, read_write> outBuf: array<T>;
@@ -31,16 +32,7 @@ var<workgroup> bTile: array<T, 1024>;
 
 // (a, b, out) offsets of batch p
 fn batchOffsets(p: u32) -> vec3<i32> {
-  let rank = P[1].w;
-  var rem = p;
-  var off = asI32(P[1]).xyz;
-  for (var k = 0u; k < rank; k++) {
-    let d = rank - 1u - k;
-    let size = P[4][d];
-    off += i32(rem % size) * asI32(P[5u + d]).xyz;
-    rem = rem / size;
-  }
-  return off;
+  return stridedOffsets(asI32(P[1]), p, P[1].w, 4u, 5u).xyz;
 }
 
 @compute @workgroup_size(16, 16)

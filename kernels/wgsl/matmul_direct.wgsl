@@ -17,6 +17,7 @@
 //   P[4] = batch shape;  P[5 + d] = (a, b, out) strides along batch dim d (i32 bits)
 // Workgroup: 64 invocations, one 16x16 block each, grid-stride over batch * blocksM * blocksN.
 // #include lib/params.wgsl
+// #include lib/strided.wgsl
 
 @group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
 @group(0) @binding(2) var<storage, read> aBuf: array<f32>;
@@ -24,16 +25,7 @@
 
 // (a, b, out) offsets of batch p
 fn batchOffsets(p: u32) -> vec3<i32> {
-  let rank = P[1].w;
-  var rem = p;
-  var off = asI32(P[1]).xyz;
-  for (var k = 0u; k < rank; k++) {
-    let d = rank - 1u - k;
-    let size = P[4][d];
-    off += i32(rem % size) * asI32(P[5u + d]).xyz;
-    rem = rem / size;
-  }
-  return off;
+  return stridedOffsets(asI32(P[1]), p, P[1].w, 4u, 5u).xyz;
 }
 
 // c[i][j] = a[i] * b[j]

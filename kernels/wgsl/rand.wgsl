@@ -5,7 +5,7 @@
 // Layout: lib/elementwise.wgsl, operand 0 = out (float32); P[0].z = seed as u32.
 // Workgroup: 256 invocations, grid-stride loop.
 // #include lib/params.wgsl
-// #include lib/elementwise.wgsl
+// #include lib/elementwise_main.wgsl
 
 @group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
 
@@ -20,18 +20,10 @@ fn fmix32(x: u32) -> u32 {
   return h;
 }
 
-@compute @workgroup_size(256)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let n = P[0].x;
+// element i, operands at offsets o (called by the entry point in lib/elementwise_main.wgsl)
+fn element(i: u32, o: vec4<i32>) {
   let k = P[0].z * 0x9e3779b9u;
-  let step = groupCount(nwg) * 256u;
-  for (var i = groupIndex(wid, nwg) * 256u + lid; i < n; i += step) {
-    let h = fmix32(fmix32(i ^ k) + k);
-    // exact: a 24-bit integer times a power of two
-    outBuf[operandOffsets(i).x] = f32(h >> 8u) * (1.0 / 16777216.0);
-  }
+  let h = fmix32(fmix32(i ^ k) + k);
+  // exact: a 24-bit integer times a power of two
+  outBuf[o.x] = f32(h >> 8u) * (1.0 / 16777216.0);
 }

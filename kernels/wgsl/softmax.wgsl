@@ -2,68 +2,16 @@
 //   out[r, c] = exp(x[r, c] - max_r) / sum_r      or   (x[r, c] - max_r) - log(sum_r)
 // with sum_r = sum_c exp(x[r, c] - max_r).
 //
-// Layout:
-//   P[0] = (rows, C row length, rows rank, log flag)
-//   P[1] = (x offset, out offset, x stride along C, out stride along C) (i32 bits)
-//   P[2], P[3] = shape of the leading (row) dims
-//   P[4 + d] = (x row stride, out row stride, unused, unused) along row dim d (i32 bits)
+// Bindings and layout: lib/softmax_io.wgsl (P[0] = (rows, C, rows rank, log flag), P[1] = x/out
+// offsets and strides along C, P[2..3] = row shape, P[4 + d] = row strides).
 // Workgroup: 256 invocations, one workgroup per row (grid-stride over rows). Max and sum are
-// combined by fixed binary trees in workgroup memory, so results are deterministic.
+// combined by lib/tree.wgsl's fixed binary trees in workgroup memory, so results are
+// deterministic; the row statistics reach every invocation through its result slots (max in slot
+// 0, sum in slot 1), not by reading the tree root (a Mesa llvmpipe workaround, see lib/tree.wgsl).
 // #include lib/params.wgsl
-
-@group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
-@group(0) @binding(2) var<storage, read> xBuf: array<f32>;
-
-var<workgroup> tree: array<f32, 256>;
-// Row statistics, one slot each, written by invocation 0 and read by all after a barrier.
-// (Reading tree[0] from every invocation instead lets Mesa 22.3's llvmpipe sink that load past the
-// following barrier, where the next tree pass has already overwritten tree[0].)
-var<workgroup> rowStats: array<f32, 2>;
-
-fn rowOffsets(row: u32) -> vec2<i32> {
-  let rank = P[0].z;
-  var rem = row;
-  var off = asI32(P[1]).xy;
-  for (var k = 0u; k < rank; k++) {
-    let d = rank - 1u - k;
-    let size = P[2u + d / 4u][d % 4u];
-    off += i32(rem % size) * asI32(P[4u + d]).xy;
-    rem = rem / size;
-  }
-  return off;
-}
-
-fn treeMax(lid: u32, value: f32, slot: u32) -> f32 {
-  tree[lid] = value;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      tree[lid] = max(tree[lid], tree[lid + s]);
-    }
-    workgroupBarrier();
-  }
-  if (lid == 0u) {
-    rowStats[slot] = tree[0];
-  }
-  workgroupBarrier();
-  return rowStats[slot];
-}
-
-fn treeSum(lid: u32, value: f32, slot: u32) -> f32 {
-  tree[lid] = value;
-  workgroupBarrier();
-  for (var s = 128u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      tree[lid] = tree[lid] + tree[lid + s];
-    }
-    workgroupBarrier();
-  }
-  if (lid == 0u) {
-    rowStats[slot] = tree[0];
-  }
-  workgroupBarrier();
-  return rowStats[slot];
-}
+// #include lib/scalar_f32.wgsl
+// #include lib/softmax_io.wgsl
+// #include lib/tree.wgsl
 
 @compute @workgroup_size(256)
 fn main(
@@ -83,12 +31,12 @@ fn main(
       let v = xBuf[base.x + i32(c) * xStride];
       localMax = select(localMax, v, v > localMax);
     }
-    let rowMax = treeMax(lid, localMax, 0u);
+    let rowMax = treeAll(lid, localMax, fold_max, 0u);
     var localSum = 0.0;
     for (var c = lid; c < len; c += 256u) {
       localSum += exp(xBuf[base.x + i32(c) * xStride] - rowMax);
     }
-    let rowSum = treeSum(lid, localSum, 1u);
+    let rowSum = treeAll(lid, localSum, fold_sum, 1u);
     let logSum = log(rowSum);
     for (var c = lid; c < len; c += 256u) {
       let shifted = xBuf[base.x + i32(c) * xStride] - rowMax;

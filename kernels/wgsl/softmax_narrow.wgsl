@@ -4,26 +4,10 @@
 // Serial sums in increasing c: deterministic. No workgroup memory, no barriers (on the software
 // adapter a barrier-synchronised workgroup per short row costs far more than the row itself).
 //
-// Layout: as softmax.wgsl (P[0] = (rows, C, rows rank, log flag), P[1] = offsets and strides
-// along C, P[2..3] = row shape, P[4 + d] = row strides).
+// Bindings and layout: lib/softmax_io.wgsl, as softmax.wgsl.
 // Workgroup: 256 invocations, grid-stride over rows.
 // #include lib/params.wgsl
-
-@group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
-@group(0) @binding(2) var<storage, read> xBuf: array<f32>;
-
-fn rowOffsets(row: u32) -> vec2<i32> {
-  let rank = P[0].z;
-  var rem = row;
-  var off = asI32(P[1]).xy;
-  for (var k = 0u; k < rank; k++) {
-    let d = rank - 1u - k;
-    let size = P[2u + d / 4u][d % 4u];
-    off += i32(rem % size) * asI32(P[4u + d]).xy;
-    rem = rem / size;
-  }
-  return off;
-}
+// #include lib/softmax_io.wgsl
 
 @compute @workgroup_size(256)
 fn main(

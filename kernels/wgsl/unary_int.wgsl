@@ -6,7 +6,7 @@
 // Layout: lib/elementwise.wgsl, operand 0 = out, operand 1 = x.
 // Workgroup: 256 invocations, grid-stride loop over the n logical elements.
 // #include lib/params.wgsl
-// #include lib/elementwise.wgsl
+// #include lib/elementwise_main.wgsl
 // #include lib/math.wgsl
 // #include lib/unary_ops.wgsl
 
@@ -31,16 +31,7 @@ fn iop_sigmoid(x: i32) -> i32 { return toInt32(op_sigmoid(f32(x))); }
 fn iop_softplus(x: i32) -> i32 { return toInt32(op_softplus(f32(x))); }
 fn iop_recip(x: i32) -> i32 { return toInt32(op_recip(f32(x))); }
 
-@compute @workgroup_size(256)
-fn main(
-  @builtin(workgroup_id) wid: vec3<u32>,
-  @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let n = P[0].x;
-  let step = groupCount(nwg) * 256u;
-  for (var i = groupIndex(wid, nwg) * 256u + lid; i < n; i += step) {
-    let o = operandOffsets(i);
-    outBuf[o.x] = iop_{{OP}}(xBuf[o.y]);
-  }
+// element i, operands at offsets o (called by the entry point in lib/elementwise_main.wgsl)
+fn element(i: u32, o: vec4<i32>) {
+  outBuf[o.x] = iop_{{OP}}(xBuf[o.y]);
 }

@@ -1,4 +1,5 @@
-// lib/elementwise.wgsl: strided-view indexing shared by the elementwise kernels (not a kernel).
+// lib/elementwise.wgsl: strided-view indexing shared by the elementwise kernels (not a kernel);
+// most of them take their entry point from lib/elementwise_main.wgsl. Needs lib/params.wgsl.
 //
 // Parameter layout (vec4<u32> slots of P):
 //   P[0]      = (n elements, rank, kernel-specific, kernel-specific)
@@ -7,26 +8,16 @@
 //   P[4 + d]  = strides of operands 0..3 along dim d (i32 bits; 0 = broadcast, may be negative)
 //   P[10..15] = kernel-specific
 // The host coalesces dims first, so contiguous operands usually arrive as rank 1.
+// #include lib/strided.wgsl
 
-fn shapeDim(d: u32) -> u32 {
-  return P[2u + d / 4u][d % 4u];
-}
-
-// Buffer offsets of logical element i (row-major over the iteration shape) for operands 0..3.
+// Buffer offsets of logical element i for operands 0..3.
 fn operandOffsets(i: u32) -> vec4<i32> {
   let rank = P[0].y;
-  var off = asI32(P[1]);
+  let base = asI32(P[1]);
   // the common case (contiguous or uniformly strided operands): no division per element, which
   // CPU adapters cannot vectorise (it halves fill/copy/adamw time on llvmpipe)
   if (rank == 1u) {
-    return off + i32(i) * asI32(P[4]);
+    return base + i32(i) * asI32(P[4]);
   }
-  var rem = i;
-  for (var k = 0u; k < rank; k++) {
-    let d = rank - 1u - k;
-    let size = shapeDim(d);
-    off += i32(rem % size) * asI32(P[4u + d]);
-    rem = rem / size;
-  }
-  return off;
+  return stridedOffsets(base, i, rank, 2u, 4u);
 }

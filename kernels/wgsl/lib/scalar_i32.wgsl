@@ -1,5 +1,6 @@
 // lib/scalar_i32.wgsl: element type T = i32 and its helpers for type-generic kernels (not a kernel).
-// A kernel picks its element type with `// #include lib/scalar_{{T}}.wgsl`.
+// Type-generic kernels pick it by including lib/scalar_<T>.wgsl with T substituted; kernels of
+// one type may include it directly.
 
 alias T = i32;
 

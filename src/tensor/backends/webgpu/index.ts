@@ -617,8 +617,9 @@ function floatBits(value: number): number {
 }
 
 /**
- * The reduce parameter block (see kernels/wgsl/reduce.wgsl): kept dims walked by x and out, reduced
- * dims by x, `chunks` chunks of `chunkLength` per output, chunk c written at out + c*chunkStride.
+ * The reduce parameter block (see kernels/wgsl/lib/reduce_io.wgsl): kept dims walked by x and
+ * out, reduced dims by x, `chunks` chunks of `chunkLength` per output, chunk c written at
+ * out + c*chunkStride.
  */
 function reduceParams(
   keptShape: readonly number[], xKept: readonly number[], outKept: readonly number[],
