@@ -37,6 +37,7 @@ import { type KernelSpec, type NativeFn, glsl, withHelpers } from '../../../../k
 import {
   type Layout, coalesce, coversBuffer, divBy, identityMap, inverseMap, layoutMap, modBy, viewMap,
 } from './indexing.js';
+import { offsetMap } from '../ref.js';
 import { type KernelArg, GlRuntime } from './runtime.js';
 
 export interface GpuJsBuffer {
@@ -413,21 +414,7 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
   /** Host values of a view in row-major order. */
   private viewValues(v: BView): Float32Array {
     const data = this.hostOf(v.buf);
-    const n = sizeOf(v.shape);
-    const outValues = new Float32Array(n);
-    const rank = v.shape.length;
-    const idx = new Array<number>(rank).fill(0);
-    let off = v.offset;
-    for (let i = 0; i < n; i++) {
-      outValues[i] = data[off];
-      for (let d = rank - 1; d >= 0; d--) {
-        idx[d]++;
-        off += v.strides[d];
-        if (idx[d] < v.shape[d]) break;
-        off -= v.strides[d] * v.shape[d];
-        idx[d] = 0;
-      }
-    }
-    return outValues;
+    const map = offsetMap(v);
+    return Float32Array.from({ length: sizeOf(v.shape) }, (_, i) => data[map === null ? v.offset + i : map[i]]);
   }
 }
