@@ -147,3 +147,35 @@ export function isContiguous(v: { shape: readonly number[]; strides: readonly nu
   }
   return true;
 }
+
+export interface Coalesced {
+  shape: number[];
+  /** strides[k][d]: operand k's stride along coalesced dim d. */
+  strides: number[][];
+}
+
+/**
+ * Drop size-1 dims and merge neighbouring dims that every operand walks as one: dims d and d+1
+ * merge when strides[d] == strides[d+1]·shape[d+1] for all operands. A fully contiguous set of
+ * views becomes rank 1; a scalar becomes rank 0. Every backend's strided loops start here.
+ */
+export function coalesceDims(shape: readonly number[], strides: readonly (readonly number[])[]): Coalesced {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  // walk from the innermost dim outwards, building reversed lists
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const size = shape[d];
+    if (size === 1) continue;
+    const last = outShape.length - 1;
+    const mergeable = last >= 0 && strides.every((s, k) => s[d] === outStrides[k][last] * outShape[last]);
+    if (mergeable) {
+      outShape[last] *= size;
+    } else {
+      outShape.push(size);
+      strides.forEach((s, k) => outStrides[k].push(s[d]));
+    }
+  }
+  outShape.reverse();
+  outStrides.forEach((s) => s.reverse());
+  return { shape: outShape, strides: outStrides };
+}

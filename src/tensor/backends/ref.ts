@@ -7,7 +7,7 @@
 
 import {
   type AdamWParams, type Backend, type BinaryOp, type DType, type ReduceOp, type TypedArray,
-  type UnaryOp, type View, hashUniform, isContiguous, sizeOf,
+  type UnaryOp, type View, coalesceDims, hashUniform, isContiguous, sizeOf,
 } from '../backend.js';
 
 export interface RefBuffer {
@@ -54,27 +54,13 @@ function at(map: Int32Array | null, offset: number, i: number): number {
 
 /**
  * Row decomposition for elementwise kernels over several views of one shape: dims are first
- * merged wherever every view is contiguous across them, then the result is split into rows of the
- * last (merged) dim. Returns the row length, each view's stride along it, and each view's row
+ * coalesced (coalesceDims), then the result is split into rows of the last (merged) dim. Returns the row length, each view's stride along it, and each view's row
  * start offsets — so kernels run a tight inner loop without a per-element offset map.
  */
 export function rowsOf(
   shape: readonly number[], views: readonly { strides: readonly number[]; offset: number }[],
 ): { inner: number; innerStrides: number[]; rowStarts: Int32Array[] } {
-  // Drop size-1 dims, then merge dim i into i+1 when stride[i] == stride[i+1]·shape[i+1] for all views.
-  const dims: number[] = [];
-  const strides: number[][] = views.map(() => []);
-  shape.forEach((d, i) => {
-    if (d === 1) return;
-    const last = dims.length - 1;
-    if (last >= 0 && views.every((v, k) => strides[k][last] === v.strides[i] * d)) {
-      dims[last] *= d;
-      views.forEach((v, k) => { strides[k][last] = v.strides[i]; });
-    } else {
-      dims.push(d);
-      views.forEach((v, k) => strides[k].push(v.strides[i]));
-    }
-  });
+  const { shape: dims, strides } = coalesceDims(shape, views.map((v) => v.strides));
   if (dims.length === 0) {
     return { inner: sizeOf(shape), innerStrides: views.map(() => 1), rowStarts: views.map((v) => Int32Array.of(v.offset)) };
   }

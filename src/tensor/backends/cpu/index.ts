@@ -32,7 +32,7 @@
 import os from 'node:os';
 import {
   type AdamWParams, type DType, type TypedArray, type UnaryOp, type BinaryOp, type ReduceOp, type View,
-  isContiguous, sizeOf,
+  coalesceDims, isContiguous, sizeOf,
 } from '../../backend.js';
 import { RefBackend, type RefBuffer } from '../ref.js';
 import { DESC_BYTE, DESC_BYTES, Heap, TABLES_BYTE } from './heap.js';
@@ -121,19 +121,7 @@ export function reduceChunk(mode: number, outN: number, R: number, threads: numb
 function mergeDims(
   shape: readonly number[], views: readonly { strides: readonly number[] }[], rank: number,
 ): { dims: number[]; strides: number[][] } | null {
-  const dims: number[] = [];
-  const strides: number[][] = views.map(() => []);
-  shape.forEach((d, i) => {
-    if (d === 1) return;
-    const last = dims.length - 1;
-    if (last >= 0 && views.every((v, k) => strides[k][last] === v.strides[i] * d)) {
-      dims[last] *= d;
-      views.forEach((v, k) => { strides[k][last] = v.strides[i]; });
-    } else {
-      dims.push(d);
-      views.forEach((v, k) => strides[k].push(v.strides[i]));
-    }
-  });
+  const { shape: dims, strides } = coalesceDims(shape, views.map((v) => v.strides));
   if (dims.length > rank) return null;
   while (dims.length < rank) {
     dims.unshift(1);

@@ -19,11 +19,11 @@
 import { globals } from 'webgpu';
 import {
   type AdamWParams, type Backend, type BinaryOp, type DType, type ReduceOp, type TypedArray,
-  type UnaryOp, type View, BINARY_OPS, REDUCE_OPS, UNARY_OPS, contiguousStrides, isContiguous, sizeOf,
+  type UnaryOp, type View, BINARY_OPS, REDUCE_OPS, UNARY_OPS, coalesceDims, contiguousStrides, isContiguous, sizeOf,
 } from '../../backend.js';
 import { type AdapterInfo, type WebGPURoute, acquireDevice } from './device.js';
 import { type Specialization, kernelKey, kernelSource } from './kernels.js';
-import { ParamBlock, coalesce, elementwiseParams, grid, rowDims } from './layout.js';
+import { ParamBlock, elementwiseParams, grid, rowDims } from './layout.js';
 
 export type { AdapterInfo, WebGPURoute } from './device.js';
 
@@ -288,8 +288,8 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     const keptDims = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
     const redDims = [...axes];
     // kept dims walked by both x and out; reduced dims by x only
-    const kept = coalesce(keptDims.map((i) => x.shape[i]), [keptDims.map((i) => x.strides[i]), keptDims.map((i) => outStrides[i])]);
-    const red = coalesce(redDims.map((i) => x.shape[i]), [redDims.map((i) => x.strides[i])]);
+    const kept = coalesceDims(keptDims.map((i) => x.shape[i]), [keptDims.map((i) => x.strides[i]), keptDims.map((i) => outStrides[i])]);
+    const red = coalesceDims(redDims.map((i) => x.shape[i]), [redDims.map((i) => x.strides[i])]);
     const outputs = sizeOf(kept.shape);
     const total = sizeOf(red.shape);
     if (outputs === 0) return;
@@ -333,7 +333,7 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     }
     // out [...batch, M, N]
     const outStrides = stridesFor(out, [...batchShape, M, N], 'matmul');
-    const batch = coalesce(batchShape, [a.strides.slice(0, -2), b.strides.slice(0, -2), outStrides.slice(0, -2)]);
+    const batch = coalesceDims(batchShape, [a.strides.slice(0, -2), b.strides.slice(0, -2), outStrides.slice(0, -2)]);
     if (batch.shape.length > 4) throw new Error('webgpu: matmul supports at most 4 batch dims after coalescing');
     const batches = sizeOf(batch.shape);
     if (batches * M * N === 0) return;

@@ -1,6 +1,8 @@
-// Host-side packing for the webgpu kernels: dim coalescing of strided views and the 256-byte
+// Host-side packing for the webgpu kernels: strided views coalesced into dims and the 256-byte
 // uniform parameter block each dispatch reads (P[0..15] as vec4<u32> in WGSL; layouts are
 // documented at the top of each kernels/wgsl file). Pure TypeScript, no GPU calls.
+
+import { type Coalesced, coalesceDims } from '../../backend.js';
 
 /** Max rank after coalescing that the kernels index (WGSL parameter blocks hold 6 dims). */
 export const MAX_RANK = 6;
@@ -42,38 +44,6 @@ export class ParamBlock {
   }
 }
 
-export interface Coalesced {
-  shape: number[];
-  /** strides[k][d]: operand k's stride along coalesced dim d. */
-  strides: number[][];
-}
-
-/**
- * Drop size-1 dims and merge neighbouring dims that every operand walks as one:
- * dims d and d+1 merge when strides[d] == strides[d+1] * shape[d+1] for all operands.
- * A fully contiguous set of views becomes rank 1; a scalar becomes rank 0.
- */
-export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): Coalesced {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  // walk from the innermost dim outwards, building reversed lists
-  for (let d = shape.length - 1; d >= 0; d--) {
-    const size = shape[d];
-    if (size === 1) continue;
-    const last = outShape.length - 1;
-    const mergeable = last >= 0 && strides.every((s, k) => s[d] === outStrides[k][last] * outShape[last]);
-    if (mergeable) {
-      outShape[last] *= size;
-    } else {
-      outShape.push(size);
-      strides.forEach((s, k) => outStrides[k].push(s[d]));
-    }
-  }
-  outShape.reverse();
-  outStrides.forEach((s) => s.reverse());
-  return { shape: outShape, strides: outStrides };
-}
-
 export interface Operand {
   offset: number;
   strides: readonly number[];
@@ -86,7 +56,7 @@ export interface Operand {
 export function elementwiseParams(shape: readonly number[], operands: readonly Operand[]): { params: ParamBlock; n: number } {
   if (operands.length > 4) throw new Error('webgpu: elementwise kernels take at most 4 operands');
   const n = shape.reduce((a, b) => a * b, 1);
-  const c = coalesce(shape, operands.map((o) => o.strides));
+  const c = coalesceDims(shape, operands.map((o) => o.strides));
   const rank = c.shape.length;
   if (rank > MAX_RANK) throw new Error(`webgpu: views of rank ${rank} after coalescing exceed ${MAX_RANK}`);
   const params = new ParamBlock().u(0, 0, n).u(0, 1, rank);
@@ -101,7 +71,7 @@ export function elementwiseParams(shape: readonly number[], operands: readonly O
 /** Row-major dims, strides and count of the leading ("row") dims of a view, coalesced. */
 export function rowDims(shape: readonly number[], strides: readonly (readonly number[])[]): Coalesced & { rows: number } {
   const lead = shape.slice(0, -1);
-  const c = coalesce(lead, strides.map((s) => s.slice(0, -1)));
+  const c = coalesceDims(lead, strides.map((s) => s.slice(0, -1)));
   return { ...c, rows: lead.reduce((a, b) => a * b, 1) };
 }
 
