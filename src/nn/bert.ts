@@ -41,8 +41,8 @@ export interface BertConfig {
   initializer_range: number;
 }
 
-const COMMON: Omit<BertConfig, 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {
-  vocab_size: 30522,
+/** Hugging Face BertConfig's defaults for the fields a config.json may omit. */
+export const BERT_CONFIG_DEFAULTS = {
   hidden_act: 'gelu',
   max_position_embeddings: 512,
   type_vocab_size: 2,
@@ -51,7 +51,9 @@ const COMMON: Omit<BertConfig, 'hidden_size' | 'num_hidden_layers' | 'num_attent
   attention_probs_dropout_prob: 0.1,
   pad_token_id: 0,
   initializer_range: 0.02,
-};
+} as const satisfies Partial<BertConfig>;
+
+const COMMON = { vocab_size: 30522, ...BERT_CONFIG_DEFAULTS } as const;
 
 /** The published BERT sizes (Turc et al. 2019 for mini and small). */
 export const BERT_PRESETS = {

@@ -20,7 +20,7 @@ import {
   type SafetensorsTensor, type SafetensorsTensorInput, readSafetensors, serializeSafetensors,
 } from './safetensors.js';
 import { BertTokenizer } from './tokenizer.js';
-import { BertForMaskedLM, BertModel, HIDDEN_ACTS, type BertConfig, type BertInitOptions } from './bert.js';
+import { BERT_CONFIG_DEFAULTS, BertForMaskedLM, BertModel, HIDDEN_ACTS, type BertConfig, type BertInitOptions } from './bert.js';
 import { type PoolingConfig, poolingFiles, readPoolingConfig } from './pooling.js';
 import { setParameterData } from './module.js';
 
@@ -31,17 +31,6 @@ export class ModelDirError extends Error {
 
 // ---- config.json --------------------------------------------------------------------------------
 
-/** Hugging Face BertConfig's defaults for the optional fields. */
-const CONFIG_DEFAULTS = {
-  hidden_act: 'gelu',
-  max_position_embeddings: 512,
-  type_vocab_size: 2,
-  layer_norm_eps: 1e-12,
-  hidden_dropout_prob: 0.1,
-  attention_probs_dropout_prob: 0.1,
-  pad_token_id: 0,
-  initializer_range: 0.02,
-} as const;
 
 const REQUIRED_INTS = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'] as const;
 
@@ -75,11 +64,11 @@ export function parseBertConfig(json: unknown, label: string): BertConfig {
   };
   const [vocab, hidden, layers, heads, ffn] = REQUIRED_INTS.map((k) => int(k));
   if (hidden % heads !== 0) fail(`hidden_size ${hidden} is not a multiple of num_attention_heads ${heads}`);
-  const act = raw.hidden_act ?? CONFIG_DEFAULTS.hidden_act;
+  const act = raw.hidden_act ?? BERT_CONFIG_DEFAULTS.hidden_act;
   if (typeof act !== 'string' || !(HIDDEN_ACTS as readonly string[]).includes(act)) {
     fail(`hidden_act ${JSON.stringify(act)} is not supported (supported: ${HIDDEN_ACTS.join(', ')})`);
   }
-  const pad = raw.pad_token_id === undefined ? CONFIG_DEFAULTS.pad_token_id : raw.pad_token_id;
+  const pad = raw.pad_token_id === undefined ? BERT_CONFIG_DEFAULTS.pad_token_id : raw.pad_token_id;
   if (pad !== null && (typeof pad !== 'number' || !Number.isSafeInteger(pad) || pad < 0 || pad >= vocab)) {
     fail(`pad_token_id ${JSON.stringify(pad)} is not null or an id in [0, ${vocab})`);
   }
@@ -90,13 +79,13 @@ export function parseBertConfig(json: unknown, label: string): BertConfig {
     num_attention_heads: heads,
     intermediate_size: ffn,
     hidden_act: act as BertConfig['hidden_act'],
-    max_position_embeddings: int('max_position_embeddings', CONFIG_DEFAULTS.max_position_embeddings),
-    type_vocab_size: int('type_vocab_size', CONFIG_DEFAULTS.type_vocab_size),
-    layer_norm_eps: positive('layer_norm_eps', CONFIG_DEFAULTS.layer_norm_eps),
-    hidden_dropout_prob: prob('hidden_dropout_prob', CONFIG_DEFAULTS.hidden_dropout_prob),
-    attention_probs_dropout_prob: prob('attention_probs_dropout_prob', CONFIG_DEFAULTS.attention_probs_dropout_prob),
+    max_position_embeddings: int('max_position_embeddings', BERT_CONFIG_DEFAULTS.max_position_embeddings),
+    type_vocab_size: int('type_vocab_size', BERT_CONFIG_DEFAULTS.type_vocab_size),
+    layer_norm_eps: positive('layer_norm_eps', BERT_CONFIG_DEFAULTS.layer_norm_eps),
+    hidden_dropout_prob: prob('hidden_dropout_prob', BERT_CONFIG_DEFAULTS.hidden_dropout_prob),
+    attention_probs_dropout_prob: prob('attention_probs_dropout_prob', BERT_CONFIG_DEFAULTS.attention_probs_dropout_prob),
     pad_token_id: pad as number | null,
-    initializer_range: positive('initializer_range', CONFIG_DEFAULTS.initializer_range),
+    initializer_range: positive('initializer_range', BERT_CONFIG_DEFAULTS.initializer_range),
   };
 }
 
