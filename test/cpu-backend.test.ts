@@ -19,6 +19,7 @@ import { CpuBackend, type CpuBuffer, reduceChunk } from '../src/tensor/backends/
 import { classSize } from '../src/tensor/backends/cpu/heap.js';
 import { SGEMM_MICRO } from '../src/tensor/backends/cpu/kernels.js';
 import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
+import { uniform } from './util/random.js';
 import { TOL, type Tolerance, assertClose } from './util/close.js';
 
 // ---- tolerances (float32 kernels vs a float64 reference) -------------------------------------
@@ -36,16 +37,9 @@ const geluTol: Tolerance = { atol: 1e-7, rtol: 1e-5 };
 
 // ---- helpers ------------------------------------------------------------------------------
 
-/** Seeded uniform [-1, 1) stream (mulberry32), so every run tests the same numbers. */
+/** Seeded uniform [-1, 1) stream, so every run tests the same numbers. */
 function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
-  };
+  return uniform(-1, 1, seed);
 }
 
 function randomF32(n: number, seed: number, scale = 1): Float32Array {
