@@ -9,7 +9,7 @@ import { registerEmbed } from './embed.js';
 const program = new Command();
 program
   .name('retrograd')
-  .description('A from-scratch deep-learning stack for dense retrieval: embed, train, eval, bench')
+  .description('A from-scratch deep-learning stack for dense retrieval: embed texts, run benchmarks')
   .showHelpAfterError();
 
 registerBench(program);
