@@ -16,9 +16,9 @@ import {
 } from '../tensor/backend.js';
 import { Tensor, type Scalar, type Shape, empty, full, scalar, arange } from '../tensor/tensor.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
-import { isGradEnabled, record, backward as engineBackward, noGrad } from './engine.js';
+import { record, noGrad } from './engine.js';
 
-export { noGrad, isGradEnabled, grad } from './engine.js';
+export { noGrad, isGradEnabled, grad, backward } from './engine.js';
 
 // ---- helpers -----------------------------------------------------------------------------------
 
@@ -616,12 +616,6 @@ export function cosineSimilarity(a: Tensor, b: Tensor, eps = 1e-12): Tensor {
   return sum(mul(l2Normalize(a, -1, eps), l2Normalize(b, -1, eps)), -1);
 }
 
-export function backward(root: Tensor, grad?: Tensor): void {
-  engineBackward(root, grad);
-}
-
-/** Whether new ops record a graph right now (re-exported for modules). */
-export const gradEnabled = isGradEnabled;
 
 /**
  * Every differentiable primitive, by the name its graph node carries. The gradcheck suite walks the

@@ -160,8 +160,7 @@ export class Tensor {
   /** Copy to another device (or return this tensor when already there). */
   to(device: string): Tensor {
     if (device === this.device) return this;
-    const out = fromArray(this.toArray(), this.shape, { dtype: this.dtype, device });
-    return out;
+    return fromArray(this.toArray(), this.shape, { dtype: this.dtype, device });
   }
 
   async toAsync(device: string): Promise<Tensor> {
