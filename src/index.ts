@@ -23,3 +23,4 @@ export type { PoolingConfig, PoolingMode } from './nn/pooling.js';
 export { loadModelDir, saveModelDir, ModelDirError } from './nn/model-dir.js';
 export { BertTokenizer } from './nn/tokenizer.js';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, SafetensorsError } from './nn/safetensors.js';
+export { infoNCE } from './train/losses.js';

@@ -13,12 +13,13 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import {
-  Tensor, fromArray, getDevice, noGrad, ops, tidy, arange, RefBackend, AdamW, liveStorages,
+  Tensor, fromArray, getDevice, noGrad, ops, tidy, RefBackend, AdamW, liveStorages,
 } from '../src/index.js';
 import { readSafetensors, int64ToInt32, type SafetensorsTensor } from '../src/nn/safetensors.js';
 import { BertForMaskedLM, BertModel, BERT_PRESETS, checkBertConfig, maskFill } from '../src/nn/bert.js';
 import { loadModelDir } from '../src/nn/model-dir.js';
 import { initDevice } from '../src/tensor/device.js';
+import { infoNCE } from '../src/train/losses.js';
 import { clsPool, meanPool, pool } from '../src/nn/pooling.js';
 import { assertClose, type Tolerance } from './util/close.js';
 
@@ -42,12 +43,6 @@ function refData(ref: Map<string, SafetensorsTensor>, key: string): Float64Array
 function refIds(ref: Map<string, SafetensorsTensor>, key: string): Tensor {
   const t = ref.get(key)!;
   return fromArray(int64ToInt32(t.data as BigInt64Array, key), t.shape, { dtype: 'int32', device: 'cpu-ref' });
-}
-
-function infoNCE(q: Tensor, d: Tensor, scale = 20): Tensor {
-  const logits = ops.mul(ops.cosineSimilarityMatrix(q, d), scale); // [n, n]
-  const labels = arange(0, q.shape[0], 1, { dtype: 'int32', device: q.device });
-  return ops.crossEntropy(logits, labels);
 }
 
 function refBackend(): RefBackend {

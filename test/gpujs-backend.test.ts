@@ -12,7 +12,8 @@ import { type AdamWParams, BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp, h
 import { GpuJsBackend } from '../src/tensor/backends/gpujs/index.js';
 import { RefBackend } from '../src/tensor/backends/ref.js';
 import { getDevice, initDevice } from '../src/tensor/device.js';
-import { type Tensor, arange, fromArray } from '../src/tensor/tensor.js';
+import { infoNCE } from '../src/train/losses.js';
+import { type Tensor, fromArray } from '../src/tensor/tensor.js';
 import { tidy } from '../src/tensor/memory.js';
 import * as ops from '../src/autograd/ops.js';
 import { BertForMaskedLM } from '../src/nn/bert.js';
@@ -571,10 +572,6 @@ describe('gpujs backend', () => {
     const ids = (key: string): Tensor => {
       const t = refs.get(key) as SafetensorsTensor;
       return fromArray(int64ToInt32(t.data as BigInt64Array, key), t.shape, { dtype: 'int32', device: 'gpujs' });
-    };
-    const infoNCE = (q: Tensor, d: Tensor): Tensor => {
-      const logits = ops.mul(ops.cosineSimilarityMatrix(q, d), 20); // [n, n]
-      return ops.crossEntropy(logits, arange(0, q.shape[0], 1, { dtype: 'int32', device: 'gpujs' }));
     };
     const mlm = loadModelDir(join(fixtures, 'tiny'), { head: 'mlm', dtype: 'float32', device: 'gpujs' }).mlm!;
     expect(mlm).toBeInstanceOf(BertForMaskedLM);

@@ -19,11 +19,11 @@ import { join } from 'node:path';
 import type { Backend } from '../tensor/backend.js';
 import { getDevice, initDevice } from '../tensor/device.js';
 import { Generator } from '../tensor/random.js';
-import { type Tensor, arange, fromArray, ones, zeros } from '../tensor/tensor.js';
+import { type Tensor, fromArray, ones, zeros } from '../tensor/tensor.js';
 import { tidy } from '../tensor/memory.js';
-import * as ops from '../autograd/ops.js';
 import { noGrad } from '../autograd/engine.js';
 import { AdamW } from '../train/optim.js';
+import { infoNCE } from '../train/losses.js';
 import { BERT_PRESETS, BertModel, type BertPreset } from '../nn/bert.js';
 import { clsPool } from '../nn/pooling.js';
 
@@ -63,12 +63,6 @@ export interface BenchBertResult {
   pytorch?: Record<string, unknown>;
   /** retrograd tokens/s divided by PyTorch's. */
   ratioToPytorch?: number;
-}
-
-/** InfoNCE: cross-entropy of scale·cos(q_i, d_j) with target j = i. */
-export function infoNCE(q: Tensor, d: Tensor, scale = 20): Tensor {
-  const logits = ops.mul(ops.cosineSimilarityMatrix(q, d), scale); // [n, n]
-  return ops.crossEntropy(logits, arange(0, q.shape[0], 1, { dtype: 'int32', device: q.device }));
 }
 
 const KERNELS = [

@@ -3,9 +3,10 @@
 // on cpu-ref from a fixed seed and moved to the device under test, and an InfoNCE loss on pooled
 // embeddings that gives every parameter a gradient.
 
-import { type Tensor, Generator, arange, fromArray, ops } from '../../src/index.js';
+import { type Tensor, Generator, fromArray } from '../../src/index.js';
 import { BERT_PRESETS, type BertConfig, BertModel } from '../../src/nn/bert.js';
 import { meanPool } from '../../src/nn/pooling.js';
+import { infoNCE } from '../../src/train/losses.js';
 
 export const CONFIG: BertConfig = {
   ...BERT_PRESETS.mini,
@@ -66,12 +67,6 @@ export function makeBatch(device: string): Batch {
 
 export function disposeBatch(b: Batch): void {
   for (const t of Object.values(b)) t.dispose();
-}
-
-/** InfoNCE: cross-entropy of 20·cos(q_i, d_j) with target j = i. */
-export function infoNCE(q: Tensor, d: Tensor): Tensor {
-  const logits = ops.mul(ops.cosineSimilarityMatrix(q, d), 20); // [n, n]
-  return ops.crossEntropy(logits, arange(0, q.shape[0], 1, { dtype: 'int32', device: q.device }));
 }
 
 export interface Forward {
