@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { registerBench } from './bench.js';
 import { registerEmbed } from './embed.js';
+import { registerPretrain } from './pretrain.js';
 
 const program = new Command();
 program
@@ -14,6 +15,7 @@ program
 
 registerBench(program);
 registerEmbed(program);
+registerPretrain(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -55,8 +55,9 @@ export const BERT_CONFIG_DEFAULTS = {
 
 const COMMON = { vocab_size: 30522, ...BERT_CONFIG_DEFAULTS } as const;
 
-/** The published BERT sizes (Turc et al. 2019 for mini and small). */
+/** The published BERT sizes (Turc et al. 2019 for tiny, mini and small). */
 export const BERT_PRESETS = {
+  tiny: { ...COMMON, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512 },
   mini: { ...COMMON, hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 1024 },
   small: { ...COMMON, hidden_size: 512, num_hidden_layers: 4, num_attention_heads: 8, intermediate_size: 2048 },
   base: { ...COMMON, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072 },
@@ -417,9 +418,13 @@ export class BertLMPredictionHead extends Module {
   /** [B, S, H] -> logits [B, S, V] */
   forward(hidden: Tensor): Tensor {
     const [batch, seq, size] = hidden.shape;
-    const h = this.transform.forward(hidden).reshape([batch * seq, size]); // [B, S, H] -> [B·S, H]
-    const logits = h.matmul(this.wordEmbeddings.T).add(this.bias); // [B·S, V]
+    const logits = this.forwardRows(hidden.reshape([batch * seq, size])); // [B, S, H] -> [B·S, H] -> [B·S, V]
     return logits.reshape([batch, seq, this.wordEmbeddings.shape[0]]); // [B·S, V] -> [B, S, V]
+  }
+
+  /** Rows of hidden states [N, H] -> logits [N, V] (MLM training scores only the masked rows). */
+  forwardRows(rows: Tensor): Tensor {
+    return this.transform.forward(rows).matmul(this.wordEmbeddings.T).add(this.bias);
   }
 }
 
@@ -454,5 +459,17 @@ export class BertForMaskedLM extends Module {
   forward(inputs: BertInputs): BertMLMOutputs {
     const out = this.bert.forward(inputs);
     return { ...out, logits: this.cls.predictions.forward(out.lastHiddenState) };
+  }
+
+  /**
+   * Logits at selected token positions only: `positions` int32 [M] indexes the flattened [B·S]
+   * sequence axis -> [M, V]. Same values as rows of `forward(...).logits`, at a fraction of the
+   * decoder's cost when only the masked ~15% of tokens are scored.
+   */
+  logitsAt(inputs: BertInputs, positions: Tensor): { logits: Tensor; lastHiddenState: Tensor } {
+    const { lastHiddenState } = this.bert.forward(inputs);
+    const [batch, seq, size] = lastHiddenState.shape;
+    const rows = ops.indexSelect(lastHiddenState.reshape([batch * seq, size]), positions); // [B, S, H] -> [B·S, H] -> [M, H]
+    return { logits: this.cls.predictions.forwardRows(rows), lastHiddenState };
   }
 }

@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
+import type { Generator } from '../tensor/random.js';
 import {
   type SafetensorsTensor, type SafetensorsTensorInput, readSafetensors, serializeSafetensors,
 } from './safetensors.js';
@@ -279,6 +280,8 @@ export interface LoadModelDirOptions extends LoadCheckpointOptions {
   pooler?: boolean | 'auto';
   /** Fail when vocab.txt is missing (default true). */
   requireTokenizer?: boolean;
+  /** Generator the model's dropout layers draw from (default: the global generator). */
+  dropoutGenerator?: Generator;
 }
 
 export interface LoadedModelDir {
@@ -304,7 +307,7 @@ export function loadModelDir(dir: string, opts: LoadModelDirOptions = {}): Loade
   const withHead = head === 'mlm' || (head === 'auto' && fileHasHead);
   const pooler = opts.pooler ?? 'auto';
   const addPoolingLayer = pooler === 'auto' ? keys.some((k) => /(^|\.)pooler\.dense\.weight$/.test(k)) : pooler;
-  const init: BertInitOptions & { addPoolingLayer: boolean } = { device: opts.device, dtype: opts.dtype, addPoolingLayer };
+  const init: BertInitOptions & { addPoolingLayer: boolean } = { device: opts.device, dtype: opts.dtype, addPoolingLayer, dropoutGenerator: opts.dropoutGenerator };
 
   let tokenizer: BertTokenizer | null = null;
   const vocabPath = join(dir, 'vocab.txt');

@@ -34,6 +34,18 @@ export class Generator {
     return this;
   }
 
+  /** The full state (for checkpoints): four 32-bit words and the cached second normal. */
+  getState(): { s: [number, number, number, number]; spare: number | null } {
+    return { s: [this.s0, this.s1, this.s2, this.s3], spare: this.spare };
+  }
+
+  setState(state: { s: readonly number[]; spare: number | null }): this {
+    if (state.s.length !== 4 || state.s.every((w) => w === 0)) throw new Error('Generator.setState: need four words, not all zero');
+    [this.s0, this.s1, this.s2, this.s3] = state.s.map((w) => w | 0);
+    this.spare = state.spare;
+    return this;
+  }
+
   /** Next 32-bit unsigned integer (xoshiro128**). */
   nextU32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;

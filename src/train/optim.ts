@@ -4,9 +4,10 @@
 // so a GPU step never reads parameters back. Parameter groups carry their own weight decay: BERT
 // training excludes biases and LayerNorm weights from decay (see `decayGroups`).
 
-import { Tensor, zeros } from '../tensor/tensor.js';
-import { keep } from '../tensor/memory.js';
+import { Tensor, fromArray, zeros } from '../tensor/tensor.js';
+import { keep, tidy } from '../tensor/memory.js';
 import { noGrad } from '../autograd/engine.js';
+import { square, sum } from '../autograd/ops.js';
 
 export interface ParamGroup {
   params: Tensor[];
@@ -75,6 +76,18 @@ export class AdamW {
     return this.state.get(p);
   }
 
+  /** Restore a parameter's moments from a checkpoint (copies the data onto the parameter's device). */
+  setStateOf(p: Tensor, m: ArrayLike<number>, v: ArrayLike<number>): void {
+    if (m.length !== p.size || v.length !== p.size) {
+      throw new Error(`AdamW.setStateOf: ${p.name ?? 'parameter'} has ${p.size} elements, state has ${m.length} and ${v.length}`);
+    }
+    const old = this.state.get(p);
+    old?.m.dispose();
+    old?.v.dispose();
+    const opts = { dtype: p.dtype, device: p.device };
+    this.state.set(p, { m: keep(fromArray(m, p.shape, opts)), v: keep(fromArray(v, p.shape, opts)) });
+  }
+
   dispose(): void {
     for (const { m, v } of this.state.values()) {
       m.dispose();
@@ -125,4 +138,32 @@ export function decayGroups(named: Iterable<[string, Tensor]>, weightDecay: numb
     else decay.push(p);
   }
   return [{ params: decay, weightDecay }, { params: noDecay, weightDecay: 0 }];
+}
+
+/**
+ * Scale gradients in place so that their global L2 norm is at most `maxNorm`, as
+ * torch.nn.utils.clip_grad_norm_ (coefficient maxNorm / (norm + 1e-6), applied only when below 1).
+ * Returns the norm before clipping. One read-back of a scalar per call.
+ */
+export async function clipGradNorm(params: readonly Tensor[], maxNorm: number): Promise<number> {
+  const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
+  if (grads.length === 0) return 0;
+  const squared = noGrad(() => tidy(() => {
+    let total = sum(square(grads[0]));
+    for (const g of grads.slice(1)) total = total.add(sum(square(g)));
+    return total;
+  }));
+  const norm = Math.sqrt((await squared.data())[0]);
+  squared.dispose();
+  const coef = maxNorm / (norm + 1e-6);
+  if (coef < 1) {
+    noGrad(() => {
+      for (const g of grads) {
+        const scaled = g.mul(coef);
+        g.assign(scaled);
+        scaled.dispose();
+      }
+    });
+  }
+  return norm;
 }

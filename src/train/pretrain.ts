@@ -1,0 +1,219 @@
+// The MLM pretraining loop: BertForMaskedLM on a packed text corpus, AdamW with a learning-rate
+// schedule and gradient clipping, held-out evaluation, resumable checkpoints, a JSONL log.
+//
+// Determinism: every source of randomness is a function of (seed, step): the data order of each
+// epoch, the masks of each step, the dropout masks of each step. A run resumed from a checkpoint
+// therefore continues with exactly the losses the uninterrupted run would have had.
+// Run directory layout:
+//   <out>/log.jsonl               one JSON object per logged step or evaluation
+//   <out>/tokens.u16, tokens.json the tokenized corpus cache (see PackedCorpus)
+//   <out>/checkpoints/            resumable checkpoints (see checkpoint.ts)
+//   <out>/model/                  the final model, Hugging Face layout (BertForMaskedLM)
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { tidy } from '../tensor/memory.js';
+import { Generator } from '../tensor/random.js';
+import { noGrad } from '../autograd/engine.js';
+import { BertForMaskedLM, type BertConfig } from '../nn/bert.js';
+import { loadModelDir, saveModelDir } from '../nn/model-dir.js';
+import type { BertTokenizer } from '../nn/tokenizer.js';
+import { AdamW, clipGradNorm, decayGroups } from './optim.js';
+import { makeSchedule, type ScheduleName } from './schedule.js';
+import { countCorrect, maskTokens, mixSeed, mlmLoss, PackedCorpus, SequenceOrder, type MaskingOptions } from './mlm.js';
+import { latestCheckpoint, loadOptimizerState, readTrainerState, saveCheckpoint, writeFileAtomic, type TrainerState } from './checkpoint.js';
+
+export interface PretrainOptions {
+  /** JSONL(.gz) of {"text": ...}. */
+  corpus: string;
+  /** Run directory (created; resumed when it holds a checkpoint). */
+  out: string;
+  /** Architecture of a fresh model (ignored when `init` or a checkpoint provides one). */
+  config: BertConfig;
+  tokenizer: BertTokenizer;
+  /** Start from this model directory instead of random weights. */
+  init?: string;
+  steps: number;
+  batchSize: number;
+  seqLen: number;
+  lr: number;
+  warmup: number;
+  schedule: ScheduleName;
+  weightDecay: number;
+  /** Max global gradient norm (0 disables clipping). */
+  clip: number;
+  seed: number;
+  valSequences: number;
+  evalEvery: number;
+  saveEvery: number;
+  logEvery: number;
+  device: string;
+  progress?: boolean;
+  /** Called with every log entry (also written to log.jsonl). */
+  onLog?: (entry: LogEntry) => void;
+}
+
+export type LogEntry =
+  | { kind: 'train'; step: number; loss: number; lr: number; gradNorm: number; tokensPerSec: number; epoch: number; elapsedSec: number }
+  | { kind: 'eval'; step: number; loss: number; accuracy: number; perplexity: number; maskedTokens: number };
+
+/** The arguments that fix the data stream: a resumed run must use the same ones. */
+const STREAM_ARGS = ['batchSize', 'seqLen', 'seed', 'valSequences'] as const;
+
+const STREAM_SALT = { mask: 0x3a5c, dropout: 0xd409, eval: 0xe7a1 } as const;
+
+export interface PretrainResult {
+  step: number;
+  finalEval: Extract<LogEntry, { kind: 'eval' }> | null;
+  modelDir: string;
+}
+
+function maskingFor(tok: BertTokenizer, vocabSize: number): MaskingOptions {
+  const id = (t: string): number => {
+    const v = tok.tokenToId(t);
+    if (v === undefined) throw new Error(`tokenizer has no ${t} token`);
+    return v;
+  };
+  const s = tok.specialTokens;
+  return { maskTokenId: id(s.mask), vocabSize, specialIds: [id(s.cls), id(s.sep), id(s.pad)] };
+}
+
+/** Held-out MLM loss and accuracy with fixed masks (the same for every evaluation of a run). */
+async function evaluate(model: BertForMaskedLM, corpus: PackedCorpus, order: SequenceOrder, masking: MaskingOptions, o: PretrainOptions, step: number) {
+  model.eval();
+  const gen = new Generator(mixSeed(o.seed, STREAM_SALT.eval));
+  let lossSum = 0;
+  let correct = 0;
+  let masked = 0;
+  for (let start = 0; start < order.val.length; start += o.batchSize) {
+    const indices = order.val.slice(start, start + o.batchSize);
+    const batch = maskTokens(corpus.batch(indices), indices.length, o.seqLen, masking, gen);
+    const { loss, logits } = noGrad(() => tidy(() => mlmLoss(model, batch)));
+    lossSum += (await loss.data())[0] * batch.labels.length;
+    correct += countCorrect((await logits.data()) as Float32Array, batch.labels);
+    masked += batch.labels.length;
+    loss.dispose();
+    logits.dispose();
+  }
+  model.train();
+  const loss = lossSum / masked;
+  return { kind: 'eval' as const, step, loss, accuracy: correct / masked, perplexity: Math.exp(loss), maskedTokens: masked };
+}
+
+export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
+  const logPath = join(o.out, 'log.jsonl');
+  const corpus = await PackedCorpus.load(o.corpus, o.tokenizer, o.seqLen, o.out);
+  const valSequences = Math.min(o.valSequences, Math.floor(corpus.sequences / 10));
+  const order = new SequenceOrder(corpus.sequences, valSequences, o.seed);
+  const dropoutGen = new Generator(o.seed);
+
+  const resumeDir = latestCheckpoint(o.out);
+  let state: TrainerState;
+  let model: BertForMaskedLM;
+  if (resumeDir) {
+    state = readTrainerState(resumeDir);
+    const saved = state.args as Record<string, unknown>;
+    for (const key of STREAM_ARGS) {
+      if (saved[key] !== o[key]) throw new Error(`${resumeDir}: resuming needs ${key}=${String(saved[key])}, got ${o[key]}`);
+    }
+    if (state.corpusSha256 !== corpus.info.sourceSha256) throw new Error(`${resumeDir}: the run was trained on another corpus (sha256 differs from ${o.corpus})`);
+    model = loadModelDir(resumeDir, { head: 'mlm', device: o.device, dropoutGenerator: dropoutGen }).mlm!;
+  } else {
+    state = { step: 0, optimizerStep: 0, epoch: 0, cursor: 0 };
+    model = o.init
+      ? loadModelDir(o.init, { head: 'mlm', device: o.device, dropoutGenerator: dropoutGen, allowMissing: ['cls.predictions.bias', 'cls.predictions.transform.dense.weight', 'cls.predictions.transform.dense.bias', 'cls.predictions.transform.LayerNorm.weight', 'cls.predictions.transform.LayerNorm.bias'] }).mlm!
+      : new BertForMaskedLM(o.config, { device: o.device, generator: new Generator(o.seed), dropoutGenerator: dropoutGen });
+  }
+  model.train();
+  const masking = maskingFor(o.tokenizer, model.config.vocab_size);
+  const optimizer = new AdamW(decayGroups(model.namedParameters(), o.weightDecay), { lr: o.lr, betas: [0.9, 0.999], eps: 1e-6 });
+  if (resumeDir) loadOptimizerState(resumeDir, model, optimizer, state);
+  const schedule = makeSchedule(o.schedule, { peak: o.lr, warmup: o.warmup, total: o.steps });
+
+  // Entries after the resumed step came from a run that died before its next checkpoint.
+  const kept = existsSync(logPath)
+    ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as LogEntry).step <= state.step)
+    : [];
+  const logLines: string[] = [...kept];
+  const log = (entry: LogEntry): void => {
+    logLines.push(JSON.stringify(entry));
+    writeFileAtomic(logPath, `${logLines.join('\n')}\n`);
+    o.onLog?.(entry);
+  };
+
+  let stopRequested = false;
+  const onSignal = (): void => {
+    stopRequested = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const bar = (o.progress ?? process.stderr.isTTY)
+    ? new SingleBar({ format: 'pretrain [{bar}] {value}/{total} steps | loss {loss} | {tps} tok/s | {eta_formatted} left', stream: process.stderr })
+    : null;
+  bar?.start(o.steps, state.step, { loss: '-', tps: '-' });
+
+  const params = model.parameters();
+  let pos = { epoch: state.epoch as number, cursor: state.cursor as number };
+  let windowStart = performance.now();
+  let windowTokens = 0;
+  const t0 = performance.now();
+  let finalEval: Extract<LogEntry, { kind: 'eval' }> | null = null;
+  const save = async (): Promise<void> => {
+    const full: TrainerState = {
+      ...state, optimizerStep: optimizer.stepCount, epoch: pos.epoch, cursor: pos.cursor,
+      corpusSha256: corpus.info.sourceSha256,
+      args: { ...Object.fromEntries(STREAM_ARGS.map((k) => [k, o[k]])), steps: o.steps, lr: o.lr, warmup: o.warmup, schedule: o.schedule, weightDecay: o.weightDecay, clip: o.clip, corpus: o.corpus },
+    };
+    await saveCheckpoint(o.out, model, optimizer, full, { tokenizer: o.tokenizer });
+  };
+
+  try {
+    while (state.step < o.steps && !stopRequested) {
+      const step = state.step + 1;
+      const { indices, next } = order.take(o.batchSize, pos);
+      const batch = maskTokens(corpus.batch(indices), o.batchSize, o.seqLen, masking, new Generator(mixSeed(o.seed, STREAM_SALT.mask, step)));
+      dropoutGen.seed(mixSeed(o.seed, STREAM_SALT.dropout, step));
+      const loss = tidy(() => {
+        const { loss } = mlmLoss(model, batch);
+        loss.backward();
+        return loss;
+      });
+      const lossValue = (await loss.data())[0];
+      loss.dispose();
+      if (!Number.isFinite(lossValue)) throw new Error(`step ${step}: loss is ${lossValue}; stopping (the last checkpoint is intact)`);
+      const gradNorm = o.clip > 0 ? await clipGradNorm(params, o.clip) : NaN;
+      optimizer.lr = schedule(step);
+      optimizer.step();
+      optimizer.zeroGrad();
+      state.step = step;
+      pos = next;
+      windowTokens += o.batchSize * o.seqLen;
+
+      if (step % o.logEvery === 0 || step === o.steps) {
+        const now = performance.now();
+        const tokensPerSec = windowTokens / ((now - windowStart) / 1000);
+        log({ kind: 'train', step, loss: lossValue, lr: optimizer.lr, gradNorm, tokensPerSec, epoch: pos.epoch, elapsedSec: (now - t0) / 1000 });
+        bar?.update(step, { loss: lossValue.toFixed(3), tps: tokensPerSec.toFixed(0) });
+        windowStart = now;
+        windowTokens = 0;
+      }
+      if (step % o.evalEvery === 0 || step === o.steps) {
+        finalEval = await evaluate(model, corpus, order, masking, o, step);
+        log(finalEval);
+      }
+      if (step % o.saveEvery === 0 && step !== o.steps) await save();
+    }
+    await save();
+    const modelDir = join(o.out, 'model');
+    if (state.step === o.steps) await saveModelDir(modelDir, model, { tokenizer: o.tokenizer });
+    return { step: state.step, finalEval, modelDir };
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    optimizer.dispose();
+    model.dispose();
+  }
+}

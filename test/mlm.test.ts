@@ -1,0 +1,221 @@
+// MLM pretraining: masking statistics, packing, data order, the masked-rows head, schedules,
+// gradient clipping, and exact resume from a checkpoint.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Generator, fromArray, tidy } from '../src/index.js';
+import { BERT_PRESETS, BertForMaskedLM, type BertConfig } from '../src/nn/bert.js';
+import { BertTokenizer } from '../src/nn/tokenizer.js';
+import { loadModelDir } from '../src/nn/model-dir.js';
+import * as ops from '../src/autograd/ops.js';
+import { countCorrect, maskTokens, mixSeed, PackedCorpus, SequenceOrder } from '../src/train/mlm.js';
+import { makeSchedule } from '../src/train/schedule.js';
+import { clipGradNorm } from '../src/train/optim.js';
+import { pretrain, type LogEntry, type PretrainOptions } from '../src/train/pretrain.js';
+import { assertClose } from './util/close.js';
+
+const VOCAB = new URL('../assets/bert-base-uncased/vocab.txt', import.meta.url).pathname;
+const tokenizer = BertTokenizer.fromVocabFile(VOCAB);
+const work = mkdtempSync(join(tmpdir(), 'retrograd-mlm-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const MASKING = { maskTokenId: 103, vocabSize: 30522, specialIds: [101, 102, 0] };
+
+describe('maskTokens', () => {
+  const seq = 128;
+  const batch = 64;
+  const ids = new Int32Array(batch * seq);
+  const gen = new Generator(1);
+  for (let b = 0; b < batch; b++) {
+    ids[b * seq] = 101;
+    ids[b * seq + seq - 1] = 102;
+    for (let s = 1; s < seq - 1; s++) ids[b * seq + s] = 1000 + gen.int(20000);
+  }
+  const out = maskTokens(ids, batch, seq, MASKING, new Generator(42));
+
+  it('selects ~15% of non-special tokens, never a special one, and labels the originals', () => {
+    const eligible = batch * (seq - 2);
+    const rate = out.labels.length / eligible;
+    // Binomial(8064, 0.15): sd 0.004, so 0.15 ± 0.02 is five sd.
+    expect(Math.abs(rate - 0.15)).toBeLessThan(0.02);
+    for (let k = 0; k < out.positions.length; k++) {
+      const p = out.positions[k];
+      expect([101, 102]).not.toContain(ids[p]);
+      expect(out.labels[k]).toBe(ids[p]);
+      if (k > 0) expect(p).toBeGreaterThan(out.positions[k - 1]);
+    }
+  });
+
+  it('replaces 80% with [MASK], 10% with random ids, keeps 10%, and leaves the rest untouched', () => {
+    let masked = 0;
+    let kept = 0;
+    const selected = new Set(out.positions);
+    for (const p of out.positions) {
+      if (out.inputIds[p] === 103) masked++;
+      else if (out.inputIds[p] === ids[p]) kept++;
+    }
+    const n = out.positions.length;
+    expect(Math.abs(masked / n - 0.8)).toBeLessThan(0.04);
+    expect(Math.abs(kept / n - 0.1)).toBeLessThan(0.03);
+    for (let i = 0; i < ids.length; i++) if (!selected.has(i)) expect(out.inputIds[i]).toBe(ids[i]);
+  });
+
+  it('is a function of the generator state', () => {
+    const again = maskTokens(ids, batch, seq, MASKING, new Generator(42));
+    expect(again.inputIds).toEqual(out.inputIds);
+    expect(again.positions).toEqual(out.positions);
+    const other = maskTokens(ids, batch, seq, MASKING, new Generator(43));
+    expect(other.positions).not.toEqual(out.positions);
+  });
+
+  it('always selects at least one token, and refuses a batch of special tokens', () => {
+    const short = Int32Array.from([101, 2000, 102]);
+    for (let seed = 0; seed < 20; seed++) expect(maskTokens(short, 1, 3, MASKING, new Generator(seed)).positions.length).toBeGreaterThan(0);
+    expect(() => maskTokens(Int32Array.from([101, 102]), 1, 2, MASKING, new Generator(0))).toThrow(/only special tokens/);
+  });
+});
+
+describe('PackedCorpus and SequenceOrder', () => {
+  const docs = ['the quick brown fox jumps over the lazy dog', 'a second document about tensors and gradients', 'short'];
+  const path = join(work, 'docs.jsonl.gz');
+  writeFileSync(path, gzipSync(docs.map((text) => JSON.stringify({ text })).join('\n') + '\n'));
+
+  it('packs documents separated by [SEP] into [CLS] chunk [SEP] sequences, and caches the stream', async () => {
+    const cache = join(work, 'pack');
+    const packed = await PackedCorpus.load(path, tokenizer, 8, cache);
+    const stream = docs.flatMap((d) => [...tokenizer.textToIds(d), 102]);
+    expect(packed.info.tokens).toBe(stream.length);
+    expect(packed.info.documents).toBe(3);
+    expect(packed.sequences).toBe(Math.floor(stream.length / 6));
+    const all = packed.batch([...Array(packed.sequences).keys()]);
+    for (let i = 0; i < packed.sequences; i++) {
+      expect(all[i * 8]).toBe(101);
+      expect(all[i * 8 + 7]).toBe(102);
+      expect([...all.slice(i * 8 + 1, i * 8 + 7)]).toEqual(stream.slice(i * 6, i * 6 + 6));
+    }
+    expect(existsSync(join(cache, 'tokens.u16'))).toBe(true);
+    const cached = await PackedCorpus.load(path, tokenizer, 8, cache);
+    expect(cached.batch([0, 1])).toEqual(packed.batch([0, 1]));
+  });
+
+  it('fails with the file and line of a row without text', async () => {
+    const bad = join(work, 'bad.jsonl');
+    writeFileSync(bad, '{"text": "fine"}\n{"body": "no text"}\n');
+    await expect(PackedCorpus.load(bad, tokenizer, 8, join(work, 'bad'))).rejects.toThrow(/bad\.jsonl line 2: missing string field "text"/);
+  });
+
+  it('holds out a fixed validation set and visits every training sequence once per epoch', () => {
+    const order = new SequenceOrder(100, 10, 5);
+    expect(new Set([...order.val, ...order.train]).size).toBe(100);
+    expect(order.val.length).toBe(10);
+    let pos = { epoch: 0, cursor: 0 };
+    const seen: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const t = order.take(10, pos);
+      seen.push(...t.indices);
+      pos = t.next;
+    }
+    expect(pos).toEqual({ epoch: 1, cursor: 0 });
+    expect([...seen].sort((a, b) => a - b)).toEqual(order.train);
+    expect(new SequenceOrder(100, 10, 5).order(3)).toEqual(order.order(3));
+    expect(order.order(1)).not.toEqual(order.order(0));
+  });
+});
+
+describe('MLM head at masked rows', () => {
+  it('logitsAt equals the matching rows of the full logits', () => {
+    const config: BertConfig = { ...BERT_PRESETS.tiny, vocab_size: 50, hidden_size: 16, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16 };
+    const model = new BertForMaskedLM(config, { device: 'cpu-ref', dtype: 'float64', generator: new Generator(3) }).eval();
+    const ids = fromArray([1, 5, 7, 9, 2, 1, 8, 8, 4, 2], [2, 5], { dtype: 'int32', device: 'cpu-ref' });
+    const positions = [1, 3, 6, 8];
+    tidy(() => {
+      const full = model.forward({ inputIds: ids }).logits.toArray(); // [2, 5, 50], flat
+      const pos = fromArray(positions, [4], { dtype: 'int32', device: 'cpu-ref' });
+      const picked = model.logitsAt({ inputIds: ids }, pos).logits.toArray(); // [4, 50], flat
+      expect(picked.length).toBe(4 * 50);
+      positions.forEach((p, k) => assertClose(picked.slice(k * 50, k * 50 + 50), full.slice(p * 50, p * 50 + 50), { atol: 1e-12, rtol: 1e-12 }, `row ${p}`));
+    });
+    model.dispose();
+  });
+
+  it('countCorrect takes the first maximum', () => {
+    expect(countCorrect(Float32Array.from([0, 2, 2, 1, 0, 0]), Int32Array.from([1, 0]))).toBe(2);
+  });
+});
+
+describe('schedules and clipping', () => {
+  it('linear warm-up and decay, inverse-sqrt, exponential', () => {
+    const lin = makeSchedule('linear', { peak: 1, warmup: 10, total: 110 });
+    expect([lin(1), lin(10), lin(60), lin(110), lin(200)]).toEqual([0.1, 1, 0.5, 0, 0]);
+    const inv = makeSchedule('inverse-sqrt', { peak: 2, warmup: 4 });
+    expect([inv(2), inv(4), inv(16)]).toEqual([1, 2, 1]);
+    const exp = makeSchedule('exponential', { peak: 1, gamma: 0.5 });
+    expect([exp(1), exp(3)]).toEqual([1, 0.25]);
+    expect(() => makeSchedule('linear', { peak: 1, warmup: 10, total: 5 })).toThrow(/must exceed warmup/);
+  });
+
+  it('clipGradNorm matches the global norm and scales to maxNorm', async () => {
+    const a = fromArray([3, 0], [2], { device: 'cpu-ref', dtype: 'float64' });
+    const b = fromArray([0, 4, 0], [3], { device: 'cpu-ref', dtype: 'float64' });
+    a.grad = fromArray([3, 0], [2], { device: 'cpu-ref', dtype: 'float64' });
+    b.grad = fromArray([0, 4, 0], [3], { device: 'cpu-ref', dtype: 'float64' });
+    expect(await clipGradNorm([a, b], 10)).toBeCloseTo(5, 12);
+    expect([...(a.grad.toArray() as number[])]).toEqual([3, 0]);
+    expect(await clipGradNorm([a, b], 1)).toBeCloseTo(5, 12);
+    assertClose(b.grad.toArray() as number[], [0, 4 / (5 + 1e-6), 0], { atol: 1e-15, rtol: 1e-12 }, 'clipped');
+    const norm = Math.sqrt(ops.sum(ops.square(b.grad)).item() + ops.sum(ops.square(a.grad)).item());
+    expect(norm).toBeCloseTo(1, 5);
+  });
+
+  it('mixSeed separates its inputs', () => {
+    const seeds = new Set<number>();
+    for (let s = 0; s < 50; s++) seeds.add(mixSeed(0, 1, s)).add(mixSeed(0, 2, s)).add(mixSeed(1, 1, s));
+    expect(seeds.size).toBe(150);
+  });
+});
+
+describe('pretrain loop', () => {
+  const corpus = join(work, 'corpus.jsonl.gz');
+  const gen = new Generator(9);
+  const words = ['tensor', 'gradient', 'matrix', 'vector', 'kernel', 'layer', 'token', 'query', 'document', 'index', 'search', 'model'];
+  const lines = Array.from({ length: 60 }, () => JSON.stringify({ text: Array.from({ length: 40 }, () => words[gen.int(words.length)]).join(' ') }));
+  writeFileSync(corpus, gzipSync(`${lines.join('\n')}\n`));
+  const config: BertConfig = { ...BERT_PRESETS.tiny, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 32 };
+  const base = (out: string, steps: number): PretrainOptions => ({
+    corpus, out, config, tokenizer, steps, batchSize: 4, seqLen: 24, lr: 3e-3, warmup: 2, schedule: 'inverse-sqrt',
+    weightDecay: 0.01, clip: 1, seed: 4, valSequences: 8, evalEvery: 3, saveEvery: 3, logEvery: 1, device: 'cpu', progress: false,
+  });
+  const losses = (out: string): number[] => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n')
+    .map((l) => JSON.parse(l) as LogEntry).filter((e) => e.kind === 'train').map((e) => e.loss);
+
+  it('lowers the loss, writes checkpoints and a Hugging Face model directory', async () => {
+    const out = join(work, 'run-a');
+    const result = await pretrain({ ...base(out, 30), evalEvery: 30, saveEvery: 10 });
+    const l = losses(out);
+    expect(l).toHaveLength(30);
+    expect(l.slice(-5).reduce((s, x) => s + x, 0) / 5).toBeLessThan(l.slice(0, 5).reduce((s, x) => s + x, 0) / 5 - 1);
+    expect(result.finalEval?.accuracy).toBeGreaterThan(0);
+    const loaded = loadModelDir(result.modelDir, { head: 'mlm' });
+    expect(loaded.mlm).not.toBeNull();
+    expect(loaded.config.hidden_size).toBe(32);
+    loaded.mlm!.dispose();
+  }, 120_000);
+
+  it('resumes from a checkpoint with exactly the uninterrupted losses', async () => {
+    const whole = join(work, 'run-whole');
+    await pretrain(base(whole, 6));
+    const split = join(work, 'run-split');
+    await pretrain(base(split, 3));
+    await pretrain(base(split, 6));
+    expect(losses(split)).toEqual(losses(whole));
+    expect(readFileSync(join(split, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-0000006');
+  }, 120_000);
+
+  it('refuses to resume with a different data stream', async () => {
+    const out = join(work, 'run-whole');
+    await expect(pretrain({ ...base(out, 8), seqLen: 16 })).rejects.toThrow(/resuming needs seqLen=24, got 16/);
+  });
+});
