@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Tensor, Generator, ops, randn, tensor, noGrad, grad } from '../src/index.js';
 import { gradcheck } from './util/gradcheck.js';
+import { infoNCE, marginMSE, sdamLoss } from '../src/train/losses.js';
 import { TOL, assertClose } from './util/close.js';
 
 const gen = new Generator(42);
@@ -86,6 +87,13 @@ const cases: Case[] = [
   ['cosineSimilarityMatrix', (a, b) => ops.cosineSimilarityMatrix(a, b), () => [r(3, 4), r(5, 4)]],
   ['cosineSimilarity', (a, b) => ops.cosineSimilarity(a, b), () => [r(3, 4), r(3, 4)]],
   ['dropout (fixed seed)', (x) => ops.dropout(x, 0.3, true, new Generator(7)), () => [r(4, 5)]],
+  // retrieval losses (src/train/losses.ts)
+  ['infoNCE with negatives', (q, p, n) => infoNCE(q, p, 20, n), () => [r(3, 4), r(3, 4), r(3, 4)]],
+  ['marginMSE', (q, p, n, tp, tn) => marginMSE(q, p, n, tp, tn), () => [r(3, 4), r(3, 4), r(3, 4), r(3), r(3)]],
+  ['sdam adaptive l2', (q, p, n) => sdamLoss(q, p, n).loss, () => [r(3, 4), r(3, 4), r(3, 4)]],
+  ['sdam distributed soft', (q, p, n) => sdamLoss(q, p, n, { target: 'distributed', error: 'soft' }).loss, () => [r(3, 4), r(3, 4), r(3, 4)]],
+  ['sdam in-batch rowwise l1', (q, p, n) => sdamLoss(q, p, n, { inBatch: true, error: 'l1' }).loss, () => [r(3, 4), r(3, 4), r(3, 4)]],
+  ['sdam in-batch as-released static', (q, p, n) => sdamLoss(q, p, n, { inBatch: true, marginMode: 'as-released', target: 0.4 }).loss, () => [r(3, 4), r(3, 4), r(3, 4)]],
 ];
 
 describe('gradcheck (float64, directional central differences)', () => {

@@ -1,5 +1,6 @@
 // Golden PyTorch fixtures for composite functions (style.md §7): softmax cross-entropy, log-softmax,
-// layer norm, exact GELU, a BERT-style attention block, cosine similarity and InfoNCE.
+// layer norm, exact GELU, a BERT-style attention block, cosine similarity, InfoNCE, Margin-MSE and
+// every SDAM variant (src/train/losses.ts).
 //
 // The JSON under test/fixtures/composite/ comes from scripts/torch/gen_composite_fixtures.py (run it
 // with Debian's /usr/bin/python3 to regenerate); torch is not needed here. Each case is rebuilt from
@@ -14,6 +15,7 @@ import {
   type DType, type Tensor, Linear, LayerNorm, RefBackend, fromArray, getDevice, grad, ops,
 } from '../src/index.js';
 import { TOL, assertClose, type Tolerance } from './util/close.js';
+import { infoNCE, marginMSE, sdamLoss, type SdamOptions } from '../src/train/losses.js';
 
 interface Encoded {
   shape: number[];
@@ -249,6 +251,41 @@ describe('PyTorch 1.13 fixtures: composite functions', () => {
     const labels = fromArray(Array.from({ length: n }, (_, i) => i), [n], { dtype: 'int32', device });
     return { loss: ops.crossEntropy(s.div(c.tau), labels) };
   });
+
+  // s = [pairwise_cos(q, p) | pairwise_cos(q, n)]  # [B, 2B]; loss = F.cross_entropy(s / tau, arange(B))
+  fixtureCase('info_nce_negatives', ['matmul', 'logsoftmax'], ({ x, c }) => ({
+    loss: infoNCE(x.q, x.p, 1 / c.tau, x.n),
+  }));
+
+  // student = diag(pairwise_cos(q, p)) - diag(pairwise_cos(q, n)); loss = F.mse_loss(student, t_pos - t_neg)
+  fixtureCase('margin_mse', ['unary.rsqrt', 'unary.square'], ({ x }) => ({
+    loss: marginMSE(x.q, x.p, x.n, x.t_pos, x.t_neg),
+  }));
+
+  // sdam_reference in the generator: margins from pairwise cosines (per triple: diagonals; in-batch
+  // rowwise: diag(S_qp)[:, None] - S_qn; as-released: diag(S_qp) - S_qn), targets 0.5 + s(p, n)/2
+  // (distributed: E[i, j] = m_j - T[i, j]) or a constant, error l2 / l1 / softplus(-e), mean.
+  const SDAM_CASES: Record<string, SdamOptions> = {
+    sdam_adaptive_l2: { target: 'adaptive', error: 'l2' },
+    sdam_adaptive_l1: { target: 'adaptive', error: 'l1' },
+    sdam_adaptive_soft: { target: 'adaptive', error: 'soft' },
+    sdam_adaptive_l2_detached: { target: 'adaptive', error: 'l2', detachTarget: true },
+    sdam_static_l2: { target: 0.3, error: 'l2' },
+    sdam_distributed_l2: { target: 'distributed', error: 'l2' },
+    sdam_distributed_soft: { target: 'distributed', error: 'soft' },
+    sdam_inbatch_rowwise_l2: { target: 'adaptive', inBatch: true, marginMode: 'rowwise', error: 'l2' },
+    sdam_inbatch_released_l2: { target: 'adaptive', inBatch: true, marginMode: 'as-released', error: 'l2' },
+    sdam_inbatch_rowwise_soft: { target: 'adaptive', inBatch: true, marginMode: 'rowwise', error: 'soft' },
+    sdam_inbatch_static_l1: { target: 0.2, inBatch: true, marginMode: 'rowwise', error: 'l1' },
+    sdam_inbatch_released_l2_detached: { target: 'adaptive', inBatch: true, marginMode: 'as-released', error: 'l2', detachTarget: true },
+  };
+  for (const [name, options] of Object.entries(SDAM_CASES)) {
+    fixtureCase(name, ['matmul'], ({ x, c }) => {
+      expect(c.target).toBe(typeof options.target === 'number' ? options.target : options.target === 'adaptive' ? -1 : -2);
+      const { loss, error } = sdamLoss(x.q, x.p, x.n, options);
+      return { loss, error };
+    });
+  }
 
   it('every fixture file has a test', () => {
     const files = readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));

@@ -229,6 +229,88 @@ def similarity_cases():
     run('info_nce', {'a': a, 'b': b}, ['a', 'b'], info_nce, {'loss': SCALAR_UPSTREAM}, {'tau': tau})
 
 
+def pairwise_cos(a, b):
+    """S[i, j] = cos(a_i, b_j) for [B, H] rows (torchmetrics' pairwise_cosine_similarity, no zeroed diagonal)."""
+    return F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T
+
+
+SDAM_ERRORS = {
+    'l2': lambda e: e.square(),
+    'l1': lambda e: e.abs(),
+    'soft': lambda e: torch.log1p(torch.exp(-e)),
+}
+
+
+def sdam_reference(q, p, n, target, in_batch, margin_mode, error, detach):
+    """SDAM as in the paper's released loss (webis-de/adaptive-relevance-margin-loss, src/loss.py),
+    re-derived here, plus the row-wise in-batch margin and the detached-target switch."""
+    s_qp, s_qn, s_pn = pairwise_cos(q, p), pairwise_cos(q, n), pairwise_cos(p, n)  # [B, B] each
+    if in_batch and margin_mode == 'rowwise':
+        margin = s_qp.diag()[:, None] - s_qn      # M[i, j] = s(q_i, p_i) - s(q_i, n_j)
+    elif in_batch:
+        margin = s_qp.diag() - s_qn               # broadcast: M[i, j] = s(q_j, p_j) - s(q_i, n_j)
+    else:
+        margin = s_qp.diag() - s_qn.diag()        # [B]
+    if isinstance(target, float):
+        t = torch.tensor(target, dtype=q.dtype)
+    elif target == 'adaptive' and not in_batch:
+        t = s_pn.diag() / 2 + 0.5                 # [B]
+    else:
+        t = s_pn / 2 + 0.5                        # [B, B]
+    if detach:
+        t = t.detach()
+    e = margin - t                                # distributed: [B] - [B, B] -> E[i, j] = m_j - T[i, j]
+    return SDAM_ERRORS[error](e).mean(), e
+
+
+def loss_cases():
+    B, H = 5, 8
+    q, p = randn(B, H), randn(B, H)
+    n = p + 0.6 * randn(B, H)  # negatives resembling their positives, so s(p, n) spans a range
+    q[1] *= 1e-3
+    variants = [
+        ('sdam_adaptive_l2', 'adaptive', False, 'rowwise', 'l2', False),
+        ('sdam_adaptive_l1', 'adaptive', False, 'rowwise', 'l1', False),
+        ('sdam_adaptive_soft', 'adaptive', False, 'rowwise', 'soft', False),
+        ('sdam_adaptive_l2_detached', 'adaptive', False, 'rowwise', 'l2', True),
+        ('sdam_static_l2', 0.3, False, 'rowwise', 'l2', False),
+        ('sdam_distributed_l2', 'distributed', False, 'rowwise', 'l2', False),
+        ('sdam_distributed_soft', 'distributed', False, 'rowwise', 'soft', False),
+        ('sdam_inbatch_rowwise_l2', 'adaptive', True, 'rowwise', 'l2', False),
+        ('sdam_inbatch_released_l2', 'adaptive', True, 'as-released', 'l2', False),
+        ('sdam_inbatch_rowwise_soft', 'adaptive', True, 'rowwise', 'soft', False),
+        ('sdam_inbatch_static_l1', 0.2, True, 'rowwise', 'l1', False),
+        ('sdam_inbatch_released_l2_detached', 'adaptive', True, 'as-released', 'l2', True),
+    ]
+    for name, target, in_batch, mode, error, detach in variants:
+        def sdam(dtype, q, p, n, target=target, in_batch=in_batch, mode=mode, error=error, detach=detach):
+            loss, e = sdam_reference(q, p, n, target, in_batch, mode, error, detach)
+            return {'loss': loss, 'error': e}, {}
+
+        e_shape = (B,) if not in_batch and target != 'distributed' else (B, B)
+        constants = {'target': target if isinstance(target, float) else {'adaptive': -1.0, 'distributed': -2.0}[target]}
+        run(name, {'q': q, 'p': p, 'n': n}, ['q', 'p', 'n'], sdam,
+            {'loss': SCALAR_UPSTREAM, 'error': randn(*e_shape)}, constants)
+
+    t_pos, t_neg = randn(B, scale=0.3), randn(B, scale=0.3)
+
+    def margin_mse(dtype, q, p, n, t_pos, t_neg):
+        student = pairwise_cos(q, p).diag() - pairwise_cos(q, n).diag()  # [B]
+        return {'loss': F.mse_loss(student, t_pos - t_neg)}, {}
+
+    run('margin_mse', {'q': q, 'p': p, 'n': n, 't_pos': t_pos, 't_neg': t_neg}, ['q', 'p', 'n'], margin_mse,
+        {'loss': SCALAR_UPSTREAM})
+
+    tau = 0.05
+
+    def info_nce_negatives(dtype, q, p, n):
+        s = torch.cat([pairwise_cos(q, p), pairwise_cos(q, n)], dim=1)  # [B, 2B]
+        return {'loss': F.cross_entropy(s / tau, torch.arange(B))}, {}
+
+    run('info_nce_negatives', {'q': q, 'p': p, 'n': n}, ['q', 'p', 'n'], info_nce_negatives,
+        {'loss': SCALAR_UPSTREAM}, {'tau': tau})
+
+
 def debian_torch_version():
     try:
         return subprocess.run(['dpkg-query', '-W', '-f=${Version}', 'python3-torch'],
@@ -253,7 +335,9 @@ gradient of every differentiable input. Cases: softmax cross-entropy with hard l
 (ignore_index -100, mean and per-row) and soft labels, log-softmax, softmax over a middle axis,
 layer norm (eps 1e-12 and 1e-5, affine), exact erf GELU, a BERT-style attention block (Q/K/V
 projections, 2 heads, additive padding mask, softmax, context, output projection, residual,
-LayerNorm), a cosine-similarity matrix of L2-normalised rows and an InfoNCE loss.
+LayerNorm), a cosine-similarity matrix of L2-normalised rows, InfoNCE (also with each triple's own
+negative), Margin-MSE, and SDAM losses (per-triple, distributed and in-batch margins; static and
+adaptive targets; l2, l1 and soft errors; detached targets).
 """
     with open(os.path.join(OUT_DIR, 'README.md'), 'w') as f:
         f.write(text)
@@ -268,6 +352,7 @@ def main():
     gelu_cases()
     attention_cases()
     similarity_cases()
+    loss_cases()
     write_readme()
 
 
