@@ -8,8 +8,8 @@ Source: bookworm main Translation-en index (apt-get -o Acquire::Languages=en upd
 /usr/lib/apt/apt-helper cat-file). Query = the short description (first line of Description-en),
 document = the long description (continuation lines, "." paragraph breaks dropped), id = the
 package name, title empty. Each query's one relevant document is its own package (score 1). Queries
-of the first 12 packages form the train split, the rest the test split. sqlite3/sqlite3-doc share
-their long description word for word, so their BM25 scores tie (a tie-break check).
+of the first 12 packages form the train split, the rest the test split. sqlite3 and sqlite3-doc
+share most of their long description (near-duplicates, as in the real set).
 Licences: the descriptions come from DFSG-free packages (each package's own licence).
 """
 import json
