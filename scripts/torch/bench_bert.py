@@ -5,6 +5,8 @@
 train: forward (dropout on), InfoNCE on first-token embeddings (first half of the batch against the
 second half, scale 20), backward, AdamW step (lr 1e-4, weight decay 0.01 on every parameter).
 infer: forward without gradients in eval mode, first-token embeddings.
+mlm: MLM pretraining step: 15% of positions (a fixed random set) replaced by [MASK], the head
+applied to those rows only, cross-entropy, backward, AdamW (bert_ref.BertWithMLMHead, no pooler).
 Inputs: random ids in [1000, vocab), full attention mask, token type 0. Warm-up steps are not timed.
 The model is bert_ref.BertModel (Hugging Face names and semantics) without a pooler.
 """
@@ -23,6 +25,7 @@ import bert_ref as ref  # noqa: E402
 COMMON = dict(vocab_size=30522, hidden_act="gelu", max_position_embeddings=512, type_vocab_size=2,
               layer_norm_eps=1e-12, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, pad_token_id=0)
 PRESETS = {
+    "tiny": dict(COMMON, hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512),
     "mini": dict(COMMON, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
     "small": dict(COMMON, hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=2048),
     "base": dict(COMMON, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
@@ -34,7 +37,7 @@ def main():
     p.add_argument("--config", choices=PRESETS, default="mini")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seq", type=int, default=128)
-    p.add_argument("--mode", choices=["train", "infer"], default="train")
+    p.add_argument("--mode", choices=["train", "infer", "mlm"], default="train")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
@@ -42,14 +45,30 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     config = PRESETS[args.config]
-    model = ref.BertModel(config, add_pooling_layer=False)
+    mlm = ref.BertWithMLMHead(config, add_pooling_layer=False) if args.mode == "mlm" else None
+    model = mlm.bert if mlm else ref.BertModel(config, add_pooling_layer=False)
     ids = torch.randint(1000, config["vocab_size"], (args.batch, args.seq))
     mask = torch.ones(args.batch, args.seq, dtype=torch.int64)
     types = torch.zeros(args.batch, args.seq, dtype=torch.int64)
     half = args.batch // 2
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    optimizer = torch.optim.AdamW((mlm or model).parameters(), lr=1e-4, weight_decay=0.01)
+    selected = torch.rand(args.batch * args.seq) < 0.15
+    positions = selected.nonzero().flatten()
+    labels = ids.flatten()[positions]
+    masked_ids = ids.flatten().clone()
+    masked_ids[positions] = 103
+    masked_ids = masked_ids.view(args.batch, args.seq)
 
     def step():
+        if args.mode == "mlm":
+            mlm.train()
+            last, _ = model(masked_ids, mask, types)
+            rows = last.reshape(-1, config["hidden_size"])[positions]
+            loss = torch.nn.functional.cross_entropy(mlm.cls(rows), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return loss.item()
         if args.mode == "train":
             model.train()
             last, _ = model(ids, mask, types)

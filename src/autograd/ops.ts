@@ -430,8 +430,8 @@ function softmaxPrim(x: Tensor, isLog: boolean): Tensor {
   const y = like(x, x.shape);
   x.backend.softmax(x.view(), y.view(), isLog);
   if (isLog) {
-    // d log_softmax: g - softmax(x)·Σg
-    return record(y, 'logsoftmax', [x], (g) => [sub(g, mul(exp(y), sum(g, -1, true)))]);
+    // d log_softmax: g - softmax(x)·Σg (softmax recomputed by the device's softmax kernel, not exp(y))
+    return record(y, 'logsoftmax', [x], (g) => [sub(g, mul(softmaxPrim(x, false), sum(g, -1, true)))]);
   }
   // d softmax: y·(g - Σ(g·y))
   return record(y, 'softmax', [x], (g) => [mul(y, sub(g, sum(mul(g, y), -1, true)))]);

@@ -4,6 +4,8 @@
 // train: forward (dropout on), InfoNCE on first-token embeddings (first half of the batch against
 // the second half, scale 20), backward, AdamW step (lr 1e-4, weight decay 0.01 on every parameter).
 // infer: forward under noGrad in eval mode, first-token embeddings.
+// mlm: an MLM pretraining step (src/train/mlm.ts): 80/10/10 masking of ~15% of the tokens, the head
+// scored at the masked rows only, cross-entropy, backward, AdamW (BertForMaskedLM, no pooler).
 // Inputs: random ids in [1000, vocab), full attention mask (still applied), token type 0; the model
 // has no pooler. Warm-up steps are excluded; each timed step ends by reading a result back, so
 // asynchronous devices are measured to completion.
@@ -24,14 +26,17 @@ import { tidy } from '../tensor/memory.js';
 import { noGrad } from '../autograd/engine.js';
 import { AdamW } from '../train/optim.js';
 import { infoNCE } from '../train/losses.js';
-import { BERT_PRESETS, BertModel, type BertPreset } from '../nn/bert.js';
+import { BERT_PRESETS, BertForMaskedLM, BertModel, type BertPreset } from '../nn/bert.js';
+import { maskTokens, mlmLoss } from '../train/mlm.js';
 import { clsPool } from '../nn/pooling.js';
+
+export type BenchBertMode = 'train' | 'infer' | 'mlm';
 
 export interface BenchBertOptions {
   config: BertPreset;
   batch: number;
   seq: number;
-  mode: 'train' | 'infer';
+  mode: BenchBertMode;
   device: string;
   steps: number;
   warmup: number;
@@ -54,7 +59,7 @@ export interface BenchBertResult {
   config: BertPreset;
   batch: number;
   seq: number;
-  mode: 'train' | 'infer';
+  mode: BenchBertMode;
   steps: number;
   msPerStep: number;
   msPerStepMin: number;
@@ -168,14 +173,17 @@ export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult
   const config = BERT_PRESETS[opts.config];
   if (opts.seq > config.max_position_embeddings) throw new Error(`--seq ${opts.seq} exceeds max_position_embeddings ${config.max_position_embeddings}`);
   const gen = new Generator(0);
-  const model = new BertModel(config, { device, addPoolingLayer: false, generator: gen, dropoutGenerator: new Generator(1) });
-  const optimizer = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 0.01 });
+  const init = { device, addPoolingLayer: false, generator: gen, dropoutGenerator: new Generator(1) };
+  const mlm = opts.mode === 'mlm' ? new BertForMaskedLM(config, init) : null;
+  const model = mlm ? mlm.bert : new BertModel(config, init);
+  const optimizer = new AdamW((mlm ?? model).parameters(), { lr: 1e-4, weightDecay: 0.01 });
   const shape = [opts.batch, opts.seq];
   const idsHost = Int32Array.from({ length: opts.batch * opts.seq }, () => 1000 + Math.floor(gen.uniform() * (config.vocab_size - 1000)));
   const inputIds = fromArray(idsHost, shape, { dtype: 'int32', device });
   const attentionMask = ones(shape, { dtype: 'int32', device });
   const tokenTypeIds = zeros(shape, { dtype: 'int32', device });
   const half = opts.batch / 2;
+  const masked = maskTokens(idsHost, opts.batch, opts.seq, { maskTokenId: 103, vocabSize: config.vocab_size, specialIds: [] }, new Generator(2));
 
   const step = async (): Promise<number> => {
     if (opts.mode === 'infer') {
@@ -186,6 +194,18 @@ export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult
       return data[0];
     }
     model.train();
+    if (mlm) {
+      const loss = tidy(() => {
+        const l = mlmLoss(mlm, masked).loss;
+        optimizer.zeroGrad();
+        l.backward();
+        return l.detach();
+      });
+      optimizer.step();
+      const value = (await loss.data())[0];
+      loss.dispose();
+      return value;
+    }
     const loss = tidy(() => {
       const e = clsPool(model.forward({ inputIds, attentionMask, tokenTypeIds }).lastHiddenState); // [B, H]
       const l = infoNCE(e.narrow(0, 0, half), e.narrow(0, half, half));
@@ -240,7 +260,7 @@ export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult
     };
   }
   optimizer.dispose();
-  model.dispose();
+  (mlm ?? model).dispose();
   for (const t of [inputIds, attentionMask, tokenTypeIds]) t.dispose();
 
   if (opts.torchThreads > 0) {

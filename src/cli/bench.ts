@@ -5,6 +5,7 @@
 //   bert     BERT train/infer tokens/s, profile by primitive, optional PyTorch side by side (src/bench/bert.ts)
 
 import type { Command } from 'commander';
+import type { BertPreset } from '../nn/bert.js';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('measure speed (prints JSON)');
@@ -40,10 +41,10 @@ export function registerBench(program: Command): void {
     .command('bert')
     .description('BERT training step (or inference) tokens/s, profiled by primitive')
     .option('--json', 'print JSON (the default and only format)', true)
-    .option('--config <preset>', 'mini | small | base', 'mini')
+    .option('--config <preset>', 'tiny | mini | small | base', 'mini')
     .option('--batch <n>', 'sequences per step', '32')
     .option('--seq <n>', 'tokens per sequence', '128')
-    .option('--mode <mode>', 'train | infer', 'train')
+    .option('--mode <mode>', 'train | infer | mlm', 'train')
     .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
     .option('--steps <n>', 'timed steps', '3')
     .option('--warmup <n>', 'untimed steps first', '1')
@@ -57,9 +58,9 @@ export function registerBench(program: Command): void {
         if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${key} must be a non-negative integer, got ${String(o[key])}`);
         return n;
       };
-      if (o.mode !== 'train' && o.mode !== 'infer') throw new Error(`--mode must be train or infer, got ${String(o.mode)}`);
+      if (o.mode !== 'train' && o.mode !== 'infer' && o.mode !== 'mlm') throw new Error(`--mode must be train, infer or mlm, got ${String(o.mode)}`);
       const result = await benchBert({
-        config: o.config as 'mini' | 'small' | 'base',
+        config: o.config as BertPreset,
         batch: int('batch'),
         seq: int('seq'),
         mode: o.mode,
