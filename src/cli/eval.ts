@@ -1,0 +1,204 @@
+// `retrograd eval`: retrieval metrics of BM25 or a BERT model directory on a BEIR dataset split.
+//
+//   retrograd eval --data DIR [--split test] (--bm25 | --model MODELDIR [--pooling cls|mean]
+//                  [--max-length N] [--batch-size N] [--device D] [--similarity cos|dot])
+//                  [--depth 1000] [--k1 0.9] [--b 0.4] [--no-stopwords] [--no-stem]
+//                  [--run-out FILE] [--json]
+//
+// Ranks the whole corpus for every judged query of the split, keeps the top `depth` documents, and
+// prints nDCG@10, MRR@10, R@10, R@100, MAP@100 (trec_eval definitions, src/eval/metrics.ts), the
+// query counts and the time each stage took: a table, or one JSON object with --json. --run-out
+// writes the run as a TREC run file (atomically). Documents are `title + " " + text` (docText).
+//
+// A model directory is embedded through `retrograd embed`'s runEmbed (src/cli/embed.ts) on
+// temporary JSONL files, so pooling, truncation and batching are exactly the embed command's.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { docText, loadBeir } from '../data/beir.js';
+import { Bm25Index } from '../eval/bm25.js';
+import { denseRetrieve, type Encoder, type Similarity } from '../eval/dense.js';
+import { evaluate, metricNames, DEFAULT_CUTOFFS } from '../eval/metrics.js';
+import { runFromLists, writeTrecRun, type Run } from '../eval/run.js';
+import { initDevice } from '../tensor/device.js';
+import type { PoolingMode } from '../nn/pooling.js';
+import { runEmbed } from './embed.js';
+
+export interface EvalOptions {
+  data: string;
+  split?: string;
+  bm25?: boolean;
+  model?: string;
+  pooling?: PoolingMode;
+  maxLength?: number;
+  batchSize?: number;
+  device?: string;
+  similarity?: Similarity;
+  /** Documents retrieved per query (default 1000). */
+  depth?: number;
+  k1?: number;
+  b?: number;
+  stopwords?: boolean;
+  stem?: boolean;
+  runOut?: string;
+  /** Progress bars on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+}
+
+export interface EvalReport {
+  data: string;
+  split: string;
+  method: 'bm25' | 'dense';
+  model?: string;
+  metrics: Record<string, number>;
+  queries: number;
+  skipped_no_relevant: number;
+  missing_from_run: number;
+  corpus: number;
+  depth: number;
+  seconds: Record<string, number>;
+}
+
+/** An Encoder that embeds texts with `retrograd embed` on a temporary JSONL file pair. */
+export function modelEncoder(opts: { model: string; pooling?: PoolingMode; maxLength?: number; batchSize?: number; device?: string; progress?: boolean }): Encoder {
+  return async (texts) => {
+    const dir = mkdtempSync(join(tmpdir(), 'retrograd-eval-'));
+    try {
+      const input = join(dir, 'texts.jsonl');
+      const output = join(dir, 'embeddings.jsonl');
+      writeFileSync(input, texts.map((text, id) => `${JSON.stringify({ id, text })}\n`).join(''));
+      await runEmbed({ model: opts.model, input, output, pooling: opts.pooling, maxLength: opts.maxLength, batchSize: opts.batchSize, device: opts.device, progress: opts.progress });
+      const lines = readFileSync(output, 'utf8').split('\n').filter((l) => l !== '');
+      return lines.map((line) => Float32Array.from((JSON.parse(line) as { embedding: number[] }).embedding));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+function seconds(since: number): number {
+  return Math.round(performance.now() - since) / 1000;
+}
+
+export async function runEval(opts: EvalOptions): Promise<EvalReport> {
+  if (opts.bm25 === (opts.model !== undefined)) throw new Error('give exactly one of --bm25 or --model DIR');
+  const split = opts.split ?? 'test';
+  const depth = opts.depth ?? 1000;
+  if (!Number.isSafeInteger(depth) || depth < 100) throw new Error(`--depth must be an integer >= 100 (R@100 and MAP@100 need 100 documents), got ${depth}`);
+  const progress = opts.progress ?? process.stderr.isTTY;
+  const start = performance.now();
+  const data = await loadBeir(opts.data, split);
+  const time: Record<string, number> = { load: seconds(start) };
+
+  let run: Run;
+  if (opts.bm25) {
+    let t = performance.now();
+    const index = new Bm25Index([...data.corpus].map(([id, doc]) => [id, docText(doc)] as const), {
+      k1: opts.k1, b: opts.b, stopwords: opts.stopwords, stem: opts.stem,
+    });
+    time.index = seconds(t);
+    t = performance.now();
+    const bar = progress ? new SingleBar({ format: 'bm25 [{bar}] {value}/{total} queries | {eta_formatted} left', stream: process.stderr }) : null;
+    bar?.start(data.queries.size, 0);
+    let done = 0;
+    try {
+      run = runFromLists(index.searchAll(data.queries, depth, () => bar?.update(++done)));
+    } finally {
+      bar?.stop();
+    }
+    time.search = seconds(t);
+  } else {
+    const device = opts.device ?? 'cpu';
+    await initDevice(device);
+    const encode = modelEncoder({ model: opts.model!, pooling: opts.pooling, maxLength: opts.maxLength, batchSize: opts.batchSize, device, progress });
+    // One encoder call per side: runEmbed loads the model and batches internally.
+    const result = await denseRetrieve(data, encode, { k: depth, similarity: opts.similarity, batchSize: Infinity, progress: false, device });
+    run = result.run;
+    time.embed_corpus = Math.round(result.seconds.embedCorpus * 1000) / 1000;
+    time.embed_queries = Math.round(result.seconds.embedQueries * 1000) / 1000;
+    time.search = Math.round(result.seconds.search * 1000) / 1000;
+  }
+
+  const evaluation = evaluate(data.qrels, run, DEFAULT_CUTOFFS);
+  if (opts.runOut !== undefined) await writeTrecRun(opts.runOut, run, opts.bm25 ? 'bm25' : 'dense');
+  time.total = seconds(start);
+  return {
+    data: opts.data,
+    split,
+    method: opts.bm25 ? 'bm25' : 'dense',
+    ...(opts.model !== undefined ? { model: opts.model } : {}),
+    metrics: evaluation.mean,
+    queries: evaluation.queries,
+    skipped_no_relevant: evaluation.skippedNoRelevant,
+    missing_from_run: evaluation.missingFromRun,
+    corpus: data.corpus.size,
+    depth,
+    seconds: time,
+  };
+}
+
+/** The report as one flat JSON object: metrics at the top level, in metric order. */
+export function reportJson(r: EvalReport): string {
+  const { metrics, ...rest } = r;
+  const { data, split, method, model, ...counts } = rest;
+  return JSON.stringify({ data, split, method, ...(model !== undefined ? { model } : {}), ...metrics, ...counts });
+}
+
+/** The report as a table for a terminal. */
+export function formatReport(r: EvalReport): string {
+  const lines = [`${r.method}${r.model ? ` (${r.model})` : ''} on ${r.data} [${r.split}]: ${r.queries} queries, ${r.corpus} documents, depth ${r.depth}`];
+  for (const name of metricNames()) lines.push(`  ${name.padEnd(8)} ${r.metrics[name].toFixed(4)}`);
+  if (r.skipped_no_relevant > 0) lines.push(`  (${r.skipped_no_relevant} judged queries without a relevant document skipped)`);
+  lines.push(`  time: ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function intOption(value: string): number {
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+}
+
+function numberOption(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('retrieval metrics (nDCG@10, MRR@10, R@10, R@100, MAP@100) of BM25 or a model on a BEIR dataset')
+    .requiredOption('--data <dir>', 'BEIR dataset directory (corpus.jsonl.gz, queries.jsonl.gz, qrels/<split>.tsv)')
+    .option('--split <name>', 'qrels split to evaluate', 'test')
+    .option('--bm25', 'rank with BM25')
+    .option('--model <dir>', 'rank with this Hugging Face model directory (exact dense search)')
+    .option('--pooling <mode>', 'cls | mean (default: the model directory\'s setting, else mean)')
+    .option('--max-length <n>', 'truncate texts to n tokens', intOption)
+    .option('--batch-size <n>', 'texts per forward pass', intOption, 32)
+    .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
+    .option('--similarity <s>', 'cos | dot', 'cos')
+    .option('--depth <n>', 'documents retrieved per query', intOption, 1000)
+    .option('--k1 <x>', 'BM25 k1', numberOption, 0.9)
+    .option('--b <x>', 'BM25 b', numberOption, 0.4)
+    .option('--no-stopwords', 'BM25: keep English stopwords')
+    .option('--no-stem', 'BM25: no Porter stemming')
+    .option('--run-out <file>', 'write the run as a TREC run file')
+    .option('--json', 'print one JSON object instead of a table')
+    .action(async (o: {
+      data: string; split: string; bm25?: boolean; model?: string; pooling?: string; maxLength?: number; batchSize: number;
+      device: string; similarity: string; depth: number; k1: number; b: number; stopwords: boolean; stem: boolean; runOut?: string; json?: boolean;
+    }) => {
+      if (o.pooling !== undefined && o.pooling !== 'cls' && o.pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${o.pooling}`);
+      if (o.similarity !== 'cos' && o.similarity !== 'dot') throw new Error(`--similarity must be cos or dot, got ${o.similarity}`);
+      const report = await runEval({
+        data: o.data, split: o.split, bm25: o.bm25 ?? false, model: o.model, pooling: o.pooling as PoolingMode | undefined,
+        maxLength: o.maxLength, batchSize: o.batchSize, device: o.device, similarity: o.similarity, depth: o.depth,
+        k1: o.k1, b: o.b, stopwords: o.stopwords, stem: o.stem, runOut: o.runOut,
+      });
+      process.stdout.write(o.json ? `${reportJson(report)}\n` : formatReport(report));
+    });
+}
