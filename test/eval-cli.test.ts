@@ -49,7 +49,8 @@ async function cli(args: string[]): Promise<string> {
 describe('retrograd eval --bm25', () => {
   it('prints the metrics of the BM25 run as JSON and writes the run file', async () => {
     const runOut = join(work, 'bm25.trec');
-    const report = JSON.parse(await cli(['eval', '--data', FIXTURE, '--bm25', '--json', '--run-out', runOut]));
+    const metricsOut = join(work, 'bm25-metrics.json');
+    const report = JSON.parse(await cli(['eval', '--data', FIXTURE, '--bm25', '--json', '--run-out', runOut, '--metrics-out', metricsOut]));
     expect(Object.keys(report)).toEqual([
       'data', 'split', 'method', 'nDCG@10', 'MRR@10', 'R@10', 'R@100', 'MAP@100',
       'queries', 'skipped_no_relevant', 'missing_from_run', 'corpus', 'depth', 'seconds',
@@ -64,6 +65,11 @@ describe('retrograd eval --bm25', () => {
     for (const name of ['nDCG@10', 'MRR@10', 'R@10', 'R@100', 'MAP@100']) expect(report[name], name).toBe(e.mean[name]);
     expect(report['MRR@10']).toBeCloseTo((1 + 1 / 3 + 6) / 8, 12); // q-sqlite3 at rank 3, the rest at rank 1
     expect(await readTrecRun(runOut)).toEqual(run);
+    const perQuery = JSON.parse(readFileSync(metricsOut, 'utf8'));
+    expect(perQuery.mean).toEqual(e.mean);
+    expect(perQuery.queries).toBe(8);
+    expect(perQuery.per_query['q-sqlite3']['MRR@10']).toBe(1 / 3);
+    expect(Object.keys(perQuery.per_query)).toEqual([...data.queries.keys()]);
     expect(readFileSync(runOut, 'utf8').split('\n')[0]).toMatch(/^q-sqlite3 Q0 sqlite3-doc 1 [\d.]+ bm25$/);
   });
 

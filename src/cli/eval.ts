@@ -3,12 +3,13 @@
 //   retrograd eval --data DIR [--split test] (--bm25 | --model MODELDIR [--pooling cls|mean]
 //                  [--max-length N] [--batch-size N] [--device D] [--similarity cos|dot])
 //                  [--depth 1000] [--k1 0.9] [--b 0.4] [--no-stopwords] [--no-stem]
-//                  [--run-out FILE] [--json]
+//                  [--run-out FILE] [--metrics-out FILE] [--json]
 //
 // Ranks the whole corpus for every judged query of the split, keeps the top `depth` documents, and
 // prints nDCG@10, MRR@10, R@10, R@100, MAP@100 (trec_eval definitions, src/eval/metrics.ts), the
 // query counts and the time each stage took: a table, or one JSON object with --json. --run-out
-// writes the run as a TREC run file (atomically). Documents are `title + " " + text` (docText).
+// writes the run as a TREC run file, --metrics-out the per-query metrics as JSON (both atomically).
+// Documents are `title + " " + text` (docText).
 //
 // A model directory is embedded through `retrograd embed`'s runEmbed (src/cli/embed.ts) on
 // temporary JSONL files, so pooling, truncation and batching are exactly the embed command's.
@@ -18,10 +19,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { docText, loadBeir } from '../data/beir.js';
+import { docText, loadBeir, writeTextAtomic } from '../data/beir.js';
 import { Bm25Index } from '../eval/bm25.js';
 import { denseRetrieve, type Encoder, type Similarity } from '../eval/dense.js';
-import { evaluate, metricNames, DEFAULT_CUTOFFS } from '../eval/metrics.js';
+import { evaluate, evaluationJson, metricNames, DEFAULT_CUTOFFS } from '../eval/metrics.js';
 import { runFromLists, writeTrecRun, type Run } from '../eval/run.js';
 import { initDevice } from '../tensor/device.js';
 import type { PoolingMode } from '../nn/pooling.js';
@@ -44,6 +45,8 @@ export interface EvalOptions {
   stopwords?: boolean;
   stem?: boolean;
   runOut?: string;
+  /** Write counts, means and per-query metrics as JSON here. */
+  metricsOut?: string;
   /** Progress bars on stderr (default: when stderr is a terminal). */
   progress?: boolean;
 }
@@ -124,6 +127,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
 
   const evaluation = evaluate(data.qrels, run, DEFAULT_CUTOFFS);
   if (opts.runOut !== undefined) await writeTrecRun(opts.runOut, run, opts.bm25 ? 'bm25' : 'dense');
+  if (opts.metricsOut !== undefined) await writeTextAtomic(opts.metricsOut, `${JSON.stringify(evaluationJson(evaluation), null, 1)}\n`);
   time.total = seconds(start);
   return {
     data: opts.data,
@@ -187,17 +191,19 @@ export function registerEval(program: Command): void {
     .option('--no-stopwords', 'BM25: keep English stopwords')
     .option('--no-stem', 'BM25: no Porter stemming')
     .option('--run-out <file>', 'write the run as a TREC run file')
+    .option('--metrics-out <file>', 'write per-query metrics as JSON')
     .option('--json', 'print one JSON object instead of a table')
     .action(async (o: {
       data: string; split: string; bm25?: boolean; model?: string; pooling?: string; maxLength?: number; batchSize: number;
-      device: string; similarity: string; depth: number; k1: number; b: number; stopwords: boolean; stem: boolean; runOut?: string; json?: boolean;
+      device: string; similarity: string; depth: number; k1: number; b: number; stopwords: boolean; stem: boolean; runOut?: string; metricsOut?: string;
+      json?: boolean;
     }) => {
       if (o.pooling !== undefined && o.pooling !== 'cls' && o.pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${o.pooling}`);
       if (o.similarity !== 'cos' && o.similarity !== 'dot') throw new Error(`--similarity must be cos or dot, got ${o.similarity}`);
       const report = await runEval({
         data: o.data, split: o.split, bm25: o.bm25 ?? false, model: o.model, pooling: o.pooling as PoolingMode | undefined,
         maxLength: o.maxLength, batchSize: o.batchSize, device: o.device, similarity: o.similarity, depth: o.depth,
-        k1: o.k1, b: o.b, stopwords: o.stopwords, stem: o.stem, runOut: o.runOut,
+        k1: o.k1, b: o.b, stopwords: o.stopwords, stem: o.stem, runOut: o.runOut, metricsOut: o.metricsOut,
       });
       process.stdout.write(o.json ? `${reportJson(report)}\n` : formatReport(report));
     });

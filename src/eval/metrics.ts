@@ -130,3 +130,15 @@ export function evaluate(qrels: Qrels, run: Run, cutoffs: Cutoffs = DEFAULT_CUTO
   const mean: MetricValues = Object.fromEntries(names.map((n) => [n, queries === 0 ? 0 : sums[n] / queries]));
   return { mean, perQuery, queries, skippedNoRelevant, missingFromRun, unjudgedInRun };
 }
+
+/** An evaluation as plain JSON: counts, means and per-query values (queries in qrels order). */
+export function evaluationJson(e: Evaluation): Record<string, unknown> {
+  return {
+    queries: e.queries,
+    skipped_no_relevant: e.skippedNoRelevant,
+    missing_from_run: e.missingFromRun,
+    unjudged_in_run: e.unjudgedInRun,
+    mean: e.mean,
+    per_query: Object.fromEntries(e.perQuery),
+  };
+}
