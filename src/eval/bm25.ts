@@ -16,10 +16,11 @@
 // drop Lucene's 33 English stopwords (optional); Porter stemming (the original 1980 algorithm, as
 // Lucene's PorterStemFilter, from the `stemmer` package; optional).
 //
-// Why not an npm BM25 library: wink-bm25-text-search rounds each term weight to at most 9 decimals,
-// keys results by plain objects and sorts every candidate per query, and cannot break ties at the cut;
-// minisearch multiplies BM25 scores by the number of matching query terms; okapibm25 rescans and
-// re-tokenises the whole corpus per query. This file is the compact inverted index instead.
+// Why not an npm BM25 library: wink-bm25-text-search (MIT) gives the same metrics with this analyzer
+// but rounds term weights to at most 9 decimals, cannot break ties at the cut, and sorts every
+// candidate per query: 34 s for 1000 queries over 42k package descriptions against 2.0 s here
+// (index 7.8 s vs 2.4 s); minisearch multiplies BM25 scores by the number of matching query terms;
+// okapibm25 re-tokenises the whole corpus per query. This file is the compact inverted index instead.
 //
 // Only documents sharing at least one term with the query are returned (as Lucene does), best first
 // in the shared order of run.ts (score descending, ties by docid descending).
