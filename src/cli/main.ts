@@ -6,16 +6,22 @@ import { Command } from 'commander';
 import { registerBench } from './bench.js';
 import { registerEmbed } from './embed.js';
 import { registerPretrain } from './pretrain.js';
+import { registerTrain } from './train.js';
+import { registerEval } from './eval.js';
+import { registerMine } from './mine.js';
 
 const program = new Command();
 program
   .name('retrograd')
-  .description('A from-scratch deep-learning stack for dense retrieval: embed texts, run benchmarks')
+  .description('A from-scratch deep-learning stack for dense retrieval: pretrain, train and evaluate biencoders, embed texts, run benchmarks')
   .showHelpAfterError();
 
 registerBench(program);
 registerEmbed(program);
 registerPretrain(program);
+registerTrain(program);
+registerEval(program);
+registerMine(program);
 
 try {
   await program.parseAsync(process.argv);

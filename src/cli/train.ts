@@ -1,0 +1,132 @@
+// `retrograd train`: fine-tune a biencoder on BM25 triples with SDAM, Margin-MSE or InfoNCE, then
+// evaluate it on held-out sets and print the metrics as JSON.
+//
+//   retrograd train --model models/bert-mini-mlm --data data/pkgdesc --out runs/sdam --loss sdam \
+//       --validation data/pkgdesc-dev:test --eval data/pkgdesc-test:test,data/faq:test
+//
+// SDAM variants: --target adaptive|distributed|<constant>, --in-batch, --margin-mode
+// rowwise|as-released, --error l2|l1|soft, --detach-target. Margin-MSE takes its teacher from
+// --teacher bm25 (BM25 scores of the pair, divided by the query's best BM25 score).
+// The run directory gets log.jsonl, internals.jsonl, metrics.json and model/ (the best validation
+// checkpoint, Hugging Face layout with sentence-transformers pooling files).
+
+import type { Command } from 'commander';
+import { initDevice } from '../tensor/device.js';
+import { CpuBackend } from '../tensor/backends/cpu/index.js';
+import type { SdamError, SdamMarginMode, SdamOptions, SdamTarget } from '../train/losses.js';
+import type { EvalSet, LossSpec } from '../train/retrieval.js';
+
+function num(name: string, value: string, o: { int?: boolean; min?: number; exclusiveMin?: boolean } = {}): number {
+  const n = Number(value);
+  const bad = !Number.isFinite(n) || (o.int && !Number.isSafeInteger(n))
+    || (o.min !== undefined && (o.exclusiveMin ? n <= o.min : n < o.min));
+  if (bad) throw new Error(`--${name}: expected ${o.int ? 'an integer' : 'a number'}${o.min !== undefined ? ` ${o.exclusiveMin ? '>' : '>='} ${o.min}` : ''}, got ${value}`);
+  return n;
+}
+
+/** "dir:split" -> EvalSet named after the directory. */
+export function parseEvalSet(spec: string, option: string): EvalSet {
+  const at = spec.lastIndexOf(':');
+  if (at <= 0 || at === spec.length - 1) throw new Error(`--${option}: expected DIR:SPLIT, got ${spec}`);
+  const dir = spec.slice(0, at);
+  return { name: dir.replace(/\/+$/, '').split('/').pop()!, dir, split: spec.slice(at + 1) };
+}
+
+function sdamOptions(o: Record<string, unknown>): SdamOptions {
+  const targetText = String(o.target);
+  const target: SdamTarget = targetText === 'adaptive' || targetText === 'distributed' ? targetText : num('target', targetText);
+  const marginMode = String(o.marginMode);
+  if (marginMode !== 'rowwise' && marginMode !== 'as-released') throw new Error(`--margin-mode must be rowwise or as-released, got ${marginMode}`);
+  const error = String(o.error);
+  if (!['l2', 'l1', 'soft'].includes(error)) throw new Error(`--error must be l2, l1 or soft, got ${error}`);
+  return { target, inBatch: Boolean(o.inBatch), marginMode: marginMode as SdamMarginMode, error: error as SdamError, detachTarget: Boolean(o.detachTarget) };
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('fine-tune a biencoder on triples (SDAM, Margin-MSE or InfoNCE) and evaluate it')
+    .requiredOption('--model <dir>', 'starting model directory (Hugging Face layout)')
+    .requiredOption('--data <dir>', 'BEIR directory with triples/<split>.jsonl.gz')
+    .requiredOption('--out <dir>', 'run directory')
+    .option('--split <name>', 'training split', 'train')
+    .option('--loss <name>', 'sdam | margin-mse | infonce', 'sdam')
+    .option('--target <t>', 'SDAM target: adaptive | distributed | a constant margin', 'adaptive')
+    .option('--in-batch', 'SDAM: compare every query with every negative of the batch')
+    .option('--margin-mode <mode>', 'SDAM in-batch margins: rowwise | as-released', 'rowwise')
+    .option('--error <fn>', 'SDAM error function: l2 | l1 | soft', 'l2')
+    .option('--detach-target', 'SDAM: no gradient through the target')
+    .option('--teacher <name>', 'Margin-MSE teacher: bm25', 'bm25')
+    .option('--temperature <t>', 'InfoNCE temperature', '0.05')
+    .option('--own-negatives', 'InfoNCE: add each triple\'s own negative to the candidates')
+    .option('--pooling <mode>', 'cls | mean', 'cls')
+    .option('--batch-size <n>', 'triples per step', '32')
+    .option('--query-length <n>', 'query tokens', '32')
+    .option('--doc-length <n>', 'document tokens', '128')
+    .option('--lr <x>', 'learning rate', '5e-5')
+    .option('--gamma <x>', 'exponential decay of the learning rate per step', '0.999')
+    .option('--weight-decay <x>', 'AdamW weight decay (not on biases and LayerNorm)', '1e-6')
+    .option('--clip <x>', 'max global gradient norm (0: none)', '1')
+    .option('--steps <n>', 'maximum steps', '300')
+    .option('--max-triples <n>', 'train on the first n triples of the seeded order')
+    .option('--seed <n>', 'seed for the triple order and dropout', '0')
+    .option('--validation <dir:split>', 'early stopping on nDCG@10 of this set')
+    .option('--eval-every <n>', 'steps between validations', '100')
+    .option('--patience <n>', 'validations without improvement before stopping', '3')
+    .option('--eval <list>', 'comma-separated DIR:SPLIT sets evaluated at the end', '')
+    .option('--eval-initial', 'also evaluate the starting model')
+    .option('--internals-every <n>', 'steps between loss-internals records (0: never)', '10')
+    .option('--device <name>', 'cpu | cpu-ref | webgpu | gpujs', 'cpu')
+    .option('--threads <n>', 'threads of the cpu device')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const s = (k: string): string => String(o[k]);
+      const lossName = s('loss');
+      let loss: LossSpec;
+      if (lossName === 'sdam') {
+        loss = { kind: 'sdam', options: sdamOptions(o) };
+      } else if (lossName === 'margin-mse') {
+        if (s('teacher') !== 'bm25') throw new Error(`--teacher must be bm25, got ${s('teacher')}`);
+        const { bm25Teacher } = await import('../train/teachers.js');
+        loss = { kind: 'margin-mse', teacher: await bm25Teacher(s('data')), teacherName: 'bm25' };
+      } else if (lossName === 'infonce') {
+        loss = { kind: 'infonce', scale: 1 / num('temperature', s('temperature'), { min: 0, exclusiveMin: true }), ownNegatives: Boolean(o.ownNegatives) };
+      } else {
+        throw new Error(`--loss must be sdam, margin-mse or infonce, got ${lossName}`);
+      }
+      const pooling = s('pooling');
+      if (pooling !== 'cls' && pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${pooling}`);
+      const device = s('device');
+      const backend = await initDevice(device);
+      if (o.threads !== undefined) {
+        if (!(backend instanceof CpuBackend)) throw new Error('--threads applies to the cpu device only');
+        backend.setThreads(num('threads', s('threads'), { int: true, min: 1 }));
+      }
+      const { trainBiencoder } = await import('../train/retrieval.js');
+      const result = await trainBiencoder({
+        model: s('model'),
+        data: s('data'),
+        trainSplit: s('split'),
+        out: s('out'),
+        loss,
+        pooling,
+        batchSize: num('batch-size', s('batchSize'), { int: true, min: 2 }),
+        queryLength: num('query-length', s('queryLength'), { int: true, min: 3 }),
+        docLength: num('doc-length', s('docLength'), { int: true, min: 3 }),
+        lr: num('lr', s('lr'), { min: 0, exclusiveMin: true }),
+        gamma: num('gamma', s('gamma'), { min: 0, exclusiveMin: true }),
+        weightDecay: num('weight-decay', s('weightDecay'), { min: 0 }),
+        clip: num('clip', s('clip'), { min: 0 }),
+        steps: num('steps', s('steps'), { int: true, min: 1 }),
+        maxTriples: o.maxTriples === undefined ? undefined : num('max-triples', s('maxTriples'), { int: true, min: 1 }),
+        seed: num('seed', s('seed'), { int: true, min: 0 }),
+        evalEvery: num('eval-every', s('evalEvery'), { int: true, min: 0 }),
+        patience: num('patience', s('patience'), { int: true, min: 1 }),
+        validation: o.validation ? parseEvalSet(s('validation'), 'validation') : undefined,
+        evalSets: s('eval') === '' ? [] : s('eval').split(',').map((spec) => parseEvalSet(spec, 'eval')),
+        evalInitial: Boolean(o.evalInitial),
+        internalsEvery: num('internals-every', s('internalsEvery'), { int: true, min: 0 }),
+        device,
+      });
+      console.log(JSON.stringify({ loss: lossName, ...result }, null, 2));
+    });
+}

@@ -1,0 +1,127 @@
+// A biencoder: one BERT encoder, a tokenizer and a pooling rule that map texts to embeddings, used
+// for queries and documents alike (scored by cosine similarity downstream).
+//
+// `embed` keeps the graph (training); `encoder` returns a no-grad callback for evaluation that
+// batches texts longest-first so padding stays small, and whose rows do not depend on their batch.
+// Batches are right-padded to their longest text with [PAD], attention mask 0, token type 0.
+// Not here: losses (src/train/losses.ts), search (src/eval/dense.ts), directories (model-dir.ts).
+
+import { fromArray, type Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/memory.js';
+import type { Generator } from '../tensor/random.js';
+import { noGrad } from '../autograd/engine.js';
+import type { BertModel } from './bert.js';
+import { loadModelDir, saveModelDir } from './model-dir.js';
+import { pool, type PoolingConfig } from './pooling.js';
+import type { BertTokenizer, Encoding } from './tokenizer.js';
+
+export interface EncodedBatch {
+  inputIds: Tensor;
+  attentionMask: Tensor;
+  tokenTypeIds: Tensor;
+}
+
+export interface LoadBiencoderOptions {
+  device?: string;
+  /** Overrides what the directory records (sentence-transformers files), else CLS without normalisation. */
+  pooling?: PoolingConfig;
+  dropoutGenerator?: Generator;
+}
+
+export class Biencoder {
+  constructor(
+    readonly model: BertModel,
+    readonly tokenizer: BertTokenizer,
+    readonly pooling: PoolingConfig,
+  ) {}
+
+  /** Load a Hugging Face model directory (an MLM head in the file is ignored). */
+  static load(dir: string, o: LoadBiencoderOptions = {}): Biencoder {
+    const loaded = loadModelDir(dir, { device: o.device, head: 'none', pooler: false, allowUnexpected: true, dropoutGenerator: o.dropoutGenerator });
+    const pooling = o.pooling ?? loaded.pooling ?? { mode: 'cls', normalize: false };
+    return new Biencoder(loaded.model, loaded.tokenizer!, pooling);
+  }
+
+  get device(): string {
+    return this.model.embeddings.word_embeddings.weight.device;
+  }
+
+  get dimension(): number {
+    return this.model.config.hidden_size;
+  }
+
+  /** Tokenize with truncation to maxLength tokens ([CLS] and [SEP] included). */
+  tokenize(texts: readonly string[], maxLength: number): Encoding[] {
+    return texts.map((t) => this.tokenizer.encode(t, undefined, { maxLength, truncation: true }));
+  }
+
+  /** Pad encodings to the longest and upload them as [B, S] int32 tensors. */
+  tensors(encodings: readonly Encoding[]): EncodedBatch {
+    const seq = Math.max(...encodings.map((e) => e.inputIds.length));
+    const n = encodings.length;
+    const ids = new Int32Array(n * seq).fill(this.tokenizer.padId);
+    const mask = new Int32Array(n * seq);
+    const types = new Int32Array(n * seq);
+    encodings.forEach((e, b) => {
+      ids.set(e.inputIds, b * seq);
+      mask.set(e.attentionMask, b * seq);
+      types.set(e.tokenTypeIds, b * seq);
+    });
+    const opts = { dtype: 'int32' as const, device: this.device };
+    return {
+      inputIds: fromArray(ids, [n, seq], opts),
+      attentionMask: fromArray(mask, [n, seq], opts),
+      tokenTypeIds: fromArray(types, [n, seq], opts),
+    };
+  }
+
+  /** Pooled embeddings [B, H] of already tokenized texts, with the graph kept for training. */
+  embedEncodings(encodings: readonly Encoding[]): Tensor {
+    const batch = this.tensors(encodings);
+    const { lastHiddenState } = this.model.forward(batch);
+    return pool(lastHiddenState, batch.attentionMask, this.pooling);
+  }
+
+  /** Pooled embeddings [B, H], with the graph kept for training. */
+  embed(texts: readonly string[], maxLength: number): Tensor {
+    return this.embedEncodings(this.tokenize(texts, maxLength));
+  }
+
+  /**
+   * A no-grad encoder for evaluation (src/eval/dense.ts's Encoder): the texts of one call are
+   * embedded in sub-batches of `batchSize`, longest first, in eval mode (no dropout); the training
+   * flag is restored afterwards.
+   */
+  encoder(maxLength: number, batchSize = 32): (texts: string[]) => Promise<Float32Array[]> {
+    return async (texts) => {
+      const encodings = this.tokenize(texts, maxLength);
+      const order = encodings.map((_, i) => i).sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length || a - b);
+      const rows = new Array<Float32Array>(texts.length);
+      const wasTraining = this.model.training;
+      this.model.eval();
+      try {
+        for (let start = 0; start < order.length; start += batchSize) {
+          const idx = order.slice(start, start + batchSize);
+          const pooled = noGrad(() => tidy(() => this.embedEncodings(idx.map((i) => encodings[i]))));
+          const data = Float32Array.from(await pooled.data());
+          pooled.dispose();
+          idx.forEach((i, b) => {
+            rows[i] = data.subarray(b * this.dimension, (b + 1) * this.dimension);
+          });
+        }
+      } finally {
+        this.model.train(wasTraining);
+      }
+      return rows;
+    };
+  }
+
+  /** Save as a Hugging Face directory with the pooling recorded in sentence-transformers files. */
+  async save(dir: string): Promise<void> {
+    await saveModelDir(dir, this.model, { tokenizer: this.tokenizer, pooling: this.pooling });
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

@@ -1,0 +1,303 @@
+// Training a biencoder on (query, positive, negative) triples with SDAM, Margin-MSE or InfoNCE,
+// validating on a held-out split with early stopping, and recording the loss internals.
+//
+// One step: B triples; queries (truncated to queryLength) and documents (docLength) go through the
+// one shared encoder in training mode (positives and negatives in one batch), the loss is computed
+// on the pooled embeddings, backward, AdamW (weight decay off for biases and LayerNorm) with the
+// SDAM paper's exponential learning-rate decay and no warm-up.
+// Margin-MSE needs a teacher: scores for (query, document) pairs, computed inside the step so that
+// its cost is part of the measured step time.
+// Loss internals (every `internalsEvery` steps, to internals.jsonl): per triple s(p, n), the target,
+// the margin, and the gradient norm of the loss w.r.t. the triple's three embeddings, which shows
+// whether hard negatives (high s(p, n)) receive the larger gradients.
+// Determinism: the triple order (seeded shuffle per epoch) and dropout (reseeded per step) are
+// functions of the seed, so a run repeats its loss trajectory exactly.
+
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { SingleBar } from 'cli-progress';
+import { tidy } from '../tensor/memory.js';
+import { Generator } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { fromArray } from '../tensor/tensor.js';
+import * as ops from '../autograd/ops.js';
+import { Biencoder } from '../nn/biencoder.js';
+import type { PoolingMode } from '../nn/pooling.js';
+import { docText, loadBeir, readTriples, type BeirDataset, type Triple } from '../data/beir.js';
+import { denseRetrieve } from '../eval/dense.js';
+import { evaluate, type Evaluation } from '../eval/metrics.js';
+import { AdamW, clipGradNorm, decayGroups } from './optim.js';
+import { makeSchedule } from './schedule.js';
+import { infoNCE, marginMSE, sdamLoss, type SdamOptions } from './losses.js';
+import { mixSeed } from './mlm.js';
+import { writeFileAtomic } from './checkpoint.js';
+
+/** Teacher scores for (query text, document id) pairs, one per pair. */
+export type Teacher = (queries: readonly string[], docIds: readonly string[]) => number[];
+
+export type LossSpec =
+  | { kind: 'sdam'; options: SdamOptions }
+  | { kind: 'margin-mse'; teacher: Teacher; teacherName: string }
+  | { kind: 'infonce'; scale: number; ownNegatives: boolean };
+
+export interface EvalSet {
+  name: string;
+  dir: string;
+  split: string;
+}
+
+export interface TrainBiencoderOptions {
+  /** Starting model directory (Hugging Face layout). */
+  model: string;
+  /** BEIR directory with triples/<split>.jsonl.gz. */
+  data: string;
+  trainSplit?: string;
+  out: string;
+  loss: LossSpec;
+  pooling: PoolingMode;
+  batchSize: number;
+  queryLength: number;
+  docLength: number;
+  lr: number;
+  /** Per-step factor of the exponential learning-rate decay. */
+  gamma: number;
+  weightDecay: number;
+  clip: number;
+  /** Maximum optimizer steps. */
+  steps: number;
+  /** Use only the first n triples of the seeded order (data-efficiency runs). */
+  maxTriples?: number;
+  seed: number;
+  /** Validation (early stopping on nDCG@10) every n steps; 0 disables. */
+  evalEvery: number;
+  patience: number;
+  validation?: EvalSet;
+  /** Evaluated with the final (best) model. */
+  evalSets: EvalSet[];
+  /** Also evaluate the starting model on evalSets. */
+  evalInitial?: boolean;
+  internalsEvery: number;
+  evalBatchSize?: number;
+  device: string;
+  progress?: boolean;
+  onLog?: (entry: Record<string, unknown>) => void;
+}
+
+export interface SetMetrics {
+  name: string;
+  queries: number;
+  documents: number;
+  metrics: Record<string, number>;
+  seconds: number;
+}
+
+export interface TrainBiencoderResult {
+  steps: number;
+  bestStep: number;
+  stoppedEarly: boolean;
+  msPerStep: number;
+  initial?: SetMetrics[];
+  final: SetMetrics[];
+  modelDir: string;
+}
+
+const SALT = { order: 0x0dde, dropout: 0xd409, subset: 0x5b5e } as const;
+
+/** The split's queries only (those with judgements), and the whole corpus of the directory. */
+async function loadEvalSet(set: EvalSet): Promise<BeirDataset> {
+  const data = await loadBeir(set.dir, set.split);
+  const queries = new Map([...data.queries].filter(([qid]) => data.qrels.has(qid)));
+  if (queries.size === 0) throw new Error(`${set.dir}: no judged queries in split ${set.split}`);
+  return { ...data, queries };
+}
+
+/** nDCG@10, MRR@10, R@10, R@100, MAP@100 of the biencoder on a dataset (exact search). */
+export async function evaluateBiencoder(bi: Biencoder, data: BeirDataset, o: { name: string; queryLength: number; docLength: number; batchSize?: number; progress?: boolean }): Promise<SetMetrics> {
+  const t0 = performance.now();
+  const { run } = await denseRetrieve(data, bi.encoder(o.docLength, o.batchSize ?? 32), {
+    k: 100,
+    encodeQueries: bi.encoder(o.queryLength, o.batchSize ?? 32),
+    batchSize: 512,
+    progress: o.progress,
+    device: bi.device,
+  });
+  const result: Evaluation = evaluate(data.qrels, run);
+  return { name: o.name, queries: data.queries.size, documents: data.corpus.size, metrics: result.mean, seconds: (performance.now() - t0) / 1000 };
+}
+
+function pearson(x: readonly number[], y: readonly number[]): number {
+  const n = x.length;
+  const mx = x.reduce((s, v) => s + v, 0) / n;
+  const my = y.reduce((s, v) => s + v, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) ** 2;
+    syy += (y[i] - my) ** 2;
+  }
+  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
+}
+
+/** Row norms of a [B, H] gradient (zeros when absent). */
+async function rowNorms(g: Tensor | null, rows: number): Promise<number[]> {
+  if (!g) return new Array<number>(rows).fill(0);
+  const data = await g.data();
+  const h = g.shape[1];
+  return Array.from({ length: rows }, (_, i) => {
+    let sq = 0;
+    for (let j = i * h; j < (i + 1) * h; j++) sq += data[j] * data[j];
+    return Math.sqrt(sq);
+  });
+}
+
+export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBiencoderResult> {
+  mkdirSync(o.out, { recursive: true });
+  const split = o.trainSplit ?? 'train';
+  const data = await loadBeir(o.data, split);
+  const triplesPath = join(o.data, 'triples', `${split}.jsonl.gz`);
+  let triples: Triple[] = await readTriples(triplesPath);
+  for (const [k, t] of triples.entries()) {
+    if (!data.queries.has(t.qid)) throw new Error(`${triplesPath} line ${k + 1}: unknown query "${t.qid}"`);
+    for (const d of [t.pos, t.neg]) if (!data.corpus.has(d)) throw new Error(`${triplesPath} line ${k + 1}: unknown document "${d}"`);
+  }
+  if (o.maxTriples !== undefined) triples = new Generator(mixSeed(o.seed, SALT.subset)).shuffle([...triples]).slice(0, o.maxTriples);
+  if (triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
+
+  const dropoutGen = new Generator(o.seed);
+  const bi = Biencoder.load(o.model, { device: o.device, pooling: { mode: o.pooling, normalize: false }, dropoutGenerator: dropoutGen });
+  const validation = o.validation && o.evalEvery > 0 ? await loadEvalSet(o.validation) : null;
+  const evalData = await Promise.all(o.evalSets.map(loadEvalSet));
+  const evalOpts = { queryLength: o.queryLength, docLength: o.docLength, batchSize: o.evalBatchSize, progress: o.progress };
+
+  const lines: Record<string, string[]> = { log: [], internals: [] };
+  const log = (file: 'log' | 'internals', entry: Record<string, unknown>): void => {
+    lines[file].push(JSON.stringify(entry));
+    writeFileAtomic(join(o.out, `${file}.jsonl`), `${lines[file].join('\n')}\n`);
+    if (file === 'log') o.onLog?.(entry);
+  };
+
+  const initial = o.evalInitial ? [] as SetMetrics[] : undefined;
+  if (initial) {
+    for (const [i, set] of o.evalSets.entries()) initial.push(await evaluateBiencoder(bi, evalData[i], { ...evalOpts, name: set.name }));
+    log('log', { kind: 'initial', sets: initial });
+  }
+
+  const optimizer = new AdamW(decayGroups(bi.model.namedParameters(), o.weightDecay), { lr: o.lr });
+  const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
+  const params = bi.model.parameters();
+  const modelDir = join(o.out, 'model');
+  const batchesPerEpoch = Math.floor(triples.length / o.batchSize);
+  let order: Triple[] = [];
+  let best = -Infinity;
+  let bestStep = 0;
+  let sinceBest = 0;
+  let stoppedEarly = false;
+  let stepMs = 0;
+  let step = 0;
+
+  const bar = (o.progress ?? process.stderr.isTTY)
+    ? new SingleBar({ format: 'train [{bar}] {value}/{total} steps | loss {loss} | {eta_formatted} left', stream: process.stderr })
+    : null;
+  bar?.start(o.steps, 0, { loss: '-' });
+  bi.model.train();
+  try {
+    while (step < o.steps) {
+      const inEpoch = step % batchesPerEpoch;
+      if (inEpoch === 0) order = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / batchesPerEpoch))).shuffle([...triples]);
+      const batch = order.slice(inEpoch * o.batchSize, (inEpoch + 1) * o.batchSize);
+      step++;
+      dropoutGen.seed(mixSeed(o.seed, SALT.dropout, step));
+      const recordInternals = o.internalsEvery > 0 && (step % o.internalsEvery === 0 || step === 1);
+      const t0 = performance.now();
+
+      const queries = batch.map((t) => data.queries.get(t.qid)!);
+      const docs = [...batch.map((t) => docText(data.corpus.get(t.pos)!)), ...batch.map((t) => docText(data.corpus.get(t.neg)!))];
+      const teacher = o.loss.kind === 'margin-mse' ? o.loss.teacher([...queries, ...queries], [...batch.map((t) => t.pos), ...batch.map((t) => t.neg)]) : null;
+      const B = batch.length;
+      const out = tidy(() => {
+        const q = bi.embed(queries, o.queryLength); // [B, H]
+        const d = bi.embed(docs, o.docLength); // [2B, H]
+        const p = d.narrow(0, 0, B);
+        const n = d.narrow(0, B, B);
+        if (recordInternals) for (const t of [q, p, n]) t.retainGrad();
+        let loss: Tensor;
+        let parts: Record<string, Tensor> = {};
+        if (o.loss.kind === 'sdam') {
+          const r = sdamLoss(q, p, n, o.loss.options);
+          loss = r.loss;
+          parts = { target: r.target.detach(), margin: r.margin.detach(), pairSimilarity: ops.cosineSimilarity(p, n).detach() };
+        } else if (o.loss.kind === 'margin-mse') {
+          const device = q.device;
+          const tPos = fromArray(teacher!.slice(0, B), [B], { device });
+          const tNeg = fromArray(teacher!.slice(B), [B], { device });
+          loss = marginMSE(q, p, n, tPos, tNeg);
+          parts = { pairSimilarity: ops.cosineSimilarity(p, n).detach() };
+        } else {
+          loss = infoNCE(q, p, o.loss.scale, o.loss.ownNegatives ? n : undefined);
+          parts = { pairSimilarity: ops.cosineSimilarity(p, n).detach() };
+        }
+        loss.backward();
+        return { loss: loss.detach(), parts, q, p, n };
+      });
+      const lossValue = (await out.loss.data())[0];
+      if (!Number.isFinite(lossValue)) throw new Error(`step ${step}: loss is ${lossValue}`);
+      const gradNorm = o.clip > 0 ? await clipGradNorm(params, o.clip) : NaN;
+      optimizer.lr = schedule(step);
+      optimizer.step();
+      optimizer.zeroGrad();
+      stepMs += performance.now() - t0;
+
+      if (recordInternals) {
+        const norms = await Promise.all([out.q, out.p, out.n].map((t) => rowNorms(t.grad, B)));
+        const gradNorms = norms[0].map((_, i) => Math.sqrt(norms[0][i] ** 2 + norms[1][i] ** 2 + norms[2][i] ** 2));
+        const arrays: Record<string, number[]> = {};
+        for (const [k, t] of Object.entries(out.parts)) arrays[k] = [...(await t.data())];
+        log('internals', { step, loss: lossValue, gradNorms, ...arrays, hardnessGradCorrelation: pearson(arrays.pairSimilarity, gradNorms) });
+      }
+      for (const t of [out.loss, out.q, out.p, out.n, ...Object.values(out.parts)]) {
+        t.grad?.dispose();
+        t.grad = null;
+        t.dispose();
+      }
+      log('log', { kind: 'train', step, loss: lossValue, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
+      bar?.update(step, { loss: lossValue.toFixed(4) });
+
+      if (validation && (step % o.evalEvery === 0 || step === o.steps)) {
+        const v = await evaluateBiencoder(bi, validation, { ...evalOpts, progress: false, name: o.validation!.name });
+        const score = v.metrics['nDCG@10'];
+        log('log', { kind: 'validation', step, ...v });
+        if (score > best) {
+          best = score;
+          bestStep = step;
+          sinceBest = 0;
+          await bi.save(modelDir);
+        } else if (++sinceBest >= o.patience) {
+          stoppedEarly = true;
+          break;
+        }
+      }
+    }
+  } finally {
+    bar?.stop();
+    optimizer.dispose();
+  }
+  if (!validation) {
+    bestStep = step;
+    await bi.save(modelDir);
+  }
+  bi.dispose();
+
+  const finalModel = Biencoder.load(modelDir, { device: o.device });
+  const final: SetMetrics[] = [];
+  try {
+    for (const [i, set] of o.evalSets.entries()) final.push(await evaluateBiencoder(finalModel, evalData[i], { ...evalOpts, name: set.name }));
+  } finally {
+    finalModel.dispose();
+  }
+  const result: TrainBiencoderResult = { steps: step, bestStep, stoppedEarly, msPerStep: stepMs / Math.max(step, 1), initial, final, modelDir };
+  log('log', { kind: 'final', ...result });
+  writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
