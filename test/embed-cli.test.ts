@@ -136,7 +136,7 @@ describe('retrograd embed', () => {
         return ['--model', MODEL, '--input', input];
       }, /bad-text\.jsonl:2: "text" must be a string/],
       ['missing input', () => ['--model', MODEL, '--input', join(work, 'none.jsonl')], /input file .*none\.jsonl does not exist/],
-      ['max length beyond the position table', () => ['--model', MODEL, '--input', INPUT, '--max-length', '64'], /--max-length 64 exceeds the model's max_position_embeddings 32/],
+      ['max length beyond the position table', () => ['--model', MODEL, '--input', INPUT, '--max-length', '64'], /--max-length: max length 64 exceeds the model's max_position_embeddings 32/],
     ];
     for (const [name, args, message] of cases) {
       it(name, () => {

@@ -8,19 +8,16 @@
 // directory records (sentence-transformers' modules.json / 1_Pooling), else mean pooling without
 // normalisation, as sentence-transformers does for a plain Hugging Face model. Everything is
 // validated before any work starts; the output is written to a temporary file and renamed at the
-// end, so a failed run writes nothing. Texts are batched by token length (less padding); each
-// row's result does not depend on its batch. A progress bar goes to stderr when it is a terminal.
+// end, so a failed run writes nothing. Texts are batched by token length (less padding, see
+// Biencoder.encoder); each row's result does not depend on its batch. A progress bar goes to stderr when it is a terminal.
 
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { initDevice } from '../tensor/device.js';
-import { fromArray } from '../tensor/tensor.js';
-import { tidy } from '../tensor/memory.js';
-import { noGrad } from '../autograd/engine.js';
-import { loadModelDir } from '../nn/model-dir.js';
-import { pool, type PoolingConfig, type PoolingMode } from '../nn/pooling.js';
+import { Biencoder } from '../nn/biencoder.js';
+import type { PoolingConfig, PoolingMode } from '../nn/pooling.js';
 
 export interface EmbedOptions {
   model: string;
@@ -94,60 +91,25 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
   const device = opts.device ?? 'cpu';
   await initDevice(device);
 
-  const loaded = loadModelDir(opts.model, { device, head: 'none' });
-  const { model, config } = loaded;
-  const tokenizer = loaded.tokenizer!;
-  const pooling: PoolingConfig = {
-    mode: opts.pooling ?? loaded.pooling?.mode ?? 'mean',
-    normalize: opts.normalize ?? loaded.pooling?.normalize ?? false,
-  };
-  const limit = Math.min(tokenizer.modelMaxLength, config.max_position_embeddings);
-  if (requestedLength !== undefined && requestedLength > config.max_position_embeddings) {
-    throw new Error(`--max-length ${requestedLength} exceeds the model's max_position_embeddings ${config.max_position_embeddings}`);
+  const loaded = Biencoder.load(opts.model, { device });
+  const chosen: PoolingConfig = { mode: opts.pooling ?? loaded.pooling.mode, normalize: opts.normalize ?? loaded.pooling.normalize };
+  const bi = loaded.withPooling(chosen);
+  let maxLength: number;
+  try {
+    maxLength = bi.lengthLimit(requestedLength);
+  } catch (err) {
+    bi.dispose();
+    throw new Error(`--max-length: ${(err as Error).message}`);
   }
-  const maxLength = requestedLength ?? limit;
-  if (maxLength < 2) throw new Error(`--max-length ${maxLength} leaves no room for [CLS] and [SEP]`);
 
-  const encoded = rows.map((r) => tokenizer.encode(r.text, undefined, { maxLength, truncation: true }));
-  // Longest first, so the slowest batches come early and padding stays small.
-  const order = encoded.map((_, i) => i).sort((a, b) => encoded[b].inputIds.length - encoded[a].inputIds.length || a - b);
-  const embeddings = new Array<Float32Array>(rows.length);
   const bar = (opts.progress ?? process.stderr.isTTY) ? new SingleBar({ format: 'embed [{bar}] {value}/{total} texts | {eta_formatted} left', stream: process.stderr }) : null;
   bar?.start(rows.length, 0);
+  let embeddings: Float32Array[];
   try {
-    for (let start = 0; start < order.length; start += batchSize) {
-      const batch = order.slice(start, start + batchSize);
-      const seq = encoded[batch[0]].inputIds.length;
-      // [B, S] row-major, right-padded with [PAD] / mask 0 / type 0
-      const ids = new Int32Array(batch.length * seq).fill(tokenizer.padId);
-      const mask = new Int32Array(batch.length * seq);
-      const types = new Int32Array(batch.length * seq);
-      batch.forEach((row, b) => {
-        const e = encoded[row];
-        ids.set(e.inputIds, b * seq);
-        mask.set(e.attentionMask, b * seq);
-        types.set(e.tokenTypeIds, b * seq);
-      });
-      const pooled = noGrad(() => tidy(() => {
-        const shape = [batch.length, seq];
-        const attentionMask = fromArray(mask, shape, { dtype: 'int32', device });
-        const out = model.forward({
-          inputIds: fromArray(ids, shape, { dtype: 'int32', device }),
-          attentionMask,
-          tokenTypeIds: fromArray(types, shape, { dtype: 'int32', device }),
-        });
-        return pool(out.lastHiddenState, attentionMask, pooling); // [B, H]
-      }));
-      const data = Float32Array.from(await pooled.data());
-      pooled.dispose();
-      batch.forEach((row, b) => {
-        embeddings[row] = data.subarray(b * config.hidden_size, (b + 1) * config.hidden_size);
-      });
-      bar?.update(Math.min(start + batchSize, order.length));
-    }
+    embeddings = await bi.encoder(maxLength, batchSize, (done) => bar?.update(done))(rows.map((r) => r.text));
   } finally {
     bar?.stop();
-    model.dispose();
+    bi.dispose();
   }
 
   const tmp = join(outDir, `.${basename(opts.output)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -163,7 +125,7 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
     unlinkSync(tmp);
     throw err;
   }
-  return { rows: rows.length, dimension: config.hidden_size, pooling, maxLength, device };
+  return { rows: rows.length, dimension: bi.dimension, pooling: chosen, maxLength, device };
 }
 
 function intOption(value: string): number {

@@ -11,11 +11,10 @@
 // writes the run as a TREC run file, --metrics-out the per-query metrics as JSON (both atomically).
 // Documents are `title + " " + text` (docText).
 //
-// A model directory is embedded through `retrograd embed`'s runEmbed (src/cli/embed.ts) on
-// temporary JSONL files, so pooling, truncation and batching are exactly the embed command's.
+// A model directory is embedded with src/nn/biencoder.ts, as `retrograd embed` does: pooling from
+// --pooling, else the directory's sentence-transformers files, else mean; truncation to
+// --max-length, else the model's limit.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -26,7 +25,7 @@ import { evaluate, evaluationJson, metricNames, DEFAULT_CUTOFFS } from '../eval/
 import { runFromLists, writeTrecRun, type Run } from '../eval/run.js';
 import { initDevice } from '../tensor/device.js';
 import type { PoolingMode } from '../nn/pooling.js';
-import { runEmbed } from './embed.js';
+import { Biencoder } from '../nn/biencoder.js';
 
 export interface EvalOptions {
   data: string;
@@ -65,23 +64,6 @@ export interface EvalReport {
   seconds: Record<string, number>;
 }
 
-/** An Encoder that embeds texts with `retrograd embed` on a temporary JSONL file pair. */
-export function modelEncoder(opts: { model: string; pooling?: PoolingMode; maxLength?: number; batchSize?: number; device?: string; progress?: boolean }): Encoder {
-  return async (texts) => {
-    const dir = mkdtempSync(join(tmpdir(), 'retrograd-eval-'));
-    try {
-      const input = join(dir, 'texts.jsonl');
-      const output = join(dir, 'embeddings.jsonl');
-      writeFileSync(input, texts.map((text, id) => `${JSON.stringify({ id, text })}\n`).join(''));
-      await runEmbed({ model: opts.model, input, output, pooling: opts.pooling, maxLength: opts.maxLength, batchSize: opts.batchSize, device: opts.device, progress: opts.progress });
-      const lines = readFileSync(output, 'utf8').split('\n').filter((l) => l !== '');
-      return lines.map((line) => Float32Array.from((JSON.parse(line) as { embedding: number[] }).embedding));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-}
-
 function seconds(since: number): number {
   return Math.round(performance.now() - since) / 1000;
 }
@@ -116,9 +98,16 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
   } else {
     const device = opts.device ?? 'cpu';
     await initDevice(device);
-    const encode = modelEncoder({ model: opts.model!, pooling: opts.pooling, maxLength: opts.maxLength, batchSize: opts.batchSize, device, progress });
-    // One encoder call per side: runEmbed loads the model and batches internally.
-    const result = await denseRetrieve(data, encode, { k: depth, similarity: opts.similarity, batchSize: Infinity, progress: false, device });
+    const loaded = Biencoder.load(opts.model!, { device });
+    const bi = opts.pooling ? loaded.withPooling({ mode: opts.pooling, normalize: loaded.pooling.normalize }) : loaded;
+    let result: Awaited<ReturnType<typeof denseRetrieve>>;
+    try {
+      const encode = bi.encoder(bi.lengthLimit(opts.maxLength), opts.batchSize ?? 32);
+      // Chunks of 1024 texts: each is sorted by length inside the encoder, and the bar moves per chunk.
+      result = await denseRetrieve(data, encode, { k: depth, similarity: opts.similarity, batchSize: 1024, progress, device });
+    } finally {
+      bi.dispose();
+    }
     run = result.run;
     time.embed_corpus = Math.round(result.seconds.embedCorpus * 1000) / 1000;
     time.embed_queries = Math.round(result.seconds.embedQueries * 1000) / 1000;

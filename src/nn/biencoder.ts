@@ -1,5 +1,5 @@
-// A biencoder: one BERT encoder, a tokenizer and a pooling rule that map texts to embeddings, used
-// for queries and documents alike (scored by cosine similarity downstream).
+// A biencoder: one BERT encoder, a tokenizer and a pooling rule (with optional L2 normalisation)
+// that map texts to embeddings, used for queries and documents alike.
 //
 // `embed` keeps the graph (training); `encoder` returns a no-grad callback for evaluation that
 // batches texts longest-first so padding stays small, and whose rows do not depend on their batch.
@@ -35,11 +35,31 @@ export class Biencoder {
     readonly pooling: PoolingConfig,
   ) {}
 
-  /** Load a Hugging Face model directory (an MLM head in the file is ignored). */
+  /**
+   * Load a Hugging Face model directory (an MLM head or pooler in the file is ignored). Pooling:
+   * `o.pooling`, else what the directory records, else mean pooling without normalisation (what
+   * sentence-transformers does with a plain Hugging Face model).
+   */
   static load(dir: string, o: LoadBiencoderOptions = {}): Biencoder {
     const loaded = loadModelDir(dir, { device: o.device, head: 'none', pooler: false, allowUnexpected: true, dropoutGenerator: o.dropoutGenerator });
-    const pooling = o.pooling ?? loaded.pooling ?? { mode: 'cls', normalize: false };
+    const pooling = o.pooling ?? loaded.pooling ?? { mode: 'mean', normalize: false };
     return new Biencoder(loaded.model, loaded.tokenizer!, pooling);
+  }
+
+  /** The same encoder and tokenizer with another pooling rule. */
+  withPooling(pooling: PoolingConfig): Biencoder {
+    return new Biencoder(this.model, this.tokenizer, pooling);
+  }
+
+  /** A truncation length: `requested`, checked against the position table, or the model's limit. */
+  lengthLimit(requested?: number): number {
+    const positions = this.model.config.max_position_embeddings;
+    if (requested !== undefined && requested > positions) {
+      throw new Error(`max length ${requested} exceeds the model's max_position_embeddings ${positions}`);
+    }
+    const length = requested ?? Math.min(this.tokenizer.modelMaxLength, positions);
+    if (length < 2) throw new Error(`max length ${length} leaves no room for [CLS] and [SEP]`);
+    return length;
   }
 
   get device(): string {
@@ -90,9 +110,9 @@ export class Biencoder {
   /**
    * A no-grad encoder for evaluation (src/eval/dense.ts's Encoder): the texts of one call are
    * embedded in sub-batches of `batchSize`, longest first, in eval mode (no dropout); the training
-   * flag is restored afterwards.
+   * flag is restored afterwards. `onProgress` gets the number of texts done after each sub-batch.
    */
-  encoder(maxLength: number, batchSize = 32): (texts: string[]) => Promise<Float32Array[]> {
+  encoder(maxLength: number, batchSize = 32, onProgress?: (done: number) => void): (texts: string[]) => Promise<Float32Array[]> {
     return async (texts) => {
       const encodings = this.tokenize(texts, maxLength);
       const order = encodings.map((_, i) => i).sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length || a - b);
@@ -108,6 +128,7 @@ export class Biencoder {
           idx.forEach((i, b) => {
             rows[i] = data.subarray(b * this.dimension, (b + 1) * this.dimension);
           });
+          onProgress?.(start + idx.length);
         }
       } finally {
         this.model.train(wasTraining);
