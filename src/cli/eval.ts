@@ -15,7 +15,6 @@
 // --pooling, else the directory's sentence-transformers files, else mean; truncation to
 // --max-length, else the model's limit.
 
-import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { docText, loadBeir, writeTextAtomic } from '../data/beir.js';
