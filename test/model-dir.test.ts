@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdir
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromArray, noGrad, tidy } from '../src/index.js';
-import { readSafetensors, writeSafetensors, type SafetensorsTensor, type SafetensorsTensorInput } from '../src/nn/safetensors.js';
+import { f16BitsToF32, f32ToF16Bits, readSafetensors, writeSafetensors, type SafetensorsTensor, type SafetensorsTensorInput } from '../src/nn/safetensors.js';
 import { BertTokenizer } from '../src/nn/tokenizer.js';
 import { BertForMaskedLM, BertModel } from '../src/nn/bert.js';
 import {
@@ -22,6 +22,10 @@ const FIXTURES = join(import.meta.dirname, 'fixtures', 'bert');
 const TINY = join(FIXTURES, 'tiny');
 const TINY_RELU = join(FIXTURES, 'tiny-relu');
 const scratch = mkdtempSync(join(tmpdir(), 'retrograd-model-dir-'));
+function zip<A, B>(a: Iterable<A>, b: Iterable<B>): [A, B][] {
+  const bs = [...b];
+  return [...a].map((x, i) => [x, bs[i]]);
+}
 let counter = 0;
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -123,6 +127,21 @@ describe('loading: key variants are mapped in one place', () => {
       assertClose(hidden(loaded.model), expectedTiny, { atol: 0.05, rtol: 0.05 }, `${dtype} hidden states`);
       loaded.model.dispose();
     }
+  });
+
+  it('saves F16 weights that load back as the rounded values', async () => {
+    const model = loadModelDir(TINY).model;
+    const dir = join(freshDir(), 'f16');
+    await saveModelDir(dir, model, { weightsDtype: 'F16' });
+    const file = readSafetensors(join(dir, 'model.safetensors'));
+    expect([...file.tensors.values()].every((t) => t.dtype === 'F16')).toBe(true);
+    const back = loadModelDir(dir, { requireTokenizer: false }).model;
+    for (const [[name, p], [, q]] of zip(model.namedParameters(), back.namedParameters())) {
+      const want = f16BitsToF32(f32ToF16Bits(Float32Array.from(p.toArray())));
+      assertClose(q.toArray(), want, { atol: 0, rtol: 0 }, name);
+    }
+    model.dispose();
+    back.dispose();
   });
 
   it('an untied decoder copy is an error', () => {

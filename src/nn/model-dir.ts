@@ -343,6 +343,8 @@ export interface SaveModelDirOptions {
   tokenizer?: BertTokenizer;
   /** Written as modules.json + 1_Pooling/config.json (sentence-transformers layout). */
   pooling?: PoolingConfig | null;
+  /** Storage dtype of the weights (default F32); F16/BF16 halve the file, rounding to nearest even. */
+  weightsDtype?: 'F32' | 'F16' | 'BF16';
 }
 
 /** Everything a model directory holds, as relative path -> bytes, for an atomic write. */
@@ -354,7 +356,7 @@ async function directoryFiles(model: BertModel | BertForMaskedLM, opts: SaveMode
   const tensors = new Map<string, SafetensorsTensorInput>();
   for (const [name, p] of model.namedParameters()) {
     const data = await (p as Tensor).data();
-    tensors.set(name, { dtype: 'F32', shape: [...p.shape], data: data instanceof Float32Array ? data : Float32Array.from(data) });
+    tensors.set(name, { dtype: opts.weightsDtype ?? 'F32', shape: [...p.shape], data: data instanceof Float32Array ? data : Float32Array.from(data) });
   }
   const config = model.config;
   files.set('config.json', json(configJson(config, model instanceof BertForMaskedLM ? 'BertForMaskedLM' : 'BertModel')));
