@@ -76,6 +76,8 @@ export interface TrainBiencoderOptions {
   evalSets: EvalSet[];
   /** Also evaluate the starting model on evalSets. */
   evalInitial?: boolean;
+  /** Evaluate on a seeded subsample of this many queries per set (quick runs); default all. */
+  evalQueries?: number;
   internalsEvery: number;
   evalBatchSize?: number;
   device: string;
@@ -103,12 +105,19 @@ export interface TrainBiencoderResult {
 
 const SALT = { order: 0x0dde, dropout: 0xd409, subset: 0x5b5e } as const;
 
-/** The split's queries only (those with judgements), and the whole corpus of the directory. */
-async function loadEvalSet(set: EvalSet): Promise<BeirDataset> {
+/** The first n judged queries of a seeded shuffle (quick evaluations); the corpus stays whole. */
+export function subsampleQueries(data: BeirDataset, n: number | undefined, seed = 1): BeirDataset {
+  if (n === undefined || n >= data.queries.size) return data;
+  const ids = new Generator(seed).shuffle([...data.queries.keys()]).slice(0, n);
+  return { ...data, queries: new Map(ids.map((id) => [id, data.queries.get(id)!])) };
+}
+
+/** The split's judged queries (optionally a seeded subsample), and the whole corpus of the directory. */
+export async function loadEvalSet(set: EvalSet, maxQueries?: number): Promise<BeirDataset> {
   const data = await loadBeir(set.dir, set.split);
   const queries = new Map([...data.queries].filter(([qid]) => data.qrels.has(qid)));
   if (queries.size === 0) throw new Error(`${set.dir}: no judged queries in split ${set.split}`);
-  return { ...data, queries };
+  return subsampleQueries({ ...data, queries }, maxQueries);
 }
 
 /** nDCG@10, MRR@10, R@10, R@100, MAP@100 of the biencoder on a dataset (exact search). */
@@ -168,7 +177,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   const dropoutGen = new Generator(o.seed);
   const bi = Biencoder.load(o.model, { device: o.device, pooling: { mode: o.pooling, normalize: false }, dropoutGenerator: dropoutGen });
   const validation = o.validation && o.evalEvery > 0 ? await loadEvalSet(o.validation) : null;
-  const evalData = await Promise.all(o.evalSets.map(loadEvalSet));
+  const evalData = await Promise.all(o.evalSets.map((set) => loadEvalSet(set, o.evalQueries)));
   const evalOpts = { queryLength: o.queryLength, docLength: o.docLength, batchSize: o.evalBatchSize, progress: o.progress };
 
   const lines: Record<string, string[]> = { log: [], internals: [] };
