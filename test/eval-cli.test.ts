@@ -171,6 +171,12 @@ describe('retrograd mine', () => {
       }
     }
     expect(forced).toBe(24); // all 12 train positives rank in their query's top 2, for both seeds
+
+    // An exclusion rule removes candidates: excluding each query's BM25 top non-positive changes every forced draw.
+    const top = new Map([...data.queries].map(([qid, text]) => [qid, index.search(text, 2).map((d) => d.docid)]));
+    const excluded = mineNegatives(data, { negatives: 3, seed: 1, exclude: (qid, docid) => docid === top.get(qid)!.find((id) => !data.qrels.get(qid)!.has(id)) });
+    expect(excluded.triples.length).toBeGreaterThan(0);
+    for (const t of excluded.triples) expect(t.neg).not.toBe(top.get(t.qid)!.find((id) => !data.qrels.get(t.qid)!.has(id)));
   });
 
   it('writes to DIR/triples/<split>.jsonl.gz by default', async () => {

@@ -1,5 +1,6 @@
 // BM25 hard-negative mining, the MS MARCO recipe: for each query of a split, rank the whole corpus
-// with BM25, keep the top N, drop the query's judged positives (qrels score >= 1), and for every
+// with BM25, keep the top N, drop the query's judged positives (qrels score >= 1) and any document
+// the caller excludes (near-duplicates of a positive), and for every
 // (query, positive) pair draw one negative uniformly from what is left, with the project's seeded
 // Generator. Queries are taken in queries-file order and positives in qrels order, so a seed gives
 // the same triples every time. A pair whose query has no candidate left gets no triple (counted).
@@ -17,6 +18,11 @@ export interface MineOptions extends Bm25Options {
   seed: number;
   /** Called after each query (progress). */
   onQuery?: (done: number) => void;
+  /**
+   * Documents that must not become a query's negative besides its judged positives, e.g.
+   * near-duplicates of a positive (they would be false negatives).
+   */
+  exclude?: (qid: string, docid: string) => boolean;
 }
 
 export interface MineResult {
@@ -41,7 +47,8 @@ export function mineNegatives(data: BeirDataset, opts: MineOptions): MineResult 
   for (const [qid, text] of data.queries) {
     const judged = data.qrels.get(qid) ?? new Map<string, number>();
     const positives = [...judged].filter(([, score]) => score >= 1).map(([docid]) => docid);
-    const candidates = index.search(text, opts.negatives).filter((d) => !((judged.get(d.docid) ?? 0) >= 1));
+    const candidates = index.search(text, opts.negatives)
+      .filter((d) => !((judged.get(d.docid) ?? 0) >= 1) && !(opts.exclude?.(qid, d.docid) ?? false));
     candidateTotal += candidates.length;
     for (const pos of positives) {
       if (candidates.length === 0) {
