@@ -3,6 +3,7 @@
 //   retrograd data build pkgdesc  --out data/pkgdesc [--seed N]   package descriptions (BEIR; also
 //                                                                  writes DIR-dev and DIR-test)
 //   retrograd data build pretrain --out DIR [--pkgdesc data/pkgdesc] MLM text corpus (train split only)
+//   retrograd data build faq      --out data/faq                    perlfaq + Python FAQ (BEIR, test)
 //
 // Packages are fetched with apt-get download and unpacked with dpkg-deb -x in a temporary folder
 // that is removed afterwards; index files are read from /var/lib/apt/lists (run
@@ -10,10 +11,11 @@
 // leaves no half-written file. A summary goes to stderr.
 
 import { InvalidArgumentError, type Command } from 'commander';
+import { buildFaq } from '../data/faq.js';
 import { buildPkgdescFromApt, DEFAULT_PKGDESC } from '../data/pkgdesc.js';
 import { buildPretrain } from '../data/pretrain.js';
 
-const DATASETS = ['pkgdesc', 'pretrain'] as const;
+const DATASETS = ['pkgdesc', 'pretrain', 'faq'] as const;
 type Dataset = (typeof DATASETS)[number];
 
 function intOption(value: string): number {
@@ -48,6 +50,11 @@ export async function runDataBuild(dataset: string, o: DataBuildOptions): Promis
         ...(['train', 'dev', 'test'] as const).map((sp) => `  ${sp}: ${s.docsPerSplit[sp]} documents, ${s.queriesPerSplit[sp]} queries, ${s.familiesPerSplit[sp]} families`),
         `wrote ${dirs.join(', ')} in ${seconds(start)}`,
       ];
+    }
+    case 'faq': {
+      const pairs = await buildFaq(o.out, command);
+      const perl = pairs.filter((p) => p.source.startsWith('perl-doc:')).length;
+      return [`faq: ${pairs.length} pairs (${perl} perlfaq, ${pairs.length - perl} Python FAQ)`, `wrote ${o.out} in ${seconds(start)}`];
     }
     case 'pretrain': {
       const counts = await buildPretrain({ out: o.out, pkgdesc: o.pkgdesc ?? 'data/pkgdesc', command });
