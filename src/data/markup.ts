@@ -258,7 +258,7 @@ export function podToBlocks(source: string): Block[] {
   let inPod = false;
   let skipUntilEnd: string | null = null;
   for (const para of source.replace(/\r\n?/g, '\n').split(/\n[ \t]*\n/)) {
-    const text = para.replace(/^\n+/, '');
+    const text = para.replace(/^\n+/, '').trimEnd();
     if (text.trim() === '') continue;
     if (text.startsWith('=')) {
       const m = text.match(/^=(\w+)\s*([\s\S]*)$/);

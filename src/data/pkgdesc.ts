@@ -8,10 +8,11 @@
 // 2. Exact de-duplication of long texts across the whole archive: one document per distinct text,
 //    id = the first package (index order) carrying it.
 // 3. Near-duplicates: word 3-shingles (lower-cased, digits masked so version numbers do not count)
-//    compared by Jaccard similarity (candidates from MinHash LSH, verified exactly). Near-duplicate
-//    documents of the SAME source package (-dev/-doc/-data variants) are merged into the first one;
-//    near-duplicates across source packages are kept as separate documents but tie their source
-//    packages into one family.
+//    compared by Jaccard similarity. Texts of the SAME source package (-dev/-doc/-data/-bin variants)
+//    are all compared pairwise and merged into one document at >= sameSourceJaccard (0.5). Across
+//    source packages, candidates come from MinHash LSH (verified exactly): >= familyJaccard (0.6)
+//    ties the two source packages into one family; >= crossSourceMergeJaccard (0.8) also merges the
+//    texts (e.g. gcc-11 / gcc-12 variants, 0ad / 0ad-data). A merged document keeps the first text.
 // 4. Families (source packages joined by shared or near-duplicate texts) are the unit of the split, so
 //    no source package and no near-duplicate text crosses splits. Families are shuffled with the
 //    seed; test takes families until its corpus holds `testDocs` documents, then dev until `devDocs`,
@@ -63,8 +64,12 @@ export interface PkgdescOptions {
   testQueries: number;
   devDocs: number;
   devQueries: number;
-  /** Jaccard similarity of 3-shingle sets at or above which two texts are near-duplicates. */
-  nearDupJaccard: number;
+  /** Jaccard similarity (3-shingle sets) at or above which texts of one source package are merged. */
+  sameSourceJaccard: number;
+  /** Jaccard similarity at or above which texts of different source packages are merged. */
+  crossSourceMergeJaccard: number;
+  /** Jaccard similarity at or above which texts of different source packages tie them into one family. */
+  familyJaccard: number;
   maxHeldOutFamilyDocs: number;
 }
 
@@ -74,7 +79,9 @@ export const DEFAULT_PKGDESC: PkgdescOptions = {
   testQueries: 1000,
   devDocs: 2500,
   devQueries: 500,
-  nearDupJaccard: 0.6,
+  sameSourceJaccard: 0.5,
+  crossSourceMergeJaccard: 0.8,
+  familyJaccard: 0.6,
   maxHeldOutFamilyDocs: 20,
 };
 
@@ -280,12 +287,31 @@ export function buildPkgdesc(allPairs: PkgPair[], sources: Map<string, string>, 
   const families = new Union(sourceIds.size);
   pairs.forEach((p, i) => families.join(sid(sourceOf(p.package)), sid(textSource[textOfPair[i]])));
 
-  // Near-duplicates: merge within a source package, link families across source packages.
+  // Near-duplicates: within a source package every pair is compared; across source packages
+  // candidates come from MinHash LSH. Merged texts become one document; linked sources one family.
   const merged = new Union(texts.length);
-  const pairsNear = nearDuplicatePairs(texts.map(shingles), options.nearDupJaccard);
-  for (const [a, b] of pairsNear) {
-    if (textSource[a] === textSource[b]) merged.join(a, b);
-    else families.join(sid(textSource[a]), sid(textSource[b]));
+  const sets = texts.map(shingles);
+  const textsOfSource = new Map<string, number[]>();
+  textSource.forEach((s, t) => {
+    const list = textsOfSource.get(s);
+    if (list === undefined) textsOfSource.set(s, [t]);
+    else list.push(t);
+  });
+  for (const list of textsOfSource.values()) {
+    for (let i = 0; i < list.length; i++) {
+      for (let j = i + 1; j < list.length; j++) {
+        if (jaccard(sets[list[i]], sets[list[j]]) >= options.sameSourceJaccard) merged.join(list[i], list[j]);
+      }
+    }
+  }
+  for (const [a, b] of nearDuplicatePairs(sets, Math.min(options.familyJaccard, options.crossSourceMergeJaccard))) {
+    if (textSource[a] === textSource[b]) continue;
+    const similarity = jaccard(sets[a], sets[b]);
+    if (similarity >= options.familyJaccard) families.join(sid(textSource[a]), sid(textSource[b]));
+    if (similarity >= options.crossSourceMergeJaccard) {
+      merged.join(a, b);
+      families.join(sid(textSource[a]), sid(textSource[b]));
+    }
   }
 
   // Documents: one per merged group, id = package of the group's first text.
@@ -428,9 +454,10 @@ Query: a binary package's short description; document: its long description.
 1. One pair per binary package (${s.packages} packages; ${s.pairs} with non-empty short and long
    descriptions). Texts are whitespace-normalised.
 2. Exact de-duplication of long texts: ${s.distinctTexts} distinct texts.
-3. Near-duplicates (Jaccard >= ${o.nearDupJaccard} over lower-cased word 3-shingles, digits masked; MinHash
-   LSH candidates, verified exactly): within one source package they are merged into one document
-   (${s.mergedNearDups} merged, ${s.docs} documents); across source packages they join the sources into one family.
+3. Near-duplicates by Jaccard similarity of lower-cased word 3-shingles (digits masked): texts of one
+   source package are merged into one document at >= ${o.sameSourceJaccard}; texts of different source packages
+   are merged at >= ${o.crossSourceMergeJaccard} and tie their source packages into one family at >= ${o.familyJaccard}
+   (cross-source candidates from MinHash LSH, verified exactly). ${s.mergedNearDups} texts merged, ${s.docs} documents.
 4. Split by family (source packages sharing a text or a near-duplicate text), shuffled with the seed:
    test takes families (of at most ${o.maxHeldOutFamilyDocs} documents) until it holds ${o.testDocs} documents, dev until
    ${o.devDocs}, train keeps the rest. No source package is in two splits.
