@@ -14,7 +14,7 @@
 //    ties the two source packages into one family; >= crossSourceMergeJaccard (0.8) also merges the
 //    texts (e.g. gcc-11 / gcc-12 variants, 0ad / 0ad-data). A merged document keeps the first text.
 // 4. Families (source packages joined by shared or near-duplicate texts) are the unit of the split, so
-//    no source package and no near-duplicate text crosses splits. Families are shuffled with the
+//    no source package and no near-duplicate text (at >= familyJaccard) crosses splits. Families are shuffled with the
 //    seed; test takes families until its corpus holds `testDocs` documents, then dev until `devDocs`,
 //    train the rest. Families with more than `maxHeldOutFamilyDocs` documents stay in train.
 // 5. Queries: every package of a train family. For test and dev, one query per family (the first
