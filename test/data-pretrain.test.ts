@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildPretrain, countBySource, gitDocs, isExcludedFromPretrain, perlDocs, pkgdescTrainDocs, pythonDocs, wordnetDocs } from '../src/data/pretrain.js';
-import { parseWordnetData, synsetLine } from '../src/data/wordnet.js';
+import { parseWordnetData, synsetLine, wordnetPairs } from '../src/data/wordnet.js';
 import { chunkBlocks, type Block } from '../src/data/debian.js';
 import { writeBeir } from '../src/data/beir.js';
 import { runDataBuild } from '../src/cli/data.js';
@@ -91,6 +91,16 @@ describe('git-doc and WordNet', () => {
     expect(() => parseWordnetData('00001740 00 a 01 able 0 000\n', 'data.adj')).toThrow('data.adj line 1: no " | " before the gloss');
   });
 
+  it('word -> gloss pairs: one query per distinct lemma list, relevant to every synset with it', () => {
+    const synsets = parseWordnetData(fixture('wordnet-data.adj.excerpt'), 'data.adj');
+    const twin = { ...synsets[0], offset: '99999999', gloss: 'another sense of able' };
+    const { docs, queries, qrels } = wordnetPairs([...synsets, twin]);
+    expect(docs.size).toBe(5);
+    expect(docs.get('wn:a00002312')).toBe(synsets[2].gloss);
+    expect([...queries.values()]).toEqual(['able', 'unable', 'abaxial, dorsal', 'outback, remote']);
+    expect([...qrels.get('q:wn:a00001740')!.keys()]).toEqual(['wn:a00001740', 'wn:a99999999']);
+  });
+
   it('wordnetDocs packs synset lines per file', () => {
     const wn = join(tmp, 'wordnet-base');
     for (const f of ['data.noun', 'data.verb', 'data.adj', 'data.adv']) put(join(wn, 'usr/share/wordnet', f), fixture('wordnet-data.adj.excerpt'));
@@ -127,7 +137,7 @@ describe('chunkBlocks', () => {
 
 describe('data build errors', () => {
   it('an unknown dataset is one clear error', async () => {
-    await expect(runDataBuild('nope', { out: join(tmp, 'x') })).rejects.toThrow('unknown dataset "nope" (expected one of: pkgdesc, pretrain, faq)');
+    await expect(runDataBuild('nope', { out: join(tmp, 'x') })).rejects.toThrow('unknown dataset "nope" (expected one of: pkgdesc, pretrain, faq, wordnet)');
   });
 
   it('pretrain without a pkgdesc directory fails before any download and writes nothing', async () => {

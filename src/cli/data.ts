@@ -4,6 +4,7 @@
 //                                                                  writes DIR-dev and DIR-test)
 //   retrograd data build pretrain --out DIR [--pkgdesc data/pkgdesc] MLM text corpus (train split only)
 //   retrograd data build faq      --out data/faq                    perlfaq + Python FAQ (BEIR, test)
+//   retrograd data build wordnet  --out DIR                          WordNet word -> gloss (BEIR, train)
 //
 // Packages are fetched with apt-get download and unpacked with dpkg-deb -x in a temporary folder
 // that is removed afterwards; index files are read from /var/lib/apt/lists (run
@@ -14,8 +15,9 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { buildFaq } from '../data/faq.js';
 import { buildPkgdescFromApt, DEFAULT_PKGDESC } from '../data/pkgdesc.js';
 import { buildPretrain } from '../data/pretrain.js';
+import { buildWordnet } from '../data/wordnet.js';
 
-const DATASETS = ['pkgdesc', 'pretrain', 'faq'] as const;
+const DATASETS = ['pkgdesc', 'pretrain', 'faq', 'wordnet'] as const;
 type Dataset = (typeof DATASETS)[number];
 
 function intOption(value: string): number {
@@ -55,6 +57,10 @@ export async function runDataBuild(dataset: string, o: DataBuildOptions): Promis
       const pairs = await buildFaq(o.out, command);
       const perl = pairs.filter((p) => p.source.startsWith('perl-doc:')).length;
       return [`faq: ${pairs.length} pairs (${perl} perlfaq, ${pairs.length - perl} Python FAQ)`, `wrote ${o.out} in ${seconds(start)}`];
+    }
+    case 'wordnet': {
+      const n = await buildWordnet(o.out, command);
+      return [`wordnet: ${n.docs} glosses, ${n.queries} queries`, `wrote ${o.out} in ${seconds(start)}`];
     }
     case 'pretrain': {
       const counts = await buildPretrain({ out: o.out, pkgdesc: o.pkgdesc ?? 'data/pkgdesc', command });
