@@ -28,6 +28,7 @@ describe('exclusion rules', () => {
   it('perlfaq*.pod and python faq/ are excluded, other documentation is not', () => {
     expect(isExcludedFromPretrain('perl-doc', 'perlfaq.pod')).toBe(true);
     expect(isExcludedFromPretrain('perl-doc', 'perlfaq4.pod')).toBe(true);
+    expect(isExcludedFromPretrain('perl-doc', 'perltoc.pod')).toBe(true);
     expect(isExcludedFromPretrain('perl-doc', 'perlsyn.pod')).toBe(false);
     expect(isExcludedFromPretrain('perl-doc', 'perlfork.pod')).toBe(false);
     expect(isExcludedFromPretrain('python3.11-doc', 'faq/general.rst.txt')).toBe(true);

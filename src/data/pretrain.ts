@@ -7,8 +7,9 @@
 // and the long descriptions of the documents marked "split": "train" in the pkgdesc BEIR directory.
 //
 // Everything used for evaluation is excluded, so pretraining never sees a test document: Perl's
-// perlfaq*.pod (incl. the perlfaq.pod index of questions), Python's faq/ sources, and every package
-// description of the dev and test splits (read from the pkgdesc directory's own split field).
+// perlfaq*.pod (incl. the perlfaq.pod index of questions) and perltoc.pod (which lists every perlfaq
+// question), Python's faq/ sources, and every package description of the dev and test splits (read
+// from the pkgdesc directory's own split field).
 //
 // Markup is stripped by markup.ts; long documents are cut at section headings into chunks of a few
 // hundred to a few thousand words; code blocks are kept only when short (DEFAULT_CHUNKS).
@@ -41,7 +42,8 @@ const WORDNET_CHUNKS = { minWords: 300, maxWords: 500, maxCodeLines: 0 };
  * `path` is relative to the package's documentation root (python: _sources; perl: the pod folder).
  */
 export function isExcludedFromPretrain(pkg: string, path: string): boolean {
-  if (pkg === 'perl-doc') return /(^|\/)perlfaq\d*\.pod$/.test(path);
+  // perltoc.pod is the table of contents of every pod, perlfaq questions included.
+  if (pkg === 'perl-doc') return /(^|\/)(perlfaq\d*|perltoc)\.pod$/.test(path);
   if (pkg === 'python3.11-doc') return path === 'faq' || path.startsWith('faq/');
   return false;
 }
@@ -153,8 +155,9 @@ ${DEFAULT_CHUNKS.maxCodeLines} lines; sections of ${DEFAULT_CHUNKS.minWords}-${D
 Built with: \`${command}\` (packages fetched with apt-get download, unpacked with dpkg-deb -x).
 
 Excluded because evaluation sets are built from them: perl-doc perlfaq*.pod (perlfaq.pod and
-perlfaq1-9), python3.11-doc faq/*, and every pkgdesc document of the dev and test splits (the
-package descriptions come from the train documents of \`${pkgdescDir}\` only).
+perlfaq1-9) and perltoc.pod (it lists every perlfaq question), python3.11-doc faq/*, and every
+pkgdesc document of the dev and test splits (the package descriptions come from the train
+documents of \`${pkgdescDir}\` only).
 
 | source | version | lines | words | licence |
 |---|---|---|---|---|
