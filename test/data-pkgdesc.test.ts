@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPkgdesc, DEFAULT_PKGDESC, jaccard, nearDuplicatePairs, parseSources, parseTranslations, shingles, writePkgdesc, type PkgdescOptions, type PkgPair } from '../src/data/pkgdesc.js';
 import { parseDeb822 } from '../src/data/debian.js';
-import { loadBeir } from '../src/data/beir.js';
+import { loadBeir, readTriples } from '../src/data/beir.js';
 import { Generator } from '../src/tensor/random.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'data');
@@ -173,7 +173,7 @@ describe('split (synthetic archive)', () => {
   it('writes the whole collection and the dev/test sub-collections in BEIR layout', async () => {
     const out = join(tmp, 'pkgdesc');
     const dirs = await writePkgdesc(out, data, { translationFile: 'T', packagesFile: 'P', indexDate: 'today', command: 'test' });
-    expect(dirs).toEqual([out, `${out}-dev`, `${out}-test`]);
+    expect(dirs).toEqual([out, `${out}-train`, `${out}-dev`, `${out}-test`]);
     const whole = await loadBeir(out, 'test');
     expect(whole.corpus.size).toBe(300);
     expect(whole.queries.size).toBe(40);
@@ -187,5 +187,17 @@ describe('split (synthetic archive)', () => {
     const train = await loadBeir(out, 'train');
     expect(train.queries.size).toBe(data.stats.queriesPerSplit.train);
     expect(readFileSync(join(`${out}-test`, 'PROVENANCE.md'), 'utf8')).toContain('test split only');
+
+    // pkgdesc-train: train documents only, one BM25 triple per train query, never a negative of the query's own family
+    const trainDir = await loadBeir(`${out}-train`, 'train');
+    expect(trainDir.corpus.size).toBe(data.stats.docsPerSplit.train);
+    const triples = await readTriples(join(`${out}-train`, 'triples', 'train.jsonl.gz'));
+    expect(triples.length).toBeGreaterThan(0);
+    const family = new Map(data.docs.map((d) => [d.id, d.family]));
+    for (const t of triples) {
+      expect(trainDir.corpus.has(t.neg)).toBe(true);
+      expect(trainDir.qrels.get(t.qid)!.has(t.pos)).toBe(true);
+      expect(family.get(t.neg)).not.toBe(family.get(t.pos));
+    }
   });
 });

@@ -176,6 +176,7 @@ describe('retrograd mine', () => {
     const top = new Map([...data.queries].map(([qid, text]) => [qid, index.search(text, 2).map((d) => d.docid)]));
     const excluded = mineNegatives(data, { negatives: 3, seed: 1, exclude: (qid, docid) => docid === top.get(qid)!.find((id) => !data.qrels.get(qid)!.has(id)) });
     expect(excluded.triples.length).toBeGreaterThan(0);
+    expect(excluded.queries).toBe(data.queries.size); // counted without an onQuery callback too
     for (const t of excluded.triples) expect(t.neg).not.toBe(top.get(t.qid)!.find((id) => !data.qrels.get(t.qid)!.has(id)));
   });
 

@@ -1,7 +1,8 @@
 // `retrograd data build <dataset> --out DIR`: build a dataset from Debian packages.
 //
 //   retrograd data build pkgdesc  --out data/pkgdesc [--seed N]   package descriptions (BEIR; also
-//                                                                  writes DIR-dev and DIR-test)
+//                                                                  writes DIR-train with BM25
+//                                                                  triples, DIR-dev and DIR-test)
 //   retrograd data build pretrain --out DIR [--pkgdesc data/pkgdesc] MLM text corpus (train split only)
 //   retrograd data build faq      --out data/faq                    perlfaq + Python FAQ (BEIR, test)
 //   retrograd data build wordnet  --out DIR                          WordNet word -> gloss (BEIR, train)

@@ -9,6 +9,7 @@ import { registerPretrain } from './pretrain.js';
 import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
 import { registerMine } from './mine.js';
+import { registerData } from './data.js';
 
 const program = new Command();
 program
@@ -22,6 +23,7 @@ registerPretrain(program);
 registerTrain(program);
 registerEval(program);
 registerMine(program);
+registerData(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -30,6 +30,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { writeBeir, type DocRow, type Qrels } from './beir.js';
+import { mineNegatives, type MineResult } from '../eval/mine.js';
 import { APT_LISTS, normalizeSpace, PACKAGES_AMD64, parseDeb822, readAptList, TRANSLATION_EN } from './debian.js';
 import { Generator } from '../tensor/random.js';
 
@@ -46,6 +47,8 @@ export interface PkgDoc {
   text: string;
   source: string;
   split: Split;
+  /** The family: the first source package of the group of source packages joined by shared or near-duplicate texts. */
+  family: string;
   /** Every package whose long description is (a near-duplicate of) this text. */
   packages: string[];
 }
@@ -316,7 +319,8 @@ export function buildPkgdesc(allPairs: PkgPair[], sources: Map<string, string>, 
 
   // Documents: one per merged group, id = package of the group's first text.
   const docOfText = new Int32Array(texts.length);
-  const docs: Array<Omit<PkgDoc, 'split'> & { family: number }> = [];
+  const sourceNames = [...sourceIds.keys()]; // dense id -> name (ids follow insertion order)
+  const docs: Array<Omit<PkgDoc, 'split' | 'family'> & { family: number }> = [];
   const docIndexOfRoot = new Map<number, number>();
   for (let t = 0; t < texts.length; t++) {
     const root = merged.find(t);
@@ -392,7 +396,9 @@ export function buildPkgdesc(allPairs: PkgPair[], sources: Map<string, string>, 
     }
   });
 
-  const outDocs: PkgDoc[] = docs.map((d) => ({ id: d.id, text: d.text, source: d.source, packages: d.packages, split: splitOfFamily.get(d.family)! }));
+  const outDocs: PkgDoc[] = docs.map((d) => ({
+    id: d.id, text: d.text, source: d.source, packages: d.packages, split: splitOfFamily.get(d.family)!, family: sourceNames[d.family],
+  }));
   return {
     docs: outDocs,
     queries,
@@ -419,7 +425,7 @@ function qrelsOf(queries: PkgQuery[], split: Split): Qrels {
 
 function corpusOf(docs: PkgDoc[], keep: (d: PkgDoc) => boolean): Map<string, DocRow> {
   const corpus = new Map<string, DocRow>();
-  for (const d of docs) if (keep(d)) corpus.set(d.id, { title: '', text: d.text, source: d.source, split: d.split });
+  for (const d of docs) if (keep(d)) corpus.set(d.id, { title: '', text: d.text, source: d.source, family: d.family, split: d.split });
   return corpus;
 }
 
@@ -476,13 +482,32 @@ Query: a binary package's short description; document: its long description.
 
 ## Directories
 - \`pkgdesc/\`: the whole collection (${s.docs} documents, every query, qrels/train.tsv, dev.tsv, test.tsv);
-  each document and query carries its \`split\`.
+  each document carries its \`split\` and \`family\`, each query its \`split\`.
+- \`pkgdesc-train/\`: only the train split, with \`triples/train.jsonl.gz\`: for every train query, one
+  negative drawn (seeded) from its BM25 top ${TRIPLE_DEPTH} over the train documents (src/eval/mine.ts), never a
+  document of the query's own family (near-duplicates of the positive would be false negatives).
 - \`pkgdesc-dev/\`, \`pkgdesc-test/\`: only that split's documents and queries; rank over these for
   the held-out evaluations (test: BM25 reference on ~5k documents).
 `;
 }
 
-/** Write the three BEIR directories: `<out>`, `<out>-dev`, `<out>-test`. */
+/** BM25 depth from which training negatives are drawn. */
+export const TRIPLE_DEPTH = 100;
+
+/** Train-split triples: BM25 negatives over the train documents, never from the query's own family. */
+export function trainTriples(data: PkgdescData): MineResult {
+  const train = data.docs.filter((d) => d.split === 'train');
+  const familyOf = new Map(train.map((d) => [d.id, d.family]));
+  const queries = data.queries.filter((q) => q.split === 'train');
+  const familyOfQuery = new Map(queries.map((q) => [q.id, familyOf.get(q.docId)!]));
+  return mineNegatives({
+    corpus: new Map(train.map((d) => [d.id, { title: '', text: d.text }])),
+    queries: new Map(queries.map((q) => [q.id, q.text])),
+    qrels: qrelsOf(data.queries, 'train'),
+  }, { negatives: TRIPLE_DEPTH, seed: data.options.seed, exclude: (qid, docid) => familyOf.get(docid) === familyOfQuery.get(qid) });
+}
+
+/** Write the BEIR directories: `<out>`, `<out>-train` (with triples), `<out>-dev`, `<out>-test`. */
 export async function writePkgdesc(out: string, data: PkgdescData, prov: PkgdescProvenance): Promise<string[]> {
   const dirs: string[] = [];
   await writeBeir(out, {
@@ -492,6 +517,19 @@ export async function writePkgdesc(out: string, data: PkgdescData, prov: Pkgdesc
     provenance: provenanceText(data, prov, 'whole collection, all splits'),
   });
   dirs.push(out);
+  const triples = trainTriples(data);
+  await writeBeir(`${out}-train`, {
+    corpus: corpusOf(data.docs, (d) => d.split === 'train'),
+    queries: queriesOf(data.queries, (q) => q.split === 'train'),
+    qrels: { train: qrelsOf(data.queries, 'train') },
+    triples: { train: triples.triples },
+    provenance: `${provenanceText(data, prov, 'train split only, with BM25 triples')}
+## Triples
+${triples.triples.length} triples for ${triples.queries} queries (${triples.pairsWithoutNegative} had no candidate left; mean
+candidates per query after exclusions: ${triples.meanCandidates.toFixed(1)}).
+`,
+  });
+  dirs.push(`${out}-train`);
   for (const split of ['dev', 'test'] as const) {
     const dir = `${out}-${split}`;
     await writeBeir(dir, {

@@ -57,7 +57,8 @@ export function mineNegatives(data: BeirDataset, opts: MineOptions): MineResult 
       }
       triples.push({ qid, pos, neg: candidates[rng.int(candidates.length)].docid });
     }
-    opts.onQuery?.(++done);
+    done++;
+    opts.onQuery?.(done);
   }
   return { triples, queries: done, pairsWithoutNegative, meanCandidates: done === 0 ? 0 : candidateTotal / done };
 }
