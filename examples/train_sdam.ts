@@ -23,66 +23,88 @@ const ROOT = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
   options: {
     model: { type: 'string', default: join(ROOT, 'models', 'bert-mini-retrograd') },
-    data: { type: 'string', default: join(ROOT, 'data', 'pkgdesc') },
+    data: { type: 'string', default: join(ROOT, 'data', 'pkgdesc-train') },
+    pooling: { type: 'string', default: 'cls' },
     out: { type: 'string', default: join(ROOT, 'runs', 'sdam') },
-    steps: { type: 'string', default: '300' },
+    steps: { type: 'string', default: '150' },
     'batch-size': { type: 'string', default: '32' },
-    lr: { type: 'string', default: '5e-5' },
+    lr: { type: 'string', default: '1e-4' },
     target: { type: 'string', default: 'adaptive' },
     'eval-queries': { type: 'string' },
     seed: { type: 'string', default: '0' },
   },
 });
 
-const EVAL_SETS: EvalSet[] = [
-  { name: 'pkgdesc-test (in-domain)', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
-  { name: 'faq (out-of-domain)', dir: join(ROOT, 'data', 'faq'), split: 'test' },
-];
+async function main(): Promise<void> {
+  function positive(name: string, integer: boolean): number {
+    const n = Number(args[name as keyof typeof args]);
+    if (!(n > 0) || (integer && !Number.isSafeInteger(n))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${args[name as keyof typeof args]}`);
+    return n;
+  }
+  if (args.pooling !== 'cls' && args.pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${args.pooling}`);
+  const target = args.target === 'adaptive' || args.target === 'distributed' ? args.target : Number(args.target);
+  if (typeof target === 'number' && !Number.isFinite(target)) throw new Error(`--target must be adaptive, distributed or a number, got ${args.target}`);
 
-async function bm25(set: EvalSet, queries?: number): Promise<Record<string, number>> {
-  const data = await loadEvalSet(set, queries);
-  const index = new Bm25Index([...data.corpus].map(([id, d]) => [id, docText(d)] as const));
-  return evaluate(data.qrels, runFromLists(index.searchAll(data.queries, 1000))).mean;
+  const seed = Number(args.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${args.seed}`);
+
+  const EVAL_SETS: EvalSet[] = [
+    { name: 'pkgdesc-test (in-domain)', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
+    { name: 'faq (out-of-domain)', dir: join(ROOT, 'data', 'faq'), split: 'test' },
+  ];
+
+  async function bm25(set: EvalSet, queries?: number): Promise<Record<string, number>> {
+    const data = await loadEvalSet(set, queries);
+    const index = new Bm25Index([...data.corpus].map(([id, d]) => [id, docText(d)] as const));
+    return evaluate(data.qrels, runFromLists(index.searchAll(data.queries, 1000))).mean;
+  }
+
+  const evalQueries = args['eval-queries'] === undefined ? undefined : positive('eval-queries', true);
+  await initDevice('cpu');
+  const baselines = await Promise.all(EVAL_SETS.map((s) => bm25(s, evalQueries)));
+
+  const result = await trainBiencoder({
+    model: args.model!,
+    data: args.data!,
+    out: args.out!,
+    loss: { kind: 'sdam', options: { target } },
+    pooling: args.pooling,
+    batchSize: positive('batch-size', true),
+    queryLength: 32,
+    docLength: 128,
+    lr: positive('lr', false),
+    gamma: 0.999,
+    weightDecay: 1e-6,
+    clip: 1,
+    steps: positive('steps', true),
+    seed,
+    evalEvery: 0,
+    patience: 1,
+    evalSets: EVAL_SETS,
+    evalInitial: true,
+    evalQueries,
+    internalsEvery: 10,
+    device: 'cpu',
+  });
+
+  const METRICS = ['nDCG@10', 'MRR@10', 'R@10', 'R@100'];
+  const row = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(28) : c.padStart(8))).join(' ');
+  console.log(`\nSDAM (${args.target} target) from ${args.model}: ${result.steps} steps, ${(result.msPerStep / 1000).toFixed(2)} s/step`);
+  EVAL_SETS.forEach((set, i) => {
+    const f = result.final[i];
+    console.log(`\n${set.name}: ${f.queries} queries, ${f.documents} documents`);
+    console.log(row(['', ...METRICS]));
+    const show = (name: string, m: Record<string, number>): void => console.log(row([name, ...METRICS.map((k) => m[k].toFixed(3))]));
+    show('BM25 (k1 0.9, b 0.4)', baselines[i]);
+    show('pretrained, no fine-tuning', result.initial![i].metrics);
+    show('SDAM fine-tuned', f.metrics);
+  });
+  console.log(`\nrun directory: ${args.out} (metrics.json, log.jsonl, internals.jsonl, model/)`);
 }
 
-const evalQueries = args['eval-queries'] === undefined ? undefined : Number(args['eval-queries']);
-await initDevice('cpu');
-const baselines = await Promise.all(EVAL_SETS.map((s) => bm25(s, evalQueries)));
-
-const result = await trainBiencoder({
-  model: args.model!,
-  data: args.data!,
-  out: args.out!,
-  loss: { kind: 'sdam', options: { target: args.target === 'adaptive' || args.target === 'distributed' ? args.target : Number(args.target) } },
-  pooling: 'cls',
-  batchSize: Number(args['batch-size']),
-  queryLength: 32,
-  docLength: 128,
-  lr: Number(args.lr),
-  gamma: 0.999,
-  weightDecay: 1e-6,
-  clip: 1,
-  steps: Number(args.steps),
-  seed: Number(args.seed),
-  evalEvery: 0,
-  patience: 1,
-  evalSets: EVAL_SETS,
-  evalInitial: true,
-  evalQueries,
-  internalsEvery: 10,
-  device: 'cpu',
-});
-
-const METRICS = ['nDCG@10', 'MRR@10', 'R@10', 'R@100'];
-const row = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(28) : c.padStart(8))).join(' ');
-console.log(`\nSDAM (${args.target} target) from ${args.model}: ${result.steps} steps, ${(result.msPerStep / 1000).toFixed(2)} s/step`);
-EVAL_SETS.forEach((set, i) => {
-  const f = result.final[i];
-  console.log(`\n${set.name}: ${f.queries} queries, ${f.documents} documents`);
-  console.log(row(['', ...METRICS]));
-  const show = (name: string, m: Record<string, number>): void => console.log(row([name, ...METRICS.map((k) => m[k].toFixed(3))]));
-  show('BM25 (k1 0.9, b 0.4)', baselines[i]);
-  show('pretrained, no fine-tuning', result.initial![i].metrics);
-  show('SDAM fine-tuned', f.metrics);
-});
-console.log(`\nrun directory: ${args.out} (metrics.json, log.jsonl, internals.jsonl, model/)`);
+try {
+  await main();
+} catch (err) {
+  console.error(`train_sdam: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}
