@@ -5,6 +5,8 @@
 //
 //   npx tsx examples/train_sdam.ts                 # about 15 minutes on 2 cores
 //   npx tsx examples/train_sdam.ts --steps 20 --eval-queries 100    # a quick look
+//   flags: --model DIR --data DIR --out DIR --steps --batch-size --lr --pooling cls|mean
+//          --target adaptive|distributed|<constant> --eval DIR:SPLIT,... --eval-queries N --seed
 //
 // Everything it does is the library's API (the same code as `retrograd train`):
 // src/train/retrieval.ts (the trainer), src/train/losses.ts (sdamLoss), src/eval (metrics, BM25).
@@ -18,6 +20,7 @@ import { Bm25Index } from '../src/eval/bm25.js';
 import { evaluate } from '../src/eval/metrics.js';
 import { runFromLists } from '../src/eval/run.js';
 import { loadEvalSet, trainBiencoder, type EvalSet } from '../src/train/retrieval.js';
+import { parseEvalSet } from '../src/cli/train.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     lr: { type: 'string', default: '1e-4' },
     target: { type: 'string', default: 'adaptive' },
     'eval-queries': { type: 'string' },
+    eval: { type: 'string' },
     seed: { type: 'string', default: '0' },
   },
 });
@@ -48,10 +52,12 @@ async function main(): Promise<void> {
   const seed = Number(args.seed);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${args.seed}`);
 
-  const EVAL_SETS: EvalSet[] = [
-    { name: 'pkgdesc-test (in-domain)', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
-    { name: 'faq (out-of-domain)', dir: join(ROOT, 'data', 'faq'), split: 'test' },
-  ];
+  const EVAL_SETS: EvalSet[] = args.eval
+    ? args.eval.split(',').map((spec) => parseEvalSet(spec, 'eval'))
+    : [
+      { name: 'pkgdesc-test (in-domain)', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
+      { name: 'faq (out-of-domain)', dir: join(ROOT, 'data', 'faq'), split: 'test' },
+    ];
 
   async function bm25(set: EvalSet, queries?: number): Promise<Record<string, number>> {
     const data = await loadEvalSet(set, queries);

@@ -1,4 +1,4 @@
-// Biencoder training end to end on a small synthetic BEIR set: every loss trains and lowers its
+// Biencoder training end to end on a small synthetic BEIR set (test/util/synthetic-retrieval.ts): every loss trains and lowers its
 // loss, a seed repeats the loss trajectory exactly, the loss internals are recorded, early stopping
 // keeps the best validation model, and the result evaluates with the retrieval metrics.
 
@@ -6,47 +6,20 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Generator } from '../src/index.js';
-import { BERT_PRESETS, BertModel, type BertConfig } from '../src/nn/bert.js';
-import { saveModelDir } from '../src/nn/model-dir.js';
-import { BertTokenizer } from '../src/nn/tokenizer.js';
 import { Biencoder } from '../src/nn/biencoder.js';
-import { writeBeir, type Qrels, type Triple } from '../src/data/beir.js';
+import { writeBeir } from '../src/data/beir.js';
 import { trainBiencoder, type LossSpec, type TrainBiencoderOptions } from '../src/train/retrieval.js';
 import { bm25Teacher } from '../src/train/teachers.js';
+import { writeSyntheticRetrieval } from './util/synthetic-retrieval.js';
 
-const VOCAB = new URL('../assets/bert-base-uncased/vocab.txt', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'retrograd-train-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const TOPICS = ['python', 'kernel', 'network', 'database', 'font', 'audio', 'image', 'editor', 'compiler', 'game', 'shell', 'music'];
-const FILLER = ['tool', 'library', 'support', 'files', 'utility', 'package', 'program', 'data', 'simple', 'fast'];
-const modelDir = join(work, 'model');
-const dataDir = join(work, 'data');
+let modelDir = '';
+let dataDir = '';
 
 beforeAll(async () => {
-  const gen = new Generator(3);
-  const corpus = new Map<string, { title: string; text: string }>();
-  const queries = new Map<string, string>();
-  const train: Qrels = new Map();
-  const test: Qrels = new Map();
-  const triples: Triple[] = [];
-  TOPICS.forEach((topic, t) => {
-    for (let k = 0; k < 3; k++) {
-      const id = `${topic}-${k}`;
-      const words = Array.from({ length: 12 }, () => FILLER[gen.int(FILLER.length)]);
-      words.splice(gen.int(12), 0, topic, topic);
-      corpus.set(id, { title: '', text: words.join(' ') });
-      queries.set(`q:${id}`, `${topic} ${FILLER[gen.int(FILLER.length)]}`);
-      (k < 2 ? train : test).set(`q:${id}`, new Map([[id, 1]]));
-      if (k < 2) triples.push({ qid: `q:${id}`, pos: id, neg: `${TOPICS[(t + 1 + gen.int(TOPICS.length - 1)) % TOPICS.length]}-${gen.int(3)}` });
-    }
-  });
-  await writeBeir(dataDir, { corpus, queries, qrels: { train, test }, triples: { train: triples } });
-  const config: BertConfig = { ...BERT_PRESETS.tiny, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 };
-  const model = new BertModel(config, { addPoolingLayer: false, generator: new Generator(5) });
-  await saveModelDir(modelDir, model, { tokenizer: BertTokenizer.fromVocabFile(VOCAB) });
-  model.dispose();
+  ({ dataDir, modelDir } = await writeSyntheticRetrieval(work));
 });
 
 function options(out: string, loss: LossSpec, extra: Partial<TrainBiencoderOptions> = {}): TrainBiencoderOptions {

@@ -10,11 +10,12 @@ import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
 import { registerMine } from './mine.js';
 import { registerData } from './data.js';
+import { registerPlot } from './plot.js';
 
 const program = new Command();
 program
   .name('retrograd')
-  .description('A from-scratch deep-learning stack for dense retrieval: pretrain, train and evaluate biencoders, embed texts, run benchmarks')
+  .description('A from-scratch deep-learning stack for dense retrieval: build data, pretrain, train and evaluate biencoders, plot runs, embed texts, run benchmarks')
   .showHelpAfterError();
 
 registerBench(program);
@@ -24,6 +25,7 @@ registerTrain(program);
 registerEval(program);
 registerMine(program);
 registerData(program);
+registerPlot(program);
 
 try {
   await program.parseAsync(process.argv);
