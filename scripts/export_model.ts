@@ -38,6 +38,9 @@ const lastEval = evals[evals.length - 1];
 const a = state.args as Record<string, unknown>;
 const tokensSeen = state.step * (a.batchSize as number) * (a.seqLen as number);
 
+const corpusProvenance = join(dirname(corpusInfo.source), 'PROVENANCE.md');
+if (!existsSync(corpusProvenance)) throw new Error(`${corpusProvenance}: missing (the model card points to it)`);
+
 const loaded = loadModelDir(checkpoint, { head: 'mlm' });
 const tmp = `${args.out}.tmp-${process.pid}`;
 rmSync(tmp, { recursive: true, force: true });
@@ -83,8 +86,6 @@ own licences (PSF licence, GPL-1+ or Artistic, GPL-2, the WordNet 3.0 licence, a
 Debian main packages); see the corpus PROVENANCE.md.
 `;
 writeFileSync(join(tmp, 'README.md'), card);
-const corpusProvenance = join(dirname(corpusInfo.source), 'PROVENANCE.md');
-if (!existsSync(corpusProvenance)) throw new Error(`${corpusProvenance}: missing (the model card points to it)`);
 copyFileSync(corpusProvenance, join(tmp, 'PRETRAINING_CORPUS.md'));
 rmSync(args.out, { recursive: true, force: true });
 renameSync(tmp, args.out);
