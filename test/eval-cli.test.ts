@@ -4,11 +4,11 @@
 // text by text plus a brute-force ranking, the option errors, and negative mining (valid triples,
 // byte-identical output for a seed, a different seed giving a different draw).
 
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './util/cli.js';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { docText, loadBeir, readTriples } from '../src/data/beir.js';
 import { registerEval } from '../src/cli/eval.js';
 import { registerMine } from '../src/cli/mine.js';
@@ -28,23 +28,7 @@ const work = mkdtempSync(join(tmpdir(), 'retrograd-eval-cli-'));
 const MODEL = join(work, 'model');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** Run `retrograd <args>` in-process; returns what it printed on stdout. */
-async function cli(args: string[]): Promise<string> {
-  const program = new Command().exitOverride().configureOutput({ writeErr: () => {} });
-  registerEval(program);
-  registerMine(program);
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'retrograd', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return chunks.join('');
-}
+const cli = (args: string[]): Promise<string> => runCli([registerEval, registerMine], args);
 
 describe('retrograd eval --bm25', () => {
   it('prints the metrics of the BM25 run as JSON and writes the run file', async () => {

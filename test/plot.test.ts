@@ -5,11 +5,11 @@
 // the smoothing / correlation / phase helpers on hand-computed cases, the DejaVu Sans width table
 // against the font file, and one-line errors naming the file and line for bad logs.
 
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from './util/cli.js';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { registerPlot, runPlot } from '../src/cli/plot.js';
 import { readRun, type BiencoderRun, type PretrainRun } from '../src/plot/runlog.js';
@@ -33,22 +33,7 @@ function jsonLines(path: string): Row[] {
   return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
 }
 
-/** Run `retrograd <args>` in-process; returns what it printed on stdout. */
-async function cli(args: string[]): Promise<string> {
-  const program = new Command().exitOverride().configureOutput({ writeErr: () => {} });
-  registerPlot(program);
-  const chunks: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'retrograd', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return chunks.join('');
-}
+const cli = (args: string[]): Promise<string> => runCli([registerPlot], args);
 
 interface Element {
   tag: string;

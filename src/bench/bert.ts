@@ -194,21 +194,13 @@ export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult
       return data[0];
     }
     model.train();
-    if (mlm) {
-      const loss = tidy(() => {
-        const l = mlmLoss(mlm, masked).loss;
-        optimizer.zeroGrad();
-        l.backward();
-        return l.detach();
-      });
-      optimizer.step();
-      const value = (await loss.data())[0];
-      loss.dispose();
-      return value;
-    }
-    const loss = tidy(() => {
+    const objective = (): Tensor => {
+      if (mlm) return mlmLoss(mlm, masked).loss;
       const e = clsPool(model.forward({ inputIds, attentionMask, tokenTypeIds }).lastHiddenState); // [B, H]
-      const l = infoNCE(e.narrow(0, 0, half), e.narrow(0, half, half));
+      return infoNCE(e.narrow(0, 0, half), e.narrow(0, half, half));
+    };
+    const loss = tidy(() => {
+      const l = objective();
       optimizer.zeroGrad();
       l.backward();
       return l.detach();

@@ -31,6 +31,7 @@ import { makeSchedule } from './schedule.js';
 import { infoNCE, marginMSE, sdamLoss, type SdamOptions } from './losses.js';
 import { mixSeed } from './mlm.js';
 import { writeFileAtomic } from './checkpoint.js';
+import { pearson } from '../plot/stats.js';
 
 /** Teacher scores for (query text, document id) pairs, one per pair. */
 export type Teacher = (queries: readonly string[], docIds: readonly string[]) => number[];
@@ -132,21 +133,6 @@ export async function evaluateBiencoder(bi: Biencoder, data: BeirDataset, o: { n
   });
   const result: Evaluation = evaluate(data.qrels, run);
   return { name: o.name, queries: data.queries.size, documents: data.corpus.size, metrics: result.mean, seconds: (performance.now() - t0) / 1000 };
-}
-
-function pearson(x: readonly number[], y: readonly number[]): number {
-  const n = x.length;
-  const mx = x.reduce((s, v) => s + v, 0) / n;
-  const my = y.reduce((s, v) => s + v, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i] - mx) * (y[i] - my);
-    sxx += (x[i] - mx) ** 2;
-    syy += (y[i] - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : 0;
 }
 
 /** Row norms of a [B, H] gradient (zeros when absent). */
@@ -263,7 +249,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
         const gradNorms = norms[0].map((_, i) => Math.sqrt(norms[0][i] ** 2 + norms[1][i] ** 2 + norms[2][i] ** 2));
         const arrays: Record<string, number[]> = {};
         for (const [k, t] of Object.entries(out.parts)) arrays[k] = [...(await t.data())];
-        log('internals', { step, loss: lossValue, gradNorms, ...arrays, hardnessGradCorrelation: pearson(arrays.pairSimilarity, gradNorms) });
+        log('internals', { step, loss: lossValue, gradNorms, ...arrays, hardnessGradCorrelation: pearson(arrays.pairSimilarity, gradNorms) ?? 0 });
       }
       for (const t of [out.loss, out.q, out.p, out.n, ...Object.values(out.parts)]) {
         t.grad?.dispose();
