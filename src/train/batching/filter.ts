@@ -12,8 +12,9 @@
 // documents, with the fixed clustering embedder (embed.ts). The batch's documents are the examples'
 // positives; "non-gold" excludes the query's own column and any column holding the same document id
 // (two queries sharing a positive). A query with no non-gold document in its batch is not counted.
-// The same pass reports how many non-gold columns the filter would drop with that embedder as the
-// surrogate scorer.
+// The same pass reports the fraction of (query, other example's document) cells that the filter
+// would drop with that embedder as the surrogate scorer (duplicates of the gold document included:
+// they tie with it).
 
 import type { Tensor } from '../../tensor/tensor.js';
 import { fromArray } from '../../tensor/tensor.js';
@@ -71,7 +72,7 @@ export interface HardnessResult {
   queries: number;
   /** Mean hardness of each batch (NaN when none of its queries counts). */
   perBatch: number[];
-  /** Fraction of non-gold (query, in-batch document) cells the filter drops with this embedder. */
+  /** Fraction of (query i, document of example j ≠ i) cells the filter drops with this embedder. */
   filteredFraction: number;
 }
 
