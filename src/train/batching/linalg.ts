@@ -11,8 +11,8 @@
 // The dense products (Zᵀ·Z, Q·W, Z·W) run through our tensor matmul, in float64 by default or in
 // float32 (the fast SIMD kernel; what the clustering embedder uses, its output being float32 anyway);
 // the sparse products, the QR and the eigen-solver are float64 loops. Dense matrices are row-major
-// Float64Arrays. Columns that MGS finds linearly dependent (rank(A) < l) are set to zero rather than normalised
-// noise, so a rank-deficient A gives zero singular values for the missing directions.
+// Float64Arrays. Columns that MGS finds linearly dependent (rank(A) < l) are set to zero rather
+// than normalised noise, so a rank-deficient A gives zero singular values for the missing directions.
 //
 // This is not a general linear-algebra library: no pivoting QR, no LAPACK-grade SVD; it serves
 // src/train/batching/embed.ts, and the tests check it against an independent exact SVD.
