@@ -11,6 +11,7 @@ import { registerEval } from './eval.js';
 import { registerMine } from './mine.js';
 import { registerData } from './data.js';
 import { registerPlot } from './plot.js';
+import { registerCluster } from './cluster.js';
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ registerEval(program);
 registerMine(program);
 registerData(program);
 registerPlot(program);
+registerCluster(program);
 
 try {
   await program.parseAsync(process.argv);
