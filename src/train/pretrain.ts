@@ -10,7 +10,7 @@
 //   <out>/checkpoints/            resumable checkpoints (see checkpoint.ts)
 //   <out>/model/                  the final model, Hugging Face layout (BertForMaskedLM)
 
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { tidy } from '../tensor/memory.js';
@@ -132,13 +132,23 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const schedule = makeSchedule(o.schedule, { peak: o.lr, warmup: o.warmup, total: o.steps });
 
   // Entries after the resumed step came from a run that died before its next checkpoint.
-  const kept = existsSync(logPath)
-    ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as LogEntry).step <= state.step)
-    : [];
-  const logLines: string[] = [...kept];
+  const kept: string[] = [];
+  if (existsSync(logPath)) {
+    const lines = readFileSync(logPath, 'utf8').split('\n').filter((l) => l !== '');
+    lines.forEach((line, i) => {
+      let entry: LogEntry;
+      try {
+        entry = JSON.parse(line) as LogEntry;
+      } catch {
+        if (i === lines.length - 1) return; // a line cut short by a crash
+        throw new Error(`${logPath} line ${i + 1}: not valid JSON`);
+      }
+      if (entry.step <= state.step) kept.push(line);
+    });
+  }
+  writeFileAtomic(logPath, kept.map((l) => `${l}\n`).join(''));
   const log = (entry: LogEntry): void => {
-    logLines.push(JSON.stringify(entry));
-    writeFileAtomic(logPath, `${logLines.join('\n')}\n`);
+    appendFileSync(logPath, `${JSON.stringify(entry)}\n`); // one whole line per write: a crash loses at most the last
     o.onLog?.(entry);
   };
 

@@ -14,7 +14,7 @@
 // functions of the seed, so a run repeats its loss trajectory exactly.
 
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { SingleBar } from 'cli-progress';
 import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
@@ -166,10 +166,10 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   const evalData = await Promise.all(o.evalSets.map((set) => loadEvalSet(set, o.evalQueries)));
   const evalOpts = { queryLength: o.queryLength, docLength: o.docLength, batchSize: o.evalBatchSize, progress: o.progress };
 
-  const lines: Record<string, string[]> = { log: [], internals: [] };
+  // Append-only logs, started empty: one whole line per write.
+  for (const file of ['log', 'internals']) writeFileAtomic(join(o.out, `${file}.jsonl`), '');
   const log = (file: 'log' | 'internals', entry: Record<string, unknown>): void => {
-    lines[file].push(JSON.stringify(entry));
-    writeFileAtomic(join(o.out, `${file}.jsonl`), `${lines[file].join('\n')}\n`);
+    appendFileSync(join(o.out, `${file}.jsonl`), `${JSON.stringify(entry)}\n`);
     if (file === 'log') o.onLog?.(entry);
   };
 
