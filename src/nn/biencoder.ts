@@ -36,12 +36,13 @@ export class Biencoder {
   ) {}
 
   /**
-   * Load a Hugging Face model directory (an MLM head or pooler in the file is ignored). Pooling:
+   * Load a Hugging Face model directory (an MLM head in the file is ignored; a pooler is loaded but
+   * unused). Pooling:
    * `o.pooling`, else what the directory records, else mean pooling without normalisation (what
    * sentence-transformers does with a plain Hugging Face model).
    */
   static load(dir: string, o: LoadBiencoderOptions = {}): Biencoder {
-    const loaded = loadModelDir(dir, { device: o.device, head: 'none', pooler: false, allowUnexpected: true, dropoutGenerator: o.dropoutGenerator });
+    const loaded = loadModelDir(dir, { device: o.device, head: 'none', dropoutGenerator: o.dropoutGenerator });
     const pooling = o.pooling ?? loaded.pooling ?? { mode: 'mean', normalize: false };
     return new Biencoder(loaded.model, loaded.tokenizer!, pooling);
   }
