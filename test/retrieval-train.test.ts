@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Biencoder } from '../src/nn/biencoder.js';
 import { writeBeir } from '../src/data/beir.js';
-import { trainBiencoder, type LossSpec, type TrainBiencoderOptions } from '../src/train/retrieval.js';
+import { loadEvalSet, subsampleQueries, trainBiencoder, type LossSpec, type TrainBiencoderOptions } from '../src/train/retrieval.js';
+import { evaluate } from '../src/eval/metrics.js';
+import { runFromLists } from '../src/eval/run.js';
 import { bm25Teacher } from '../src/train/teachers.js';
 import { writeSyntheticRetrieval } from './util/synthetic-retrieval.js';
 
@@ -82,6 +84,18 @@ describe('trainBiencoder', () => {
     if (result.stoppedEarly) expect(scores.slice(-2).every((s) => s <= best)).toBe(true);
     expect(result.final[0].metrics['nDCG@10']).toBeCloseTo(best, 6);
   }, 240_000);
+
+  it('an evaluation subsample keeps exactly its queries\' judgements', async () => {
+    const full = await loadEvalSet({ name: 'synthetic', dir: dataDir, split: 'train' });
+    const sub = subsampleQueries(full, 5);
+    expect(sub.queries.size).toBe(5);
+    expect([...sub.qrels.keys()].sort()).toEqual([...sub.queries.keys()].sort());
+    expect(sub.corpus.size).toBe(full.corpus.size);
+    expect(subsampleQueries(full, 5)).toEqual(sub);
+    // a perfect run over the subsample scores 1, not 5/24
+    const perfect = runFromLists([...sub.qrels].map(([qid, judged]) => [qid, [...judged.keys()].map((docid) => ({ docid, score: 1 }))]));
+    expect(evaluate(sub.qrels, perfect).mean['nDCG@10']).toBe(1);
+  });
 
   it('rejects triples that name unknown documents', async () => {
     const bad = join(work, 'bad');

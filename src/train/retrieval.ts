@@ -106,11 +106,18 @@ export interface TrainBiencoderResult {
 
 const SALT = { order: 0x0dde, dropout: 0xd409, subset: 0x5b5e } as const;
 
-/** The first n judged queries of a seeded shuffle (quick evaluations); the corpus stays whole. */
+/**
+ * The first n judged queries of a seeded shuffle, with their judgements (quick evaluations); the
+ * corpus stays whole.
+ */
 export function subsampleQueries(data: BeirDataset, n: number | undefined, seed = 1): BeirDataset {
   if (n === undefined || n >= data.queries.size) return data;
   const ids = new Generator(seed).shuffle([...data.queries.keys()]).slice(0, n);
-  return { ...data, queries: new Map(ids.map((id) => [id, data.queries.get(id)!])) };
+  return {
+    corpus: data.corpus,
+    queries: new Map(ids.map((id) => [id, data.queries.get(id)!])),
+    qrels: new Map(ids.map((id) => [id, data.qrels.get(id)!])),
+  };
 }
 
 /** The split's judged queries (optionally a seeded subsample), and the whole corpus of the directory. */
