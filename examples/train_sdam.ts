@@ -8,6 +8,10 @@
 //   flags: --model DIR --data DIR --out DIR --steps --batch-size --lr --pooling cls|mean
 //          --target adaptive|distributed|<constant> --eval DIR:SPLIT,... --eval-queries N --seed
 //
+// Pooling is the mean of the token states, not the paper's first token: our checkpoint is MLM-only
+// (no next-sentence task), so its [CLS] output never received a training signal, while SDAM's target
+// relies on the pretrained encoder's document-document similarity from the first step.
+//
 // Everything it does is the library's API (the same code as `retrograd train`):
 // src/train/retrieval.ts (the trainer), src/train/losses.ts (sdamLoss), src/eval (metrics, BM25).
 // The run directory (default runs/sdam) gets log.jsonl, internals.jsonl, metrics.json and model/.
@@ -27,7 +31,7 @@ const { values: args } = parseArgs({
   options: {
     model: { type: 'string', default: join(ROOT, 'models', 'bert-mini-retrograd') },
     data: { type: 'string', default: join(ROOT, 'data', 'pkgdesc-train') },
-    pooling: { type: 'string', default: 'cls' },
+    pooling: { type: 'string', default: 'mean' },
     out: { type: 'string', default: join(ROOT, 'runs', 'sdam') },
     steps: { type: 'string', default: '150' },
     'batch-size': { type: 'string', default: '32' },

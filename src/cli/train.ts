@@ -59,7 +59,7 @@ export function registerTrain(program: Command): void {
     .option('--teacher <name>', 'Margin-MSE teacher: bm25', 'bm25')
     .option('--temperature <t>', 'InfoNCE temperature', '0.05')
     .option('--own-negatives', 'InfoNCE: add each triple\'s own negative to the candidates')
-    .option('--pooling <mode>', 'cls | mean', 'cls')
+    .option('--pooling <mode>', 'mean | cls (the paper\'s first token; untrained in an MLM-only checkpoint)', 'mean')
     .option('--batch-size <n>', 'triples per step', '32')
     .option('--query-length <n>', 'query tokens', '32')
     .option('--doc-length <n>', 'document tokens', '128')
