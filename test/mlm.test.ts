@@ -1,6 +1,7 @@
 // MLM pretraining: masking statistics, packing, data order, the masked-rows head, schedules,
 // gradient clipping, and exact resume from a checkpoint.
 
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,4 +219,27 @@ describe('pretrain loop', () => {
     const out = join(work, 'run-whole');
     await expect(pretrain({ ...base(out, 8), seqLen: 16 })).rejects.toThrow(/resuming needs seqLen=24, got 16/);
   });
+
+  it('`retrograd pretrain` stops on SIGTERM between steps with a checkpoint, and the rerun resumes', async () => {
+    const out = join(work, 'run-signal');
+    const configPath = join(work, 'tiny-config.json');
+    writeFileSync(configPath, JSON.stringify(config));
+    const args = ['bin/retrograd.mjs', 'pretrain', '--corpus', corpus, '--out', out, '--config', configPath, '--steps', '100000',
+      '--batch-size', '4', '--seq-len', '24', '--warmup', '2', '--schedule', 'inverse-sqrt', '--val-sequences', '8',
+      '--eval-every', '1000', '--save-every', '1000', '--log-every', '1', '--threads', '1', '--seed', '4'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const logPath = join(out, 'log.jsonl');
+    const deadline = Date.now() + 60_000;
+    while (!(existsSync(logPath) && readFileSync(logPath, 'utf8').split('\n').length > 3)) {
+      if (Date.now() > deadline) throw new Error('pretrain did not start logging within 60 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const stopped = losses(out).length;
+    expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe(`step-${String(stopped).padStart(7, '0')}`);
+    const resumed = await pretrain({ ...base(out, stopped + 2), evalEvery: 1000, saveEvery: 1000, warmup: 2 });
+    expect(resumed.step).toBe(stopped + 2);
+  }, 120_000);
 });

@@ -180,7 +180,11 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   };
 
   try {
-    while (state.step < o.steps && !stopRequested) {
+    while (state.step < o.steps) {
+      // On the cpu device every await below resolves without reaching the event loop, where signal
+      // handlers run: give the loop a turn, so Ctrl-C / SIGTERM is seen between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (stopRequested) break;
       const step = state.step + 1;
       const { indices, next } = order.take(o.batchSize, pos);
       const batch = maskTokens(corpus.batch(indices), o.batchSize, o.seqLen, masking, new Generator(mixSeed(o.seed, STREAM_SALT.mask, step)));
