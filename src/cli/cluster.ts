@@ -23,13 +23,14 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { docText, loadBeir, readTriples, writeJsonlAtomic } from '../data/beir.js';
 import { contextualBatches, type ContextualBatching } from '../train/batching/index.js';
 import { batchHardness } from '../train/batching/filter.js';
 import { randomBatches } from '../train/batching/pack.js';
 import type { ClusterOrder } from '../train/batching/order.js';
 import type { KMeansInit } from '../train/batching/kmeans.js';
+import { integerOption, positiveIntOption } from './options.js';
 
 export interface ClusterCliOptions {
   data: string;
@@ -163,32 +164,20 @@ export async function runCluster(opts: ClusterCliOptions): Promise<ClusterSummar
   };
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
-
-function seedOption(value: string): number {
-  const n = Number(value);
-  if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer');
-  return n;
-}
-
 export function registerCluster(program: Command): void {
   program
     .command('cluster')
     .description('CDE contextual batches for a BEIR split: TF-IDF+SVD embedding, paired spherical k-means, cluster order, packing; JSON summary with batch hardness vs random batches')
     .requiredOption('--data <dir>', 'BEIR dataset directory')
     .option('--split <name>', 'split whose triples (or qrels pairs) are batched', 'train')
-    .requiredOption('--batch-size <n>', 'examples per batch', positiveInt)
-    .requiredOption('--cluster-size <n>', 'target examples per cluster: k = ceil(N / n)', positiveInt)
+    .requiredOption('--batch-size <n>', 'examples per batch', positiveIntOption)
+    .requiredOption('--cluster-size <n>', 'target examples per cluster: k = ceil(N / n)', positiveIntOption)
     .addOption(new Option('--order <order>', 'cluster order before packing').choices(['random', 'tsp']).default('random'))
-    .option('--dims <n>', 'embedding dimension (TF-IDF reduced by truncated SVD)', positiveInt, 128)
-    .option('--seed <s>', 'seed of every random step', seedOption, 0)
+    .option('--dims <n>', 'embedding dimension (TF-IDF reduced by truncated SVD)', positiveIntOption, 128)
+    .option('--seed <s>', 'seed of every random step', integerOption, 0)
     .option('--out <file>', 'write the batches as JSONL (gzip when it ends in .gz)')
-    .option('--iterations <n>', 'k-means iterations per restart', positiveInt, 100)
-    .option('--restarts <n>', 'k-means restarts (best objective kept)', positiveInt, 3)
+    .option('--iterations <n>', 'k-means iterations per restart', positiveIntOption, 100)
+    .option('--restarts <n>', 'k-means restarts (best objective kept)', positiveIntOption, 3)
     .addOption(new Option('--init <init>', 'k-means initialisation').choices(['random', 'kmeans++']).default('random'))
     .option('--keep-last', 'keep the last partial batch instead of dropping it')
     .action(async (o: { data: string; split: string; batchSize: number; clusterSize: number; order: ClusterOrder; dims: number; seed: number; out?: string; iterations: number; restarts: number; init: KMeansInit; keepLast?: boolean }) => {

@@ -13,11 +13,12 @@
 
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { initDevice } from '../tensor/device.js';
 import { Biencoder } from '../nn/biencoder.js';
 import type { PoolingConfig, PoolingMode } from '../nn/pooling.js';
+import { positiveIntOption } from './options.js';
 
 export interface EmbedOptions {
   model: string;
@@ -128,12 +129,6 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
   return { rows: rows.length, dimension: bi.dimension, pooling: chosen, maxLength, device };
 }
 
-function intOption(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
-
 export function registerEmbed(program: Command): void {
   program
     .command('embed')
@@ -144,8 +139,8 @@ export function registerEmbed(program: Command): void {
     .option('--pooling <mode>', 'cls | mean (default: the directory\'s 1_Pooling config, else mean)')
     .option('--normalize', 'L2-normalise the embeddings (default: the directory\'s setting, else off)')
     .option('--no-normalize', 'do not L2-normalise')
-    .option('--max-length <n>', 'truncate texts to n tokens (default: the model\'s limit)', intOption)
-    .option('--batch-size <n>', 'texts per forward pass', intOption, 32)
+    .option('--max-length <n>', 'truncate texts to n tokens (default: the model\'s limit)', positiveIntOption)
+    .option('--batch-size <n>', 'texts per forward pass', positiveIntOption, 32)
     .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
     .action(async (o: { model: string; input: string; output: string; pooling?: string; normalize?: boolean; maxLength?: number; batchSize: number; device: string }) => {
       const summary = await runEmbed({

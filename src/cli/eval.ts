@@ -15,16 +15,17 @@
 // --pooling, else the directory's sentence-transformers files, else mean; truncation to
 // --max-length, else the model's limit.
 
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { docText, loadBeir, writeTextAtomic } from '../data/beir.js';
 import { Bm25Index } from '../eval/bm25.js';
-import { denseRetrieve, type Encoder, type Similarity } from '../eval/dense.js';
+import { denseRetrieve, type Similarity } from '../eval/dense.js';
 import { evaluate, evaluationJson, metricNames, DEFAULT_CUTOFFS } from '../eval/metrics.js';
 import { runFromLists, writeTrecRun, type Run } from '../eval/run.js';
 import { initDevice } from '../tensor/device.js';
 import type { PoolingMode } from '../nn/pooling.js';
 import { Biencoder } from '../nn/biencoder.js';
+import { numberOption, positiveIntOption } from './options.js';
 
 export interface EvalOptions {
   data: string;
@@ -148,18 +149,6 @@ export function formatReport(r: EvalReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-function intOption(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
-
-function numberOption(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
-  return n;
-}
-
 export function registerEval(program: Command): void {
   program
     .command('eval')
@@ -169,11 +158,11 @@ export function registerEval(program: Command): void {
     .option('--bm25', 'rank with BM25')
     .option('--model <dir>', 'rank with this Hugging Face model directory (exact dense search)')
     .option('--pooling <mode>', 'cls | mean (default: the model directory\'s setting, else mean)')
-    .option('--max-length <n>', 'truncate texts to n tokens', intOption)
-    .option('--batch-size <n>', 'texts per forward pass', intOption, 32)
+    .option('--max-length <n>', 'truncate texts to n tokens', positiveIntOption)
+    .option('--batch-size <n>', 'texts per forward pass', positiveIntOption, 32)
     .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
     .option('--similarity <s>', 'cos | dot', 'cos')
-    .option('--depth <n>', 'documents retrieved per query', intOption, 1000)
+    .option('--depth <n>', 'documents retrieved per query', positiveIntOption, 1000)
     .option('--k1 <x>', 'BM25 k1', numberOption, 0.9)
     .option('--b <x>', 'BM25 b', numberOption, 0.4)
     .option('--no-stopwords', 'BM25: keep English stopwords')

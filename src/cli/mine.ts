@@ -8,10 +8,11 @@
 // ".gz"); a one-line JSON summary goes to stdout. Same data + seed -> byte-identical file.
 
 import { join } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { loadBeir, writeJsonlAtomic } from '../data/beir.js';
 import { mineNegatives } from '../eval/mine.js';
+import { integerOption, numberOption, positiveIntOption } from './options.js';
 
 export interface MineCliOptions {
   data: string;
@@ -67,33 +68,15 @@ export async function runMine(opts: MineCliOptions): Promise<MineSummary> {
   };
 }
 
-function intOption(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
-
-function seedOption(value: string): number {
-  const n = Number(value);
-  if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected an integer');
-  return n;
-}
-
-function numberOption(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
-  return n;
-}
-
 export function registerMine(program: Command): void {
   program
     .command('mine')
     .description('mine BM25 hard negatives for a BEIR split into {"qid","pos","neg"} triples')
     .requiredOption('--data <dir>', 'BEIR dataset directory')
     .option('--split <name>', 'qrels split whose queries are mined', 'train')
-    .option('--negatives <n>', 'BM25 depth N: negatives are drawn from ranks 1..N', intOption, 100)
+    .option('--negatives <n>', 'BM25 depth N: negatives are drawn from ranks 1..N', positiveIntOption, 100)
     .option('--out <file>', 'output JSONL (default: DIR/triples/<split>.jsonl.gz)')
-    .option('--seed <s>', 'random seed for the negative draws', seedOption, 42)
+    .option('--seed <s>', 'random seed for the negative draws', integerOption, 42)
     .option('--k1 <x>', 'BM25 k1', numberOption, 0.9)
     .option('--b <x>', 'BM25 b', numberOption, 0.4)
     .option('--no-stopwords', 'BM25: keep English stopwords')

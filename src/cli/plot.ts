@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../train/checkpoint.js';
 import { buildCharts } from '../plot/charts.js';
 import { readRun } from '../plot/runlog.js';
 import { pngFonts, renderSvg, svgToPng } from '../plot/render.js';
+import { positiveIntOption } from './options.js';
 
 export interface PlotOptions {
   run: string;
@@ -72,12 +73,6 @@ function smoothingOption(value: string): number {
   return n;
 }
 
-function intOption(value: string): number {
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
-
 export function registerPlot(program: Command): void {
   program
     .command('plot')
@@ -87,7 +82,7 @@ export function registerPlot(program: Command): void {
     .option('--no-png', 'write SVG only')
     .option('--font <file>', 'TrueType font for PNG text (default: DejaVu Sans from fonts-dejavu-core)')
     .option('--smoothing <w>', 'EMA weight of the smoothed training curves, in [0, 1)', smoothingOption, 0.9)
-    .option('--max-points <n>', 'at most this many points in the hardness scatter (recorded steps thinned evenly)', intOption, 5000)
+    .option('--max-points <n>', 'at most this many points in the hardness scatter (recorded steps thinned evenly)', positiveIntOption, 5000)
     .option('--spec-out <file>', 'also write the Vega-Lite specs (with their data) as JSON')
     .action(async (o: { run: string; out?: string; png: boolean; font?: string; smoothing: number; maxPoints: number; specOut?: string }) => {
       const summary = await runPlot({ run: o.run, out: o.out, png: o.png, font: o.font, smoothing: o.smoothing, maxPoints: o.maxPoints, specOut: o.specOut });
