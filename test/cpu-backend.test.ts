@@ -910,6 +910,31 @@ describe('cpu backend: allocator', () => {
     expect(b.ptr).toBe(a.ptr);
   });
 
+  it('shrinking shapes reuse larger free blocks (up to twice the size): the heap stays flat', () => {
+    const cpu = new CpuBackend({ threads: 1 });
+    // evaluation batches, longest first: [32, S, 256] float32 activations for S = 128, 127, ..., 40
+    const round = (): void => {
+      for (let seq = 128; seq >= 40; seq--) {
+        const bufs = [cpu.alloc('float32', 32 * seq * 256), cpu.alloc('float32', 32 * seq * 1024)];
+        for (const b of bufs) cpu.free(b);
+      }
+    };
+    round();
+    const heap = cpu.heapBytes();
+    expect(heap).toBeLessThan(2 * classSize(4 * 32 * 128 * (256 + 1024)));
+    round();
+    expect(cpu.heapBytes()).toBe(heap);
+    // a freed block more than twice the request is left for its own class
+    const big = cpu.alloc('float32', 1 << 20);
+    cpu.free(big);
+    const small = cpu.alloc('float32', 1 << 18);
+    expect(small.ptr).not.toBe(big.ptr);
+    // a returned block goes back to its own class's free list
+    const again = cpu.alloc('float32', 32 * 100 * 256);
+    cpu.free(again);
+    expect(cpu.alloc('float32', 32 * 100 * 256).ptr).toBe(again.ptr);
+  });
+
   it('alloc does not clear a reused block (kernels write all of out); double free and foreign buffers throw', () => {
     const cpu = new CpuBackend({ threads: 1 });
     const a = cpu.alloc('float32', 100);

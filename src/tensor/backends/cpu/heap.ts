@@ -8,12 +8,14 @@
 //   [HEAP_BASE, top)               the heap; `top` only grows
 //
 // The allocator rounds every request up to a size class (multiples of 64 bytes up to 1 KiB, then
-// four classes per power of two, so at most 25% is wasted), hands out blocks from the class's
-// free list or from the top of the heap, and grows the memory when the top passes its end.
+// four classes per power of two, so at most 25% is wasted), hands out a free block of that class or
+// of a larger one up to twice the size, else a block from the top of the heap, and grows the memory
+// when the top passes its end.
 // Blocks are 64-byte aligned and never move: a typed array made on a block stays valid after
 // memory.grow, because a shared memory's buffer is never detached. There is no coalescing, so
-// the heap's size is the high-water mark of each class, which suits a training loop that
-// allocates the same shapes every step. It is not a general-purpose malloc.
+// the heap's size is bounded by the high-water mark of each class, which suits a training loop that
+// allocates the same shapes every step, and evaluation batches of shrinking lengths. It is not a
+// general-purpose malloc.
 
 import { type WasmMemory, wasmApi } from './wasm-api.js';
 
@@ -55,10 +57,15 @@ export class Heap {
   /** A 64-byte aligned block of at least `bytes` bytes. */
   alloc(bytes: number): number {
     const size = classSize(bytes);
-    const reuse = this.freeLists.get(size)?.pop();
-    if (reuse !== undefined) {
-      this.live.set(reuse, size);
-      return reuse;
+    // A free block of this class, else of the next classes up to twice the size: shapes that vary
+    // from call to call (padded batches of different lengths) then reuse each other's blocks instead
+    // of raising every class's high-water mark.
+    for (let c = size; c <= 2 * size; c = classSize(c + 1)) {
+      const reuse = this.freeLists.get(c)?.pop();
+      if (reuse !== undefined) {
+        this.live.set(reuse, c);
+        return reuse;
+      }
     }
     const ptr = this.top;
     this.ensureCapacity(ptr + size + SLACK);
