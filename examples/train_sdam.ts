@@ -3,7 +3,7 @@
 // print retrieval metrics in-domain (held-out package descriptions) and out-of-domain (Perl and
 // Python FAQs) beside BM25 and the starting checkpoint.
 //
-//   npx tsx examples/train_sdam.ts                 # about 15 minutes on 2 cores
+//   npx tsx examples/train_sdam.ts                 # about 13 minutes on 2 cores
 //   npx tsx examples/train_sdam.ts --steps 20 --eval-queries 100    # a quick look
 //   flags: --model DIR --data DIR --out DIR --steps --batch-size --lr --pooling cls|mean
 //          --target adaptive|distributed|<constant> --eval DIR:SPLIT,... --eval-queries N --seed
