@@ -78,21 +78,13 @@ export class Biencoder {
 
   /** Pad encodings to the longest and upload them as [B, S] int32 tensors. */
   tensors(encodings: readonly Encoding[]): EncodedBatch {
-    const seq = Math.max(...encodings.map((e) => e.inputIds.length));
-    const n = encodings.length;
-    const ids = new Int32Array(n * seq).fill(this.tokenizer.padId);
-    const mask = new Int32Array(n * seq);
-    const types = new Int32Array(n * seq);
-    encodings.forEach((e, b) => {
-      ids.set(e.inputIds, b * seq);
-      mask.set(e.attentionMask, b * seq);
-      types.set(e.tokenTypeIds, b * seq);
-    });
+    const b = this.tokenizer.padBatch(encodings);
+    const shape = [b.batchSize, b.seqLen];
     const opts = { dtype: 'int32' as const, device: this.device };
     return {
-      inputIds: fromArray(ids, [n, seq], opts),
-      attentionMask: fromArray(mask, [n, seq], opts),
-      tokenTypeIds: fromArray(types, [n, seq], opts),
+      inputIds: fromArray(b.inputIds, shape, opts),
+      attentionMask: fromArray(b.attentionMask, shape, opts),
+      tokenTypeIds: fromArray(b.tokenTypeIds, shape, opts),
     };
   }
 

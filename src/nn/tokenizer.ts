@@ -294,12 +294,17 @@ export class BertTokenizer {
       }
       seqLen = target;
     }
+    return this.padBatch(rows, seqLen);
+  }
+
+  /** Encodings as one [batchSize, seqLen] batch (default: the longest row), right-padded with [PAD] / type 0 / mask 0. */
+  padBatch(rows: readonly Encoding[], seqLen = rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0)): BatchEncoding {
     const batchSize = rows.length;
-    // [batchSize, seqLen], padded with [PAD] / type 0 / mask 0 on the right.
     const inputIds = new Int32Array(batchSize * seqLen).fill(this.padId);
     const tokenTypeIds = new Int32Array(batchSize * seqLen);
     const attentionMask = new Int32Array(batchSize * seqLen);
     rows.forEach((row, i) => {
+      if (row.inputIds.length > seqLen) throw new Error(`padBatch: row ${i} has ${row.inputIds.length} tokens, more than ${seqLen}`);
       inputIds.set(row.inputIds, i * seqLen);
       tokenTypeIds.set(row.tokenTypeIds, i * seqLen);
       attentionMask.set(row.attentionMask, i * seqLen);
