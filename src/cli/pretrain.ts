@@ -10,12 +10,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { initDevice } from '../tensor/device.js';
-import { CpuBackend } from '../tensor/backends/cpu/index.js';
 import { BERT_PRESETS, type BertConfig } from '../nn/bert.js';
 import { parseBertConfig } from '../nn/model-dir.js';
 import { BertTokenizer } from '../nn/tokenizer.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
+import { startDevice } from './options.js';
 
 const DEFAULT_VOCAB = new URL('../../assets/bert-base-uncased/vocab.txt', import.meta.url).pathname;
 
@@ -75,11 +74,7 @@ export function registerPretrain(program: Command): void {
       const tokenizer = BertTokenizer.fromVocabFile(String(o.vocab));
       if (tokenizer.vocabSize !== config.vocab_size) throw new Error(`${o.vocab}: ${tokenizer.vocabSize} tokens, but the config has vocab_size ${config.vocab_size}`);
       const device = String(o.device);
-      const backend = await initDevice(device);
-      if (o.threads !== undefined) {
-        if (!(backend instanceof CpuBackend)) throw new Error('--threads applies to the cpu device only');
-        backend.setThreads(positiveInt('threads', o.threads));
-      }
+      await startDevice(device, o.threads === undefined ? undefined : positiveInt('threads', o.threads));
       const { pretrain } = await import('../train/pretrain.js');
       const result = await pretrain({
         corpus: String(o.corpus),

@@ -11,10 +11,9 @@
 // checkpoint, Hugging Face layout with sentence-transformers pooling files).
 
 import type { Command } from 'commander';
-import { initDevice } from '../tensor/device.js';
-import { CpuBackend } from '../tensor/backends/cpu/index.js';
 import type { SdamError, SdamMarginMode, SdamOptions, SdamTarget } from '../train/losses.js';
 import type { EvalSet, LossSpec } from '../train/retrieval.js';
+import { startDevice } from './options.js';
 
 function num(name: string, value: string, o: { int?: boolean; min?: number; exclusiveMin?: boolean } = {}): number {
   const n = Number(value);
@@ -96,11 +95,7 @@ export function registerTrain(program: Command): void {
       const pooling = s('pooling');
       if (pooling !== 'cls' && pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${pooling}`);
       const device = s('device');
-      const backend = await initDevice(device);
-      if (o.threads !== undefined) {
-        if (!(backend instanceof CpuBackend)) throw new Error('--threads applies to the cpu device only');
-        backend.setThreads(num('threads', s('threads'), { int: true, min: 1 }));
-      }
+      await startDevice(device, o.threads === undefined ? undefined : num('threads', s('threads'), { int: true, min: 1 }));
       const { trainBiencoder } = await import('../train/retrieval.js');
       const result = await trainBiencoder({
         model: s('model'),
