@@ -15,6 +15,7 @@
 // Everything it does is the library's API (the same code as `retrograd train`):
 // src/train/retrieval.ts (the trainer), src/train/losses.ts (sdamLoss), src/eval (metrics, BM25).
 // The run directory (default runs/sdam) gets log.jsonl, internals.jsonl, metrics.json and model/.
+// Progress goes to stderr: a bar on a terminal, else a line every 10 s (RETROGRAD_PROGRESS_SECONDS).
 
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { evaluate } from '../src/eval/metrics.js';
 import { runFromLists } from '../src/eval/run.js';
 import { loadEvalSet, trainBiencoder, type EvalSet } from '../src/train/retrieval.js';
 import { parseEvalSet } from '../src/cli/train.js';
+import { startProgress } from '../src/cli/progress.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -66,7 +68,13 @@ async function main(): Promise<void> {
   async function bm25(set: EvalSet, queries?: number): Promise<Record<string, number>> {
     const data = await loadEvalSet(set, queries);
     const index = new Bm25Index([...data.corpus].map(([id, d]) => [id, docText(d)] as const));
-    return evaluate(data.qrels, runFromLists(index.searchAll(data.queries, 1000))).mean;
+    const bar = startProgress({ label: `bm25 ${set.name}`, total: data.queries.size, unit: 'query' });
+    let done = 0;
+    try {
+      return evaluate(data.qrels, runFromLists(index.searchAll(data.queries, 1000, () => bar.update(++done)))).mean;
+    } finally {
+      bar.finish();
+    }
   }
 
   const evalQueries = args['eval-queries'] === undefined ? undefined : positive('eval-queries', true);

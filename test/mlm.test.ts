@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Generator, fromArray, tidy } from '../src/index.js';
 import { BERT_PRESETS, BertForMaskedLM, type BertConfig } from '../src/nn/bert.js';
 import { BertTokenizer } from '../src/nn/tokenizer.js';
@@ -215,6 +215,45 @@ describe('pretrain loop', () => {
     expect(readFileSync(join(split, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-0000006');
   }, 120_000);
 
+  it('stops at a non-finite update naming the step and the tensor, and keeps the last finite checkpoint as latest', async () => {
+    const out = join(work, 'run-diverge');
+    await pretrain({ ...base(out, 2), saveEvery: 1 });
+    const errors: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
+    try {
+      await expect(pretrain({ ...base(out, 4), saveEvery: 1, lr: 1e39 }))
+        .rejects.toThrow(/^step 3: the update made a weight non-finite \(first: [\w.]+\[\d+\] = (-?Infinity|NaN)\); stopped, .*step-0000002 is the last finite checkpoint$/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors).toEqual([expect.stringMatching(/resuming .*step-0000002 with lr=1e\+39; it was trained with lr=0.003$/)]);
+    expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-0000002');
+    expect(existsSync(join(out, 'checkpoints', 'step-0000003'))).toBe(false);
+    const saved = loadModelDir(join(out, 'checkpoints', 'step-0000002'), { head: 'mlm' }).mlm!;
+    for (const [, p] of saved.namedParameters()) expect((await p.data()).every(Number.isFinite)).toBe(true);
+    saved.dispose();
+    // Diverging on the very first step of a fresh run: nothing saved, and the error says so.
+    await expect(pretrain({ ...base(join(work, 'run-diverge-fresh'), 1), lr: 1e39 })).rejects.toThrow(/^step 1: .*; stopped, no checkpoint was saved$/);
+    expect(existsSync(join(work, 'run-diverge-fresh', 'model'))).toBe(false);
+  }, 120_000);
+
+  it('names a truncated token cache, a truncated trainer state, and an output path that is a file', async () => {
+    const out = join(work, 'run-damaged');
+    await pretrain(base(out, 2));
+    const bin = join(out, 'tokens.u16');
+    const bytes = readFileSync(bin);
+    writeFileSync(bin, bytes.subarray(0, bytes.length - 100));
+    await expect(pretrain(base(out, 3))).rejects.toThrow(/tokens\.u16: \d+ bytes, but .*tokens\.json records \d+ tokens/);
+    writeFileSync(bin, bytes);
+    const statePath = join(out, 'checkpoints', 'step-0000002', 'trainer_state.json');
+    writeFileSync(statePath, readFileSync(statePath, 'utf8').slice(0, 40));
+    await expect(pretrain(base(out, 3))).rejects.toThrow(/step-0000002\/trainer_state\.json: not a valid trainer state/);
+    const file = join(work, 'a-file');
+    writeFileSync(file, 'x');
+    await expect(pretrain(base(file, 1))).rejects.toThrow(/a-file: exists and is not a directory$/);
+    await expect(pretrain(base(join(file, 'run'), 1))).rejects.toThrow(/a-file\/run: cannot create the directory/);
+  }, 120_000);
+
   it('refuses to resume with a different data stream', async () => {
     const out = join(work, 'run-whole');
     await expect(pretrain({ ...base(out, 8), seqLen: 16 })).rejects.toThrow(/resuming needs seqLen=24, got 16/);
@@ -236,7 +275,7 @@ describe('pretrain loop', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await exited).toBe(143); // interrupted is a failure for a chained pipeline, reported after the checkpoint is saved
     const stopped = losses(out).length;
     expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe(`step-${String(stopped).padStart(7, '0')}`);
     const resumed = await pretrain({ ...base(out, stopped + 2), evalEvery: 1000, saveEvery: 1000, warmup: 2 });

@@ -31,6 +31,7 @@ import { randomBatches } from '../train/batching/pack.js';
 import type { ClusterOrder } from '../train/batching/order.js';
 import type { KMeansInit } from '../train/batching/kmeans.js';
 import { integerOption, positiveIntOption } from './options.js';
+import { startProgress } from './progress.js';
 
 export interface ClusterCliOptions {
   data: string;
@@ -45,6 +46,8 @@ export interface ClusterCliOptions {
   restarts?: number;
   init?: KMeansInit;
   keepLast?: boolean;
+  /** Progress on stderr: a bar on a terminal, else a line every few seconds (default true). */
+  progress?: boolean;
 }
 
 export interface ClusterSummary {
@@ -111,17 +114,31 @@ export async function runCluster(opts: ClusterCliOptions): Promise<ClusterSummar
   }
   const load = (performance.now() - start) / 1000;
 
-  const pairs = examples.map((e) => ({ query: queries.get(e.qid)!, doc: docs.get(e.pos)! }));
-  const ctx: ContextualBatching = contextualBatches(pairs, {
-    batchSize: opts.batchSize, clusterSize: opts.clusterSize, order, dims, seed,
-    iterations: opts.iterations, restarts: opts.restarts, init: opts.init, dropLast,
-  });
+  // Stages: load, embed, cluster, order, pack, hardness.
+  const bar = startProgress({ label: 'cluster', total: 6, unit: 'stage', eta: false, enabled: opts.progress });
+  let stages = 0;
+  const stageDone = (stage: string, sec: number): void => bar.update(++stages, { done: `${stage} (${sec.toFixed(1)}s)` });
+  stageDone('load', load);
+  let ctx: ContextualBatching;
+  let contextual: ReturnType<typeof batchHardness>;
+  let random: ReturnType<typeof batchHardness>;
+  let hardness: number;
+  try {
+    const pairs = examples.map((e) => ({ query: queries.get(e.qid)!, doc: docs.get(e.pos)! }));
+    ctx = contextualBatches(pairs, {
+      batchSize: opts.batchSize, clusterSize: opts.clusterSize, order, dims, seed,
+      iterations: opts.iterations, restarts: opts.restarts, init: opts.init, dropLast, onStage: stageDone,
+    });
 
-  const hardnessStart = performance.now();
-  const docIds = examples.map((e) => e.pos);
-  const contextual = batchHardness(ctx.packing.batches.map((b) => b.examples), ctx.embeddings, { docIds });
-  const random = batchHardness(randomBatches(examples.length, { batchSize: opts.batchSize, seed, dropLast }).batches.map((b) => b.examples), ctx.embeddings, { docIds });
-  const hardness = (performance.now() - hardnessStart) / 1000;
+    const hardnessStart = performance.now();
+    const docIds = examples.map((e) => e.pos);
+    contextual = batchHardness(ctx.packing.batches.map((b) => b.examples), ctx.embeddings, { docIds });
+    random = batchHardness(randomBatches(examples.length, { batchSize: opts.batchSize, seed, dropLast }).batches.map((b) => b.examples), ctx.embeddings, { docIds });
+    hardness = (performance.now() - hardnessStart) / 1000;
+    stageDone('hardness', hardness);
+  } finally {
+    bar.finish();
+  }
 
   if (opts.out !== undefined) {
     const rows = ctx.packing.batches.map((b, n) => ({

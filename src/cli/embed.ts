@@ -9,12 +9,12 @@
 // normalisation, as sentence-transformers does for a plain Hugging Face model. Everything is
 // validated before any work starts; the output is written to a temporary file and renamed at the
 // end, so a failed run writes nothing. Texts are batched by token length (less padding, see
-// Biencoder.encoder); each row's result does not depend on its batch. A progress bar goes to stderr when it is a terminal.
+// Biencoder.encoder); each row's result does not depend on its batch. Progress goes to stderr (src/cli/progress.ts).
 
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { SingleBar } from 'cli-progress';
+import { startProgress } from './progress.js';
 import { initDevice } from '../tensor/device.js';
 import { Biencoder } from '../nn/biencoder.js';
 import type { PoolingConfig, PoolingMode } from '../nn/pooling.js';
@@ -29,7 +29,7 @@ export interface EmbedOptions {
   maxLength?: number;
   batchSize?: number;
   device?: string;
-  /** Show a progress bar on stderr (default: when stderr is a terminal). */
+  /** Progress on stderr: a bar on a terminal, else a line every few seconds (default true). */
   progress?: boolean;
 }
 
@@ -103,13 +103,12 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
     throw new Error(`--max-length: ${(err as Error).message}`);
   }
 
-  const bar = (opts.progress ?? process.stderr.isTTY) ? new SingleBar({ format: 'embed [{bar}] {value}/{total} texts | {eta_formatted} left', stream: process.stderr }) : null;
-  bar?.start(rows.length, 0);
+  const bar = startProgress({ label: 'embed', total: rows.length, unit: 'text', enabled: opts.progress });
   let embeddings: Float32Array[];
   try {
-    embeddings = await bi.encoder(maxLength, batchSize, (done) => bar?.update(done))(rows.map((r) => r.text));
+    embeddings = await bi.encoder(maxLength, batchSize, (done) => bar.update(done))(rows.map((r) => r.text));
   } finally {
-    bar?.stop();
+    bar.finish();
     bi.dispose();
   }
 

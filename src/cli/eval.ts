@@ -16,7 +16,7 @@
 // --max-length, else the model's limit.
 
 import type { Command } from 'commander';
-import { SingleBar } from 'cli-progress';
+import { startProgress } from './progress.js';
 import { docText, loadBeir, writeTextAtomic } from '../data/beir.js';
 import { Bm25Index } from '../eval/bm25.js';
 import { denseRetrieve, type Similarity } from '../eval/dense.js';
@@ -46,7 +46,7 @@ export interface EvalOptions {
   runOut?: string;
   /** Write counts, means and per-query metrics as JSON here. */
   metricsOut?: string;
-  /** Progress bars on stderr (default: when stderr is a terminal). */
+  /** Progress on stderr: a bar on a terminal, else a line every few seconds (default true). */
   progress?: boolean;
 }
 
@@ -73,7 +73,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
   const split = opts.split ?? 'test';
   const depth = opts.depth ?? 1000;
   if (!Number.isSafeInteger(depth) || depth < 100) throw new Error(`--depth must be an integer >= 100 (R@100 and MAP@100 need 100 documents), got ${depth}`);
-  const progress = opts.progress ?? process.stderr.isTTY;
+  const progress = opts.progress ?? true;
   const start = performance.now();
   const data = await loadBeir(opts.data, split);
   const time: Record<string, number> = { load: seconds(start) };
@@ -86,13 +86,12 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
     });
     time.index = seconds(t);
     t = performance.now();
-    const bar = progress ? new SingleBar({ format: 'bm25 [{bar}] {value}/{total} queries | {eta_formatted} left', stream: process.stderr }) : null;
-    bar?.start(data.queries.size, 0);
+    const bar = startProgress({ label: 'bm25', total: data.queries.size, unit: 'query', enabled: progress });
     let done = 0;
     try {
-      run = runFromLists(index.searchAll(data.queries, depth, () => bar?.update(++done)));
+      run = runFromLists(index.searchAll(data.queries, depth, () => bar.update(++done)));
     } finally {
-      bar?.stop();
+      bar.finish();
     }
     time.search = seconds(t);
   } else {

@@ -9,7 +9,7 @@
 
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { SingleBar } from 'cli-progress';
+import { startProgress } from './progress.js';
 import { loadBeir, writeJsonlAtomic } from '../data/beir.js';
 import { mineNegatives } from '../eval/mine.js';
 import { integerOption, numberOption, positiveIntOption } from './options.js';
@@ -46,13 +46,12 @@ export async function runMine(opts: MineCliOptions): Promise<MineSummary> {
   const seed = opts.seed ?? 42;
   const out = opts.out ?? join(opts.data, 'triples', `${split}.jsonl.gz`);
   const data = await loadBeir(opts.data, split);
-  const bar = (opts.progress ?? process.stderr.isTTY) ? new SingleBar({ format: 'mine [{bar}] {value}/{total} queries | {eta_formatted} left', stream: process.stderr }) : null;
-  bar?.start(data.queries.size, 0);
+  const bar = startProgress({ label: 'mine', total: data.queries.size, unit: 'query', enabled: opts.progress });
   let result;
   try {
-    result = mineNegatives(data, { negatives, seed, k1: opts.k1, b: opts.b, stopwords: opts.stopwords, stem: opts.stem, onQuery: (n) => bar?.update(n) });
+    result = mineNegatives(data, { negatives, seed, k1: opts.k1, b: opts.b, stopwords: opts.stopwords, stem: opts.stem, onQuery: (n) => bar.update(n) });
   } finally {
-    bar?.stop();
+    bar.finish();
   }
   await writeJsonlAtomic(out, result.triples);
   return {

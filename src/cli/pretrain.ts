@@ -3,9 +3,10 @@
 //   retrograd pretrain --corpus pretrain.jsonl.gz --out runs/mlm-mini --config mini --steps 20000
 //
 // The run directory is resumable: run the same command again after an interruption (Ctrl-C saves a
-// checkpoint first) and it continues from the latest checkpoint with the same data order, masks and
-// dropout. `--steps` may be raised on resume to extend a run. Progress goes to stderr and to
-// <out>/log.jsonl; the finished model is written to <out>/model (Hugging Face layout).
+// checkpoint, then exits 130; SIGTERM 143) and it continues from the latest checkpoint with the
+// same data order, masks and dropout. A non-finite loss, gradient norm or weight stops the run
+// (exit 1) without saving it. `--steps` may be raised on resume to extend a run. Progress goes to
+// stderr and to <out>/log.jsonl; the finished model is written to <out>/model (Hugging Face layout).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -97,6 +98,8 @@ export function registerPretrain(program: Command): void {
         logEvery: positiveInt('log-every', String(o.logEvery)),
         device,
       });
-      console.log(JSON.stringify({ step: result.step, eval: result.finalEval, model: result.step === positiveInt('steps', String(o.steps)) ? result.modelDir : null, checkpoints: join(String(o.out), 'checkpoints') }, null, 2));
+      console.log(JSON.stringify({ step: result.step, eval: result.finalEval, model: result.step === positiveInt('steps', String(o.steps)) ? result.modelDir : null, checkpoints: join(String(o.out), 'checkpoints'), interrupted: result.interrupted }, null, 2));
+      // Interrupted (the checkpoint is saved by now): exit as the shell does for the signal, so a chained pipeline stops.
+      if (result.interrupted) process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
     });
 }

@@ -9,7 +9,7 @@
 //
 // Not an approximate index (no HNSW/IVF): exact search is what evaluation needs at this scale.
 
-import { SingleBar } from 'cli-progress';
+import { startProgress } from '../cli/progress.js';
 import { noGrad } from '../autograd/engine.js';
 import { l2Normalize } from '../autograd/ops.js';
 import { tidy } from '../tensor/memory.js';
@@ -96,9 +96,9 @@ export type Encoder = (texts: string[]) => Promise<Float32Array[] | Tensor>;
 export interface EmbedTextsOptions {
   /** Texts per encoder call (default 64; Infinity sends everything in one call). */
   batchSize?: number;
-  /** Progress bar on stderr (default: when stderr is a terminal). */
+  /** Progress on stderr: a bar on a terminal, else a line every few seconds (default true). */
   progress?: boolean;
-  /** Label for the progress bar. */
+  /** Names the job in progress lines (default 'embed'). */
   label?: string;
   /** Device of the returned tensor (default: the default device). */
   device?: string;
@@ -109,9 +109,7 @@ export async function embedTexts(texts: readonly string[], encode: Encoder, opts
   const batchSize = opts.batchSize ?? 64;
   if (!(batchSize >= 1)) throw new Error(`embed: batchSize must be >= 1, got ${batchSize}`);
   const step = Number.isFinite(batchSize) ? Math.floor(batchSize) : Math.max(texts.length, 1);
-  const show = opts.progress ?? process.stderr.isTTY;
-  const bar = show ? new SingleBar({ format: `${opts.label ?? 'embed'} [{bar}] {value}/{total} | {eta_formatted} left`, stream: process.stderr }) : null;
-  bar?.start(texts.length, 0);
+  const bar = startProgress({ label: opts.label ?? 'embed', total: texts.length, unit: 'text', enabled: opts.progress });
   let width = -1;
   let out = new Float32Array(0);
   try {
@@ -127,10 +125,10 @@ export async function embedTexts(texts: readonly string[], encode: Encoder, opts
         if (row.length !== width) throw new Error(`embed: text ${start + i} has ${row.length} dimensions, earlier ones ${width}`);
         out.set(row, (start + i) * width);
       }
-      bar?.update(start + batch.length);
+      bar.update(start + batch.length);
     }
   } finally {
-    bar?.stop();
+    bar.finish();
   }
   if (width < 0) throw new Error('embed: no texts to embed');
   return fromArray(out, [texts.length, width], { device: opts.device });
@@ -157,6 +155,8 @@ export interface DenseRetrieveOptions extends DenseSearchOptions {
   encodeQueries?: Encoder;
   batchSize?: number;
   progress?: boolean;
+  /** Prefix of the progress labels ('<label> corpus', '<label> queries'). */
+  label?: string;
   device?: string;
 }
 
@@ -173,10 +173,10 @@ export async function denseRetrieve(
 ): Promise<DenseRetrieveResult> {
   const embedOpts = { batchSize: opts.batchSize, progress: opts.progress, device: opts.device };
   let t = performance.now();
-  const docs = await embedTexts([...data.corpus.values()].map(docText), encode, { ...embedOpts, label: 'corpus' });
+  const docs = await embedTexts([...data.corpus.values()].map(docText), encode, { ...embedOpts, label: opts.label ? `${opts.label} corpus` : 'corpus' });
   const embedCorpus = (performance.now() - t) / 1000;
   t = performance.now();
-  const queries = await embedTexts([...data.queries.values()], opts.encodeQueries ?? encode, { ...embedOpts, label: 'queries' });
+  const queries = await embedTexts([...data.queries.values()], opts.encodeQueries ?? encode, { ...embedOpts, label: opts.label ? `${opts.label} queries` : 'queries' });
   const embedQueries = (performance.now() - t) / 1000;
   t = performance.now();
   try {

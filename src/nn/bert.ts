@@ -12,7 +12,7 @@
 // The model never reads tensor data, so it runs unchanged on every device.
 
 import type { DType } from '../tensor/backend.js';
-import { Tensor, arange, zeros } from '../tensor/tensor.js';
+import { Tensor, arange, ones, zeros } from '../tensor/tensor.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
 import { tidy } from '../tensor/memory.js';
 import * as ops from '../autograd/ops.js';
@@ -155,15 +155,24 @@ export class BertEmbeddings extends Module {
     return ops.where(isPad, words.detach(), words);
   }
 
-  /** inputIds, tokenTypeIds: int32 [B, S] -> [B, S, H]. */
-  forward(inputIds: Tensor, tokenTypeIds: Tensor): Tensor {
+  /**
+   * inputIds, tokenTypeIds: int32 [B, S] -> [B, S, H]. With `prefix` [B, P, H] (input embeddings
+   * put before the tokens, CDE's context and soft prompt) -> [B, P+S, H]: the prefix gets the
+   * token-type-0 embedding and no position, the tokens keep positions 0..S-1, and LayerNorm and
+   * dropout run over the whole sequence.
+   */
+  forward(inputIds: Tensor, tokenTypeIds: Tensor, prefix?: Tensor): Tensor {
     const seq = inputIds.shape[1];
     if (seq > this.config.max_position_embeddings) {
       throw new Error(`sequence length ${seq} exceeds max_position_embeddings ${this.config.max_position_embeddings}`);
     }
     const positionIds = arange(0, seq, 1, { dtype: 'int32', device: inputIds.device }); // [S]
     const positions = this.position_embeddings.forward(positionIds); // [S, H], broadcast over the batch
-    const embeddings = this.words(inputIds).add(this.token_type_embeddings.forward(tokenTypeIds)).add(positions);
+    let embeddings = this.words(inputIds).add(this.token_type_embeddings.forward(tokenTypeIds)).add(positions);
+    if (prefix) {
+      const typeZero = this.token_type_embeddings.weight.narrow(0, 0, 1); // [1, H], broadcast over [B, P, H]
+      embeddings = ops.concat([prefix.add(typeZero), embeddings], 1); // [B, P, H] ++ [B, S, H] -> [B, P+S, H]
+    }
     return this.dropout.forward(this.LayerNorm.forward(embeddings));
   }
 }
@@ -333,6 +342,11 @@ export interface BertInputs {
   attentionMask?: Tensor;
   /** int32 [B, S]; absent: all zeros. */
   tokenTypeIds?: Tensor;
+  /**
+   * [B, P, H] input embeddings placed before the tokens (see BertEmbeddings.forward): attended
+   * everywhere, no position. The outputs then cover P+S positions, the prefix first.
+   */
+  prefix?: Tensor;
 }
 
 export interface BertOutputs {
@@ -382,8 +396,17 @@ export class BertModel extends Module {
       }
     }
     const tokenTypeIds = inputs.tokenTypeIds ?? zeros([batch, seq], { dtype: 'int32', device: inputIds.device });
-    const mask = inputs.attentionMask ? this.extendedMask(inputs.attentionMask) : null;
-    const hidden = this.embeddings.forward(inputIds, tokenTypeIds);
+    const { prefix } = inputs;
+    if (prefix && (prefix.ndim !== 3 || prefix.shape[0] !== batch || prefix.shape[2] !== this.config.hidden_size)) {
+      throw new Error(`BertModel: prefix must be [${batch}, P, ${this.config.hidden_size}], got [${prefix.shape}]`);
+    }
+    let attentionMask = inputs.attentionMask;
+    if (prefix && attentionMask) {
+      const attendPrefix = ones([batch, prefix.shape[1]], { dtype: attentionMask.dtype, device: attentionMask.device }); // [B, P]
+      attentionMask = ops.concat([attendPrefix, attentionMask], 1); // [B, P] ++ [B, S] -> [B, P+S]
+    }
+    const mask = attentionMask ? this.extendedMask(attentionMask) : null;
+    const hidden = this.embeddings.forward(inputIds, tokenTypeIds, prefix);
     const lastHiddenState = this.encoder.forward(hidden, mask);
     return { lastHiddenState, poolerOutput: this.pooler ? this.pooler.forward(lastHiddenState) : null };
   }

@@ -4,23 +4,30 @@
 //   config.json, model.safetensors, vocab.txt, tokenizer_config.json   the model, Hugging Face layout
 //   optimizer.safetensors   AdamW moments, keys `<param name>.exp_avg` / `.exp_avg_sq`
 //   trainer_state.json      step, data position, seeds, the run's arguments, the optimizer's step count
-// It is built under a temporary name and renamed into place, then `<run>/checkpoints/latest` (a
-// one-line file naming the directory) is replaced atomically, so a crash at any point leaves the
-// previous checkpoint intact and `latest` pointing at a complete one. Older checkpoints beyond
-// `keepLast` are deleted afterwards.
+// `<run>/checkpoints/latest` is a one-line file naming the newest complete checkpoint directory.
+// A save is crash-safe at every moment (tested by killing a process between each of its phases):
+// the new checkpoint is built under a temporary name; when `step-<N>` already exists, `latest` is
+// first pointed at the complete temporary directory, the old one removed and the new one renamed in
+// (`latestCheckpoint` follows a pointer to a temporary name that has been renamed since); then
+// `latest` is replaced atomically. Non-finite weights are never saved. Older checkpoints beyond
+// `keepLast` and temporary directories of dead processes are deleted afterwards.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/memory.js';
+import { noGrad } from '../autograd/engine.js';
+import { sum } from '../autograd/ops.js';
 import type { BertForMaskedLM, BertModel } from '../nn/bert.js';
 import type { BertTokenizer } from '../nn/tokenizer.js';
+import type { PoolingConfig } from '../nn/pooling.js';
 import { saveModelDir } from '../nn/model-dir.js';
 import { readSafetensors, serializeSafetensors, type SafetensorsTensorInput } from '../nn/safetensors.js';
 import type { AdamW } from './optim.js';
 
 /** Write a file by temp file + rename in the same folder. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
+  ensureDirectory(dirname(path));
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
   try {
     writeFileSync(tmp, data);
@@ -31,6 +38,41 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
 }
 
+/** Create a directory (and its parents) or fail with one line naming the path when something in the way is a file. */
+export function ensureDirectory(path: string): void {
+  if (existsSync(path) && !statSync(path).isDirectory()) throw new Error(`${path}: exists and is not a directory`);
+  try {
+    mkdirSync(path, { recursive: true });
+  } catch (err) {
+    throw new Error(`${path}: cannot create the directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}: a file is in the way?)`);
+  }
+}
+
+/** The first tensor (in the given order) holding NaN or Infinity, with the first such value; null when all are finite. */
+export async function firstNonFinite(named: Iterable<readonly [string, Tensor]>): Promise<{ name: string; index: number; value: number } | null> {
+  const list = [...named];
+  if (list.length === 0) return null;
+  // x * 0 is 0 for finite x and NaN otherwise, so one device reduction answers for every tensor without overflow.
+  const total = noGrad(() => tidy(() => {
+    let acc = sum(list[0][1].mul(0));
+    for (const [, t] of list.slice(1)) acc = acc.add(sum(t.mul(0)));
+    return acc;
+  }));
+  const ok = Number.isFinite((await total.data())[0]);
+  total.dispose();
+  if (ok) return null;
+  for (const [name, t] of list) {
+    const data = await t.data();
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return { name, index: i, value: data[i] };
+  }
+  return null;
+}
+
+/** The gradients of a model's parameters, named `<param>.grad`. */
+export function gradients(model: { namedParameters(): Iterable<[string, Tensor]> }): [string, Tensor][] {
+  return [...model.namedParameters()].flatMap(([name, p]) => (p.grad ? [[`${name}.grad`, p.grad] as [string, Tensor]] : []));
+}
+
 export interface TrainerState {
   /** Completed optimizer updates. */
   step: number;
@@ -39,12 +81,56 @@ export interface TrainerState {
   [key: string]: unknown;
 }
 
+/** The moments of a save, in order; `onPhase` (crash tests) is called as each is reached. */
+export type SavePhase = 'built' | 'pointed-at-temporary' | 'removed-old' | 'renamed' | 'pointed';
+
 export interface SaveCheckpointOptions {
   tokenizer?: BertTokenizer;
+  /** Also write sentence-transformers pooling files (biencoder checkpoints). */
+  pooling?: PoolingConfig;
   keepLast?: number;
+  onPhase?: (phase: SavePhase) => void;
 }
 
-/** Write `<run>/checkpoints/step-<N>` and point `latest` at it. Returns the checkpoint directory. */
+const TEMPORARY = /^\.(.+)\.tmp-(\d+)(-[a-z0-9]+)?$/;
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Remove temporary files and directories left in `root` by processes that died mid-save. */
+function removeDeadTemporaries(root: string, keep: string | null): void {
+  for (const entry of readdirSync(root)) {
+    const m = TEMPORARY.exec(entry);
+    if (m && entry !== keep && !processAlive(Number(m[2]))) rmSync(join(root, entry), { recursive: true, force: true });
+  }
+}
+
+function pointerName(root: string): string | null {
+  const pointer = join(root, 'latest');
+  return existsSync(pointer) ? readFileSync(pointer, 'utf8').trim() : null;
+}
+
+/** Finish a re-save that died while `latest` named its temporary directory: move that directory into place. */
+function settle(root: string): void {
+  const name = pointerName(root);
+  const m = name === null ? null : TEMPORARY.exec(name);
+  if (!m || !existsSync(join(root, name!))) return;
+  rmSync(join(root, m[1]), { recursive: true, force: true });
+  renameSync(join(root, name!), join(root, m[1]));
+  writeFileAtomic(join(root, 'latest'), `${m[1]}\n`);
+}
+
+/**
+ * Write `<run>/checkpoints/step-<N>` and point `latest` at it. Returns the checkpoint directory.
+ * Refuses (naming the tensor) a model with a non-finite weight, leaving the previous checkpoint as `latest`.
+ */
 export async function saveCheckpoint(
   runDir: string,
   model: BertModel | BertForMaskedLM,
@@ -53,13 +139,18 @@ export async function saveCheckpoint(
   opts: SaveCheckpointOptions = {},
 ): Promise<string> {
   const root = join(runDir, 'checkpoints');
-  mkdirSync(root, { recursive: true });
   const name = `step-${String(state.step).padStart(7, '0')}`;
   const final = join(root, name);
-  const tmp = join(root, `.${name}.tmp-${process.pid}`);
+  const bad = await firstNonFinite(model.namedParameters());
+  if (bad) throw new Error(`${final}: not saved, ${bad.name} holds ${bad.value} at index ${bad.index}`);
+  ensureDirectory(root);
+  settle(root);
+  const tmpName = `.${name}.tmp-${process.pid}`;
+  const tmp = join(root, tmpName);
+  const phase = opts.onPhase ?? (() => {});
   rmSync(tmp, { recursive: true, force: true });
   try {
-    await saveModelDir(tmp, model, { tokenizer: opts.tokenizer });
+    await saveModelDir(tmp, model, { tokenizer: opts.tokenizer, pooling: opts.pooling });
     const moments = new Map<string, SafetensorsTensorInput>();
     for (const [key, p] of model.namedParameters()) {
       const s = optimizer.stateOf(p);
@@ -68,35 +159,58 @@ export async function saveCheckpoint(
       moments.set(`${key}.exp_avg_sq`, { dtype: 'F32', shape: [...p.shape], data: Float32Array.from(await s.v.data()) });
     }
     writeFileSync(join(tmp, 'optimizer.safetensors'), serializeSafetensors(moments));
-    writeFileSync(join(tmp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`);
-    rmSync(final, { recursive: true, force: true });
+    writeFileSync(join(tmp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`); // last: marks it complete
+    phase('built');
+    if (existsSync(final)) {
+      // Re-saving a step: `latest` names the complete temporary directory while the old one is replaced.
+      writeFileAtomic(join(root, 'latest'), `${tmpName}\n`);
+      phase('pointed-at-temporary');
+      rmSync(final, { recursive: true, force: true });
+      phase('removed-old');
+    }
     renameSync(tmp, final);
+    phase('renamed');
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
+    if (pointerName(root) !== tmpName) rmSync(tmp, { recursive: true, force: true });
     throw new Error(`${final}: cannot save checkpoint (${(err as Error).message})`);
   }
   writeFileAtomic(join(root, 'latest'), `${name}\n`);
+  phase('pointed');
   const keepLast = opts.keepLast ?? 2;
   const steps = readdirSync(root).filter((d) => /^step-\d+$/.test(d)).sort();
   for (const old of steps.slice(0, Math.max(0, steps.length - keepLast))) {
     if (old !== name) rmSync(join(root, old), { recursive: true, force: true });
   }
+  removeDeadTemporaries(root, name);
   return final;
 }
 
-/** The directory `latest` names, or null when the run has no checkpoint yet. */
+/**
+ * The directory `latest` names, or null when the run has no checkpoint yet. A pointer to a
+ * temporary `.step-<N>.tmp-<pid>` that no longer exists was left by a re-save interrupted after
+ * the rename: `step-<N>` is then the checkpoint.
+ */
 export function latestCheckpoint(runDir: string): string | null {
-  const pointer = join(runDir, 'checkpoints', 'latest');
-  if (!existsSync(pointer)) return null;
-  const dir = join(runDir, 'checkpoints', readFileSync(pointer, 'utf8').trim());
+  const root = join(runDir, 'checkpoints');
+  const pointer = join(root, 'latest');
+  const name = pointerName(root);
+  if (name === null) return null;
+  let dir = join(root, name);
+  const tmp = TEMPORARY.exec(name);
+  if (tmp && !existsSync(dir)) dir = join(root, tmp[1]);
   if (!existsSync(join(dir, 'trainer_state.json'))) throw new Error(`${pointer}: names ${dir}, which is not a complete checkpoint`);
   return dir;
 }
 
 export function readTrainerState(dir: string): TrainerState {
   const path = join(dir, 'trainer_state.json');
-  const state = JSON.parse(readFileSync(path, 'utf8')) as TrainerState;
-  if (!Number.isSafeInteger(state.step) || !Number.isSafeInteger(state.optimizerStep)) {
+  let state: TrainerState;
+  try {
+    state = JSON.parse(readFileSync(path, 'utf8')) as TrainerState;
+  } catch (err) {
+    throw new Error(`${path}: not a valid trainer state (${(err as Error).message})`);
+  }
+  if (typeof state !== 'object' || state === null || !Number.isSafeInteger(state.step) || !Number.isSafeInteger(state.optimizerStep)) {
     throw new Error(`${path}: "step" and "optimizerStep" must be integers`);
   }
   return state;

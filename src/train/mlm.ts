@@ -132,9 +132,17 @@ export class PackedCorpus {
     const metaPath = join(cacheDir, 'tokens.json');
     const binPath = join(cacheDir, 'tokens.u16');
     if (existsSync(metaPath) && existsSync(binPath)) {
-      const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as PackedCorpusInfo;
+      let meta: PackedCorpusInfo;
+      try {
+        meta = JSON.parse(readFileSync(metaPath, 'utf8')) as PackedCorpusInfo;
+      } catch (err) {
+        throw new Error(`${metaPath}: not valid JSON (${(err as Error).message}); delete it and tokens.u16 to rebuild the cache`);
+      }
       if (meta.sourceSha256 === sha) {
         const bytes = readFileSync(binPath);
+        if (!Number.isSafeInteger(meta.tokens) || bytes.byteLength !== meta.tokens * 2) {
+          throw new Error(`${binPath}: ${bytes.byteLength} bytes, but ${metaPath} records ${meta.tokens} tokens (${meta.tokens * 2} bytes); delete both to rebuild the cache`);
+        }
         const stream = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
         return PackedCorpus.fromStream(stream, seqLen, clsId, sepId, meta);
       }

@@ -22,7 +22,9 @@ import type { BertTokenizer } from '../nn/tokenizer.js';
 import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule, type ScheduleName } from './schedule.js';
 import { countCorrect, maskTokens, mixSeed, mlmLoss, PackedCorpus, SequenceOrder, type MaskingOptions } from './mlm.js';
-import { latestCheckpoint, loadOptimizerState, readTrainerState, saveCheckpoint, writeFileAtomic, type TrainerState } from './checkpoint.js';
+import {
+  ensureDirectory, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, saveCheckpoint, writeFileAtomic, type TrainerState,
+} from './checkpoint.js';
 
 export interface PretrainOptions {
   /** JSONL(.gz) of {"text": ...}. */
@@ -67,7 +69,12 @@ export interface PretrainResult {
   step: number;
   finalEval: Extract<LogEntry, { kind: 'eval' }> | null;
   modelDir: string;
+  /** The signal that stopped the run early (after its checkpoint was saved), or null. */
+  interrupted: 'SIGINT' | 'SIGTERM' | null;
 }
+
+/** Arguments a resumed run may change (`steps` too): each change is reported on stderr. */
+const TUNABLE_ARGS = ['lr', 'warmup', 'schedule', 'weightDecay', 'clip'] as const;
 
 function maskingFor(tok: BertTokenizer, vocabSize: number): MaskingOptions {
   const id = (t: string): number => {
@@ -103,6 +110,7 @@ async function evaluate(model: BertForMaskedLM, corpus: PackedCorpus, order: Seq
 
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const logPath = join(o.out, 'log.jsonl');
+  ensureDirectory(o.out);
   const corpus = await PackedCorpus.load(o.corpus, o.tokenizer, o.seqLen, o.out);
   const valSequences = Math.min(o.valSequences, Math.floor(corpus.sequences / 10));
   const order = new SequenceOrder(corpus.sequences, valSequences, o.seed);
@@ -118,6 +126,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       if (saved[key] !== o[key]) throw new Error(`${resumeDir}: resuming needs ${key}=${String(saved[key])}, got ${o[key]}`);
     }
     if (state.corpusSha256 !== corpus.info.sourceSha256) throw new Error(`${resumeDir}: the run was trained on another corpus (sha256 differs from ${o.corpus})`);
+    for (const key of TUNABLE_ARGS) {
+      if (key in saved && saved[key] !== o[key]) console.error(`retrograd: resuming ${resumeDir} with ${key}=${o[key]}; it was trained with ${key}=${String(saved[key])}`);
+    }
     model = loadModelDir(resumeDir, { head: 'mlm', device: o.device, dropoutGenerator: dropoutGen }).mlm!;
   } else {
     state = { step: 0, optimizerStep: 0, epoch: 0, cursor: 0 };
@@ -152,9 +163,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     o.onLog?.(entry);
   };
 
-  let stopRequested = false;
-  const onSignal = (): void => {
-    stopRequested = true;
+  let stopRequested: 'SIGINT' | 'SIGTERM' | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stopRequested = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -179,6 +190,13 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     await saveCheckpoint(o.out, model, optimizer, full, { tokenizer: o.tokenizer });
   };
 
+  // Stop at a non-finite loss, gradient or weight: nothing from this step is kept or saved.
+  const diverged = (step: number, what: string, tensor: Awaited<ReturnType<typeof firstNonFinite>> = null): never => {
+    const last = latestCheckpoint(o.out);
+    const first = tensor ? ` (first: ${tensor.name}[${tensor.index}] = ${tensor.value})` : '';
+    throw new Error(`step ${step}: ${what}${first}; stopped, ${last ? `${last} is the last finite checkpoint` : 'no checkpoint was saved'}`);
+  };
+
   try {
     while (state.step < o.steps) {
       // On the cpu device every await below resolves without reaching the event loop, where signal
@@ -196,11 +214,15 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       });
       const lossValue = (await loss.data())[0];
       loss.dispose();
-      if (!Number.isFinite(lossValue)) throw new Error(`step ${step}: loss is ${lossValue}; stopping (the last checkpoint is intact)`);
+      if (!Number.isFinite(lossValue)) diverged(step, `loss is ${lossValue}`);
+      // An infinite norm would make clipping scale every gradient to zero; a NaN one would skip clipping.
       const gradNorm = o.clip > 0 ? await clipGradNorm(params, o.clip) : NaN;
+      if (o.clip > 0 && !Number.isFinite(gradNorm)) diverged(step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(model)));
       optimizer.lr = schedule(step);
       optimizer.step();
       optimizer.zeroGrad();
+      const bad = await firstNonFinite(model.namedParameters());
+      if (bad) diverged(step, 'the update made a weight non-finite', bad);
       state.step = step;
       pos = next;
       windowTokens += o.batchSize * o.seqLen;
@@ -222,7 +244,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     await save();
     const modelDir = join(o.out, 'model');
     if (state.step === o.steps) await saveModelDir(modelDir, model, { tokenizer: o.tokenizer });
-    return { step: state.step, finalEval, modelDir };
+    return { step: state.step, finalEval, modelDir, interrupted: stopRequested };
   } finally {
     bar?.stop();
     process.off('SIGINT', onSignal);

@@ -15,7 +15,7 @@
 
 import { join } from 'node:path';
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { SingleBar } from 'cli-progress';
+import { startProgress } from '../cli/progress.js';
 import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -82,6 +82,7 @@ export interface TrainBiencoderOptions {
   internalsEvery: number;
   evalBatchSize?: number;
   device: string;
+  /** Progress on stderr: a bar on a terminal, else a line every few seconds (default true). */
   progress?: boolean;
   onLog?: (entry: Record<string, unknown>) => void;
 }
@@ -136,6 +137,7 @@ export async function evaluateBiencoder(bi: Biencoder, data: BeirDataset, o: { n
     encodeQueries: bi.encoder(o.queryLength, o.batchSize ?? 32),
     batchSize: 512,
     progress: o.progress,
+    label: o.name,
     device: bi.device,
   });
   const result: Evaluation = evaluate(data.qrels, run);
@@ -199,10 +201,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   let stepMs = 0;
   let step = 0;
 
-  const bar = (o.progress ?? process.stderr.isTTY)
-    ? new SingleBar({ format: 'train [{bar}] {value}/{total} steps | loss {loss} | {eta_formatted} left', stream: process.stderr })
-    : null;
-  bar?.start(o.steps, 0, { loss: '-' });
+  const bar = startProgress({ label: 'train', total: o.steps, unit: 'step', enabled: o.progress });
   bi.model.train();
   try {
     while (step < o.steps) {
@@ -264,7 +263,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
         t.dispose();
       }
       log('log', { kind: 'train', step, loss: lossValue, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
-      bar?.update(step, { loss: lossValue.toFixed(4) });
+      bar.update(step, { loss: lossValue.toFixed(4) });
 
       if (validation && (step % o.evalEvery === 0 || step === o.steps)) {
         const v = await evaluateBiencoder(bi, validation, { ...evalOpts, progress: false, name: o.validation!.name });
@@ -282,7 +281,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       }
     }
   } finally {
-    bar?.stop();
+    bar.finish();
     optimizer.dispose();
   }
   if (!validation) {

@@ -37,6 +37,8 @@ export interface ContextualBatchingOptions {
   dropLast?: boolean;
   /** Tensor device of the dense products (default 'cpu'). */
   device?: string;
+  /** Called as each stage ends (progress). */
+  onStage?: (stage: 'embed' | 'cluster' | 'order' | 'pack', seconds: number) => void;
 }
 
 export interface ContextualBatching {
@@ -63,6 +65,7 @@ export function contextualBatches(pairs: readonly TextPair[], opts: ContextualBa
 
   const embeddings = embedPairs(pairs, { dims: opts.dims, seed, device: opts.device });
   const embed = lap();
+  opts.onStage?.('embed', embed);
 
   const clustering = pairedKMeans(embeddings.queries, embeddings.docs, pairs.length, embeddings.dims, {
     clusterSize: opts.clusterSize, iterations: opts.iterations, restarts: opts.restarts, init: opts.init, seed, device: opts.device,
@@ -71,13 +74,17 @@ export function contextualBatches(pairs: readonly TextPair[], opts: ContextualBa
   clustering.pairAssignments.forEach((c, i) => members[c].push(i));
   const nonEmpty = members.flatMap((m, id) => (m.length > 0 ? [id] : []));
   const cluster = lap();
+  opts.onStage?.('cluster', cluster);
 
   const ids = (opts.order ?? 'random') === 'tsp'
     ? tspOrder(nonEmpty, clustering.centroids, clustering.dim, { start: opts.tspStart ?? 'random', seed })
     : randomOrder(nonEmpty, seed);
   const clusters = ids.map((id) => ({ id, members: members[id] }));
   const order = lap();
+  opts.onStage?.('order', order);
 
   const packing = packBatches(clusters, { batchSize: opts.batchSize, seed, dropLast: opts.dropLast });
-  return { embeddings, clustering, clusters, packing, seconds: { embed, cluster, order, pack: lap() } };
+  const pack = lap();
+  opts.onStage?.('pack', pack);
+  return { embeddings, clustering, clusters, packing, seconds: { embed, cluster, order, pack } };
 }
