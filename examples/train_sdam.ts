@@ -77,6 +77,10 @@ async function main(): Promise<void> {
     }
   }
 
+  // Every flag is checked before any work starts.
+  const steps = positive('steps', true);
+  const batchSize = positive('batch-size', true);
+  const lr = positive('lr', false);
   const evalQueries = args['eval-queries'] === undefined ? undefined : positive('eval-queries', true);
   await initDevice('cpu');
   const baselines = await Promise.all(EVAL_SETS.map((s) => bm25(s, evalQueries)));
@@ -87,14 +91,14 @@ async function main(): Promise<void> {
     out: args.out!,
     loss: { kind: 'sdam', options: { target } },
     pooling: args.pooling,
-    batchSize: positive('batch-size', true),
+    batchSize,
     queryLength: 32,
     docLength: 128,
-    lr: positive('lr', false),
+    lr,
     gamma: 0.999,
     weightDecay: 1e-6,
     clip: 1,
-    steps: positive('steps', true),
+    steps,
     seed,
     evalEvery: 0,
     patience: 1,
