@@ -1,0 +1,394 @@
+// Training the two-stage contextual model (src/nn/contextual.ts; spec: docs/cde.md of the shared
+// docs, section 2, "Training"): one-directional InfoNCE query -> document on cosine / τ (τ = 0.02
+// by default), with the context of a step drawn from that batch's documents (down to J, seeded) and
+// shared by its queries and documents.
+//
+// `contextualStep` computes one batch's loss and accumulates the gradients into `.grad`, either by
+// plain backprop (the whole batch's graph alive at once) or with two-stage gradient caching, whose
+// peak memory is one chunk's graph:
+//   (1) no-grad first stage over the context documents, in chunks -> ctx [J, H]
+//   (2) no-grad second stage over the queries and the documents, in chunks, given ctx
+//   (3) the loss on detached embeddings; d loss / d embeddings
+//   (4) the second stage again, chunk by chunk, with gradients, back-propagating d loss / d
+//       embedding; this also accumulates d loss / d ctx
+//   (5) the first stage again, chunk by chunk, back-propagating d loss / d ctx
+// Dropout: every dropout generator's state is saved before each chunk of (1) and (2) and restored
+// before the same chunk is re-run in (4) and (5), so the re-runs draw the same masks; afterwards the
+// generators continue from where (2) left them. Cached gradients therefore equal plain backprop
+// through the same chunked forward (with dropout off, plain full-batch backprop: the chunking is
+// invisible). The released models train with dropout off; `trainContextual` does too unless asked.
+// `trainContextual` is the loop around it (AdamW, exponential decay, evaluation) for the train CLI.
+
+import { join } from 'node:path';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { fromArray, type Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/memory.js';
+import { Generator } from '../tensor/random.js';
+import { backward, grad, noGrad } from '../autograd/engine.js';
+import * as ops from '../autograd/ops.js';
+import { ContextualModel, isContextualDir, sampleContext, type ContextualConfig, type TextKind } from '../nn/contextual.js';
+import type { Encoding } from '../nn/tokenizer.js';
+import { docText, loadBeir, readTriples, type BeirDataset, type Triple } from '../data/beir.js';
+import { denseRetrieve } from '../eval/dense.js';
+import { evaluate } from '../eval/metrics.js';
+import { maskLogits } from './batching/filter.js';
+import { AdamW, clipGradNorm, decayGroups } from './optim.js';
+import { makeSchedule } from './schedule.js';
+import { mixSeed } from './mlm.js';
+import { writeFileAtomic } from './checkpoint.js';
+import { loadEvalSet, type EvalSet, type SetMetrics } from './retrieval.js';
+
+/** CDE's temperature: cosine × 50. */
+export const CONTEXTUAL_TEMPERATURE = 0.02;
+
+export interface ContextualBatch {
+  queries: readonly string[];
+  /** The batch's candidate documents: column j of the score matrix, and the context's pool. */
+  documents: readonly string[];
+  /** gold[i]: the column of query i's positive (default i). */
+  gold?: readonly number[];
+  /**
+   * Row-major [queries, documents], 1 where document j leaves query i's softmax (false negatives,
+   * duplicates of the gold: batching/filter.ts's falseNegativeMask). Never set on a gold column.
+   */
+  mask?: Uint8Array;
+}
+
+export interface ContextualStepOptions {
+  /** τ (default 0.02). */
+  temperature?: number;
+  queryLength: number;
+  docLength: number;
+  /** Truncation of the context documents (default docLength). */
+  contextLength?: number;
+  /** Context documents per step, at most the model's J (default J). */
+  contextSize?: number;
+  /** Seed of this step's context sample. */
+  contextSeed: number;
+  /** Two-stage gradient caching (default true). */
+  gradCache?: boolean;
+  /** Sequences per second-stage forward (default 64 with caching, the whole batch without). */
+  chunkSize?: number;
+  /** Sequences per first-stage forward (default chunkSize). */
+  contextChunkSize?: number;
+}
+
+export interface ContextualStepResult {
+  loss: number;
+  /** Indices into batch.documents of the context used. */
+  context: number[];
+}
+
+/** The step's context: all of the batch's documents, or a seeded sample of `size` of them. */
+export function batchContext(documents: number, size: number, seed: number): number[] {
+  const all = Array.from({ length: documents }, (_, i) => i);
+  return documents > size ? sampleContext(all, size, seed) : all;
+}
+
+/** InfoNCE query -> document: cross-entropy of cos(q_i, d_j) / τ over j (masked cells left out), target gold[i]. */
+export function contextualLoss(q: Tensor, d: Tensor, batch: ContextualBatch, temperature: number): Tensor {
+  const [rows] = q.shape;
+  const cols = d.shape[0];
+  const gold = batch.gold ?? Array.from({ length: rows }, (_, i) => i);
+  let logits = ops.mul(ops.cosineSimilarityMatrix(q, d), 1 / temperature); // [B, N]
+  if (batch.mask) {
+    gold.forEach((g, i) => {
+      if (batch.mask![i * cols + g]) throw new Error(`contextual loss: the mask removes query ${i}'s gold document ${g}`);
+    });
+    logits = maskLogits(logits, batch.mask);
+  }
+  return ops.crossEntropy(logits, fromArray(gold, [rows], { dtype: 'int32', device: q.device }));
+}
+
+function checkBatch(batch: ContextualBatch): void {
+  const rows = batch.queries.length;
+  const cols = batch.documents.length;
+  if (rows === 0 || cols === 0) throw new Error(`contextual step: empty batch (${rows} queries, ${cols} documents)`);
+  if (batch.gold && (batch.gold.length !== rows || batch.gold.some((g) => !Number.isInteger(g) || g < 0 || g >= cols))) {
+    throw new Error(`contextual step: gold must give one column in 0..${cols - 1} per query`);
+  }
+  if (batch.mask && batch.mask.length !== rows * cols) throw new Error(`contextual step: mask has ${batch.mask.length} cells for ${rows}x${cols} scores`);
+}
+
+function chunks(n: number, size: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let start = 0; start < n; start += size) out.push([start, Math.min(size, n - start)]);
+  return out;
+}
+
+interface Job {
+  stage: 'first' | 'second';
+  encodings: Encoding[];
+  /** Rows of this job in the loss's embedding matrix. */
+  target: 'ctx' | 'q' | 'd';
+}
+
+/**
+ * One batch: its loss, and its gradients accumulated into every parameter's `.grad` (see the file
+ * header). The model's training flag decides dropout.
+ */
+export function contextualStep(model: ContextualModel, batch: ContextualBatch, o: ContextualStepOptions): ContextualStepResult {
+  checkBatch(batch);
+  const J = Math.min(o.contextSize ?? model.config.context_size, model.config.context_size);
+  if (!(J >= 1)) throw new Error(`contextual step: context size must be at least 1, got ${o.contextSize}`);
+  const temperature = o.temperature ?? CONTEXTUAL_TEMPERATURE;
+  if (!(temperature > 0)) throw new Error(`contextual step: temperature must be positive, got ${temperature}`);
+  const gradCache = o.gradCache ?? true;
+  const chunk = o.chunkSize ?? (gradCache ? 64 : Infinity);
+  const contextChunk = o.contextChunkSize ?? chunk;
+  for (const [name, v] of [['chunkSize', chunk], ['contextChunkSize', contextChunk]] as const) {
+    if (!(v >= 1) || (Number.isFinite(v) && !Number.isInteger(v))) throw new Error(`contextual step: ${name} must be a positive integer, got ${v}`);
+  }
+  const context = batchContext(batch.documents.length, J, o.contextSeed);
+  const contextDocs = context.map((j) => batch.documents[j]);
+  const jobs: Job[] = [
+    { stage: 'first', encodings: model.tokenize('first', contextDocs, 'document', o.contextLength ?? o.docLength), target: 'ctx' },
+    { stage: 'second', encodings: model.tokenize('second', batch.queries, 'query', o.queryLength), target: 'q' },
+    { stage: 'second', encodings: model.tokenize('second', batch.documents, 'document', o.docLength), target: 'd' },
+  ];
+  const sizeOf = (job: Job): number => (job.stage === 'first' ? contextChunk : chunk);
+  const loss = gradCache ? cachedStep(model, batch, jobs, sizeOf, temperature) : plainStep(model, batch, jobs, sizeOf, temperature);
+  return { loss, context };
+}
+
+/** Forward one chunk of a job: first stage -> [n, H]; second stage given ctx -> [n, H]. */
+function forwardChunk(model: ContextualModel, job: Job, start: number, len: number, ctx: Tensor | null): Tensor {
+  const inputs = model.tensors(job.stage, job.encodings.slice(start, start + len));
+  return job.stage === 'first' ? model.first_stage_model.forward(inputs) : model.second_stage_model.forward(inputs, ctx!);
+}
+
+function plainStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[], sizeOf: (j: Job) => number, temperature: number): number {
+  return tidy(() => {
+    const out: Partial<Record<Job['target'], Tensor>> = {};
+    for (const job of jobs) {
+      const parts = chunks(job.encodings.length, sizeOf(job)).map(([s, n]) => forwardChunk(model, job, s, n, out.ctx ?? null));
+      out[job.target] = parts.length === 1 ? parts[0] : ops.concat(parts, 0); // n chunks of [c, H] -> [N, H]
+    }
+    const loss = contextualLoss(out.q!, out.d!, batch, temperature);
+    loss.backward();
+    return loss.item();
+  });
+}
+
+function cachedStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[], sizeOf: (j: Job) => number, temperature: number): number {
+  const gens = model.dropoutGenerators();
+  type State = ReturnType<Generator['getState']>[];
+  const snapshot = (): State => gens.map((g) => g.getState());
+  const restore = (s: State): void => gens.forEach((g, k) => g.setState(s[k]));
+  const plan = jobs.map((job) => chunks(job.encodings.length, sizeOf(job)).map(([start, len]) => ({ start, len, state: null as State | null })));
+  return tidy(() => {
+    // (1), (2): no-grad forwards, remembering the dropout state before each chunk.
+    const emb: Partial<Record<Job['target'], Tensor>> = {};
+    noGrad(() => {
+      jobs.forEach((job, k) => {
+        const parts = plan[k].map((c) => {
+          c.state = snapshot();
+          return tidy(() => forwardChunk(model, job, c.start, c.len, emb.ctx ?? null));
+        });
+        emb[job.target] = parts.length === 1 ? parts[0] : ops.concat(parts, 0); // n chunks of [c, H] -> [N, H]
+      });
+    });
+    const after = snapshot();
+    // (3): loss and its gradient with respect to the (detached) embeddings.
+    const q = emb.q!.detach();
+    const d = emb.d!.detach();
+    q.requiresGrad = true;
+    d.requiresGrad = true;
+    const loss = contextualLoss(q, d, batch, temperature);
+    const [dq, dd] = grad(loss, [q, d]);
+    const lossValue = loss.item();
+    // (4): the second stage with gradients, chunk by chunk; d loss / d ctx accumulates in ctx.grad.
+    const ctx = emb.ctx!.detach();
+    ctx.requiresGrad = true;
+    try {
+      jobs.forEach((job, k) => {
+        if (job.stage !== 'second') return;
+        const upstream = job.target === 'q' ? dq : dd;
+        for (const c of plan[k]) {
+          restore(c.state!);
+          tidy(() => backward(forwardChunk(model, job, c.start, c.len, ctx), upstream.narrow(0, c.start, c.len)));
+        }
+      });
+      // (5): the first stage with gradients, back-propagating d loss / d ctx.
+      const dctx = ctx.grad!;
+      jobs.forEach((job, k) => {
+        if (job.stage !== 'first') return;
+        for (const c of plan[k]) {
+          restore(c.state!);
+          tidy(() => backward(forwardChunk(model, job, c.start, c.len, null), dctx.narrow(0, c.start, c.len)));
+        }
+      });
+    } finally {
+      ctx.grad?.dispose();
+      ctx.grad = null;
+      restore(after);
+    }
+    return lossValue;
+  });
+}
+
+// ---- evaluation ---------------------------------------------------------------------------------
+
+export interface ContextualEvalOptions {
+  name: string;
+  queryLength: number;
+  docLength: number;
+  batchSize?: number;
+  /** Seed of the context sample from the corpus (default 0). */
+  contextSeed?: number;
+  progress?: boolean;
+}
+
+/** The ids of a corpus's context: J documents sampled from it (seeded; with replacement when it has fewer than J). */
+export function corpusContextIds(data: BeirDataset, size: number, seed = 0): string[] {
+  return sampleContext([...data.corpus.keys()], size, seed);
+}
+
+/** nDCG@10, MRR@10, R@10, R@100, MAP@100 with a context sampled from the evaluated corpus (exact search). */
+export async function evaluateContextual(model: ContextualModel, data: BeirDataset, o: ContextualEvalOptions): Promise<SetMetrics> {
+  const t0 = performance.now();
+  const ids = corpusContextIds(data, model.config.context_size, o.contextSeed ?? 0);
+  const ctx = model.computeContext(ids.map((id) => docText(data.corpus.get(id)!)), { maxLength: o.docLength, batchSize: o.batchSize });
+  try {
+    const encoder = (kind: TextKind, length: number) => model.encoder(ctx, kind, length, o.batchSize ?? 32);
+    const { run } = await denseRetrieve(data, encoder('document', o.docLength), {
+      k: 100, encodeQueries: encoder('query', o.queryLength), batchSize: 512, progress: o.progress, device: model.device,
+    });
+    const result = evaluate(data.qrels, run);
+    return { name: o.name, queries: data.queries.size, documents: data.corpus.size, metrics: result.mean, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    ctx.dispose();
+  }
+}
+
+// ---- the training loop --------------------------------------------------------------------------
+
+export interface TrainContextualOptions {
+  /** A BERT directory (both stages start from it, fresh heads) or a contextual model directory. */
+  model: string;
+  /** The second stage's starting BERT directory when `model` is a BERT directory (default: the same). */
+  secondStage?: string;
+  /** Settings of a new contextual model (J, prompt length, prefixes, residual). */
+  config?: Partial<ContextualConfig>;
+  /** BEIR directory with triples/<split>.jsonl.gz. */
+  data: string;
+  trainSplit?: string;
+  out: string;
+  batchSize: number;
+  /** Batches as lists of triple indices (e.g. contextual batching); default a seeded shuffle per epoch. */
+  batches?: number[][];
+  /** Each triple's hard negative joins the batch's documents (default true). */
+  negatives?: boolean;
+  queryLength: number;
+  docLength: number;
+  temperature?: number;
+  lr: number;
+  /** Per-step factor of the exponential learning-rate decay. */
+  gamma: number;
+  weightDecay: number;
+  clip: number;
+  steps: number;
+  seed: number;
+  gradCache?: boolean;
+  chunkSize?: number;
+  contextChunkSize?: number;
+  /** Train with the BERTs' dropout (default false, as the released models). */
+  dropout?: boolean;
+  evalSets: EvalSet[];
+  evalQueries?: number;
+  evalBatchSize?: number;
+  device: string;
+  onLog?: (entry: Record<string, unknown>) => void;
+}
+
+export interface TrainContextualResult {
+  steps: number;
+  msPerStep: number;
+  final: SetMetrics[];
+  modelDir: string;
+}
+
+const SALT = { order: 0xc0de, context: 0xc7e7, dropout: 0xd409 } as const;
+
+export async function trainContextual(o: TrainContextualOptions): Promise<TrainContextualResult> {
+  mkdirSync(o.out, { recursive: true });
+  const split = o.trainSplit ?? 'train';
+  const data = await loadBeir(o.data, split);
+  const triplesPath = join(o.data, 'triples', `${split}.jsonl.gz`);
+  const triples: Triple[] = await readTriples(triplesPath);
+  for (const [k, t] of triples.entries()) {
+    if (!data.queries.has(t.qid)) throw new Error(`${triplesPath} line ${k + 1}: unknown query "${t.qid}"`);
+    for (const id of [t.pos, t.neg]) if (!data.corpus.has(id)) throw new Error(`${triplesPath} line ${k + 1}: unknown document "${id}"`);
+  }
+  if (!o.batches && triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
+  for (const b of o.batches ?? []) {
+    if (b.length === 0 || b.some((i) => !Number.isInteger(i) || i < 0 || i >= triples.length)) throw new Error(`batches: every batch needs triple indices in 0..${triples.length - 1}`);
+  }
+  const dropoutGen = new Generator(o.seed);
+  const model = isContextualDir(o.model)
+    ? ContextualModel.load(o.model, { device: o.device, dropoutGenerator: dropoutGen })
+    : ContextualModel.fromBert(o.model, { device: o.device, secondStage: o.secondStage, config: o.config, seed: o.seed, dropoutGenerator: dropoutGen });
+  const evalData = await Promise.all(o.evalSets.map((set) => loadEvalSet(set, o.evalQueries)));
+  writeFileAtomic(join(o.out, 'log.jsonl'), '');
+  const log = (entry: Record<string, unknown>): void => {
+    appendFileSync(join(o.out, 'log.jsonl'), `${JSON.stringify(entry)}\n`);
+    o.onLog?.(entry);
+  };
+
+  const optimizer = new AdamW(decayGroups(model.namedParameters(), o.weightDecay), { lr: o.lr });
+  const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
+  const params = model.parameters();
+  const perEpoch = o.batches ? o.batches.length : Math.floor(triples.length / o.batchSize);
+  let order: number[][] = [];
+  let stepMs = 0;
+  let step = 0;
+  model.train(o.dropout ?? false);
+  try {
+    while (step < o.steps) {
+      const inEpoch = step % perEpoch;
+      if (inEpoch === 0) {
+        const gen = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / perEpoch)));
+        if (o.batches) {
+          order = gen.shuffle(o.batches.map((b) => [...b]));
+        } else {
+          const shuffled = gen.shuffle(triples.map((_, i) => i));
+          order = Array.from({ length: perEpoch }, (_, b) => shuffled.slice(b * o.batchSize, (b + 1) * o.batchSize));
+        }
+      }
+      const picked = order[inEpoch].map((i) => triples[i]);
+      step++;
+      dropoutGen.seed(mixSeed(o.seed, SALT.dropout, step));
+      const t0 = performance.now();
+      const documents = picked.map((t) => docText(data.corpus.get(t.pos)!));
+      if (o.negatives ?? true) documents.push(...picked.map((t) => docText(data.corpus.get(t.neg)!)));
+      const { loss } = contextualStep(model, { queries: picked.map((t) => data.queries.get(t.qid)!), documents }, {
+        temperature: o.temperature, queryLength: o.queryLength, docLength: o.docLength, contextSeed: mixSeed(o.seed, SALT.context, step),
+        gradCache: o.gradCache, chunkSize: o.chunkSize, contextChunkSize: o.contextChunkSize,
+      });
+      if (!Number.isFinite(loss)) throw new Error(`step ${step}: loss is ${loss}`);
+      const gradNorm = o.clip > 0 ? await clipGradNorm(params, o.clip) : NaN;
+      optimizer.lr = schedule(step);
+      optimizer.step();
+      optimizer.zeroGrad();
+      stepMs += performance.now() - t0;
+      log({ kind: 'train', step, loss, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  model.eval();
+  const modelDir = join(o.out, 'model');
+  await model.save(modelDir);
+  const final: SetMetrics[] = [];
+  try {
+    for (const [i, set] of o.evalSets.entries()) {
+      final.push(await evaluateContextual(model, evalData[i], { name: set.name, queryLength: o.queryLength, docLength: o.docLength, batchSize: o.evalBatchSize, contextSeed: o.seed }));
+    }
+  } finally {
+    model.dispose();
+  }
+  const result: TrainContextualResult = { steps: step, msPerStep: stepMs / Math.max(step, 1), final, modelDir };
+  log({ kind: 'final', ...result });
+  writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
