@@ -103,6 +103,6 @@ describe('trainBiencoder', () => {
       corpus: new Map([['a', { title: '', text: 'x' }]]), queries: new Map([['q', 'x']]),
       qrels: { train: new Map([['q', new Map([['a', 1]])]]) }, triples: { train: [{ qid: 'q', pos: 'a', neg: 'zzz' }] },
     });
-    await expect(trainBiencoder({ ...options('bad', { kind: 'sdam', options: {} }), data: bad })).rejects.toThrow(/line 1: unknown document "zzz"/);
+    await expect(trainBiencoder({ ...options('bad-run', { kind: 'sdam', options: {} }), data: bad })).rejects.toThrow(/line 1: unknown document "zzz"/);
   });
 });

@@ -7,8 +7,11 @@
 // SDAM variants: --target adaptive|distributed|<constant>, --in-batch, --margin-mode
 // rowwise|as-released, --error l2|l1|soft, --detach-target. Margin-MSE takes its teacher from
 // --teacher bm25 (BM25 scores of the pair, divided by the query's best BM25 score).
-// The run directory gets log.jsonl, internals.jsonl, metrics.json and model/ (the best validation
-// checkpoint, Hugging Face layout with sentence-transformers pooling files).
+// The run directory gets log.jsonl, internals.jsonl, checkpoints/, metrics.json and model/ (the best
+// validation checkpoint, Hugging Face layout with sentence-transformers pooling files). It is
+// resumable: rerun the same command after an interruption (Ctrl-C or SIGTERM save a checkpoint, then
+// exit 130 / 143; a kill loses at most the steps since the last checkpoint) and it continues with the
+// weights an uninterrupted run would have. A directory of another run, or a finished one, is refused.
 
 import type { Command } from 'commander';
 import type { SdamError, SdamMarginMode, SdamOptions, SdamTarget } from '../train/losses.js';
@@ -75,6 +78,7 @@ export function registerTrain(program: Command): void {
     .option('--eval <list>', 'comma-separated DIR:SPLIT sets evaluated at the end', '')
     .option('--eval-initial', 'also evaluate the starting model')
     .option('--internals-every <n>', 'steps between loss-internals records (0: never)', '10')
+    .option('--save-every <n>', 'steps between checkpoints', '50')
     .option('--device <name>', 'cpu | cpu-ref | webgpu | gpujs', 'cpu')
     .option('--threads <n>', 'threads of the cpu device')
     .action(async (o: Record<string, string | boolean | undefined>) => {
@@ -120,8 +124,11 @@ export function registerTrain(program: Command): void {
         evalSets: s('eval') === '' ? [] : s('eval').split(',').map((spec) => parseEvalSet(spec, 'eval')),
         evalInitial: Boolean(o.evalInitial),
         internalsEvery: num('internals-every', s('internalsEvery'), { int: true, min: 0 }),
+        saveEvery: num('save-every', s('saveEvery'), { int: true, min: 1 }),
         device,
       });
       console.log(JSON.stringify({ loss: lossName, ...result }, null, 2));
+      // Interrupted (the checkpoint is saved by now): exit as the shell does for the signal, so a chained pipeline stops.
+      if (result.interrupted) process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
     });
 }

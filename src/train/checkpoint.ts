@@ -73,6 +73,39 @@ export function gradients(model: { namedParameters(): Iterable<[string, Tensor]>
   return [...model.namedParameters()].flatMap(([name, p]) => (p.grad ? [[`${name}.grad`, p.grad] as [string, Tensor]] : []));
 }
 
+/**
+ * The error that stops a run at a non-finite loss, gradient norm or weight: names the step, the
+ * first non-finite tensor and the checkpoint a resume would start from.
+ */
+export function divergedError(runDir: string, step: number, what: string, tensor: { name: string; index: number; value: number } | null = null): Error {
+  const last = latestCheckpoint(runDir);
+  const first = tensor ? ` (first: ${tensor.name}[${tensor.index}] = ${tensor.value})` : '';
+  return new Error(`step ${step}: ${what}${first}; stopped, ${last ? `${last} is the last finite checkpoint` : 'no checkpoint was saved'}`);
+}
+
+/**
+ * Rewrite a JSONL log atomically with `head` first, then the entries `keep` accepts (those a
+ * resumed run has not yet reached are dropped). A last line cut short by a crash is dropped; any
+ * other malformed line is an error naming it.
+ */
+export function rewriteLog(path: string, keep: (entry: Record<string, unknown>) => boolean, head: readonly object[] = []): void {
+  const kept = head.map((e) => JSON.stringify(e));
+  if (existsSync(path)) {
+    const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+    lines.forEach((line, i) => {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        if (i === lines.length - 1) return;
+        throw new Error(`${path} line ${i + 1}: not valid JSON`);
+      }
+      if (keep(entry)) kept.push(line);
+    });
+  }
+  writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''));
+}
+
 export interface TrainerState {
   /** Completed optimizer updates. */
   step: number;

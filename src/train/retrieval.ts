@@ -12,9 +12,16 @@
 // whether hard negatives (high s(p, n)) receive the larger gradients.
 // Determinism: the triple order (seeded shuffle per epoch) and dropout (reseeded per step) are
 // functions of the seed, so a run repeats its loss trajectory exactly.
+// Resumable: a checkpoint (checkpoint.ts: weights, AdamW moments, early-stopping state) is saved at
+// step 0, every `saveEvery` steps, on Ctrl-C / SIGTERM and at the end; the same call on the same run
+// directory continues from it, and a run killed at any moment ends with the weights an uninterrupted
+// run has, bit for bit. A directory holding anything else is refused, as is a finished run.
+// A non-finite loss, gradient norm or weight stops the run without saving that step.
+// Run directory: log.jsonl, internals.jsonl, checkpoints/, model/ (the best validation model, or
+// the last), metrics.json (written last).
 
 import { join } from 'node:path';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { startProgress } from '../cli/progress.js';
 import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
@@ -22,6 +29,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { fromArray } from '../tensor/tensor.js';
 import * as ops from '../autograd/ops.js';
 import { Biencoder } from '../nn/biencoder.js';
+import { readBertConfig } from '../nn/model-dir.js';
 import type { PoolingMode } from '../nn/pooling.js';
 import { docText, loadBeir, readTriples, type BeirDataset, type Triple } from '../data/beir.js';
 import { denseRetrieve } from '../eval/dense.js';
@@ -30,7 +38,10 @@ import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule } from './schedule.js';
 import { infoNCE, marginMSE, sdamLoss, type SdamOptions } from './losses.js';
 import { mixSeed } from './mlm.js';
-import { writeFileAtomic } from './checkpoint.js';
+import {
+  divergedError, ensureDirectory, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, rewriteLog,
+  saveCheckpoint, writeFileAtomic, type TrainerState,
+} from './checkpoint.js';
 import { pearson } from '../plot/stats.js';
 
 /** Teacher scores for (query text, document id) pairs, one per pair. */
@@ -80,6 +91,8 @@ export interface TrainBiencoderOptions {
   /** Evaluate on a seeded subsample of this many queries per set (quick runs); default all. */
   evalQueries?: number;
   internalsEvery: number;
+  /** Steps between checkpoints (default 50). */
+  saveEvery?: number;
   evalBatchSize?: number;
   device: string;
   /** Progress on stderr: a bar on a terminal, else a line every few seconds (default true). */
@@ -103,6 +116,43 @@ export interface TrainBiencoderResult {
   initial?: SetMetrics[];
   final: SetMetrics[];
   modelDir: string;
+  /** The signal that stopped training early (its checkpoint saved; no final model or metrics), or null. */
+  interrupted: 'SIGINT' | 'SIGTERM' | null;
+}
+
+/** The options a resumed run must share with the run that saved the checkpoint (`steps` may grow). */
+function runArgs(o: TrainBiencoderOptions): Record<string, unknown> {
+  const loss = o.loss.kind === 'sdam' ? { kind: 'sdam', ...o.loss.options }
+    : o.loss.kind === 'margin-mse' ? { kind: 'margin-mse', teacher: o.loss.teacherName }
+      : { kind: 'infonce', scale: o.loss.scale, ownNegatives: o.loss.ownNegatives };
+  return {
+    model: o.model, data: o.data, trainSplit: o.trainSplit ?? 'train', loss, pooling: o.pooling, batchSize: o.batchSize,
+    queryLength: o.queryLength, docLength: o.docLength, lr: o.lr, gamma: o.gamma, weightDecay: o.weightDecay, clip: o.clip,
+    maxTriples: o.maxTriples ?? null, seed: o.seed, evalEvery: o.evalEvery, patience: o.patience, validation: o.validation ?? null,
+    evalSets: o.evalSets, evalInitial: o.evalInitial ?? false, evalQueries: o.evalQueries ?? null, internalsEvery: o.internalsEvery,
+  };
+}
+
+/**
+ * The checkpoint to resume from, or null for a fresh run; refuses a directory that holds files of
+ * another kind of run, or a finished one.
+ */
+function resumePoint(o: TrainBiencoderOptions): string | null {
+  ensureDirectory(o.out);
+  const resumeDir = latestCheckpoint(o.out);
+  if (resumeDir === null) {
+    const others = readdirSync(o.out).filter((e) => e !== 'checkpoints');
+    if (others.length > 0) throw new Error(`${o.out}: holds ${others.join(', ')} but no checkpoint; train into a new --out`);
+    return null;
+  }
+  if (existsSync(join(o.out, 'metrics.json'))) throw new Error(`${o.out}: the run is finished (metrics.json); train into a new --out`);
+  const saved = readTrainerState(resumeDir).args as Record<string, unknown>;
+  for (const [key, value] of Object.entries(runArgs(o))) {
+    if (JSON.stringify(saved[key]) !== JSON.stringify(value)) {
+      throw new Error(`${resumeDir}: resuming needs ${key}=${JSON.stringify(saved[key])}, got ${JSON.stringify(value)}`);
+    }
+  }
+  return resumeDir;
 }
 
 const SALT = { order: 0x0dde, dropout: 0xd409, subset: 0x5b5e } as const;
@@ -124,8 +174,9 @@ export function subsampleQueries(data: BeirDataset, n: number | undefined, seed 
 /** The split's judged queries (optionally a seeded subsample), and the whole corpus of the directory. */
 export async function loadEvalSet(set: EvalSet, maxQueries?: number): Promise<BeirDataset> {
   const data = await loadBeir(set.dir, set.split);
-  const queries = new Map([...data.queries].filter(([qid]) => data.qrels.has(qid)));
-  if (queries.size === 0) throw new Error(`${set.dir}: no judged queries in split ${set.split}`);
+  const relevant = (qid: string): boolean => [...(data.qrels.get(qid)?.values() ?? [])].some((rel) => rel > 0);
+  const queries = new Map([...data.queries].filter(([qid]) => relevant(qid)));
+  if (queries.size === 0) throw new Error(`${join(set.dir, 'qrels', `${set.split}.tsv`)}: no query has a relevant document (every judgement is 0, or none matches a query)`);
   return subsampleQueries({ ...data, queries }, maxQueries);
 }
 
@@ -157,7 +208,12 @@ async function rowNorms(g: Tensor | null, rows: number): Promise<number[]> {
 }
 
 export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBiencoderResult> {
-  mkdirSync(o.out, { recursive: true });
+  const resumeDir = resumePoint(o);
+  // Lengths beyond the position table would fail only at the first long text, maybe after training.
+  const positions = readBertConfig(o.model).max_position_embeddings;
+  for (const [name, length] of [['query length', o.queryLength], ['document length', o.docLength]] as const) {
+    if (length > positions) throw new Error(`${join(o.model, 'config.json')}: max_position_embeddings is ${positions}, less than the ${name} ${length}`);
+  }
   const split = o.trainSplit ?? 'train';
   const data = await loadBeir(o.data, split);
   const triplesPath = join(o.data, 'triples', `${split}.jsonl.gz`);
@@ -170,43 +226,74 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   if (triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
 
   const dropoutGen = new Generator(o.seed);
-  const bi = Biencoder.load(o.model, { device: o.device, pooling: { mode: o.pooling, normalize: false }, dropoutGenerator: dropoutGen });
+  const pooling = { mode: o.pooling, normalize: false };
+  const bi = Biencoder.load(resumeDir ?? o.model, { device: o.device, pooling, dropoutGenerator: dropoutGen });
   const validation = o.validation && o.evalEvery > 0 ? await loadEvalSet(o.validation) : null;
   const evalData = await Promise.all(o.evalSets.map((set) => loadEvalSet(set, o.evalQueries)));
   const evalOpts = { queryLength: o.queryLength, docLength: o.docLength, batchSize: o.evalBatchSize, progress: o.progress };
+  const optimizer = new AdamW(decayGroups(bi.model.namedParameters(), o.weightDecay), { lr: o.lr });
 
-  // Append-only logs, started empty: one whole line per write.
-  for (const file of ['log', 'internals']) writeFileAtomic(join(o.out, `${file}.jsonl`), '');
+  let state: TrainerState;
+  if (resumeDir) {
+    state = readTrainerState(resumeDir);
+    loadOptimizerState(resumeDir, bi.model, optimizer, state);
+  } else {
+    const initial = o.evalInitial ? [] as SetMetrics[] : null;
+    for (const [i, set] of (initial ? o.evalSets : []).entries()) initial!.push(await evaluateBiencoder(bi, evalData[i], { ...evalOpts, name: set.name }));
+    state = { step: 0, optimizerStep: 0, best: null, bestStep: 0, sinceBest: 0, stoppedEarly: false, stepMs: 0, initial, args: runArgs(o) };
+  }
+  const initial = (state.initial as SetMetrics[] | null) ?? undefined;
+  let best = (state.best as number | null) ?? -Infinity;
+  let bestStep = state.bestStep as number;
+  let sinceBest = state.sinceBest as number;
+  let stoppedEarly = state.stoppedEarly as boolean;
+  let stepMs = state.stepMs as number;
+  let step = state.step;
+  const save = async (): Promise<void> => {
+    const full: TrainerState = { ...state, step, optimizerStep: optimizer.stepCount, best: Number.isFinite(best) ? best : null, bestStep, sinceBest, stoppedEarly, stepMs };
+    await saveCheckpoint(o.out, bi.model, optimizer, full, { tokenizer: bi.tokenizer, pooling });
+  };
+  if (!resumeDir) await save();
+
+  // Append-only logs (one whole line per write), cut back to the checkpoint's step: what a run wrote
+  // after its last checkpoint is written again, identically, by the resumed run.
+  const atCheckpoint = (e: Record<string, unknown>): boolean => typeof e.step === 'number' && e.step <= step;
+  rewriteLog(join(o.out, 'log.jsonl'), (e) => e.kind !== 'initial' && atCheckpoint(e), initial ? [{ kind: 'initial', sets: initial }] : []);
+  rewriteLog(join(o.out, 'internals.jsonl'), atCheckpoint);
   const log = (file: 'log' | 'internals', entry: Record<string, unknown>): void => {
     appendFileSync(join(o.out, `${file}.jsonl`), `${JSON.stringify(entry)}\n`);
     if (file === 'log') o.onLog?.(entry);
   };
 
-  const initial = o.evalInitial ? [] as SetMetrics[] : undefined;
-  if (initial) {
-    for (const [i, set] of o.evalSets.entries()) initial.push(await evaluateBiencoder(bi, evalData[i], { ...evalOpts, name: set.name }));
-    log('log', { kind: 'initial', sets: initial });
-  }
-
-  const optimizer = new AdamW(decayGroups(bi.model.namedParameters(), o.weightDecay), { lr: o.lr });
   const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
   const params = bi.model.parameters();
   const modelDir = join(o.out, 'model');
   const batchesPerEpoch = Math.floor(triples.length / o.batchSize);
+  const saveEvery = o.saveEvery ?? 50;
+  const resumedAt = step;
   let order: Triple[] = [];
-  let best = -Infinity;
-  let bestStep = 0;
-  let sinceBest = 0;
-  let stoppedEarly = false;
-  let stepMs = 0;
-  let step = 0;
+  let orderEpoch = -1;
 
-  const bar = startProgress({ label: 'train', total: o.steps, unit: 'step', enabled: o.progress });
+  let interrupted: 'SIGINT' | 'SIGTERM' | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const bar = startProgress({ label: 'train', total: o.steps, unit: 'step', start: step, enabled: o.progress });
   bi.model.train();
   try {
-    while (step < o.steps) {
+    while (step < o.steps && !stoppedEarly) {
+      // Give the event loop a turn (on the cpu device no await reaches it), so a signal is seen between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (interrupted) break;
+      const epoch = Math.floor(step / batchesPerEpoch);
       const inEpoch = step % batchesPerEpoch;
-      if (inEpoch === 0) order = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / batchesPerEpoch))).shuffle([...triples]);
+      if (epoch !== orderEpoch) {
+        order = new Generator(mixSeed(o.seed, SALT.order, epoch)).shuffle([...triples]);
+        orderEpoch = epoch;
+      }
       const batch = order.slice(inEpoch * o.batchSize, (inEpoch + 1) * o.batchSize);
       step++;
       dropoutGen.seed(mixSeed(o.seed, SALT.dropout, step));
@@ -243,11 +330,15 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
         return { loss: loss.detach(), parts, q, p, n };
       });
       const lossValue = (await out.loss.data())[0];
-      if (!Number.isFinite(lossValue)) throw new Error(`step ${step}: loss is ${lossValue}`);
+      if (!Number.isFinite(lossValue)) throw divergedError(o.out, step, `loss is ${lossValue}`);
+      // An infinite norm would make clipping scale every gradient to zero; a NaN one would skip clipping.
       const gradNorm = o.clip > 0 ? await clipGradNorm(params, o.clip) : NaN;
+      if (o.clip > 0 && !Number.isFinite(gradNorm)) throw divergedError(o.out, step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(bi.model)));
       optimizer.lr = schedule(step);
       optimizer.step();
       optimizer.zeroGrad();
+      const bad = await firstNonFinite(bi.model.namedParameters());
+      if (bad) throw divergedError(o.out, step, 'the update made a weight non-finite', bad);
       stepMs += performance.now() - t0;
 
       if (recordInternals) {
@@ -276,19 +367,23 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
           await bi.save(modelDir);
         } else if (++sinceBest >= o.patience) {
           stoppedEarly = true;
-          break;
         }
       }
+      if (step % saveEvery === 0 && step < o.steps && !stoppedEarly) await save();
+    }
+    if (step !== resumedAt) await save();
+    if (!interrupted && !validation) {
+      bestStep = step;
+      await bi.save(modelDir);
     }
   } finally {
     bar.finish();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     optimizer.dispose();
+    bi.dispose();
   }
-  if (!validation) {
-    bestStep = step;
-    await bi.save(modelDir);
-  }
-  bi.dispose();
+  if (interrupted) return { steps: step, bestStep, stoppedEarly, msPerStep: stepMs / Math.max(step, 1), initial, final: [], modelDir, interrupted };
 
   const finalModel = Biencoder.load(modelDir, { device: o.device });
   const final: SetMetrics[] = [];
@@ -297,7 +392,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   } finally {
     finalModel.dispose();
   }
-  const result: TrainBiencoderResult = { steps: step, bestStep, stoppedEarly, msPerStep: stepMs / Math.max(step, 1), initial, final, modelDir };
+  const result: TrainBiencoderResult = { steps: step, bestStep, stoppedEarly, msPerStep: stepMs / Math.max(step, 1), initial, final, modelDir, interrupted: null };
   log('log', { kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
