@@ -23,7 +23,7 @@ import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule, type ScheduleName } from './schedule.js';
 import { countCorrect, maskTokens, mixSeed, mlmLoss, PackedCorpus, SequenceOrder, type MaskingOptions } from './mlm.js';
 import {
-  ensureDirectory, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, saveCheckpoint, writeFileAtomic, type TrainerState,
+  divergedError, ensureDirectory, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, saveCheckpoint, writeFileAtomic, type TrainerState,
 } from './checkpoint.js';
 
 export interface PretrainOptions {
@@ -192,9 +192,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
 
   // Stop at a non-finite loss, gradient or weight: nothing from this step is kept or saved.
   const diverged = (step: number, what: string, tensor: Awaited<ReturnType<typeof firstNonFinite>> = null): never => {
-    const last = latestCheckpoint(o.out);
-    const first = tensor ? ` (first: ${tensor.name}[${tensor.index}] = ${tensor.value})` : '';
-    throw new Error(`step ${step}: ${what}${first}; stopped, ${last ? `${last} is the last finite checkpoint` : 'no checkpoint was saved'}`);
+    throw divergedError(o.out, step, what, tensor);
   };
 
   try {
