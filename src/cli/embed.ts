@@ -10,6 +10,8 @@
 // validated before any work starts; the output is written to a temporary file and renamed at the
 // end, so a failed run writes nothing. Texts are batched by token length (less padding, see
 // Biencoder.encoder); each row's result does not depend on its batch. Progress goes to stderr (src/cli/progress.ts).
+// A contextual model directory (src/nn/contextual.ts) takes --context-corpus FILE or --context-in
+// FILE, and optionally --context-out, --context-size, --context-seed and --kind (src/cli/embed-contextual.ts).
 
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -17,10 +19,12 @@ import type { Command } from 'commander';
 import { startProgress } from './progress.js';
 import { initDevice } from '../tensor/device.js';
 import { Biencoder } from '../nn/biencoder.js';
+import { isContextualDir } from '../nn/contextual.js';
+import { checkContextOptions, embedContextual, type ContextOptions } from './embed-contextual.js';
 import type { PoolingConfig, PoolingMode } from '../nn/pooling.js';
-import { positiveIntOption } from './options.js';
+import { integerOption, positiveIntOption } from './options.js';
 
-export interface EmbedOptions {
+export interface EmbedOptions extends ContextOptions {
   model: string;
   input: string;
   output: string;
@@ -34,6 +38,8 @@ export interface EmbedOptions {
 }
 
 export interface EmbedSummary {
+  /** Contextual models: the context's size and source. */
+  context?: { documents: number; source: string };
   rows: number;
   dimension: number;
   pooling: PoolingConfig;
@@ -88,9 +94,25 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
   const requestedLength = positiveInt(opts.maxLength, '--max-length');
   const outDir = dirname(opts.output);
   if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new Error(`output directory ${outDir} does not exist`);
+  const contextual = isContextualDir(opts.model);
+  checkContextOptions(opts, opts.model, contextual);
+  if (contextual && opts.pooling !== undefined) throw new Error(`--pooling does not apply to the contextual model ${opts.model} (it mean-pools its text tokens)`);
   const rows = readInput(opts.input);
   const device = opts.device ?? 'cpu';
   await initDevice(device);
+  if (contextual) {
+    const bar = startProgress({ label: 'embed', total: rows.length, unit: 'text', enabled: opts.progress });
+    let result: Awaited<ReturnType<typeof embedContextual>>;
+    try {
+      result = await embedContextual({ ...opts, device, batchSize, maxLength: requestedLength, onProgress: (done) => bar.update(done) },
+        rows.map((r) => r.text), (path) => readInput(path).map((r) => r.text));
+    } finally {
+      bar.finish();
+    }
+    writeEmbeddings(opts.output, rows, result.embeddings);
+    await result.finish();
+    return { rows: rows.length, dimension: result.dimension, pooling: { mode: 'mean', normalize: opts.normalize ?? false }, maxLength: result.maxLength, device, context: result.context };
+  }
 
   const loaded = Biencoder.load(opts.model, { device });
   const chosen: PoolingConfig = { mode: opts.pooling ?? loaded.pooling.mode, normalize: opts.normalize ?? loaded.pooling.normalize };
@@ -112,20 +134,25 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
     bi.dispose();
   }
 
-  const tmp = join(outDir, `.${basename(opts.output)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  writeEmbeddings(opts.output, rows, embeddings);
+  return { rows: rows.length, dimension: bi.dimension, pooling: chosen, maxLength, device };
+}
+
+/** Write {"id", "embedding"} lines in input order to a temporary file, then rename it into place. */
+function writeEmbeddings(output: string, rows: readonly InputRow[], embeddings: readonly Float32Array[]): void {
+  const tmp = join(dirname(output), `.${basename(output)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const fd = openSync(tmp, 'wx');
   try {
     rows.forEach((row, i) => {
       writeSync(fd, `${JSON.stringify({ id: row.id, embedding: Array.from(embeddings[i], f32) })}\n`);
     });
     closeSync(fd);
-    renameSync(tmp, opts.output);
+    renameSync(tmp, output);
   } catch (err) {
     closeSync(fd);
     unlinkSync(tmp);
     throw err;
   }
-  return { rows: rows.length, dimension: bi.dimension, pooling: chosen, maxLength, device };
 }
 
 export function registerEmbed(program: Command): void {
@@ -141,7 +168,16 @@ export function registerEmbed(program: Command): void {
     .option('--max-length <n>', 'truncate texts to n tokens (default: the model\'s limit)', positiveIntOption)
     .option('--batch-size <n>', 'texts per forward pass', positiveIntOption, 32)
     .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
-    .action(async (o: { model: string; input: string; output: string; pooling?: string; normalize?: boolean; maxLength?: number; batchSize: number; device: string }) => {
+    .option('--context-corpus <file>', 'contextual models: JSONL documents the context is sampled from')
+    .option('--context-in <file>', 'contextual models: a context saved with --context-out')
+    .option('--context-out <file>', 'contextual models: save the computed context (safetensors)')
+    .option('--context-size <n>', 'contextual models: context documents J (default: the model\'s)', integerOption)
+    .option('--context-seed <n>', 'contextual models: seed of the context sample (default 0)', integerOption)
+    .option('--kind <kind>', 'contextual models: query | document prefix (default document)')
+    .action(async (o: {
+      model: string; input: string; output: string; pooling?: string; normalize?: boolean; maxLength?: number; batchSize: number; device: string;
+      contextCorpus?: string; contextIn?: string; contextOut?: string; contextSize?: number; contextSeed?: number; kind?: string;
+    }) => {
       const summary = await runEmbed({
         model: o.model,
         input: o.input,
@@ -151,7 +187,14 @@ export function registerEmbed(program: Command): void {
         maxLength: o.maxLength,
         batchSize: o.batchSize,
         device: o.device,
+        contextCorpus: o.contextCorpus,
+        contextIn: o.contextIn,
+        contextOut: o.contextOut,
+        contextSize: o.contextSize,
+        contextSeed: o.contextSeed,
+        kind: o.kind as ContextOptions['kind'],
       });
-      process.stderr.write(`embedded ${summary.rows} texts (${summary.dimension} dims, ${summary.pooling.mode} pooling${summary.pooling.normalize ? ', normalized' : ''}, max length ${summary.maxLength}) on ${summary.device} -> ${o.output}\n`);
+      const context = summary.context ? `, context of ${summary.context.documents} from ${summary.context.source}` : '';
+      process.stderr.write(`embedded ${summary.rows} texts (${summary.dimension} dims, ${summary.pooling.mode} pooling${summary.pooling.normalize ? ', normalized' : ''}, max length ${summary.maxLength}${context}) on ${summary.device} -> ${o.output}\n`);
     });
 }

@@ -14,9 +14,14 @@
 // A model directory is embedded with src/nn/biencoder.ts, as `retrograd embed` does: pooling from
 // --pooling, else the directory's sentence-transformers files, else mean; truncation to
 // --max-length, else the model's limit.
+// A contextual model directory (src/nn/contextual.ts) is evaluated the same way, with one context
+// for the whole run: J documents sampled from the evaluated corpus (seeded by --context-seed; with
+// replacement when the corpus has fewer than J), run once through the first stage.
 
 import type { Command } from 'commander';
 import { startProgress } from './progress.js';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { docText, loadBeir, writeTextAtomic } from '../data/beir.js';
 import { Bm25Index } from '../eval/bm25.js';
 import { denseRetrieve, type Similarity } from '../eval/dense.js';
@@ -25,7 +30,9 @@ import { runFromLists, writeTrecRun, type Run } from '../eval/run.js';
 import { initDevice } from '../tensor/device.js';
 import type { PoolingMode } from '../nn/pooling.js';
 import { Biencoder } from '../nn/biencoder.js';
-import { numberOption, positiveIntOption } from './options.js';
+import { ContextualModel, isContextualDir } from '../nn/contextual.js';
+import { corpusContextIds } from '../train/contextual.js';
+import { integerOption, numberOption, positiveIntOption } from './options.js';
 
 export interface EvalOptions {
   data: string;
@@ -48,6 +55,8 @@ export interface EvalOptions {
   metricsOut?: string;
   /** Progress on stderr: a bar on a terminal, else a line every few seconds (default true). */
   progress?: boolean;
+  /** Contextual models: seed of the context sample from the corpus (default 0). */
+  contextSeed?: number;
 }
 
 export interface EvalReport {
@@ -64,6 +73,17 @@ export interface EvalReport {
   seconds: Record<string, number>;
 }
 
+/** An output file must be writable where it is named: not a directory, with no file in place of its folder. */
+function checkOutputFile(path: string, option: string): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new Error(`--${option} ${path}: is a directory`);
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(dir)) {
+      if (!statSync(dir).isDirectory()) throw new Error(`--${option} ${path}: ${dir} is a file, not a directory`);
+      break;
+    }
+  }
+}
+
 function seconds(since: number): number {
   return Math.round(performance.now() - since) / 1000;
 }
@@ -75,7 +95,11 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
   if (!Number.isSafeInteger(depth) || depth < 100) throw new Error(`--depth must be an integer >= 100 (R@100 and MAP@100 need 100 documents), got ${depth}`);
   const progress = opts.progress ?? true;
   const start = performance.now();
+  for (const [option, path] of [['run-out', opts.runOut], ['metrics-out', opts.metricsOut]] as const) if (path !== undefined) checkOutputFile(path, option);
   const data = await loadBeir(opts.data, split);
+  // No query with a relevant document: every metric would be an all-zero mean over nothing.
+  const judged = [...data.queries.keys()].filter((qid) => [...(data.qrels.get(qid)?.values() ?? [])].some((rel) => rel > 0)).length;
+  if (judged === 0) throw new Error(`${join(opts.data, 'qrels', `${split}.tsv`)}: no query has a relevant document (every judgement is 0, or none matches a query)`);
   const time: Record<string, number> = { load: seconds(start) };
 
   let run: Run;
@@ -97,15 +121,35 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
   } else {
     const device = opts.device ?? 'cpu';
     await initDevice(device);
-    const loaded = Biencoder.load(opts.model!, { device });
-    const bi = opts.pooling ? loaded.withPooling({ mode: opts.pooling, normalize: loaded.pooling.normalize }) : loaded;
     let result: Awaited<ReturnType<typeof denseRetrieve>>;
-    try {
-      const encode = bi.encoder(bi.lengthLimit(opts.maxLength), opts.batchSize ?? 32);
-      // Chunks of 1024 texts: each is sorted by length inside the encoder, and the bar moves per chunk.
-      result = await denseRetrieve(data, encode, { k: depth, similarity: opts.similarity, batchSize: 1024, progress, device });
-    } finally {
-      bi.dispose();
+    if (isContextualDir(opts.model!)) {
+      if (opts.pooling) throw new Error(`--pooling does not apply to the contextual model ${opts.model} (it mean-pools its text tokens)`);
+      const cde = ContextualModel.load(opts.model!, { device });
+      try {
+        const t = performance.now();
+        const ids = corpusContextIds(data, cde.config.context_size, opts.contextSeed ?? 0);
+        const ctx = cde.computeContext(ids.map((id) => docText(data.corpus.get(id)!)), { maxLength: opts.maxLength, batchSize: opts.batchSize });
+        time.context = seconds(t);
+        try {
+          const length = cde.lengthLimit('second', opts.maxLength);
+          const encoder = (kind: 'query' | 'document') => cde.encoder(ctx, kind, length, opts.batchSize ?? 32);
+          result = await denseRetrieve(data, encoder('document'), { k: depth, similarity: opts.similarity, batchSize: 1024, progress, device, encodeQueries: encoder('query') });
+        } finally {
+          ctx.dispose();
+        }
+      } finally {
+        cde.dispose();
+      }
+    } else {
+      const loaded = Biencoder.load(opts.model!, { device });
+      const bi = opts.pooling ? loaded.withPooling({ mode: opts.pooling, normalize: loaded.pooling.normalize }) : loaded;
+      try {
+        const encode = bi.encoder(bi.lengthLimit(opts.maxLength), opts.batchSize ?? 32);
+        // Chunks of 1024 texts: each is sorted by length inside the encoder, and the bar moves per chunk.
+        result = await denseRetrieve(data, encode, { k: depth, similarity: opts.similarity, batchSize: 1024, progress, device });
+      } finally {
+        bi.dispose();
+      }
     }
     run = result.run;
     time.embed_corpus = Math.round(result.seconds.embedCorpus * 1000) / 1000;
@@ -168,18 +212,19 @@ export function registerEval(program: Command): void {
     .option('--no-stem', 'BM25: no Porter stemming')
     .option('--run-out <file>', 'write the run as a TREC run file')
     .option('--metrics-out <file>', 'write per-query metrics as JSON')
+    .option('--context-seed <n>', 'contextual models: seed of the context sampled from the corpus', integerOption, 0)
     .option('--json', 'print one JSON object instead of a table')
     .action(async (o: {
       data: string; split: string; bm25?: boolean; model?: string; pooling?: string; maxLength?: number; batchSize: number;
       device: string; similarity: string; depth: number; k1: number; b: number; stopwords: boolean; stem: boolean; runOut?: string; metricsOut?: string;
-      json?: boolean;
+      json?: boolean; contextSeed: number;
     }) => {
       if (o.pooling !== undefined && o.pooling !== 'cls' && o.pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${o.pooling}`);
       if (o.similarity !== 'cos' && o.similarity !== 'dot') throw new Error(`--similarity must be cos or dot, got ${o.similarity}`);
       const report = await runEval({
         data: o.data, split: o.split, bm25: o.bm25 ?? false, model: o.model, pooling: o.pooling as PoolingMode | undefined,
         maxLength: o.maxLength, batchSize: o.batchSize, device: o.device, similarity: o.similarity, depth: o.depth,
-        k1: o.k1, b: o.b, stopwords: o.stopwords, stem: o.stem, runOut: o.runOut, metricsOut: o.metricsOut,
+        k1: o.k1, b: o.b, stopwords: o.stopwords, stem: o.stem, runOut: o.runOut, metricsOut: o.metricsOut, contextSeed: o.contextSeed,
       });
       process.stdout.write(o.json ? `${reportJson(report)}\n` : formatReport(report));
     });
