@@ -12,6 +12,8 @@ import { registerMine } from './mine.js';
 import { registerData } from './data.js';
 import { registerPlot } from './plot.js';
 import { registerCluster } from './cluster.js';
+import { registerCrossEncoder } from './cross-encoder.js';
+import { registerScore } from './score.js';
 
 const program = new Command();
 program
@@ -28,6 +30,8 @@ registerMine(program);
 registerData(program);
 registerPlot(program);
 registerCluster(program);
+registerCrossEncoder(program);
+registerScore(program);
 
 try {
   await program.parseAsync(process.argv);

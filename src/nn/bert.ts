@@ -496,3 +496,33 @@ export class BertForMaskedLM extends Module {
     return { logits: this.cls.predictions.forwardRows(rows), lastHiddenState };
   }
 }
+
+export interface BertSequenceClassificationOutputs extends BertOutputs {
+  /** [B, numLabels] */
+  logits: Tensor;
+}
+
+/**
+ * `bert.*` (with its pooler) + `classifier.*`: Hugging Face's BertForSequenceClassification, the
+ * cross-encoder layout. logits = classifier(dropout(pooler_output)); the dropout rate is the
+ * config's classifier_dropout, else hidden_dropout_prob, as in transformers.
+ */
+export class BertForSequenceClassification extends Module {
+  readonly bert: BertModel;
+  readonly dropout: Dropout;
+  readonly classifier: Linear;
+
+  constructor(readonly config: BertConfig, readonly numLabels: number, o: BertInitOptions & { classifierDropout?: number | null } = {}) {
+    super();
+    if (!Number.isSafeInteger(numLabels) || numLabels < 1) throw new Error(`BertForSequenceClassification: numLabels must be a positive integer, got ${numLabels}`);
+    this.bert = this.child('bert', new BertModel(config, { ...o, addPoolingLayer: true }));
+    const p = o.classifierDropout ?? config.hidden_dropout_prob;
+    this.dropout = this.child('dropout', new Dropout(p, o.dropoutGenerator ?? defaultGenerator()));
+    this.classifier = this.child('classifier', linear(config, config.hidden_size, numLabels, o));
+  }
+
+  forward(inputs: BertInputs): BertSequenceClassificationOutputs {
+    const out = this.bert.forward(inputs);
+    return { ...out, logits: this.classifier.forward(this.dropout.forward(out.poolerOutput!)) }; // [B, H] -> [B, numLabels]
+  }
+}

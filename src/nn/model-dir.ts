@@ -21,7 +21,9 @@ import {
   type SafetensorsTensor, type SafetensorsTensorInput, readSafetensors, serializeSafetensors,
 } from './safetensors.js';
 import { BertTokenizer } from './tokenizer.js';
-import { BERT_CONFIG_DEFAULTS, BertForMaskedLM, BertModel, HIDDEN_ACTS, type BertConfig, type BertInitOptions } from './bert.js';
+import {
+  BERT_CONFIG_DEFAULTS, BertForMaskedLM, BertForSequenceClassification, BertModel, HIDDEN_ACTS, type BertConfig, type BertInitOptions,
+} from './bert.js';
 import { type PoolingConfig, poolingFiles, readPoolingConfig } from './pooling.js';
 import { setParameterData } from './module.js';
 
@@ -110,15 +112,32 @@ export function readBertConfig(dir: string): BertConfig {
   return parseBertConfig(readJsonFile(path), path);
 }
 
-/** config.json as Hugging Face writes it for this model. */
-export function configJson(config: BertConfig, architecture: 'BertModel' | 'BertForMaskedLM'): Record<string, unknown> {
+/** A model this module saves: the encoder alone or with one of its heads. */
+export type SavableBert = BertModel | BertForMaskedLM | BertForSequenceClassification;
+
+/**
+ * config.json as Hugging Face writes it for this model; a sequence classifier also records its
+ * labels (id2label / label2id, from which transformers derives num_labels) and classifier_dropout.
+ */
+export function configJson(
+  config: BertConfig, architecture: 'BertModel' | 'BertForMaskedLM' | 'BertForSequenceClassification', numLabels = 1,
+): Record<string, unknown> {
+  const labels = Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`);
   return {
     architectures: [architecture],
     model_type: 'bert',
     ...config,
     position_embedding_type: 'absolute',
     torch_dtype: 'float32',
+    ...(architecture === 'BertForSequenceClassification'
+      ? { id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])), classifier_dropout: null }
+      : {}),
   };
+}
+
+function architectureOf(model: SavableBert): Record<string, unknown> {
+  if (model instanceof BertForSequenceClassification) return configJson(model.config, 'BertForSequenceClassification', model.numLabels);
+  return configJson(model.config, model instanceof BertForMaskedLM ? 'BertForMaskedLM' : 'BertModel');
 }
 
 // ---- weights ------------------------------------------------------------------------------------
@@ -348,7 +367,7 @@ export interface SaveModelDirOptions {
 }
 
 /** Everything a model directory holds, as relative path -> bytes, for an atomic write. */
-async function directoryFiles(model: BertModel | BertForMaskedLM, opts: SaveModelDirOptions): Promise<{ files: Map<string, Uint8Array>; dirs: string[] }> {
+async function directoryFiles(model: SavableBert, opts: SaveModelDirOptions): Promise<{ files: Map<string, Uint8Array>; dirs: string[] }> {
   const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
   const json = (value: unknown): Uint8Array => encode(`${JSON.stringify(value, null, 2)}\n`);
   const files = new Map<string, Uint8Array>();
@@ -359,7 +378,7 @@ async function directoryFiles(model: BertModel | BertForMaskedLM, opts: SaveMode
     tensors.set(name, { dtype: opts.weightsDtype ?? 'F32', shape: [...p.shape], data: data instanceof Float32Array ? data : Float32Array.from(data) });
   }
   const config = model.config;
-  files.set('config.json', json(configJson(config, model instanceof BertForMaskedLM ? 'BertForMaskedLM' : 'BertModel')));
+  files.set('config.json', json(architectureOf(model)));
   // transformers refuses safetensors files without format metadata.
   files.set('model.safetensors', serializeSafetensors(tensors, { format: 'pt' }));
   const tok = opts.tokenizer;
@@ -399,7 +418,7 @@ function tempName(path: string): string {
  * only then renamed over its target, so a failure leaves the old files untouched. Files the
  * directory holds besides ours are kept.
  */
-export async function saveModelDir(dir: string, model: BertModel | BertForMaskedLM, opts: SaveModelDirOptions = {}): Promise<void> {
+export async function saveModelDir(dir: string, model: SavableBert, opts: SaveModelDirOptions = {}): Promise<void> {
   const { files, dirs } = await directoryFiles(model, opts);
   if (!existsSync(dir)) {
     const tmp = tempName(dir);

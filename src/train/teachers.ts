@@ -6,7 +6,8 @@
 // Each call ranks the batch's queries over the whole collection (part of the timed training step,
 // as a teacher's forward pass is).
 
-import { docText, loadBeir } from '../data/beir.js';
+import { basename, join } from 'node:path';
+import { docText, loadBeir, readJsonlEntries, type Triple } from '../data/beir.js';
 import { Bm25Index } from '../eval/bm25.js';
 import type { Teacher } from './retrieval.js';
 
@@ -27,4 +28,60 @@ export async function bm25Teacher(dataDir: string): Promise<Teacher> {
       return scores.get(docIds[i]) ?? 0;
     });
   };
+}
+
+// ---- teacher scores stored in a triples file ----------------------------------------------------
+// `retrograd score` (src/cli/score.ts) writes `teacher_pos` and `teacher_neg` into each line of a
+// triples file; any other teacher's scores, computed elsewhere, plug in the same way. The scores
+// are looked up by (query text, document id): the Teacher interface receives query texts.
+
+/** A triple with its teacher's scores of the positive and the negative. */
+export interface ScoredTriple extends Triple {
+  teacherPos: number;
+  teacherNeg: number;
+}
+
+/** Read a triples file whose every line has finite `teacher_pos` and `teacher_neg` numbers. */
+export async function readScoredTriples(path: string): Promise<ScoredTriple[]> {
+  const name = basename(path);
+  const out: ScoredTriple[] = [];
+  for await (const { line, value } of readJsonlEntries(path)) {
+    const where = `${name} line ${line}`;
+    const id = (key: string): string => {
+      const v = value[key];
+      if (typeof v !== 'string' || v === '') throw new Error(`${where}: "${key}" must be a non-empty string`);
+      return v;
+    };
+    const score = (key: string): number => {
+      const v = value[key];
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        throw new Error(`${where}: "${key}" must be a finite number${v === undefined ? ' (score the file with `retrograd score`)' : `, got ${JSON.stringify(v)}`}`);
+      }
+      return v;
+    };
+    out.push({ qid: id('qid'), pos: id('pos'), neg: id('neg'), teacherPos: score('teacher_pos'), teacherNeg: score('teacher_neg') });
+  }
+  return out;
+}
+
+/**
+ * A teacher that reads its scores from `<dataDir>/triples/<split>.jsonl.gz` (or `path`): the
+ * (query, document) pairs asked for must be pairs of the file. A pair listed more than once keeps
+ * its first score.
+ */
+export async function triplesTeacher(dataDir: string, split = 'train', path = join(dataDir, 'triples', `${split}.jsonl.gz`)): Promise<Teacher> {
+  const { queries } = await loadBeir(dataDir, split);
+  const scores = new Map<string, number>();
+  const key = (query: string, doc: string): string => `${query}\u0000${doc}`;
+  for (const t of await readScoredTriples(path)) {
+    const text = queries.get(t.qid);
+    if (text === undefined) throw new Error(`${basename(path)}: query "${t.qid}" is not in split ${split} of ${dataDir}`);
+    if (!scores.has(key(text, t.pos))) scores.set(key(text, t.pos), t.teacherPos);
+    if (!scores.has(key(text, t.neg))) scores.set(key(text, t.neg), t.teacherNeg);
+  }
+  return (qs, docIds) => qs.map((q, i) => {
+    const s = scores.get(key(q, docIds[i]));
+    if (s === undefined) throw new Error(`${basename(path)}: no teacher score for query ${JSON.stringify(q)} and document "${docIds[i]}"`);
+    return s;
+  });
 }

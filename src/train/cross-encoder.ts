@@ -1,0 +1,186 @@
+// Fine-tuning a cross-encoder (src/nn/cross-encoder.ts) on (query, positive, negative) triples,
+// then measuring it as a reranker of BM25's top k: the teacher that Margin-MSE distils from.
+//
+// One step: B triples give 2B pairs `[CLS] q [SEP] d [SEP]` (positives, then negatives) scored in
+// one forward pass in training mode; the loss is the softmax cross-entropy over each triple's two
+// scores [s(q, d+), s(q, d-)] with the positive as the target, i.e. mean -log σ(s+ - s-) (the
+// pairwise RankNet loss; localized contrastive estimation with one negative). AdamW (no weight decay
+// on biases and LayerNorm), linear warm-up then linear decay to zero at the last step, gradient
+// clipping. Starting from an encoder-only checkpoint, the pooler and classifier are initialised
+// from the seed.
+// Determinism: the triple order (seeded shuffle per epoch), the new head and dropout (reseeded per
+// step) are functions of the seed, so a run repeats its loss trajectory exactly.
+// The run directory gets log.jsonl (append-only), model/ (Hugging Face BertForSequenceClassification)
+// and metrics.json (BM25 and reranked metrics on the evaluation set, when one is given).
+
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { tidy } from '../tensor/memory.js';
+import { Generator } from '../tensor/random.js';
+import { zeros } from '../tensor/tensor.js';
+import * as ops from '../autograd/ops.js';
+import { CrossEncoder } from '../nn/cross-encoder.js';
+import { readWeights } from '../nn/model-dir.js';
+import { docText, loadBeir, readTriples, type Triple } from '../data/beir.js';
+import { rerankBm25 } from '../eval/rerank.js';
+import { AdamW, clipGradNorm, decayGroups } from './optim.js';
+import { makeSchedule } from './schedule.js';
+import { mixSeed } from './mlm.js';
+import { writeFileAtomic } from './checkpoint.js';
+import { loadEvalSet, type EvalSet } from './retrieval.js';
+
+export interface TrainCrossEncoderOptions {
+  /** Starting directory: an encoder (new head) or a cross-encoder (its head is kept). */
+  model: string;
+  /** BEIR directory with triples/<split>.jsonl.gz. */
+  data: string;
+  trainSplit?: string;
+  out: string;
+  /** Triples per step (2x pairs per forward pass). */
+  batchSize: number;
+  /** Tokens per pair, [CLS] q [SEP] d [SEP] included (longest-first truncation). */
+  maxLength: number;
+  lr: number;
+  /** Linear warm-up steps. */
+  warmup: number;
+  weightDecay: number;
+  clip: number;
+  steps: number;
+  seed: number;
+  /** Reranking evaluation of the final model (BM25's top `bm25Top`). */
+  evalSet?: EvalSet;
+  /** Seeded subsample of this many evaluation queries; default all. */
+  evalQueries?: number;
+  bm25Top?: number;
+  evalBatchSize?: number;
+  device: string;
+  progress?: boolean;
+  onLog?: (entry: Record<string, unknown>) => void;
+}
+
+export interface RerankMetrics {
+  name: string;
+  queries: number;
+  documents: number;
+  bm25Top: number;
+  bm25: Record<string, number>;
+  rerank: Record<string, number>;
+  pairs: number;
+  seconds: number;
+}
+
+export interface TrainCrossEncoderResult {
+  steps: number;
+  msPerStep: number;
+  /** Head parameters initialised fresh at the start. */
+  freshHead: string[];
+  final?: RerankMetrics;
+  modelDir: string;
+}
+
+const SALT = { order: 0xce0d, dropout: 0xced0, head: 0xcead } as const;
+
+/** Rerank BM25's top `top` on an evaluation set with a cross-encoder. */
+export async function evaluateReranker(ce: CrossEncoder, set: EvalSet, o: { maxLength: number; top?: number; queries?: number; batchSize?: number; progress?: boolean }): Promise<RerankMetrics> {
+  const data = await loadEvalSet(set, o.queries);
+  const t0 = performance.now();
+  const r = await rerankBm25(data, ce.scorer(o.maxLength, o.batchSize ?? 32), { top: o.top ?? 100, progress: o.progress });
+  return {
+    name: set.name, queries: r.rerank.evaluation.queries, documents: data.corpus.size, bm25Top: o.top ?? 100,
+    bm25: r.bm25.evaluation.mean, rerank: r.rerank.evaluation.mean, pairs: r.pairs, seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<TrainCrossEncoderResult> {
+  const split = o.trainSplit ?? 'train';
+  const data = await loadBeir(o.data, split);
+  const triplesPath = join(o.data, 'triples', `${split}.jsonl.gz`);
+  const triples: Triple[] = await readTriples(triplesPath);
+  for (const [k, t] of triples.entries()) {
+    if (!data.queries.has(t.qid)) throw new Error(`${triplesPath} line ${k + 1}: unknown query "${t.qid}"`);
+    for (const d of [t.pos, t.neg]) if (!data.corpus.has(d)) throw new Error(`${triplesPath} line ${k + 1}: unknown document "${d}"`);
+  }
+  if (triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
+  mkdirSync(o.out, { recursive: true });
+
+  const dropoutGen = new Generator(o.seed);
+  const hasHead = [...readWeights(o.model).tensors.keys()].some((k) => k.startsWith('classifier.'));
+  const ce = CrossEncoder.load(o.model, { device: o.device, newHead: !hasHead, generator: new Generator(mixSeed(o.seed, SALT.head)), dropoutGenerator: dropoutGen });
+  const freshHead = ce.report?.fresh ?? [];
+  const maxLength = ce.lengthLimit(o.maxLength);
+
+  writeFileAtomic(join(o.out, 'log.jsonl'), '');
+  const log = (entry: Record<string, unknown>): void => {
+    appendFileSync(join(o.out, 'log.jsonl'), `${JSON.stringify(entry)}\n`);
+    o.onLog?.(entry);
+  };
+  log({ kind: 'start', model: o.model, data: o.data, split, triples: triples.length, freshHead, maxLength, batchSize: o.batchSize, steps: o.steps, lr: o.lr, seed: o.seed });
+
+  const optimizer = new AdamW(decayGroups(ce.model.namedParameters(), o.weightDecay), { lr: o.lr });
+  const schedule = makeSchedule('linear', { peak: o.lr, warmup: o.warmup, total: o.steps + 1 });
+  const params = ce.model.parameters();
+  const batchesPerEpoch = Math.floor(triples.length / o.batchSize);
+  let order: Triple[] = [];
+  let stepMs = 0;
+  let step = 0;
+  const bar = (o.progress ?? process.stderr.isTTY)
+    ? new SingleBar({ format: 'train-cross-encoder [{bar}] {value}/{total} steps | loss {loss} | {eta_formatted} left', stream: process.stderr })
+    : null;
+  bar?.start(o.steps, 0, { loss: '-' });
+  ce.model.train();
+  try {
+    while (step < o.steps) {
+      const inEpoch = step % batchesPerEpoch;
+      if (inEpoch === 0) order = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / batchesPerEpoch))).shuffle([...triples]);
+      const batch = order.slice(inEpoch * o.batchSize, (inEpoch + 1) * o.batchSize);
+      step++;
+      dropoutGen.seed(mixSeed(o.seed, SALT.dropout, step));
+      const t0 = performance.now();
+      const B = batch.length;
+      const queries = batch.map((t) => data.queries.get(t.qid)!);
+      const docs = [...batch.map((t) => docText(data.corpus.get(t.pos)!)), ...batch.map((t) => docText(data.corpus.get(t.neg)!))];
+      const out = tidy(() => {
+        const s = ce.score([...queries, ...queries], docs, maxLength); // [2B]: positives, then negatives
+        const logits = ops.stack([s.narrow(0, 0, B), s.narrow(0, B, B)], 1); // [B, 2]
+        const loss = ops.crossEntropy(logits, zeros([B], { dtype: 'int32', device: s.device }));
+        loss.backward();
+        return { loss: loss.detach(), margins: ops.sub(s.narrow(0, 0, B), s.narrow(0, B, B)).detach() };
+      });
+      const lossValue = (await out.loss.data())[0];
+      const margins = await out.margins.data();
+      out.loss.dispose();
+      out.margins.dispose();
+      if (!Number.isFinite(lossValue)) throw new Error(`step ${step}: loss is ${lossValue}`);
+      const gradNorm = o.clip > 0 ? await clipGradNorm(params, o.clip) : NaN;
+      optimizer.lr = schedule(step);
+      optimizer.step();
+      optimizer.zeroGrad();
+      stepMs += performance.now() - t0;
+      const accuracy = Array.from(margins).filter((m) => m > 0).length / B;
+      log({ kind: 'train', step, loss: lossValue, accuracy, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
+      bar?.update(step, { loss: lossValue.toFixed(4) });
+    }
+  } finally {
+    bar?.stop();
+    optimizer.dispose();
+  }
+  const modelDir = join(o.out, 'model');
+  await ce.save(modelDir);
+  ce.dispose();
+
+  let final: RerankMetrics | undefined;
+  if (o.evalSet) {
+    if (!existsSync(modelDir)) throw new Error(`${modelDir}: the trained model was not saved`);
+    const saved = CrossEncoder.load(modelDir, { device: o.device });
+    try {
+      final = await evaluateReranker(saved, o.evalSet, { maxLength, top: o.bm25Top, queries: o.evalQueries, batchSize: o.evalBatchSize, progress: o.progress });
+    } finally {
+      saved.dispose();
+    }
+  }
+  const result: TrainCrossEncoderResult = { steps: step, msPerStep: stepMs / Math.max(step, 1), freshHead, final, modelDir };
+  log({ kind: 'final', ...result });
+  writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
