@@ -1,11 +1,12 @@
 // A guided tour of retrograd, layer by layer. Run it: `npx tsx examples/tour.ts`.
 // It executes in the test suite (test/examples.test.ts), so every claim printed here is checked
-// code, not prose. Later layers (BERT, SDAM, CDE) extend it.
+// code, not prose. Later layers (SDAM) extend it.
 
 import {
   tensor, randn, ops, getDevice, tidy, liveStorages, Generator, Linear, AdamW, type RefBackend, type CpuBackend,
   BertTokenizer, BertModel, BERT_PRESETS, meanPool,
 } from '../src/index.js';
+import { ContextualModel, CONTEXTUAL_DEFAULTS } from '../src/nn/contextual.js';
 
 const say = (...args: unknown[]): void => console.log(...args);
 
@@ -71,3 +72,30 @@ const emb = tidy(() => {
   return pooled;
 });
 say('embeddings', emb.shape, ' cosine of the two texts:', ops.cosineSimilarity(emb.narrow(0, 0, 1), emb.narrow(0, 1, 1)).item().toFixed(4));
+
+// ---- 6. CDE: a two-stage contextual embedder --------------------------------------------------
+say('\n== 6. contextual document embeddings (CDE) ==');
+// The first stage (a BERT, mean pooling, an MLP) turns J documents of the target corpus into J
+// "dataset embeddings". The second stage (another BERT) reads [J dataset embeddings | 8 soft-prompt
+// vectors | the text's token embeddings]; the prefix has no positions and the text is pooled alone,
+// so one text embeds differently in different corpora. Tiny random BERTs here (src/nn/contextual.ts).
+const tinyConfig = { ...BERT_PRESETS.tiny, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, initializer_range: 0.2 };
+const cde = new ContextualModel(
+  { ...CONTEXTUAL_DEFAULTS, context_size: 4 },
+  new BertModel(tinyConfig, { generator: new Generator(2) }),
+  new BertModel(tinyConfig, { generator: new Generator(3) }),
+  tokenizer, tokenizer, { generator: new Generator(4) },
+).eval();
+const ctxPackages = cde.computeContext(['debian package tools', 'python library for json', 'perl module docs', 'git reference']);
+const ctxMedia = cde.computeContext(['fonts for the desktop', 'audio codecs', 'an image viewer', 'a music player']);
+say('context of a corpus (first stage, computed once):', ctxPackages.shape);
+const query = 'parse json in python';
+const queryTokens = cde.tokenize('second', [query], 'query', 64)[0].inputIds.length;
+say(`second stage reads ${ctxPackages.shape[0]} context + ${cde.config.prompt_length} prompt + ${queryTokens} text positions ("search_query: " prefixed)`);
+const [inPackages] = await cde.encoder(ctxPackages, 'query', 64)([query]);
+const [inMedia] = await cde.encoder(ctxMedia, 'query', 64)([query]);
+const norm = (v: Float32Array): number => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+const cosContexts = inPackages.reduce((s, x, i) => s + x * inMedia[i], 0) / (norm(inPackages) * norm(inMedia));
+say('the query in two corpora: dims', inPackages.length, ' cosine', cosContexts.toFixed(6), '(below 1: the context changes the embedding; training decides how much)');
+ctxPackages.dispose();
+ctxMedia.dispose();

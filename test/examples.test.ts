@@ -12,7 +12,7 @@ function runExample(file: string): string {
 }
 
 describe('examples', () => {
-  it('tour.ts walks tensor -> op -> gradient -> kernel -> training step -> BERT', () => {
+  it('tour.ts walks tensor -> op -> gradient -> kernel -> training step -> BERT -> CDE', () => {
     const out = runExample('examples/tour.ts');
     expect(out).toContain('a.T shares storage: true');
     expect(out).toMatch(/dy\/dx = \[ 1, -2, 4 \]/);
@@ -26,6 +26,12 @@ describe('examples', () => {
     expect(out).toContain('pieces: tensor ##s flow backwards .');
     expect(out).toContain('first parameters: embeddings.word_embeddings.weight');
     expect(out).toMatch(/embeddings \[ 2, 256 \]  cosine of the two texts: 0\.\d{4}/);
+    expect(out).toContain('== 6. contextual document embeddings (CDE) ==');
+    expect(out).toContain('context of a corpus (first stage, computed once): [ 4, 32 ]');
+    expect(out).toMatch(/second stage reads 4 context \+ 8 prompt \+ \d+ text positions/);
+    const contextCosine = Number(out.match(/the query in two corpora: dims 32  cosine (\d\.\d+)/)?.[1]);
+    expect(contextCosine).toBeGreaterThan(0);
+    expect(contextCosine).toBeLessThan(1);
   });
 
   it('train_sdam.ts (the main job) trains, evaluates and prints the metrics table', async () => {
