@@ -11,6 +11,7 @@ import { Generator, fromArray, tidy } from '../src/index.js';
 import { BERT_PRESETS, BertForMaskedLM, type BertConfig } from '../src/nn/bert.js';
 import { BertTokenizer } from '../src/nn/tokenizer.js';
 import { loadModelDir } from '../src/nn/model-dir.js';
+import { setDropout } from '../src/nn/module.js';
 import * as ops from '../src/autograd/ops.js';
 import { countCorrect, maskTokens, mixSeed, PackedCorpus, SequenceOrder } from '../src/train/mlm.js';
 import { makeSchedule } from '../src/train/schedule.js';
@@ -253,6 +254,36 @@ describe('pretrain loop', () => {
     await expect(pretrain(base(file, 1))).rejects.toThrow(/a-file: exists and is not a directory$/);
     await expect(pretrain(base(join(file, 'run'), 1))).rejects.toThrow(/a-file\/run: cannot create the directory/);
   }, 120_000);
+
+  it('the budget recipe: no dropout, another training mask rate, evaluation still at 15%, and a start entry', async () => {
+    const entries = (out: string): LogEntry[] => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogEntry);
+    const plain = join(work, 'run-recipe-plain');
+    const recipe = join(work, 'run-recipe');
+    await pretrain({ ...base(plain, 3), evalEvery: 3 });
+    await pretrain({ ...base(recipe, 3), evalEvery: 3, dropout: 0, maskRate: 0.4 });
+    expect(entries(recipe)[0]).toEqual({ kind: 'start', step: 0, from: 'scratch', source: 'random', warmup: 2 });
+    const evalOf = (out: string) => entries(out).find((e) => e.kind === 'eval') as Extract<LogEntry, { kind: 'eval' }>;
+    // The held-out masks do not depend on the training rate: the same positions are scored.
+    expect(evalOf(recipe).maskedTokens).toBe(evalOf(plain).maskedTokens);
+    // Training batches do: 40% of the tokens are predicted, so the loss differs from the 15% run.
+    expect(losses(recipe)[0]).not.toBe(losses(plain)[0]);
+    // Resuming with another rate would change the data stream: refused.
+    await expect(pretrain({ ...base(recipe, 4), dropout: 0, maskRate: 0.15 })).rejects.toThrow(/resuming needs maskRate=0.4, got 0.15/);
+    const resumed = entries(recipe);
+    await pretrain({ ...base(recipe, 4), dropout: 0, maskRate: 0.4 });
+    expect(entries(recipe).slice(resumed.length)[0]).toMatchObject({ kind: 'start', step: 3, from: 'checkpoint' });
+  }, 120_000);
+
+  it('setDropout sets every dropout of a model, so training-mode forward equals eval-mode forward', () => {
+    const model = new BertForMaskedLM(config, { device: 'cpu-ref', dtype: 'float64', generator: new Generator(1) });
+    expect(setDropout(model, 0)).toBe(1 + 3 * config.num_hidden_layers); // embeddings + (attention probs, attention output, output) per layer
+    const ids = fromArray([2, 5, 7, 9, 3, 4], [1, 6], { dtype: 'int32', device: 'cpu-ref' });
+    const train = tidy(() => model.train().bert.forward({ inputIds: ids }).lastHiddenState.toArray());
+    const evaluated = tidy(() => model.eval().bert.forward({ inputIds: ids }).lastHiddenState.toArray());
+    expect([...train]).toEqual([...evaluated]);
+    expect(() => setDropout(model, 1)).toThrow(/must be in \[0, 1\)/);
+    model.dispose();
+  });
 
   it('refuses to resume with a different data stream', async () => {
     const out = join(work, 'run-whole');

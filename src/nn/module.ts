@@ -158,13 +158,26 @@ export class Embedding extends Module {
 }
 
 export class Dropout extends Module {
-  constructor(readonly p: number, readonly generator: Generator = defaultGenerator()) {
+  constructor(public p: number, readonly generator: Generator = defaultGenerator()) {
     super();
   }
 
   forward(x: Tensor): Tensor {
     return ops.dropout(x, this.p, this.training, this.generator);
   }
+}
+
+/** Set the probability of every Dropout under `root` (e.g. 0 for pretraining without dropout). Returns how many were set. */
+export function setDropout(root: Module, p: number): number {
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout probability must be in [0, 1), got ${p}`);
+  let n = 0;
+  for (const [, m] of root.namedModules()) {
+    if (m instanceof Dropout) {
+      m.p = p;
+      n++;
+    }
+  }
+  return n;
 }
 
 /** Copy a parameter's values from host data (shape checked by the caller). */

@@ -153,7 +153,7 @@ function trainEntry(line: Line): TrainEntry {
   return { step: stepOf(line), loss: num(line, 'loss'), lr: num(line, 'lr'), gradNorm: numOrNull(line, 'gradNorm') };
 }
 
-const PRETRAIN_ONLY = new Set(['eval']);
+const PRETRAIN_ONLY = new Set(['eval', 'start']);
 const BIENCODER_ONLY = new Set(['validation', 'initial', 'final']);
 
 /** The run kind an entry proves, or null when it fits both. */
@@ -181,6 +181,8 @@ function readPretrain(dir: string, lines: Line[]): PretrainRun {
       const e = { step: stepOf(line), loss: num(line, 'loss'), accuracy: num(line, 'accuracy'), perplexity: num(line, 'perplexity') };
       order.check(line, kind, e.step);
       run.eval.push(e);
+    } else if (kind === 'start') {
+      // where the weights came from (a resume or a restart from committed weights): not plotted
     } else {
       throw new Error(`${line.where}: a "${kind}" entry in a pretraining log (expected train or eval)`);
     }

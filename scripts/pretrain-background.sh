@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The long pretraining run behind models/bert-mini-retrograd, started in the background at low
+# priority so that it soaks up whatever the machine leaves idle.
+#
+#   bash scripts/pretrain-background.sh [RUN_DIR]        (default runs/mlm-main)
+#   tail -f runs/mlm-main/stdout.log                     progress lines (step, loss, tok/s, ETA)
+#   kill -TERM $(cat runs/mlm-main/pid)                  stop: a checkpoint is saved first
+#
+# Rerunning the same command continues the run:
+# - RUN_DIR holds a checkpoint: an exact resume (weights, AdamW moments, data position, RNG).
+# - RUN_DIR is gone (a fresh machine): a new segment starts from the committed weights
+#   (--init models/bert-mini-retrograd) with a fresh optimizer and a short warm-up; the first line of
+#   its log.jsonl, {"kind": "start", "from": "init", ...}, says so.
+# The recipe (no dropout, peak lr, linear decay to zero at the segment's token budget) was chosen by
+# the A/B runs recorded in models/bert-mini-retrograd/README.md.
+#
+# Environment: CORPUS (default runs/corpus/pretrain.jsonl.gz, built when missing), STEPS (the
+# segment's budget in steps of 32 x 128 tokens), LR, WARMUP, NICE.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUN=${1:-runs/mlm-main}
+CORPUS=${CORPUS:-runs/corpus/pretrain.jsonl.gz}
+STEPS=${STEPS:-1600}
+LR=${LR:-1e-3}
+WARMUP=${WARMUP:-100}
+NICE=${NICE:-15}
+
+if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
+  echo "pretrain-background: $RUN is already being trained by pid $(cat "$RUN/pid")" >&2
+  exit 1
+fi
+if [ ! -f "$CORPUS" ]; then
+  echo "pretrain-background: building $CORPUS" >&2
+  node bin/retrograd.mjs data build pretrain --out "$(dirname "$CORPUS")"
+fi
+mkdir -p "$RUN"
+nohup nice -n "$NICE" node bin/retrograd.mjs pretrain --corpus "$CORPUS" --out "$RUN" --init models/bert-mini-retrograd \
+  --steps "$STEPS" --lr "$LR" --warmup "$WARMUP" --schedule linear --dropout 0 --mask-rate 0.15 \
+  --eval-every 200 --save-every 100 --log-every 10 >>"$RUN/stdout.log" 2>&1 &
+echo $! >"$RUN/pid"
+echo "pretrain-background: pid $! trains $RUN (log: $RUN/stdout.log, $RUN/log.jsonl)" >&2
