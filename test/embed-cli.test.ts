@@ -136,8 +136,19 @@ describe('retrograd embed', () => {
         return ['--model', MODEL, '--input', input];
       }, /bad-text\.jsonl:2: "text" must be a string/],
       ['missing input', () => ['--model', MODEL, '--input', join(work, 'none.jsonl')], /input file .*none\.jsonl does not exist/],
+      ['NaN weights', () => ['--model', broken((d) => {
+        const file = join(d, 'model.safetensors');
+        const bytes = readFileSync(file);
+        bytes.writeFloatLE(NaN, 8 + Number(bytes.readBigUInt64LE(0))); // the first value of the first tensor
+        writeFileSync(file, bytes);
+      }), '--input', INPUT], /broken-\w+: weight [\w.]+ holds NaN at index 0$/],
       ['max length beyond the position table', () => ['--model', MODEL, '--input', INPUT, '--max-length', '64'], /--max-length: max length 64 exceeds the model's max_position_embeddings 32/],
     ];
+    it('output is a directory', () => {
+      const r = embed(['--model', MODEL, '--input', INPUT, '--output', work, '--device', 'cpu-ref']);
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toMatch(/^retrograd: --output .*: is a directory$/);
+    });
     for (const [name, args, message] of cases) {
       it(name, () => {
         const output = join(work, `out-${name.replace(/\W+/g, '-')}.jsonl`);

@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './util/cli.js';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docText, loadBeir, readTriples } from '../src/data/beir.js';
@@ -68,6 +68,18 @@ describe('retrograd eval --bm25', () => {
     await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--model', MODEL])).rejects.toThrow('give exactly one of --bm25 or --model DIR');
     await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--depth', '50'])).rejects.toThrow('--depth must be an integer >= 100');
     await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--split', 'dev'])).rejects.toThrow('split "dev" has no qrels/dev.tsv');
+  });
+
+  it('refuses a split without a relevant judgement, and an output path that is a directory or under a file', async () => {
+    const zeros = join(work, 'zeros');
+    cpSync(FIXTURE, zeros, { recursive: true });
+    const qrels = join(zeros, 'qrels', 'test.tsv');
+    writeFileSync(qrels, readFileSync(qrels, 'utf8').replace(/\t1$/gm, '\t0'));
+    await expect(cli(['eval', '--data', zeros, '--bm25'])).rejects.toThrow(/zeros\/qrels\/test\.tsv: no query has a relevant document/);
+    const file = join(work, 'a-file');
+    writeFileSync(file, 'x');
+    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--run-out', join(file, 'run.trec')])).rejects.toThrow(/^--run-out .*a-file\/run\.trec: .*a-file is a file, not a directory$/);
+    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--metrics-out', work])).rejects.toThrow(/^--metrics-out .*: is a directory$/);
   });
 });
 

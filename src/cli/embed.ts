@@ -19,6 +19,7 @@ import type { Command } from 'commander';
 import { startProgress } from './progress.js';
 import { initDevice } from '../tensor/device.js';
 import { Biencoder } from '../nn/biencoder.js';
+import { firstNonFinite } from '../train/checkpoint.js';
 import { isContextualDir } from '../nn/contextual.js';
 import { checkContextOptions, embedContextual, type ContextOptions } from './embed-contextual.js';
 import type { PoolingConfig, PoolingMode } from '../nn/pooling.js';
@@ -94,6 +95,7 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
   const requestedLength = positiveInt(opts.maxLength, '--max-length');
   const outDir = dirname(opts.output);
   if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new Error(`output directory ${outDir} does not exist`);
+  if (existsSync(opts.output) && statSync(opts.output).isDirectory()) throw new Error(`--output ${opts.output}: is a directory`);
   const contextual = isContextualDir(opts.model);
   checkContextOptions(opts, opts.model, contextual);
   if (contextual && opts.pooling !== undefined) throw new Error(`--pooling does not apply to the contextual model ${opts.model} (it mean-pools its text tokens)`);
@@ -115,6 +117,12 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
   }
 
   const loaded = Biencoder.load(opts.model, { device });
+  // NaN or Infinity in the weights would give embeddings of NaN, written as null.
+  const bad = await firstNonFinite(loaded.model.namedParameters());
+  if (bad) {
+    loaded.dispose();
+    throw new Error(`${opts.model}: weight ${bad.name} holds ${bad.value} at index ${bad.index}`);
+  }
   const chosen: PoolingConfig = { mode: opts.pooling ?? loaded.pooling.mode, normalize: opts.normalize ?? loaded.pooling.normalize };
   const bi = loaded.withPooling(chosen);
   let maxLength: number;
