@@ -272,6 +272,11 @@ describe('pretrain loop', () => {
     const resumed = entries(recipe);
     await pretrain({ ...base(recipe, 4), dropout: 0, maskRate: 0.4 });
     expect(entries(recipe).slice(resumed.length)[0]).toMatchObject({ kind: 'start', step: 3, from: 'checkpoint' });
+    // A segment started from other weights evaluates them first, on its own held-out set.
+    const segment = join(work, 'run-recipe-segment');
+    await pretrain({ ...base(segment, 2), init: join(plain, 'model'), evalEvery: 2 });
+    const kinds = entries(segment).map((e) => `${e.kind}@${e.step}`);
+    expect(kinds).toEqual(['start@0', 'eval@0', 'train@1', 'train@2', 'eval@2']);
   }, 120_000);
 
   it('setDropout sets every dropout of a model, so training-mode forward equals eval-mode forward', () => {

@@ -12,12 +12,13 @@
 
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
+import { startProgress } from '../cli/progress.js';
 import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
 import { noGrad } from '../autograd/engine.js';
 import { BertForMaskedLM, type BertConfig } from '../nn/bert.js';
 import { loadModelDir, saveModelDir } from '../nn/model-dir.js';
+import { setDropout } from '../nn/module.js';
 import type { BertTokenizer } from '../nn/tokenizer.js';
 import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule, type ScheduleName } from './schedule.js';
@@ -51,17 +52,26 @@ export interface PretrainOptions {
   saveEvery: number;
   logEvery: number;
   device: string;
+  /** Override every dropout probability of the model (0: no dropout, as Cramming recommends); unset keeps the config's. */
+  dropout?: number;
+  /** Share of tokens selected for prediction in training batches (default 0.15); evaluation always masks 15%. */
+  maskRate?: number;
+  /** Progress on stderr: a bar on a terminal, else a line every few seconds (default true). */
   progress?: boolean;
   /** Called with every log entry (also written to log.jsonl). */
   onLog?: (entry: LogEntry) => void;
 }
 
 export type LogEntry =
+  | { kind: 'start'; step: number; from: 'checkpoint' | 'init' | 'scratch'; source: string; warmup: number }
   | { kind: 'train'; step: number; loss: number; lr: number; gradNorm: number; tokensPerSec: number; epoch: number; elapsedSec: number }
   | { kind: 'eval'; step: number; loss: number; accuracy: number; perplexity: number; maskedTokens: number };
 
 /** The arguments that fix the data stream: a resumed run must use the same ones. */
-const STREAM_ARGS = ['batchSize', 'seqLen', 'seed', 'valSequences'] as const;
+const STREAM_ARGS = ['batchSize', 'seqLen', 'seed', 'valSequences', 'maskRate'] as const;
+
+/** Held-out evaluation masks this share of tokens whatever the training rate, so runs compare. */
+const EVAL_MASK_RATE = 0.15;
 
 const STREAM_SALT = { mask: 0x3a5c, dropout: 0xd409, eval: 0xe7a1 } as const;
 
@@ -108,7 +118,8 @@ async function evaluate(model: BertForMaskedLM, corpus: PackedCorpus, order: Seq
   return { kind: 'eval' as const, step, loss, accuracy: correct / masked, perplexity: Math.exp(loss), maskedTokens: masked };
 }
 
-export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
+export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
+  const o = { ...options, maskRate: options.maskRate ?? 0.15 };
   const logPath = join(o.out, 'log.jsonl');
   ensureDirectory(o.out);
   const corpus = await PackedCorpus.load(o.corpus, o.tokenizer, o.seqLen, o.out);
@@ -137,7 +148,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       : new BertForMaskedLM(o.config, { device: o.device, generator: new Generator(o.seed), dropoutGenerator: dropoutGen });
   }
   model.train();
-  const masking = maskingFor(o.tokenizer, model.config.vocab_size);
+  if (o.dropout !== undefined) setDropout(model, o.dropout);
+  const masking = { ...maskingFor(o.tokenizer, model.config.vocab_size), probability: o.maskRate };
+  const evalMasking = { ...masking, probability: EVAL_MASK_RATE };
   const optimizer = new AdamW(decayGroups(model.namedParameters(), o.weightDecay), { lr: o.lr, betas: [0.9, 0.999], eps: 1e-6 });
   if (resumeDir) loadOptimizerState(resumeDir, model, optimizer, state);
   const schedule = makeSchedule(o.schedule, { peak: o.lr, warmup: o.warmup, total: o.steps });
@@ -163,6 +176,15 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     o.onLog?.(entry);
   };
 
+  // Say where the weights came from: a fresh machine restarts from committed weights (--init) with a
+  // new optimizer and its own warm-up, which a reader of the curve must know.
+  log({ kind: 'start', step: state.step, from: resumeDir ? 'checkpoint' : o.init ? 'init' : 'scratch', source: resumeDir ?? o.init ?? 'random', warmup: o.warmup });
+
+  // A segment started from other weights is first evaluated as it stands: its gain is then measured
+  // on this run's own held-out set (evaluations across corpora do not compare).
+  const evaluatedAtStart = kept.some((line) => (JSON.parse(line) as LogEntry).kind === 'eval');
+  if (!resumeDir && o.init && !evaluatedAtStart) log(await evaluate(model, corpus, order, evalMasking, o, 0));
+
   let stopRequested: 'SIGINT' | 'SIGTERM' | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     stopRequested = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
@@ -170,10 +192,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const bar = (o.progress ?? process.stderr.isTTY)
-    ? new SingleBar({ format: 'pretrain [{bar}] {value}/{total} steps | loss {loss} | {tps} tok/s | {eta_formatted} left', stream: process.stderr })
-    : null;
-  bar?.start(o.steps, state.step, { loss: '-', tps: '-' });
+  const bar = startProgress({ label: 'pretrain', total: o.steps, unit: 'step', start: state.step, enabled: o.progress });
 
   const params = model.parameters();
   let pos = { epoch: state.epoch as number, cursor: state.cursor as number };
@@ -185,7 +204,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     const full: TrainerState = {
       ...state, optimizerStep: optimizer.stepCount, epoch: pos.epoch, cursor: pos.cursor,
       corpusSha256: corpus.info.sourceSha256,
-      args: { ...Object.fromEntries(STREAM_ARGS.map((k) => [k, o[k]])), steps: o.steps, lr: o.lr, warmup: o.warmup, schedule: o.schedule, weightDecay: o.weightDecay, clip: o.clip, corpus: o.corpus },
+      args: { ...Object.fromEntries(STREAM_ARGS.map((k) => [k, o[k]])), steps: o.steps, lr: o.lr, warmup: o.warmup, schedule: o.schedule, dropout: o.dropout ?? null, weightDecay: o.weightDecay, clip: o.clip, corpus: o.corpus },
     };
     await saveCheckpoint(o.out, model, optimizer, full, { tokenizer: o.tokenizer });
   };
@@ -229,12 +248,12 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
         const now = performance.now();
         const tokensPerSec = windowTokens / ((now - windowStart) / 1000);
         log({ kind: 'train', step, loss: lossValue, lr: optimizer.lr, gradNorm, tokensPerSec, epoch: pos.epoch, elapsedSec: (now - t0) / 1000 });
-        bar?.update(step, { loss: lossValue.toFixed(3), tps: tokensPerSec.toFixed(0) });
+        bar.update(step, { loss: lossValue.toFixed(3), 'tok/s': tokensPerSec.toFixed(0) });
         windowStart = now;
         windowTokens = 0;
       }
       if (step % o.evalEvery === 0 || step === o.steps) {
-        finalEval = await evaluate(model, corpus, order, masking, o, step);
+        finalEval = await evaluate(model, corpus, order, evalMasking, o, step);
         log(finalEval);
       }
       if (step % o.saveEvery === 0 && step !== o.steps) await save();
@@ -244,7 +263,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     if (state.step === o.steps) await saveModelDir(modelDir, model, { tokenizer: o.tokenizer });
     return { step: state.step, finalEval, modelDir, interrupted: stopRequested };
   } finally {
-    bar?.stop();
+    bar.finish();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     optimizer.dispose();
