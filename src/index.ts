@@ -5,7 +5,7 @@ export * from './tensor/backend.js';
 export { Tensor, tensor, fromArray, empty, full, zeros, ones, scalar, arange, rand, randn, randint } from './tensor/tensor.js';
 export type { Shape, NestedArray, TensorOptions } from './tensor/tensor.js';
 export { registerDevice, getDevice, initDevice, setDefaultDevice, getDefaultDevice, knownDevices } from './tensor/device.js';
-export { tidy, keep, liveStorages } from './tensor/memory.js';
+export { tidy, tidyLocal, consume, keep, liveStorages, liveBytes, peakLiveBytes, resetPeakLiveBytes } from './tensor/memory.js';
 export { Generator, manualSeed, defaultGenerator } from './tensor/random.js';
 export { RefBackend } from './tensor/backends/ref.js';
 export { CpuBackend } from './tensor/backends/cpu/index.js';

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   Linear, LayerNorm, AdamW, Module, Tensor, tensor, randn, grad, noGrad, tidy, liveStorages,
-  manualSeed, Generator, ops, randint,
+  manualSeed, Generator, ops, randint, tidyLocal,
 } from '../src/index.js';
 import { TOL, assertClose } from './util/close.js';
 
@@ -72,12 +72,39 @@ describe('grad mode', () => {
     expect(() => c.sum().backward()).toThrow(/does not require grad/);
   });
 
-  it('backward through disposed intermediates fails loudly', () => {
+  it('model code may drop intermediate handles: the graph keeps what rules saved, and frees it as each node runs', () => {
+    const a = tensor([1, 2], { ...f64, requiresGrad: true });
+    tidy(() => {
+      const before = liveStorages();
+      const b = a.exp(); // saves its output
+      const c = b.mul(3).add(1); // mul by a constant saves nothing of b
+      b.dispose();
+      expect(liveStorages()).toBeGreaterThan(before); // exp's output lives on for its rule
+      const loss = c.sum();
+      loss.backward();
+      assertClose(a.grad!.toArray(), [3 * Math.E, 3 * Math.E ** 2], TOL.f64, 'd sum(3eᵃ + 1)');
+      expect(() => loss.backward()).toThrow(/already ran backward/);
+    });
+    a.grad!.dispose();
+  });
+
+  it('rules save only what they read: x·2 keeps nothing of x alive, x·w keeps x', () => {
+    const w = tensor([3, 4], { ...f64, requiresGrad: true });
+    tidy(() => {
+      const x = tensor([1, 2], f64);
+      const before = liveStorages();
+      // tidyLocal drops the handles; what stays is y and the x·2 that ·w saved (not x+0, not w)
+      const y = tidyLocal(() => x.add(0).mul(2).mul(w));
+      expect(liveStorages() - before).toBe(2);
+      y.sum().backward();
+    });
+    assertClose(w.grad!.toArray(), [2, 4], TOL.f64, 'dw');
+  });
+
+  it('backward after the tidy that owned the saved tensors fails loudly', () => {
     const a = tensor([1, 2], { requiresGrad: true });
-    const b = a.exp();
-    const c = b.mul(2);
-    b.dispose();
-    expect(() => c.sum().backward()).toThrow(/disposed/);
+    const c = tidy(() => a.exp().mul(2));
+    expect(() => c.sum().backward()).toThrow(/freed when their tidy\(\) ended/);
   });
 });
 

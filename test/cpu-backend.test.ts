@@ -16,10 +16,11 @@ import {
   type AdamWParams, type BinaryOp, type DType, type View, contiguousStrides, hashUniform, sizeOf,
 } from '../src/tensor/backend.js';
 import { CpuBackend, type CpuBuffer, reduceChunk } from '../src/tensor/backends/cpu/index.js';
-import { classSize } from '../src/tensor/backends/cpu/heap.js';
+import { HEAP_BASE, Heap, blockBytes } from '../src/tensor/backends/cpu/heap.js';
 import { SGEMM_MICRO } from '../src/tensor/backends/cpu/kernels.js';
 import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
 import { uniform } from './util/random.js';
+import { Generator } from '../src/tensor/random.js';
 import { TOL, type Tolerance, assertClose } from './util/close.js';
 
 // ---- tolerances (float32 kernels vs a float64 reference) -------------------------------------
@@ -875,17 +876,73 @@ describe('cpu backend: adamw (wasm.adamw)', () => {
 // ---- allocator ----------------------------------------------------------------------------
 
 describe('cpu backend: allocator', () => {
-  it('size classes: 64-byte multiples up to 1 KiB, then at most 25% over', () => {
-    expect(classSize(0)).toBe(64);
-    expect(classSize(65)).toBe(128);
-    expect(classSize(1024)).toBe(1024);
-    expect(classSize(1025)).toBe(1280);
-    for (let bytes = 1; bytes < 1 << 22; bytes = Math.ceil(bytes * 1.37)) {
-      const size = classSize(bytes);
-      expect(size % 64).toBe(0);
-      expect(size).toBeGreaterThanOrEqual(bytes);
-      if (bytes > 1024) expect(size).toBeLessThanOrEqual(bytes * 1.25 + 64);
+  it('blocks are 64-byte multiples at 64-byte aligned addresses', () => {
+    expect(blockBytes(0)).toBe(64);
+    expect(blockBytes(64)).toBe(64);
+    expect(blockBytes(65)).toBe(128);
+    expect(blockBytes(1025)).toBe(1088);
+    const heap = new Heap(1 << 20);
+    for (const bytes of [1, 17, 64, 100, 4096, 65537, 300_001]) {
+      const p = heap.alloc(bytes);
+      expect(p % 64).toBe(0);
+      expect(heap.blockSize(p)).toBe(blockBytes(bytes));
     }
+  });
+
+  it('random alloc/free sequences: blocks never overlap, live bytes match a model, the heap empties', () => {
+    const heap = new Heap(1 << 20);
+    const gen = new Generator(77);
+    const model = new Map<number, number>(); // address -> bytes, the live blocks
+    let modelBytes = 0;
+    const sizes = [64, 200, 4096, 10_000, 1 << 16, 250_000, 1 << 20];
+    for (let i = 0; i < 4000; i++) {
+      if (model.size === 0 || gen.uniform() < 0.55) {
+        const bytes = Math.ceil(sizes[Math.floor(gen.uniform() * sizes.length)] * (0.5 + gen.uniform()));
+        const p = heap.alloc(bytes);
+        expect(p % 64).toBe(0);
+        expect(p).toBeGreaterThanOrEqual(HEAP_BASE);
+        model.set(p, blockBytes(bytes));
+        modelBytes += blockBytes(bytes);
+      } else {
+        const keys = [...model.keys()];
+        const p = keys[Math.floor(gen.uniform() * keys.length)];
+        heap.free(p);
+        modelBytes -= model.get(p)!;
+        model.delete(p);
+      }
+      expect(heap.liveBytes()).toBe(modelBytes);
+      expect(heap.liveBlocks()).toBe(model.size);
+      if (i % 500 === 0) {
+        const spans = [...model.entries()].sort((a, b) => a[0] - b[0]);
+        for (let k = 1; k < spans.length; k++) expect(spans[k][0]).toBeGreaterThanOrEqual(spans[k - 1][0] + spans[k - 1][1]);
+        expect(heap.reservedBytes()).toBeGreaterThanOrEqual(modelBytes);
+      }
+    }
+    // with everything freed, every neighbour has coalesced and the top is back at the base
+    for (const p of model.keys()) heap.free(p);
+    expect(heap.liveBytes()).toBe(0);
+    expect(heap.reservedBytes()).toBe(0);
+    expect(heap.freeBlocks()).toBe(0);
+  });
+
+  it('coalescing: freed neighbours merge and serve a larger request in place', () => {
+    const heap = new Heap(1 << 20);
+    const [a, b, c, guard] = [heap.alloc(1000), heap.alloc(3000), heap.alloc(5000), heap.alloc(64)];
+    heap.free(b);
+    heap.free(a);
+    heap.free(c);
+    expect(heap.freeBlocks()).toBe(1);
+    const big = heap.alloc(blockBytes(1000) + blockBytes(3000) + blockBytes(5000));
+    expect(big).toBe(a);
+    expect(heap.freeBlocks()).toBe(0);
+    // a smaller request splits a free block and leaves the rest free
+    heap.free(big);
+    const small = heap.alloc(128);
+    expect(small).toBe(a);
+    expect(heap.freeBlocks()).toBe(1);
+    heap.free(small);
+    heap.free(guard);
+    expect(heap.reservedBytes()).toBe(0);
   });
 
   it('reuses freed blocks: live count and heap size stay flat over repeated alloc/free', () => {
@@ -897,42 +954,36 @@ describe('cpu backend: allocator', () => {
       for (const b of bufs) cpu.free(b);
     };
     cycle();
-    const heap = cpu.heapBytes();
-    const live = cpu.liveBuffers();
+    const peak = cpu.heap.peakBytes();
     for (let i = 0; i < 50; i++) cycle();
-    expect(cpu.heapBytes()).toBe(heap);
-    expect(cpu.liveBuffers()).toBe(live);
-    expect(live).toBe(0);
-    // the same class gets the same block back
+    expect(cpu.heap.peakBytes()).toBe(peak);
+    expect(cpu.liveBuffers()).toBe(0);
+    expect(cpu.heapBytes()).toBe(0);
     const a = cpu.alloc('float32', 1000);
     cpu.free(a);
-    const b = cpu.alloc('float32', 990);
-    expect(b.ptr).toBe(a.ptr);
+    expect(cpu.alloc('float32', 990).ptr).toBe(a.ptr);
   });
 
-  it('shrinking shapes reuse larger free blocks (up to twice the size): the heap stays flat', () => {
+  it('the peak follows the live bytes across varying shapes, not the history of shapes', () => {
     const cpu = new CpuBackend({ threads: 1 });
-    // evaluation batches, longest first: [32, S, 256] float32 activations for S = 128, 127, ..., 40
-    const round = (): void => {
-      for (let seq = 128; seq >= 40; seq--) {
-        const bufs = [cpu.alloc('float32', 32 * seq * 256), cpu.alloc('float32', 32 * seq * 1024)];
-        for (const b of bufs) cpu.free(b);
-      }
-    };
-    round();
-    const heap = cpu.heapBytes();
-    expect(heap).toBeLessThan(2 * classSize(4 * 32 * 128 * (256 + 1024)));
-    round();
-    expect(cpu.heapBytes()).toBe(heap);
-    // a freed block more than twice the request is left for its own class
-    const big = cpu.alloc('float32', 1 << 20);
-    cpu.free(big);
-    const small = cpu.alloc('float32', 1 << 18);
-    expect(small.ptr).not.toBe(big.ptr);
-    // a returned block goes back to its own class's free list
-    const again = cpu.alloc('float32', 32 * 100 * 256);
-    cpu.free(again);
-    expect(cpu.alloc('float32', 32 * 100 * 256).ptr).toBe(again.ptr);
+    const gen = new Generator(5);
+    // padded batches of random lengths, each with activations of several widths kept alive together
+    let maxLive = 0;
+    for (let round = 0; round < 60; round++) {
+      const seq = 16 + Math.floor(gen.uniform() * 497);
+      const bufs = [256, 1024, 256, 4 * seq, 256].map((w) => cpu.alloc('float32', 32 * seq * w));
+      maxLive = Math.max(maxLive, cpu.heap.liveBytes());
+      for (const b of bufs) cpu.free(b);
+    }
+    expect(cpu.heap.peakBytes()).toBeLessThanOrEqual(1.25 * maxLive);
+    expect(cpu.heapBytes()).toBe(0);
+  });
+
+  it('out of memory names the request and what is live', () => {
+    const heap = new Heap(1 << 20);
+    const p = heap.alloc(1 << 20);
+    expect(() => heap.alloc(2 ** 32)).toThrow(/cpu heap: out of memory \(\d+ bytes needed, the wasm32 limit is 4 GiB; 1048576 bytes live in 1 blocks/);
+    heap.free(p);
   });
 
   it('alloc does not clear a reused block (kernels write all of out); double free and foreign buffers throw', () => {

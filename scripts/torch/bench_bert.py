@@ -9,6 +9,10 @@ mlm: MLM pretraining step: 15% of positions (a fixed random set) replaced by [MA
 applied to those rows only, cross-entropy, backward, AdamW (bert_ref.BertWithMLMHead, no pooler).
 Inputs: random ids in [1000, vocab), full attention mask, token type 0. Warm-up steps are not timed.
 The model is bert_ref.BertModel (Hugging Face names and semantics) without a pooler.
+Memory (peakLiveMiB): one more step under torch.profiler with profile_memory=True; the bytes of the
+tensors live at its start (parameters, gradients, AdamW state, inputs) plus the highest running sum
+of the allocations and frees it records (each op's own, in time order): the peak of live tensor
+bytes, as retrograd counts its storages. Allocator overhead is in neither.
 """
 
 import argparse
@@ -30,6 +34,27 @@ PRESETS = {
     "small": dict(COMMON, hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=2048),
     "base": dict(COMMON, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
 }
+
+
+def tensor_bytes(t):
+    return t.numel() * t.element_size()
+
+
+def peak_live_bytes(step, inputs, module, optimizer):
+    """Live tensor bytes at the start of one profiled step plus the peak of its allocations."""
+    start = sum(tensor_bytes(t) for t in inputs)
+    for p in module.parameters():
+        start += tensor_bytes(p) + (tensor_bytes(p.grad) if p.grad is not None else 0)
+    for state in optimizer.state.values():
+        start += sum(tensor_bytes(v) for v in state.values() if torch.is_tensor(v))
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    events = sorted(prof.profiler.function_events, key=lambda e: e.time_range.start)
+    running = peak = 0
+    for e in events:
+        running += e.self_cpu_memory_usage
+        peak = max(peak, running)
+    return start + peak
 
 
 def main():
@@ -91,6 +116,7 @@ def main():
         step()
         times.append(time.perf_counter() - t0)
     mean = sum(times) / len(times)
+    peak = peak_live_bytes(step, [ids, mask, types, masked_ids], mlm or model, optimizer)
     print(json.dumps({
         "framework": f"pytorch {torch.__version__}",
         "threads": args.threads,
@@ -102,6 +128,7 @@ def main():
         "msPerStep": round(mean * 1000, 1),
         "msPerStepMin": round(min(times) * 1000, 1),
         "tokensPerSec": round(args.batch * args.seq / mean, 1),
+        "peakLiveMiB": round(peak / 2**20, 1),
     }))
 
 

@@ -1,20 +1,27 @@
 // Reverse-mode autodiff engine: graph recording, grad mode, and the backward walk.
 //
-// A differentiable op calls `record(out, name, inputs, backward)`. When grad mode is on and some
-// input requires a gradient, the output gets a Node holding the inputs and a closure that maps the
-// output's gradient to one gradient per input (the op's rule, kept beside its forward in ops.ts).
-// `backward` sorts the graph topologically with an explicit stack (no recursion: a 10,000-deep
-// chain must work), then walks it in reverse, accumulating gradients of tensors used more than once.
-// The backward pass itself runs with grad mode off, so it records nothing.
+// A differentiable op calls `record(out, name, inputs, saved, backward)`. When grad mode is on and
+// some input requires a gradient, the output gets a Node holding the inputs (for the graph walk
+// only), its own handles to the `saved` tensors (what the gradient rule reads, and no more) and the
+// rule, kept beside its forward in ops.ts. The saved handles belong to the enclosing `tidy` (not to
+// a `tidyLocal` around a layer), so model code may drop its own handles early; the engine releases
+// them as soon as the node has run. `backward` sorts the graph topologically with an explicit stack
+// (no recursion: a 10,000-deep chain must work), then walks it in reverse: each rule runs in its
+// own scope (its temporaries are freed at once), a tensor's gradient is freed as soon as its node
+// has run, and gradients of tensors used more than once are accumulated. The backward pass itself
+// runs with grad mode off, so it records nothing; a graph runs backward once (its saved tensors are
+// gone afterwards), as in PyTorch without retain_graph.
 
 import type { Tensor } from '../tensor/tensor.js';
-import { keep } from '../tensor/memory.js';
+import { keep, tidy, trackInOwner } from '../tensor/memory.js';
 
 export interface Node {
   readonly name: string;
   readonly inputs: readonly Tensor[];
+  /** The engine's handles to what the rule reads; null once the node has run backward. */
+  saved: readonly (Tensor | null)[] | null;
   /** Gradient of each input given the output's gradient g (null: no gradient flows there). */
-  readonly backward: (g: Tensor) => readonly (Tensor | null)[];
+  readonly backward: (g: Tensor, saved: readonly (Tensor | null)[]) => readonly (Tensor | null)[];
 }
 
 let gradEnabled = true;
@@ -23,10 +30,9 @@ export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/** Run fn with graph recording off (inference, optimizer updates, the backward pass itself). */
-export function noGrad<T>(fn: () => T): T {
+function withGrad<T>(enabled: boolean, fn: () => T): T {
   const prev = gradEnabled;
-  gradEnabled = false;
+  gradEnabled = enabled;
   try {
     return fn();
   } finally {
@@ -34,14 +40,41 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** Attach a graph node to `out` if any input needs a gradient. Returns `out`. */
+/** Run fn with graph recording off (inference, optimizer updates, the backward pass itself). */
+export function noGrad<T>(fn: () => T): T {
+  return withGrad(false, fn);
+}
+
+/** Run fn with graph recording on (a recomputed forward inside a backward rule). */
+export function enableGrad<T>(fn: () => T): T {
+  return withGrad(true, fn);
+}
+
+/** A handle of its own on t's storage, owned by the nearest enclosing tidy. */
+function savedHandle(t: Tensor): Tensor {
+  const h = t.detach();
+  trackInOwner(h);
+  return h;
+}
+
+/**
+ * Attach a graph node to `out` if any input needs a gradient. `saved` lists the tensors the rule
+ * reads (null for a slot it will not read); the rule receives them in the same order. Returns `out`.
+ */
 export function record(
-  out: Tensor, name: string, inputs: readonly Tensor[], backward: (g: Tensor) => readonly (Tensor | null)[],
+  out: Tensor, name: string, inputs: readonly Tensor[], saved: readonly (Tensor | null)[],
+  backward: (g: Tensor, saved: readonly (Tensor | null)[]) => readonly (Tensor | null)[],
 ): Tensor {
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
-  out.node = { name, inputs, backward };
+  out.node = { name, inputs, saved: saved.map((t) => (t ? savedHandle(t) : null)), backward };
   return out;
+}
+
+/** Release a node's saved handles (after it has run). */
+function release(node: Node): void {
+  for (const t of node.saved ?? []) t?.dispose();
+  node.saved = null;
 }
 
 /** Tensors reachable from root through requiresGrad edges, inputs before the ops that use them. */
@@ -69,33 +102,65 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Walk the graph from root; returns the gradient of every tensor reached. */
-function propagate(root: Tensor, seed: Tensor): Map<Tensor, Tensor> {
+/** The engine's own (kept) handle on a gradient. */
+function own(g: Tensor): Tensor {
+  return keep(g.detach());
+}
+
+/**
+ * Walk the graph from root. Returns the engine's handles (kept: the caller disposes them) to the
+ * gradients of the tensors for which `wanted` is true; every other gradient is freed on the way.
+ */
+function propagate(root: Tensor, seed: Tensor, wanted: (t: Tensor) => boolean): Map<Tensor, Tensor> {
   if (!sameShape(seed.shape, root.shape)) {
     throw new Error(`backward: gradient shape [${seed.shape}] does not match output shape [${root.shape}]`);
   }
-  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  const grads = new Map<Tensor, Tensor>([[root, own(seed)]]);
   const order = topoSort(root);
   noGrad(() => {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const g = grads.get(t);
-      if (!g || !t.node) continue;
-      if (t.disposed) {
-        throw new Error(`backward: tensor ${t.name ? `'${t.name}' ` : ''}(id ${t.id}, from '${t.node.name}') was disposed before backward; keep the whole step inside one tidy()`);
+      const node = t.node;
+      if (!g || !node) continue;
+      const saved = node.saved;
+      if (saved === null) {
+        throw new Error(`backward: the graph through '${node.name}' (id ${t.id}) already ran backward and released its saved tensors; run the forward again`);
       }
-      const inputGrads = t.node.backward(g);
-      t.node.inputs.forEach((inp, k) => {
+      if (saved.some((s) => s?.disposed)) {
+        throw new Error(`backward: tensors saved by '${node.name}' (id ${t.id}) were freed when their tidy() ended; keep the whole step inside one tidy()`);
+      }
+      const inputGrads = tidy(() => node.backward(g, saved));
+      release(node);
+      node.inputs.forEach((inp, k) => {
         const gi = inputGrads[k];
         if (!gi || !inp.requiresGrad) return;
         if (!sameShape(gi.shape, inp.shape)) {
-          throw new Error(`backward of '${t.node!.name}': gradient for input ${k} has shape [${gi.shape}], input has [${inp.shape}]`);
+          throw new Error(`backward of '${node.name}': gradient for input ${k} has shape [${gi.shape}], input has [${inp.shape}]`);
         }
+        const h = own(gi);
         const prev = grads.get(inp);
-        grads.set(inp, prev ? prev.add(gi) : gi);
+        if (prev) {
+          grads.set(inp, keep(prev.add(h)));
+          prev.dispose();
+          h.dispose();
+        } else {
+          grads.set(inp, h);
+        }
       });
+      // The rule's results: the engine holds handles to what it uses. g itself may be among them.
+      for (const gi of new Set(inputGrads)) if (gi && gi !== g) gi.dispose();
+      if (!wanted(t)) {
+        grads.delete(t);
+        g.dispose();
+      }
     }
   });
+  for (const [t, g] of grads) {
+    if (wanted(t)) continue;
+    grads.delete(t);
+    g.dispose();
+  }
   return grads;
 }
 
@@ -108,18 +173,21 @@ function defaultSeed(root: Tensor, grad?: Tensor): Tensor {
 /**
  * Backpropagate from root, accumulating into `.grad` of every leaf that requires a gradient and of
  * every tensor that called retainGrad(). Those gradients are kept (outlive `tidy` scopes) until
- * replaced or zeroed; everything else is released by the enclosing scope.
+ * replaced or zeroed; everything else is freed during the walk.
  */
 export function backward(root: Tensor, grad?: Tensor): void {
   if (!root.requiresGrad) throw new Error('backward: tensor does not require grad (no differentiable path to a parameter)');
-  const grads = propagate(root, defaultSeed(root, grad));
+  const grads = propagate(root, defaultSeed(root, grad), (t) => t.isLeaf || t.retainsGrad);
   noGrad(() => {
     for (const [t, g] of grads) {
-      if (!(t.isLeaf || t.retainsGrad)) continue;
-      // A fresh tensor per owner: rules may hand the same gradient object to several inputs.
+      // A storage of its own per owner: rules may hand one gradient to several inputs.
+      const whole = g.storage.refs === 1 && g.isContiguous() && g.offset === 0 && g.size === g.storage.size;
+      const fresh = whole ? g : g.clone();
       const prev = t.grad;
-      t.grad = keep(prev ? prev.add(g) : g.clone());
+      t.grad = keep(prev ? prev.add(fresh) : fresh);
       if (prev) prev.dispose();
+      if (fresh !== t.grad) fresh.dispose();
+      if (g !== t.grad) g.dispose();
     }
   });
 }
@@ -131,6 +199,12 @@ export function backward(root: Tensor, grad?: Tensor): void {
  */
 export function grad(output: Tensor, inputs: readonly Tensor[], gradOutput?: Tensor): Tensor[] {
   if (!output.requiresGrad) throw new Error('grad: output does not require grad');
-  const grads = propagate(output, defaultSeed(output, gradOutput));
-  return inputs.map((t) => grads.get(t) ?? noGrad(() => t.mul(0)));
+  const requested = new Set(inputs);
+  const grads = propagate(output, defaultSeed(output, gradOutput), (t) => requested.has(t));
+  const out = inputs.map((t) => {
+    const g = grads.get(t);
+    return g ? g.detach() : noGrad(() => t.mul(0));
+  });
+  for (const g of grads.values()) g.dispose();
+  return out;
 }

@@ -7,8 +7,11 @@
 //   2. elementwise  unary and binary ops; the rule tables are typed {[op in UnaryOp]: ...}, so a
 //                   primitive without a gradient rule is a compile error.
 //   3. reductions, matmul, softmax, layernorm, gather/scatterAdd, copy/cast, where, concat.
-//   4. composites   mean, variance, logsumexp, cross-entropy, l2 normalisation, cosine matrices,
-//                   dropout — written with the primitives above, so their gradients come for free.
+//   4. composites   mean, variance, logsumexp, cross-entropy, l2 normalisation, cosine matrices —
+//                   written with the primitives above, so their gradients come for free; dropout
+//                   has a rule of its own (the mask recomputed from its seed, not kept).
+// Each rule declares what it saves (`record`'s `saved`): the engine keeps those and nothing else
+// of the forward alive for backward, and releases them once the rule has run.
 // Each gradient rule has its derivative as a one-line comment above it.
 
 import {
@@ -16,6 +19,7 @@ import {
 } from '../tensor/backend.js';
 import { Tensor, type Scalar, type Shape, empty, full, scalar, arange } from '../tensor/tensor.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
+import { consume } from '../tensor/memory.js';
 import { record, noGrad } from './engine.js';
 
 export { noGrad, isGradEnabled, grad, backward } from './engine.js';
@@ -78,7 +82,7 @@ export function clone(x: Tensor): Tensor {
   const y = like(x, x.shape);
   x.backend.copy(x.view(), y.view());
   // d clone(x) = identity
-  return record(y, 'clone', [x], (g) => [g]);
+  return record(y, 'clone', [x], [], (g) => [g]);
 }
 
 /** x itself when already contiguous, otherwise a contiguous copy. */
@@ -99,7 +103,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   const src = contiguous(x);
   const y = viewOf(src, target, contiguousStrides(target), src.offset);
   // d reshape(x) = reshape(g) back to x's shape
-  return record(y, 'reshape', [src], (g) => [reshape(g, src.shape)]);
+  return record(y, 'reshape', [src], [], (g) => [reshape(g, src.shape)]);
 }
 
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
@@ -111,7 +115,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const inverse = new Array<number>(d.length);
   d.forEach((src, dst) => { inverse[src] = dst; });
   // d permute(x, p) = permute(g, p⁻¹)
-  return record(y, 'permute', [x], (g) => [permute(g, inverse)]);
+  return record(y, 'permute', [x], [], (g) => [permute(g, inverse)]);
 }
 
 export function transpose(x: Tensor, d0 = -2, d1 = -1): Tensor {
@@ -136,7 +140,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   const y = viewOf(src, [...shape], strides, src.offset);
   const summed = src.shape.map((d, i) => (d === 1 && shape[i] !== 1 ? i : -1)).filter((i) => i >= 0);
   // d expand(x) = sum of g over the broadcast axes
-  return record(y, 'expand', [src], (g) => [reducePrim('sum', g, summed)]);
+  return record(y, 'expand', [src], [], (g) => [reducePrim('sum', g, summed)]);
 }
 
 /** Elements [start, start+length) along one axis, as a view. */
@@ -149,7 +153,7 @@ export function narrow(x: Tensor, axis: number, start: number, length: number): 
   shape[a] = length;
   const y = viewOf(x, shape, x.strides, x.offset + start * x.strides[a]);
   // d narrow(x) = g written into zeros at the narrowed positions
-  return record(y, 'narrow', [x], (g) => {
+  return record(y, 'narrow', [x], [], (g) => {
     const gx = full(x.shape, 0, { dtype: g.dtype, device: g.device });
     const target = narrow(gx, a, start, length);
     g.backend.copy(g.view(), target.view());
@@ -183,12 +187,16 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   x.backend.copy(x.view(), y.view());
   if (dtype === 'int32' || x.dtype === 'int32') return y;
   // d cast(x) = g cast back
-  return record(y, 'cast', [x], (g) => [cast(g, x.dtype)]);
+  return record(y, 'cast', [x], [], (g) => [cast(g, x.dtype)]);
 }
 
 // ---- 2. elementwise ----------------------------------------------------------------------------
 
-type UnaryRule = (x: Tensor, y: Tensor, g: Tensor) => Tensor;
+/** A unary gradient rule: which of x (input) and y (output) it reads, and the rule given that one. */
+interface UnaryRule {
+  save: 'x' | 'y' | null;
+  grad: (s: Tensor, g: Tensor) => Tensor;
+}
 
 const TWO_OVER_SQRT_PI = 1.1283791670955126;
 const INV_SQRT_2PI = 0.3989422804014327;
@@ -196,36 +204,36 @@ const INV_SQRT_2PI = 0.3989422804014327;
 /** Gradient rules of the unary primitives; null marks a piecewise-constant op (zero gradient). */
 const UNARY_RULES: { [K in UnaryOp]: UnaryRule | null } = {
   // d(-x) = -1
-  neg: (_x, _y, g) => neg(g),
+  neg: { save: null, grad: (_s, g) => neg(g) },
   // d eˣ = eˣ
-  exp: (_x, y, g) => mul(g, y),
+  exp: { save: 'y', grad: (y, g) => mul(g, y) },
   // d log x = 1/x
-  log: (x, _y, g) => div(g, x),
+  log: { save: 'x', grad: (x, g) => div(g, x) },
   // d √x = 1/(2√x)
-  sqrt: (_x, y, g) => div(g, mul(y, 2)),
+  sqrt: { save: 'y', grad: (y, g) => div(g, mul(y, 2)) },
   // d x^(-1/2) = -½·x^(-3/2) = -½·y³
-  rsqrt: (_x, y, g) => mul(g, mul(pow(y, 3), -0.5)),
+  rsqrt: { save: 'y', grad: (y, g) => mul(g, mul(pow(y, 3), -0.5)) },
   // d tanh x = 1 - tanh²x
-  tanh: (_x, y, g) => mul(g, sub(1, square(y))),
+  tanh: { save: 'y', grad: (y, g) => mul(g, sub(1, square(y))) },
   // d erf x = 2/√π · e^(-x²)
-  erf: (x, _y, g) => mul(g, mul(exp(neg(square(x))), TWO_OVER_SQRT_PI)),
-  // d gelu x = Φ(x) + x·φ(x)   (the gelu_grad primitive)
-  gelu: (x, _y, g) => mul(g, unaryPrim('gelu_grad', x)),
+  erf: { save: 'x', grad: (x, g) => mul(g, mul(exp(neg(square(x))), TWO_OVER_SQRT_PI)) },
+  // d gelu x = Φ(x) + x·φ(x)   (the gelu_grad primitive, from the saved input)
+  gelu: { save: 'x', grad: (x, g) => mul(g, unaryPrim('gelu_grad', x)) },
   // d (Φ(x) + x·φ(x)) = φ(x)·(2 - x²)
-  gelu_grad: (x, _y, g) => mul(g, mul(exp(mul(square(x), -0.5)), mul(sub(2, square(x)), INV_SQRT_2PI))),
+  gelu_grad: { save: 'x', grad: (x, g) => mul(g, mul(exp(mul(square(x), -0.5)), mul(sub(2, square(x)), INV_SQRT_2PI))) },
   // d relu x = [x > 0]
-  relu: (x, _y, g) => mul(g, unaryPrim('step', x)),
+  relu: { save: 'x', grad: (x, g) => mul(g, unaryPrim('step', x)) },
   // d σ(x) = σ(x)·(1 - σ(x))
-  sigmoid: (_x, y, g) => mul(g, mul(y, sub(1, y))),
+  sigmoid: { save: 'y', grad: (y, g) => mul(g, mul(y, sub(1, y))) },
   // d |x| = sign x
-  abs: (x, _y, g) => mul(g, unaryPrim('sign', x)),
+  abs: { save: 'x', grad: (x, g) => mul(g, unaryPrim('sign', x)) },
   sign: null,
   // d log(1 + eˣ) = σ(x)
-  softplus: (x, _y, g) => mul(g, sigmoid(x)),
+  softplus: { save: 'x', grad: (x, g) => mul(g, sigmoid(x)) },
   // d 1/x = -1/x² = -y²
-  recip: (_x, y, g) => neg(mul(g, square(y))),
+  recip: { save: 'y', grad: (y, g) => neg(mul(g, square(y))) },
   // d x² = 2x
-  square: (x, _y, g) => mul(g, mul(x, 2)),
+  square: { save: 'x', grad: (x, g) => mul(g, mul(x, 2)) },
   step: null,
 };
 
@@ -234,7 +242,8 @@ function unaryPrim(op: UnaryOp, x: Tensor): Tensor {
   x.backend.unary(op, x.view(), y.view());
   const rule = UNARY_RULES[op];
   if (rule === null) return y;
-  return record(y, op, [x], (g) => [rule(x, y, g)]);
+  const saved = rule.save === 'x' ? x : rule.save === 'y' ? y : null;
+  return record(y, op, [x], [saved], (g, [s]) => [rule.grad(s ?? g, g)]);
 }
 
 export const neg = (x: Tensor): Tensor => unaryPrim('neg', x);
@@ -255,27 +264,46 @@ export const recip = (x: Tensor): Tensor => unaryPrim('recip', x);
 export const square = (x: Tensor): Tensor => unaryPrim('square', x);
 export const step = (x: Tensor): Tensor => unaryPrim('step', x);
 
-type BinaryRule = (a: Tensor, b: Tensor, y: Tensor, g: Tensor, needs: readonly [boolean, boolean]) => [Tensor | null, Tensor | null];
+type Needs = readonly [boolean, boolean];
+type Maybe = Tensor | null;
 
-/** Gradient rules of the binary primitives (operands already broadcast); null: comparison. */
+/**
+ * A binary gradient rule (operands already broadcast): which of a, b and y it reads given which
+ * operands need a gradient, and the rule, which gets null for what was not saved.
+ */
+interface BinaryRule {
+  saves: (n: Needs) => readonly [boolean, boolean, boolean];
+  grad: (a: Maybe, b: Maybe, y: Maybe, g: Tensor, n: Needs) => [Maybe, Maybe];
+}
+
+const NOTHING = (): readonly [boolean, boolean, boolean] => [false, false, false];
+const BOTH_OPERANDS = (): readonly [boolean, boolean, boolean] => [true, true, false];
+
+/** Gradient rules of the binary primitives; null: comparison (zero gradient). */
 const BINARY_RULES: { [K in BinaryOp]: BinaryRule | null } = {
   // d(a + b) = (1, 1)
-  add: (_a, _b, _y, g) => [g, g],
+  add: { saves: NOTHING, grad: (_a, _b, _y, g) => [g, g] },
   // d(a - b) = (1, -1)
-  sub: (_a, _b, _y, g, n) => [g, n[1] ? neg(g) : null],
+  sub: { saves: NOTHING, grad: (_a, _b, _y, g, n) => [g, n[1] ? neg(g) : null] },
   // d(a·b) = (b, a)
-  mul: (a, b, _y, g, n) => [n[0] ? mul(g, b) : null, n[1] ? mul(g, a) : null],
+  mul: { saves: (n) => [n[1], n[0], false], grad: (a, b, _y, g, n) => [n[0] ? mul(g, b!) : null, n[1] ? mul(g, a!) : null] },
   // d(a/b) = (1/b, -a/b²) = (1/b, -y/b)
-  div: (_a, b, y, g, n) => [n[0] ? div(g, b) : null, n[1] ? neg(div(mul(g, y), b)) : null],
+  div: {
+    saves: (n) => [false, true, n[1]],
+    grad: (_a, b, y, g, n) => [n[0] ? div(g, b!) : null, n[1] ? neg(div(mul(g, y!), b!)) : null],
+  },
   // d(aᵇ) = (b·aᵇ⁻¹, aᵇ·log a)
-  pow: (a, b, y, g, n) => [
-    n[0] ? mul(g, mul(b, pow(a, sub(b, 1)))) : null,
-    n[1] ? mul(g, mul(y, log(a))) : null,
-  ],
+  pow: {
+    saves: (n) => [true, n[0], n[1]],
+    grad: (a, b, y, g, n) => [
+      n[0] ? mul(g, mul(b!, pow(a!, sub(b!, 1)))) : null,
+      n[1] ? mul(g, mul(y!, log(a!))) : null,
+    ],
+  },
   // d max(a, b) = ([a ≥ b], [a < b])   (ties go to a)
-  maximum: (a, b, _y, g, n) => [n[0] ? mul(g, ge(a, b)) : null, n[1] ? mul(g, lt(a, b)) : null],
+  maximum: { saves: BOTH_OPERANDS, grad: (a, b, _y, g, n) => [n[0] ? mul(g, ge(a!, b!)) : null, n[1] ? mul(g, lt(a!, b!)) : null] },
   // d min(a, b) = ([a ≤ b], [a > b])   (ties go to a)
-  minimum: (a, b, _y, g, n) => [n[0] ? mul(g, le(a, b)) : null, n[1] ? mul(g, gt(a, b)) : null],
+  minimum: { saves: BOTH_OPERANDS, grad: (a, b, _y, g, n) => [n[0] ? mul(g, le(a!, b!)) : null, n[1] ? mul(g, gt(a!, b!)) : null] },
   eq: null,
   ne: null,
   lt: null,
@@ -297,7 +325,9 @@ function binaryPrim(op: BinaryOp, a0: Tensor | Scalar, b0: Tensor | Scalar): Ten
   a.backend.binary(op, a.view(), b.view(), y.view());
   const rule = BINARY_RULES[op];
   if (rule === null) return y;
-  return record(y, op, [a, b], (g) => rule(a, b, y, g, [a.requiresGrad, b.requiresGrad]));
+  const n: Needs = [a.requiresGrad, b.requiresGrad];
+  const [sa, sb, sy] = rule.saves(n);
+  return record(y, op, [a, b], [sa ? a : null, sb ? b : null, sy ? y : null], (g, [ga, gb, gy]) => rule.grad(ga, gb, gy, g, n));
 }
 
 export const add = (a: Tensor | Scalar, b: Tensor | Scalar): Tensor => binaryPrim('add', a, b);
@@ -328,9 +358,9 @@ export function where(cond: Tensor, a0: Tensor | Scalar, b0: Tensor | Scalar): T
   const y = like(a, shape);
   a.backend.where(c.view(), a.view(), b.view(), y.view());
   // d where(c, a, b) = (g where c, g where not c)
-  return record(y, 'where', [a, b], (g) => [
-    a.requiresGrad ? where(c, g, 0) : null,
-    b.requiresGrad ? where(c, 0, g) : null,
+  return record(y, 'where', [a, b], [c], (g, [sc]) => [
+    a.requiresGrad ? where(sc!, g, 0) : null,
+    b.requiresGrad ? where(sc!, 0, g) : null,
   ]);
 }
 
@@ -348,11 +378,11 @@ function reducePrim(op: ReduceOp, x: Tensor, axes: readonly number[]): Tensor {
   x.backend.reduce(op, x.view(), axes, y.view());
   if (op === 'sum') {
     // d Σx = 1, broadcast back over the reduced axes
-    return record(y, 'sum', [x], (g) => [expand(g, x.shape)]);
+    return record(y, 'sum', [x], [], (g) => [expand(g, x.shape)]);
   }
   // d max x = [x = max] / (number of ties), broadcast back
-  return record(y, 'max', [x], (g) => {
-    const hits = eq(x, expand(y, x.shape));
+  return record(y, 'max', [x], [x, y], (g, [sx, sy]) => {
+    const hits = eq(sx!, expand(sy!, x.shape));
     const count = reducePrim('sum', hits, axes);
     return [mul(hits, expand(div(g, count), x.shape))];
   });
@@ -414,9 +444,9 @@ export function matmul(a0: Tensor, b0: Tensor): Tensor {
   const y = like(a, [...batch, M, N]);
   a.backend.matmul(a.view(), b.view(), y.view());
   // d(A·B) = (G·Bᵀ, Aᵀ·G)
-  return record(y, 'matmul', [a, b], (g) => [
-    a.requiresGrad ? matmul(g, transpose(b)) : null,
-    b.requiresGrad ? matmul(transpose(a), g) : null,
+  return record(y, 'matmul', [a, b], [b.requiresGrad ? a : null, a.requiresGrad ? b : null], (g, [sa, sb]) => [
+    a.requiresGrad ? matmul(g, transpose(sb!)) : null,
+    b.requiresGrad ? matmul(transpose(sa!), g) : null,
   ]);
 }
 
@@ -431,10 +461,10 @@ function softmaxPrim(x: Tensor, isLog: boolean): Tensor {
   x.backend.softmax(x.view(), y.view(), isLog);
   if (isLog) {
     // d log_softmax: g - softmax(x)·Σg (softmax recomputed by the device's softmax kernel, not exp(y))
-    return record(y, 'logsoftmax', [x], (g) => [sub(g, mul(softmaxPrim(x, false), sum(g, -1, true)))]);
+    return record(y, 'logsoftmax', [x], [x], (g, [sx]) => [sub(g, mul(softmaxPrim(sx!, false), sum(g, -1, true)))]);
   }
   // d softmax: y·(g - Σ(g·y))
-  return record(y, 'softmax', [x], (g) => [mul(y, sub(g, sum(mul(g, y), -1, true)))]);
+  return record(y, 'softmax', [x], [y], (g, [sy]) => [mul(sy!, sub(g, sum(mul(g, sy!), -1, true)))]);
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
@@ -460,12 +490,13 @@ export function layerNorm(x: Tensor, w: Tensor, b: Tensor, eps = 1e-5): Tensor {
   x.backend.layernorm(x.view(), w.view(), b.view(), eps, y.view(), mu.view(), rstd.view());
   // with x̂ = (x - μ)·r and ĝ = g·w:
   // dx = r·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)),  dw = Σ g·x̂,  db = Σ g   (sums over all rows)
-  return record(y, 'layernorm', [x, w, b], (g) => {
+  return record(y, 'layernorm', [x, w, b], [x, w, mu, rstd], (g, saved) => {
+    const [sx, sw, smu, srstd] = saved as Tensor[];
     const rows = Array.from({ length: x.ndim - 1 }, (_, i) => i);
-    const xhat = mul(sub(x, mu), rstd);
-    const gh = mul(g, w);
+    const xhat = mul(sub(sx, smu), srstd);
+    const gh = mul(g, sw);
     const dx = x.requiresGrad
-      ? mul(rstd, sub(sub(gh, mean(gh, -1, true)), mul(xhat, mean(mul(gh, xhat), -1, true))))
+      ? mul(srstd, sub(sub(gh, mean(gh, -1, true)), mul(xhat, mean(mul(gh, xhat), -1, true))))
       : null;
     const dw = w.requiresGrad ? sum(mul(g, xhat), rows) : null;
     const db = b.requiresGrad ? sum(g, rows) : null;
@@ -485,7 +516,7 @@ export function indexSelect(table: Tensor, idx: Tensor): Tensor {
   const y = like(table, [idx.shape[0], table.shape[1]]);
   table.backend.gather(table.view(), idx.view(), y.view());
   // d table = scatter-add of g into the picked rows (deterministic order)
-  return record(y, 'gather', [table], (g) => [scatterAdd(g, idx, table.shape[0])]);
+  return record(y, 'gather', [table], [idx], (g, [si]) => [scatterAdd(g, si!, table.shape[0])]);
 }
 
 /** out [V, H] with out[idx[n]] += src[n], in order n = 0..N-1. */
@@ -497,7 +528,7 @@ export function scatterAdd(src: Tensor, idx: Tensor, rows: number): Tensor {
   const y = like(src, [rows, src.shape[1]]);
   src.backend.scatterAdd(src.view(), idx.view(), y.view());
   // d scatterAdd = gather of g at the same rows
-  return record(y, 'scatterAdd', [src], (g) => [indexSelect(g, idx)]);
+  return record(y, 'scatterAdd', [src], [idx], (g, [si]) => [indexSelect(g, si!)]);
 }
 
 /** Embedding lookup for int32 ids of any shape: [...ids] -> [...ids, H]. */
@@ -533,7 +564,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
     }
   });
   // d concat = the matching slices of g
-  return record(y, 'concat', xs, (g) => xs.map((x, i) => narrow(g, a, starts[i], x.shape[a])));
+  return record(y, 'concat', xs, [], (g) => xs.map((x, i) => narrow(g, a, starts[i], x.shape[a])));
 }
 
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
@@ -546,15 +577,23 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 /**
  * Inverted dropout: zero each element with probability p and scale survivors by 1/(1-p).
  * The mask comes from the device's counter-based hash with one seed drawn from `generator`,
- * so the same seed gives the same mask on every backend.
+ * so the same seed gives the same mask on every backend. Backward recomputes the mask from the
+ * seed instead of keeping it.
  */
 export function dropout(x: Tensor, p: number, training: boolean, generator: Generator = defaultGenerator()): Tensor {
   if (!training || p === 0) return x;
   if (p < 0 || p >= 1) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
-  const noise = like(x, x.shape);
-  x.backend.rand(generator.nextU32(), noise.view());
-  const keepMask = ge(noise, p);
-  return mul(x, mul(keepMask, 1 / (1 - p)));
+  const seed = generator.nextU32();
+  // [noise >= p] / (1 - p), with each temporary freed at once
+  const scaledMask = (ref: Tensor): Tensor => noGrad(() => {
+    const noise = like(ref, ref.shape);
+    ref.backend.rand(seed, noise.view());
+    const keepMask = consume(noise, (n) => ge(n, p));
+    return consume(keepMask, (k) => mul(k, 1 / (1 - p)));
+  });
+  const y = consume(scaledMask(x), (m) => noGrad(() => mul(x, m)));
+  // d dropout(x) = the same scaled mask
+  return record(y, 'dropout', [x], [], (g) => [consume(scaledMask(g), (m) => mul(g, m))]);
 }
 
 export interface CrossEntropyOptions {
@@ -625,5 +664,5 @@ export const DIFFERENTIABLE_PRIMITIVES: readonly string[] = [
   ...Object.entries(UNARY_RULES).filter(([, rule]) => rule !== null).map(([op]) => op),
   ...Object.entries(BINARY_RULES).filter(([, rule]) => rule !== null).map(([op]) => op),
   'where', 'sum', 'max', 'matmul', 'softmax', 'logsoftmax', 'layernorm', 'gather', 'scatterAdd',
-  'reshape', 'permute', 'expand', 'narrow', 'clone', 'cast', 'concat',
+  'reshape', 'permute', 'expand', 'narrow', 'clone', 'cast', 'concat', 'dropout',
 ];

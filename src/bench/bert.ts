@@ -7,7 +7,10 @@
 // mlm: an MLM pretraining step (src/train/mlm.ts): 80/10/10 masking of ~15% of the tokens, the head
 // scored at the masked rows only, cross-entropy, backward, AdamW (BertForMaskedLM, no pooler).
 // Inputs: random ids in [1000, vocab), full attention mask (still applied), token type 0; the model
-// has no pooler. Warm-up steps are excluded; each timed step ends by reading a result back, so
+// has no pooler. Memory over the timed steps: the peak of live tensor bytes (every storage:
+// parameters, optimizer state, gradients, activations; the PyTorch script measures the same from
+// its profiler's allocation events) and, on the cpu device, the peak of the heap's top (live bytes
+// plus the free gaps between blocks: what must fit in the 4 GiB wasm32 memory). Warm-up steps are excluded; each timed step ends by reading a result back, so
 // asynchronous devices are measured to completion.
 //
 // The profile wraps the device object's kernel methods for one extra step (never during timing),
@@ -22,7 +25,8 @@ import type { Backend } from '../tensor/backend.js';
 import { getDevice, initDevice } from '../tensor/device.js';
 import { Generator } from '../tensor/random.js';
 import { type Tensor, fromArray, ones, zeros } from '../tensor/tensor.js';
-import { tidy } from '../tensor/memory.js';
+import { peakLiveBytes, resetPeakLiveBytes, tidy } from '../tensor/memory.js';
+import { CpuBackend } from '../tensor/backends/cpu/index.js';
 import { noGrad } from '../autograd/engine.js';
 import { AdamW } from '../train/optim.js';
 import { infoNCE } from '../train/losses.js';
@@ -44,6 +48,8 @@ export interface BenchBertOptions {
   profile: boolean;
   /** Also run scripts/torch/bench_bert.py with /usr/bin/python3 and this many threads (0: don't). */
   torchThreads: number;
+  /** Recompute each encoder layer during backward (BertEncoder.checkpointActivations). */
+  checkpointActivations?: boolean;
 }
 
 export interface OpTime {
@@ -64,10 +70,15 @@ export interface BenchBertResult {
   msPerStep: number;
   msPerStepMin: number;
   tokensPerSec: number;
+  checkpointActivations: boolean;
+  /** Peaks over the timed steps, MiB: live tensor bytes, and the cpu heap's top (cpu device only). */
+  memory: { peakLiveMiB: number; peakHeapMiB?: number };
   profile?: { stepMs: number; kernelMs: number; frameworkMs: number; top: OpTime[]; matmulShapes: OpTime[] };
   pytorch?: Record<string, unknown>;
   /** retrograd tokens/s divided by PyTorch's. */
   ratioToPytorch?: number;
+  /** retrograd's peak live bytes (and peak heap) divided by PyTorch's peak live bytes. */
+  peakRatioToPytorch?: { live: number; heap?: number };
 }
 
 const KERNELS = [
@@ -147,6 +158,10 @@ class KernelProfiler {
   }
 }
 
+function mib(bytes: number): number {
+  return round(bytes / 2 ** 20);
+}
+
 function round(x: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
@@ -176,6 +191,9 @@ export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult
   const init = { device, addPoolingLayer: false, generator: gen, dropoutGenerator: new Generator(1) };
   const mlm = opts.mode === 'mlm' ? new BertForMaskedLM(config, init) : null;
   const model = mlm ? mlm.bert : new BertModel(config, init);
+  model.encoder.checkpointActivations = opts.checkpointActivations === true;
+  const backend = getDevice(device);
+  const heap = backend instanceof CpuBackend ? backend.heap : null;
   const optimizer = new AdamW((mlm ?? model).parameters(), { lr: 1e-4, weightDecay: 0.01 });
   const shape = [opts.batch, opts.seq];
   const idsHost = Int32Array.from({ length: opts.batch * opts.seq }, () => 1000 + Math.floor(gen.uniform() * (config.vocab_size - 1000)));
@@ -212,6 +230,8 @@ export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult
   };
 
   for (let i = 0; i < opts.warmup; i++) await step();
+  resetPeakLiveBytes();
+  heap?.resetPeak();
   const times: number[] = [];
   for (let i = 0; i < opts.steps; i++) {
     const t0 = performance.now();
@@ -231,6 +251,8 @@ export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult
     msPerStep: round(mean),
     msPerStepMin: round(Math.min(...times)),
     tokensPerSec: round((opts.batch * opts.seq * 1000) / mean),
+    checkpointActivations: model.encoder.checkpointActivations,
+    memory: { peakLiveMiB: mib(peakLiveBytes()), ...(heap ? { peakHeapMiB: mib(heap.peakBytes()) } : {}) },
   };
 
   if (opts.profile) {
@@ -258,6 +280,11 @@ export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult
   if (opts.torchThreads > 0) {
     result.pytorch = runTorch(opts);
     result.ratioToPytorch = round(result.tokensPerSec / (result.pytorch.tokensPerSec as number), 3);
+    const torchPeak = result.pytorch.peakLiveMiB as number;
+    result.peakRatioToPytorch = {
+      live: round(result.memory.peakLiveMiB / torchPeak, 3),
+      ...(result.memory.peakHeapMiB !== undefined ? { heap: round(result.memory.peakHeapMiB / torchPeak, 3) } : {}),
+    };
   }
   return result;
 }

@@ -51,6 +51,7 @@ export function registerBench(program: Command): void {
     .option('--no-profile', 'skip the per-primitive profile step')
     .option('--compare-torch', 'also run scripts/torch/bench_bert.py (needs /usr/bin/python3 with torch)')
     .option('--torch-threads <n>', 'threads for PyTorch', '2')
+    .option('--checkpoint-activations', 'recompute each encoder layer in backward (train, mlm)')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const { benchBert } = await import('../bench/bert.js');
       const int = (key: string): number => {
@@ -69,6 +70,7 @@ export function registerBench(program: Command): void {
         warmup: int('warmup'),
         profile: o.profile !== false,
         torchThreads: o.compareTorch ? int('torchThreads') : 0,
+        checkpointActivations: o.checkpointActivations === true,
       });
       console.log(JSON.stringify(result, null, 2));
     });

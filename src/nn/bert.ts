@@ -14,9 +14,10 @@
 import type { DType } from '../tensor/backend.js';
 import { Tensor, arange, ones, zeros } from '../tensor/tensor.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
-import { tidy } from '../tensor/memory.js';
+import { consume, tidy, tidyLocal } from '../tensor/memory.js';
 import * as ops from '../autograd/ops.js';
 import { isGradEnabled, noGrad } from '../autograd/engine.js';
+import { checkpoint } from '../autograd/checkpoint.js';
 import { Dropout, Embedding, LayerNorm, Linear, Module, type InitOptions } from './module.js';
 
 export const HIDDEN_ACTS = ['gelu', 'relu', 'gelu_new', 'gelu_pytorch_tanh'] as const;
@@ -207,10 +208,11 @@ export class BertSelfAttention extends Module {
     const q = this.heads(this.query.forward(x));
     const k = this.heads(this.key.forward(x));
     const v = this.heads(this.value.forward(x));
-    let scores = q.matmul(k.transpose(-1, -2)).div(Math.sqrt(this.headSize)); // [B, nh, S, S]
-    if (mask) scores = scores.add(mask);
-    const probs = this.dropout.forward(scores.softmax(-1));
-    const context = probs.matmul(v); // [B, nh, S, hd]
+    // each [B, nh, S, S] intermediate is dropped after its last use (the graph keeps what it saved)
+    let scores = consume(q.matmul(k.transpose(-1, -2)), (s) => s.div(Math.sqrt(this.headSize))); // [B, nh, S, S]
+    if (mask) scores = consume(scores, (s) => s.add(mask));
+    const probs = consume(scores, (s) => this.dropout.forward(s.softmax(-1)));
+    const context = consume(probs, (p) => p.matmul(v)); // [B, nh, S, hd]
     return context.permute([0, 2, 1, 3]).reshape([batch, seq, hidden]); // [B, nh, S, hd] -> [B, S, nh, hd] -> [B, S, H]
   }
 }
@@ -289,8 +291,15 @@ export class BertLayer extends Module {
   }
 
   forward(x: Tensor, mask: Tensor | null): Tensor {
-    const attended = this.attention.forward(x, mask);
-    return this.output.forward(this.intermediate.forward(attended), attended);
+    const attended = tidyLocal(() => this.attention.forward(x, mask));
+    return this.output.forward(tidyLocal(() => this.intermediate.forward(attended)), attended);
+  }
+
+  /** The generators of this layer's dropout masks (what a recomputed forward must replay). */
+  dropoutGenerators(): Generator[] {
+    const gens = new Set<Generator>();
+    for (const [, m] of this.namedModules()) if (m instanceof Dropout) gens.add(m.generator);
+    return [...gens];
   }
 }
 
@@ -306,15 +315,31 @@ class LayerList extends Module {
 
 export class BertEncoder extends Module {
   readonly layer: LayerList;
+  /**
+   * Activation checkpointing: keep only each layer's input during the forward pass and recompute
+   * the layer's forward during backward (src/autograd/checkpoint.ts). Same gradients, less memory,
+   * about one more forward pass of time.
+   */
+  checkpointActivations = false;
 
   constructor(c: BertConfig, o: BertInitOptions = {}) {
     super();
     this.layer = this.child('layer', new LayerList(c, o));
   }
 
+  /** Each layer runs in a tidyLocal scope: its intermediates are freed unless backward needs them. */
   forward(x: Tensor, mask: Tensor | null): Tensor {
     let hidden = x;
-    for (const layer of this.layer.items) hidden = layer.forward(hidden, mask);
+    for (const layer of this.layer.items) {
+      const input = hidden;
+      hidden = this.checkpointActivations
+        ? checkpoint(([h, m]) => layer.forward(h, m ?? null), mask ? [input, mask] : [input], {
+          params: layer.parameters(),
+          generators: layer.dropoutGenerators(),
+        })
+        : tidyLocal(() => layer.forward(input, mask));
+      if (input !== x) input.dispose();
+    }
     return hidden;
   }
 }
@@ -406,8 +431,8 @@ export class BertModel extends Module {
       attentionMask = ops.concat([attendPrefix, attentionMask], 1); // [B, P] ++ [B, S] -> [B, P+S]
     }
     const mask = attentionMask ? this.extendedMask(attentionMask) : null;
-    const hidden = this.embeddings.forward(inputIds, tokenTypeIds, prefix);
-    const lastHiddenState = this.encoder.forward(hidden, mask);
+    const hidden = tidyLocal(() => this.embeddings.forward(inputIds, tokenTypeIds, prefix));
+    const lastHiddenState = consume(hidden, (h) => this.encoder.forward(h, mask));
     return { lastHiddenState, poolerOutput: this.pooler ? this.pooler.forward(lastHiddenState) : null };
   }
 }

@@ -6,7 +6,7 @@
 // The layers here (Linear, LayerNorm, Embedding, Dropout) are the building blocks of src/nn/bert.ts.
 
 import { Tensor, type Shape, randn, zeros, ones } from '../tensor/tensor.js';
-import { keep } from '../tensor/memory.js';
+import { consume, keep } from '../tensor/memory.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
 import type { DType } from '../tensor/backend.js';
 import * as ops from '../autograd/ops.js';
@@ -123,7 +123,7 @@ export class Linear extends Module {
     const lead = x.shape.slice(0, -1);
     const flat = x.reshape([-1, this.inFeatures]); // [..., in] -> [N, in]
     let y = flat.matmul(this.weight.T); // [N, out]
-    if (this.bias) y = y.add(this.bias);
+    if (this.bias) y = consume(y, (t) => t.add(this.bias!)); // the product is freed once the bias is added
     return y.reshape([...lead, this.outFeatures]); // [N, out] -> [..., out]
   }
 }
