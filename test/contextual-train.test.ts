@@ -1,34 +1,26 @@
 // Training the contextual model (src/train/contextual.ts): two-stage gradient caching against plain
 // backprop in float64 on the tiny fixture BERT (dropout off: against the full batch; dropout on:
 // against the same chunked forward, masks replayed), the dropout generators' state after a step,
-// the loss's mask, the context sample, a flat live-buffer count, and the training loop end to end
-// on the synthetic retrieval set (deterministic, saves a loadable model, evaluates).
+// the loss's mask, the context sample, and a flat live-buffer count. The training loop is in
+// test/contextual-loop.test.ts.
 
-import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Generator, fromArray, liveStorages } from '../src/index.js';
-import { ContextualModel, isContextualDir } from '../src/nn/contextual.js';
-import { batchContext, contextualLoss, contextualStep, trainContextual, type ContextualBatch } from '../src/train/contextual.js';
+import { ContextualModel } from '../src/nn/contextual.js';
+import { batchContext, contextualLoss, contextualStep, type ContextualBatch } from '../src/train/contextual.js';
 import { assertClose, TOL } from './util/close.js';
-import { writeSyntheticRetrieval } from './util/synthetic-retrieval.js';
 
 const TINY = join(import.meta.dirname, 'fixtures', 'bert', 'tiny');
-const scratch = mkdtempSync(join(tmpdir(), 'retrograd-contextual-train-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const BATCH: ContextualBatch = {
-  queries: ['cat on mat', 'quick fox', 'hello world', 'a b c', 'lazy dog', 'the end'],
-  documents: [
-    'the cat sat on the mat', 'a quick brown fox jumps', 'hello to the whole world', 'a b c d e f g', 'the lazy dog sleeps all day',
-    'this is the end of it', 'an unrelated document', 'mats and hats', 'foxes are quick', 'words words', 'dogs bark', 'ends and means',
-  ],
+  queries: ['cat on mat', 'quick fox', 'hello world', 'lazy dog'],
+  documents: ['the cat sat on the mat', 'a quick brown fox jumps', 'hello to the whole world', 'the lazy dog sleeps', 'an unrelated document', 'mats and hats', 'foxes are quick', 'dogs bark'],
 };
-const STEP = { queryLength: 16, docLength: 24, contextSize: 5, contextSeed: 9 };
+const STEP = { queryLength: 24, docLength: 32, contextSize: 5, contextSeed: 9 }; // the fixture's vocabulary is mostly characters: the prefixes take ~15 tokens
 
 function model64(dropoutGenerator?: Generator): ContextualModel {
-  return ContextualModel.fromBert(TINY, { device: 'cpu-ref', dtype: 'float64', config: { context_size: 8, prompt_length: 3 }, seed: 2, dropoutGenerator });
+  return ContextualModel.fromBert(TINY, { device: 'cpu-ref', dtype: 'float64', config: { context_size: 8, prompt_length: 2 }, seed: 2, dropoutGenerator });
 }
 
 /** Gradients by parameter name (zeroing them), skipping the unused pooler. */
@@ -70,8 +62,8 @@ describe('contextual training: gradient caching', () => {
     const m = model64();
     const plain = contextualStep(m, BATCH, { ...STEP, gradCache: false });
     const full = await takeGrads(m);
-    // Uneven chunks in every stage: 6 queries by 4, 12 documents by 4, 5 context documents by 2.
-    const cached = contextualStep(m, BATCH, { ...STEP, gradCache: true, chunkSize: 4, contextChunkSize: 2 });
+    // Uneven chunks in every stage: 4 queries by 3, 8 documents by 3, 5 context documents by 2.
+    const cached = contextualStep(m, BATCH, { ...STEP, gradCache: true, chunkSize: 3, contextChunkSize: 2 });
     const chunked = await takeGrads(m);
     expect(cached.context).toEqual(plain.context);
     expect(cached.context).toHaveLength(5);
@@ -89,7 +81,7 @@ describe('contextual training: gradient caching', () => {
   it('with dropout on, replays the masks: equals plain backprop through the same chunked forward, generators end alike', async () => {
     const gen = new Generator(0);
     const m = model64(gen).train();
-    const opts = { ...STEP, chunkSize: 4, contextChunkSize: 2 };
+    const opts = { ...STEP, chunkSize: 3, contextChunkSize: 2 };
     gen.seed(77);
     const plain = contextualStep(m, BATCH, { ...opts, gradCache: false });
     const plainState = gen.getState();
@@ -144,32 +136,5 @@ describe('contextual training: loss and context', () => {
     expect(a).toHaveLength(8);
     expect(new Set(a).size).toBe(8);
     expect(batchContext(20, 8, 1)).toEqual(a);
-  });
-});
-
-describe('contextual training: the loop', () => {
-  it('trains from a BERT directory, saves a loadable contextual model, evaluates, and repeats exactly', async () => {
-    const { dataDir, modelDir } = await writeSyntheticRetrieval(join(scratch, 'synthetic'));
-    const run = async (out: string) => {
-      const losses: number[] = [];
-      const result = await trainContextual({
-        model: modelDir, data: dataDir, out, batchSize: 6, queryLength: 16, docLength: 32, lr: 1e-3, gamma: 1, weightDecay: 0.01, clip: 1,
-        steps: 3, seed: 4, chunkSize: 4, config: { context_size: 6, prompt_length: 2 }, evalSets: [{ name: 'test', dir: dataDir, split: 'test' }],
-        device: 'cpu', onLog: (e) => { if (e.kind === 'train') losses.push(e.loss as number); },
-      });
-      return { result, losses };
-    };
-    const a = await run(join(scratch, 'run-a'));
-    const b = await run(join(scratch, 'run-b'));
-    expect(a.losses).toHaveLength(3);
-    expect(a.losses.every(Number.isFinite)).toBe(true);
-    expect(b.losses).toEqual(a.losses);
-    expect(isContextualDir(a.result.modelDir)).toBe(true);
-    expect(a.result.final[0].metrics['nDCG@10']).toBeGreaterThanOrEqual(0);
-    expect(b.result.final[0].metrics).toEqual(a.result.final[0].metrics);
-    const loaded = ContextualModel.load(a.result.modelDir);
-    expect(loaded.config.context_size).toBe(6);
-    loaded.dispose();
-    expect(JSON.parse(readFileSync(join(scratch, 'run-a', 'metrics.json'), 'utf8')).steps).toBe(3);
   });
 });

@@ -12,6 +12,11 @@
 // resumable: rerun the same command after an interruption (Ctrl-C or SIGTERM save a checkpoint, then
 // exit 130 / 143; a kill loses at most the steps since the last checkpoint) and it continues with the
 // weights an uninterrupted run would have. A directory of another run, or a finished one, is refused.
+// --model-type contextual trains CDE's two-stage model instead (src/train/contextual.ts): both stages
+// start from --model (a BERT directory; or a contextual one to continue), InfoNCE query -> document
+// at --temperature 0.02 unless given, the context of a step drawn from the batch's documents (down
+// to --context-size), two-stage gradient caching in chunks of --chunk-size (--no-grad-cache: plain
+// backprop), dropout off unless --dropout. No validation, internals or checkpoints on this path yet.
 
 import type { Command } from 'commander';
 import type { SdamError, SdamMarginMode, SdamOptions, SdamTarget } from '../train/losses.js';
@@ -59,7 +64,7 @@ export function registerTrain(program: Command): void {
     .option('--error <fn>', 'SDAM error function: l2 | l1 | soft', 'l2')
     .option('--detach-target', 'SDAM: no gradient through the target')
     .option('--teacher <name>', 'Margin-MSE teacher: bm25', 'bm25')
-    .option('--temperature <t>', 'InfoNCE temperature', '0.05')
+    .option('--temperature <t>', 'InfoNCE temperature (default 0.05; 0.02 with --model-type contextual)')
     .option('--own-negatives', 'InfoNCE: add each triple\'s own negative to the candidates')
     .option('--pooling <mode>', 'mean | cls (the paper\'s first token; untrained in an MLM-only checkpoint)', 'mean')
     .option('--batch-size <n>', 'triples per step (32 needs about 3.7 GB of the cpu device\'s 4 GiB heap with BERT-mini)', '16')
@@ -81,8 +86,45 @@ export function registerTrain(program: Command): void {
     .option('--save-every <n>', 'steps between checkpoints', '50')
     .option('--device <name>', 'cpu | cpu-ref | webgpu | gpujs', 'cpu')
     .option('--threads <n>', 'threads of the cpu device')
+    .option('--model-type <type>', 'biencoder | contextual (CDE two-stage model)', 'biencoder')
+    .option('--context-size <n>', 'contextual: J, context documents per step and at inference', '512')
+    .option('--chunk-size <n>', 'contextual: sequences per forward with gradient caching', '64')
+    .option('--no-grad-cache', 'contextual: plain backprop over the whole batch')
+    .option('--dropout', 'contextual: train with the BERTs\' dropout (off by default, as in the released models)')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const s = (k: string): string => String(o[k]);
+      if (s('modelType') === 'contextual') {
+        if (s('loss') !== 'infonce') throw new Error(`--model-type contextual trains with --loss infonce, got ${s('loss')}`);
+        const device = s('device');
+        await startDevice(device, o.threads === undefined ? undefined : num('threads', s('threads'), { int: true, min: 1 }));
+        const { trainContextual } = await import('../train/contextual.js');
+        const result = await trainContextual({
+          model: s('model'),
+          config: { context_size: num('context-size', s('contextSize'), { int: true, min: 1 }) },
+          data: s('data'),
+          trainSplit: s('split'),
+          out: s('out'),
+          batchSize: num('batch-size', s('batchSize'), { int: true, min: 2 }),
+          negatives: Boolean(o.ownNegatives),
+          queryLength: num('query-length', s('queryLength'), { int: true, min: 3 }),
+          docLength: num('doc-length', s('docLength'), { int: true, min: 3 }),
+          temperature: o.temperature === undefined ? undefined : num('temperature', s('temperature'), { min: 0, exclusiveMin: true }),
+          lr: num('lr', s('lr'), { min: 0, exclusiveMin: true }),
+          gamma: num('gamma', s('gamma'), { min: 0, exclusiveMin: true }),
+          weightDecay: num('weight-decay', s('weightDecay'), { min: 0 }),
+          clip: num('clip', s('clip'), { min: 0 }),
+          steps: num('steps', s('steps'), { int: true, min: 1 }),
+          seed: num('seed', s('seed'), { int: true, min: 0 }),
+          gradCache: o.gradCache !== false,
+          chunkSize: num('chunk-size', s('chunkSize'), { int: true, min: 1 }),
+          dropout: Boolean(o.dropout),
+          evalSets: s('eval') === '' ? [] : s('eval').split(',').map((spec) => parseEvalSet(spec, 'eval')),
+          device,
+        });
+        console.log(JSON.stringify({ loss: 'infonce', modelType: 'contextual', ...result }, null, 2));
+        return;
+      }
+      if (s('modelType') !== 'biencoder') throw new Error(`--model-type must be biencoder or contextual, got ${s('modelType')}`);
       const lossName = s('loss');
       let loss: LossSpec;
       if (lossName === 'sdam') {
@@ -92,7 +134,7 @@ export function registerTrain(program: Command): void {
         const { bm25Teacher } = await import('../train/teachers.js');
         loss = { kind: 'margin-mse', teacher: await bm25Teacher(s('data')), teacherName: 'bm25' };
       } else if (lossName === 'infonce') {
-        loss = { kind: 'infonce', scale: 1 / num('temperature', s('temperature'), { min: 0, exclusiveMin: true }), ownNegatives: Boolean(o.ownNegatives) };
+        loss = { kind: 'infonce', scale: 1 / num('temperature', String(o.temperature ?? '0.05'), { min: 0, exclusiveMin: true }), ownNegatives: Boolean(o.ownNegatives) };
       } else {
         throw new Error(`--loss must be sdam, margin-mse or infonce, got ${lossName}`);
       }

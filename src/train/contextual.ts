@@ -277,7 +277,7 @@ export interface TrainContextualOptions {
   batchSize: number;
   /** Batches as lists of triple indices (e.g. contextual batching); default a seeded shuffle per epoch. */
   batches?: number[][];
-  /** Each triple's hard negative joins the batch's documents (default true). */
+  /** Each triple's hard negative joins the batch's documents (default false: the paper finds extra mined negatives hurt). */
   negatives?: boolean;
   queryLength: number;
   docLength: number;
@@ -360,7 +360,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       dropoutGen.seed(mixSeed(o.seed, SALT.dropout, step));
       const t0 = performance.now();
       const documents = picked.map((t) => docText(data.corpus.get(t.pos)!));
-      if (o.negatives ?? true) documents.push(...picked.map((t) => docText(data.corpus.get(t.neg)!)));
+      if (o.negatives ?? false) documents.push(...picked.map((t) => docText(data.corpus.get(t.neg)!)));
       const { loss } = contextualStep(model, { queries: picked.map((t) => data.queries.get(t.qid)!), documents }, {
         temperature: o.temperature, queryLength: o.queryLength, docLength: o.docLength, contextSeed: mixSeed(o.seed, SALT.context, step),
         gradCache: o.gradCache, chunkSize: o.chunkSize, contextChunkSize: o.contextChunkSize,
