@@ -24,3 +24,5 @@ export { loadModelDir, saveModelDir, ModelDirError } from './nn/model-dir.js';
 export { BertTokenizer } from './nn/tokenizer.js';
 export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, SafetensorsError } from './nn/safetensors.js';
 export { infoNCE } from './train/losses.js';
+export { ContextualModel, CONTEXTUAL_DEFAULTS, isContextualDir, sampleContext, saveContext, loadContext } from './nn/contextual.js';
+export type { ContextualConfig, TextKind } from './nn/contextual.js';
