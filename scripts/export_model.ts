@@ -1,18 +1,51 @@
-// Export a pretraining checkpoint as the shipped model directory, with a model card.
+// Export a pretraining run as the shipped model directory, with a model card and its lineage.
 //
-//   npx tsx scripts/export_model.ts --run runs/mlm-mini --out models/bert-mini-retrograd [--dtype F16]
+//   npx tsx scripts/export_model.ts --run runs/mlm-main --out models/bert-mini-retrograd \
+//       [--checkpoint DIR] [--dtype F16] [--min-gain 0.03] [--ab runs/ab] [--date YYYY-MM-DD]
 //
-// Takes the run's latest checkpoint (or --checkpoint DIR), writes config.json, model.safetensors
-// (F16 by default: half the size; the loader widens to float32), vocab.txt and tokenizer_config.json
-// atomically, and a README.md that records where the weights come from: the corpus and its hash,
-// the pretraining arguments, tokens seen, and the held-out MLM loss and accuracy from the run's log;
-// the corpus's PROVENANCE.md is copied beside it as PRETRAINING_CORPUS.md.
+// The shipped weights are trained in segments, one or more per session: a segment starts from the
+// committed weights (`retrograd pretrain --init`) or from scratch. `pretraining.json` in the model
+// directory is the lineage: every segment's corpus, arguments, tokens and held-out evaluations, plus
+// the A/B runs that chose the recipe. This script appends the run's segment to the lineage of the
+// weights it started from, renders README.md from the whole lineage, and writes config.json,
+// model.safetensors (F16 by default; the loader widens to float32), vocab.txt, tokenizer_config.json
+// and the corpus PROVENANCE.md (as PRETRAINING_CORPUS.md), all into a temporary folder renamed into
+// place.
+//
+// Weights are committed only when they are clearly better: a segment from other weights must raise
+// held-out masked-token accuracy by --min-gain (3 points) over its own step-0 evaluation of those
+// weights (the same held-out set), or nothing is written. --ab DIR adds the final evaluation of each
+// A/B run under DIR (equal budgets, the same held-out set) to the recipe table.
 
-import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModelDir, saveModelDir } from '../src/nn/model-dir.js';
-import { latestCheckpoint, readTrainerState } from '../src/train/checkpoint.js';
+import { latestCheckpoint, readTrainerState, writeFileAtomic } from '../src/train/checkpoint.js';
+import type { BertConfig } from '../src/nn/bert.js';
+
+interface Eval { step: number; loss: number; accuracy: number }
+interface Segment {
+  run: string;
+  date: string;
+  from: 'scratch' | 'init';
+  init: string | null;
+  corpusSha256: string;
+  corpusTokens: number;
+  steps: number;
+  stepsPlanned: number;
+  batchSize: number;
+  seqLen: number;
+  tokens: number;
+  args: Record<string, unknown>;
+  hardware: string;
+  /** Held-out evaluations; a step-0 entry is the starting weights on this segment's held-out set. */
+  evals: Eval[];
+  note?: string;
+}
+interface RecipeRow { name: string; tokens: number; args: Record<string, unknown>; loss: number; accuracy: number; baseline?: Eval }
+interface Lineage { model: string; segments: Segment[]; recipe: RecipeRow[] }
+type Entry = { kind: string; step: number; loss: number; accuracy?: number; from?: string; source?: string };
 
 const { values: args } = parseArgs({
   options: {
@@ -21,73 +54,223 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     dtype: { type: 'string', default: 'F16' },
     name: { type: 'string', default: 'bert-mini-retrograd' },
+    'min-gain': { type: 'string', default: '0.03' },
+    ab: { type: 'string' },
+    date: { type: 'string', default: new Date().toISOString().slice(0, 10) },
+    hardware: { type: 'string', default: '2 CPU cores (cpu device: WebAssembly SIMD)' },
+    'recipe-only': { type: 'boolean', default: false },
   },
 });
-if (!args.run || !args.out) throw new Error('usage: --run RUN_DIR --out MODEL_DIR [--checkpoint DIR] [--dtype F16|BF16|F32]');
+function fail(message: string): never {
+  console.error(`export_model: ${message}`);
+  process.exit(1);
+}
+if (!args.out || (!args.run && !args['recipe-only'])) fail('usage: --run RUN_DIR --out MODEL_DIR [--checkpoint DIR] [--dtype F16|BF16|F32] [--min-gain 0.03] [--ab DIR] | --recipe-only --ab DIR --out MODEL_DIR');
 const dtype = args.dtype as 'F16' | 'BF16' | 'F32';
-if (!['F16', 'BF16', 'F32'].includes(dtype)) throw new Error(`--dtype must be F16, BF16 or F32, got ${args.dtype}`);
-const checkpoint = args.checkpoint ?? latestCheckpoint(args.run);
-if (!checkpoint) throw new Error(`${args.run}: no checkpoint`);
-const state = readTrainerState(checkpoint);
-const run = args.run;
-const corpusInfo = JSON.parse(readFileSync(join(run, 'tokens.json'), 'utf8')) as { source: string; sourceSha256: string; documents: number; tokens: number };
-type Entry = { kind: string; step: number; loss: number; accuracy?: number; tokensPerSec?: number; elapsedSec?: number };
-const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Entry).filter((e) => e.step <= state.step);
-const evals = log.filter((e) => e.kind === 'eval');
-const lastEval = evals[evals.length - 1];
-const a = state.args as Record<string, unknown>;
-const tokensSeen = state.step * (a.batchSize as number) * (a.seqLen as number);
+if (!['F16', 'BF16', 'F32'].includes(dtype)) fail(`--dtype must be F16, BF16 or F32, got ${args.dtype}`);
+const minGain = Number(args['min-gain']);
+if (!(minGain >= 0)) fail(`--min-gain must be a non-negative number, got ${args['min-gain']}`);
 
-const corpusProvenance = join(dirname(corpusInfo.source), 'PROVENANCE.md');
-if (!existsSync(corpusProvenance)) throw new Error(`${corpusProvenance}: missing (the model card points to it)`);
+function readJson<T>(path: string): T {
+  if (!existsSync(path)) fail(`${path}: missing`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (err) {
+    fail(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
 
-const loaded = loadModelDir(checkpoint, { head: 'mlm' });
-const tmp = `${args.out}.tmp-${process.pid}`;
-rmSync(tmp, { recursive: true, force: true });
-await saveModelDir(tmp, loaded.mlm!, { tokenizer: loaded.tokenizer!, weightsDtype: dtype });
-const c = loaded.config;
-const card = `# ${args.name}
+function readLog(run: string, upTo: number): Entry[] {
+  const path = join(run, 'log.jsonl');
+  if (!existsSync(path)) fail(`${path}: missing`);
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l, i) => {
+    try {
+      return JSON.parse(l) as Entry;
+    } catch {
+      fail(`${path} line ${i + 1}: not valid JSON`);
+    }
+  }).filter((e) => e.step <= upTo);
+}
+
+/** The last segment of a run's log: entries from its last start entry on. */
+function segmentEntries(log: Entry[]): { start: Entry | undefined; evals: Eval[] } {
+  let first = 0;
+  log.forEach((e, i) => {
+    if (e.kind === 'start' && e.from !== 'checkpoint') first = i;
+  });
+  const entries = log.slice(first);
+  const start = entries.find((e) => e.kind === 'start');
+  const evals = entries.filter((e) => e.kind === 'eval').map((e) => ({ step: e.step, loss: round(e.loss), accuracy: round(e.accuracy ?? NaN) }));
+  return { start, evals: evals.filter((e, i) => evals.findIndex((f) => f.step === e.step) === i) };
+}
+
+const round = (x: number): number => Math.round(x * 1e4) / 1e4;
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+const millions = (x: number): string => `${(x / 1e6).toFixed(1)}M`;
+
+// --- the run's segment, appended to the lineage of the weights it started from -------------------
+function appendSegment(run: string): { lineage: Lineage; checkpoint: string; accuracy: number; corpusSource: string } {
+  const checkpoint = args.checkpoint ?? latestCheckpoint(run) ?? fail(`${run}: no checkpoint`);
+  const state = readTrainerState(checkpoint);
+  const a = state.args as Record<string, unknown>;
+  const corpusInfo = readJson<{ source: string; sourceSha256: string; documents: number; tokens: number }>(join(run, 'tokens.json'));
+  const { start, evals } = segmentEntries(readLog(run, state.step));
+  if (start === undefined) fail(`${run}/log.jsonl: no start entry (a run from before lineages: export it by hand)`);
+  const last = evals.filter((e) => e.step > 0).at(-1) ?? fail(`${run}/log.jsonl: no held-out evaluation after step 0`);
+  let lineage: Lineage = { model: args.name!, segments: [], recipe: [] };
+  if (start.from === 'init') {
+    const initDir = start.source!;
+    lineage = readJson<Lineage>(join(initDir, 'pretraining.json'));
+    const baseline = evals.find((e) => e.step === 0) ?? fail(`${run}/log.jsonl: a segment from ${initDir} has no step-0 evaluation of its starting weights`);
+    const gain = last.accuracy - baseline.accuracy;
+    if (gain < minGain) {
+      fail(`not exported: held-out accuracy ${pct(baseline.accuracy)} -> ${pct(last.accuracy)} at step ${last.step} (+${(100 * gain).toFixed(1)} points; committing weights needs +${(100 * minGain).toFixed(1)})`);
+    }
+  }
+  lineage.segments.push({
+    run,
+    date: args.date!,
+    from: start.from === 'init' ? 'init' : 'scratch',
+    init: start.from === 'init' ? start.source! : null,
+    corpusSha256: corpusInfo.sourceSha256,
+    corpusTokens: corpusInfo.tokens,
+    steps: state.step,
+    stepsPlanned: a.steps as number,
+    batchSize: a.batchSize as number,
+    seqLen: a.seqLen as number,
+    tokens: state.step * (a.batchSize as number) * (a.seqLen as number),
+    args: { lr: a.lr, warmup: a.warmup, schedule: a.schedule, weightDecay: a.weightDecay, clip: a.clip, dropout: a.dropout ?? null, maskRate: a.maskRate ?? 0.15, seed: a.seed },
+    hardware: args.hardware!,
+    evals,
+  });
+  return { lineage, checkpoint, accuracy: last.accuracy, corpusSource: corpusInfo.source };
+}
+
+// --- A/B runs for the recipe table -------------------------------------------------------------
+function addRecipe(lineage: Lineage, abDir: string): void {
+  for (const name of readdirSync(abDir).sort()) {
+    const dir = join(abDir, name);
+    const ckpt = existsSync(join(dir, 'checkpoints')) ? latestCheckpoint(dir) : null;
+    if (!ckpt) continue; // not an A/B run (or one that never saved)
+    const s = readTrainerState(ckpt);
+    const sa = s.args as Record<string, unknown>;
+    const ev = segmentEntries(readLog(dir, s.step)).evals;
+    const end = ev.filter((e) => e.step === s.step).at(-1);
+    if (end === undefined) continue; // stopped before its final evaluation
+    const row: RecipeRow = {
+      name, tokens: s.step * (sa.batchSize as number) * (sa.seqLen as number),
+      args: { lr: sa.lr, warmup: sa.warmup, schedule: sa.schedule, dropout: sa.dropout ?? null, maskRate: sa.maskRate ?? 0.15, batchSize: sa.batchSize, seqLen: sa.seqLen },
+      loss: end.loss, accuracy: end.accuracy,
+      ...(ev[0]?.step === 0 ? { baseline: ev[0] } : {}),
+    };
+    lineage.recipe = [...lineage.recipe.filter((r) => r.name !== name), row];
+  }
+}
+
+// --- the card ----------------------------------------------------------------------------------
+function renderCard(lineage: Lineage, c: BertConfig, numParameters: number): string {
+  const total = lineage.segments.reduce((s, g) => s + g.tokens, 0);
+  let before = 0;
+  const evalRows: string[] = [];
+  for (const [i, g] of lineage.segments.entries()) {
+    for (const e of g.evals) {
+      evalRows.push(`| ${i + 1} | ${e.step} | ${millions(before + e.step * g.batchSize * g.seqLen)} | ${e.loss.toFixed(3)} | ${pct(e.accuracy)} |`);
+    }
+    before += g.tokens;
+  }
+  const segmentRows = lineage.segments.map((g, i) => {
+    const ga = g.args;
+    return `| ${i + 1} | ${g.date} | ${g.from === 'init' ? `init ${g.init}` : 'scratch'} | ${g.corpusSha256.slice(0, 12)} (${millions(g.corpusTokens)} tokens) | ${g.steps} of ${g.stepsPlanned} x ${g.batchSize} x ${g.seqLen} = ${millions(g.tokens)} | lr ${ga.lr}, ${ga.warmup} warm-up, ${ga.schedule}, dropout ${ga.dropout ?? 'config'}, mask ${ga.maskRate} | ${g.hardware}${g.note ? `; ${g.note}` : ''} |`;
+  });
+  const recipeRows = lineage.recipe.map((r) => {
+    const ra = r.args;
+    return `| ${r.name} | lr ${ra.lr}, dropout ${ra.dropout ?? 'config (0.1)'}, mask ${ra.maskRate}, ${ra.batchSize} x ${ra.seqLen}, ${ra.warmup} warm-up, ${ra.schedule} to 0 | ${millions(r.tokens)} | ${r.loss.toFixed(3)} | ${pct(r.accuracy)} |`;
+  });
+  const lastSegment = lineage.segments.at(-1)!;
+  const finalEval = lastSegment.evals.at(-1)!;
+  return `# ${args.name}
 
 A BERT-mini (${c.num_hidden_layers} layers, hidden ${c.hidden_size}, ${c.num_attention_heads} heads, FFN ${c.intermediate_size},
-${(loaded.mlm!.numParameters() / 1e6).toFixed(1)}M parameters with the tied MLM head) pretrained from random initialisation by
+${(numParameters / 1e6).toFixed(1)}M parameters with the tied MLM head) pretrained from random initialisation by
 retrograd's own masked-language-model trainer (\`retrograd pretrain\`, src/train/pretrain.ts). No
 pretrained weights were used: none can be obtained on the machines this project runs on.
 
 Hugging Face layout (\`BertForMaskedLM\`: \`bert.*\` + \`cls.predictions.*\`), bert-base-uncased
 WordPiece vocabulary (assets/bert-base-uncased, byte-identical to Google's), weights stored as
-${dtype} (the loader widens them to float32).
+${dtype} (the loader widens them to float32). The config keeps BERT's dropout 0.1 for fine-tuning;
+pretraining segments may override it (column "dropout").
 
 ## Pretraining
 
-| | |
-|---|---|
-| corpus | \`retrograd data build pretrain\` (its PROVENANCE.md is copied here as PRETRAINING_CORPUS.md): Python 3.11, Perl 5.36 and git documentation, WordNet 3.0 glosses, train-split Debian package descriptions; FAQ pages and dev/test descriptions excluded |
-| corpus file sha256 | ${corpusInfo.sourceSha256} |
-| corpus size | ${corpusInfo.documents} documents, ${corpusInfo.tokens} WordPiece tokens |
-| objective | MLM, 15% of tokens (80% [MASK], 10% random, 10% kept), sequences of ${a.seqLen} packed tokens |
-| steps | ${state.step} of ${a.steps} planned, batch ${a.batchSize} x ${a.seqLen} (${(tokensSeen / 1e6).toFixed(1)}M tokens, ${(tokensSeen / corpusInfo.tokens).toFixed(2)} epochs) |
-| optimiser | AdamW (betas 0.9/0.999, eps 1e-6), peak lr ${a.lr}, ${a.warmup} warm-up steps, ${a.schedule} decay, weight decay ${a.weightDecay} (not on biases and LayerNorm), gradient clipping ${a.clip} |
-| seed | ${a.seed} (data order, masks, dropout and initialisation are functions of it) |
-| held-out MLM | ${lastEval ? `loss ${lastEval.loss.toFixed(3)}, accuracy ${(100 * (lastEval.accuracy ?? 0)).toFixed(1)}% at step ${lastEval.step}` : 'not evaluated'} |
-| hardware | 2 CPU cores (retrograd's WebAssembly SIMD backend) |
+${millions(total)} tokens seen in ${lineage.segments.length} segment(s) (lineage in \`pretraining.json\`). Held-out masked-LM
+evaluation of the last segment: loss ${finalEval.loss.toFixed(3)}, accuracy ${pct(finalEval.accuracy)} at its step ${finalEval.step}.
+Objective: MLM over packed sequences; 80% of the selected tokens become [MASK], 10% a random token,
+10% stay; evaluation always selects 15%. Optimiser: AdamW (betas 0.9/0.999, eps 1e-6), weight decay
+not on biases and LayerNorm. Every source of randomness is a function of the segment's seed.
 
-Held-out evaluations during pretraining (step: loss, masked-token accuracy):
-${evals.map((e) => `${e.step}: ${e.loss.toFixed(3)}, ${(100 * (e.accuracy ?? 0)).toFixed(1)}%`).join('; ')}
+| segment | date | start | corpus sha256 | steps x batch x length = tokens | recipe | hardware |
+|---|---|---|---|---|---|---|
+${segmentRows.join('\n')}
 
+Held-out evaluations (each segment on its own held-out sequences of its corpus; a step-0 row is the
+segment's starting weights on that set, which is how a segment's gain is measured):
+
+| segment | step | tokens seen in all | loss | accuracy |
+|---|---|---|---|---|
+${evalRows.join('\n')}
+${recipeRows.length === 0 ? '' : `
+## Recipe, decided by A/B runs
+
+Short runs from the same starting weights at an equal token budget (linear warm-up, then linear
+decay to zero), scored on the same held-out set (masked-token accuracy, 15% masking):
+
+| run | recipe | tokens | held-out loss | accuracy |
+|---|---|---|---|---|
+${recipeRows.join('\n')}
+`}
 ## Use
 
 Fine-tune as a biencoder: \`npx tsx examples/train_sdam.ts\` or \`npx retrograd train --model ${args.out} ...\`.
-Continue pretraining: \`npx retrograd pretrain --init ${args.out} ...\`.
+Continue pretraining: \`bash scripts/pretrain-background.sh\` (resumes its run folder, or starts a new
+segment from these weights), or \`npx retrograd pretrain --init ${args.out} ...\`.
 
 ## Licence
 
 The weights are released under the project's MIT licence. They were learned from texts under their
-own licences (PSF licence, GPL-1+ or Artistic, GPL-2, the WordNet 3.0 licence, and the licences of
-Debian main packages); see the corpus PROVENANCE.md.
+own licences; see PRETRAINING_CORPUS.md for each source and its licence.
 `;
-writeFileSync(join(tmp, 'README.md'), card);
-copyFileSync(corpusProvenance, join(tmp, 'PRETRAINING_CORPUS.md'));
-rmSync(args.out, { recursive: true, force: true });
-renameSync(tmp, args.out);
-loaded.mlm!.dispose();
-console.log(`${args.out}: step ${state.step}, ${dtype} weights, held-out loss ${lastEval?.loss.toFixed(3) ?? '-'}`);
+}
+
+// --- writing ----------------------------------------------------------------------------------
+const out = args.out!;
+if (args['recipe-only']) {
+  // Only the recipe table changes: the weights and their lineage stay.
+  if (!args.ab) fail('--recipe-only needs --ab DIR');
+  const lineage = readJson<Lineage>(join(out, 'pretraining.json'));
+  addRecipe(lineage, args.ab);
+  const current = loadModelDir(out, { head: 'mlm' });
+  writeFileAtomic(join(out, 'pretraining.json'), `${JSON.stringify(lineage, null, 2)}\n`);
+  writeFileAtomic(join(out, 'README.md'), renderCard(lineage, current.config, current.mlm!.numParameters()));
+  current.mlm!.dispose();
+  console.log(`${out}: recipe table of ${lineage.recipe.length} A/B runs; weights unchanged`);
+} else {
+  const { lineage, checkpoint, accuracy, corpusSource } = appendSegment(args.run!);
+  if (args.ab) addRecipe(lineage, args.ab);
+  const corpusProvenance = join(dirname(corpusSource), 'PROVENANCE.md');
+  if (!existsSync(corpusProvenance)) fail(`${corpusProvenance}: missing (the model card points to it)`);
+  const loaded = loadModelDir(checkpoint, { head: 'mlm' });
+  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  await saveModelDir(tmp, loaded.mlm!, { tokenizer: loaded.tokenizer!, weightsDtype: dtype });
+  writeFileSync(join(tmp, 'README.md'), renderCard(lineage, loaded.config, loaded.mlm!.numParameters()));
+  writeFileSync(join(tmp, 'pretraining.json'), `${JSON.stringify(lineage, null, 2)}\n`);
+  copyFileSync(corpusProvenance, join(tmp, 'PRETRAINING_CORPUS.md'));
+  // Swap: the old directory is moved aside before the new one is renamed in, and removed last.
+  const old = join(dirname(out), `.${basename(out)}.old-${process.pid}`);
+  if (existsSync(out)) renameSync(out, old);
+  renameSync(tmp, out);
+  rmSync(old, { recursive: true, force: true });
+  loaded.mlm!.dispose();
+  const total = lineage.segments.reduce((sum, g) => sum + g.tokens, 0);
+  console.log(`${out}: segment ${lineage.segments.length}, ${millions(total)} tokens in all, ${dtype} weights, held-out accuracy ${pct(accuracy)}`);
+}
