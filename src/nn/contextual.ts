@@ -233,7 +233,13 @@ export class ContextualModel extends Module {
     parseContextualConfig({ model_type: CONTEXTUAL_MODEL_TYPE, ...config }, 'contextual config');
     const load = { device: o.device, dtype: o.dtype, dropoutGenerator: o.dropoutGenerator };
     const first = loadModelDir(dir, load);
-    const second = loadModelDir(o.secondStage ?? dir, load);
+    let second: ReturnType<typeof loadModelDir>;
+    try {
+      second = loadModelDir(o.secondStage ?? dir, load);
+    } catch (err) {
+      first.model.dispose();
+      throw err;
+    }
     const gen = new Generator(o.seed ?? 0);
     return new ContextualModel(config, first.model, second.model, first.tokenizer!, second.tokenizer!, { device: o.device, dtype: o.dtype, generator: gen }).eval();
   }
@@ -252,7 +258,13 @@ export class ContextualModel extends Module {
     const config = parseContextualConfig(json, configPath);
     const load = { device: o.device, dtype: o.dtype, dropoutGenerator: o.dropoutGenerator };
     const first = loadModelDir(join(dir, 'first_stage'), load);
-    const second = loadModelDir(join(dir, 'second_stage'), load);
+    let second: ReturnType<typeof loadModelDir>;
+    try {
+      second = loadModelDir(join(dir, 'second_stage'), load);
+    } catch (err) {
+      first.model.dispose();
+      throw err;
+    }
     const model = new ContextualModel(config, first.model, second.model, first.tokenizer!, second.tokenizer!, { device: o.device, dtype: o.dtype });
     try {
       model.loadHeads(join(dir, 'heads.safetensors'));
