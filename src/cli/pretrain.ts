@@ -65,6 +65,7 @@ export function registerPretrain(program: Command): void {
     .option('--eval-every <n>', 'steps between evaluations', '500')
     .option('--save-every <n>', 'steps between checkpoints', '250')
     .option('--log-every <n>', 'steps between log lines', '10')
+    .option('--checkpoint-activations', 'recompute each encoder layer in backward (less memory, about a third more time)')
     .option('--device <name>', 'cpu | cpu-ref | webgpu | gpujs', 'cpu')
     .option('--threads <n>', 'threads of the cpu device (default: all cores)')
     .action(async (o: Record<string, string | undefined>) => {
@@ -97,6 +98,7 @@ export function registerPretrain(program: Command): void {
         saveEvery: positiveInt('save-every', String(o.saveEvery)),
         logEvery: positiveInt('log-every', String(o.logEvery)),
         device,
+        checkpointActivations: Boolean(o.checkpointActivations),
       });
       console.log(JSON.stringify({ step: result.step, eval: result.finalEval, model: result.step === positiveInt('steps', String(o.steps)) ? result.modelDir : null, checkpoints: join(String(o.out), 'checkpoints'), interrupted: result.interrupted }, null, 2));
       // Interrupted (the checkpoint is saved by now): exit as the shell does for the signal, so a chained pipeline stops.
