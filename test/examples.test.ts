@@ -37,7 +37,7 @@ describe('examples', () => {
   it('train_sdam.ts (the main job) trains, evaluates and prints the metrics table', async () => {
     const work = mkdtempSync(join(tmpdir(), 'retrograd-example-'));
     try {
-      const { dataDir, modelDir } = await writeSyntheticRetrieval(work);
+      const { dataDir, modelDir } = await writeSyntheticRetrieval(work, { maxPositions: 128 }); // the main job truncates documents to 128 tokens
       const out = join(work, 'run');
       const stdout = execFileSync(process.execPath, ['--import', 'tsx', 'examples/train_sdam.ts',
         '--model', modelDir, '--data', dataDir, '--out', out, '--eval', `${dataDir}:test`,

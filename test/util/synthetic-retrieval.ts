@@ -15,8 +15,12 @@ const VOCAB = new URL('../../assets/bert-base-uncased/vocab.txt', import.meta.ur
 const TOPICS = ['python', 'kernel', 'network', 'database', 'font', 'audio', 'image', 'editor', 'compiler', 'game', 'shell', 'music'];
 const FILLER = ['tool', 'library', 'support', 'files', 'utility', 'package', 'program', 'data', 'simple', 'fast'];
 
-/** Writes `<root>/data` (BEIR, splits train and test, triples/train) and `<root>/model`; returns both paths. */
-export async function writeSyntheticRetrieval(root: string): Promise<{ dataDir: string; modelDir: string }> {
+/**
+ * Writes `<root>/data` (BEIR, splits train and test, triples/train) and `<root>/model`; returns both
+ * paths. `maxPositions` (default 64) sizes the model's position table: a trainer that truncates
+ * documents to N tokens needs at least N.
+ */
+export async function writeSyntheticRetrieval(root: string, o: { maxPositions?: number } = {}): Promise<{ dataDir: string; modelDir: string }> {
   const dataDir = join(root, 'data');
   const modelDir = join(root, 'model');
   const gen = new Generator(3);
@@ -37,7 +41,7 @@ export async function writeSyntheticRetrieval(root: string): Promise<{ dataDir: 
     }
   });
   await writeBeir(dataDir, { corpus, queries, qrels: { train, test }, triples: { train: triples } });
-  const config: BertConfig = { ...BERT_PRESETS.tiny, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 };
+  const config: BertConfig = { ...BERT_PRESETS.tiny, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: o.maxPositions ?? 64 };
   const model = new BertModel(config, { addPoolingLayer: false, generator: new Generator(5) });
   await saveModelDir(modelDir, model, { tokenizer: BertTokenizer.fromVocabFile(VOCAB) });
   model.dispose();
