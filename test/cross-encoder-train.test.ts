@@ -1,20 +1,14 @@
-// Cross-encoder training and its use as a teacher, end to end on the small synthetic BEIR set
-// (test/util/synthetic-retrieval.ts; a tiny random BERT, so a new head is initialised): the pairwise
-// loss falls, a seed repeats the loss trajectory exactly, the saved model reranks BM25's candidates,
-// `retrograd score` writes teacher_pos / teacher_neg into the triples (other fields kept), and the
-// library reads them back as a Margin-MSE teacher; `retrograd rerank` prints both runs' metrics.
+// Cross-encoder training end to end on the small synthetic BEIR set (test/util/synthetic-retrieval.ts;
+// a tiny random BERT, so a new head is initialised): the pairwise loss falls, a seed repeats the loss
+// trajectory exactly, and the saved model reranks BM25's candidates. Its use as a teacher is in
+// test/cross-encoder-teacher.test.ts.
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docText, loadBeir, readJsonlArray, readTriples } from '../src/data/beir.js';
 import { CrossEncoder } from '../src/nn/cross-encoder.js';
 import { trainCrossEncoder, type TrainCrossEncoderOptions } from '../src/train/cross-encoder.js';
-import { readScoredTriples, triplesTeacher } from '../src/train/teachers.js';
-import { registerCrossEncoder } from '../src/cli/cross-encoder.js';
-import { registerScore } from '../src/cli/score.js';
-import { runCli } from './util/cli.js';
 import { writeSyntheticRetrieval } from './util/synthetic-retrieval.js';
 
 const work = mkdtempSync(join(tmpdir(), 'retrograd-ce-train-'));
@@ -67,42 +61,4 @@ describe('trainCrossEncoder', () => {
     expect(trainLosses('short-again')).toEqual(trainLosses('short'));
     expect(new Set(trainLosses('short')).size).toBeGreaterThan(1);
   }, 60_000);
-});
-
-describe('retrograd score / rerank and the triples teacher', () => {
-  it('score writes teacher_pos and teacher_neg into every line; the teacher reads them back', async () => {
-    const out = join(work, 'scored.jsonl.gz');
-    const printed = await runCli([registerScore], ['score', '--model', join(work, 'ce', 'model'), '--data', dataDir, '--out', out, '--max-length', '40']);
-    const summary = JSON.parse(printed) as { lines: number; pairs: number };
-    const input = await readTriples(join(dataDir, 'triples', 'train.jsonl.gz'));
-    expect(summary.lines).toBe(input.length);
-    const rows = await readJsonlArray(out);
-    expect(rows.map((r) => [r.qid, r.pos, r.neg])).toEqual(input.map((t) => [t.qid, t.pos, t.neg]));
-    const scored = await readScoredTriples(out);
-
-    // The same numbers as the cross-encoder's own scorer.
-    const ce = CrossEncoder.load(join(work, 'ce', 'model'));
-    const { queries, corpus } = await loadBeir(dataDir, 'train');
-    const expected = await ce.scorer(40)(scored.map((t) => queries.get(t.qid)!), scored.map((t) => docText(corpus.get(t.pos)!)));
-    ce.dispose();
-    expect(scored.map((t) => t.teacherPos)).toEqual([...expected]);
-
-    const teacher = await triplesTeacher(dataDir, 'train', out);
-    const t = scored[3];
-    expect(await teacher([queries.get(t.qid)!, queries.get(t.qid)!], [t.pos, t.neg])).toEqual([t.teacherPos, t.teacherNeg]);
-    expect(() => teacher(['no such query'], [t.pos])).toThrow(/scored\.jsonl\.gz: no teacher score for query "no such query"/);
-  }, 30_000);
-
-  it('a triples file without teacher scores is rejected, naming the file and line', async () => {
-    await expect(readScoredTriples(join(dataDir, 'triples', 'train.jsonl.gz'))).rejects.toThrow(/^train\.jsonl\.gz line 1: "teacher_pos" must be a finite number \(score the file with `retrograd score`\)$/);
-  });
-
-  it('rerank prints BM25\'s and the reranked metrics on the same queries', async () => {
-    const printed = await runCli([registerCrossEncoder], ['rerank', '--model', join(work, 'ce', 'model'), '--data', dataDir, '--split', 'test', '--json', '--max-length', '40']);
-    const report = JSON.parse(printed) as { queries: number; bm25: Record<string, number>; rerank: Record<string, number>; bm25_top: number };
-    expect(report.queries).toBe(12);
-    expect(report.bm25_top).toBe(100);
-    expect(report.rerank['R@100']).toBe(report.bm25['R@100']);
-    for (const m of ['nDCG@10', 'MRR@10']) expect(report.rerank[m]).toBeGreaterThanOrEqual(0);
-  }, 30_000);
 });

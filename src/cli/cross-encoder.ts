@@ -82,7 +82,7 @@ export function registerCrossEncoder(program: Command): void {
       const ce = CrossEncoder.load(o.model, { device: o.device });
       let result: Awaited<ReturnType<typeof rerankBm25>>;
       try {
-        result = await rerankBm25(data, ce.scorer(ce.lengthLimit(o.maxLength), o.batchSize), { top: o.bm25Top, progress: process.stderr.isTTY });
+        result = await rerankBm25(data, ce.scorer(ce.lengthLimit(o.maxLength), o.batchSize), { top: o.bm25Top });
       } finally {
         ce.dispose();
       }

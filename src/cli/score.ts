@@ -12,10 +12,10 @@
 
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { SingleBar } from 'cli-progress';
 import { docText, loadBeir, readJsonlEntries, writeJsonlAtomic, type JsonObject } from '../data/beir.js';
 import { CrossEncoder } from '../nn/cross-encoder.js';
 import { positiveIntOption, startDevice } from './options.js';
+import { startProgress } from './progress.js';
 
 export interface ScoreTriplesOptions {
   model: string;
@@ -26,6 +26,7 @@ export interface ScoreTriplesOptions {
   maxLength?: number;
   batchSize?: number;
   device?: string;
+  /** Progress on stderr (default true). */
   progress?: boolean;
 }
 
@@ -62,14 +63,13 @@ export async function scoreTriples(o: ScoreTriplesOptions): Promise<ScoreTriples
   const ce = CrossEncoder.load(o.model, { device: o.device });
   const t0 = performance.now();
   const list = [...pairs.values()];
-  const bar = o.progress ? new SingleBar({ format: 'score [{bar}] {value}/{total} pairs | {eta_formatted} left', stream: process.stderr }) : null;
-  bar?.start(list.length, 0);
+  const bar = startProgress({ label: 'score', total: list.length, unit: 'pair', enabled: o.progress });
   let scores: Float32Array;
   try {
-    const scorer = ce.scorer(ce.lengthLimit(o.maxLength), o.batchSize ?? 32, (done) => bar?.update(done));
+    const scorer = ce.scorer(ce.lengthLimit(o.maxLength), o.batchSize ?? 32, (done) => bar.update(done));
     scores = await scorer(list.map(([qid]) => data.queries.get(qid)!), list.map(([, doc]) => docText(data.corpus.get(doc)!)));
   } finally {
-    bar?.stop();
+    bar.finish();
     ce.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -99,7 +99,7 @@ export function registerScore(program: Command): void {
       model: string; data: string; out: string; split: string; limit?: number; maxLength?: number; batchSize: number; device: string; threads?: number;
     }) => {
       await startDevice(o.device, o.threads);
-      const summary = await scoreTriples({ ...o, progress: process.stderr.isTTY });
+      const summary = await scoreTriples(o);
       process.stdout.write(`${JSON.stringify({ out: o.out, ...summary })}\n`);
     });
 }

@@ -6,7 +6,9 @@
 //
 // SDAM variants: --target adaptive|distributed|<constant>, --in-batch, --margin-mode
 // rowwise|as-released, --error l2|l1|soft, --detach-target. Margin-MSE takes its teacher from
-// --teacher bm25 (BM25 scores of the pair, divided by the query's best BM25 score).
+// --teacher bm25 (BM25 scores of the pair, divided by the query's best BM25 score), triples
+// (teacher_pos / teacher_neg of each line of the triples file, e.g. written by `retrograd score`) or
+// cross-encoder:DIR (the cross-encoder's logits, computed inside each step).
 // The run directory gets log.jsonl, internals.jsonl, checkpoints/, metrics.json and model/ (the best
 // validation checkpoint, Hugging Face layout with sentence-transformers pooling files). It is
 // resumable: rerun the same command after an interruption (Ctrl-C or SIGTERM save a checkpoint, then
@@ -20,7 +22,7 @@
 
 import type { Command } from 'commander';
 import type { SdamError, SdamMarginMode, SdamOptions, SdamTarget } from '../train/losses.js';
-import type { EvalSet, LossSpec } from '../train/retrieval.js';
+import type { EvalSet, LossSpec, Teacher } from '../train/retrieval.js';
 import { startDevice } from './options.js';
 
 function num(name: string, value: string, o: { int?: boolean; min?: number; exclusiveMin?: boolean } = {}): number {
@@ -63,7 +65,7 @@ export function registerTrain(program: Command): void {
     .option('--margin-mode <mode>', 'SDAM in-batch margins: rowwise | as-released', 'rowwise')
     .option('--error <fn>', 'SDAM error function: l2 | l1 | soft', 'l2')
     .option('--detach-target', 'SDAM: no gradient through the target')
-    .option('--teacher <name>', 'Margin-MSE teacher: bm25', 'bm25')
+    .option('--teacher <name>', 'Margin-MSE teacher: bm25 | triples (teacher_pos/teacher_neg in the triples file) | cross-encoder:DIR (online)', 'bm25')
     .option('--temperature <t>', 'InfoNCE temperature (default 0.05; 0.02 with --model-type contextual)')
     .option('--own-negatives', 'InfoNCE: add each triple\'s own negative to the candidates')
     .option('--pooling <mode>', 'mean | cls (the paper\'s first token; untrained in an MLM-only checkpoint)', 'mean')
@@ -131,9 +133,15 @@ export function registerTrain(program: Command): void {
       if (lossName === 'sdam') {
         loss = { kind: 'sdam', options: sdamOptions(o) };
       } else if (lossName === 'margin-mse') {
-        if (s('teacher') !== 'bm25') throw new Error(`--teacher must be bm25, got ${s('teacher')}`);
-        const { bm25Teacher } = await import('../train/teachers.js');
-        loss = { kind: 'margin-mse', teacher: await bm25Teacher(s('data')), teacherName: 'bm25' };
+        const name = s('teacher');
+        const teachers = await import('../train/teachers.js');
+        let teacher: Teacher;
+        if (name === 'bm25') teacher = await teachers.bm25Teacher(s('data'));
+        else if (name === 'triples') teacher = await teachers.triplesTeacher(s('data'), s('split'));
+        else if (name.startsWith('cross-encoder:') && name.length > 'cross-encoder:'.length) {
+          teacher = await teachers.crossEncoderTeacher(name.slice('cross-encoder:'.length), s('data'), { device: s('device'), split: s('split') });
+        } else throw new Error(`--teacher must be bm25, triples or cross-encoder:DIR, got ${name}`);
+        loss = { kind: 'margin-mse', teacher, teacherName: name };
       } else if (lossName === 'infonce') {
         loss = { kind: 'infonce', scale: 1 / num('temperature', String(o.temperature ?? '0.05'), { min: 0, exclusiveMin: true }), ownNegatives: Boolean(o.ownNegatives) };
       } else {

@@ -5,7 +5,7 @@
 // by construction (the same k documents, reordered).
 // Not here: the scorer itself (src/nn/cross-encoder.ts).
 
-import { SingleBar } from 'cli-progress';
+import { startProgress } from '../cli/progress.js';
 import { docText, type BeirDataset } from '../data/beir.js';
 import { Bm25Index } from './bm25.js';
 import { evaluate, type Evaluation } from './metrics.js';
@@ -19,6 +19,7 @@ export interface RerankOptions {
   top?: number;
   /** Queries whose candidates are scored in one scorer call (default 16). */
   queriesPerCall?: number;
+  /** Progress on stderr (default true): a bar on a terminal, else a line every few seconds. */
   progress?: boolean;
 }
 
@@ -43,8 +44,7 @@ export async function rerankBm25(data: BeirDataset, scorer: PairScorer, o: Reran
   t = performance.now();
   const qids = [...candidates.keys()];
   const total = qids.reduce((s, q) => s + candidates.get(q)!.length, 0);
-  const bar = o.progress ? new SingleBar({ format: 'rerank [{bar}] {value}/{total} pairs | {eta_formatted} left', stream: process.stderr }) : null;
-  bar?.start(total, 0);
+  const bar = startProgress({ label: 'rerank', total, unit: 'pair', enabled: o.progress });
   const lists: [string, { docid: string; score: number }[]][] = [];
   let done = 0;
   try {
@@ -68,10 +68,10 @@ export async function rerankBm25(data: BeirDataset, scorer: PairScorer, o: Reran
         k += n;
       }
       done += ids.length;
-      bar?.update(done);
+      bar.update(done);
     }
   } finally {
-    bar?.stop();
+    bar.finish();
   }
   const bm25Run = runFromLists(candidates);
   const rerankRun = runFromLists(lists);

@@ -15,7 +15,6 @@
 
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
 import { zeros } from '../tensor/tensor.js';
@@ -28,6 +27,7 @@ import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule } from './schedule.js';
 import { mixSeed } from './mlm.js';
 import { writeFileAtomic } from './checkpoint.js';
+import { startProgress } from '../cli/progress.js';
 import { loadEvalSet, type EvalSet } from './retrieval.js';
 
 export interface TrainCrossEncoderOptions {
@@ -124,10 +124,7 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
   let order: Triple[] = [];
   let stepMs = 0;
   let step = 0;
-  const bar = (o.progress ?? process.stderr.isTTY)
-    ? new SingleBar({ format: 'train-cross-encoder [{bar}] {value}/{total} steps | loss {loss} | {eta_formatted} left', stream: process.stderr })
-    : null;
-  bar?.start(o.steps, 0, { loss: '-' });
+  const bar = startProgress({ label: 'train-cross-encoder', total: o.steps, unit: 'step', enabled: o.progress });
   ce.model.train();
   try {
     while (step < o.steps) {
@@ -159,10 +156,10 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
       stepMs += performance.now() - t0;
       const accuracy = Array.from(margins).filter((m) => m > 0).length / B;
       log({ kind: 'train', step, loss: lossValue, accuracy, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
-      bar?.update(step, { loss: lossValue.toFixed(4) });
+      bar.update(step, { loss: lossValue.toFixed(4) });
     }
   } finally {
-    bar?.stop();
+    bar.finish();
     optimizer.dispose();
   }
   const modelDir = join(o.out, 'model');

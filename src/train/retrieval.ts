@@ -44,8 +44,8 @@ import {
 } from './checkpoint.js';
 import { pearson } from '../plot/stats.js';
 
-/** Teacher scores for (query text, document id) pairs, one per pair. */
-export type Teacher = (queries: readonly string[], docIds: readonly string[]) => number[];
+/** Teacher scores for (query text, document id) pairs, one per pair (a model teacher reads them back asynchronously). */
+export type Teacher = (queries: readonly string[], docIds: readonly string[]) => number[] | Promise<number[]>;
 
 export type LossSpec =
   | { kind: 'sdam'; options: SdamOptions }
@@ -305,7 +305,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
 
       const queries = batch.map((t) => data.queries.get(t.qid)!);
       const docs = [...batch.map((t) => docText(data.corpus.get(t.pos)!)), ...batch.map((t) => docText(data.corpus.get(t.neg)!))];
-      const teacher = o.loss.kind === 'margin-mse' ? o.loss.teacher([...queries, ...queries], [...batch.map((t) => t.pos), ...batch.map((t) => t.neg)]) : null;
+      const teacher = o.loss.kind === 'margin-mse' ? await o.loss.teacher([...queries, ...queries], [...batch.map((t) => t.pos), ...batch.map((t) => t.neg)]) : null;
       const B = batch.length;
       const out = tidy(() => {
         const q = bi.embed(queries, o.queryLength); // [B, H]

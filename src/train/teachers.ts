@@ -9,10 +9,15 @@
 import { basename, join } from 'node:path';
 import { docText, loadBeir, readJsonlEntries, type Triple } from '../data/beir.js';
 import { Bm25Index } from '../eval/bm25.js';
+import { CrossEncoder } from '../nn/cross-encoder.js';
+import { initDevice } from '../tensor/device.js';
 import type { Teacher } from './retrieval.js';
 
 /** A BM25 teacher over the corpus of a BEIR directory. */
-export async function bm25Teacher(dataDir: string): Promise<Teacher> {
+/** A teacher whose scores are at hand (no model to run): BM25, or scores read from a file. */
+export type SyncTeacher = (queries: readonly string[], docIds: readonly string[]) => number[];
+
+export async function bm25Teacher(dataDir: string): Promise<SyncTeacher> {
   const { corpus } = await loadBeir(dataDir, 'train');
   const index = new Bm25Index([...corpus].map(([id, doc]) => [id, docText(doc)] as const));
   return (queries, docIds) => {
@@ -69,7 +74,7 @@ export async function readScoredTriples(path: string): Promise<ScoredTriple[]> {
  * (query, document) pairs asked for must be pairs of the file. A pair listed more than once keeps
  * its first score.
  */
-export async function triplesTeacher(dataDir: string, split = 'train', path = join(dataDir, 'triples', `${split}.jsonl.gz`)): Promise<Teacher> {
+export async function triplesTeacher(dataDir: string, split = 'train', path = join(dataDir, 'triples', `${split}.jsonl.gz`)): Promise<SyncTeacher> {
   const { queries } = await loadBeir(dataDir, split);
   const scores = new Map<string, number>();
   const key = (query: string, doc: string): string => `${query}\u0000${doc}`;
@@ -84,4 +89,35 @@ export async function triplesTeacher(dataDir: string, split = 'train', path = jo
     if (s === undefined) throw new Error(`${basename(path)}: no teacher score for query ${JSON.stringify(q)} and document "${docIds[i]}"`);
     return s;
   });
+}
+
+export interface CrossEncoderTeacherOptions {
+  device: string;
+  /** Split whose corpus the document ids refer to (default train). */
+  split?: string;
+  /** Tokens per pair (default: the model's limit). */
+  maxLength?: number;
+  /** Pairs per forward pass (default 32). */
+  batchSize?: number;
+}
+
+/**
+ * An online cross-encoder teacher (`retrograd train-cross-encoder`'s model/): each call scores the
+ * batch's (query, document) pairs with a no-grad forward pass inside the training step, so the
+ * measured step time includes the teacher's cost, as online distillation pays it. Scores are the
+ * raw logits.
+ */
+export async function crossEncoderTeacher(modelDir: string, dataDir: string, o: CrossEncoderTeacherOptions): Promise<Teacher> {
+  await initDevice(o.device);
+  const { corpus } = await loadBeir(dataDir, o.split ?? 'train');
+  const ce = CrossEncoder.load(modelDir, { device: o.device });
+  const score = ce.scorer(ce.lengthLimit(o.maxLength), o.batchSize ?? 32);
+  return async (queries, docIds) => {
+    const docs = docIds.map((id) => {
+      const doc = corpus.get(id);
+      if (doc === undefined) throw new Error(`cross-encoder teacher: document "${id}" is not in ${dataDir}`);
+      return docText(doc);
+    });
+    return [...(await score(queries, docs))];
+  };
 }
