@@ -38,13 +38,18 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
 }
 
-/** Create a directory (and its parents) or fail with one line naming the path when something in the way is a file. */
+/** Create a directory (and its parents), or fail with one line naming the file in the way. */
 export function ensureDirectory(path: string): void {
   if (existsSync(path) && !statSync(path).isDirectory()) throw new Error(`${path}: exists and is not a directory`);
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+    if (!existsSync(dir)) continue;
+    if (!statSync(dir).isDirectory()) throw new Error(`${path}: cannot create the directory, ${dir} is a file`);
+    break;
+  }
   try {
     mkdirSync(path, { recursive: true });
   } catch (err) {
-    throw new Error(`${path}: cannot create the directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}: a file is in the way?)`);
+    throw new Error(`${path}: cannot create the directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }
 
