@@ -263,6 +263,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   const atCheckpoint = (e: Record<string, unknown>): boolean => typeof e.step === 'number' && e.step <= step;
   rewriteLog(join(o.out, 'log.jsonl'), (e) => e.kind !== 'initial' && atCheckpoint(e), initial ? [{ kind: 'initial', sets: initial }] : []);
   rewriteLog(join(o.out, 'internals.jsonl'), atCheckpoint);
+  if (!resumeDir && initial) o.onLog?.({ kind: 'initial', sets: initial });
   const log = (file: 'log' | 'internals', entry: Record<string, unknown>): void => {
     appendFileSync(join(o.out, `${file}.jsonl`), `${JSON.stringify(entry)}\n`);
     if (file === 'log') o.onLog?.(entry);
