@@ -6,7 +6,8 @@
 //       [--queries 200] [--run-out FILE] [--json]
 //
 // train-cross-encoder fine-tunes a BertForSequenceClassification (num_labels 1) on the triples with
-// the pairwise softmax loss (src/train/cross-encoder.ts) and prints metrics.json. rerank ranks each
+// the pairwise softmax loss (src/train/cross-encoder.ts) and prints metrics.json; Ctrl-C / SIGTERM
+// stop it between steps with the model so far saved (exit 130 / 143). rerank ranks each
 // judged query's corpus with BM25, rescores the top k with the cross-encoder and prints nDCG@10,
 // MRR@10, R@10, R@100, MAP@100 of both runs on the same queries.
 
@@ -57,6 +58,7 @@ export function registerCrossEncoder(program: Command): void {
         evalBatchSize: o.evalBatchSize, device: o.device,
       });
       console.log(JSON.stringify(result, null, 2));
+      if (result.interrupted) process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
     });
 
   program

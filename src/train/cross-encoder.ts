@@ -12,6 +12,8 @@
 // step) are functions of the seed, so a run repeats its loss trajectory exactly.
 // The run directory gets log.jsonl (append-only), model/ (Hugging Face BertForSequenceClassification)
 // and metrics.json (BM25 and reranked metrics on the evaluation set, when one is given).
+// Ctrl-C / SIGTERM stop the run between steps: the model so far is saved, evaluation is skipped and
+// the result says `interrupted` (not resumable: rerunning starts over).
 
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,6 +79,8 @@ export interface TrainCrossEncoderResult {
   freshHead: string[];
   final?: RerankMetrics;
   modelDir: string;
+  /** The signal that stopped training early; null when it ran all its steps. */
+  interrupted: 'SIGINT' | 'SIGTERM' | null;
 }
 
 const SALT = { order: 0xce0d, dropout: 0xced0, head: 0xcead } as const;
@@ -124,10 +128,19 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
   let order: Triple[] = [];
   let stepMs = 0;
   let step = 0;
+  let interrupted: 'SIGINT' | 'SIGTERM' | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const bar = startProgress({ label: 'train-cross-encoder', total: o.steps, unit: 'step', enabled: o.progress });
   ce.model.train();
   try {
     while (step < o.steps) {
+      // Give the event loop a turn (on the cpu device no await reaches it), so a signal is seen between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (interrupted) break;
       const inEpoch = step % batchesPerEpoch;
       if (inEpoch === 0) order = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / batchesPerEpoch))).shuffle([...triples]);
       const batch = order.slice(inEpoch * o.batchSize, (inEpoch + 1) * o.batchSize);
@@ -160,6 +173,8 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
     }
   } finally {
     bar.finish();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     optimizer.dispose();
   }
   const modelDir = join(o.out, 'model');
@@ -167,7 +182,7 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
   ce.dispose();
 
   let final: RerankMetrics | undefined;
-  if (o.evalSet) {
+  if (o.evalSet && !interrupted) {
     if (!existsSync(modelDir)) throw new Error(`${modelDir}: the trained model was not saved`);
     const saved = CrossEncoder.load(modelDir, { device: o.device });
     try {
@@ -176,7 +191,7 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
       saved.dispose();
     }
   }
-  const result: TrainCrossEncoderResult = { steps: step, msPerStep: stepMs / Math.max(step, 1), freshHead, final, modelDir };
+  const result: TrainCrossEncoderResult = { steps: step, msPerStep: stepMs / Math.max(step, 1), freshHead, final, modelDir, interrupted };
   log({ kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
