@@ -55,6 +55,12 @@ describe('trainCrossEncoder', () => {
     saved.dispose();
   }, 60_000);
 
+  it('continuing from a cross-encoder keeps and trains its head', async () => {
+    const result = await trainCrossEncoder(options('continue', { model: join(import.meta.dirname, 'fixtures', 'cross-encoder', 'tiny'), steps: 2 }));
+    expect(result.freshHead).toEqual([]);
+    expect(trainLosses('continue')).toHaveLength(2);
+  }, 30_000);
+
   it('a seed repeats the loss trajectory exactly', async () => {
     await trainCrossEncoder(options('short', { steps: 6 }));
     await trainCrossEncoder(options('short-again', { steps: 6 }));

@@ -22,7 +22,6 @@ import { Generator } from '../tensor/random.js';
 import { zeros } from '../tensor/tensor.js';
 import * as ops from '../autograd/ops.js';
 import { CrossEncoder } from '../nn/cross-encoder.js';
-import { readWeights } from '../nn/model-dir.js';
 import { docText, loadBeir, readTriples, type Triple } from '../data/beir.js';
 import { rerankBm25 } from '../eval/rerank.js';
 import { AdamW, clipGradNorm, decayGroups } from './optim.js';
@@ -109,8 +108,8 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
   mkdirSync(o.out, { recursive: true });
 
   const dropoutGen = new Generator(o.seed);
-  const hasHead = [...readWeights(o.model).tensors.keys()].some((k) => k.startsWith('classifier.'));
-  const ce = CrossEncoder.load(o.model, { device: o.device, newHead: !hasHead, generator: new Generator(mixSeed(o.seed, SALT.head)), dropoutGenerator: dropoutGen });
+  // A head the directory lacks is initialised; one it has is loaded and trained further.
+  const ce = CrossEncoder.load(o.model, { device: o.device, newHead: true, generator: new Generator(mixSeed(o.seed, SALT.head)), dropoutGenerator: dropoutGen });
   const freshHead = ce.report?.fresh ?? [];
   const maxLength = ce.lengthLimit(o.maxLength);
 
