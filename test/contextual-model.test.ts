@@ -13,9 +13,9 @@ import { fromArray, noGrad, randn, setDefaultDevice, tidy, Generator, type Tenso
 import { BertModel } from '../src/nn/bert.js';
 import { setParameterData } from '../src/nn/module.js';
 import { meanPool } from '../src/nn/pooling.js';
-import { ModelDirError } from '../src/nn/model-dir.js';
+import { ModelDirError, loadModelDir } from '../src/nn/model-dir.js';
 import {
-  ContextualModel, isContextualDir, loadContext, sampleContext, saveContext, parseContextualConfig,
+  ContextualModel, DEFAULT_BERT_DIR, isContextualDir, loadContext, sampleContext, saveContext, parseContextualConfig,
 } from '../src/nn/contextual.js';
 import * as ops from '../src/autograd/ops.js';
 import { assertClose, TOL } from './util/close.js';
@@ -161,6 +161,21 @@ describe('contextual model: forward', () => {
 });
 
 describe('contextual model: directories', () => {
+  it('starts both stages from the shipped checkpoint by default, as two separate copies', async () => {
+    const m = ContextualModel.fromBert(undefined, { config: { context_size: 2 } });
+    const shipped = new Map(loadModelDir(DEFAULT_BERT_DIR).model.namedParameters());
+    expect(m.dimension).toBe(256);
+    const first = m.first_stage_model.embedder.embeddings.word_embeddings.weight;
+    const second = m.second_stage_model.backbone.embeddings.word_embeddings.weight;
+    expect(first).not.toBe(second);
+    expect(first.storage).not.toBe(second.storage);
+    const want = await shipped.get('embeddings.word_embeddings.weight')!.data();
+    expect(Buffer.from((await first.data() as Float32Array).buffer).equals(Buffer.from((want as Float32Array).buffer))).toBe(true);
+    expect(Buffer.from((await second.data() as Float32Array).buffer).equals(Buffer.from((want as Float32Array).buffer))).toBe(true);
+    for (const p of shipped.values()) p.dispose();
+    m.dispose();
+  });
+
   it('saves and loads back bit-identically (weights, outputs, re-saved bytes)', async () => {
     const m = ContextualModel.fromBert(TINY, { device: 'cpu', config: { context_size: 4 }, seed: 3 });
     const dir = join(scratch, 'cde');

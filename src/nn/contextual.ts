@@ -22,6 +22,7 @@
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fromArray, ones, type Tensor } from '../tensor/tensor.js';
 import { tidy, keep } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
@@ -61,6 +62,9 @@ export const CONTEXTUAL_DEFAULTS: ContextualConfig = {
 };
 
 export type TextKind = 'query' | 'document';
+
+/** Where both stages start by default: the shipped MLM-pretrained BERT-mini. */
+export const DEFAULT_BERT_DIR = fileURLToPath(new URL('../../models/bert-mini-retrograd', import.meta.url));
 
 /** Validate a parsed config.json into a ContextualConfig; `label` names the file in errors. */
 export function parseContextualConfig(json: unknown, label: string): ContextualConfig {
@@ -227,8 +231,11 @@ export class ContextualModel extends Module {
     this.second_stage_model = this.child('second_stage_model', new SecondStage(secondBert, config.prompt_length, config.output_residual, o));
   }
 
-  /** Both stages from BERT directories (default: the same directory twice, as separate copies); fresh heads. */
-  static fromBert(dir: string, o: FromBertOptions = {}): ContextualModel {
+  /**
+   * Both stages from BERT directories (default: DEFAULT_BERT_DIR; the second stage from the same
+   * directory unless `secondStage`, as a separate copy); fresh heads.
+   */
+  static fromBert(dir: string = DEFAULT_BERT_DIR, o: FromBertOptions = {}): ContextualModel {
     const config = { ...CONTEXTUAL_DEFAULTS, ...o.config };
     parseContextualConfig({ model_type: CONTEXTUAL_MODEL_TYPE, ...config }, 'contextual config');
     const load = { device: o.device, dtype: o.dtype, dropoutGenerator: o.dropoutGenerator };
