@@ -22,7 +22,7 @@ describe('contextual training: the loop', () => {
       const losses: number[] = [];
       const result = await trainContextual({
         model: modelDir, data: dataDir, out, batchSize: 6, queryLength: 16, docLength: 32, lr: 1e-3, gamma: 1, weightDecay: 0.01, clip: 1,
-        steps: 2, seed: 4, chunkSize: 4, config: { context_size: 6, prompt_length: 2 }, evalSets: [{ name: 'test', dir: dataDir, split: 'test' }],
+        steps: 2, seed: 4, chunkSize: 4, config: { context_size: 6, prompt_length: 2 }, evalSets: [{ name: 'test', dir: dataDir, split: 'test' }], progress: false,
         device: 'cpu', onLog: (e) => { if (e.kind === 'train') losses.push(e.loss as number); },
       });
       return { result, losses };

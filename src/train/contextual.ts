@@ -21,6 +21,7 @@
 
 import { join } from 'node:path';
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { startProgress } from '../cli/progress.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
@@ -298,6 +299,8 @@ export interface TrainContextualOptions {
   evalQueries?: number;
   evalBatchSize?: number;
   device: string;
+  /** Progress on stderr (src/cli/progress.ts; default true). */
+  progress?: boolean;
   onLog?: (entry: Record<string, unknown>) => void;
 }
 
@@ -342,6 +345,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
   let order: number[][] = [];
   let stepMs = 0;
   let step = 0;
+  const bar = startProgress({ label: 'train', total: o.steps, unit: 'step', enabled: o.progress });
   model.train(o.dropout ?? false);
   try {
     while (step < o.steps) {
@@ -372,8 +376,10 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       optimizer.zeroGrad();
       stepMs += performance.now() - t0;
       log({ kind: 'train', step, loss, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
+      bar.update(step, { loss: loss.toFixed(4) });
     }
   } finally {
+    bar.finish();
     optimizer.dispose();
   }
   model.eval();
