@@ -109,7 +109,7 @@ describe('git-doc and WordNet', () => {
     expect(docs.map((d) => d.source)).toEqual(['wordnet-base:data.noun', 'wordnet-base:data.verb', 'wordnet-base:data.adj', 'wordnet-base:data.adv']);
     expect(docs[0].text.split('\n')).toHaveLength(4);
     expect(countBySource(docs, new Map([['wordnet-base', '1:3.0-37']]))).toEqual([
-      { source: 'wordnet-base', version: '1:3.0-37', licence: expect.stringContaining('WordNet 3.0'), docs: 4, words: 4 * docs[0].text.split(/\s+/).length },
+      { source: 'wordnet-base', version: '1:3.0-37', licence: expect.stringContaining('WordNet 3.0'), docs: 4, words: 4 * docs[0].text.split(/\s+/).length, tokens: 0, exactDups: 0, nearDups: 0, dupWords: 0 },
     ]);
   });
 });

@@ -3,7 +3,9 @@
 //   retrograd data build pkgdesc  --out data/pkgdesc [--seed N]   package descriptions (BEIR; also
 //                                                                  writes DIR-train with BM25
 //                                                                  triples, DIR-dev and DIR-test)
-//   retrograd data build pretrain --out DIR [--pkgdesc data/pkgdesc] MLM text corpus (train split only)
+//   retrograd data build pretrain --out DIR [--pkgdesc data/pkgdesc] MLM text corpus: ~30 Debian
+//                                                                  documentation packages + train
+//                                                                  descriptions, de-duplicated
 //   retrograd data build faq      --out data/faq                    perlfaq + Python FAQ (BEIR, test)
 //   retrograd data build wordnet  --out DIR                          WordNet word -> gloss (BEIR, train)
 //
@@ -65,8 +67,10 @@ export async function runDataBuild(dataset: string, o: DataBuildOptions): Promis
     }
     case 'pretrain': {
       const counts = await buildPretrain({ out: o.out, pkgdesc: o.pkgdesc ?? 'data/pkgdesc', command });
+      const sum = (f: (c: (typeof counts)[number]) => number): number => counts.reduce((a, c) => a + f(c), 0);
       return [
-        ...counts.map((c) => `  ${c.source}: ${c.docs} lines, ${c.words} words`),
+        ...counts.map((c) => `  ${c.source}: ${c.docs} lines, ${c.words} words, ~${c.tokens} tokens (duplicates removed: ${c.exactDups} exact, ${c.nearDups} near)`),
+        `pretrain: ${sum((c) => c.docs)} lines, ${sum((c) => c.words)} words, ~${sum((c) => c.tokens)} WordPiece tokens (estimated), ${sum((c) => c.dupWords)} duplicate words removed`,
         `wrote ${o.out}/pretrain.jsonl.gz in ${seconds(start)}`,
       ];
     }

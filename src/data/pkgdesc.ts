@@ -175,7 +175,8 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-function mix(h: number, salt: number): number {
+/** A 32-bit hash of h under a salt (murmur3 finaliser). */
+export function mix(h: number, salt: number): number {
   let z = (h ^ salt) >>> 0;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);

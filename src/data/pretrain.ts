@@ -1,32 +1,47 @@
-// The MLM pretraining text corpus: documentation from Debian packages plus the TRAIN split of the
-// package descriptions, one document or section per line of DIR/pretrain.jsonl.gz as
+// The MLM pretraining text corpus: English documentation from Debian packages plus the TRAIN split
+// of the package descriptions, one document or section per line of DIR/pretrain.jsonl.gz as
 // {"text": ..., "source": "python3.11-doc:library/os.rst"}, and DIR/PROVENANCE.md.
 //
-// Sources: python3.11-doc (Sphinx reST sources under html/_sources), perl-doc (pod/*.pod), git-doc
-// (AsciiDoc *.txt), wordnet-base (synset lines "word: gloss", packed a few hundred words per line),
-// and the long descriptions of the documents marked "split": "train" in the pkgdesc BEIR directory.
+// Sources (PRETRAIN_SOURCES, one row per Debian package with its licence): Sphinx reST/Markdown
+// sources (python3.11-doc, linux-doc-6.1, llvm-15-doc, cmake-doc, sphinx-doc, python-sklearn-doc,
+// python-pandas-doc), POD (perl-doc), AsciiDoc (git-doc), HTML manuals (rust-doc, postgresql-doc-15,
+// python-django-doc, python-scipy-doc, python-sqlalchemy-doc, erlang-doc, sqlite3-doc, octave-doc,
+// debian-reference-en, debian-handbook's en-US part), Markdown (nodejs-doc), Vim help
+// (vim-runtime), dictd dictionaries (dict-gcide, dict-foldoc, dict-jargon), WordNet glosses
+// (wordnet-base), and the long descriptions of the pkgdesc documents marked "split": "train".
 //
-// Everything used for evaluation is excluded, so pretraining never sees a test document: Perl's
-// perlfaq*.pod (incl. the perlfaq.pod index of questions) and perltoc.pod (which lists every perlfaq
-// question), Python's faq/ sources, and every package description of the dev and test splits (read
-// from the pkgdesc directory's own split field).
+// Kept out (isExcludedFromPretrain), so pretraining never sees evaluation text: every manual page
+// (files under man/ or manN/ folders, NAME.N.* and roff NAME.N files, LLVM's CommandGuide), the
+// Debian FAQ (debian-faq is not a source), Perl's perlfaq*.pod and perltoc.pod, Python's faq/, and
+// every package description of the dev and test splits (read from the pkgdesc directory's own split
+// field). Also left out: non-English trees (linux-doc translations/, other debian-handbook
+// languages), source listings (rust-doc src/, Sphinx _modules/), rust-doc's implementors/ and
+// core_arch intrinsics, search and index pages.
 //
-// Markup is stripped by markup.ts; long documents are cut at section headings into chunks of a few
-// hundred to a few thousand words; code blocks are kept only when short (DEFAULT_CHUNKS).
+// Markup is stripped by markup.ts, html.ts, markdown.ts, vimhelp.ts and dictd.ts; long documents
+// are cut at section headings into chunks of a few hundred to a few thousand words; code blocks are
+// kept only when short (DEFAULT_CHUNKS); dictionary entries and WordNet lines are packed a few
+// hundred words per line. dedup.ts then drops exact and near-duplicate lines (first copy kept).
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { basename, join, relative } from 'node:path';
 import { findJsonl, readJsonlEntries, writeJsonlAtomic, writeTextAtomic } from './beir.js';
 import { chunkBlocks, countWords, DEFAULT_CHUNKS, downloadAndUnpack, makeTempDir, normalizeSpace, removeDir, type Block, type UnpackedPackage } from './debian.js';
+import { dedup } from './dedup.js';
+import { readDictd } from './dictd.js';
+import { htmlToBlocks, isRedirectPage, type HtmlOptions } from './html.js';
+import { markdownToBlocks } from './markdown.js';
 import { asciidocToBlocks, podToBlocks, rstToBlocks } from './markup.js';
+import { vimHelpToBlocks } from './vimhelp.js';
 import { parseWordnetData, synsetLine, WORDNET_FILES } from './wordnet.js';
+import { BertTokenizer } from '../nn/tokenizer.js';
 
 export interface PretrainDoc {
   text: string;
   source: string;
 }
 
-export const PRETRAIN_PACKAGES = ['python3.11-doc', 'perl-doc', 'git-doc', 'wordnet-base'] as const;
 export const PKGDESC_SOURCE = 'pkgdesc';
 
 const PYTHON_SOURCES = 'usr/share/doc/python3.11/html/_sources';
@@ -34,18 +49,39 @@ const PERL_POD_PARENT = 'usr/share/perl';
 const GIT_DOCS = 'usr/share/doc/git-doc';
 const WORDNET_DIR = 'usr/share/wordnet';
 
-/** WordNet lines are packed into chunks of this size (each synset line is ~15 words). */
-const WORDNET_CHUNKS = { minWords: 300, maxWords: 500, maxCodeLines: 0 };
+/** WordNet lines and dictionary entries are packed into chunks of this size. */
+const PACKED_CHUNKS = { minWords: 300, maxWords: 500, maxCodeLines: 0 };
 
 /**
- * Is this file held out of pretraining because an evaluation set is built from it?
- * `path` is relative to the package's documentation root (python: _sources; perl: the pod folder).
+ * Is this path a manual page (kept out of every training corpus for out-of-domain evaluation)? Any
+ * folder named man or manN (man1, man3perl, ...), a roff page NAME.N[.gz], or a rendering or source
+ * named NAME.N.EXT (cmake's manual/cmake.1.rst.txt). NAME starts with two letters and N is one
+ * digit (plus letters), so version pages (whatsnew/3.11.rst, v1.5.0.rst) are not taken for one.
+ */
+export function isManPagePath(path: string): boolean {
+  if (path.split('/').slice(0, -1).some((dir) => /^man(\d\w*)?$/.test(dir))) return true;
+  const name = basename(path);
+  return /^[A-Za-z][A-Za-z_+-][\w.+-]*\.\d[a-z]*(\.gz|\.(rst|md|txt|html?)(\.txt)?)?$/.test(name) && !/\.\d+\.\d/.test(name);
+}
+
+/**
+ * Is this file held out of pretraining? Manual pages of every package, the files evaluation sets
+ * are built from, non-English trees, source listings and generated indexes. `path` is relative to
+ * the source's documentation root (python: _sources; perl: the pod folder; HTML: its html folder).
  */
 export function isExcludedFromPretrain(pkg: string, path: string): boolean {
+  if (isManPagePath(path)) return true;
   // perltoc.pod is the table of contents of every pod, perlfaq questions included.
   if (pkg === 'perl-doc') return /(^|\/)(perlfaq\d*|perltoc)\.pod$/.test(path);
   if (pkg === 'python3.11-doc') return path === 'faq' || path.startsWith('faq/');
-  return false;
+  if (pkg === 'linux-doc-6.1') return path.startsWith('translations/');
+  if (pkg === 'llvm-15-doc') return path.startsWith('CommandGuide/');
+  if (pkg === 'rust-doc') return /^(src|implementors)\//.test(path) || /^(core|std)\/(arch|core_arch)\//.test(path) || /(^|\/)(all|search|settings|not_found|help)\.html$/.test(path);
+  if (pkg === 'debian-handbook') return !path.startsWith('en-US/');
+  if (pkg === 'openjdk-17-doc') {
+    return /(^|\/)(class-use|index-files|legal)\//.test(path) || /(^|\/)(package-use|package-tree|overview-tree|allclasses-index|allpackages-index|serialized-form|constant-values|deprecated-list|new-list|help-doc|search|index-all)\.html$/.test(path);
+  }
+  return /(^|\/)(_modules|_sources|_static|_images)\//.test(path) || /(^|\/)(genindex|search|py-modindex|np-modindex|modindex)(-[\w-]+)?\.html$/.test(path);
 }
 
 /** Files under dir (recursive), as sorted paths relative to dir. */
@@ -90,10 +126,75 @@ export function wordnetDocs(root: string): PretrainDoc[] {
     const path = join(root, WORDNET_DIR, file);
     if (!existsSync(path)) throw new Error(`wordnet-base: ${path} does not exist`);
     const blocks: Block[] = parseWordnetData(readFileSync(path, 'utf8'), file).map((s) => ({ kind: 'para', text: synsetLine(s) }));
-    for (const text of chunkBlocks(blocks, WORDNET_CHUNKS)) docs.push({ text, source: `wordnet-base:${file}` });
+    for (const text of chunkBlocks(blocks, PACKED_CHUNKS)) docs.push({ text, source: `wordnet-base:${file}` });
   }
   return docs;
 }
+
+/** Sphinx sources (html/_sources): reST (*.rst.txt, *.txt) and Markdown (*.md.txt). */
+export function sphinxSourceDocs(pkg: string, root: string, dirInPackage: string): PretrainDoc[] {
+  const dir = join(root, dirInPackage);
+  const files = listFiles(dir, (rel) => rel.endsWith('.txt') && !isExcludedFromPretrain(pkg, rel));
+  return files.flatMap((rel) => {
+    const source = readFileSync(join(dir, rel), 'utf8');
+    const blocks = rel.endsWith('.md.txt') ? markdownToBlocks(source) : rstToBlocks(source);
+    return chunksOf(pkg, rel.replace(/\.txt$/, ''), blocks);
+  });
+}
+
+export interface HtmlSourceOptions {
+  /** Which HTML files to read beyond the exclusion rules (default: all *.html / *.htm). */
+  keep?: (rel: string) => boolean;
+  /** Per file: keep only the text inside matching elements (see html.ts). */
+  root?: (rel: string) => HtmlOptions['root'];
+}
+
+/** HTML manuals: every *.html under the folder that the exclusion rules and `keep` let through, redirect pages skipped. */
+export function htmlDocs(pkg: string, root: string, dirInPackage: string, opts: HtmlSourceOptions = {}): PretrainDoc[] {
+  const dir = join(root, dirInPackage);
+  const keep = opts.keep ?? (() => true);
+  const files = listFiles(dir, (rel) => /\.html?$/.test(rel) && keep(rel) && !isExcludedFromPretrain(pkg, rel));
+  return files.flatMap((rel) => {
+    const html = readFileSync(join(dir, rel), 'utf8');
+    return isRedirectPage(html) ? [] : chunksOf(pkg, rel, htmlToBlocks(html, { root: opts.root?.(rel) }));
+  });
+}
+
+/** A dictd dictionary (usr/share/dictd/NAME.index + NAME.dict.dz): entries packed a few hundred words per line. */
+export function dictdDocs(pkg: string, root: string, name: string): PretrainDoc[] {
+  const base = join(root, 'usr/share/dictd', name);
+  if (!existsSync(`${base}.index`)) throw new Error(`${pkg}: ${base}.index does not exist`);
+  const entries = readDictd(readFileSync(`${base}.dict.dz`), readFileSync(`${base}.index`, 'utf8'), base);
+  const blocks: Block[] = entries.map((text) => ({ kind: 'para', text }));
+  return chunkBlocks(blocks, PACKED_CHUNKS).map((text) => ({ text, source: `${pkg}:${name}` }));
+}
+
+/** Vim's help files (vim-runtime usr/share/vim/vimNN/doc/*.txt). */
+export function vimDocs(root: string): PretrainDoc[] {
+  const parent = join(root, 'usr/share/vim');
+  const versions = existsSync(parent) ? readdirSync(parent).filter((v) => /^vim\d+$/.test(v)).sort() : [];
+  if (versions.length !== 1) throw new Error(`vim-runtime: expected one usr/share/vim/vimNN folder, found ${versions.length}`);
+  const dir = join(parent, versions[0], 'doc');
+  const files = listFiles(dir, (rel) => rel.endsWith('.txt') && !isExcludedFromPretrain('vim-runtime', rel));
+  return files.flatMap((rel) => chunksOf('vim-runtime', rel, vimHelpToBlocks(readFileSync(join(dir, rel), 'utf8'))));
+}
+
+/** Node.js API documentation (nodejs-doc usr/share/doc/nodejs/api/*.md.gz). */
+export function nodejsDocs(root: string): PretrainDoc[] {
+  const dir = join(root, 'usr/share/doc/nodejs/api');
+  const files = listFiles(dir, (rel) => rel.endsWith('.md.gz') && !isExcludedFromPretrain('nodejs-doc', rel));
+  return files.flatMap((rel) => chunksOf('nodejs-doc', rel.replace(/\.gz$/, ''), markdownToBlocks(gunzipSync(readFileSync(join(dir, rel))).toString('utf8'))));
+}
+
+/** rustdoc API pages (std/, core/, alloc/, ...): only the docblocks' prose; the books are read whole. */
+const RUST_API = /^(std|core|alloc|proc_macro|test)\//;
+const rustDocblock: HtmlOptions['root'] = (_tag, attrs) => (attrs.class ?? '').split(/\s+/).includes('docblock');
+/** Javadoc API pages: the description blocks (class, method and field comments). */
+const javadocBlock: HtmlOptions['root'] = (_tag, attrs) => (attrs.class ?? '').split(/\s+/).includes('block');
+/** Sphinx themes that mark the article (pydata, SQLAlchemy's): the element with role="main". */
+const sphinxMain: HtmlOptions['root'] = (_tag, attrs) => attrs.role === 'main';
+/** MediaWiki exports (cppreference): the article body. */
+const mediawikiContent: HtmlOptions['root'] = (_tag, attrs) => attrs.id === 'mw-content-text';
 
 /**
  * The long descriptions of the pkgdesc collection's TRAIN documents. Every corpus line must carry
@@ -112,29 +213,96 @@ export async function pkgdescTrainDocs(dir: string): Promise<PretrainDoc[]> {
   return docs;
 }
 
+/** A pretraining source: one Debian package, its licence, and how its text is read. */
+export interface PretrainSource {
+  pkg: string;
+  licence: string;
+  read: (root: string) => PretrainDoc[];
+}
+
+const copyright = (pkg: string): string => `/usr/share/doc/${pkg}/copyright`;
+
+/** The package sources in corpus order (the pkgdesc train descriptions come last). */
+export const PRETRAIN_SOURCES: readonly PretrainSource[] = [
+  { pkg: 'python3.11-doc', licence: `PSF License Agreement (Python documentation); ${copyright('python3.11-doc')}`, read: pythonDocs },
+  { pkg: 'perl-doc', licence: `GPL-1+ or Artistic (Perl); ${copyright('perl-doc')}`, read: perlDocs },
+  { pkg: 'git-doc', licence: `GPL-2 (git); ${copyright('git-doc')}`, read: gitDocs },
+  { pkg: 'linux-doc-6.1', licence: `GPL-2 (Linux kernel documentation); ${copyright('linux-doc-6.1')}`, read: (r) => sphinxSourceDocs('linux-doc-6.1', r, 'usr/share/doc/linux-doc-6.1/html/_sources') },
+  { pkg: 'llvm-15-doc', licence: `Apache-2.0 with LLVM exceptions; ${copyright('llvm-15-doc')}`, read: (r) => sphinxSourceDocs('llvm-15-doc', r, 'usr/share/doc/llvm-15-doc/html/_sources') },
+  { pkg: 'cmake-doc', licence: 'BSD-3-clause (CMake); /usr/share/doc/cmake-data/copyright', read: (r) => sphinxSourceDocs('cmake-doc', r, 'usr/share/doc/cmake-data/html/_sources') },
+  { pkg: 'sphinx-doc', licence: `BSD-2-clause (Sphinx); ${copyright('sphinx-doc')}`, read: (r) => sphinxSourceDocs('sphinx-doc', r, 'usr/share/doc/sphinx-doc/html/_sources') },
+  { pkg: 'python-sklearn-doc', licence: `BSD-3-clause (scikit-learn); ${copyright('python-sklearn-doc')}`, read: (r) => sphinxSourceDocs('python-sklearn-doc', r, 'usr/share/doc/python-sklearn-doc/html/_sources') },
+  { pkg: 'python-pandas-doc', licence: `BSD-3 (pandas); ${copyright('python-pandas-doc')}`, read: (r) => sphinxSourceDocs('python-pandas-doc', r, 'usr/share/doc/python-pandas-doc/html/_sources') },
+  { pkg: 'python-astropy-doc', licence: `BSD-3-clause (Astropy); ${copyright('python-astropy-doc')}`, read: (r) => sphinxSourceDocs('python-astropy-doc', r, 'usr/share/doc/python-astropy-doc/html/_sources') },
+  { pkg: 'python-sympy-doc', licence: `BSD-3-clause (SymPy); ${copyright('python-sympy-doc')}`, read: (r) => sphinxSourceDocs('python-sympy-doc', r, 'usr/share/doc/python-sympy-doc/html/_sources') },
+  { pkg: 'ghc-doc', licence: `BSD-3-clause (GHC User's Guide); ${copyright('ghc-doc')}`, read: (r) => sphinxSourceDocs('ghc-doc', r, 'usr/share/doc/ghc-doc/html/users_guide/_sources') },
+  {
+    pkg: 'rust-doc',
+    licence: `MIT or Apache-2.0 (Rust); ${copyright('rust-doc')}`,
+    read: (r) => htmlDocs('rust-doc', r, 'usr/share/doc/rust-doc/html', { keep: (rel) => rel.includes('/'), root: (rel) => (RUST_API.test(rel) ? rustDocblock : undefined) }),
+  },
+  {
+    pkg: 'openjdk-17-doc',
+    licence: `GPL-2 with the Classpath exception (OpenJDK); ${copyright('openjdk-17-doc')}`,
+    read: (r) => htmlDocs('openjdk-17-doc', r, 'usr/share/doc/openjdk-17-jre-headless', { root: (rel) => (rel.startsWith('api/') ? javadocBlock : undefined) }),
+  },
+  {
+    pkg: 'cppreference-doc-en-html',
+    licence: `CC-BY-SA-3.0 or GFDL (no invariant sections) (cppreference.com); ${copyright('cppreference-doc-en-html')}`,
+    read: (r) => htmlDocs('cppreference-doc-en-html', r, 'usr/share/cppreference/doc/html', { root: () => mediawikiContent }),
+  },
+  { pkg: 'qtbase5-doc-html', licence: `GFDL-1.3, no invariant sections (Qt 5 documentation); ${copyright('qtbase5-doc-html')}`, read: (r) => htmlDocs('qtbase5-doc-html', r, 'usr/share/qt5/doc') },
+  { pkg: 'postgresql-doc-15', licence: `PostgreSQL licence; ${copyright('postgresql-doc-15')}`, read: (r) => htmlDocs('postgresql-doc-15', r, 'usr/share/doc/postgresql-doc-15/html') },
+  { pkg: 'python-django-doc', licence: `BSD-3-clause (Django); ${copyright('python-django-doc')}`, read: (r) => htmlDocs('python-django-doc', r, 'usr/share/doc/python-django-doc/html') },
+  { pkg: 'python-scipy-doc', licence: `BSD-3-clause (SciPy); ${copyright('python-scipy-doc')}`, read: (r) => htmlDocs('python-scipy-doc', r, 'usr/share/doc/python-scipy-doc/html', { root: () => sphinxMain }) },
+  { pkg: 'python-sqlalchemy-doc', licence: `Expat (MIT; SQLAlchemy); ${copyright('python-sqlalchemy-doc')}`, read: (r) => htmlDocs('python-sqlalchemy-doc', r, 'usr/share/doc/python-sqlalchemy-doc/html', { root: () => sphinxMain }) },
+  { pkg: 'erlang-doc', licence: `Apache-2.0 (Erlang/OTP); ${copyright('erlang-doc')}`, read: (r) => htmlDocs('erlang-doc', r, 'usr/share/doc/erlang-doc') },
+  { pkg: 'sqlite3-doc', licence: `public domain (SQLite); ${copyright('sqlite3-doc')}`, read: (r) => htmlDocs('sqlite3-doc', r, 'usr/share/doc/sqlite3') },
+  { pkg: 'octave-doc', licence: `GPL-3+ (GNU Octave manual); ${copyright('octave-doc')}`, read: (r) => htmlDocs('octave-doc', r, 'usr/share/doc/octave') },
+  { pkg: 'debian-reference-en', licence: `GPL-2+ (Debian Reference); ${copyright('debian-reference-en')}`, read: (r) => htmlDocs('debian-reference-en', r, 'usr/share/debian-reference', { keep: (rel) => rel.endsWith('.en.html') }) },
+  { pkg: 'debian-handbook', licence: `GPL-2+ or CC-BY-SA-3.0 (The Debian Administrator's Handbook; en-US only); ${copyright('debian-handbook')}`, read: (r) => htmlDocs('debian-handbook', r, 'usr/share/doc/debian-handbook/html') },
+  { pkg: 'nodejs-doc', licence: `Expat (MIT; Node.js documentation); ${copyright('nodejs-doc')}`, read: nodejsDocs },
+  { pkg: 'vim-runtime', licence: `Vim licence (GPL-compatible; Vim help files); ${copyright('vim-runtime')}`, read: vimDocs },
+  { pkg: 'dict-gcide', licence: `GPL-2+ (GNU Collaborative International Dictionary of English 0.48); ${copyright('dict-gcide')}`, read: (r) => dictdDocs('dict-gcide', r, 'gcide') },
+  { pkg: 'dict-foldoc', licence: `GFDL-1.1+, no invariant sections (Free On-line Dictionary of Computing); ${copyright('dict-foldoc')}`, read: (r) => dictdDocs('dict-foldoc', r, 'foldoc') },
+  { pkg: 'dict-jargon', licence: `public domain (The Jargon File 4.4.7); ${copyright('dict-jargon')}`, read: (r) => dictdDocs('dict-jargon', r, 'jargon') },
+  { pkg: 'wordnet-base', licence: `WordNet 3.0 licence (permissive, Princeton University); ${copyright('wordnet-base')}`, read: wordnetDocs },
+];
+
+export const PRETRAIN_PACKAGES: readonly string[] = PRETRAIN_SOURCES.map((s) => s.pkg);
+
+const LICENCES: Record<string, string> = {
+  ...Object.fromEntries(PRETRAIN_SOURCES.map((s) => [s.pkg, s.licence])),
+  [PKGDESC_SOURCE]: "each package's own (Debian main, DFSG-free); train split of the pkgdesc set",
+};
+
 export interface SourceCount {
   source: string;
   version: string;
   licence: string;
+  /** Lines (documents or sections) kept, and their words. */
   docs: number;
   words: number;
+  /** WordPiece tokens of the kept lines (estimated from a sample, see tokenEstimates). */
+  tokens: number;
+  /** Lines and words dropped as exact or near duplicates of earlier lines. */
+  exactDups: number;
+  nearDups: number;
+  dupWords: number;
 }
 
-const LICENCES: Record<string, string> = {
-  'python3.11-doc': 'PSF License Agreement (Python documentation); see /usr/share/doc/python3.11-doc/copyright',
-  'perl-doc': 'GPL-1+ or Artistic (Perl); see /usr/share/doc/perl-doc/copyright',
-  'git-doc': 'GPL-2 (git); see /usr/share/doc/git-doc/copyright',
-  'wordnet-base': 'WordNet 3.0 licence (permissive, Princeton University); see /usr/share/doc/wordnet-base/copyright',
-  [PKGDESC_SOURCE]: "each package's own (Debian main, DFSG-free); train split of the pkgdesc set",
-};
+function packageOf(doc: PretrainDoc): string {
+  return doc.source.slice(0, doc.source.indexOf(':'));
+}
 
-export function countBySource(docs: PretrainDoc[], versions: Map<string, string>): SourceCount[] {
+/** Per-source line and word counts (tokens and duplicates zero; buildPretrain fills them in). */
+export function countBySource(docs: PretrainDoc[], versions: Map<string, string>, licences: Record<string, string> = LICENCES): SourceCount[] {
   const counts = new Map<string, SourceCount>();
   for (const d of docs) {
-    const pkg = d.source.slice(0, d.source.indexOf(':'));
+    const pkg = packageOf(d);
     let c = counts.get(pkg);
     if (c === undefined) {
-      c = { source: pkg, version: versions.get(pkg) ?? '', licence: LICENCES[pkg] ?? '', docs: 0, words: 0 };
+      c = { source: pkg, version: versions.get(pkg) ?? '', licence: licences[pkg] ?? '', docs: 0, words: 0, tokens: 0, exactDups: 0, nearDups: 0, dupWords: 0 };
       counts.set(pkg, c);
     }
     c.docs++;
@@ -143,26 +311,75 @@ export function countBySource(docs: PretrainDoc[], versions: Map<string, string>
   return [...counts.values()];
 }
 
+/** Every TOKEN_SAMPLE-th line of each source is tokenized; its tokens per word scale the source's words. */
+export const TOKEN_SAMPLE = 10;
+/** The tokenizer of the shipped checkpoint (bert-base-uncased's WordPiece vocabulary). */
+export const TOKENIZER_DIR = join(import.meta.dirname, '..', '..', 'models', 'bert-mini-retrograd');
+
+/**
+ * WordPiece tokens per source, estimated: the lines numbered 0, TOKEN_SAMPLE, 2·TOKEN_SAMPLE, ...
+ * within each source are tokenized (no [CLS]/[SEP]) and their tokens-per-word ratio is applied to
+ * all of the source's words. Deterministic; tokenizing everything would take minutes on 2 cores.
+ */
+export function tokenEstimates(docs: PretrainDoc[], tokenizer: BertTokenizer): Map<string, number> {
+  const seen = new Map<string, number>();
+  const sample = new Map<string, { words: number; tokens: number; allWords: number }>();
+  for (const d of docs) {
+    const pkg = packageOf(d);
+    const i = seen.get(pkg) ?? 0;
+    seen.set(pkg, i + 1);
+    const s = sample.get(pkg) ?? { words: 0, tokens: 0, allWords: 0 };
+    const words = countWords(d.text);
+    s.allWords += words;
+    if (i % TOKEN_SAMPLE === 0) {
+      s.words += words;
+      s.tokens += tokenizer.tokenize(d.text).length;
+    }
+    sample.set(pkg, s);
+  }
+  return new Map([...sample].map(([pkg, s]) => [pkg, s.words === 0 ? 0 : Math.round((s.allWords * s.tokens) / s.words)]));
+}
+
 function provenance(counts: SourceCount[], command: string, pkgdescDir: string): string {
-  const rows = counts.map((c) => `| ${c.source} | ${c.version} | ${c.docs} | ${c.words} | ${c.licence} |`);
-  const total = counts.reduce((a, c) => ({ docs: a.docs + c.docs, words: a.words + c.words }), { docs: 0, words: 0 });
+  const rows = counts.map((c) => `| ${c.source} | ${c.version} | ${c.docs} | ${c.words} | ${c.tokens} | ${c.exactDups} | ${c.nearDups} | ${c.dupWords} | ${c.licence} |`);
+  const total = counts.reduce(
+    (a, c) => ({ docs: a.docs + c.docs, words: a.words + c.words, tokens: a.tokens + c.tokens, exact: a.exact + c.exactDups, near: a.near + c.nearDups, dupWords: a.dupWords + c.dupWords }),
+    { docs: 0, words: 0, tokens: 0, exact: 0, near: 0, dupWords: 0 },
+  );
   return `# Pretraining text corpus
 
 \`pretrain.jsonl.gz\`: one document or section per line, {"text", "source"}; markup stripped,
 whitespace normalised (blocks joined by newlines), code blocks kept only when at most
-${DEFAULT_CHUNKS.maxCodeLines} lines; sections of ${DEFAULT_CHUNKS.minWords}-${DEFAULT_CHUNKS.maxWords} words where a document is long.
+${DEFAULT_CHUNKS.maxCodeLines} lines; sections of ${DEFAULT_CHUNKS.minWords}-${DEFAULT_CHUNKS.maxWords} words where a document is long; dictionary
+entries and WordNet glosses packed ${PACKED_CHUNKS.minWords}-${PACKED_CHUNKS.maxWords} words per line.
 
-Built with: \`${command}\` (packages fetched with apt-get download, unpacked with dpkg-deb -x).
+Built with: \`${command}\` (packages fetched with apt-get download from Debian 12 main, unpacked
+with dpkg-deb -x; the licence column names each package's copyright file).
 
-Excluded because evaluation sets are built from them: perl-doc perlfaq*.pod (perlfaq.pod and
-perlfaq1-9) and perltoc.pod (it lists every perlfaq question), python3.11-doc faq/*, and every
-pkgdesc document of the dev and test splits (the package descriptions come from the train
-documents of \`${pkgdescDir}\` only).
+Kept out for evaluation: every manual page (files under man/ or manN/ folders, NAME.N[.gz] roff
+pages and NAME.N.* renderings or sources, LLVM's CommandGuide), the Debian FAQ (debian-faq is not a
+source), perl-doc perlfaq*.pod (perlfaq.pod and perlfaq1-9) and perltoc.pod (it lists every perlfaq
+question), python3.11-doc faq/*, and every pkgdesc document of the dev and test splits (the package
+descriptions come from the train documents of \`${pkgdescDir}\` only). Also left out: non-English
+trees (linux-doc translations/, debian-handbook languages other than en-US), source listings
+(rust-doc src/, Sphinx _modules/), rust-doc implementors/ and core_arch intrinsics, index and search
+pages.
 
-| source | version | lines | words | licence |
-|---|---|---|---|---|
+De-duplicated in corpus order, first copy kept: "exact" lines repeat an earlier line's text
+(lower-cased, whitespace collapsed); "near" lines of at least 50 words share >= 80% of their word
+3-shingles (Jaccard) with an earlier kept line (MinHash LSH candidates, verified exactly). Counts
+below are of the kept lines; the duplicate columns are what was removed.
+
+Lines of documentation packages under ${MIN_LINE_WORDS} words (API stubs, redirect and index pages) are
+dropped; HTML pages that only redirect (meta refresh) are skipped.
+
+Tokens: bert-base-uncased WordPiece (the shipped checkpoint's vocab.txt), estimated per source from
+every ${TOKEN_SAMPLE}th line (tokens per word of the sample times the source's words).
+
+| source | version | lines | words | tokens (est.) | exact dups | near dups | dup words | licence |
+|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
-| total | | ${total.docs} | ${total.words} | |
+| total | | ${total.docs} | ${total.words} | ${total.tokens} | ${total.exact} | ${total.near} | ${total.dupWords} | |
 `;
 }
 
@@ -172,28 +389,60 @@ export interface PretrainOptions {
   command: string;
 }
 
-/** Download the packages, extract and write DIR/pretrain.jsonl.gz and DIR/PROVENANCE.md. */
+/** Package lines shorter than this (API stubs, index pages) are dropped; pkgdesc lines are all kept. */
+export const MIN_LINE_WORDS = 10;
+
+export interface PretrainCorpus {
+  docs: PretrainDoc[];
+  counts: SourceCount[];
+}
+
+/**
+ * Read `sources` from their unpacked package roots, append the pkgdesc train descriptions,
+ * de-duplicate, and count per source (words of kept lines, estimated tokens, what dedup removed).
+ */
+export function assemblePretrain(sources: readonly PretrainSource[], packages: Map<string, UnpackedPackage>, pkgdesc: PretrainDoc[], tokenizer: BertTokenizer): PretrainCorpus {
+  const all: PretrainDoc[] = [];
+  for (const source of sources) {
+    const pkg = packages.get(source.pkg);
+    if (pkg === undefined) throw new Error(`${source.pkg}: package not unpacked`);
+    for (const doc of source.read(pkg.root)) if (countWords(doc.text) >= MIN_LINE_WORDS) all.push(doc);
+  }
+  for (const doc of pkgdesc) all.push(doc);
+  const { kept, removed } = dedup(all, (d) => d.text);
+  const versions = new Map([...packages.values()].map((p) => [p.name, p.version]));
+  const licences: Record<string, string> = { ...Object.fromEntries(sources.map((s) => [s.pkg, s.licence])), [PKGDESC_SOURCE]: LICENCES[PKGDESC_SOURCE] };
+  const counts = countBySource(kept, versions, licences);
+  const tokens = tokenEstimates(kept, tokenizer);
+  const byPkg = new Map(counts.map((c) => [c.source, c]));
+  for (const c of counts) c.tokens = tokens.get(c.source) ?? 0;
+  for (const { item, reason } of removed) {
+    const pkg = packageOf(item);
+    let c = byPkg.get(pkg);
+    if (c === undefined) {
+      c = { source: pkg, version: versions.get(pkg) ?? '', licence: licences[pkg] ?? '', docs: 0, words: 0, tokens: 0, exactDups: 0, nearDups: 0, dupWords: 0 };
+      byPkg.set(pkg, c);
+      counts.push(c);
+    }
+    if (reason === 'exact') c.exactDups++;
+    else c.nearDups++;
+    c.dupWords += countWords(item.text);
+  }
+  return { docs: kept, counts };
+}
+
+/** Download the packages, extract, de-duplicate and write DIR/pretrain.jsonl.gz and DIR/PROVENANCE.md. */
 export async function buildPretrain(opts: PretrainOptions): Promise<SourceCount[]> {
   const pkgdesc = await pkgdescTrainDocs(opts.pkgdesc);
+  const tokenizer = BertTokenizer.fromDir(TOKENIZER_DIR);
   const work = makeTempDir('pretrain');
-  let docs: PretrainDoc[];
-  let unpacked: Map<string, UnpackedPackage>;
+  let corpus: PretrainCorpus;
   try {
-    unpacked = downloadAndUnpack([...PRETRAIN_PACKAGES], work);
-    const root = (pkg: string): string => unpacked.get(pkg)!.root;
-    docs = [
-      ...pythonDocs(root('python3.11-doc')),
-      ...perlDocs(root('perl-doc')),
-      ...gitDocs(root('git-doc')),
-      ...wordnetDocs(root('wordnet-base')),
-      ...pkgdesc,
-    ];
+    corpus = assemblePretrain(PRETRAIN_SOURCES, downloadAndUnpack([...PRETRAIN_PACKAGES], work), pkgdesc, tokenizer);
   } finally {
     removeDir(work);
   }
-  const versions = new Map([...unpacked.values()].map((p) => [p.name, p.version]));
-  const counts = countBySource(docs, versions);
-  await writeJsonlAtomic(join(opts.out, 'pretrain.jsonl.gz'), docs);
-  await writeTextAtomic(join(opts.out, 'PROVENANCE.md'), provenance(counts, opts.command, opts.pkgdesc));
-  return counts;
+  await writeJsonlAtomic(join(opts.out, 'pretrain.jsonl.gz'), corpus.docs);
+  await writeTextAtomic(join(opts.out, 'PROVENANCE.md'), provenance(corpus.counts, opts.command, opts.pkgdesc));
+  return corpus.counts;
 }
