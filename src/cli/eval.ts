@@ -22,8 +22,6 @@ import type { Command } from 'commander';
 import { startProgress } from './progress.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { docText, loadBeir, writeTextAtomic } from '../data/beir.js';
 import { Bm25Index } from '../eval/bm25.js';
 import { denseRetrieve, type Similarity } from '../eval/dense.js';
@@ -86,17 +84,6 @@ function checkOutputFile(path: string, option: string): void {
   }
 }
 
-/** An output file must be writable where it is named: not a directory, with no file in place of its folder. */
-function checkOutputFile(path: string, option: string): void {
-  if (existsSync(path) && statSync(path).isDirectory()) throw new Error(`--${option} ${path}: is a directory`);
-  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(dir)) {
-      if (!statSync(dir).isDirectory()) throw new Error(`--${option} ${path}: ${dir} is a file, not a directory`);
-      break;
-    }
-  }
-}
-
 function seconds(since: number): number {
   return Math.round(performance.now() - since) / 1000;
 }
@@ -109,11 +96,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
   const progress = opts.progress ?? true;
   const start = performance.now();
   for (const [option, path] of [['run-out', opts.runOut], ['metrics-out', opts.metricsOut]] as const) if (path !== undefined) checkOutputFile(path, option);
-  for (const [option, path] of [['run-out', opts.runOut], ['metrics-out', opts.metricsOut]] as const) if (path !== undefined) checkOutputFile(path, option);
   const data = await loadBeir(opts.data, split);
-  // No query with a relevant document: every metric would be an all-zero mean over nothing.
-  const judged = [...data.queries.keys()].filter((qid) => [...(data.qrels.get(qid)?.values() ?? [])].some((rel) => rel > 0)).length;
-  if (judged === 0) throw new Error(`${join(opts.data, 'qrels', `${split}.tsv`)}: no query has a relevant document (every judgement is 0, or none matches a query)`);
   // No query with a relevant document: every metric would be an all-zero mean over nothing.
   const judged = [...data.queries.keys()].filter((qid) => [...(data.qrels.get(qid)?.values() ?? [])].some((rel) => rel > 0)).length;
   if (judged === 0) throw new Error(`${join(opts.data, 'qrels', `${split}.tsv`)}: no query has a relevant document (every judgement is 0, or none matches a query)`);
