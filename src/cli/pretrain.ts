@@ -31,6 +31,12 @@ function positiveNumber(name: string, value: string, allowZero = false): number 
   return n;
 }
 
+function probability(name: string, value: string, allowZero = true): number {
+  const n = Number(value);
+  if (!(n >= (allowZero ? 0 : Number.MIN_VALUE) && n < 1)) throw new Error(`--${name} must be a probability in ${allowZero ? '[0' : '(0'}, 1), got ${value}`);
+  return n;
+}
+
 function resolveConfig(spec: string): BertConfig {
   if (spec in BERT_PRESETS) return { ...BERT_PRESETS[spec as keyof typeof BERT_PRESETS] };
   if (!existsSync(spec)) throw new Error(`--config: ${spec} is neither a preset (${Object.keys(BERT_PRESETS).join(', ')}) nor a config.json file`);
@@ -65,6 +71,8 @@ export function registerPretrain(program: Command): void {
     .option('--eval-every <n>', 'steps between evaluations', '500')
     .option('--save-every <n>', 'steps between checkpoints', '250')
     .option('--log-every <n>', 'steps between log lines', '10')
+    .option('--dropout <p>', "override the model's dropout probabilities (0: none, the budget recipe)")
+    .option('--mask-rate <p>', 'share of tokens selected for prediction while training (evaluation always uses 0.15)', '0.15')
     .option('--checkpoint-activations', 'recompute each encoder layer in backward (less memory, about a third more time)')
     .option('--device <name>', 'cpu | cpu-ref | webgpu | gpujs', 'cpu')
     .option('--threads <n>', 'threads of the cpu device (default: all cores)')
@@ -98,6 +106,8 @@ export function registerPretrain(program: Command): void {
         saveEvery: positiveInt('save-every', String(o.saveEvery)),
         logEvery: positiveInt('log-every', String(o.logEvery)),
         device,
+        dropout: o.dropout === undefined ? undefined : probability('dropout', o.dropout),
+        maskRate: probability('mask-rate', String(o.maskRate), false),
         checkpointActivations: Boolean(o.checkpointActivations),
       });
       console.log(JSON.stringify({ step: result.step, eval: result.finalEval, model: result.step === positiveInt('steps', String(o.steps)) ? result.modelDir : null, checkpoints: join(String(o.out), 'checkpoints'), interrupted: result.interrupted }, null, 2));
