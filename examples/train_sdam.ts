@@ -8,6 +8,10 @@
 //   flags: --model DIR --data DIR --out DIR --steps --batch-size --lr --pooling cls|mean
 //          --target adaptive|distributed|<constant> --eval DIR:SPLIT,... --eval-queries N --seed
 //
+// Optimisation as in the released SDAM code: AdamW, the learning rate decayed by 0.99999 per step,
+// no gradient clipping (clipping at 1 fired on every step here, median gradient norm 5.4, which
+// changes the method). The default 200 steps of 16 use 3,200 of the 52,594 triples, none twice.
+//
 // Pooling is the mean of the token states, not the paper's first token: our checkpoint is MLM-only
 // (no next-sentence task), so its [CLS] output never received a training signal, while SDAM's target
 // relies on the pretrained encoder's document-document similarity from the first step.
@@ -95,9 +99,9 @@ async function main(): Promise<void> {
     queryLength: 32,
     docLength: 128,
     lr,
-    gamma: 0.999,
+    gamma: 0.99999,
     weightDecay: 1e-6,
-    clip: 1,
+    clip: 0,
     steps,
     seed,
     evalEvery: 0,
@@ -111,7 +115,9 @@ async function main(): Promise<void> {
 
   const METRICS = ['nDCG@10', 'MRR@10', 'R@10', 'R@100'];
   const row = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(28) : c.padStart(8))).join(' ');
-  console.log(`\nSDAM (${args.target} target) from ${args.model}: ${result.steps} steps, ${(result.msPerStep / 1000).toFixed(2)} s/step`);
+  const stepTime = result.medianStepMs ?? result.msPerStep;
+  console.log(`\nSDAM (${args.target} target) from ${args.model}: ${result.steps} steps, ${result.triplesSeen} triples (${result.epochs.toFixed(3)} epochs), `
+    + `${(stepTime / 1000).toFixed(2)} s/step (${result.medianStepMs === null ? 'mean, every step is warm-up' : 'median without warm-up'})`);
   EVAL_SETS.forEach((set, i) => {
     const f = result.final[i];
     console.log(`\n${set.name}: ${f.queries} queries, ${f.documents} documents`);

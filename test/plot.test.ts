@@ -287,7 +287,7 @@ describe('retrograd plot', () => {
   it('in-batch internals: diagonal noted, no validation panel, no gradient norm chart', async () => {
     const { specs, summary } = await plot('inbatch', INBATCH);
     expect(Object.keys(specs)).toEqual(['loss', 'lr', 'hardness-vs-gradient', 'hardness-gradient-correlation', 'internals-distributions']);
-    expect(summary.skipped).toEqual(['grad-norm: no gradient norms logged (the run did not clip)']);
+    expect(summary.skipped).toEqual(['grad-norm: no gradient norms logged (runs before 2026-12-07 logged them only when clipping)']);
     expect('vconcat' in specs.loss).toBe(false);
     const subtitle = (specs['internals-distributions'].title as Row).subtitle as string[];
     expect(subtitle).toContain("target: in-batch [B, B] matrix shown by its diagonal (each triple's own pair)");

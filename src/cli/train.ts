@@ -9,6 +9,10 @@
 // --teacher bm25 (BM25 scores of the pair, divided by the query's best BM25 score), triples
 // (teacher_pos / teacher_neg of each line of the triples file, e.g. written by `retrograd score`) or
 // cross-encoder:DIR (the cross-encoder's logits, computed inside each step).
+// Optimisation as released by SDAM unless asked otherwise: AdamW (or --optimizer sgd, whose update
+// is exactly -lr·gradient), learning rate decayed by --gamma 0.99999 per step, no clipping (--clip
+// 0; the gradient norm is logged every step either way), the model's dropout unless --dropout P.
+// --epochs caps the passes over the triples; with --max-triples the cap is one epoch unless given.
 // The run directory gets log.jsonl, internals.jsonl, checkpoints/, metrics.json and model/ (the best
 // validation checkpoint, Hugging Face layout with sentence-transformers pooling files). It is
 // resumable: rerun the same command after an interruption (Ctrl-C or SIGTERM save a checkpoint, then
@@ -74,11 +78,13 @@ export function registerTrain(program: Command): void {
     .option('--query-length <n>', 'query tokens', '32')
     .option('--doc-length <n>', 'document tokens', '128')
     .option('--lr <x>', 'learning rate', '5e-5')
-    .option('--gamma <x>', 'exponential decay of the learning rate per step', '0.999')
+    .option('--optimizer <name>', 'adamw | sgd (plain SGD: the update is exactly -lr·gradient, no weight decay) (default adamw)')
+    .option('--gamma <x>', 'exponential decay of the learning rate per step (default 0.99999, as released by SDAM; contextual: 0.999)')
     .option('--weight-decay <x>', 'AdamW weight decay (not on biases and LayerNorm)', '1e-6')
-    .option('--clip <x>', 'max global gradient norm (0: none)', '1')
+    .option('--clip <x>', 'max global gradient norm, 0: no clipping (default 0, as released by SDAM; contextual: 1)')
     .option('--steps <n>', 'maximum steps', '300')
-    .option('--max-triples <n>', 'train on the first n triples of the seeded order')
+    .option('--epochs <n>', 'maximum passes over the triples (default: 1 with --max-triples, else only --steps limits)')
+    .option('--max-triples <n>', 'train on the first n triples of the seeded order (data-efficiency runs: one epoch unless --epochs)')
     .option('--seed <n>', 'seed for the triple order and dropout', '0')
     .option('--validation <dir:split>', 'early stopping on nDCG@10 of this set')
     .option('--eval-every <n>', 'steps between validations', '100')
@@ -93,11 +99,15 @@ export function registerTrain(program: Command): void {
     .option('--context-size <n>', 'contextual: J, context documents per step and at inference', '512')
     .option('--chunk-size <n>', 'contextual: sequences per forward with gradient caching', '64')
     .option('--no-grad-cache', 'contextual: plain backprop over the whole batch')
-    .option('--dropout', 'contextual: train with the BERTs\' dropout (off by default, as in the released models)')
+    .option('--dropout [p]', 'biencoder: override every dropout probability with P (0: none; default: the model\'s config); contextual, no value: train with the BERTs\' dropout (off by default, as in the released models)')
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const s = (k: string): string => String(o[k]);
       if (s('modelType') === 'contextual') {
         if (s('loss') !== 'infonce') throw new Error(`--model-type contextual trains with --loss infonce, got ${s('loss')}`);
+        for (const [key, flag] of [['optimizer', '--optimizer'], ['epochs', '--epochs']] as const) {
+          if (o[key] !== undefined) throw new Error(`${flag} applies to --model-type biencoder only`);
+        }
+        if (typeof o.dropout === 'string') throw new Error(`--model-type contextual: --dropout takes no value (it turns the BERTs' dropout on), got ${o.dropout}`);
         const device = s('device');
         await startDevice(device, o.threads === undefined ? undefined : num('threads', s('threads'), { int: true, min: 1 }));
         const { trainContextual } = await import('../train/contextual.js');
@@ -113,9 +123,9 @@ export function registerTrain(program: Command): void {
           docLength: num('doc-length', s('docLength'), { int: true, min: 3 }),
           temperature: o.temperature === undefined ? undefined : num('temperature', s('temperature'), { min: 0, exclusiveMin: true }),
           lr: num('lr', s('lr'), { min: 0, exclusiveMin: true }),
-          gamma: num('gamma', s('gamma'), { min: 0, exclusiveMin: true }),
+          gamma: num('gamma', String(o.gamma ?? '0.999'), { min: 0, exclusiveMin: true }),
           weightDecay: num('weight-decay', s('weightDecay'), { min: 0 }),
-          clip: num('clip', s('clip'), { min: 0 }),
+          clip: num('clip', String(o.clip ?? '1'), { min: 0 }),
           steps: num('steps', s('steps'), { int: true, min: 1 }),
           seed: num('seed', s('seed'), { int: true, min: 0 }),
           gradCache: o.gradCache !== false,
@@ -149,6 +159,11 @@ export function registerTrain(program: Command): void {
       }
       const pooling = s('pooling');
       if (pooling !== 'cls' && pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${pooling}`);
+      const optimizer = String(o.optimizer ?? 'adamw');
+      if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new Error(`--optimizer must be adamw or sgd, got ${optimizer}`);
+      if (o.dropout === true) throw new Error('--dropout: expected a probability in [0, 1) for --model-type biencoder');
+      const dropout = o.dropout === undefined ? undefined : num('dropout', s('dropout'), { min: 0 });
+      if (dropout !== undefined && dropout >= 1) throw new Error(`--dropout: expected a probability in [0, 1), got ${s('dropout')}`);
       const device = s('device');
       await startDevice(device, o.threads === undefined ? undefined : num('threads', s('threads'), { int: true, min: 1 }));
       const { trainBiencoder } = await import('../train/retrieval.js');
@@ -163,10 +178,13 @@ export function registerTrain(program: Command): void {
         queryLength: num('query-length', s('queryLength'), { int: true, min: 3 }),
         docLength: num('doc-length', s('docLength'), { int: true, min: 3 }),
         lr: num('lr', s('lr'), { min: 0, exclusiveMin: true }),
-        gamma: num('gamma', s('gamma'), { min: 0, exclusiveMin: true }),
+        gamma: num('gamma', String(o.gamma ?? '0.99999'), { min: 0, exclusiveMin: true }),
+        optimizer,
         weightDecay: num('weight-decay', s('weightDecay'), { min: 0 }),
-        clip: num('clip', s('clip'), { min: 0 }),
+        clip: num('clip', String(o.clip ?? '0'), { min: 0 }),
+        dropout,
         steps: num('steps', s('steps'), { int: true, min: 1 }),
+        epochs: o.epochs === undefined ? undefined : num('epochs', s('epochs'), { int: true, min: 1 }),
         maxTriples: o.maxTriples === undefined ? undefined : num('max-triples', s('maxTriples'), { int: true, min: 1 }),
         seed: num('seed', s('seed'), { int: true, min: 0 }),
         evalEvery: num('eval-every', s('evalEvery'), { int: true, min: 0 }),

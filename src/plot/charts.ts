@@ -7,7 +7,9 @@
 // the loss internals: negative hardness s(d+, d-) against the per-triple gradient norm (a scatter
 // coloured by training phase, with a least-squares line per phase), the per-step Pearson
 // correlation of the two, and boxplots per phase of s(d+, d-), the target margin and the student
-// margin (in-batch [B, B] internals shown by their diagonal, see src/plot/runlog.ts).
+// margin (in-batch [B, B] internals shown by their diagonal, a distributed target by its mean over
+// the batch's positives, see src/plot/runlog.ts). Gradient norms logged as totals (in-batch and
+// distributed losses) are labelled so.
 // Smoothing, correlations, fits and phases are computed here (src/plot/stats.ts), not by Vega, so
 // the spec's data are the exact values drawn (only the boxplot quartiles are Vega's).
 //
@@ -289,10 +291,12 @@ function hardnessScatter(run: BiencoderRun, maxPoints: number): Chart {
     pooled.push(`${p.label.split(' ')[0]} ${r === null ? 'n/a' : r.toFixed(2)}`);
     for (const end of fitLine(xs, ys) ?? []) lines.push({ phase: ps[pi].label, hardness: end.x, gradNorm: end.y });
   }
+  const total = records[0].gradNormKind === 'total';
   const subtitle = [
     `${runName(run)}: ${totalPoints} triples over ${records.length} recorded steps${lines.length > 0 ? '; lines: least-squares fit per phase' : ''}`,
     `Pearson r pooled per phase: ${pooled.join(', ')}`,
   ];
+  if (total) subtitle.push('totals: the loss couples triples, so a triple\'s norm includes the other triples\' terms (not per-example)');
   if (shown.length < records.length) subtitle.push(`points of ${shown.length} of the ${records.length} recorded steps shown (evenly spaced); fits and r use all`);
   const color = phaseColor(ps);
   const pointLayer = {
@@ -300,7 +304,7 @@ function hardnessScatter(run: BiencoderRun, maxPoints: number): Chart {
     mark: { type: 'circle', size: 22, opacity: 0.55 },
     encoding: {
       x: { field: 'hardness', type: 'quantitative', title: 'negative hardness s(d+, d−) (cosine of positive and negative)', scale: { zero: false } },
-      y: { field: 'gradNorm', type: 'quantitative', title: 'gradient norm w.r.t. (q, d+, d−) embeddings (L2)' },
+      y: { field: 'gradNorm', type: 'quantitative', title: `${total ? 'total ' : ''}gradient norm w.r.t. (q, d+, d−) embeddings (L2)` },
       color,
     },
   } as const;
@@ -313,7 +317,7 @@ function hardnessScatter(run: BiencoderRun, maxPoints: number): Chart {
     name: 'hardness-vs-gradient',
     spec: {
       $schema: SCHEMA,
-      title: { text: 'Negative hardness vs per-triple gradient norm', subtitle },
+      title: { text: `Negative hardness vs per-triple gradient norm${total ? ' (batch totals)' : ''}`, subtitle },
       width: WIDTH,
       height: HEIGHT + 60,
       config: CONFIG,
@@ -364,6 +368,7 @@ const QUANTITIES = {
 
 function layoutNote(name: string, layouts: Set<InternalsLayout>): string | null {
   if (layouts.has('in-batch diagonal')) return `${name}: in-batch [B, B] matrix shown by its diagonal (each triple's own pair)`;
+  if (layouts.has('distributed mean')) return `${name}: distributed, per triple the mean over the batch's positives (what its margin regresses onto)`;
   if (layouts.has('constant')) return `${name}: a static constant`;
   return null;
 }
@@ -430,7 +435,7 @@ export function buildCharts(run: Run, o: ChartOptions = {}): ChartSet {
   const gradNorm = (): void => {
     const chart = gradientNorm(run, smoothing);
     if (chart) charts.push(chart);
-    else skipped.push('grad-norm: no gradient norms logged (the run did not clip)');
+    else skipped.push('grad-norm: no gradient norms logged (runs before 2026-12-07 logged them only when clipping)');
   };
   if (run.kind === 'pretrain') {
     charts.push(pretrainLoss(run, smoothing));

@@ -11,8 +11,12 @@
 // NaN is written as null by JSON.stringify, so gradient norms and correlations may be null.
 //
 // In-batch loss internals (target or margin with B*B entries, row-major [B, B]) are reduced to their
-// diagonal, entry k being triple k's own (query, positive, negative); a static target (one entry) is
-// repeated per triple. Every internals array below therefore has one entry per triple.
+// diagonal, entry k being triple k's own (query, positive, negative); a distributed SDAM target
+// (`distributedTarget: true`, T[i, j] = (1 + s(p_i, n_j)) / 2) to its column means, mean_i T[i, j]
+// being what triple j's margin regresses onto; a static target (one entry) is repeated per triple.
+// Every internals array below therefore has one entry per triple. Per-triple gradient norms come as
+// `gradNorms` (per-example: the loss has one term per triple) or `totalGradNorms` (in-batch and
+// distributed losses, whose terms couple triples: the norm includes the other triples' terms).
 //
 // This file draws nothing (src/plot/charts.ts does) and never writes.
 
@@ -23,7 +27,7 @@ export interface TrainEntry {
   step: number;
   loss: number;
   lr: number;
-  /** Global gradient norm before clipping; null when the run did not clip (logged NaN). */
+  /** Global gradient norm before clipping; null in runs that logged it only when clipping (NaN). */
   gradNorm: number | null;
 }
 
@@ -41,13 +45,15 @@ export interface ValidationEntry {
 }
 
 /** Where a per-triple internals array came from. */
-export type InternalsLayout = 'per-triple' | 'in-batch diagonal' | 'constant';
+export type InternalsLayout = 'per-triple' | 'in-batch diagonal' | 'distributed mean' | 'constant';
 
 export interface InternalsRecord {
   step: number;
   loss: number;
   /** Per triple: norm of the loss gradient w.r.t. the triple's three embeddings. */
   gradNorms: number[];
+  /** 'per-example' (logged as gradNorms) or 'total' (totalGradNorms: other triples' loss terms included). */
+  gradNormKind: 'per-example' | 'total';
   /** Per triple: cosine s(p_k, n_k), the negative's hardness. */
   pairSimilarity: number[];
   target: { values: number[]; layout: InternalsLayout } | null;
@@ -154,7 +160,7 @@ function trainEntry(line: Line): TrainEntry {
 }
 
 const PRETRAIN_ONLY = new Set(['eval', 'start']);
-const BIENCODER_ONLY = new Set(['validation', 'initial', 'final']);
+const BIENCODER_ONLY = new Set(['validation', 'initial', 'final', 'batching']);
 
 /** The run kind an entry proves, or null when it fits both. */
 function kindOf(line: Line): Run['kind'] | null {
@@ -162,7 +168,7 @@ function kindOf(line: Line): Run['kind'] | null {
   if (typeof kind !== 'string') throw new Error(`${line.where}: missing "kind"`);
   if (PRETRAIN_ONLY.has(kind)) return 'pretrain';
   if (BIENCODER_ONLY.has(kind)) return 'biencoder';
-  if (kind !== 'train') throw new Error(`${line.where}: unknown kind ${JSON.stringify(kind)} (expected train, eval, validation, initial or final)`);
+  if (kind !== 'train') throw new Error(`${line.where}: unknown kind ${JSON.stringify(kind)} (expected train, eval, validation, initial, final or batching)`);
   if ('tokensPerSec' in line.entry) return 'pretrain';
   if ('msPerStep' in line.entry) return 'biencoder';
   return null;
@@ -210,19 +216,35 @@ function perTriple(line: Line, key: string, values: number[], batch: number, all
   throw new Error(`${line.where}: "${key}" has ${values.length} entries; expected ${expected} (B from "gradNorms")`);
 }
 
+/** Column means of a row-major [B, B] distributed target: entry j is mean_i T[i, j]. */
+function distributedMean(line: Line, values: number[], batch: number): { values: number[]; layout: InternalsLayout } {
+  if (values.length !== batch * batch) throw new Error(`${line.where}: "target" has ${values.length} entries; a distributed target has B*B=${batch * batch}`);
+  const sums = new Array<number>(batch).fill(0);
+  for (let i = 0; i < batch; i++) for (let j = 0; j < batch; j++) sums[j] += values[i * batch + j];
+  return { values: sums.map((x) => x / batch), layout: 'distributed mean' };
+}
+
 function readInternals(line: Line): InternalsRecord {
-  const gradNorms = numbers(line, 'gradNorms');
+  const hasPerExample = line.entry.gradNorms !== undefined;
+  if (hasPerExample && line.entry.totalGradNorms !== undefined) throw new Error(`${line.where}: both "gradNorms" and "totalGradNorms"`);
+  const gradKey = hasPerExample || line.entry.totalGradNorms === undefined ? 'gradNorms' : 'totalGradNorms';
+  const gradNorms = numbers(line, gradKey);
   const batch = gradNorms.length;
-  if (batch === 0) throw new Error(`${line.where}: "gradNorms" is empty`);
+  if (batch === 0) throw new Error(`${line.where}: "${gradKey}" is empty`);
   const pairSimilarity = numbers(line, 'pairSimilarity');
-  if (pairSimilarity.length !== batch) throw new Error(`${line.where}: "pairSimilarity" has ${pairSimilarity.length} entries, "gradNorms" ${batch}`);
+  if (pairSimilarity.length !== batch) throw new Error(`${line.where}: "pairSimilarity" has ${pairSimilarity.length} entries, "${gradKey}" ${batch}`);
+  const distributed = line.entry.distributedTarget;
+  if (distributed !== undefined && typeof distributed !== 'boolean') throw new Error(`${line.where}: "distributedTarget" must be true or false, got ${show(distributed)}`);
   let target: InternalsRecord['target'] = null;
   if (line.entry.target !== undefined) {
     const values = numbers(line, 'target');
-    if (values.length > 0) target = perTriple(line, 'target', values, batch, true);
+    if (values.length > 0) target = distributed ? distributedMean(line, values, batch) : perTriple(line, 'target', values, batch, true);
   }
   const margin = line.entry.margin === undefined ? null : perTriple(line, 'margin', numbers(line, 'margin'), batch, false);
-  return { step: stepOf(line), loss: num(line, 'loss'), gradNorms, pairSimilarity, target, margin, hardnessGradCorrelation: numOrNull(line, 'hardnessGradCorrelation') };
+  return {
+    step: stepOf(line), loss: num(line, 'loss'), gradNorms, gradNormKind: gradKey === 'gradNorms' ? 'per-example' : 'total', pairSimilarity, target, margin,
+    hardnessGradCorrelation: numOrNull(line, 'hardnessGradCorrelation'),
+  };
 }
 
 function readBiencoder(dir: string, lines: Line[]): BiencoderRun {
@@ -240,8 +262,8 @@ function readBiencoder(dir: string, lines: Line[]): BiencoderRun {
       const e = readValidation(line);
       order.check(line, `validation ${e.name}`, e.step);
       run.validation.push(e);
-    } else if (kind !== 'initial' && kind !== 'final') {
-      throw new Error(`${line.where}: a "${kind}" entry in a biencoder training log (expected train, validation, initial or final)`);
+    } else if (kind !== 'initial' && kind !== 'final' && kind !== 'batching') {
+      throw new Error(`${line.where}: a "${kind}" entry in a biencoder training log (expected train, validation, initial, final or batching)`);
     }
   }
   if (hasInternalsFile) {
@@ -249,6 +271,8 @@ function readBiencoder(dir: string, lines: Line[]): BiencoderRun {
     for (const line of readJsonLines(internalsPath)) {
       const record = readInternals(line);
       internalsOrder.check(line, 'internals', record.step);
+      const kind = run.internals[0]?.gradNormKind;
+      if (kind !== undefined && record.gradNormKind !== kind) throw new Error(`${line.where}: ${record.gradNormKind} gradient norms after ${kind} ones; one run logs one kind`);
       run.internals.push(record);
     }
   }

@@ -2,7 +2,7 @@
 //
 // A checkpoint is a directory `<run>/checkpoints/step-<N>/` holding
 //   config.json, model.safetensors, vocab.txt, tokenizer_config.json   the model, Hugging Face layout
-//   optimizer.safetensors   AdamW moments, keys `<param name>.exp_avg` / `.exp_avg_sq`
+//   optimizer.safetensors   AdamW moments, keys `<param name>.exp_avg` / `.exp_avg_sq` (none for plain SGD)
 //   trainer_state.json      step, data position, seeds, the run's arguments, the optimizer's step count
 // `<run>/checkpoints/latest` is a one-line file naming the newest complete checkpoint directory.
 // A save is crash-safe at every moment (tested by killing a process between each of its phases):
@@ -167,12 +167,13 @@ function settle(root: string): void {
 
 /**
  * Write `<run>/checkpoints/step-<N>` and point `latest` at it. Returns the checkpoint directory.
+ * `optimizer` null: a stateless optimizer (plain SGD), no moments saved.
  * Refuses (naming the tensor) a model with a non-finite weight, leaving the previous checkpoint as `latest`.
  */
 export async function saveCheckpoint(
   runDir: string,
   model: BertModel | BertForMaskedLM,
-  optimizer: AdamW,
+  optimizer: AdamW | null,
   state: TrainerState,
   opts: SaveCheckpointOptions = {},
 ): Promise<string> {
@@ -191,7 +192,7 @@ export async function saveCheckpoint(
     await saveModelDir(tmp, model, { tokenizer: opts.tokenizer, pooling: opts.pooling });
     const moments = new Map<string, SafetensorsTensorInput>();
     for (const [key, p] of model.namedParameters()) {
-      const s = optimizer.stateOf(p);
+      const s = optimizer?.stateOf(p);
       if (!s) continue;
       moments.set(`${key}.exp_avg`, { dtype: 'F32', shape: [...p.shape], data: Float32Array.from(await s.m.data()) });
       moments.set(`${key}.exp_avg_sq`, { dtype: 'F32', shape: [...p.shape], data: Float32Array.from(await s.v.data()) });

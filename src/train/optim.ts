@@ -97,13 +97,18 @@ export class AdamW {
   }
 }
 
-/** SGD with optional momentum, composed from primitives (no fused kernel needed). */
+/**
+ * SGD with optional momentum, composed from primitives (no fused kernel needed). Without momentum
+ * the update is exactly p ← p − lr·grad in the parameter's dtype, and there is no state to save.
+ */
 export class SGD {
   private readonly velocity = new Map<Tensor, Tensor>();
+  stepCount = 0;
 
   constructor(readonly params: Tensor[], public lr = 0.01, readonly momentum = 0) {}
 
   step(): void {
+    this.stepCount++;
     noGrad(() => {
       for (const p of this.params) {
         if (!p.grad) continue;
@@ -114,8 +119,11 @@ export class SGD {
           prev?.dispose();
           this.velocity.set(p, update);
         }
-        const next = p.sub(update.mul(this.lr));
+        // p - lr·update in the parameter's dtype; both temporaries freed here (no tidy around the step).
+        const scaled = update.mul(this.lr);
+        const next = p.sub(scaled);
         p.assign(next);
+        scaled.dispose();
         next.dispose();
       }
     });
@@ -126,6 +134,11 @@ export class SGD {
       p.grad?.dispose();
       p.grad = null;
     }
+  }
+
+  dispose(): void {
+    for (const v of this.velocity.values()) v.dispose();
+    this.velocity.clear();
   }
 }
 

@@ -3,13 +3,23 @@
 //
 // One step: B triples; queries (truncated to queryLength) and documents (docLength) go through the
 // one shared encoder in training mode (positives and negatives in one batch), the loss is computed
-// on the pooled embeddings, backward, AdamW (weight decay off for biases and LayerNorm) with the
-// SDAM paper's exponential learning-rate decay and no warm-up.
+// on the pooled embeddings, backward, AdamW (weight decay off for biases and LayerNorm) or plain SGD
+// (p ← p − lr·grad exactly), with the SDAM paper's exponential learning-rate decay and no warm-up.
+// The global gradient norm is logged every step; clipping it is off unless `clip` > 0 (the
+// released SDAM code does not clip). `dropout` overrides every dropout probability of the encoder.
+// `epochs` caps the passes over the triples (default: one with `maxTriples`, as the paper never
+// repeats a triple); an epoch is floor(n / B) batches of a fresh seeded shuffle.
 // Margin-MSE needs a teacher: scores for (query, document) pairs, computed inside the step so that
 // its cost is part of the measured step time.
 // Loss internals (every `internalsEvery` steps, to internals.jsonl): per triple s(p, n), the target,
 // the margin, and the gradient norm of the loss w.r.t. the triple's three embeddings, which shows
-// whether hard negatives (high s(p, n)) receive the larger gradients.
+// whether hard negatives (high s(p, n)) receive the larger gradients. Where triples share loss terms
+// (SDAM in-batch or distributed, InfoNCE) that norm includes the other triples' terms: it is logged
+// as `totalGradNorms`, not `gradNorms` (per-example). A distributed target is logged as its [B, B]
+// matrix with `distributedTarget: true` (triple j regresses onto the mean over i of T[i, j]).
+// Step time: each step's `ms` is logged; the result's `medianStepMs` is the median over the steps
+// after the first WARMUP_STEPS of each process (start or resume), which pay for compilation and
+// allocation.
 // Determinism: the triple order (seeded shuffle per epoch) and dropout (reseeded per step) are
 // functions of the seed, so a run repeats its loss trajectory exactly.
 // Resumable: a checkpoint (checkpoint.ts: weights, AdamW moments, early-stopping state) is saved at
@@ -29,12 +39,13 @@ import type { Tensor } from '../tensor/tensor.js';
 import { fromArray } from '../tensor/tensor.js';
 import * as ops from '../autograd/ops.js';
 import { Biencoder } from '../nn/biencoder.js';
+import { setDropout } from '../nn/module.js';
 import { readBertConfig } from '../nn/model-dir.js';
 import type { PoolingMode } from '../nn/pooling.js';
 import { docText, loadBeir, readTriples, type BeirDataset, type Triple } from '../data/beir.js';
 import { denseRetrieve } from '../eval/dense.js';
 import { evaluate, type Evaluation } from '../eval/metrics.js';
-import { AdamW, clipGradNorm, decayGroups } from './optim.js';
+import { AdamW, SGD, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule } from './schedule.js';
 import { infoNCE, marginMSE, sdamLoss, type SdamOptions } from './losses.js';
 import { mixSeed } from './mlm.js';
@@ -71,12 +82,20 @@ export interface TrainBiencoderOptions {
   queryLength: number;
   docLength: number;
   lr: number;
-  /** Per-step factor of the exponential learning-rate decay. */
+  /** Per-step factor of the exponential learning-rate decay (the released SDAM code: 0.99999). */
   gamma: number;
+  /** 'adamw' (default) or 'sgd': plain SGD, p ← p − lr·grad exactly (no momentum, no weight decay). */
+  optimizer?: 'adamw' | 'sgd';
+  /** AdamW's weight decay (not on biases and LayerNorm); unused by SGD. */
   weightDecay: number;
+  /** Max global gradient norm; 0 disables clipping (the released SDAM code does not clip). */
   clip: number;
+  /** Override every dropout probability of the encoder (0: none); unset keeps the model's config. */
+  dropout?: number;
   /** Maximum optimizer steps. */
   steps: number;
+  /** Maximum passes over the triples; default 1 with `maxTriples`, else no cap (only `steps`). */
+  epochs?: number;
   /** Use only the first n triples of the seeded order (data-efficiency runs). */
   maxTriples?: number;
   seed: number;
@@ -112,14 +131,39 @@ export interface SetMetrics {
 
 export interface TrainBiencoderResult {
   steps: number;
+  /** Triples trained on (steps × batch size, repeats counted) and passes over the training triples. */
+  triplesSeen: number;
+  epochs: number;
+  /** Training triples available (after `maxTriples`). */
+  trainTriples: number;
   bestStep: number;
   stoppedEarly: boolean;
+  /** Mean step time over all steps, warm-up included. */
   msPerStep: number;
+  /** Median step time without each process's first WARMUP_STEPS steps; null when no step is past them. */
+  medianStepMs: number | null;
   initial?: SetMetrics[];
   final: SetMetrics[];
   modelDir: string;
   /** The signal that stopped training early (its checkpoint saved; no final model or metrics), or null. */
   interrupted: 'SIGINT' | 'SIGTERM' | null;
+}
+
+/** Steps at the start of each process (a fresh start or a resume) left out of `medianStepMs`. */
+export const WARMUP_STEPS = 3;
+
+/** The cap on passes over the triples: `epochs`, else one for a data-efficiency run (`maxTriples`), else none. */
+function epochCap(o: TrainBiencoderOptions): number | null {
+  if (o.epochs !== undefined && !(Number.isSafeInteger(o.epochs) && o.epochs >= 1)) throw new Error(`epochs must be an integer >= 1, got ${o.epochs}`);
+  return o.epochs ?? (o.maxTriples !== undefined ? 1 : null);
+}
+
+/** Median of a list (mean of the middle two for an even length); null for an empty list. */
+export function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** The options a resumed run must share with the run that saved the checkpoint (`steps` may grow). */
@@ -129,7 +173,8 @@ function runArgs(o: TrainBiencoderOptions): Record<string, unknown> {
       : { kind: 'infonce', scale: o.loss.scale, ownNegatives: o.loss.ownNegatives };
   return {
     model: o.model, data: o.data, trainSplit: o.trainSplit ?? 'train', loss, pooling: o.pooling, batchSize: o.batchSize,
-    queryLength: o.queryLength, docLength: o.docLength, lr: o.lr, gamma: o.gamma, weightDecay: o.weightDecay, clip: o.clip,
+    queryLength: o.queryLength, docLength: o.docLength, lr: o.lr, gamma: o.gamma, optimizer: o.optimizer ?? 'adamw',
+    weightDecay: o.weightDecay, clip: o.clip, dropout: o.dropout ?? null, epochs: epochCap(o),
     maxTriples: o.maxTriples ?? null, seed: o.seed, evalEvery: o.evalEvery, patience: o.patience, validation: o.validation ?? null,
     evalSets: o.evalSets, evalInitial: o.evalInitial ?? false, evalQueries: o.evalQueries ?? null, internalsEvery: o.internalsEvery,
   };
@@ -231,19 +276,22 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   const pooling = { mode: o.pooling, normalize: false };
   const bi = Biencoder.load(resumeDir ?? o.model, { device: o.device, pooling, dropoutGenerator: dropoutGen });
   bi.model.encoder.checkpointActivations = o.checkpointActivations === true;
+  if (o.dropout !== undefined) setDropout(bi.model, o.dropout);
   const validation = o.validation && o.evalEvery > 0 ? await loadEvalSet(o.validation) : null;
   const evalData = await Promise.all(o.evalSets.map((set) => loadEvalSet(set, o.evalQueries)));
   const evalOpts = { queryLength: o.queryLength, docLength: o.docLength, batchSize: o.evalBatchSize, progress: o.progress };
-  const optimizer = new AdamW(decayGroups(bi.model.namedParameters(), o.weightDecay), { lr: o.lr });
+  const optimizer = o.optimizer === 'sgd' ? new SGD(bi.model.parameters(), o.lr)
+    : new AdamW(decayGroups(bi.model.namedParameters(), o.weightDecay), { lr: o.lr });
 
   let state: TrainerState;
   if (resumeDir) {
     state = readTrainerState(resumeDir);
-    loadOptimizerState(resumeDir, bi.model, optimizer, state);
+    if (optimizer instanceof AdamW) loadOptimizerState(resumeDir, bi.model, optimizer, state);
+    else optimizer.stepCount = state.optimizerStep;
   } else {
     const initial = o.evalInitial ? [] as SetMetrics[] : null;
     for (const [i, set] of (initial ? o.evalSets : []).entries()) initial!.push(await evaluateBiencoder(bi, evalData[i], { ...evalOpts, name: set.name }));
-    state = { step: 0, optimizerStep: 0, best: null, bestStep: 0, sinceBest: 0, stoppedEarly: false, stepMs: 0, initial, args: runArgs(o) };
+    state = { step: 0, optimizerStep: 0, best: null, bestStep: 0, sinceBest: 0, stoppedEarly: false, stepMs: 0, timedMs: [], initial, args: runArgs(o) };
   }
   const initial = (state.initial as SetMetrics[] | null) ?? undefined;
   let best = (state.best as number | null) ?? -Infinity;
@@ -251,10 +299,12 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   let sinceBest = state.sinceBest as number;
   let stoppedEarly = state.stoppedEarly as boolean;
   let stepMs = state.stepMs as number;
+  // Step times (ms) past each process's warm-up, for medianStepMs.
+  const timedMs = [...(state.timedMs as number[])];
   let step = state.step;
   const save = async (): Promise<void> => {
-    const full: TrainerState = { ...state, step, optimizerStep: optimizer.stepCount, best: Number.isFinite(best) ? best : null, bestStep, sinceBest, stoppedEarly, stepMs };
-    await saveCheckpoint(o.out, bi.model, optimizer, full, { tokenizer: bi.tokenizer, pooling });
+    const full: TrainerState = { ...state, step, optimizerStep: optimizer.stepCount, best: Number.isFinite(best) ? best : null, bestStep, sinceBest, stoppedEarly, stepMs, timedMs };
+    await saveCheckpoint(o.out, bi.model, optimizer instanceof AdamW ? optimizer : null, full, { tokenizer: bi.tokenizer, pooling });
   };
   if (!resumeDir) await save();
 
@@ -273,6 +323,10 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   const params = bi.model.parameters();
   const modelDir = join(o.out, 'model');
   const batchesPerEpoch = Math.floor(triples.length / o.batchSize);
+  const epochs = epochCap(o);
+  const lastStep = epochs === null ? o.steps : Math.min(o.steps, epochs * batchesPerEpoch);
+  // Losses whose terms couple triples: a triple's embedding gradients then include other triples' terms.
+  const sharedTerms = o.loss.kind === 'infonce' || (o.loss.kind === 'sdam' && (o.loss.options.inBatch === true || o.loss.options.target === 'distributed'));
   const saveEvery = o.saveEvery ?? 50;
   const resumedAt = step;
   let order: Triple[] = [];
@@ -285,10 +339,10 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const bar = startProgress({ label: 'train', total: o.steps, unit: 'step', start: step, enabled: o.progress });
+  const bar = startProgress({ label: 'train', total: lastStep, unit: 'step', start: step, enabled: o.progress });
   bi.model.train();
   try {
-    while (step < o.steps && !stoppedEarly) {
+    while (step < lastStep && !stoppedEarly) {
       // Give the event loop a turn (on the cpu device no await reaches it), so a signal is seen between steps.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (interrupted) break;
@@ -335,32 +389,39 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       });
       const lossValue = (await out.loss.data())[0];
       if (!Number.isFinite(lossValue)) throw divergedError(o.out, step, `loss is ${lossValue}`);
-      // An infinite norm would make clipping scale every gradient to zero; a NaN one would skip clipping.
-      const gradNorm = o.clip > 0 ? await clipGradNorm(params, o.clip) : NaN;
-      if (o.clip > 0 && !Number.isFinite(gradNorm)) throw divergedError(o.out, step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(bi.model)));
+      // The norm is measured (and logged) on every step, clipped only when asked. An infinite norm
+      // would make clipping scale every gradient to zero; a NaN one would skip clipping.
+      const gradNorm = await clipGradNorm(params, o.clip > 0 ? o.clip : Infinity);
+      if (!Number.isFinite(gradNorm)) throw divergedError(o.out, step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(bi.model)));
       optimizer.lr = schedule(step);
       optimizer.step();
       optimizer.zeroGrad();
       const bad = await firstNonFinite(bi.model.namedParameters());
       if (bad) throw divergedError(o.out, step, 'the update made a weight non-finite', bad);
-      stepMs += performance.now() - t0;
+      const ms = performance.now() - t0;
+      stepMs += ms;
+      if (step - resumedAt > WARMUP_STEPS) timedMs.push(ms);
 
       if (recordInternals) {
         const norms = await Promise.all([out.q, out.p, out.n].map((t) => rowNorms(t.grad, B)));
         const gradNorms = norms[0].map((_, i) => Math.sqrt(norms[0][i] ** 2 + norms[1][i] ** 2 + norms[2][i] ** 2));
         const arrays: Record<string, number[]> = {};
         for (const [k, t] of Object.entries(out.parts)) arrays[k] = [...(await t.data())];
-        log('internals', { step, loss: lossValue, gradNorms, ...arrays, hardnessGradCorrelation: pearson(arrays.pairSimilarity, gradNorms) ?? 0 });
+        const distributed = o.loss.kind === 'sdam' && o.loss.options.target === 'distributed' ? { distributedTarget: true } : {};
+        log('internals', {
+          step, loss: lossValue, [sharedTerms ? 'totalGradNorms' : 'gradNorms']: gradNorms, ...arrays, ...distributed,
+          hardnessGradCorrelation: pearson(arrays.pairSimilarity, gradNorms), // null when undefined (constant values)
+        });
       }
       for (const t of [out.loss, out.q, out.p, out.n, ...Object.values(out.parts)]) {
         t.grad?.dispose();
         t.grad = null;
         t.dispose();
       }
-      log('log', { kind: 'train', step, loss: lossValue, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
+      log('log', { kind: 'train', step, loss: lossValue, lr: optimizer.lr, gradNorm, ms, msPerStep: stepMs / step, triples: step * o.batchSize, epochs: step / batchesPerEpoch });
       bar.update(step, { loss: lossValue.toFixed(4) });
 
-      if (validation && (step % o.evalEvery === 0 || step === o.steps)) {
+      if (validation && (step % o.evalEvery === 0 || step === lastStep)) {
         const v = await evaluateBiencoder(bi, validation, { ...evalOpts, progress: false, name: o.validation!.name });
         const score = v.metrics['nDCG@10'];
         log('log', { kind: 'validation', step, ...v });
@@ -373,7 +434,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
           stoppedEarly = true;
         }
       }
-      if (step % saveEvery === 0 && step < o.steps && !stoppedEarly) await save();
+      if (step % saveEvery === 0 && step < lastStep && !stoppedEarly) await save();
     }
     if (step !== resumedAt) await save();
     if (!interrupted && !validation) {
@@ -387,7 +448,11 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
     optimizer.dispose();
     bi.dispose();
   }
-  if (interrupted) return { steps: step, bestStep, stoppedEarly, msPerStep: stepMs / Math.max(step, 1), initial, final: [], modelDir, interrupted };
+  const summary = {
+    steps: step, triplesSeen: step * o.batchSize, epochs: step / batchesPerEpoch, trainTriples: triples.length, bestStep, stoppedEarly,
+    msPerStep: stepMs / Math.max(step, 1), medianStepMs: median(timedMs),
+  };
+  if (interrupted) return { ...summary, initial, final: [], modelDir, interrupted };
 
   const finalModel = Biencoder.load(modelDir, { device: o.device });
   const final: SetMetrics[] = [];
@@ -396,7 +461,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   } finally {
     finalModel.dispose();
   }
-  const result: TrainBiencoderResult = { steps: step, bestStep, stoppedEarly, msPerStep: stepMs / Math.max(step, 1), initial, final, modelDir, interrupted: null };
+  const result: TrainBiencoderResult = { ...summary, initial, final, modelDir, interrupted: null };
   log('log', { kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
