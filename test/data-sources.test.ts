@@ -62,6 +62,11 @@ describe('htmlToBlocks', () => {
     ]);
   });
 
+  it('texinfo navigation (div.header) is dropped; mdBook heading anchors (a.header) are kept', () => {
+    const html = '<div class="header"><p>Next: Strings, Previous: Data Types [Contents]</p></div><h2><a class="header" href="#x">Numeric Data Types</a></h2><p>A numeric constant.</p>';
+    expect(htmlToBlocks(html)).toEqual([{ kind: 'heading', text: 'Numeric Data Types', level: 2 }, { kind: 'para', text: 'A numeric constant.' }]);
+  });
+
   it('root keeps only the text inside matching elements', () => {
     const html = '<div class="code-header">pub fn len(&amp;self) -&gt; usize</div><div class="docblock"><p>Returns the number of elements.</p></div><p>outside</p>';
     const blocks = htmlToBlocks(html, { root: (_t, a) => a.class === 'docblock' });
@@ -129,6 +134,7 @@ describe('dictd', () => {
 
   it('entry markup: pronunciation, source tags and cross-reference braces removed', () => {
     expect(dictEntryText('Abjurement \\Ab*jure"ment\\ (-ment), n.\n   Renunciation. [R.]\n   [1913 Webster]\n')).toBe('Abjurement (-ment), n. Renunciation. [R.]');
+    expect(dictEntryText('Acknowledgement \\Ac*knowl"edge*ment\\ ([a^]k*n[o^]l"[e^]j*ment), n.\n   Gapesing (? or ?).')).toBe('Acknowledgement, n. Gapesing.');
     expect(dictEntryText('aliasing bug\n\n   <programming> A class of {bugs}, see {GC}.\n')).toBe('aliasing bug programming A class of bugs, see GC.');
   });
 

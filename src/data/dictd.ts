@@ -7,7 +7,8 @@
 // zlib reads as is). Several headwords can point at one entry; each entry is read once, in file
 // order. The database's own header entries (00-database-info, -short, -url, ...) are skipped.
 // Entry markup is simplified for reading: {cross references} and <category> tags lose their
-// brackets, GCIDE's \pro*nun"ci*a`tion\ and its source tags ("[1913 Webster]") are removed.
+// brackets; GCIDE's \pro*nun"ci*a`tion\, its parenthesised respellings ("([a^]k*n[o^]l"[e^]j*ment)",
+// "(? or ?)") and its source tags ("[1913 Webster]") are removed.
 
 import { gunzipSync } from 'node:zlib';
 
@@ -57,6 +58,7 @@ export function dictEntryText(raw: string): string {
     .filter((line) => !/^\s*\[[^\]]*\]\s*$/.test(line))
     .join('\n')
     .replace(/\\[^\\\n]*\\/g, '')
+    .replace(/\s\((?:\?(?: or \?)*|[^()\s]*[[\]"*`][^()\s]*)\)/g, '')
     .replace(/\{([^{}]*)\}/g, '$1')
     .replace(/<([a-z][a-z ,-]*)>/gi, '$1')
     .replace(/\s+([,.;:])/g, '$1')

@@ -24,7 +24,7 @@ const SKIP_NAMES = new Set([
   'breadcrumbs', 'headerlink', 'toc', 'localtoc', 'footer', 'menu-bar', 'nav-chapters', 'nav-wrapper', 'sidebar-elems',
   'search-form', 'skip-link', 'linenos', 'copyright', 'test-arrow', 'rustdoc-breadcrumbs', 'prevnext', 'navlinks',
   't-navbar', 'printfooter', 'catlinks', 'editsection', 'memItemLeft', 'memItemRight', 'hd', 'ft', 'nav', 'global-nav', 'topbar',
-  'leftnav', 'bd-toc', 'prev-next-area',
+  'leftnav', 'bd-toc', 'prev-next-area', 'nav-panel',
 ]);
 const SKIP_ROLES = new Set(['navigation', 'banner', 'contentinfo', 'search', 'complementary']);
 /** Elements whose start and end delimit a block of text. */
@@ -38,6 +38,8 @@ function skipped(tag: string, attrs: Record<string, string>): boolean {
   if (attrs.role !== undefined && SKIP_ROLES.has(attrs.role)) return true;
   if (attrs.hidden !== undefined) return true;
   if (attrs.id !== undefined && SKIP_NAMES.has(attrs.id)) return true;
+  // Texinfo's navigation is a div.header (mdBook's a.header anchors are headings' text).
+  if (tag === 'div' && attrs.class === 'header') return true;
   return attrs.class !== undefined && attrs.class.split(/\s+/).some((c) => SKIP_NAMES.has(c));
 }
 
