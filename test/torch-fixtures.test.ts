@@ -287,6 +287,18 @@ describe('PyTorch 1.13 fixtures: composite functions', () => {
     });
   }
 
+  // Masked cells (duplicates of the gold, filtered false negatives; masked_loss_cases in the generator):
+  // logits = (cat(S_qp, S_qn) / tau).masked_fill(mask, -inf); loss = F.cross_entropy(logits, arange(B))
+  fixtureCase('info_nce_masked', ['matmul', 'logsoftmax'], ({ x, c }) => ({
+    loss: infoNCE(x.q, x.p, 1 / c.tau, x.n, Uint8Array.from(x.mask.toArray())),
+  }));
+
+  // e = sdam_reference(q, p, n, 'adaptive', in_batch, 'rowwise', 'l2'); keep = 1 - mask; loss = (e² · keep).sum() / keep.sum()
+  fixtureCase('sdam_inbatch_rowwise_l2_masked', ['matmul'], ({ x }) => {
+    const { loss, error } = sdamLoss(x.q, x.p, x.n, { target: 'adaptive', inBatch: true, marginMode: 'rowwise', error: 'l2', mask: Uint8Array.from(x.mask.toArray()) });
+    return { loss, error };
+  });
+
   it('every fixture file has a test', () => {
     const files = readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
     expect(files.sort()).toEqual([...tested].sort());

@@ -311,6 +311,41 @@ def loss_cases():
         {'loss': SCALAR_UPSTREAM}, {'tau': tau})
 
 
+def masked_loss_cases():
+    """In-batch losses with cells left out (duplicates of the gold, filtered false negatives):
+    InfoNCE excludes them from the softmax (-inf here, independent of retrograd's -1e10 offset),
+    in-batch SDAM averages its error over the kept cells only."""
+    B, H = 5, 8
+    q, p = randn(B, H), randn(B, H)
+    n = p + 0.6 * randn(B, H)
+    tau = 0.05
+    # [B, 2B] over [p | n]: no diagonal (gold) cell; row 2 keeps only its gold and own negative.
+    mask = torch.zeros(B, 2 * B, dtype=torch.int64)
+    for i, j in [(0, 1), (0, 7), (1, 0), (2, 0), (2, 1), (2, 3), (2, 4), (2, 5), (2, 6), (2, 8), (2, 9), (3, 9), (4, 2)]:
+        mask[i, j] = 1
+
+    def info_nce_masked(dtype, q, p, n, mask):
+        s = torch.cat([pairwise_cos(q, p), pairwise_cos(q, n)], dim=1)  # [B, 2B]
+        logits = (s / tau).masked_fill(mask.bool(), float('-inf'))
+        return {'loss': F.cross_entropy(logits, torch.arange(B))}, {}
+
+    run('info_nce_masked', {'q': q, 'p': p, 'n': n, 'mask': mask}, ['q', 'p', 'n'], info_nce_masked,
+        {'loss': SCALAR_UPSTREAM}, {'tau': tau})
+
+    # [B, B] (query i, negative j) cells of in-batch SDAM; the diagonal (own negative) stays.
+    cells = torch.zeros(B, B, dtype=torch.int64)
+    for i, j in [(0, 3), (1, 0), (1, 4), (3, 1), (4, 0), (4, 1), (4, 2)]:
+        cells[i, j] = 1
+
+    def sdam_masked(dtype, q, p, n, mask):
+        _, e = sdam_reference(q, p, n, 'adaptive', True, 'rowwise', 'l2', False)  # [B, B]
+        keep = 1 - mask.to(dtype)
+        return {'loss': (SDAM_ERRORS['l2'](e) * keep).sum() / keep.sum(), 'error': e}, {}
+
+    run('sdam_inbatch_rowwise_l2_masked', {'q': q, 'p': p, 'n': n, 'mask': cells}, ['q', 'p', 'n'], sdam_masked,
+        {'loss': SCALAR_UPSTREAM, 'error': randn(B, B)}, {'target': -1.0})
+
+
 def debian_torch_version():
     try:
         return subprocess.run(['dpkg-query', '-W', '-f=${Version}', 'python3-torch'],
@@ -337,7 +372,8 @@ layer norm (eps 1e-12 and 1e-5, affine), exact erf GELU, a BERT-style attention 
 projections, 2 heads, additive padding mask, softmax, context, output projection, residual,
 LayerNorm), a cosine-similarity matrix of L2-normalised rows, InfoNCE (also with each triple's own
 negative), Margin-MSE, and SDAM losses (per-triple, distributed and in-batch margins; static and
-adaptive targets; l2, l1 and soft errors; detached targets).
+adaptive targets; l2, l1 and soft errors; detached targets), and the in-batch losses with masked
+cells (InfoNCE with -inf logits, in-batch SDAM averaged over the kept cells).
 """
     with open(os.path.join(OUT_DIR, 'README.md'), 'w') as f:
         f.write(text)
@@ -353,6 +389,7 @@ def main():
     attention_cases()
     similarity_cases()
     loss_cases()
+    masked_loss_cases()
     write_readme()
 
 

@@ -23,11 +23,19 @@
 // at --temperature 0.02 unless given, the context of a step drawn from the batch's documents (down
 // to --context-size), two-stage gradient caching in chunks of --chunk-size (--no-grad-cache: plain
 // backprop), dropout off unless --dropout. No validation, internals or checkpoints on this path yet.
+// Batches (both model types): --batching random (a seeded shuffle per epoch) or contextual (CDE:
+// the triples clustered as by `retrograd cluster`, with its --cluster-size (default --batch-size),
+// --order, --dims, --iterations, --restarts, --init; cached per data in --cache-dir; re-packed each
+// epoch). In-batch losses never count a duplicate of a query's gold document as its negative;
+// --filter tfidf | model:DIR also drops the documents a frozen surrogate scores >= the gold (the
+// query's own hard negative exempt).
 
 import type { Command } from 'commander';
 import type { SdamError, SdamMarginMode, SdamOptions, SdamTarget } from '../train/losses.js';
 import type { EvalSet, LossSpec, Teacher } from '../train/retrieval.js';
 import { startDevice } from './options.js';
+import { parseFilter, type BatchingSpec, type FilterSpec } from '../train/batching/plan.js';
+import { defaultCacheDir } from '../train/batching/cache.js';
 
 function num(name: string, value: string, o: { int?: boolean; min?: number; exclusiveMin?: boolean } = {}): number {
   const n = Number(value);
@@ -55,6 +63,31 @@ function sdamOptions(o: Record<string, unknown>): SdamOptions {
   return { target, inBatch: Boolean(o.inBatch), marginMode: marginMode as SdamMarginMode, error: error as SdamError, detachTarget: Boolean(o.detachTarget) };
 }
 
+/** --batching, its clustering options, --filter and --cache-dir (src/train/batching/plan.ts). */
+function batchingOptions(o: Record<string, unknown>, batchSize: number): { batching: BatchingSpec; filter: FilterSpec; cacheDir: string } {
+  const kind = String(o.batching);
+  const dims = num('dims', String(o.dims), { int: true, min: 1 });
+  let batching: BatchingSpec;
+  if (kind === 'random') {
+    for (const key of ['clusterSize', 'order', 'iterations', 'restarts', 'init']) {
+      if (o[key] !== undefined) throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --batching contextual only`);
+    }
+    batching = { kind: 'random' };
+  } else if (kind === 'contextual') {
+    const order = String(o.order ?? 'random');
+    if (order !== 'random' && order !== 'tsp') throw new Error(`--order must be random or tsp, got ${order}`);
+    const init = String(o.init ?? 'random');
+    if (init !== 'random' && init !== 'kmeans++') throw new Error(`--init must be random or kmeans++, got ${init}`);
+    batching = {
+      kind: 'contextual', clusterSize: o.clusterSize === undefined ? batchSize : num('cluster-size', String(o.clusterSize), { int: true, min: 1 }), order, dims,
+      iterations: num('iterations', String(o.iterations ?? '100'), { int: true, min: 1 }), restarts: num('restarts', String(o.restarts ?? '3'), { int: true, min: 1 }), init,
+    };
+  } else {
+    throw new Error(`--batching must be random or contextual, got ${kind}`);
+  }
+  return { batching, filter: parseFilter(String(o.filter), dims), cacheDir: o.cacheDir === undefined ? defaultCacheDir() : String(o.cacheDir) };
+}
+
 export function registerTrain(program: Command): void {
   program
     .command('train')
@@ -73,6 +106,16 @@ export function registerTrain(program: Command): void {
     .option('--temperature <t>', 'InfoNCE temperature (default 0.05; 0.02 with --model-type contextual)')
     .option('--own-negatives', 'InfoNCE: add each triple\'s own negative to the candidates')
     .option('--pooling <mode>', 'mean | cls (the paper\'s first token; untrained in an MLM-only checkpoint)', 'mean')
+    .option('--batching <kind>', 'random | contextual (CDE: triples clustered once, cached, re-packed each epoch)', 'random')
+    .option('--cluster-size <n>', 'contextual batching: target triples per cluster (default: --batch-size)')
+    .option('--order <order>', 'contextual batching: cluster order, random | tsp (default random)')
+    .option('--dims <n>', 'contextual batching and --filter tfidf: TF-IDF + SVD dimension', '128')
+    .option('--iterations <n>', 'contextual batching: k-means iterations per restart (default 100)')
+    .option('--restarts <n>', 'contextual batching: k-means restarts (default 3)')
+    .option('--init <init>', 'contextual batching: k-means initialisation, random | kmeans++ (default random)')
+    .option('--filter <f>', 'in-batch losses: none | tfidf | model:DIR (drop in-batch documents the surrogate scores >= the gold; duplicates of the gold are always dropped)', 'none')
+    .option('--cache-dir <dir>', 'cache of the clustering and TF-IDF stages (default $RETROGRAD_CACHE, else ~/.cache/retrograd)')
+    .option('--eval-queries <n>', 'evaluate on a seeded subsample of n queries per set')
     .option('--batch-size <n>', 'triples per step (BERT-mini: 64 fit the cpu device\'s 4 GiB heap, 128 with --checkpoint-activations)', '16')
     .option('--checkpoint-activations', 'recompute each encoder layer in backward (less memory, about a third more time)')
     .option('--query-length <n>', 'query tokens', '32')
@@ -132,6 +175,8 @@ export function registerTrain(program: Command): void {
           chunkSize: num('chunk-size', s('chunkSize'), { int: true, min: 1 }),
           dropout: Boolean(o.dropout),
           evalSets: s('eval') === '' ? [] : s('eval').split(',').map((spec) => parseEvalSet(spec, 'eval')),
+          evalQueries: o.evalQueries === undefined ? undefined : num('eval-queries', s('evalQueries'), { int: true, min: 1 }),
+          ...batchingOptions(o, num('batch-size', s('batchSize'), { int: true, min: 2 })),
           device,
         });
         console.log(JSON.stringify({ loss: 'infonce', modelType: 'contextual', ...result }, null, 2));
@@ -195,6 +240,8 @@ export function registerTrain(program: Command): void {
         internalsEvery: num('internals-every', s('internalsEvery'), { int: true, min: 0 }),
         saveEvery: num('save-every', s('saveEvery'), { int: true, min: 1 }),
         checkpointActivations: o.checkpointActivations === true,
+        evalQueries: o.evalQueries === undefined ? undefined : num('eval-queries', s('evalQueries'), { int: true, min: 1 }),
+        ...batchingOptions(o, num('batch-size', s('batchSize'), { int: true, min: 2 })),
         device,
       });
       console.log(JSON.stringify({ loss: lossName, ...result }, null, 2));

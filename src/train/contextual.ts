@@ -1,7 +1,9 @@
 // Training the two-stage contextual model (src/nn/contextual.ts; spec: docs/cde.md of the shared
 // docs, section 2, "Training"): one-directional InfoNCE query -> document on cosine / τ (τ = 0.02
 // by default), with the context of a step drawn from that batch's documents (down to J, seeded) and
-// shared by its queries and documents.
+// shared by its queries and documents. Batches: a seeded shuffle per epoch, or contextual batches
+// re-packed per epoch (batching/plan.ts); duplicates of a query's gold document are always masked
+// out of its softmax, and with a filter the surrogate's false negatives too.
 //
 // `contextualStep` computes one batch's loss and accumulates the gradients into `.grad`, either by
 // plain backprop (the whole batch's graph alive at once) or with two-stage gradient caching, whose
@@ -33,6 +35,7 @@ import { docText, loadBeir, readTriples, type BeirDataset, type Triple } from '.
 import { denseRetrieve } from '../eval/dense.js';
 import { evaluate } from '../eval/metrics.js';
 import { maskLogits } from './batching/filter.js';
+import { BatchPlan, maskedFractions, type BatchingSpec, type FilterSpec } from './batching/plan.js';
 import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule } from './schedule.js';
 import { mixSeed } from './mlm.js';
@@ -278,6 +281,12 @@ export interface TrainContextualOptions {
   batchSize: number;
   /** Batches as lists of triple indices (e.g. contextual batching); default a seeded shuffle per epoch. */
   batches?: number[][];
+  /** Contextual batches re-packed per epoch (batching/plan.ts; overrides `batches`); default random. */
+  batching?: BatchingSpec;
+  /** False-negative filter of the loss (default none); duplicates of a query's gold are always masked. */
+  filter?: FilterSpec;
+  /** Cache of the clustering and TF-IDF stages (batching/cache.ts). */
+  cacheDir?: string;
   /** Each triple's hard negative joins the batch's documents (default false: the paper finds extra mined negatives hurt). */
   negatives?: boolean;
   queryLength: number;
@@ -341,7 +350,13 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
   const optimizer = new AdamW(decayGroups(model.namedParameters(), o.weightDecay), { lr: o.lr });
   const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
   const params = model.parameters();
-  const perEpoch = o.batches ? o.batches.length : Math.floor(triples.length / o.batchSize);
+  const plan = BatchPlan.create(triples, {
+    batching: o.batching ?? { kind: 'random' }, filter: o.filter ?? { kind: 'none' }, layout: o.negatives ? 'positives+negatives' : 'positives',
+    batchSize: o.batchSize, seed: o.seed, queryText: (id) => data.queries.get(id)!, docText: (id) => docText(data.corpus.get(id)!),
+    cacheDir: o.cacheDir, device: o.device, queryLength: o.queryLength, docLength: o.docLength,
+  });
+  const contextualBatching = o.batching?.kind === 'contextual';
+  const perEpoch = contextualBatching ? plan.perEpoch : o.batches ? o.batches.length : Math.floor(triples.length / o.batchSize);
   let order: number[][] = [];
   let stepMs = 0;
   let step = 0;
@@ -352,7 +367,11 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       const inEpoch = step % perEpoch;
       if (inEpoch === 0) {
         const gen = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / perEpoch)));
-        if (o.batches) {
+        const epoch = Math.floor(step / perEpoch);
+        if (contextualBatching) {
+          order = plan.batches(epoch)!;
+          log({ kind: 'batching', step: step + 1, epoch, ...plan.hardness(epoch) });
+        } else if (o.batches) {
           order = gen.shuffle(o.batches.map((b) => [...b]));
         } else {
           const shuffled = gen.shuffle(triples.map((_, i) => i));
@@ -365,7 +384,8 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       const t0 = performance.now();
       const documents = picked.map((t) => docText(data.corpus.get(t.pos)!));
       if (o.negatives ?? false) documents.push(...picked.map((t) => docText(data.corpus.get(t.neg)!)));
-      const { loss } = contextualStep(model, { queries: picked.map((t) => data.queries.get(t.qid)!), documents }, {
+      const masked = plan.mask(picked)!;
+      const { loss } = contextualStep(model, { queries: picked.map((t) => data.queries.get(t.qid)!), documents, mask: masked.mask }, {
         temperature: o.temperature, queryLength: o.queryLength, docLength: o.docLength, contextSeed: mixSeed(o.seed, SALT.context, step),
         gradCache: o.gradCache, chunkSize: o.chunkSize, contextChunkSize: o.contextChunkSize,
       });
@@ -375,11 +395,12 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       optimizer.step();
       optimizer.zeroGrad();
       stepMs += performance.now() - t0;
-      log({ kind: 'train', step, loss, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
+      log({ kind: 'train', step, loss, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step, masked: maskedFractions(masked) });
       bar.update(step, { loss: loss.toFixed(4) });
     }
   } finally {
     bar.finish();
+    plan.dispose();
     optimizer.dispose();
   }
   model.eval();

@@ -5,19 +5,30 @@
 //
 // Notation: q, p, n are [B, H] embeddings of queries, positive and negative documents (one triple
 // per row); s(a, b) is cosine similarity; S_xy[i, j] = s(x_i, y_j) is a [B, B] matrix.
+// The in-batch losses take an optional mask (row-major, 1 = leave the cell out; built by
+// batching/negatives.ts: duplicates of the gold document, false negatives): InfoNCE adds -1e10 to
+// those logits, in-batch SDAM leaves those (query, negative) cells out of its mean.
 
-import { type Tensor, arange, scalar } from '../tensor/tensor.js';
+import { type Tensor, arange, fromArray, scalar } from '../tensor/tensor.js';
 import * as ops from '../autograd/ops.js';
+import { maskLogits } from './batching/filter.js';
 
 /**
  * InfoNCE with in-batch negatives: cross-entropy of scale·s(q_i, d_j) over j, target j = i.
  * With `negatives` [B, H] (each triple's own negative) the candidates are [d | negatives], [B, 2B].
- * q, d: [B, H] -> scalar. scale = 1/τ (20 is τ = 0.05).
+ * q, d: [B, H] -> scalar. scale = 1/τ (20 is τ = 0.05). `mask` [B, candidates]: cells left out of
+ * the softmax (never a diagonal cell).
  */
-export function infoNCE(q: Tensor, d: Tensor, scale = 20, negatives?: Tensor): Tensor {
+export function infoNCE(q: Tensor, d: Tensor, scale = 20, negatives?: Tensor, mask?: Uint8Array): Tensor {
   let scores = ops.cosineSimilarityMatrix(q, d); // [B, B]
   if (negatives) scores = ops.concat([scores, ops.cosineSimilarityMatrix(q, negatives)], 1); // [B, 2B]
-  return ops.crossEntropy(ops.mul(scores, scale), arange(0, q.shape[0], 1, { dtype: 'int32', device: q.device }));
+  let logits = ops.mul(scores, scale);
+  if (mask) {
+    const [rows, cols] = logits.shape;
+    for (let i = 0; i < rows; i++) if (mask[i * cols + i]) throw new Error(`infoNCE: the mask removes query ${i}'s positive`);
+    logits = maskLogits(logits, mask);
+  }
+  return ops.crossEntropy(logits, arange(0, q.shape[0], 1, { dtype: 'int32', device: q.device }));
 }
 
 /**
@@ -47,6 +58,8 @@ export interface SdamOptions {
   error?: SdamError;
   /** Stop gradients through the target (research switch; the released code does not). */
   detachTarget?: boolean;
+  /** In-batch only: [B, B] row-major, 1 = the (query i, negative j) cell is left out of the mean. */
+  mask?: Uint8Array;
 }
 
 export interface SdamParts {
@@ -82,6 +95,8 @@ export function sdamLoss(q: Tensor, p: Tensor, n: Tensor, o: SdamOptions = {}): 
   const marginMode = o.marginMode ?? 'rowwise';
   if (inBatch && targetKind === 'distributed') throw new Error('sdamLoss: distributed targets are not defined with in-batch negatives');
   if (typeof targetKind === 'number' && !Number.isFinite(targetKind)) throw new Error(`sdamLoss: static target must be finite, got ${targetKind}`);
+  if (o.mask && !inBatch) throw new Error('sdamLoss: a mask needs in-batch margins');
+  if (o.mask && o.mask.length !== q.shape[0] ** 2) throw new Error(`sdamLoss: mask of ${o.mask.length} cells for a batch of ${q.shape[0]}`);
 
   const docSimilarity = ops.cosineSimilarityMatrix(p, n); // [B, B]
   const positive = ops.cosineSimilarity(q, p); // [B] = diag(S_qp)
@@ -105,6 +120,15 @@ export function sdamLoss(q: Tensor, p: Tensor, n: Tensor, o: SdamOptions = {}): 
 
   // distributed: E[i, j] = m_j - T[i, j] (each triple's margin against its negative's similarity to every positive)
   const error = targetKind === 'distributed' ? ops.sub(margin.unsqueeze(0), target) : ops.sub(margin, target); // [B] -> [1, B]
-  const loss = ops.mean(errorFn(o.error ?? 'l2', error));
+  const errors = errorFn(o.error ?? 'l2', error);
+  let loss: Tensor;
+  if (o.mask) {
+    // mean over the kept cells: sum(err · keep) / #kept (0 when every cell is masked)
+    const keep = Float64Array.from(o.mask, (m) => 1 - m);
+    const kept = keep.reduce((s, k) => s + k, 0);
+    loss = ops.mul(ops.sum(ops.mul(errors, fromArray(keep, errors.shape, { dtype: errors.dtype, device: errors.device }))), 1 / Math.max(kept, 1));
+  } else {
+    loss = ops.mean(errors);
+  }
   return { loss, margin, target, error, docSimilarity };
 }

@@ -20,8 +20,13 @@
 // Step time: each step's `ms` is logged; the result's `medianStepMs` is the median over the steps
 // after the first WARMUP_STEPS of each process (start or resume), which pay for compilation and
 // allocation.
-// Determinism: the triple order (seeded shuffle per epoch) and dropout (reseeded per step) are
-// functions of the seed, so a run repeats its loss trajectory exactly.
+// Batches (batching/plan.ts): a seeded shuffle per epoch, or contextual batches (clustered once,
+// cached, re-packed per epoch; their hardness logged as a `batching` line per epoch). The in-batch
+// losses (InfoNCE, SDAM --in-batch) never count a duplicate of a query's gold document as its
+// negative, and with a filter also leave out the surrogate's false negatives (masked fractions in
+// each train line).
+// Determinism: the triple order (seeded shuffle or packing per epoch) and dropout (reseeded per
+// step) are functions of the seed, so a run repeats its loss trajectory exactly.
 // Resumable: a checkpoint (checkpoint.ts: weights, AdamW moments, early-stopping state) is saved at
 // step 0, every `saveEvery` steps, on Ctrl-C / SIGTERM and at the end; the same call on the same run
 // directory continues from it, and a run killed at any moment ends with the weights an uninterrupted
@@ -48,6 +53,7 @@ import { evaluate, type Evaluation } from '../eval/metrics.js';
 import { AdamW, SGD, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule } from './schedule.js';
 import { infoNCE, marginMSE, sdamLoss, type SdamOptions } from './losses.js';
+import { BatchPlan, lossLayout, maskedFractions, type BatchingSpec, type FilterSpec } from './batching/plan.js';
 import { mixSeed } from './mlm.js';
 import {
   divergedError, ensureDirectory, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, rewriteLog,
@@ -116,6 +122,12 @@ export interface TrainBiencoderOptions {
   device: string;
   /** Recompute each encoder layer's forward during backward: less memory, about a third more time. */
   checkpointActivations?: boolean;
+  /** Batch composition (batching/plan.ts): the seeded shuffle (default) or contextual batches. */
+  batching?: BatchingSpec;
+  /** False-negative filter of the in-batch losses (default none); duplicates of the gold are always masked. */
+  filter?: FilterSpec;
+  /** Cache of the clustering and TF-IDF stages (batching/cache.ts); none when unset. */
+  cacheDir?: string;
   /** Progress on stderr: a bar on a terminal, else a line every few seconds (default true). */
   progress?: boolean;
   onLog?: (entry: Record<string, unknown>) => void;
@@ -177,6 +189,7 @@ function runArgs(o: TrainBiencoderOptions): Record<string, unknown> {
     weightDecay: o.weightDecay, clip: o.clip, dropout: o.dropout ?? null, epochs: epochCap(o),
     maxTriples: o.maxTriples ?? null, seed: o.seed, evalEvery: o.evalEvery, patience: o.patience, validation: o.validation ?? null,
     evalSets: o.evalSets, evalInitial: o.evalInitial ?? false, evalQueries: o.evalQueries ?? null, internalsEvery: o.internalsEvery,
+    batching: o.batching ?? { kind: 'random' }, filter: o.filter ?? { kind: 'none' },
   };
 }
 
@@ -271,6 +284,13 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   }
   if (o.maxTriples !== undefined) triples = new Generator(mixSeed(o.seed, SALT.subset)).shuffle([...triples]).slice(0, o.maxTriples);
   if (triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
+  // Contextual batches and in-batch masks (duplicates of the gold, the filter's false negatives).
+  const plan = BatchPlan.create(triples, {
+    batching: o.batching ?? { kind: 'random' }, filter: o.filter ?? { kind: 'none' },
+    layout: lossLayout(o.loss.kind === 'sdam' ? { kind: 'sdam', inBatch: o.loss.options.inBatch } : { kind: o.loss.kind, ownNegatives: o.loss.kind === 'infonce' && o.loss.ownNegatives }),
+    batchSize: o.batchSize, seed: o.seed, queryText: (id) => data.queries.get(id)!, docText: (id) => docText(data.corpus.get(id)!),
+    cacheDir: o.cacheDir, device: o.device, queryLength: o.queryLength, docLength: o.docLength,
+  });
 
   const dropoutGen = new Generator(o.seed);
   const pooling = { mode: o.pooling, normalize: false };
@@ -349,7 +369,10 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       const epoch = Math.floor(step / batchesPerEpoch);
       const inEpoch = step % batchesPerEpoch;
       if (epoch !== orderEpoch) {
-        order = new Generator(mixSeed(o.seed, SALT.order, epoch)).shuffle([...triples]);
+        const planned = plan.batches(epoch);
+        order = planned ? planned.flat().map((i) => triples[i]) : new Generator(mixSeed(o.seed, SALT.order, epoch)).shuffle([...triples]);
+        // Logged with the epoch's first step, so a resume cuts and rewrites it like that step's line.
+        if (planned && inEpoch === 0) log('log', { kind: 'batching', step: step + 1, epoch, ...plan.hardness(epoch) });
         orderEpoch = epoch;
       }
       const batch = order.slice(inEpoch * o.batchSize, (inEpoch + 1) * o.batchSize);
@@ -362,6 +385,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       const docs = [...batch.map((t) => docText(data.corpus.get(t.pos)!)), ...batch.map((t) => docText(data.corpus.get(t.neg)!))];
       const teacher = o.loss.kind === 'margin-mse' ? await o.loss.teacher([...queries, ...queries], [...batch.map((t) => t.pos), ...batch.map((t) => t.neg)]) : null;
       const B = batch.length;
+      const masked = plan.mask(batch);
       const out = tidy(() => {
         const q = bi.embed(queries, o.queryLength); // [B, H]
         const d = bi.embed(docs, o.docLength); // [2B, H]
@@ -371,7 +395,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
         let loss: Tensor;
         let parts: Record<string, Tensor> = {};
         if (o.loss.kind === 'sdam') {
-          const r = sdamLoss(q, p, n, o.loss.options);
+          const r = sdamLoss(q, p, n, masked ? { ...o.loss.options, mask: masked.mask } : o.loss.options);
           loss = r.loss;
           parts = { target: r.target.detach(), margin: r.margin.detach(), pairSimilarity: ops.cosineSimilarity(p, n).detach() };
         } else if (o.loss.kind === 'margin-mse') {
@@ -381,7 +405,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
           loss = marginMSE(q, p, n, tPos, tNeg);
           parts = { pairSimilarity: ops.cosineSimilarity(p, n).detach() };
         } else {
-          loss = infoNCE(q, p, o.loss.scale, o.loss.ownNegatives ? n : undefined);
+          loss = infoNCE(q, p, o.loss.scale, o.loss.ownNegatives ? n : undefined, masked!.mask);
           parts = { pairSimilarity: ops.cosineSimilarity(p, n).detach() };
         }
         loss.backward();
@@ -418,7 +442,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
         t.grad = null;
         t.dispose();
       }
-      log('log', { kind: 'train', step, loss: lossValue, lr: optimizer.lr, gradNorm, ms, msPerStep: stepMs / step, triples: step * o.batchSize, epochs: step / batchesPerEpoch });
+      log('log', { kind: 'train', step, loss: lossValue, lr: optimizer.lr, gradNorm, ms, msPerStep: stepMs / step, triples: step * o.batchSize, epochs: step / batchesPerEpoch, ...(masked ? { masked: maskedFractions(masked) } : {}) });
       bar.update(step, { loss: lossValue.toFixed(4) });
 
       if (validation && (step % o.evalEvery === 0 || step === lastStep)) {
@@ -447,6 +471,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
     process.off('SIGTERM', onSignal);
     optimizer.dispose();
     bi.dispose();
+    plan.dispose();
   }
   const summary = {
     steps: step, triplesSeen: step * o.batchSize, epochs: step / batchesPerEpoch, trainTriples: triples.length, bestStep, stoppedEarly,

@@ -92,23 +92,18 @@ export interface PairEmbeddings {
   singularValues: Float64Array;
 }
 
-/** Embed the (query, document) pairs (see the file header). */
-export function embedPairs(pairs: readonly TextPair[], opts: EmbedOptions = {}): PairEmbeddings {
-  const dims = opts.dims ?? 128;
-  const rowOf = new Map<string, number>();
-  const texts: string[] = [];
-  const row = (text: string): number => {
-    let r = rowOf.get(text);
-    if (r === undefined) {
-      r = texts.length;
-      rowOf.set(text, r);
-      texts.push(text);
-    }
-    return r;
-  };
-  const qRows = pairs.map((p) => row(p.query));
-  const dRows = pairs.map((p) => row(p.doc));
+export interface TextEmbeddings {
+  dims: number;
+  /** texts × dims, row-major, unit rows (or zero rows for texts without a kept term), in input order. */
+  vectors: Float32Array;
+  /** TF-IDF vocabulary size and the top singular values. */
+  terms: number;
+  singularValues: Float64Array;
+}
 
+/** Embed distinct texts (see the file header): TF-IDF, randomized SVD, unit rows. */
+export function embedTexts(texts: readonly string[], opts: EmbedOptions = {}): TextEmbeddings {
+  const dims = opts.dims ?? 128;
   const { matrix, terms } = tfidfMatrix(texts, { minDf: opts.minDf, analyzer: opts.analyzer });
   const limit = Math.min(matrix.rows, matrix.cols);
   if (dims > limit) {
@@ -129,10 +124,31 @@ export function embedPairs(pairs: readonly TextPair[], opts: EmbedOptions = {}):
     if (norm === 0) continue;
     for (let j = 0; j < dims; j++) reduced[r * dims + j] = (svd.u[r * dims + j] * svd.s[j]) / norm;
   }
+  return { dims, vectors: reduced, terms: terms.length, singularValues: svd.s };
+}
+
+/** Embed the (query, document) pairs (see the file header). */
+export function embedPairs(pairs: readonly TextPair[], opts: EmbedOptions = {}): PairEmbeddings {
+  const dims = opts.dims ?? 128;
+  const rowOf = new Map<string, number>();
+  const texts: string[] = [];
+  const row = (text: string): number => {
+    let r = rowOf.get(text);
+    if (r === undefined) {
+      r = texts.length;
+      rowOf.set(text, r);
+      texts.push(text);
+    }
+    return r;
+  };
+  const qRows = pairs.map((p) => row(p.query));
+  const dRows = pairs.map((p) => row(p.doc));
+
+  const { vectors: reduced, terms, singularValues } = embedTexts(texts, opts);
   const gather = (rows: number[]): Float32Array => {
     const out = new Float32Array(rows.length * dims);
     rows.forEach((r, i) => out.set(reduced.subarray(r * dims, (r + 1) * dims), i * dims));
     return out;
   };
-  return { n: pairs.length, dims, queries: gather(qRows), docs: gather(dRows), texts: texts.length, terms: terms.length, singularValues: svd.s };
+  return { n: pairs.length, dims, queries: gather(qRows), docs: gather(dRows), texts: texts.length, terms, singularValues };
 }
