@@ -282,6 +282,18 @@ export async function loadBeir(dir: string, split: string): Promise<BeirDataset>
   return { corpus, queries, qrels };
 }
 
+/** A split and its training triples (DIR/triples/<split>.jsonl.gz), each triple's query and documents checked to exist. */
+export async function loadTrainingSplit(dir: string, split: string): Promise<{ data: BeirDataset; triples: Triple[]; triplesPath: string }> {
+  const data = await loadBeir(dir, split);
+  const triplesPath = join(dir, 'triples', `${split}.jsonl.gz`);
+  const triples = await readTriples(triplesPath);
+  for (const [k, t] of triples.entries()) {
+    if (!data.queries.has(t.qid)) throw new Error(`${triplesPath} line ${k + 1}: unknown query "${t.qid}"`);
+    for (const d of [t.pos, t.neg]) if (!data.corpus.has(d)) throw new Error(`${triplesPath} line ${k + 1}: unknown document "${d}"`);
+  }
+  return { data, triples, triplesPath };
+}
+
 /** A document or query to write: the contract fields plus any extra fields (kept after them). */
 export type DocRow = BeirDoc & JsonObject;
 export type QueryRow = { text: string } & JsonObject;

@@ -21,6 +21,18 @@ export interface EncodedBatch {
   tokenTypeIds: Tensor;
 }
 
+/** Pad encodings to the longest (the tokenizer's padBatch) and upload them as [B, T] int32 tensors. */
+export function encodingTensors(tokenizer: BertTokenizer, encodings: readonly Encoding[], device: string): EncodedBatch {
+  const b = tokenizer.padBatch(encodings);
+  const shape = [b.batchSize, b.seqLen];
+  const opts = { dtype: 'int32' as const, device };
+  return {
+    inputIds: fromArray(b.inputIds, shape, opts),
+    attentionMask: fromArray(b.attentionMask, shape, opts),
+    tokenTypeIds: fromArray(b.tokenTypeIds, shape, opts),
+  };
+}
+
 export interface LoadBiencoderOptions {
   device?: string;
   /** Overrides what the directory records (sentence-transformers files), else CLS without normalisation. */
@@ -78,14 +90,7 @@ export class Biencoder {
 
   /** Pad encodings to the longest and upload them as [B, S] int32 tensors. */
   tensors(encodings: readonly Encoding[]): EncodedBatch {
-    const b = this.tokenizer.padBatch(encodings);
-    const shape = [b.batchSize, b.seqLen];
-    const opts = { dtype: 'int32' as const, device: this.device };
-    return {
-      inputIds: fromArray(b.inputIds, shape, opts),
-      attentionMask: fromArray(b.attentionMask, shape, opts),
-      tokenTypeIds: fromArray(b.tokenTypeIds, shape, opts),
-    };
+    return encodingTensors(this.tokenizer, encodings, this.device);
   }
 
   /** Pooled embeddings [B, H] of already tokenized texts, with the graph kept for training. */

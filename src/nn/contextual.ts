@@ -34,7 +34,7 @@ import { ModelDirError, loadModelDir, saveModelDir } from './model-dir.js';
 import { meanPool } from './pooling.js';
 import { readSafetensors, serializeSafetensors, type SafetensorsTensorInput } from './safetensors.js';
 import type { BertTokenizer, Encoding } from './tokenizer.js';
-import type { EncodedBatch } from './biencoder.js';
+import { encodingTensors, type EncodedBatch } from './biencoder.js';
 
 export const CONTEXTUAL_MODEL_TYPE = 'retrograd-contextual';
 
@@ -365,14 +365,7 @@ export class ContextualModel extends Module {
 
   /** Pad encodings to the longest and upload them as [B, T] int32 tensors. */
   tensors(stage: 'first' | 'second', encodings: readonly Encoding[]): EncodedBatch {
-    const b = (stage === 'first' ? this.firstTokenizer : this.secondTokenizer).padBatch(encodings);
-    const shape = [b.batchSize, b.seqLen];
-    const opts = { dtype: 'int32' as const, device: this.device };
-    return {
-      inputIds: fromArray(b.inputIds, shape, opts),
-      attentionMask: fromArray(b.attentionMask, shape, opts),
-      tokenTypeIds: fromArray(b.tokenTypeIds, shape, opts),
-    };
+    return encodingTensors(stage === 'first' ? this.firstTokenizer : this.secondTokenizer, encodings, this.device);
   }
 
   /** Dataset embeddings [J, H] of context documents, graph kept (training). */

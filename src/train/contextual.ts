@@ -31,7 +31,7 @@ import { backward, grad, noGrad } from '../autograd/engine.js';
 import * as ops from '../autograd/ops.js';
 import { ContextualModel, isContextualDir, sampleContext, type ContextualConfig, type TextKind } from '../nn/contextual.js';
 import type { Encoding } from '../nn/tokenizer.js';
-import { docText, loadBeir, readTriples, type BeirDataset, type Triple } from '../data/beir.js';
+import { docText, loadTrainingSplit, type BeirDataset } from '../data/beir.js';
 import { denseRetrieve } from '../eval/dense.js';
 import { evaluate } from '../eval/metrics.js';
 import { maskLogits } from './batching/filter.js';
@@ -325,13 +325,7 @@ const SALT = { order: 0xc0de, context: 0xc7e7, dropout: 0xd409 } as const;
 export async function trainContextual(o: TrainContextualOptions): Promise<TrainContextualResult> {
   mkdirSync(o.out, { recursive: true });
   const split = o.trainSplit ?? 'train';
-  const data = await loadBeir(o.data, split);
-  const triplesPath = join(o.data, 'triples', `${split}.jsonl.gz`);
-  const triples: Triple[] = await readTriples(triplesPath);
-  for (const [k, t] of triples.entries()) {
-    if (!data.queries.has(t.qid)) throw new Error(`${triplesPath} line ${k + 1}: unknown query "${t.qid}"`);
-    for (const id of [t.pos, t.neg]) if (!data.corpus.has(id)) throw new Error(`${triplesPath} line ${k + 1}: unknown document "${id}"`);
-  }
+  const { data, triples, triplesPath } = await loadTrainingSplit(o.data, split);
   if (!o.batches && triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
   for (const b of o.batches ?? []) {
     if (b.length === 0 || b.some((i) => !Number.isInteger(i) || i < 0 || i >= triples.length)) throw new Error(`batches: every batch needs triple indices in 0..${triples.length - 1}`);

@@ -47,7 +47,7 @@ import { Biencoder } from '../nn/biencoder.js';
 import { setDropout } from '../nn/module.js';
 import { readBertConfig } from '../nn/model-dir.js';
 import type { PoolingMode } from '../nn/pooling.js';
-import { docText, loadBeir, readTriples, type BeirDataset, type Triple } from '../data/beir.js';
+import { docText, loadBeir, loadTrainingSplit, type BeirDataset, type Triple } from '../data/beir.js';
 import { denseRetrieve } from '../eval/dense.js';
 import { evaluate, type Evaluation } from '../eval/metrics.js';
 import { AdamW, SGD, clipGradNorm, decayGroups } from './optim.js';
@@ -275,13 +275,9 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
     if (length > positions) throw new Error(`${join(o.model, 'config.json')}: max_position_embeddings is ${positions}, less than the ${name} ${length}`);
   }
   const split = o.trainSplit ?? 'train';
-  const data = await loadBeir(o.data, split);
-  const triplesPath = join(o.data, 'triples', `${split}.jsonl.gz`);
-  let triples: Triple[] = await readTriples(triplesPath);
-  for (const [k, t] of triples.entries()) {
-    if (!data.queries.has(t.qid)) throw new Error(`${triplesPath} line ${k + 1}: unknown query "${t.qid}"`);
-    for (const d of [t.pos, t.neg]) if (!data.corpus.has(d)) throw new Error(`${triplesPath} line ${k + 1}: unknown document "${d}"`);
-  }
+  const loaded = await loadTrainingSplit(o.data, split);
+  const { data, triplesPath } = loaded;
+  let triples: Triple[] = loaded.triples;
   if (o.maxTriples !== undefined) triples = new Generator(mixSeed(o.seed, SALT.subset)).shuffle([...triples]).slice(0, o.maxTriples);
   if (triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
   // Contextual batches and in-batch masks (duplicates of the gold, the filter's false negatives).
