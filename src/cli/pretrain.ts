@@ -73,7 +73,7 @@ export function registerPretrain(program: Command): void {
     .option('--log-every <n>', 'steps between log lines', '10')
     .option('--dropout <p>', "override the model's dropout probabilities (0: none, the budget recipe)")
     .option('--mask-rate <p>', 'share of tokens selected for prediction while training (evaluation always uses 0.15)', '0.15')
-    .option('--checkpoint-activations', 'recompute each encoder layer in backward (less memory, about a third more time)')
+    .option('--checkpoint-activations', 'recompute each encoder layer in backward (less memory; every layer runs forward twice, 1.3-1.5x the step time)')
     .option('--device <name>', 'cpu | cpu-ref | webgpu | gpujs', 'cpu')
     .option('--threads <n>', 'threads of the cpu device (default: all cores)')
     .action(async (o: Record<string, string | undefined>) => {

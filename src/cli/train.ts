@@ -117,7 +117,7 @@ export function registerTrain(program: Command): void {
     .option('--cache-dir <dir>', 'cache of the clustering and TF-IDF stages (default $RETROGRAD_CACHE, else ~/.cache/retrograd)')
     .option('--eval-queries <n>', 'evaluate on a seeded subsample of n queries per set')
     .option('--batch-size <n>', 'triples per step (BERT-mini: 64 fit the cpu device\'s 4 GiB heap, 128 with --checkpoint-activations)', '16')
-    .option('--checkpoint-activations', 'recompute each encoder layer in backward (less memory, about a third more time)')
+    .option('--checkpoint-activations', 'recompute each encoder layer in backward (less memory; every layer runs forward twice, 1.3-1.5x the step time)')
     .option('--query-length <n>', 'query tokens', '32')
     .option('--doc-length <n>', 'document tokens', '128')
     .option('--lr <x>', 'learning rate', '5e-5')

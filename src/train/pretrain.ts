@@ -56,7 +56,7 @@ export interface PretrainOptions {
   dropout?: number;
   /** Share of tokens selected for prediction in training batches (default 0.15); evaluation always masks 15%. */
   maskRate?: number;
-  /** Recompute each encoder layer's forward during backward: less memory, about a third more time. */
+  /** Recompute each encoder layer's forward during backward: less memory; every layer runs forward twice, 1.3-1.5x the step time. */
   checkpointActivations?: boolean;
   /** Progress on stderr: a bar on a terminal, else a line every few seconds (default true). */
   progress?: boolean;

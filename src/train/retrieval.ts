@@ -120,7 +120,7 @@ export interface TrainBiencoderOptions {
   saveEvery?: number;
   evalBatchSize?: number;
   device: string;
-  /** Recompute each encoder layer's forward during backward: less memory, about a third more time. */
+  /** Recompute each encoder layer's forward during backward: less memory; every layer runs forward twice, 1.3-1.5x the step time. */
   checkpointActivations?: boolean;
   /** Batch composition (batching/plan.ts): the seeded shuffle (default) or contextual batches. */
   batching?: BatchingSpec;
