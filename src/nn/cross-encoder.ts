@@ -17,9 +17,9 @@ import { tidy } from '../tensor/memory.js';
 import type { Generator } from '../tensor/random.js';
 import { noGrad } from '../autograd/engine.js';
 import { BertForSequenceClassification } from './bert.js';
-import { ModelDirError, loadCheckpoint, readBertConfig, readWeights, saveModelDir, type LoadReport } from './model-dir.js';
+import { ModelDirError, loadCheckpoint, readBertConfig, readTokenizer, readWeights, saveModelDir, type LoadReport } from './model-dir.js';
 import { setParameterData } from './module.js';
-import { BertTokenizer, type Encoding } from './tokenizer.js';
+import type { BertTokenizer, Encoding } from './tokenizer.js';
 
 export interface LoadCrossEncoderOptions {
   device?: string;
@@ -68,17 +68,7 @@ export class CrossEncoder {
     if (head.numLabels !== null && head.numLabels !== 1 && !o.newHead) {
       throw new ModelDirError(`${configPath}: a cross-encoder scores with one label, the config has ${head.numLabels} (id2label)`);
     }
-    const vocabPath = join(dir, 'vocab.txt');
-    if (!existsSync(vocabPath)) throw new ModelDirError(`${vocabPath}: missing (the tokenizer needs vocab.txt)`);
-    let tokenizer: BertTokenizer;
-    try {
-      tokenizer = BertTokenizer.fromDir(dir);
-    } catch (err) {
-      throw new ModelDirError(`${vocabPath}: ${(err as Error).message}`);
-    }
-    if (tokenizer.vocabSize !== config.vocab_size) {
-      throw new ModelDirError(`${vocabPath}: ${tokenizer.vocabSize} tokens, but the model has ${config.vocab_size} word embeddings (vocab_size)`);
-    }
+    const tokenizer = readTokenizer(dir, config.vocab_size);
     const { tensors, source } = readWeights(dir);
     const model = new BertForSequenceClassification(config, 1, {
       device: o.device, dtype: o.dtype, generator: o.generator, dropoutGenerator: o.dropoutGenerator, classifierDropout: head.classifierDropout,

@@ -315,6 +315,22 @@ export interface LoadedModelDir {
   report: LoadReport;
 }
 
+/** DIR/vocab.txt as a tokenizer whose size matches the model's word embeddings (one-line errors naming the file). */
+export function readTokenizer(dir: string, vocabSize: number): BertTokenizer {
+  const vocabPath = join(dir, 'vocab.txt');
+  if (!existsSync(vocabPath)) throw new ModelDirError(`${vocabPath}: missing (the tokenizer needs vocab.txt)`);
+  let tokenizer: BertTokenizer;
+  try {
+    tokenizer = BertTokenizer.fromDir(dir);
+  } catch (err) {
+    throw new ModelDirError(`${vocabPath}: ${(err as Error).message}`);
+  }
+  if (tokenizer.vocabSize !== vocabSize) {
+    throw new ModelDirError(`${vocabPath}: ${tokenizer.vocabSize} tokens, but the model has ${vocabSize} word embeddings (vocab_size)`);
+  }
+  return tokenizer;
+}
+
 export function loadModelDir(dir: string, opts: LoadModelDirOptions = {}): LoadedModelDir {
   if (!existsSync(dir)) throw new ModelDirError(`model directory ${dir} does not exist`);
   if (!statSync(dir).isDirectory()) throw new ModelDirError(`${dir} is not a directory`);
@@ -328,20 +344,7 @@ export function loadModelDir(dir: string, opts: LoadModelDirOptions = {}): Loade
   const addPoolingLayer = pooler === 'auto' ? keys.some((k) => /(^|\.)pooler\.dense\.weight$/.test(k)) : pooler;
   const init: BertInitOptions & { addPoolingLayer: boolean } = { device: opts.device, dtype: opts.dtype, addPoolingLayer, dropoutGenerator: opts.dropoutGenerator };
 
-  let tokenizer: BertTokenizer | null = null;
-  const vocabPath = join(dir, 'vocab.txt');
-  if (existsSync(vocabPath)) {
-    try {
-      tokenizer = BertTokenizer.fromDir(dir);
-    } catch (err) {
-      throw new ModelDirError(`${vocabPath}: ${(err as Error).message}`);
-    }
-    if (tokenizer.vocabSize !== config.vocab_size) {
-      throw new ModelDirError(`${vocabPath}: ${tokenizer.vocabSize} tokens, but the model has ${config.vocab_size} word embeddings (vocab_size)`);
-    }
-  } else if (opts.requireTokenizer ?? true) {
-    throw new ModelDirError(`${vocabPath}: missing (the tokenizer needs vocab.txt)`);
-  }
+  const tokenizer = existsSync(join(dir, 'vocab.txt')) || (opts.requireTokenizer ?? true) ? readTokenizer(dir, config.vocab_size) : null;
   const pooling = readPoolingConfig(dir);
 
   const mlm = withHead ? new BertForMaskedLM(config, init) : null;

@@ -22,7 +22,7 @@ import { Generator } from '../tensor/random.js';
 import { zeros } from '../tensor/tensor.js';
 import * as ops from '../autograd/ops.js';
 import { CrossEncoder } from '../nn/cross-encoder.js';
-import { docText, loadBeir, readTriples, type Triple } from '../data/beir.js';
+import { docText, loadTrainingSplit, type Triple } from '../data/beir.js';
 import { rerankBm25 } from '../eval/rerank.js';
 import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule } from './schedule.js';
@@ -97,13 +97,7 @@ export async function evaluateReranker(ce: CrossEncoder, set: EvalSet, o: { maxL
 
 export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<TrainCrossEncoderResult> {
   const split = o.trainSplit ?? 'train';
-  const data = await loadBeir(o.data, split);
-  const triplesPath = join(o.data, 'triples', `${split}.jsonl.gz`);
-  const triples: Triple[] = await readTriples(triplesPath);
-  for (const [k, t] of triples.entries()) {
-    if (!data.queries.has(t.qid)) throw new Error(`${triplesPath} line ${k + 1}: unknown query "${t.qid}"`);
-    for (const d of [t.pos, t.neg]) if (!data.corpus.has(d)) throw new Error(`${triplesPath} line ${k + 1}: unknown document "${d}"`);
-  }
+  const { data, triples, triplesPath } = await loadTrainingSplit(o.data, split);
   if (triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
   mkdirSync(o.out, { recursive: true });
 
