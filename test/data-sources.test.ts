@@ -62,9 +62,16 @@ describe('htmlToBlocks', () => {
     ]);
   });
 
-  it('texinfo navigation (div.header) is dropped; mdBook heading anchors (a.header) are kept', () => {
+  it('skip drops more elements: texinfo navigation (div.header) but not mdBook heading anchors (a.header)', () => {
     const html = '<div class="header"><p>Next: Strings, Previous: Data Types [Contents]</p></div><h2><a class="header" href="#x">Numeric Data Types</a></h2><p>A numeric constant.</p>';
-    expect(htmlToBlocks(html)).toEqual([{ kind: 'heading', text: 'Numeric Data Types', level: 2 }, { kind: 'para', text: 'A numeric constant.' }]);
+    const texinfoHeader = (tag: string, attrs: Record<string, string>): boolean => tag === 'div' && attrs.class === 'header';
+    expect(htmlToBlocks(html, { skip: texinfoHeader })).toEqual([{ kind: 'heading', text: 'Numeric Data Types', level: 2 }, { kind: 'para', text: 'A numeric constant.' }]);
+    expect(htmlToBlocks(html)[0]).toEqual({ kind: 'para', text: 'Next: Strings, Previous: Data Types [Contents]' });
+  });
+
+  it('an unclosed page-chrome div (Qt\'s div.header) does not swallow the page', () => {
+    const html = '<body><div class="header" id="qtdocheader"><div class="main"><div class="navigationbar"><ul><li>Qt 5.15</li></ul></div></div>\n<div class="content"><h1>QString Class</h1><p>The QString class provides a Unicode character string.</p></div></body>';
+    expect(htmlToBlocks(html).map((b) => b.text)).toEqual(['Qt 5.15', 'QString Class', 'The QString class provides a Unicode character string.']);
   });
 
   it('root keeps only the text inside matching elements', () => {

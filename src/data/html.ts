@@ -6,7 +6,7 @@
 // everything inside them: head, script, style, nav, header, footer, aside, forms, svg, and elements
 // whose class, id or role marks navigation (sidebars, breadcrumbs, related links, tables of
 // contents, Sphinx's "¶" header links). An optional `root` test keeps only the text inside
-// matching elements (rustdoc's docblocks). This is an extractor of prose, not an HTML renderer:
+// matching elements (rustdoc's docblocks); an optional `skip` test drops more elements. This is an extractor of prose, not an HTML renderer:
 // inline markup just contributes its text, and tables come out one cell per block.
 
 import { Parser } from 'htmlparser2';
@@ -15,6 +15,8 @@ import type { Block } from './debian.js';
 export interface HtmlOptions {
   /** Keep only text inside elements accepted here (and their descendants); default: everything. */
   root?: (tag: string, attrs: Record<string, string>) => boolean;
+  /** Also drop elements accepted here, with their content (a generator's own navigation markup). */
+  skip?: (tag: string, attrs: Record<string, string>) => boolean;
 }
 
 const SKIP_TAGS = new Set(['head', 'script', 'style', 'nav', 'header', 'footer', 'aside', 'noscript', 'template', 'svg', 'math', 'form', 'button', 'select', 'textarea', 'iframe', 'object']);
@@ -38,8 +40,6 @@ function skipped(tag: string, attrs: Record<string, string>): boolean {
   if (attrs.role !== undefined && SKIP_ROLES.has(attrs.role)) return true;
   if (attrs.hidden !== undefined) return true;
   if (attrs.id !== undefined && SKIP_NAMES.has(attrs.id)) return true;
-  // Texinfo's navigation is a div.header (mdBook's a.header anchors are headings' text).
-  if (tag === 'div' && attrs.class === 'header') return true;
   return attrs.class !== undefined && attrs.class.split(/\s+/).some((c) => SKIP_NAMES.has(c));
 }
 
@@ -69,7 +69,7 @@ export function htmlToBlocks(html: string, opts: HtmlOptions = {}): Block[] {
   const parser = new Parser(
     {
       onopentag(name, attrs) {
-        const skip = skipDepth === 0 && skipped(name, attrs);
+        const skip = skipDepth === 0 && (skipped(name, attrs) || (opts.skip?.(name, attrs) ?? false));
         const root = skipDepth === 0 && opts.root !== undefined && opts.root(name, attrs);
         const h = /^h[1-6]$/.test(name) ? Number(name[1]) : 0;
         if (BLOCK_TAGS.has(name)) flush();

@@ -147,6 +147,8 @@ export interface HtmlSourceOptions {
   keep?: (rel: string) => boolean;
   /** Per file: keep only the text inside matching elements (see html.ts). */
   root?: (rel: string) => HtmlOptions['root'];
+  /** Per file: drop matching elements as well (see html.ts). */
+  skip?: (rel: string) => HtmlOptions['skip'];
 }
 
 /** HTML manuals: every *.html under the folder that the exclusion rules and `keep` let through, redirect pages skipped. */
@@ -156,7 +158,7 @@ export function htmlDocs(pkg: string, root: string, dirInPackage: string, opts: 
   const files = listFiles(dir, (rel) => /\.html?$/.test(rel) && keep(rel) && !isExcludedFromPretrain(pkg, rel));
   return files.flatMap((rel) => {
     const html = readFileSync(join(dir, rel), 'utf8');
-    return isRedirectPage(html) ? [] : chunksOf(pkg, rel, htmlToBlocks(html, { root: opts.root?.(rel) }));
+    return isRedirectPage(html) ? [] : chunksOf(pkg, rel, htmlToBlocks(html, { root: opts.root?.(rel), skip: opts.skip?.(rel) }));
   });
 }
 
@@ -193,6 +195,11 @@ const rustDocblock: HtmlOptions['root'] = (_tag, attrs) => (attrs.class ?? '').s
 const javadocBlock: HtmlOptions['root'] = (_tag, attrs) => (attrs.class ?? '').split(/\s+/).includes('block');
 /** Sphinx themes that mark the article (pydata, SQLAlchemy's): the element with role="main". */
 const sphinxMain: HtmlOptions['root'] = (_tag, attrs) => attrs.role === 'main';
+/**
+ * Texinfo HTML (octave-doc): the "Next: ... Previous: ... [Contents][Index]" bar is a div.header.
+ * Only for texinfo: Qt's div.header is left unclosed and would swallow the whole page.
+ */
+const texinfoHeader: HtmlOptions['skip'] = (tag, attrs) => tag === 'div' && attrs.class === 'header';
 /** MediaWiki exports (cppreference): the article body. */
 const mediawikiContent: HtmlOptions['root'] = (_tag, attrs) => attrs.id === 'mw-content-text';
 
@@ -258,7 +265,7 @@ export const PRETRAIN_SOURCES: readonly PretrainSource[] = [
   { pkg: 'python-sqlalchemy-doc', licence: `Expat (MIT; SQLAlchemy); ${copyright('python-sqlalchemy-doc')}`, read: (r) => htmlDocs('python-sqlalchemy-doc', r, 'usr/share/doc/python-sqlalchemy-doc/html', { root: () => sphinxMain }) },
   { pkg: 'erlang-doc', licence: `Apache-2.0 (Erlang/OTP); ${copyright('erlang-doc')}`, read: (r) => htmlDocs('erlang-doc', r, 'usr/share/doc/erlang-doc') },
   { pkg: 'sqlite3-doc', licence: `public domain (SQLite); ${copyright('sqlite3-doc')}`, read: (r) => htmlDocs('sqlite3-doc', r, 'usr/share/doc/sqlite3') },
-  { pkg: 'octave-doc', licence: `GPL-3+ (GNU Octave manual); ${copyright('octave-doc')}`, read: (r) => htmlDocs('octave-doc', r, 'usr/share/doc/octave') },
+  { pkg: 'octave-doc', licence: `GPL-3+ (GNU Octave manual); ${copyright('octave-doc')}`, read: (r) => htmlDocs('octave-doc', r, 'usr/share/doc/octave', { skip: () => texinfoHeader }) },
   { pkg: 'debian-reference-en', licence: `GPL-2+ (Debian Reference); ${copyright('debian-reference-en')}`, read: (r) => htmlDocs('debian-reference-en', r, 'usr/share/debian-reference', { keep: (rel) => rel.endsWith('.en.html') }) },
   { pkg: 'debian-handbook', licence: `GPL-2+ or CC-BY-SA-3.0 (The Debian Administrator's Handbook; en-US only); ${copyright('debian-handbook')}`, read: (r) => htmlDocs('debian-handbook', r, 'usr/share/doc/debian-handbook/html') },
   { pkg: 'nodejs-doc', licence: `Expat (MIT; Node.js documentation); ${copyright('nodejs-doc')}`, read: nodejsDocs },
