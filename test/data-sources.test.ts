@@ -281,6 +281,11 @@ describe('assemblePretrain', () => {
     expect(a.tokens).toBe(tokenizer.tokenize(page).length);
   });
 
+  it('a source that yields no text is an error naming it', () => {
+    const empty = [fake('a-doc', [{ source: 'a-doc:stub', text: 'pandas.DataFrame.sum' }])];
+    expect(() => assemblePretrain(empty, pkgs, [], tokenizer)).toThrow('a-doc: no text extracted from /nowhere (has the package layout or markup changed?)');
+  });
+
   it('token estimates scale the sampled lines to all words of a source', () => {
     const docs = Array.from({ length: 20 }, (_, i) => ({ source: 's:x', text: i % 10 === 0 ? 'unbelievably' : 'a b' }));
     // Lines 0 and 10 are sampled: 1 word -> k tokens each; the source has 2 + 18*2 = 38 words.

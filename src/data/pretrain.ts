@@ -407,13 +407,16 @@ export interface PretrainCorpus {
 /**
  * Read `sources` from their unpacked package roots, append the pkgdesc train descriptions,
  * de-duplicate, and count per source (words of kept lines, estimated tokens, what dedup removed).
+ * A source that yields no line is an error: an extractor silently emptied by a layout change.
  */
 export function assemblePretrain(sources: readonly PretrainSource[], packages: Map<string, UnpackedPackage>, pkgdesc: PretrainDoc[], tokenizer: BertTokenizer): PretrainCorpus {
   const all: PretrainDoc[] = [];
   for (const source of sources) {
     const pkg = packages.get(source.pkg);
     if (pkg === undefined) throw new Error(`${source.pkg}: package not unpacked`);
+    const before = all.length;
     for (const doc of source.read(pkg.root)) if (countWords(doc.text) >= MIN_LINE_WORDS) all.push(doc);
+    if (all.length === before) throw new Error(`${source.pkg}: no text extracted from ${pkg.root} (has the package layout or markup changed?)`);
   }
   for (const doc of pkgdesc) all.push(doc);
   const { kept, removed } = dedup(all, (d) => d.text);
