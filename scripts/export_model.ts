@@ -44,7 +44,7 @@ interface Segment {
   note?: string;
 }
 interface RecipeRow { name: string; tokens: number; args: Record<string, unknown>; loss: number; accuracy: number; baseline?: Eval }
-interface Lineage { model: string; segments: Segment[]; recipe: RecipeRow[] }
+interface Lineage { model: string; segments: Segment[]; recipe: RecipeRow[]; recipeNote?: string }
 type Entry = { kind: string; step: number; loss: number; accuracy?: number; from?: string; source?: string };
 
 const { values: args } = parseArgs({
@@ -59,6 +59,7 @@ const { values: args } = parseArgs({
     date: { type: 'string', default: new Date().toISOString().slice(0, 10) },
     hardware: { type: 'string', default: '2 CPU cores (cpu device: WebAssembly SIMD)' },
     'recipe-only': { type: 'boolean', default: false },
+    'recipe-note': { type: 'string' },
   },
 });
 function fail(message: string): never {
@@ -227,7 +228,7 @@ decay to zero), scored on the same held-out set (masked-token accuracy, 15% mask
 | run | recipe | tokens | held-out loss | accuracy |
 |---|---|---|---|---|
 ${recipeRows.join('\n')}
-`}
+${lineage.recipeNote ? `\n${lineage.recipeNote}\n` : ''}`}
 ## Use
 
 Fine-tune as a biencoder: \`npx tsx examples/train_sdam.ts\` or \`npx retrograd train --model ${args.out} ...\`.
@@ -248,6 +249,7 @@ if (args['recipe-only']) {
   if (!args.ab) fail('--recipe-only needs --ab DIR');
   const lineage = readJson<Lineage>(join(out, 'pretraining.json'));
   addRecipe(lineage, args.ab);
+  if (args['recipe-note']) lineage.recipeNote = args['recipe-note'];
   const current = loadModelDir(out, { head: 'mlm' });
   writeFileAtomic(join(out, 'pretraining.json'), `${JSON.stringify(lineage, null, 2)}\n`);
   writeFileAtomic(join(out, 'README.md'), renderCard(lineage, current.config, current.mlm!.numParameters()));
@@ -256,6 +258,7 @@ if (args['recipe-only']) {
 } else {
   const { lineage, checkpoint, accuracy, corpusSource } = appendSegment(args.run!);
   if (args.ab) addRecipe(lineage, args.ab);
+  if (args['recipe-note']) lineage.recipeNote = args['recipe-note'];
   const corpusProvenance = join(dirname(corpusSource), 'PROVENANCE.md');
   if (!existsSync(corpusProvenance)) fail(`${corpusProvenance}: missing (the model card points to it)`);
   const loaded = loadModelDir(checkpoint, { head: 'mlm' });
