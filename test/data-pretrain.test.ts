@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { buildPretrain, countBySource, gitDocs, isExcludedFromPretrain, perlDocs, pkgdescTrainDocs, pythonDocs, wordnetDocs } from '../src/data/pretrain.js';
+import { buildPretrain, countBySource, gitDocs, isExcludedFromPretrain, pkgdescTrainDocs, PRETRAIN_SOURCES, pythonDocs, wordnetDocs } from '../src/data/pretrain.js';
 import { parseWordnetData, synsetLine, wordnetPairs } from '../src/data/wordnet.js';
 import { chunkBlocks, type Block } from '../src/data/debian.js';
 import { writeBeir } from '../src/data/beir.js';
@@ -25,19 +25,13 @@ function put(path: string, text: string): void {
 }
 
 describe('exclusion rules', () => {
-  it('perlfaq*.pod and python faq/ are excluded, other documentation is not', () => {
-    expect(isExcludedFromPretrain('perl-doc', 'perlfaq.pod')).toBe(true);
-    expect(isExcludedFromPretrain('perl-doc', 'perlfaq4.pod')).toBe(true);
-    expect(isExcludedFromPretrain('perl-doc', 'perltoc.pod')).toBe(true);
-    expect(isExcludedFromPretrain('perl-doc', 'perlsyn.pod')).toBe(false);
-    expect(isExcludedFromPretrain('perl-doc', 'perlfork.pod')).toBe(false);
+  it('python faq/ is excluded, other documentation is not', () => {
     expect(isExcludedFromPretrain('python3.11-doc', 'faq/general.rst.txt')).toBe(true);
     expect(isExcludedFromPretrain('python3.11-doc', 'library/shlex.rst.txt')).toBe(false);
     expect(isExcludedFromPretrain('python3.11-doc', 'howto/faqlike.rst.txt')).toBe(false);
-    expect(isExcludedFromPretrain('git-doc', 'git-bisect.txt')).toBe(false);
   });
 
-  it('python and perl trees: FAQ files never reach the corpus', () => {
+  it('python tree: FAQ files never reach the corpus; perl-doc is no source (every pod is a man page)', () => {
     const py = join(tmp, 'python3.11-doc');
     put(join(py, 'usr/share/doc/python3.11/html/_sources/library/shlex.rst.txt'), fixture('shlex.excerpt.rst'));
     put(join(py, 'usr/share/doc/python3.11/html/_sources/faq/general.rst.txt'), fixture('python-faq-general.excerpt.rst'));
@@ -45,12 +39,14 @@ describe('exclusion rules', () => {
     expect(new Set(pyDocs.map((d) => d.source))).toEqual(new Set(['python3.11-doc:library/shlex.rst']));
     expect(pyDocs.map((d) => d.text).join('\n')).not.toContain('What is Python');
 
-    const perl = join(tmp, 'perl-doc');
-    put(join(perl, 'usr/share/perl/5.36.0/pod/perlfaq4.pod'), fixture('perlfaq4.excerpt.pod'));
-    put(join(perl, 'usr/share/perl/5.36.0/pod/perlfaq.pod'), '=head1 NAME\n\nperlfaq - Why is int() broken?\n');
-    put(join(perl, 'usr/share/perl/5.36.0/pod/perlintro.pod'), '=head1 NAME\n\nperlintro - a brief introduction and overview of Perl\n\n=head1 DESCRIPTION\n\nThis document is intended to give you a quick overview of the I<Perl> language.\n');
-    const plDocs = perlDocs(perl);
-    expect(plDocs).toEqual([{ source: 'perl-doc:perlintro.pod', text: 'NAME\nperlintro - a brief introduction and overview of Perl\nDESCRIPTION\nThis document is intended to give you a quick overview of the Perl language.' }]);
+    expect(PRETRAIN_SOURCES.map((s) => s.pkg)).not.toContain('perl-doc');
+    expect(PRETRAIN_SOURCES.map((s) => s.pkg)).not.toContain('debian-faq');
+  });
+
+  it('PostgreSQL: SQL command and application reference pages (also man7/man1 pages) are kept out', () => {
+    expect(isExcludedFromPretrain('postgresql-doc-15', 'sql-select.html')).toBe(true);
+    expect(isExcludedFromPretrain('postgresql-doc-15', 'app-psql.html')).toBe(true);
+    expect(isExcludedFromPretrain('postgresql-doc-15', 'tutorial-join.html')).toBe(false);
   });
 
   it('pkgdesc: only documents marked train; a corpus line without "split" is an error', async () => {
@@ -70,14 +66,20 @@ describe('exclusion rules', () => {
 });
 
 describe('git-doc and WordNet', () => {
-  it('git pages become prose with short code only', () => {
+  it('git guides become prose with short code only; man-page sources and what they include are kept out', () => {
     const git = join(tmp, 'git-doc');
-    put(join(git, 'usr/share/doc/git-doc/git-bisect.txt'), fixture('git-bisect.excerpt.txt'));
-    put(join(git, 'usr/share/doc/git-doc/git-bisect.html'), '<html>not read</html>');
+    const doc = (rel: string) => join(git, 'usr/share/doc/git-doc', rel);
+    // The same AsciiDoc body once as a guide and once as the man page git-bisect(1).
+    const body = fixture('git-bisect.excerpt.txt').replace(/^git-bisect\(1\)\n=+\n/, '');
+    put(doc('howto/bisect-guide.txt'), `= Bisecting\n\n${body}`);
+    put(doc('git-bisect.txt'), fixture('git-bisect.excerpt.txt') + '\ninclude::config/bisect.txt[]\n');
+    put(doc('config/bisect.txt'), 'bisect.option::\n\tincluded into the man page.\n\ninclude::bisect-more.txt[]\n');
+    put(doc('config/bisect-more.txt'), 'included twice over.\n');
+    put(doc('git-bisect.html'), '<html>not read</html>');
     const docs = gitDocs(git);
-    expect(docs.map((d) => d.source)).toEqual(['git-doc:git-bisect.txt']);
+    expect(docs.map((d) => d.source)).toEqual(['git-doc:howto/bisect-guide.txt']);
     const text = docs[0].text;
-    expect(text.startsWith('git-bisect(1)\nNAME\ngit-bisect - Use binary search to find the commit that introduced a bug')).toBe(true);
+    expect(text).toContain('git-bisect - Use binary search to find the commit that introduced a bug');
     expect(text).toContain('$ git bisect start $ git bisect bad # Current version is bad');
     // The 12-line usage block exceeds the code limit and is dropped.
     expect(text).not.toContain('git bisect replay <logfile>');

@@ -185,7 +185,10 @@ describe('exclusion rules', () => {
     expect(isExcludedFromPretrain('openjdk-17-doc', 'api/java.base/java/lang/String.html')).toBe(false);
     expect(isExcludedFromPretrain('python-django-doc', '_modules/django/db/models.html')).toBe(true);
     expect(isExcludedFromPretrain('python-scipy-doc', 'genindex.html')).toBe(true);
-    expect(isExcludedFromPretrain('postgresql-doc-15', 'sql-select.html')).toBe(false);
+    // SQL command and application references are also Debian man pages (man7 SELECT, man1 psql).
+    expect(isExcludedFromPretrain('postgresql-doc-15', 'sql-select.html')).toBe(true);
+    expect(isExcludedFromPretrain('postgresql-doc-15', 'app-psql.html')).toBe(true);
+    expect(isExcludedFromPretrain('postgresql-doc-15', 'queries-table-expressions.html')).toBe(false);
   });
 });
 
@@ -206,10 +209,11 @@ describe('package readers', () => {
   it('HTML manuals: redirect pages and man pages skipped, roots applied per file', () => {
     const root = join(tmp, 'postgresql-doc-15');
     const dir = join(root, 'usr/share/doc/postgresql-doc-15/html');
-    put(join(dir, 'sql-select.html'), '<html><body><div class="navheader">Prev Next</div><h2>SELECT</h2><p>SELECT retrieves rows.</p></body></html>');
-    put(join(dir, 'old.html'), '<html><head><meta http-equiv="Refresh" content="0; url=sql-select.html"></head><body><p>moved</p></body></html>');
+    put(join(dir, 'queries-select-lists.html'), '<html><body><div class="navheader">Prev Next</div><h2>Select Lists</h2><p>The select list determines the output columns.</p></body></html>');
+    put(join(dir, 'sql-select.html'), '<html><body><h2>SELECT</h2><p>SELECT retrieves rows.</p></body></html>');
+    put(join(dir, 'old.html'), '<html><head><meta http-equiv="Refresh" content="0; url=queries-select-lists.html"></head><body><p>moved</p></body></html>');
     put(join(dir, 'man7/select.7.html'), '<p>SELECT(7) manual page</p>');
-    expect(htmlDocs('postgresql-doc-15', root, 'usr/share/doc/postgresql-doc-15/html')).toEqual([{ source: 'postgresql-doc-15:sql-select.html', text: 'SELECT\nSELECT retrieves rows.' }]);
+    expect(htmlDocs('postgresql-doc-15', root, 'usr/share/doc/postgresql-doc-15/html')).toEqual([{ source: 'postgresql-doc-15:queries-select-lists.html', text: 'Select Lists\nThe select list determines the output columns.' }]);
   });
 
   it('dictd, vim help and Node.js Markdown trees', () => {

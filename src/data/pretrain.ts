@@ -4,15 +4,18 @@
 //
 // Sources (PRETRAIN_SOURCES, one row per Debian package with its licence): Sphinx reST/Markdown
 // sources (python3.11-doc, linux-doc-6.1, llvm-15-doc, cmake-doc, sphinx-doc, python-sklearn-doc,
-// python-pandas-doc), POD (perl-doc), AsciiDoc (git-doc), HTML manuals (rust-doc, postgresql-doc-15,
+// python-pandas-doc), AsciiDoc (git-doc's guides), HTML manuals (rust-doc, postgresql-doc-15,
 // python-django-doc, python-scipy-doc, python-sqlalchemy-doc, erlang-doc, sqlite3-doc, octave-doc,
 // debian-reference-en, debian-handbook's en-US part), Markdown (nodejs-doc), Vim help
 // (vim-runtime), dictd dictionaries (dict-gcide, dict-foldoc, dict-jargon), WordNet glosses
 // (wordnet-base), and the long descriptions of the pkgdesc documents marked "split": "train".
 //
 // Kept out (isExcludedFromPretrain), so pretraining never sees evaluation text: every manual page
-// (files under man/ or manN/ folders, NAME.N.* and roff NAME.N files, LLVM's CommandGuide), the
-// Debian FAQ (debian-faq is not a source), Perl's perlfaq*.pod and perltoc.pod, Python's faq/, and
+// (files under man/ or manN/ folders, NAME.N.* and roff NAME.N files, LLVM's CommandGuide, git-doc's
+// man-page sources NAME(N) and the files they include, PostgreSQL's SQL command and application
+// reference pages, which Debian also ships as man7/man1 pages), all of perl-doc (every pod is
+// installed as a perl*(1) man page; the FAQ set is built from perlfaq), the Debian FAQ (debian-faq is
+// not a source), Python's faq/, and
 // every package description of the dev and test splits (read from the pkgdesc directory's own split
 // field). Also left out: non-English trees (linux-doc translations/, other debian-handbook
 // languages), source listings (rust-doc src/, Sphinx _modules/), rust-doc's implementors/ and
@@ -25,14 +28,14 @@
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, normalize, relative } from 'node:path';
 import { findJsonl, readJsonlEntries, writeJsonlAtomic, writeTextAtomic } from './beir.js';
 import { chunkBlocks, countWords, DEFAULT_CHUNKS, downloadAndUnpack, makeTempDir, normalizeSpace, removeDir, type Block, type UnpackedPackage } from './debian.js';
 import { dedup } from './dedup.js';
 import { readDictd } from './dictd.js';
 import { htmlToBlocks, isRedirectPage, type HtmlOptions } from './html.js';
 import { markdownToBlocks } from './markdown.js';
-import { asciidocToBlocks, podToBlocks, rstToBlocks } from './markup.js';
+import { asciidocToBlocks, rstToBlocks } from './markup.js';
 import { vimHelpToBlocks } from './vimhelp.js';
 import { parseWordnetData, synsetLine, WORDNET_FILES } from './wordnet.js';
 import { BertTokenizer } from '../nn/tokenizer.js';
@@ -45,7 +48,6 @@ export interface PretrainDoc {
 export const PKGDESC_SOURCE = 'pkgdesc';
 
 const PYTHON_SOURCES = 'usr/share/doc/python3.11/html/_sources';
-const PERL_POD_PARENT = 'usr/share/perl';
 const GIT_DOCS = 'usr/share/doc/git-doc';
 const WORDNET_DIR = 'usr/share/wordnet';
 
@@ -71,8 +73,7 @@ export function isManPagePath(path: string): boolean {
  */
 export function isExcludedFromPretrain(pkg: string, path: string): boolean {
   if (isManPagePath(path)) return true;
-  // perltoc.pod is the table of contents of every pod, perlfaq questions included.
-  if (pkg === 'perl-doc') return /(^|\/)(perlfaq\d*|perltoc)\.pod$/.test(path);
+  if (pkg === 'postgresql-doc-15') return /^(sql|app)-[\w-]+\.html$/.test(path);
   if (pkg === 'python3.11-doc') return path === 'faq' || path.startsWith('faq/');
   if (pkg === 'linux-doc-6.1') return path.startsWith('translations/');
   if (pkg === 'llvm-15-doc') return path.startsWith('CommandGuide/');
@@ -105,19 +106,26 @@ export function pythonDocs(root: string): PretrainDoc[] {
   return files.flatMap((rel) => chunksOf('python3.11-doc', rel.replace(/\.txt$/, ''), rstToBlocks(readFileSync(join(dir, rel), 'utf8'))));
 }
 
-export function perlDocs(root: string): PretrainDoc[] {
-  const parent = join(root, PERL_POD_PARENT);
-  const versions = existsSync(parent) ? readdirSync(parent).filter((v) => existsSync(join(parent, v, 'pod'))).sort() : [];
-  if (versions.length !== 1) throw new Error(`perl-doc: expected one ${PERL_POD_PARENT}/<version>/pod folder, found ${versions.length}`);
-  const dir = join(parent, versions[0], 'pod');
-  const files = listFiles(dir, (rel) => rel.endsWith('.pod') && !isExcludedFromPretrain('perl-doc', rel));
-  return files.flatMap((rel) => chunksOf('perl-doc', rel, podToBlocks(readFileSync(join(dir, rel), 'utf8'))));
-}
+/** A git AsciiDoc file is a man-page source when its title line is NAME(N), as in `git-add(1)`. */
+const GIT_MAN_TITLE = /^[\w.+{}-]+\(\d\)\s*$/; // {litdd} stands for "--" in names
 
+/**
+ * git-doc's guides (user manual, howtos, technical notes): every man-page source (title NAME(N)) and
+ * every file a man page includes (`include::config/add.txt[]`, followed transitively) is left out.
+ */
 export function gitDocs(root: string): PretrainDoc[] {
   const dir = join(root, GIT_DOCS);
-  const files = listFiles(dir, (rel) => rel.endsWith('.txt'));
-  return files.flatMap((rel) => chunksOf('git-doc', rel, asciidocToBlocks(readFileSync(join(dir, rel), 'utf8'))));
+  const texts = new Map(listFiles(dir, (rel) => rel.endsWith('.txt')).map((rel) => [rel, readFileSync(join(dir, rel), 'utf8')]));
+  const manPages = [...texts].filter(([, text]) => GIT_MAN_TITLE.test(text.trimStart().split('\n', 1)[0])).map(([rel]) => rel);
+  const excluded = new Set<string>();
+  const stack = [...manPages];
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    if (excluded.has(rel)) continue;
+    excluded.add(rel);
+    for (const m of (texts.get(rel) ?? '').matchAll(/^include::([^[\]]+)\[\]/gm)) stack.push(normalize(join(dirname(rel), m[1])));
+  }
+  return [...texts].filter(([rel]) => !excluded.has(rel)).flatMap(([rel, text]) => chunksOf('git-doc', rel, asciidocToBlocks(text)));
 }
 
 export function wordnetDocs(root: string): PretrainDoc[] {
@@ -232,7 +240,6 @@ const copyright = (pkg: string): string => `/usr/share/doc/${pkg}/copyright`;
 /** The package sources in corpus order (the pkgdesc train descriptions come last). */
 export const PRETRAIN_SOURCES: readonly PretrainSource[] = [
   { pkg: 'python3.11-doc', licence: `PSF License Agreement (Python documentation); ${copyright('python3.11-doc')}`, read: pythonDocs },
-  { pkg: 'perl-doc', licence: `GPL-1+ or Artistic (Perl); ${copyright('perl-doc')}`, read: perlDocs },
   { pkg: 'git-doc', licence: `GPL-2 (git); ${copyright('git-doc')}`, read: gitDocs },
   { pkg: 'linux-doc-6.1', licence: `GPL-2 (Linux kernel documentation); ${copyright('linux-doc-6.1')}`, read: (r) => sphinxSourceDocs('linux-doc-6.1', r, 'usr/share/doc/linux-doc-6.1/html/_sources') },
   { pkg: 'llvm-15-doc', licence: `Apache-2.0 with LLVM exceptions; ${copyright('llvm-15-doc')}`, read: (r) => sphinxSourceDocs('llvm-15-doc', r, 'usr/share/doc/llvm-15-doc/html/_sources') },
@@ -364,9 +371,10 @@ Built with: \`${command}\` (packages fetched with apt-get download from Debian 1
 with dpkg-deb -x; the licence column names each package's copyright file).
 
 Kept out for evaluation: every manual page (files under man/ or manN/ folders, NAME.N[.gz] roff
-pages and NAME.N.* renderings or sources, LLVM's CommandGuide), the Debian FAQ (debian-faq is not a
-source), perl-doc perlfaq*.pod (perlfaq.pod and perlfaq1-9) and perltoc.pod (it lists every perlfaq
-question), python3.11-doc faq/*, and every pkgdesc document of the dev and test splits (the package
+pages and NAME.N.* renderings or sources, LLVM's CommandGuide, git-doc's man-page sources and the
+files they include, PostgreSQL's sql-*/app-* reference pages, which Debian also ships as man pages),
+all of perl-doc (every pod is a perl*(1) man page; the FAQ set comes from perlfaq), the Debian FAQ
+(debian-faq is not a source), python3.11-doc faq/*, and every pkgdesc document of the dev and test splits (the package
 descriptions come from the train documents of \`${pkgdescDir}\` only). Also left out: non-English
 trees (linux-doc translations/, debian-handbook languages other than en-US), source listings
 (rust-doc src/, Sphinx _modules/), rust-doc implementors/ and core_arch intrinsics, index and search
