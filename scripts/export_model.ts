@@ -60,6 +60,7 @@ const { values: args } = parseArgs({
     hardware: { type: 'string', default: '2 CPU cores (cpu device: WebAssembly SIMD)' },
     'recipe-only': { type: 'boolean', default: false },
     'recipe-note': { type: 'string' },
+    note: { type: 'string' },
   },
 });
 function fail(message: string): never {
@@ -143,6 +144,7 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
     args: { lr: a.lr, warmup: a.warmup, schedule: a.schedule, weightDecay: a.weightDecay, clip: a.clip, dropout: a.dropout ?? null, maskRate: a.maskRate ?? 0.15, seed: a.seed },
     hardware: args.hardware!,
     evals,
+    ...(args.note ? { note: args.note } : {}),
   });
   return { lineage, checkpoint, accuracy: last.accuracy, corpusSource: corpusInfo.source };
 }
