@@ -14,8 +14,9 @@
 # The recipe (no dropout, peak lr, linear decay to zero at the segment's token budget) was chosen by
 # the A/B runs recorded in models/bert-mini-retrograd/README.md.
 #
-# Environment: CORPUS (default runs/corpus/pretrain.jsonl.gz, built when missing), STEPS (the
-# segment's budget in steps of 32 x 128 tokens), LR, WARMUP, NICE.
+# Environment: CORPUS (default runs/corpus/pretrain.jsonl.gz, built when missing), INIT (the weights
+# a new segment starts from, default models/bert-mini-retrograd), STEPS (the segment's budget in
+# steps of 32 x 128 tokens), LR, WARMUP, NICE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,7 @@ STEPS=${STEPS:-1600}
 LR=${LR:-1e-3}
 WARMUP=${WARMUP:-100}
 NICE=${NICE:-15}
+INIT=${INIT:-models/bert-mini-retrograd}
 
 if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
   echo "pretrain-background: $RUN is already being trained by pid $(cat "$RUN/pid")" >&2
@@ -35,7 +37,7 @@ if [ ! -f "$CORPUS" ]; then
   node bin/retrograd.mjs data build pretrain --out "$(dirname "$CORPUS")"
 fi
 mkdir -p "$RUN"
-nohup nice -n "$NICE" node bin/retrograd.mjs pretrain --corpus "$CORPUS" --out "$RUN" --init models/bert-mini-retrograd \
+nohup nice -n "$NICE" node bin/retrograd.mjs pretrain --corpus "$CORPUS" --out "$RUN" --init "$INIT" \
   --steps "$STEPS" --lr "$LR" --warmup "$WARMUP" --schedule linear --dropout 0 --mask-rate 0.15 \
   --eval-every 200 --save-every 100 --log-every 10 >>"$RUN/stdout.log" 2>&1 &
 echo $! >"$RUN/pid"
