@@ -561,8 +561,3 @@ function writeBatchAddresses(
     }
   }
 }
-
-/** A started cpu backend, for the device registry: `registerDevice('cpu', createCpuBackend)`. */
-export async function createCpuBackend(opts: CpuBackendOptions = {}): Promise<CpuBackend> {
-  return new CpuBackend(opts).init();
-}
