@@ -1,5 +1,5 @@
-// CDE's two-stage contextual document embedder (spec: docs/cde.md of the shared docs, section 2;
-// official code jxmorris12/cde, cde/model.py: DatasetTransformer, BiEncoder, DatasetConditionedBiencoder).
+// CDE's two-stage contextual document embedder (Morris and Rush, "Contextual Document Embeddings",
+// arXiv 2410.02525, section 2; official code jxmorris12/cde, cde/model.py: DatasetTransformer, BiEncoder, DatasetConditionedBiencoder).
 //
 //   first stage   J context documents -> BERT -> mean pool -> mlp (Linear-GELU-Linear) -> ctx [J, H]
 //   second stage  [ctx (J) | prompt (S) | token embeddings (T)] -> BERT -> mean over the T text

@@ -1,5 +1,5 @@
-// Training the two-stage contextual model (src/nn/contextual.ts; spec: docs/cde.md of the shared
-// docs, section 2, "Training"): one-directional InfoNCE query -> document on cosine / τ (τ = 0.02
+// Training the two-stage contextual model (src/nn/contextual.ts; Morris and Rush, arXiv 2410.02525,
+// section 2, "Training"): one-directional InfoNCE query -> document on cosine / τ (τ = 0.02
 // by default), with the context of a step drawn from that batch's documents (down to J, seeded) and
 // shared by its queries and documents. Batches: a seeded shuffle per epoch, or contextual batches
 // re-packed per epoch (batching/plan.ts); duplicates of a query's gold document are always masked
