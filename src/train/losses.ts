@@ -1,6 +1,7 @@
 // Retrieval losses on embeddings, written with ops from src/autograd (so their gradients and device
 // placement come for free): InfoNCE, Margin-MSE with a teacher, and SDAM's self-distilled
-// adaptive-margin loss (Gienapp et al., paper arXiv 2407.21515; official code webis-de/adaptive-relevance-margin-loss, src/loss.py).
+// adaptive-margin loss (Gienapp et al., arXiv 2407.21515; official code
+// webis-de/adaptive-relevance-margin-loss, src/loss.py).
 //
 // Notation: q, p, n are [B, H] embeddings of queries, positive and negative documents (one triple
 // per row); s(a, b) is cosine similarity; S_xy[i, j] = s(x_i, y_j) is a [B, B] matrix.
