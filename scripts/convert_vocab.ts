@@ -13,9 +13,10 @@
 //   "▁tok" (word start)                         -> "tok"
 //   any other "tok" (word continuation)         -> "##tok"
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const EXPECTED_BYTES = 231_508;
@@ -81,13 +82,6 @@ export function bertTokenizerJson(vocab: readonly string[]): object {
   };
 }
 
-function writeAtomically(path: string, bytes: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmpPath = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmpPath, bytes);
-  renameSync(tmpPath, path);
-}
-
 function main(): void {
   const outPath = resolve('assets/bert-base-uncased/vocab.txt');
   const fixturePath = resolve('test/fixtures/tokenizer/tokenizer.json');
@@ -105,10 +99,10 @@ function main(): void {
         `(expected ${EXPECTED_BYTES} bytes, sha256 ${EXPECTED_SHA256})`,
     );
   }
-  writeAtomically(outPath, bytes);
+  writeFileAtomic(outPath, bytes);
   console.log(`wrote ${outPath}: ${bytes.length} bytes, sha256 ${sha256}`);
   const vocab = bytes.toString('utf8').split('\n').slice(0, -1);
-  writeAtomically(fixturePath, JSON.stringify(bertTokenizerJson(vocab)) + '\n');
+  writeFileAtomic(fixturePath, JSON.stringify(bertTokenizerJson(vocab)) + '\n');
   console.log(`wrote ${fixturePath}`);
 }
 

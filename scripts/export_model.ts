@@ -17,11 +17,12 @@
 // weights (the same held-out set), or nothing is written. --ab DIR adds the final evaluation of each
 // A/B run under DIR (equal budgets, the same held-out set) to the recipe table.
 
-import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModelDir, saveModelDir } from '../src/nn/model-dir.js';
-import { latestCheckpoint, readTrainerState, writeFileAtomic } from '../src/train/checkpoint.js';
+import { latestCheckpoint, readTrainerState } from '../src/train/checkpoint.js';
+import { replaceDirectory, tempSibling, writeFileAtomic } from '../src/io/atomic.js';
 import type { BertConfig } from '../src/nn/bert.js';
 
 interface Eval { step: number; loss: number; accuracy: number }
@@ -264,17 +265,13 @@ if (args['recipe-only']) {
   const corpusProvenance = join(dirname(corpusSource), 'PROVENANCE.md');
   if (!existsSync(corpusProvenance)) fail(`${corpusProvenance}: missing (the model card points to it)`);
   const loaded = loadModelDir(checkpoint, { head: 'mlm' });
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
+  const tmp = tempSibling(out);
   rmSync(tmp, { recursive: true, force: true });
   await saveModelDir(tmp, loaded.mlm!, { tokenizer: loaded.tokenizer!, weightsDtype: dtype });
   writeFileSync(join(tmp, 'README.md'), renderCard(lineage, loaded.config, loaded.mlm!.numParameters()));
   writeFileSync(join(tmp, 'pretraining.json'), `${JSON.stringify(lineage, null, 2)}\n`);
   copyFileSync(corpusProvenance, join(tmp, 'PRETRAINING_CORPUS.md'));
-  // Swap: the old directory is moved aside before the new one is renamed in, and removed last.
-  const old = join(dirname(out), `.${basename(out)}.old-${process.pid}`);
-  if (existsSync(out)) renameSync(out, old);
-  renameSync(tmp, out);
-  rmSync(old, { recursive: true, force: true });
+  replaceDirectory(tmp, out);
   loaded.mlm!.dispose();
   const total = lineage.segments.reduce((sum, g) => sum + g.tokens, 0);
   console.log(`${out}: segment ${lineage.segments.length}, ${millions(total)} tokens in all, ${dtype} weights, held-out accuracy ${pct(accuracy)}`);

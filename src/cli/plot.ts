@@ -11,7 +11,7 @@
 
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { buildCharts } from '../plot/charts.js';
 import { readRun } from '../plot/runlog.js';
 import { pngFonts, renderSvg, svgToPng } from '../plot/render.js';

@@ -19,6 +19,7 @@
 
 import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { tempSibling } from '../io/atomic.js';
 import { createInterface } from 'node:readline';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -107,9 +108,6 @@ export async function readJsonlArray(path: string): Promise<JsonObject[]> {
   return rows;
 }
 
-function tempPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-}
 
 /**
  * Write a file atomically from a stream of string chunks: gzip-compressed when the path ends in
@@ -118,7 +116,7 @@ function tempPath(path: string): string {
  */
 export async function writeAtomic(path: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = tempPath(path);
+  const tmp = tempSibling(path);
   const out = createWriteStream(tmp, { flags: 'wx' });
   const source = Readable.from(chunks, { objectMode: false });
   try {

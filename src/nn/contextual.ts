@@ -20,9 +20,10 @@
 //   heads.safetensors   the three MLPs, keys as above (F32)
 // Not here: training (src/train/contextual.ts), the CLI (src/cli/eval.ts, embed.ts).
 
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { replaceDirectory, tempSibling, writeFileAtomic } from '../io/atomic.js';
 import { fromArray, ones, type Tensor } from '../tensor/tensor.js';
 import { tidy, keep } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
@@ -308,7 +309,7 @@ export class ContextualModel extends Module {
   /** Save as a contextual model directory, atomically (written under a temporary name, then swapped in). */
   async save(dir: string): Promise<void> {
     if (existsSync(dir) && !isContextualDir(dir)) throw new ModelDirError(`${dir}: exists and is not a contextual model directory; not overwriting it`);
-    const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const tmp = tempSibling(dir);
     try {
       mkdirSync(tmp, { recursive: true });
       writeFileSync(join(tmp, 'config.json'), `${JSON.stringify({ architectures: ['ContextualDocumentEmbedder'], model_type: CONTEXTUAL_MODEL_TYPE, ...this.config }, null, 2)}\n`);
@@ -324,10 +325,7 @@ export class ContextualModel extends Module {
       rmSync(tmp, { recursive: true, force: true });
       throw new ModelDirError(`${dir}: cannot save (${(err as Error).message})`);
     }
-    const old = `${tmp}-old`;
-    if (existsSync(dir)) renameSync(dir, old);
-    renameSync(tmp, dir);
-    rmSync(old, { recursive: true, force: true });
+    replaceDirectory(tmp, dir);
   }
 
   get device(): string {
@@ -442,9 +440,7 @@ export async function saveContext(path: string, ctx: Tensor): Promise<void> {
     { context: { dtype: 'F32', shape: [...ctx.shape], data: data instanceof Float32Array ? data : Float32Array.from(data) } },
     { format: 'pt', kind: CONTEXTUAL_MODEL_TYPE },
   );
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, path);
+  writeFileAtomic(path, bytes);
 }
 
 /** Read a context written by saveContext onto the model's device, checked against its hidden size (kept; dispose it). */

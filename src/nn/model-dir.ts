@@ -14,7 +14,8 @@
 import {
   existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { tempSibling } from '../io/atomic.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Generator } from '../tensor/random.js';
 import {
@@ -411,10 +412,6 @@ async function directoryFiles(model: SavableBert, opts: SaveModelDirOptions): Pr
   return { files, dirs };
 }
 
-function tempName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-}
-
 /**
  * Save a model directory atomically. A new directory is written under a temporary name and renamed
  * into place; into an existing directory, every file is first written to a temporary sibling and
@@ -424,7 +421,7 @@ function tempName(path: string): string {
 export async function saveModelDir(dir: string, model: SavableBert, opts: SaveModelDirOptions = {}): Promise<void> {
   const { files, dirs } = await directoryFiles(model, opts);
   if (!existsSync(dir)) {
-    const tmp = tempName(dir);
+    const tmp = tempSibling(dir);
     try {
       mkdirSync(tmp, { recursive: true });
       for (const sub of dirs) mkdirSync(join(tmp, sub), { recursive: true });
@@ -442,7 +439,7 @@ export async function saveModelDir(dir: string, model: SavableBert, opts: SaveMo
     for (const sub of dirs) mkdirSync(join(dir, sub), { recursive: true });
     for (const [path, bytes] of files) {
       const target = join(dir, path);
-      const tmp = tempName(target);
+      const tmp = tempSibling(target);
       writeFileSync(tmp, bytes);
       staged.push([tmp, target]);
     }

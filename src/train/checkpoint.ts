@@ -12,9 +12,10 @@
 // `latest` is replaced atomically. Non-finite weights are never saved. Older checkpoints beyond
 // `keepLast` and temporary directories of dead processes are deleted afterwards.
 
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
+import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 import { tidy } from '../tensor/memory.js';
 import { noGrad } from '../autograd/engine.js';
 import { sum } from '../autograd/ops.js';
@@ -24,34 +25,6 @@ import type { PoolingConfig } from '../nn/pooling.js';
 import { saveModelDir } from '../nn/model-dir.js';
 import { readSafetensors, serializeSafetensors, type SafetensorsTensorInput } from '../nn/safetensors.js';
 import type { AdamW } from './optim.js';
-
-/** Write a file by temp file + rename in the same folder. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  ensureDirectory(dirname(path));
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
-
-/** Create a directory (and its parents), or fail with one line naming the file in the way. */
-export function ensureDirectory(path: string): void {
-  if (existsSync(path) && !statSync(path).isDirectory()) throw new Error(`${path}: exists and is not a directory`);
-  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
-    if (!existsSync(dir)) continue;
-    if (!statSync(dir).isDirectory()) throw new Error(`${path}: cannot create the directory, ${dir} is a file`);
-    break;
-  }
-  try {
-    mkdirSync(path, { recursive: true });
-  } catch (err) {
-    throw new Error(`${path}: cannot create the directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
 
 /** The first tensor (in the given order) holding NaN or Infinity, with the first such value; null when all are finite. */
 export async function firstNonFinite(named: Iterable<readonly [string, Tensor]>): Promise<{ name: string; index: number; value: number } | null> {

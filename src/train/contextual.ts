@@ -39,7 +39,7 @@ import { BatchPlan, maskedFractions, type BatchingSpec, type FilterSpec } from '
 import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule } from './schedule.js';
 import { mixSeed } from './mlm.js';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { loadEvalSet, type EvalSet, type SetMetrics } from './retrieval.js';
 
 /** CDE's temperature: cosine × 50. */

@@ -27,7 +27,7 @@ import { rerankBm25 } from '../eval/rerank.js';
 import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule } from './schedule.js';
 import { mixSeed } from './mlm.js';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { startProgress } from '../cli/progress.js';
 import { loadEvalSet, type EvalSet } from './retrieval.js';
 

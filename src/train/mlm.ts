@@ -21,7 +21,7 @@ import * as ops from '../autograd/ops.js';
 import type { BertForMaskedLM } from '../nn/bert.js';
 import type { BertTokenizer } from '../nn/tokenizer.js';
 import { readJsonl } from '../data/beir.js';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export interface MaskingOptions {
   maskTokenId: number;

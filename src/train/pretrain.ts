@@ -24,8 +24,9 @@ import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule, type ScheduleName } from './schedule.js';
 import { countCorrect, maskTokens, mixSeed, mlmLoss, PackedCorpus, SequenceOrder, type MaskingOptions } from './mlm.js';
 import {
-  divergedError, ensureDirectory, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, saveCheckpoint, writeFileAtomic, type TrainerState,
+  divergedError, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, saveCheckpoint, type TrainerState,
 } from './checkpoint.js';
+import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 
 export interface PretrainOptions {
   /** JSONL(.gz) of {"text": ...}. */

@@ -56,9 +56,9 @@ import { infoNCE, marginMSE, sdamLoss, type SdamOptions } from './losses.js';
 import { BatchPlan, lossLayout, maskedFractions, type BatchingSpec, type FilterSpec } from './batching/plan.js';
 import { mixSeed } from './mlm.js';
 import {
-  divergedError, ensureDirectory, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, rewriteLog,
-  saveCheckpoint, writeFileAtomic, type TrainerState,
+  divergedError, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, rewriteLog, saveCheckpoint, type TrainerState,
 } from './checkpoint.js';
+import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 import { pearson } from '../plot/stats.js';
 
 /** Teacher scores for (query text, document id) pairs, one per pair (a model teacher reads them back asynchronously). */

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor, type SafetensorsTensorInput } from '../../nn/safetensors.js';
-import { ensureDirectory } from '../checkpoint.js';
+import { ensureDirectory } from '../../io/atomic.js';
 
 export function defaultCacheDir(): string {
   if (process.env.RETROGRAD_CACHE) return process.env.RETROGRAD_CACHE;
