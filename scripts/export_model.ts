@@ -1,7 +1,7 @@
 // Export a pretraining run as the shipped model directory, with a model card and its lineage.
 //
 //   npx tsx scripts/export_model.ts --run runs/mlm-main --out models/bert-mini-retrograd \
-//       [--checkpoint DIR] [--dtype F16] [--min-gain 0.03] [--ab runs/ab] [--date YYYY-MM-DD]
+//       [--checkpoint DIR] [--dtype F16] [--min-gain 0.03] [--baseline RUN_DIR] [--ab runs/ab] [--date YYYY-MM-DD]
 //
 // The shipped weights are trained in segments, one or more per session: a segment starts from the
 // committed weights (`retrograd pretrain --init`) or from scratch. `pretraining.json` in the model
@@ -14,8 +14,11 @@
 //
 // Weights are committed only when they are clearly better: a segment from other weights must raise
 // held-out masked-token accuracy by --min-gain (3 points) over its own step-0 evaluation of those
-// weights (the same held-out set), or nothing is written. --ab DIR adds the final evaluation of each
-// A/B run under DIR (equal budgets, the same held-out set) to the recipe table.
+// weights (the same held-out set), or nothing is written. When the segment started from weights that
+// were never committed, --baseline RUN_DIR names a run whose step-0 evaluation is of the committed
+// weights on the same held-out set (same corpus file, seed and stream arguments, checked).
+// --ab DIR adds the final evaluation of each A/B run under DIR (equal budgets, the same held-out
+// set) to the recipe table.
 
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -62,6 +65,7 @@ const { values: args } = parseArgs({
     'recipe-only': { type: 'boolean', default: false },
     'recipe-note': { type: 'string' },
     note: { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 function fail(message: string): never {
@@ -124,7 +128,9 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
   if (start.from === 'init') {
     const initDir = start.source!;
     lineage = readJson<Lineage>(join(initDir, 'pretraining.json'));
-    const baseline = evals.find((e) => e.step === 0) ?? fail(`${run}/log.jsonl: a segment from ${initDir} has no step-0 evaluation of its starting weights`);
+    const baseline = args.baseline
+      ? baselineEval(args.baseline, corpusInfo.sourceSha256, a)
+      : evals.find((e) => e.step === 0) ?? fail(`${run}/log.jsonl: a segment from ${initDir} has no step-0 evaluation of its starting weights`);
     const gain = last.accuracy - baseline.accuracy;
     if (gain < minGain) {
       fail(`not exported: held-out accuracy ${pct(baseline.accuracy)} -> ${pct(last.accuracy)} at step ${last.step} (+${(100 * gain).toFixed(1)} points; committing weights needs +${(100 * minGain).toFixed(1)})`);
@@ -148,6 +154,21 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
     ...(args.note ? { note: args.note } : {}),
   });
   return { lineage, checkpoint, accuracy: last.accuracy, corpusSource: corpusInfo.source };
+}
+
+/**
+ * The step-0 evaluation of another run (--baseline: e.g. the last committed weights evaluated by a
+ * one-step run) on the same held-out set: the same corpus file and the same stream arguments.
+ */
+function baselineEval(dir: string, corpusSha256: string, a: Record<string, unknown>): Eval {
+  const info = readJson<{ sourceSha256: string }>(join(dir, 'tokens.json'));
+  if (info.sourceSha256 !== corpusSha256) fail(`${dir}: --baseline ran on another corpus (sha256 ${info.sourceSha256.slice(0, 12)})`);
+  const ckpt = latestCheckpoint(dir) ?? fail(`${dir}: --baseline has no checkpoint (its arguments are read from one)`);
+  const b = readTrainerState(ckpt).args as Record<string, unknown>;
+  for (const key of ['seed', 'valSequences', 'seqLen', 'batchSize']) {
+    if (b[key] !== a[key]) fail(`${dir}: --baseline has ${key}=${String(b[key])}, the run ${String(a[key])}: not the same held-out set`);
+  }
+  return segmentEntries(readLog(dir, Infinity)).evals.find((e) => e.step === 0) ?? fail(`${dir}/log.jsonl: --baseline has no step-0 evaluation`);
 }
 
 // --- A/B runs for the recipe table -------------------------------------------------------------

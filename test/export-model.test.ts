@@ -62,6 +62,17 @@ describe('export_model', () => {
     expect(r.stderr.trim()).toMatch(/^export_model: not exported: held-out accuracy [\d.]+% -> [\d.]+% at step 6 \(\+-?[\d.]+ points; committing weights needs \+[\d.]+\)$/);
     expect(readFileSync(join(model, 'README.md'), 'utf8')).toBe(card1);
 
+    // --baseline: another run's step-0 evaluation of the committed weights on the same held-out set.
+    const baseline = join(work, 'run-baseline');
+    await pretrain({ ...base(baseline, 1, model), warmup: 0 });
+    r = exportModel('--run', second, '--out', model, '--baseline', baseline, '--min-gain', String(end.accuracy - start.accuracy + 0.01));
+    expect(r.stderr.trim()).toBe(`export_model: not exported: held-out accuracy ${(100 * start.accuracy).toFixed(1)}% -> ${(100 * end.accuracy).toFixed(1)}% at step 6 (+${(100 * (end.accuracy - start.accuracy)).toFixed(1)} points; committing weights needs +${(100 * (end.accuracy - start.accuracy + 0.01)).toFixed(1)})`);
+    const otherSet = join(work, 'run-baseline-other');
+    await pretrain({ ...base(otherSet, 1, model), warmup: 0, seed: 5 });
+    r = exportModel('--run', second, '--out', model, '--baseline', otherSet, '--min-gain', '0');
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(/run-baseline-other: --baseline has seed=5, the run 4: not the same held-out set$/);
+
     r = exportModel('--run', second, '--out', model, '--min-gain', '0', '--date', '2026-12-08');
     expect(r.status).toBe(0);
     const lineage2 = JSON.parse(readFileSync(join(model, 'pretraining.json'), 'utf8'));
