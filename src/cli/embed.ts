@@ -14,7 +14,8 @@
 // FILE, and optionally --context-out, --context-size, --context-seed and --kind (src/cli/embed-contextual.ts).
 
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { tempSibling } from '../io/atomic.js';
 import type { Command } from 'commander';
 import { startProgress } from './progress.js';
 import { initDevice } from '../tensor/device.js';
@@ -148,7 +149,7 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
 
 /** Write {"id", "embedding"} lines in input order to a temporary file, then rename it into place. */
 function writeEmbeddings(output: string, rows: readonly InputRow[], embeddings: readonly Float32Array[]): void {
-  const tmp = join(dirname(output), `.${basename(output)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const tmp = tempSibling(output);
   const fd = openSync(tmp, 'wx');
   try {
     rows.forEach((row, i) => {

@@ -9,7 +9,8 @@
 // (padded with spaces to a multiple of 8), then the data region. Offsets are relative to the data
 // start; sorted by offset, the tensors must cover the data region exactly, without gaps or overlap.
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { tempSibling } from '../io/atomic.js';
 
 /** The one error type thrown for malformed files, unsupported content or invalid input to the writer. */
 export class SafetensorsError extends Error {
@@ -559,7 +560,7 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
 ): void {
   const { header, ordered } = prepare(tensors, metadata);
-  const tmpPath = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const tmpPath = tempSibling(path);
   let fd: number | undefined;
   try {
     fd = openSync(tmpPath, 'wx');
