@@ -61,6 +61,28 @@ describe('reading gradients of intermediate tensors', () => {
   });
 });
 
+describe('seed and missing gradients are exact fills, whatever the forward values', () => {
+  it('backward() seeds 1 even when the output is ±Inf (Inf·0 + 1 would be NaN)', () => {
+    const x = tensor([Infinity, 1], { ...f64, requiresGrad: true });
+    const y = x.mul(2).sum(); // +Inf
+    expect(y.item()).toBe(Infinity);
+    y.backward();
+    expect(Array.from(x.grad!.toArray())).toEqual([2, 2]);
+    const z = tensor([-Infinity, Number.NaN], { requiresGrad: true });
+    z.mul(3).sum().backward(); // the output is NaN; its gradient is still 3 everywhere
+    expect(Array.from(z.grad!.toArray())).toEqual([3, 3]);
+  });
+
+  it('grad() gives exact zeros for inputs the output does not depend on, even ±Inf or NaN ones', () => {
+    const x = tensor([1, 2], { ...f64, requiresGrad: true });
+    const unused = tensor([Infinity, -Infinity, Number.NaN], { ...f64, requiresGrad: true });
+    const [gx, gu] = grad(x.square().sum(), [x, unused]);
+    expect(Array.from(gx.toArray())).toEqual([2, 4]);
+    expect(Array.from(gu.toArray())).toEqual([0, 0, 0]);
+    expect(gu.dtype).toBe('float64');
+  });
+});
+
 describe('grad mode', () => {
   it('noGrad records nothing; detach cuts the graph', () => {
     const a = tensor([1, 2], { requiresGrad: true });

@@ -116,7 +116,7 @@ describe('contextual model: forward', () => {
     const m = model64();
     const ctx = randn([5, 32], { ...F64, generator: new Generator(3) });
     const perm = fromArray([3, 0, 4, 1, 2], [5], { dtype: 'int32', device: 'cpu-ref' });
-    const shuffled = ops.indexSelect(ctx, perm);
+    const shuffled = ops.gather(ctx, perm);
     const a = noGrad(() => m.embed(TEXTS, 'document', ctx, 64));
     const b = noGrad(() => m.embed(TEXTS, 'document', shuffled, 64));
     assertClose(await values(b), await values(a), TOL.f64, 'permuted context');

@@ -66,7 +66,7 @@ const cases: Case[] = [
   ['layerNorm', (x, w, b) => ops.layerNorm(x, w, b, 1e-5), () => [r(2, 3, 5), r(5), r(5)]],
   ['layerNorm strided x', (x, w, b) => ops.layerNorm(x.transpose(0, 1), w, b, 1e-5), () => [r(3, 2, 5), r(5), r(5)]],
   // gather / scatter-add, embedding
-  ['indexSelect', (t) => ops.indexSelect(t, idx([0, 2, 2, 5])), () => [r(6, 3)]],
+  ['gather', (t) => ops.gather(t, idx([0, 2, 2, 5])), () => [r(6, 3)]],
   ['scatterAdd', (s) => ops.scatterAdd(s, idx([1, 0, 1, 3]), 5), () => [r(4, 3)]],
   ['embedding', (t) => ops.embedding(t, tensor([[1, 2], [2, 0]], { dtype: 'int32' })), () => [r(4, 3)]],
   // views and copies, non-contiguous inputs

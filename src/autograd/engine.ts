@@ -3,7 +3,7 @@
 // A differentiable op calls `record(out, name, inputs, saved, backward)`. When grad mode is on and
 // some input requires a gradient, the output gets a Node holding the inputs (for the graph walk
 // only), its own handles to the `saved` tensors (what the gradient rule reads, and no more) and the
-// rule, kept beside its forward in ops.ts. The saved handles belong to the enclosing `tidy` (not to
+// rule (primitives.ts's rule table). The saved handles belong to the enclosing `tidy` (not to
 // a `tidyLocal` around a layer), so model code may drop its own handles early; the engine releases
 // them as soon as the node has run. `backward` sorts the graph topologically with an explicit stack
 // (no recursion: a 10,000-deep chain must work), then walks it in reverse: each rule runs in its
@@ -11,18 +11,24 @@
 // has run, and gradients of tensors used more than once are accumulated. The backward pass itself
 // runs with grad mode off, so it records nothing; a graph runs backward once (its saved tensors are
 // gone afterwards), as in PyTorch without retain_graph.
+// The engine calls no differentiable op itself: the seed gradient is a fill of ones, missing
+// gradients are fills of zeros, and accumulation is the device's add kernel, so a gradient is
+// exact whatever the forward values were (±Inf or NaN in the output do not leak into the seed).
 
-import type { Tensor } from '../tensor/tensor.js';
+import { type GradNode, type Tensor, empty, full } from '../tensor/tensor.js';
 import { keep, tidy, trackInOwner } from '../tensor/memory.js';
 
-export interface Node {
-  readonly name: string;
-  readonly inputs: readonly Tensor[];
-  /** The engine's handles to what the rule reads; null once the node has run backward. */
-  saved: readonly (Tensor | null)[] | null;
-  /** Gradient of each input given the output's gradient g (null: no gradient flows there). */
-  readonly backward: (g: Tensor, saved: readonly (Tensor | null)[]) => readonly (Tensor | null)[];
+declare module '../tensor/tensor.js' {
+  // What autograd adds to the graph node declared in src/tensor/tensor.ts.
+  interface GradNode {
+    /** The engine's handles to what the rule reads; null once the node has run backward. */
+    saved: readonly (Tensor | null)[] | null;
+    /** Gradient of each input given the output's gradient g (null: no gradient flows there). */
+    readonly backward: (g: Tensor, saved: readonly (Tensor | null)[]) => readonly (Tensor | null)[];
+  }
 }
+
+export type Node = GradNode;
 
 let gradEnabled = true;
 
@@ -107,6 +113,13 @@ function own(g: Tensor): Tensor {
   return keep(g.detach());
 }
 
+/** a + b (same shape, dtype and device) by the device's add kernel, outside the graph. */
+function sumOf(a: Tensor, b: Tensor): Tensor {
+  const out = empty(a.shape, { dtype: a.dtype, device: a.device });
+  a.backend.binary('add', a.view(), b.view(), out.view());
+  return out;
+}
+
 /**
  * Walk the graph from root. Returns the engine's handles (kept: the caller disposes them) to the
  * gradients of the tensors for which `wanted` is true; every other gradient is freed on the way.
@@ -141,7 +154,7 @@ function propagate(root: Tensor, seed: Tensor, wanted: (t: Tensor) => boolean): 
         const h = own(gi);
         const prev = grads.get(inp);
         if (prev) {
-          grads.set(inp, keep(prev.add(h)));
+          grads.set(inp, keep(sumOf(prev, h)));
           prev.dispose();
           h.dispose();
         } else {
@@ -167,7 +180,7 @@ function propagate(root: Tensor, seed: Tensor, wanted: (t: Tensor) => boolean): 
 function defaultSeed(root: Tensor, grad?: Tensor): Tensor {
   if (grad) return grad;
   if (root.size !== 1) throw new Error(`backward: output has shape [${root.shape}]; pass a gradient for non-scalar outputs`);
-  return noGrad(() => root.mul(0).add(1));
+  return full(root.shape, 1, { dtype: root.dtype, device: root.device });
 }
 
 /**
@@ -182,9 +195,9 @@ export function backward(root: Tensor, grad?: Tensor): void {
     for (const [t, g] of grads) {
       // A storage of its own per owner: rules may hand one gradient to several inputs.
       const whole = g.storage.refs === 1 && g.isContiguous() && g.offset === 0 && g.size === g.storage.size;
-      const fresh = whole ? g : g.clone();
+      const fresh = whole ? g : g.copy();
       const prev = t.grad;
-      t.grad = keep(prev ? prev.add(fresh) : fresh);
+      t.grad = keep(prev ? sumOf(prev, fresh) : fresh);
       if (prev) prev.dispose();
       if (fresh !== t.grad) fresh.dispose();
       if (g !== t.grad) g.dispose();
@@ -203,7 +216,7 @@ export function grad(output: Tensor, inputs: readonly Tensor[], gradOutput?: Ten
   const grads = propagate(output, defaultSeed(output, gradOutput), (t) => requested.has(t));
   const out = inputs.map((t) => {
     const g = grads.get(t);
-    return g ? g.detach() : noGrad(() => t.mul(0));
+    return g ? g.detach() : full(t.shape, 0, { dtype: t.dtype, device: t.device });
   });
   for (const g of grads.values()) g.dispose();
   return out;

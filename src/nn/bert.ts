@@ -517,7 +517,7 @@ export class BertForMaskedLM extends Module {
   logitsAt(inputs: BertInputs, positions: Tensor): { logits: Tensor; lastHiddenState: Tensor } {
     const { lastHiddenState } = this.bert.forward(inputs);
     const [batch, seq, size] = lastHiddenState.shape;
-    const rows = ops.indexSelect(lastHiddenState.reshape([batch * seq, size]), positions); // [B, S, H] -> [B·S, H] -> [M, H]
+    const rows = ops.gather(lastHiddenState.reshape([batch * seq, size]), positions); // [B, S, H] -> [B·S, H] -> [M, H]
     return { logits: this.cls.predictions.forwardRows(rows), lastHiddenState };
   }
 }

@@ -1,9 +1,10 @@
 // Tensor: a strided view (shape, strides, offset, dtype) of a reference-counted device storage.
 //
-// This file holds the data structure, creation functions and host transfer. The differentiable
-// operations live in src/autograd/ops.ts (the primitive table with forward and backward side by
-// side); the methods below are thin, typed entry points into it, so `a.matmul(b)` and
-// `ops.matmul(a, b)` are the same call.
+// This file holds the data structure, creation functions and host transfer, and knows nothing of
+// autograd: it imports only the device layer below it. The differentiable operations live in
+// src/autograd (primitives.ts: each primitive's forward and gradient rule side by side;
+// composites.ts: ops written with primitives), and src/autograd/ops.ts installs them as Tensor
+// methods, so `a.matmul(b)` and `ops.matmul(a, b)` are the same call.
 
 import {
   type Backend, type DType, type TypedArray, type View, contiguousStrides, isContiguous, sizeOf,
@@ -11,8 +12,6 @@ import {
 import { getDefaultDevice, getDevice } from './device.js';
 import { Storage, finalizer, track } from './memory.js';
 import { Generator, defaultGenerator } from './random.js';
-import * as ops from '../autograd/ops.js';
-import type { Node } from '../autograd/engine.js';
 
 export type Shape = readonly number[];
 export type NestedArray = number | NestedArray[];
@@ -24,12 +23,22 @@ export interface TensorOptions {
   requiresGrad?: boolean;
 }
 
+/**
+ * The graph node a differentiable op attaches to its output: here only what a graph walk needs.
+ * src/autograd/engine.ts extends this interface (declaration merging) with the saved tensors and
+ * the gradient rule.
+ */
+export interface GradNode {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+}
+
 let nextId = 0;
 
 export class Tensor {
   readonly id = nextId++;
   /** Set by autograd for tensors produced by a differentiable op while grad mode is on. */
-  node: Node | null = null;
+  node: GradNode | null = null;
   requiresGrad = false;
   /** Accumulated gradient (leaves, and non-leaves that called retainGrad()). */
   grad: Tensor | null = null;
@@ -66,7 +75,7 @@ export class Tensor {
     }
     if (src.dtype !== this.dtype) throw new Error(`assign: dtype ${src.dtype} does not match ${this.dtype}`);
     if (!this.isContiguous() || this.offset !== 0) throw new Error('assign: target must be a contiguous tensor that owns its storage');
-    const own = src.isContiguous() && src.offset === 0 && src.storage.size === src.size ? src : ops.clone(src);
+    const own = src.isContiguous() && src.offset === 0 && src.storage.size === src.size ? src : src.copy();
     own.storage.retain();
     finalizer.unregister(this);
     this._storage.release();
@@ -123,6 +132,18 @@ export class Tensor {
     return this;
   }
 
+  /** A tensor sharing this one's data, cut from the autograd graph. */
+  detach(): Tensor {
+    return new Tensor(this.storage, this.shape, this.strides, this.offset);
+  }
+
+  /** A fresh contiguous copy made by the device's copy kernel (no autograd graph). */
+  copy(): Tensor {
+    const out = empty(this.shape, { dtype: this.dtype, device: this.device });
+    this.backend.copy(this.view(), out.view());
+    return out;
+  }
+
   toString(): string {
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
@@ -131,7 +152,7 @@ export class Tensor {
 
   /** Contiguous copy of the data on the host (async: the only way to read a GPU tensor). */
   async data(): Promise<TypedArray> {
-    const c = this.isContiguous() ? this : ops.contiguous(this);
+    const c = this.isContiguous() ? this : this.copy();
     const out = await c.backend.read(c.storage.buf, c.dtype, c.offset, c.size);
     if (c !== this) c.dispose();
     return out;
@@ -141,7 +162,7 @@ export class Tensor {
   toArray(): TypedArray {
     const be = this.backend;
     if (!be.readSync) throw new Error(`toArray(): device '${be.name}' has no synchronous read; use \`await t.data()\``);
-    const c = this.isContiguous() ? this : ops.contiguous(this);
+    const c = this.isContiguous() ? this : this.copy();
     const out = be.readSync(c.storage.buf, c.dtype, c.offset, c.size);
     if (c !== this) c.dispose();
     return out;
@@ -167,61 +188,6 @@ export class Tensor {
     if (device === this.device) return this;
     return fromArray(await this.data(), this.shape, { dtype: this.dtype, device });
   }
-
-  // ---- differentiable ops (see src/autograd/ops.ts) ------------------------------------------
-
-  add(b: Tensor | Scalar): Tensor { return ops.add(this, b); }
-  sub(b: Tensor | Scalar): Tensor { return ops.sub(this, b); }
-  mul(b: Tensor | Scalar): Tensor { return ops.mul(this, b); }
-  div(b: Tensor | Scalar): Tensor { return ops.div(this, b); }
-  pow(b: Tensor | Scalar): Tensor { return ops.pow(this, b); }
-  maximum(b: Tensor | Scalar): Tensor { return ops.maximum(this, b); }
-  minimum(b: Tensor | Scalar): Tensor { return ops.minimum(this, b); }
-  eq(b: Tensor | Scalar): Tensor { return ops.eq(this, b); }
-  ne(b: Tensor | Scalar): Tensor { return ops.ne(this, b); }
-  lt(b: Tensor | Scalar): Tensor { return ops.lt(this, b); }
-  le(b: Tensor | Scalar): Tensor { return ops.le(this, b); }
-  gt(b: Tensor | Scalar): Tensor { return ops.gt(this, b); }
-  ge(b: Tensor | Scalar): Tensor { return ops.ge(this, b); }
-
-  neg(): Tensor { return ops.neg(this); }
-  exp(): Tensor { return ops.exp(this); }
-  log(): Tensor { return ops.log(this); }
-  sqrt(): Tensor { return ops.sqrt(this); }
-  rsqrt(): Tensor { return ops.rsqrt(this); }
-  tanh(): Tensor { return ops.tanh(this); }
-  erf(): Tensor { return ops.erf(this); }
-  gelu(): Tensor { return ops.gelu(this); }
-  relu(): Tensor { return ops.relu(this); }
-  sigmoid(): Tensor { return ops.sigmoid(this); }
-  abs(): Tensor { return ops.abs(this); }
-  softplus(): Tensor { return ops.softplus(this); }
-  square(): Tensor { return ops.square(this); }
-  recip(): Tensor { return ops.recip(this); }
-
-  sum(axes?: number | number[], keepdim = false): Tensor { return ops.sum(this, axes, keepdim); }
-  mean(axes?: number | number[], keepdim = false): Tensor { return ops.mean(this, axes, keepdim); }
-  max(axes?: number | number[], keepdim = false): Tensor { return ops.max(this, axes, keepdim); }
-  logsumexp(axes?: number | number[], keepdim = false): Tensor { return ops.logsumexp(this, axes, keepdim); }
-  var(axes?: number | number[], keepdim = false, correction = 0): Tensor { return ops.variance(this, axes, keepdim, correction); }
-
-  matmul(b: Tensor): Tensor { return ops.matmul(this, b); }
-  softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
-  logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
-
-  reshape(shape: Shape): Tensor { return ops.reshape(this, shape); }
-  permute(dims: readonly number[]): Tensor { return ops.permute(this, dims); }
-  transpose(d0 = -2, d1 = -1): Tensor { return ops.transpose(this, d0, d1); }
-  get T(): Tensor { return ops.transpose(this, -2, -1); }
-  expand(shape: Shape): Tensor { return ops.expand(this, shape); }
-  narrow(axis: number, start: number, length: number): Tensor { return ops.narrow(this, axis, start, length); }
-  unsqueeze(axis: number): Tensor { return ops.unsqueeze(this, axis); }
-  squeeze(axis?: number): Tensor { return ops.squeeze(this, axis); }
-  contiguous(): Tensor { return ops.contiguous(this); }
-  clone(): Tensor { return ops.clone(this); }
-  cast(dtype: DType): Tensor { return ops.cast(this, dtype); }
-  detach(): Tensor { return ops.detach(this); }
-  backward(grad?: Tensor): void { ops.backward(this, grad); }
 }
 
 // ---- creation ---------------------------------------------------------------------------------
