@@ -8,7 +8,8 @@
 // rowwise|as-released, --error l2|l1|soft, --detach-target. Margin-MSE takes its teacher from
 // --teacher bm25 (BM25 scores of the pair, divided by the query's best BM25 score), triples
 // (teacher_pos / teacher_neg of each line of the triples file, e.g. written by `retrograd score`) or
-// cross-encoder:DIR (the cross-encoder's logits, computed inside each step).
+// cross-encoder:DIR (the cross-encoder's logits, computed inside each step); --teacher-scale auto
+// (default) puts the teacher's margins on the cosine student's scale (src/train/teachers.ts).
 // Optimisation as released by SDAM unless asked otherwise: AdamW (or --optimizer sgd, whose update
 // is exactly -lr·gradient), learning rate decayed by --gamma 0.99999 per step, no clipping (--clip
 // 0; the gradient norm is logged every step either way), the model's dropout unless --dropout P.
@@ -103,6 +104,7 @@ export function registerTrain(program: Command): void {
     .option('--error <fn>', 'SDAM error function: l2 | l1 | soft', 'l2')
     .option('--detach-target', 'SDAM: no gradient through the target')
     .option('--teacher <name>', 'Margin-MSE teacher: bm25 | triples (teacher_pos/teacher_neg in the triples file) | cross-encoder:DIR (online)', 'bm25')
+    .option('--teacher-scale <k>', 'Margin-MSE regresses the cosine margin onto k·(t_p - t_n): auto (k fitted before the first step so that the teacher\'s margins have the root mean square of SDAM\'s adaptive target (1+s(d+,d-))/2 under the starting encoder, on 256 training triples; logged), raw (k = 1) or a number', 'auto')
     .option('--temperature <t>', 'InfoNCE temperature (default 0.05; 0.02 with --model-type contextual)')
     .option('--own-negatives', 'InfoNCE: add each triple\'s own negative to the candidates')
     .option('--pooling <mode>', 'mean | cls (the paper\'s first token; untrained in an MLM-only checkpoint)', 'mean')
@@ -196,7 +198,9 @@ export function registerTrain(program: Command): void {
         else if (name.startsWith('cross-encoder:') && name.length > 'cross-encoder:'.length) {
           teacher = await teachers.crossEncoderTeacher(name.slice('cross-encoder:'.length), s('data'), { device: s('device'), split: s('split') });
         } else throw new Error(`--teacher must be bm25, triples or cross-encoder:DIR, got ${name}`);
-        loss = { kind: 'margin-mse', teacher, teacherName: name };
+        const scaleText = s('teacherScale');
+        const teacherScale = scaleText === 'auto' ? 'auto' : scaleText === 'raw' ? 1 : num('teacher-scale', scaleText, { min: 0, exclusiveMin: true });
+        loss = { kind: 'margin-mse', teacher, teacherName: name, teacherScale };
       } else if (lossName === 'infonce') {
         loss = { kind: 'infonce', scale: 1 / num('temperature', String(o.temperature ?? '0.05'), { min: 0, exclusiveMin: true }), ownNegatives: Boolean(o.ownNegatives) };
       } else {

@@ -160,7 +160,7 @@ function trainEntry(line: Line): TrainEntry {
 }
 
 const PRETRAIN_ONLY = new Set(['eval', 'start']);
-const BIENCODER_ONLY = new Set(['validation', 'initial', 'final', 'batching']);
+const BIENCODER_ONLY = new Set(['validation', 'initial', 'final', 'batching', 'teacher-scale']);
 
 /** The run kind an entry proves, or null when it fits both. */
 function kindOf(line: Line): Run['kind'] | null {
@@ -168,7 +168,7 @@ function kindOf(line: Line): Run['kind'] | null {
   if (typeof kind !== 'string') throw new Error(`${line.where}: missing "kind"`);
   if (PRETRAIN_ONLY.has(kind)) return 'pretrain';
   if (BIENCODER_ONLY.has(kind)) return 'biencoder';
-  if (kind !== 'train') throw new Error(`${line.where}: unknown kind ${JSON.stringify(kind)} (expected train, eval, validation, initial, final or batching)`);
+  if (kind !== 'train') throw new Error(`${line.where}: unknown kind ${JSON.stringify(kind)} (expected train, eval, validation, initial, final, batching or teacher-scale)`);
   if ('tokensPerSec' in line.entry) return 'pretrain';
   if ('msPerStep' in line.entry) return 'biencoder';
   return null;
@@ -262,8 +262,8 @@ function readBiencoder(dir: string, lines: Line[]): BiencoderRun {
       const e = readValidation(line);
       order.check(line, `validation ${e.name}`, e.step);
       run.validation.push(e);
-    } else if (kind !== 'initial' && kind !== 'final' && kind !== 'batching') {
-      throw new Error(`${line.where}: a "${kind}" entry in a biencoder training log (expected train, validation, initial, final or batching)`);
+    } else if (kind !== 'initial' && kind !== 'final' && kind !== 'batching' && kind !== 'teacher-scale') {
+      throw new Error(`${line.where}: a "${kind}" entry in a biencoder training log (expected train, validation, initial, final, batching or teacher-scale)`);
     }
   }
   if (hasInternalsFile) {

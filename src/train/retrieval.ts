@@ -60,13 +60,15 @@ import {
 } from './checkpoint.js';
 import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 import { pearson } from '../plot/stats.js';
+import { fitTeacherScale, type TeacherScale, type TeacherScaleFit } from './teachers.js';
 
 /** Teacher scores for (query text, document id) pairs, one per pair (a model teacher reads them back asynchronously). */
 export type Teacher = (queries: readonly string[], docIds: readonly string[]) => number[] | Promise<number[]>;
 
 export type LossSpec =
   | { kind: 'sdam'; options: SdamOptions }
-  | { kind: 'margin-mse'; teacher: Teacher; teacherName: string }
+  // teacherScale: the student's margin regresses onto k·(t_p - t_n); 'auto' fits k (teachers.ts), default 1
+  | { kind: 'margin-mse'; teacher: Teacher; teacherName: string; teacherScale?: TeacherScale }
   | { kind: 'infonce'; scale: number; ownNegatives: boolean };
 
 export interface EvalSet {
@@ -156,6 +158,8 @@ export interface TrainBiencoderResult {
   medianStepMs: number | null;
   initial?: SetMetrics[];
   final: SetMetrics[];
+  /** Margin-MSE: the factor k on the teacher's margins (with its fit for 'auto'). */
+  teacherScale?: TeacherScaleFit | { scale: number };
   modelDir: string;
   /** The signal that stopped training early (its checkpoint saved; no final model or metrics), or null. */
   interrupted: 'SIGINT' | 'SIGTERM' | null;
@@ -181,7 +185,7 @@ export function median(xs: readonly number[]): number | null {
 /** The options a resumed run must share with the run that saved the checkpoint (`steps` may grow). */
 function runArgs(o: TrainBiencoderOptions): Record<string, unknown> {
   const loss = o.loss.kind === 'sdam' ? { kind: 'sdam', ...o.loss.options }
-    : o.loss.kind === 'margin-mse' ? { kind: 'margin-mse', teacher: o.loss.teacherName }
+    : o.loss.kind === 'margin-mse' ? { kind: 'margin-mse', teacher: o.loss.teacherName, ...((o.loss.teacherScale ?? 1) !== 1 ? { teacherScale: o.loss.teacherScale } : {}) }
       : { kind: 'infonce', scale: o.loss.scale, ownNegatives: o.loss.ownNegatives };
   return {
     model: o.model, data: o.data, trainSplit: o.trainSplit ?? 'train', loss, pooling: o.pooling, batchSize: o.batchSize,
@@ -307,8 +311,13 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   } else {
     const initial = o.evalInitial ? [] as SetMetrics[] : null;
     for (const [i, set] of (initial ? o.evalSets : []).entries()) initial!.push(await evaluateBiencoder(bi, evalData[i], { ...evalOpts, name: set.name }));
-    state = { step: 0, optimizerStep: 0, best: null, bestStep: 0, sinceBest: 0, stoppedEarly: false, stepMs: 0, timedMs: [], initial, args: runArgs(o) };
+    // 'auto' is fitted on the starting model, once: a resumed run reads k back from its checkpoint.
+    const scale = o.loss.kind === 'margin-mse' ? o.loss.teacherScale ?? 1 : null;
+    const teacherScale = scale === 'auto' && o.loss.kind === 'margin-mse' ? await fitTeacherScale(bi, data, loaded.triples, o.loss.teacher, o) : scale === null ? null : { scale };
+    state = { step: 0, optimizerStep: 0, best: null, bestStep: 0, sinceBest: 0, stoppedEarly: false, stepMs: 0, timedMs: [], initial, teacherScale, args: runArgs(o) };
   }
+  // A checkpoint from before the scale existed was trained raw (the resume check allows only k = 1 then).
+  const teacherScale = o.loss.kind !== 'margin-mse' ? undefined : (state.teacherScale as TeacherScaleFit | { scale: number } | undefined) ?? { scale: 1 };
   const initial = (state.initial as SetMetrics[] | null) ?? undefined;
   let best = (state.best as number | null) ?? -Infinity;
   let bestStep = state.bestStep as number;
@@ -334,6 +343,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
     appendFileSync(join(o.out, `${file}.jsonl`), `${JSON.stringify(entry)}\n`);
     if (file === 'log') o.onLog?.(entry);
   };
+  if (!resumeDir && teacherScale) log('log', { kind: 'teacher-scale', step: 0, ...teacherScale });
 
   const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
   const params = bi.model.parameters();
@@ -379,7 +389,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
 
       const queries = batch.map((t) => data.queries.get(t.qid)!);
       const docs = [...batch.map((t) => docText(data.corpus.get(t.pos)!)), ...batch.map((t) => docText(data.corpus.get(t.neg)!))];
-      const teacher = o.loss.kind === 'margin-mse' ? await o.loss.teacher([...queries, ...queries], [...batch.map((t) => t.pos), ...batch.map((t) => t.neg)]) : null;
+      const teacher = o.loss.kind === 'margin-mse' ? (await o.loss.teacher([...queries, ...queries], [...batch.map((t) => t.pos), ...batch.map((t) => t.neg)])).map((t) => t * teacherScale!.scale) : null;
       const B = batch.length;
       const masked = plan.mask(batch);
       const out = tidy(() => {
@@ -482,7 +492,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   } finally {
     finalModel.dispose();
   }
-  const result: TrainBiencoderResult = { ...summary, initial, final, modelDir, interrupted: null };
+  const result: TrainBiencoderResult = { ...summary, initial, final, ...(teacherScale ? { teacherScale } : {}), modelDir, interrupted: null };
   log('log', { kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
