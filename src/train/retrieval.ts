@@ -60,10 +60,9 @@ import {
 } from './checkpoint.js';
 import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 import { pearson } from '../plot/stats.js';
-import { fitTeacherScale, type TeacherScale, type TeacherScaleFit } from './teachers.js';
+import { fitTeacherScale, type Teacher, type TeacherScale, type TeacherScaleFit } from './teachers.js';
 
-/** Teacher scores for (query text, document id) pairs, one per pair (a model teacher reads them back asynchronously). */
-export type Teacher = (queries: readonly string[], docIds: readonly string[]) => number[] | Promise<number[]>;
+export type { Teacher } from './teachers.js';
 
 export type LossSpec =
   | { kind: 'sdam'; options: SdamOptions }

@@ -24,7 +24,9 @@ import type { Biencoder } from '../nn/biencoder.js';
 import { CrossEncoder } from '../nn/cross-encoder.js';
 import { initDevice } from '../tensor/device.js';
 import { Generator } from '../tensor/random.js';
-import type { Teacher } from './retrieval.js';
+
+/** Teacher scores for (query text, document id) pairs, one per pair (a model teacher reads them back asynchronously). */
+export type Teacher = (queries: readonly string[], docIds: readonly string[]) => number[] | Promise<number[]>;
 
 /** A teacher whose scores are at hand (no model to run): BM25, or scores read from a file. */
 export type SyncTeacher = (queries: readonly string[], docIds: readonly string[]) => number[];
