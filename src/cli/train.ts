@@ -23,13 +23,15 @@
 // start from --model (a BERT directory; or a contextual one to continue), InfoNCE query -> document
 // at --temperature 0.02 unless given, the context of a step drawn from the batch's documents (down
 // to --context-size), two-stage gradient caching in chunks of --chunk-size (--no-grad-cache: plain
-// backprop), dropout off unless --dropout. No validation, internals or checkpoints on this path yet.
+// backprop), dropout off unless --dropout; --validation, --save-every and resume as for the
+// biencoder (no loss internals on this path).
 // Batches (both model types): --batching random (a seeded shuffle per epoch) or contextual (CDE:
 // the triples clustered as by `retrograd cluster`, with its --cluster-size (default --batch-size),
 // --order, --dims, --iterations, --restarts, --init; cached per data in --cache-dir; re-packed each
 // epoch). In-batch losses never count a duplicate of a query's gold document as its negative;
 // --filter tfidf | model:DIR also drops the documents a frozen surrogate scores >= the gold (the
-// query's own hard negative exempt).
+// query's own hard negative exempt). --batches FILE trains on the batches `retrograd cluster --out
+// FILE` wrote (checked against the triples; the same batches each epoch, reordered after the first).
 
 import type { Command } from 'commander';
 import type { SdamError, SdamMarginMode, SdamOptions, SdamTarget } from '../train/losses.js';
@@ -37,6 +39,7 @@ import type { EvalSet, LossSpec, Teacher } from '../train/retrieval.js';
 import { startDevice } from './options.js';
 import { parseFilter, type BatchingSpec, type FilterSpec } from '../train/batching/plan.js';
 import { defaultCacheDir } from '../train/batching/cache.js';
+import { fileSha256 } from '../train/batching/file.js';
 
 function num(name: string, value: string, o: { int?: boolean; min?: number; exclusiveMin?: boolean } = {}): number {
   const n = Number(value);
@@ -69,7 +72,14 @@ function batchingOptions(o: Record<string, unknown>, batchSize: number): { batch
   const kind = String(o.batching);
   const dims = num('dims', String(o.dims), { int: true, min: 1 });
   let batching: BatchingSpec;
-  if (kind === 'random') {
+  if (o.batches !== undefined) {
+    if (kind !== 'random') throw new Error('--batches FILE replaces --batching; give one of them');
+    for (const key of ['clusterSize', 'order', 'iterations', 'restarts', 'init']) {
+      if (o[key] !== undefined) throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --batching contextual only, not --batches`);
+    }
+    const path = String(o.batches);
+    batching = { kind: 'file', path, sha256: fileSha256(path) };
+  } else if (kind === 'random') {
     for (const key of ['clusterSize', 'order', 'iterations', 'restarts', 'init']) {
       if (o[key] !== undefined) throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --batching contextual only`);
     }
@@ -115,6 +125,7 @@ export function registerTrain(program: Command): void {
     .option('--iterations <n>', 'contextual batching: k-means iterations per restart (default 100)')
     .option('--restarts <n>', 'contextual batching: k-means restarts (default 3)')
     .option('--init <init>', 'contextual batching: k-means initialisation, random | kmeans++ (default random)')
+    .option('--batches <file>', 'train on the batches written by `retrograd cluster --out FILE` (triple indices checked against --data)')
     .option('--filter <f>', 'in-batch losses: none | tfidf | model:DIR (drop in-batch documents the surrogate scores >= the gold; duplicates of the gold are always dropped)', 'none')
     .option('--cache-dir <dir>', 'cache of the clustering and TF-IDF stages (default $RETROGRAD_CACHE, else ~/.cache/retrograd)')
     .option('--eval-queries <n>', 'evaluate on a seeded subsample of n queries per set')
@@ -149,7 +160,7 @@ export function registerTrain(program: Command): void {
       const s = (k: string): string => String(o[k]);
       if (s('modelType') === 'contextual') {
         if (s('loss') !== 'infonce') throw new Error(`--model-type contextual trains with --loss infonce, got ${s('loss')}`);
-        for (const [key, flag] of [['optimizer', '--optimizer'], ['epochs', '--epochs']] as const) {
+        for (const [key, flag] of [['optimizer', '--optimizer'], ['epochs', '--epochs'], ['maxTriples', '--max-triples']] as const) {
           if (o[key] !== undefined) throw new Error(`${flag} applies to --model-type biencoder only`);
         }
         if (typeof o.dropout === 'string') throw new Error(`--model-type contextual: --dropout takes no value (it turns the BERTs' dropout on), got ${o.dropout}`);
@@ -176,12 +187,17 @@ export function registerTrain(program: Command): void {
           gradCache: o.gradCache !== false,
           chunkSize: num('chunk-size', s('chunkSize'), { int: true, min: 1 }),
           dropout: Boolean(o.dropout),
+          validation: o.validation ? parseEvalSet(s('validation'), 'validation') : undefined,
+          evalEvery: num('eval-every', s('evalEvery'), { int: true, min: 0 }),
+          patience: num('patience', s('patience'), { int: true, min: 1 }),
+          saveEvery: num('save-every', s('saveEvery'), { int: true, min: 1 }),
           evalSets: s('eval') === '' ? [] : s('eval').split(',').map((spec) => parseEvalSet(spec, 'eval')),
           evalQueries: o.evalQueries === undefined ? undefined : num('eval-queries', s('evalQueries'), { int: true, min: 1 }),
           ...batchingOptions(o, num('batch-size', s('batchSize'), { int: true, min: 2 })),
           device,
         });
         console.log(JSON.stringify({ loss: 'infonce', modelType: 'contextual', ...result }, null, 2));
+        if (result.interrupted) process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
         return;
       }
       if (s('modelType') !== 'biencoder') throw new Error(`--model-type must be biencoder or contextual, got ${s('modelType')}`);

@@ -95,7 +95,14 @@ export interface TrainerState {
 /** The moments of a save, in order; `onPhase` (crash tests) is called as each is reached. */
 export type SavePhase = 'built' | 'pointed-at-temporary' | 'removed-old' | 'renamed' | 'pointed';
 
+/** What a checkpoint needs of a model besides its writer: its parameters by name (AdamW moments, finiteness). */
+export interface CheckpointModel {
+  namedParameters(): Iterable<[string, Tensor]>;
+}
+
 export interface SaveCheckpointOptions {
+  /** Writes the model into a new directory instead of saveModelDir (models that are not one BERT, e.g. contextual). */
+  writeModel?: (dir: string) => Promise<void>;
   tokenizer?: BertTokenizer;
   /** Also write sentence-transformers pooling files (biencoder checkpoints). */
   pooling?: PoolingConfig;
@@ -145,11 +152,12 @@ function settle(root: string): void {
  */
 export async function saveCheckpoint(
   runDir: string,
-  model: BertModel | BertForMaskedLM,
+  model: BertModel | BertForMaskedLM | CheckpointModel,
   optimizer: AdamW | null,
   state: TrainerState,
   opts: SaveCheckpointOptions = {},
 ): Promise<string> {
+  if (!opts.writeModel && !('config' in model)) throw new Error('saveCheckpoint: a model that is not a BERT needs opts.writeModel');
   const root = join(runDir, 'checkpoints');
   const name = `step-${String(state.step).padStart(7, '0')}`;
   const final = join(root, name);
@@ -162,7 +170,8 @@ export async function saveCheckpoint(
   const phase = opts.onPhase ?? (() => {});
   rmSync(tmp, { recursive: true, force: true });
   try {
-    await saveModelDir(tmp, model, { tokenizer: opts.tokenizer, pooling: opts.pooling });
+    if (opts.writeModel) await opts.writeModel(tmp);
+    else await saveModelDir(tmp, model as BertModel | BertForMaskedLM, { tokenizer: opts.tokenizer, pooling: opts.pooling });
     const moments = new Map<string, SafetensorsTensorInput>();
     for (const [key, p] of model.namedParameters()) {
       const s = optimizer?.stateOf(p);
@@ -228,8 +237,32 @@ export function readTrainerState(dir: string): TrainerState {
   return state;
 }
 
+/**
+ * The checkpoint a run directory resumes from, or null for a fresh run (the directory is created).
+ * Refuses a directory holding files but no checkpoint, a finished run (metrics.json), and a
+ * checkpoint saved with other `args` (every key of `args` must equal the saved one; `steps` is
+ * left out by the trainers, so a run may be extended).
+ */
+export function resumeCheckpoint(out: string, args: Record<string, unknown>): string | null {
+  ensureDirectory(out);
+  const resumeDir = latestCheckpoint(out);
+  if (resumeDir === null) {
+    const others = readdirSync(out).filter((e) => e !== 'checkpoints');
+    if (others.length > 0) throw new Error(`${out}: holds ${others.join(', ')} but no checkpoint; train into a new --out`);
+    return null;
+  }
+  if (existsSync(join(out, 'metrics.json'))) throw new Error(`${out}: the run is finished (metrics.json); train into a new --out`);
+  const saved = readTrainerState(resumeDir).args as Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(args)) {
+    if (JSON.stringify(saved?.[key]) !== JSON.stringify(value)) {
+      throw new Error(`${resumeDir}: resuming needs ${key}=${JSON.stringify(saved?.[key])}, got ${JSON.stringify(value)}`);
+    }
+  }
+  return resumeDir;
+}
+
 /** Restore AdamW's moments and step count from a checkpoint directory (model weights load separately). */
-export function loadOptimizerState(dir: string, model: BertModel | BertForMaskedLM, optimizer: AdamW, state: TrainerState): void {
+export function loadOptimizerState(dir: string, model: CheckpointModel, optimizer: AdamW, state: TrainerState): void {
   const path = join(dir, 'optimizer.safetensors');
   const file = readSafetensors(path);
   const params = new Map<string, Tensor>(model.namedParameters());

@@ -22,7 +22,7 @@
 // `trainContextual` is the loop around it (AdamW, exponential decay, evaluation) for the train CLI.
 
 import { join } from 'node:path';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { startProgress } from '../cli/progress.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/memory.js';
@@ -39,8 +39,11 @@ import { BatchPlan, maskedFractions, type BatchingSpec, type FilterSpec } from '
 import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule } from './schedule.js';
 import { mixSeed } from './mlm.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { loadEvalSet, type EvalSet, type SetMetrics } from './retrieval.js';
+import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
+import { WARMUP_STEPS, loadEvalSet, median, type EvalSet, type SetMetrics } from './retrieval.js';
+import {
+  divergedError, firstNonFinite, gradients, loadOptimizerState, readTrainerState, resumeCheckpoint, rewriteLog, saveCheckpoint, type TrainerState,
+} from './checkpoint.js';
 
 /** CDE's temperature: cosine × 50. */
 export const CONTEXTUAL_TEMPERATURE = 0.02;
@@ -279,9 +282,9 @@ export interface TrainContextualOptions {
   trainSplit?: string;
   out: string;
   batchSize: number;
-  /** Batches as lists of triple indices (e.g. contextual batching); default a seeded shuffle per epoch. */
+  /** Batches as lists of triple indices (library use; not checkpointed, so no resume); default a seeded shuffle per epoch. */
   batches?: number[][];
-  /** Contextual batches re-packed per epoch (batching/plan.ts; overrides `batches`); default random. */
+  /** Contextual batches re-packed per epoch, or a batch file (batching/plan.ts; overrides `batches`); default random. */
   batching?: BatchingSpec;
   /** False-negative filter of the loss (default none); duplicates of a query's gold are always masked. */
   filter?: FilterSpec;
@@ -296,6 +299,7 @@ export interface TrainContextualOptions {
   /** Per-step factor of the exponential learning-rate decay. */
   gamma: number;
   weightDecay: number;
+  /** Max global gradient norm; 0: no clipping (the norm is logged either way). */
   clip: number;
   steps: number;
   seed: number;
@@ -304,6 +308,14 @@ export interface TrainContextualOptions {
   contextChunkSize?: number;
   /** Train with the BERTs' dropout (default false, as the released models). */
   dropout?: boolean;
+  /** Early stopping on nDCG@10 of this set (context sampled from its corpus), every `evalEvery` steps. */
+  validation?: EvalSet;
+  /** Steps between validations (default 100; 0: none). */
+  evalEvery?: number;
+  /** Validations without improvement before stopping (default 3). */
+  patience?: number;
+  /** Steps between checkpoints (default 50). */
+  saveEvery?: number;
   evalSets: EvalSet[];
   evalQueries?: number;
   evalBatchSize?: number;
@@ -315,62 +327,156 @@ export interface TrainContextualOptions {
 
 export interface TrainContextualResult {
   steps: number;
+  /** Step at which model/ was saved (the best validation, else the last). */
+  bestStep: number;
+  stoppedEarly: boolean;
+  /** Mean step time, warm-up included. */
   msPerStep: number;
+  /** Median step time without each process's first WARMUP_STEPS steps; null when no step is past them. */
+  medianStepMs: number | null;
   final: SetMetrics[];
   modelDir: string;
+  /** The signal that stopped training (its checkpoint saved; no final model or metrics), or null. */
+  interrupted: 'SIGINT' | 'SIGTERM' | null;
 }
 
 const SALT = { order: 0xc0de, context: 0xc7e7, dropout: 0xd409 } as const;
 
+/** The options a resumed run must share with the run that saved the checkpoint (`steps` may grow). */
+function runArgs(o: TrainContextualOptions): Record<string, unknown> {
+  return {
+    modelType: 'contextual', model: o.model, secondStage: o.secondStage ?? null, config: o.config ?? {}, data: o.data, trainSplit: o.trainSplit ?? 'train',
+    batchSize: o.batchSize, batching: o.batching ?? { kind: 'random' }, filter: o.filter ?? { kind: 'none' }, negatives: o.negatives ?? false,
+    queryLength: o.queryLength, docLength: o.docLength, temperature: o.temperature ?? CONTEXTUAL_TEMPERATURE, lr: o.lr, gamma: o.gamma,
+    weightDecay: o.weightDecay, clip: o.clip, seed: o.seed, gradCache: o.gradCache ?? true, chunkSize: o.chunkSize ?? null,
+    contextChunkSize: o.contextChunkSize ?? null, dropout: o.dropout ?? false, validation: o.validation ?? null, evalEvery: o.evalEvery ?? 100,
+    patience: o.patience ?? 3, evalSets: o.evalSets, evalQueries: o.evalQueries ?? null,
+  };
+}
+
+/**
+ * The loop: AdamW (no decay on biases and LayerNorm), the learning rate decayed by `gamma` per step,
+ * the gradient norm logged every step (clipped when `clip` > 0), optional validation with early
+ * stopping. Resumable as trainBiencoder (retrieval.ts): a checkpoint (the contextual model
+ * directory, AdamW's moments, the loop's state) at step 0, every `saveEvery` steps, on Ctrl-C /
+ * SIGTERM and at the end; rerunning the same call continues with the weights an uninterrupted run
+ * has, bit for bit (the batch order, the context sample and dropout are functions of (seed, step)).
+ * A directory of another run, a finished run or other arguments are refused.
+ */
 export async function trainContextual(o: TrainContextualOptions): Promise<TrainContextualResult> {
-  mkdirSync(o.out, { recursive: true });
+  if (o.batches && o.batching) throw new Error('trainContextual: give batches or batching, not both');
+  const resumeDir = o.batches ? null : resumeCheckpoint(o.out, runArgs(o));
+  if (o.batches) ensureDirectory(o.out);
   const split = o.trainSplit ?? 'train';
   const { data, triples, triplesPath } = await loadTrainingSplit(o.data, split);
   if (!o.batches && triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
   for (const b of o.batches ?? []) {
     if (b.length === 0 || b.some((i) => !Number.isInteger(i) || i < 0 || i >= triples.length)) throw new Error(`batches: every batch needs triple indices in 0..${triples.length - 1}`);
   }
-  const dropoutGen = new Generator(o.seed);
-  const model = isContextualDir(o.model)
-    ? ContextualModel.load(o.model, { device: o.device, dropoutGenerator: dropoutGen })
-    : ContextualModel.fromBert(o.model, { device: o.device, secondStage: o.secondStage, config: o.config, seed: o.seed, dropoutGenerator: dropoutGen });
-  const evalData = await Promise.all(o.evalSets.map((set) => loadEvalSet(set, o.evalQueries)));
-  writeFileAtomic(join(o.out, 'log.jsonl'), '');
-  const log = (entry: Record<string, unknown>): void => {
-    appendFileSync(join(o.out, 'log.jsonl'), `${JSON.stringify(entry)}\n`);
-    o.onLog?.(entry);
-  };
-
-  const optimizer = new AdamW(decayGroups(model.namedParameters(), o.weightDecay), { lr: o.lr });
-  const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
-  const params = model.parameters();
   const plan = BatchPlan.create(triples, {
     batching: o.batching ?? { kind: 'random' }, filter: o.filter ?? { kind: 'none' }, layout: o.negatives ? 'positives+negatives' : 'positives',
     batchSize: o.batchSize, seed: o.seed, queryText: (id) => data.queries.get(id)!, docText: (id) => docText(data.corpus.get(id)!),
     cacheDir: o.cacheDir, device: o.device, queryLength: o.queryLength, docLength: o.docLength,
   });
-  const contextualBatching = o.batching?.kind === 'contextual';
-  const perEpoch = contextualBatching ? plan.perEpoch : o.batches ? o.batches.length : Math.floor(triples.length / o.batchSize);
+  const dropoutGen = new Generator(o.seed);
+  let model: ContextualModel;
+  try {
+    const from = resumeDir ?? o.model;
+    model = isContextualDir(from)
+      ? ContextualModel.load(from, { device: o.device, dropoutGenerator: dropoutGen })
+      : ContextualModel.fromBert(from, { device: o.device, secondStage: o.secondStage, config: o.config, seed: o.seed, dropoutGenerator: dropoutGen });
+  } catch (err) {
+    plan.dispose();
+    throw err;
+  }
+  const evalEvery = o.evalEvery ?? 100;
+  const patience = o.patience ?? 3;
+  const saveEvery = o.saveEvery ?? 50;
+  const optimizer = new AdamW(decayGroups(model.namedParameters(), o.weightDecay), { lr: o.lr });
+  const release = (): void => {
+    plan.dispose();
+    optimizer.dispose();
+    model.dispose();
+  };
+  let validation: BeirDataset | null;
+  let evalData: BeirDataset[];
+  try {
+    validation = o.validation && evalEvery > 0 ? await loadEvalSet(o.validation) : null;
+    evalData = await Promise.all(o.evalSets.map((set) => loadEvalSet(set, o.evalQueries)));
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const evalOpts = { queryLength: o.queryLength, docLength: o.docLength, batchSize: o.evalBatchSize, contextSeed: o.seed };
+
+  let state: TrainerState;
+  if (resumeDir) {
+    state = readTrainerState(resumeDir);
+    loadOptimizerState(resumeDir, model, optimizer, state);
+  } else {
+    state = { step: 0, optimizerStep: 0, best: null, bestStep: 0, sinceBest: 0, stoppedEarly: false, stepMs: 0, timedMs: [], args: runArgs(o) };
+  }
+  let best = (state.best as number | null) ?? -Infinity;
+  let bestStep = state.bestStep as number;
+  let sinceBest = state.sinceBest as number;
+  let stoppedEarly = state.stoppedEarly as boolean;
+  let stepMs = state.stepMs as number;
+  const timedMs = [...(state.timedMs as number[])];
+  let step = state.step;
+  const save = async (): Promise<void> => {
+    if (o.batches) return; // library batches are not part of the run's arguments: nothing to resume against
+    const full: TrainerState = { ...state, step, optimizerStep: optimizer.stepCount, best: Number.isFinite(best) ? best : null, bestStep, sinceBest, stoppedEarly, stepMs, timedMs };
+    await saveCheckpoint(o.out, model, optimizer, full, { writeModel: (dir) => model.save(dir) });
+  };
+  try {
+    if (!resumeDir) await save();
+  } catch (err) {
+    release();
+    throw err;
+  }
+  // The log, cut back to the checkpoint's step: what a run wrote after its last checkpoint is written again, identically.
+  rewriteLog(join(o.out, 'log.jsonl'), (e) => typeof e.step === 'number' && e.step <= step);
+  const log = (entry: Record<string, unknown>): void => {
+    appendFileSync(join(o.out, 'log.jsonl'), `${JSON.stringify(entry)}\n`);
+    o.onLog?.(entry);
+  };
+
+  const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
+  const params = model.parameters();
+  const modelDir = join(o.out, 'model');
+  const planned = o.batching !== undefined && o.batching.kind !== 'random';
+  const perEpoch = planned ? plan.perEpoch : o.batches ? o.batches.length : Math.floor(triples.length / o.batchSize);
+  const resumedAt = step;
   let order: number[][] = [];
-  let stepMs = 0;
-  let step = 0;
-  const bar = startProgress({ label: 'train', total: o.steps, unit: 'step', enabled: o.progress });
+  let orderEpoch = -1;
+  let interrupted: 'SIGINT' | 'SIGTERM' | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const bar = startProgress({ label: 'train', total: o.steps, unit: 'step', start: step, enabled: o.progress });
   model.train(o.dropout ?? false);
   try {
-    while (step < o.steps) {
+    while (step < o.steps && !stoppedEarly) {
+      // Give the event loop a turn (on the cpu device no await reaches it), so a signal is seen between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (interrupted) break;
+      const epoch = Math.floor(step / perEpoch);
       const inEpoch = step % perEpoch;
-      if (inEpoch === 0) {
-        const gen = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / perEpoch)));
-        const epoch = Math.floor(step / perEpoch);
-        if (contextualBatching) {
+      if (epoch !== orderEpoch) {
+        const gen = new Generator(mixSeed(o.seed, SALT.order, epoch));
+        if (planned) {
           order = plan.batches(epoch)!;
-          log({ kind: 'batching', step: step + 1, epoch, ...plan.hardness(epoch) });
+          // Logged with the epoch's first step, so a resume cuts and rewrites it like that step's line.
+          if (inEpoch === 0) log({ kind: 'batching', step: step + 1, epoch, ...plan.hardness(epoch) });
         } else if (o.batches) {
           order = gen.shuffle(o.batches.map((b) => [...b]));
         } else {
           const shuffled = gen.shuffle(triples.map((_, i) => i));
           order = Array.from({ length: perEpoch }, (_, b) => shuffled.slice(b * o.batchSize, (b + 1) * o.batchSize));
         }
+        orderEpoch = epoch;
       }
       const picked = order[inEpoch].map((i) => triples[i]);
       step++;
@@ -383,32 +489,64 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
         temperature: o.temperature, queryLength: o.queryLength, docLength: o.docLength, contextSeed: mixSeed(o.seed, SALT.context, step),
         gradCache: o.gradCache, chunkSize: o.chunkSize, contextChunkSize: o.contextChunkSize,
       });
-      if (!Number.isFinite(loss)) throw new Error(`step ${step}: loss is ${loss}`);
-      const gradNorm = o.clip > 0 ? await clipGradNorm(params, o.clip) : NaN;
+      if (!Number.isFinite(loss)) throw divergedError(o.out, step, `loss is ${loss}`);
+      // Measured every step, clipped only when asked (an infinite norm would scale every gradient to zero).
+      const gradNorm = await clipGradNorm(params, o.clip > 0 ? o.clip : Infinity);
+      if (!Number.isFinite(gradNorm)) throw divergedError(o.out, step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(model)));
       optimizer.lr = schedule(step);
       optimizer.step();
       optimizer.zeroGrad();
-      stepMs += performance.now() - t0;
-      log({ kind: 'train', step, loss, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step, masked: maskedFractions(masked) });
+      const bad = await firstNonFinite(model.namedParameters());
+      if (bad) throw divergedError(o.out, step, 'the update made a weight non-finite', bad);
+      const ms = performance.now() - t0;
+      stepMs += ms;
+      if (step - resumedAt > WARMUP_STEPS) timedMs.push(ms);
+      log({ kind: 'train', step, loss, lr: optimizer.lr, gradNorm, ms, msPerStep: stepMs / step, masked: maskedFractions(masked) });
       bar.update(step, { loss: loss.toFixed(4) });
+
+      if (validation && (step % evalEvery === 0 || step === o.steps)) {
+        model.eval();
+        const v = await evaluateContextual(model, validation, { ...evalOpts, name: o.validation!.name });
+        model.train(o.dropout ?? false);
+        log({ kind: 'validation', step, ...v });
+        if (v.metrics['nDCG@10'] > best) {
+          best = v.metrics['nDCG@10'];
+          bestStep = step;
+          sinceBest = 0;
+          await model.save(modelDir);
+        } else if (++sinceBest >= patience) {
+          stoppedEarly = true;
+        }
+      }
+      if (step % saveEvery === 0 && step < o.steps && !stoppedEarly) await save();
     }
+    if (step !== resumedAt) await save();
+    if (!interrupted && !validation) {
+      bestStep = step;
+      await model.save(modelDir);
+    }
+  } catch (err) {
+    model.dispose();
+    throw err;
   } finally {
     bar.finish();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     plan.dispose();
     optimizer.dispose();
   }
-  model.eval();
-  const modelDir = join(o.out, 'model');
-  await model.save(modelDir);
+  model.dispose();
+  const summary = { steps: step, bestStep, stoppedEarly, msPerStep: stepMs / Math.max(step, 1), medianStepMs: median(timedMs) };
+  if (interrupted) return { ...summary, final: [], modelDir, interrupted };
+
+  const finalModel = ContextualModel.load(modelDir, { device: o.device });
   const final: SetMetrics[] = [];
   try {
-    for (const [i, set] of o.evalSets.entries()) {
-      final.push(await evaluateContextual(model, evalData[i], { name: set.name, queryLength: o.queryLength, docLength: o.docLength, batchSize: o.evalBatchSize, contextSeed: o.seed }));
-    }
+    for (const [i, set] of o.evalSets.entries()) final.push(await evaluateContextual(finalModel, evalData[i], { ...evalOpts, name: set.name }));
   } finally {
-    model.dispose();
+    finalModel.dispose();
   }
-  const result: TrainContextualResult = { steps: step, msPerStep: stepMs / Math.max(step, 1), final, modelDir };
+  const result: TrainContextualResult = { ...summary, final, modelDir, interrupted: null };
   log({ kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;

@@ -36,7 +36,7 @@
 // the last), metrics.json (written last).
 
 import { join } from 'node:path';
-import { appendFileSync, existsSync, readdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { startProgress } from '../cli/progress.js';
 import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
@@ -56,9 +56,9 @@ import { infoNCE, marginMSE, sdamLoss, type SdamOptions } from './losses.js';
 import { BatchPlan, lossLayout, maskedFractions, type BatchingSpec, type FilterSpec } from './batching/plan.js';
 import { mixSeed } from './mlm.js';
 import {
-  divergedError, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, rewriteLog, saveCheckpoint, type TrainerState,
+  divergedError, firstNonFinite, gradients, loadOptimizerState, readTrainerState, resumeCheckpoint, rewriteLog, saveCheckpoint, type TrainerState,
 } from './checkpoint.js';
-import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { pearson } from '../plot/stats.js';
 import { fitTeacherScale, type Teacher, type TeacherScale, type TeacherScaleFit } from './teachers.js';
 
@@ -201,21 +201,7 @@ function runArgs(o: TrainBiencoderOptions): Record<string, unknown> {
  * another kind of run, or a finished one.
  */
 function resumePoint(o: TrainBiencoderOptions): string | null {
-  ensureDirectory(o.out);
-  const resumeDir = latestCheckpoint(o.out);
-  if (resumeDir === null) {
-    const others = readdirSync(o.out).filter((e) => e !== 'checkpoints');
-    if (others.length > 0) throw new Error(`${o.out}: holds ${others.join(', ')} but no checkpoint; train into a new --out`);
-    return null;
-  }
-  if (existsSync(join(o.out, 'metrics.json'))) throw new Error(`${o.out}: the run is finished (metrics.json); train into a new --out`);
-  const saved = readTrainerState(resumeDir).args as Record<string, unknown>;
-  for (const [key, value] of Object.entries(runArgs(o))) {
-    if (JSON.stringify(saved[key]) !== JSON.stringify(value)) {
-      throw new Error(`${resumeDir}: resuming needs ${key}=${JSON.stringify(saved[key])}, got ${JSON.stringify(value)}`);
-    }
-  }
-  return resumeDir;
+  return resumeCheckpoint(o.out, runArgs(o));
 }
 
 const SALT = { order: 0x0dde, dropout: 0xd409, subset: 0x5b5e } as const;

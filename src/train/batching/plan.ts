@@ -4,6 +4,9 @@
 //   --batching random       the trainer's own seeded shuffle per epoch (batches() returns null)
 //   --batching contextual   schedule.ts: the triples' (query, positive) pairs clustered once
 //                           (cached), re-packed every epoch with a seed from (seed, epoch)
+//   --batches FILE          file.ts: the batches `retrograd cluster --out` wrote, checked against
+//                           the triples; epoch 0 in the file's order, later epochs the same batches
+//                           in an order shuffled with a seed from (seed, epoch)
 //   --filter none|tfidf|model:DIR   negatives.ts's surrogate: none (duplicates of the gold are
 //                           masked anyway), the TF-IDF + SVD embedder over every text of the
 //                           triples (cached), or a frozen biencoder directory
@@ -18,10 +21,14 @@ import { inBatchMask, modelSurrogate, surrogateDocuments, tfidfSurrogate, type I
 import type { ClusterOrder } from './order.js';
 import { randomBatches } from './pack.js';
 import { clusterPairs, epochBatches, type PairClustering } from './schedule.js';
+import { readBatchFile } from './file.js';
+import { Generator } from '../../tensor/random.js';
 
 export type BatchingSpec =
   | { kind: 'random' }
-  | { kind: 'contextual'; clusterSize: number; order: ClusterOrder; dims: number; iterations: number; restarts: number; init: KMeansInit };
+  | { kind: 'contextual'; clusterSize: number; order: ClusterOrder; dims: number; iterations: number; restarts: number; init: KMeansInit }
+  /** Batches written by `retrograd cluster --out` (file.ts); `sha256`, when given, must match the file's bytes. */
+  | { kind: 'file'; path: string; sha256?: string };
 
 export type FilterSpec = { kind: 'none' } | { kind: 'tfidf'; dims: number } | { kind: 'model'; dir: string };
 
@@ -58,6 +65,8 @@ export interface EpochHardness {
   filteredRandom: number;
 }
 
+const FILE_SALT = 0xf11e;
+
 export class BatchPlan {
   private constructor(
     private readonly triples: readonly Triple[],
@@ -67,12 +76,15 @@ export class BatchPlan {
     private readonly release: () => void,
     /** Which stages came from the cache. */
     readonly cached: { clustering: boolean; tfidf: boolean },
+    /** The batches of a batch file (--batches), else null. */
+    private readonly fileBatches: number[][] | null = null,
   ) {}
 
   static create(triples: readonly Triple[], o: BatchPlanOptions): BatchPlan {
     if (o.filter.kind !== 'none' && o.layout === null) throw new Error('--filter needs a loss with in-batch negatives (infonce, or sdam --in-batch)');
     if (o.batching.kind === 'contextual' && o.batching.clusterSize < 1) throw new Error(`--cluster-size must be at least 1, got ${o.batching.clusterSize}`);
     let clustering: PairClustering | null = null;
+    const fileBatches = o.batching.kind === 'file' ? readBatchFile(o.batching.path, triples, o.batchSize, o.batching.sha256) : null;
     if (o.batching.kind === 'contextual') {
       const b = o.batching;
       clustering = clusterPairs(triples.map((t) => ({ query: o.queryText(t.qid), doc: o.docText(t.pos) })), {
@@ -92,7 +104,7 @@ export class BatchPlan {
       surrogate = s.surrogate;
       release = s.dispose;
     }
-    return new BatchPlan(triples, o, clustering, surrogate, release, { clustering: clustering?.cached ?? false, tfidf: tfidfHit });
+    return new BatchPlan(triples, o, clustering, surrogate, release, { clustering: clustering?.cached ?? false, tfidf: tfidfHit }, fileBatches);
   }
 
   /** Batches per epoch. */
@@ -102,6 +114,10 @@ export class BatchPlan {
 
   /** Epoch's batches as triple indices in training order; null for random batching (the trainer shuffles). */
   batches(epoch: number): number[][] | null {
+    if (this.fileBatches) {
+      const copy = this.fileBatches.map((b) => [...b]);
+      return epoch === 0 ? copy : new Generator(mixSeed(this.o.seed, FILE_SALT, epoch)).shuffle(copy);
+    }
     if (!this.clustering || this.o.batching.kind !== 'contextual') return null;
     return epochBatches(this.clustering, epoch, { batchSize: this.o.batchSize, order: this.o.batching.order, seed: this.o.seed });
   }
