@@ -1,0 +1,437 @@
+// CDE's Table 1 in miniature (Morris and Rush, arXiv 2410.02525): from one backbone, with the same
+// steps, batch size and InfoNCE settings,
+//   (a) biencoder, random batches             (b) biencoder, contextual batches + false-negative filter
+//   (c) contextual architecture, random        (d) contextual architecture, contextual batches + filter
+// evaluated on held-out package descriptions (in-domain) and the FAQs (out-of-domain), over several
+// seeds (mean and sample standard deviation), with the median step time, the context size J and
+// the cpu device's peak heap; and the paper's correlation of batch hardness with nDCG@10: variant
+// (b) at three cluster sizes (and the random batches of (a)), drawn as a scatter with Pearson's r.
+//
+//   npx tsx examples/cde_table1.ts                                  # the full run (see the README)
+//   npx tsx examples/cde_table1.ts --steps 5 --seeds 1 --eval-queries 50 --out runs/cde-smoke
+//   flags: --out DIR (runs/cde-table1) --model DIR --data DIR --eval DIR:SPLIT,... --steps 100
+//          --batch-size 32 --seeds 3 --eval-queries N --context-size 64 --chunk-size 32 --lr 1e-4
+//          --temperature 0.02 --filter tfidf --order tsp --cluster-sizes B,4B,16B --dims 128 --cache-dir DIR --docs
+//
+// Each cell (variant × seed, and each extra cluster size × seed) is its own run directory,
+// DIR/cells/<name>/run, trained by `retrograd train`'s library calls (trainBiencoder, trainContextual)
+// in a child process of its own (a fresh cpu heap, so its peak is the cell's). A cell whose
+// run/metrics.json exists is reused; an unfinished one resumes from its checkpoint (Ctrl-C stops
+// the current cell after saving one: rerun the same command). DIR/cells/<name>/cell.json records
+// the cell's settings; a cell made with other settings is refused (use another --out).
+// Outputs (written atomically): DIR/results.json (every cell and the aggregates), DIR/table.md,
+// DIR/hardness-vs-ndcg.svg and .png; with --docs also docs/cde-table1.md and
+// docs/figures/cde-hardness-vs-ndcg.png for the README. Progress goes to stderr.
+// Batch hardness is the trainer's `batching` log line for epoch 0 (batching/plan.ts: mean top-1
+// in-batch similarity to another example's positive under the TF-IDF + SVD clustering embedder);
+// random batches are measured by the same line of a contextual cell with the same seed.
+
+import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TopLevelSpec } from 'vega-lite';
+import { getDevice, initDevice } from '../src/tensor/device.js';
+import type { CpuBackend } from '../src/tensor/backends/cpu/index.js';
+import { trainBiencoder, type EvalSet } from '../src/train/retrieval.js';
+import { trainContextual } from '../src/train/contextual.js';
+import { parseFilter, type BatchingSpec } from '../src/train/batching/plan.js';
+import { defaultCacheDir } from '../src/train/batching/cache.js';
+import { parseEvalSet } from '../src/cli/train.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
+import { pearson } from '../src/plot/stats.js';
+import { pngFonts, renderSvg, svgToPng } from '../src/plot/render.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const SELF = fileURLToPath(import.meta.url);
+
+/** Settings every cell shares. */
+interface Shared {
+  model: string;
+  data: string;
+  evalSets: EvalSet[];
+  evalQueries: number | null;
+  steps: number;
+  batchSize: number;
+  contextSize: number;
+  chunkSize: number;
+  lr: number;
+  gamma: number;
+  clip: number;
+  weightDecay: number;
+  temperature: number;
+  queryLength: number;
+  docLength: number;
+  filter: string;
+  order: 'random' | 'tsp';
+  dims: number;
+}
+
+type Variant = 'a' | 'b' | 'c' | 'd';
+
+interface CellSpec extends Omit<Shared, 'filter' | 'order' | 'dims' | 'contextSize' | 'chunkSize'> {
+  filter: string | null;
+  order: 'random' | 'tsp' | null;
+  dims: number | null;
+  contextSize: number | null;
+  chunkSize: number | null;
+  name: string;
+  variant: Variant;
+  modelType: 'biencoder' | 'contextual';
+  /** null: random batches. */
+  clusterSize: number | null;
+  seed: number;
+}
+
+const VARIANTS: Record<Variant, { label: string; modelType: CellSpec['modelType']; contextual: boolean }> = {
+  a: { label: '(a) biencoder, random batches', modelType: 'biencoder', contextual: false },
+  b: { label: '(b) biencoder, contextual batches + filter', modelType: 'biencoder', contextual: true },
+  c: { label: '(c) contextual architecture, random batches', modelType: 'contextual', contextual: false },
+  d: { label: '(d) contextual architecture and batches + filter', modelType: 'contextual', contextual: true },
+};
+
+// ---- one cell, in its own process ---------------------------------------------------------------
+
+async function runCell(dir: string, cacheDir: string): Promise<void> {
+  const spec = JSON.parse(readFileSync(join(dir, 'cell.json'), 'utf8')) as CellSpec;
+  await initDevice('cpu');
+  const heap = (getDevice('cpu') as CpuBackend).heap;
+  let trainPeak = 0;
+  const onLog = (e: Record<string, unknown>): void => {
+    if (e.kind === 'train') trainPeak = Math.max(trainPeak, heap.peakBytes());
+  };
+  const batching: BatchingSpec = spec.clusterSize === null ? { kind: 'random' }
+    : { kind: 'contextual', clusterSize: spec.clusterSize, order: spec.order!, dims: spec.dims!, iterations: 100, restarts: 3, init: 'random' };
+  const filter = spec.clusterSize === null ? { kind: 'none' as const } : parseFilter(spec.filter!, spec.dims!);
+  const common = {
+    model: spec.model, data: spec.data, out: join(dir, 'run'), batchSize: spec.batchSize, queryLength: spec.queryLength, docLength: spec.docLength,
+    lr: spec.lr, gamma: spec.gamma, weightDecay: spec.weightDecay, clip: spec.clip, steps: spec.steps, seed: spec.seed, evalSets: spec.evalSets,
+    evalQueries: spec.evalQueries ?? undefined, saveEvery: 50, device: 'cpu', batching, filter, cacheDir, onLog,
+  };
+  const result = spec.modelType === 'biencoder'
+    ? await trainBiencoder({ ...common, loss: { kind: 'infonce', scale: 1 / spec.temperature, ownNegatives: false }, pooling: 'mean', evalEvery: 0, patience: 1, internalsEvery: 0 })
+    : await trainContextual({ ...common, config: { context_size: spec.contextSize! }, temperature: spec.temperature, negatives: false, chunkSize: spec.chunkSize!, gradCache: true });
+  if (result.interrupted) {
+    process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
+    return;
+  }
+  const mib = (b: number): number => Math.round(b / 2 ** 20);
+  writeFileAtomic(join(dir, 'heap.json'), `${JSON.stringify({ trainPeakHeapMiB: mib(trainPeak), peakHeapMiB: mib(heap.peakBytes()) })}\n`);
+}
+
+// ---- planning, running and reading the cells ----------------------------------------------------
+
+/**
+ * Every cell, seeds outermost. A cell records only the settings it depends on (random batches: no
+ * filter, order or clustering dimension; a biencoder: no J or chunk size), so changing one of them
+ * reuses the cells it does not touch.
+ */
+function planCells(s: Shared, seeds: number[], clusterSizes: number[]): CellSpec[] {
+  const cell = (name: string, variant: Variant, clusterSize: number | null, seed: number): CellSpec => {
+    const modelType = VARIANTS[variant].modelType;
+    return {
+      ...s, name, variant, modelType, clusterSize, seed,
+      ...(clusterSize === null ? { filter: null, order: null, dims: null } : {}),
+      ...(modelType === 'biencoder' ? { contextSize: null, chunkSize: null } : {}),
+    };
+  };
+  const cells: CellSpec[] = [];
+  for (const seed of seeds) {
+    for (const v of ['a', 'b', 'c', 'd'] as const) cells.push(cell(`${v}-s${seed}`, v, VARIANTS[v].contextual ? s.batchSize : null, seed));
+    for (const c of clusterSizes) if (c !== s.batchSize) cells.push(cell(`b-c${c}-s${seed}`, 'b', c, seed));
+  }
+  return cells;
+}
+
+const cellDir = (out: string, c: CellSpec): string => join(out, 'cells', c.name);
+
+/** Refuse a cell directory made with other settings (naming the first that differs). */
+function checkCell(dir: string, spec: CellSpec): void {
+  const path = join(dir, 'cell.json');
+  if (!existsSync(path)) return;
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  for (const [key, value] of Object.entries(spec)) {
+    if (JSON.stringify(saved[key]) !== JSON.stringify(value)) {
+      throw new Error(`${path}: the cell was made with ${key}=${JSON.stringify(saved[key])}, now ${JSON.stringify(value)}; use another --out`);
+    }
+  }
+}
+
+/**
+ * Run a cell in a child process of its own process group: Ctrl-C or SIGTERM reach this process
+ * only, which passes them on once, so the trainer saves a checkpoint and exits 130 / 143.
+ */
+function runChild(dir: string, cacheDir: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--cell', dir, '--cache-dir', cacheDir], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const done = (): void => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+    };
+    child.on('error', (err) => {
+      done();
+      reject(err);
+    });
+    child.on('exit', (code, signal) => {
+      done();
+      resolve(code ?? (signal === 'SIGINT' ? 130 : 143));
+    });
+  });
+}
+
+interface CellResult {
+  spec: CellSpec;
+  reused: boolean;
+  metrics: Record<string, Record<string, number>>;
+  medianStepMs: number | null;
+  msPerStep: number;
+  heap: { trainPeakHeapMiB: number; peakHeapMiB: number } | null;
+  /** Epoch 0's batch hardness: contextual and random batches (contextual cells only). */
+  hardness: { contextual: number; random: number } | null;
+}
+
+function readCell(dir: string, spec: CellSpec, reused: boolean): CellResult {
+  const run = join(dir, 'run');
+  const m = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8')) as { final: { name: string; metrics: Record<string, number> }[]; medianStepMs: number | null; msPerStep: number };
+  const log = readFileSync(join(run, 'log.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const batching = log.find((e) => e.kind === 'batching' && e.epoch === 0 && typeof e.contextual === 'number');
+  const heapPath = join(dir, 'heap.json');
+  return {
+    spec, reused, metrics: Object.fromEntries(m.final.map((f) => [f.name, f.metrics])), medianStepMs: m.medianStepMs, msPerStep: m.msPerStep,
+    heap: existsSync(heapPath) ? JSON.parse(readFileSync(heapPath, 'utf8')) as CellResult['heap'] : null,
+    hardness: batching ? { contextual: batching.contextual as number, random: batching.random as number } : null,
+  };
+}
+
+// ---- aggregates, table and figure ---------------------------------------------------------------
+
+interface Summary {
+  n: number;
+  mean: number;
+  /** Sample standard deviation (n − 1); null for one value. */
+  sd: number | null;
+  min: number;
+  max: number;
+}
+
+function summarize(xs: readonly number[]): Summary | null {
+  if (xs.length === 0) return null;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : null;
+  return { n: xs.length, mean, sd, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+const fmt = (s: Summary | null, digits = 3): string => (s === null ? '—' : s.sd === null ? s.mean.toFixed(digits) : `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}`);
+
+interface HardnessPoint {
+  set: string;
+  batches: string;
+  clusterSize: number | null;
+  seed: number;
+  hardness: number;
+  ndcg: number;
+}
+
+/** (b) at each cluster size, and (a) with the random hardness measured beside the same seed's (b). */
+function hardnessPoints(cells: CellResult[], sets: string[]): HardnessPoint[] {
+  const points: HardnessPoint[] = [];
+  for (const c of cells) {
+    if (c.spec.variant === 'b' && c.hardness) {
+      for (const set of sets) points.push({ set, batches: `contextual, cluster size ${c.spec.clusterSize}`, clusterSize: c.spec.clusterSize, seed: c.spec.seed, hardness: c.hardness.contextual, ndcg: c.metrics[set]['nDCG@10'] });
+    }
+    if (c.spec.variant === 'a') {
+      const twin = cells.find((t) => t.spec.variant === 'b' && t.spec.seed === c.spec.seed && t.hardness);
+      if (twin) for (const set of sets) points.push({ set, batches: 'random', clusterSize: null, seed: c.spec.seed, hardness: twin.hardness!.random, ndcg: c.metrics[set]['nDCG@10'] });
+    }
+  }
+  return points;
+}
+
+function figure(points: HardnessPoint[], sets: string[], correlations: Record<string, number | null>, caption: string): TopLevelSpec {
+  const order = [...new Set(points.map((p) => p.batches))].sort((x, y) => (x === 'random' ? -1 : y === 'random' ? 1 : Number(y.split(' ').pop()) - Number(x.split(' ').pop())));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: 'Batch hardness against nDCG@10 (biencoder, InfoNCE)',
+      subtitle: [caption, `Pearson r: ${sets.map((s) => `${s} ${correlations[s] === null ? 'undefined' : correlations[s]!.toFixed(2)}`).join(', ')}`],
+    },
+    config: {
+      background: 'white', font: 'DejaVu Sans, sans-serif',
+      title: { anchor: 'start', fontSize: 15, subtitleFontSize: 11, subtitleColor: '#555', offset: 12 },
+      axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', grid: true, gridColor: '#e6e6e6' },
+      legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 320 }, header: { labelFontSize: 12, titleFontSize: 12 },
+    },
+    data: { values: points },
+    facet: { column: { field: 'set', type: 'nominal', title: null, sort: sets } },
+    spec: {
+      width: 340,
+      height: 260,
+      mark: { type: 'point', filled: true, size: 70, opacity: 0.85 },
+      encoding: {
+        x: { field: 'hardness', type: 'quantitative', title: 'batch hardness (mean top-1 in-batch similarity)', scale: { zero: false }, axis: { tickCount: 6 } },
+        y: { field: 'ndcg', type: 'quantitative', title: 'nDCG@10', scale: { zero: false } },
+        color: { field: 'batches', type: 'nominal', title: 'batches', sort: order, scale: { scheme: 'viridis' } },
+        shape: { field: 'batches', type: 'nominal', sort: order },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+  } as TopLevelSpec;
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values: a } = parseArgs({
+    options: {
+      cell: { type: 'string' },
+      out: { type: 'string', default: join(ROOT, 'runs', 'cde-table1') },
+      model: { type: 'string', default: join(ROOT, 'models', 'bert-mini-retrograd') },
+      data: { type: 'string', default: join(ROOT, 'data', 'pkgdesc-train') },
+      eval: { type: 'string' },
+      steps: { type: 'string', default: '100' },
+      'batch-size': { type: 'string', default: '32' },
+      seeds: { type: 'string', default: '3' },
+      'eval-queries': { type: 'string' },
+      'context-size': { type: 'string', default: '64' },
+      'chunk-size': { type: 'string', default: '32' },
+      lr: { type: 'string', default: '1e-4' },
+      temperature: { type: 'string', default: '0.02' },
+      filter: { type: 'string', default: 'tfidf' },
+      order: { type: 'string', default: 'tsp' },
+      'cluster-sizes': { type: 'string' },
+      dims: { type: 'string', default: '128' },
+      'cache-dir': { type: 'string', default: defaultCacheDir() },
+      docs: { type: 'boolean', default: false },
+    },
+  });
+  if (a.cell !== undefined) return runCell(a.cell, a['cache-dir']!);
+
+  const positive = (name: keyof typeof a, integer: boolean): number => {
+    const n = Number(a[name]);
+    if (!(n > 0) || (integer && !Number.isSafeInteger(n))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${a[name]}`);
+    return n;
+  };
+  const batchSize = positive('batch-size', true);
+  if (batchSize < 2) throw new Error(`--batch-size must be at least 2, got ${batchSize}`);
+  const seedCount = positive('seeds', true);
+  const clusterSizes = a['cluster-sizes'] === undefined ? [batchSize, 4 * batchSize, 16 * batchSize] : a['cluster-sizes'].split(',').map((t) => {
+    const n = Number(t);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--cluster-sizes: expected positive integers separated by commas, got ${a['cluster-sizes']}`);
+    return n;
+  });
+  if (a.order !== 'random' && a.order !== 'tsp') throw new Error(`--order must be random or tsp, got ${a.order}`);
+  parseFilter(a.filter!);
+  const evalSets = a.eval
+    ? a.eval.split(',').map((spec) => parseEvalSet(spec, 'eval'))
+    : [{ name: 'pkgdesc-test', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' }, { name: 'faq', dir: join(ROOT, 'data', 'faq'), split: 'test' }];
+  const shared: Shared = {
+    model: a.model!, data: a.data!, evalSets, evalQueries: a['eval-queries'] === undefined ? null : positive('eval-queries', true),
+    steps: positive('steps', true), batchSize, contextSize: positive('context-size', true), chunkSize: positive('chunk-size', true),
+    lr: positive('lr', false), gamma: 0.99999, clip: 0, weightDecay: 1e-6, temperature: positive('temperature', false),
+    queryLength: 32, docLength: 128, filter: a.filter!, order: a.order, dims: positive('dims', true),
+  };
+  for (const [what, path] of [['--model', shared.model], ['--data', shared.data], ...evalSets.map((s) => ['--eval', s.dir])]) {
+    if (!existsSync(path)) throw new Error(`${what} ${path}: no such directory`);
+  }
+  const seeds = Array.from({ length: seedCount }, (_, i) => i);
+  const cells = planCells(shared, seeds, clusterSizes);
+  const out = a.out!;
+  for (const c of cells) checkCell(cellDir(out, c), c); // every refusal before any work
+
+  const results: CellResult[] = [];
+  const t0 = performance.now();
+  for (const [i, c] of cells.entries()) {
+    const dir = cellDir(out, c);
+    const what = `${VARIANTS[c.variant].label}${c.clusterSize !== null ? `, cluster size ${c.clusterSize}` : ''}, seed ${c.seed}`;
+    if (existsSync(join(dir, 'run', 'metrics.json'))) {
+      results.push(readCell(dir, c, true));
+      process.stderr.write(`cde_table1: cell ${i + 1}/${cells.length} ${c.name} (${what}): finished earlier, reused\n`);
+      continue;
+    }
+    process.stderr.write(`cde_table1: cell ${i + 1}/${cells.length} ${c.name} (${what}): training${existsSync(join(dir, 'run')) ? ' (resuming)' : ''}\n`);
+    writeFileAtomic(join(dir, 'cell.json'), `${JSON.stringify(c, null, 2)}\n`);
+    const started = performance.now();
+    const code = await runChild(dir, a['cache-dir']!);
+    if (code === 130 || code === 143) throw new Error(`cell ${c.name} interrupted (its checkpoint is saved); rerun the same command to resume`);
+    if (code !== 0) throw new Error(`cell ${c.name} failed (exit code ${code}); rerun the same command to resume it`);
+    const r = readCell(dir, c, false);
+    results.push(r);
+    const first = evalSets[0].name;
+    process.stderr.write(`cde_table1: cell ${i + 1}/${cells.length} ${c.name} done in ${((performance.now() - started) / 1000).toFixed(0)} s `
+      + `(${first} nDCG@10 ${r.metrics[first]['nDCG@10'].toFixed(3)}; ${((performance.now() - t0) / 60000).toFixed(1)} min since start)\n`);
+  }
+
+  // Aggregates per variant (the main table) and the hardness sweep.
+  const setNames = evalSets.map((s) => s.name);
+  const main = results.filter((r) => r.spec.clusterSize === null || r.spec.clusterSize === batchSize);
+  const rows = (['a', 'b', 'c', 'd'] as const).map((v) => {
+    const rs = main.filter((r) => r.spec.variant === v);
+    const hardness = rs.map((r) => (VARIANTS[v].contextual ? r.hardness?.contextual
+      : main.find((t) => t.spec.seed === r.spec.seed && VARIANTS[t.spec.variant].contextual && t.hardness)?.hardness?.random)).filter((x): x is number => x !== undefined);
+    return {
+      variant: v, label: VARIANTS[v].label, seeds: rs.map((r) => r.spec.seed),
+      metrics: Object.fromEntries(setNames.map((s) => [s, { 'nDCG@10': summarize(rs.map((r) => r.metrics[s]['nDCG@10'])), 'MRR@10': summarize(rs.map((r) => r.metrics[s]['MRR@10'])) }])),
+      hardness: summarize(hardness),
+      secondsPerStep: summarize(rs.map((r) => (r.medianStepMs ?? r.msPerStep) / 1000)),
+      medianOfWarmOnly: rs.every((r) => r.medianStepMs !== null),
+      peakHeapMiB: rs.some((r) => r.heap) ? Math.max(...rs.flatMap((r) => (r.heap ? [r.heap.peakHeapMiB] : []))) : null,
+    };
+  });
+  const points = hardnessPoints(results, setNames);
+  const correlations = Object.fromEntries(setNames.map((s) => {
+    const ps = points.filter((p) => p.set === s);
+    return [s, pearson(ps.map((p) => p.hardness), ps.map((p) => p.ndcg))];
+  }));
+  const sweep = [null, ...[...clusterSizes].sort((x, y) => y - x)].map((c) => {
+    const ps = points.filter((p) => p.clusterSize === c);
+    return { clusterSize: c, hardness: summarize([...new Map(ps.map((p) => [p.seed, p.hardness])).values()]), ndcg: Object.fromEntries(setNames.map((s) => [s, summarize(ps.filter((p) => p.set === s).map((p) => p.ndcg))])) };
+  });
+
+  const command = `npx tsx examples/cde_table1.ts ${process.argv.slice(2).join(' ')}`.trim();
+  const settings = `${shared.steps} steps × ${batchSize} triples, InfoNCE τ ${shared.temperature}, AdamW lr ${shared.lr} (decay ${shared.gamma}/step, no clipping), `
+    + `query/document ${shared.queryLength}/${shared.docLength} tokens, J = ${shared.contextSize} (gradient caching, chunks of ${shared.chunkSize}), `
+    + `filter ${shared.filter}, ${shared.order} cluster order, seeds ${seeds.join(', ')}${shared.evalQueries ? `, ${shared.evalQueries} evaluation queries per set` : ''}`;
+  const head = ['variant', ...setNames.flatMap((s) => [`${s} nDCG@10`, `${s} MRR@10`]), 'batch hardness', 's/step', 'peak heap'];
+  const md = [
+    `Backbone ${shared.model}, training data ${shared.data}; ${settings}. Mean ± sample standard deviation over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}; `
+    + `s/step: median step time${rows.every((r) => r.medianOfWarmOnly) ? ' without the first 3 (warm-up) steps' : ' (mean where a run had no step past warm-up)'}; peak heap: the cpu device's, highest over the variant's runs (clustering, training and evaluation).`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.label} | ${setNames.flatMap((s) => [fmt(r.metrics[s]['nDCG@10']), fmt(r.metrics[s]['MRR@10'])]).join(' | ')} | ${fmt(r.hardness)} | ${fmt(r.secondsPerStep, 2)} | ${r.peakHeapMiB === null ? '—' : `${r.peakHeapMiB} MiB`} |`),
+    '',
+    `Batch hardness against nDCG@10, variant (b) by cluster size (random: the batches of (a)); Pearson r over every (cell, seed) point: ${setNames.map((s) => `${s} ${correlations[s] === null ? 'undefined' : correlations[s]!.toFixed(2)}`).join(', ')}.`,
+    '',
+    `| batches | hardness | ${setNames.map((s) => `${s} nDCG@10`).join(' | ')} |`,
+    `|---|---|${setNames.map(() => '---').join('|')}|`,
+    ...sweep.map((w) => `| ${w.clusterSize === null ? 'random' : `cluster size ${w.clusterSize}`} | ${fmt(w.hardness)} | ${setNames.map((s) => fmt(w.ndcg[s])).join(' | ')} |`),
+    '',
+    `Made by \`${command}\`.`,
+    '',
+  ].join('\n');
+
+  const outputs: { path: string; data: string | Uint8Array }[] = [
+    { path: join(out, 'results.json'), data: `${JSON.stringify({ command, settings: { ...shared, seeds, clusterSizes }, rows, hardness: { points, correlations, sweep }, cells: results }, null, 2)}\n` },
+    { path: join(out, 'table.md'), data: md },
+  ];
+  if (points.length > 0) {
+    const svg = await renderSvg(figure(points, setNames, correlations, `${shared.steps} steps × ${batchSize}, seeds ${seeds.join(', ')}; filter ${shared.filter}`), 'hardness-vs-ndcg');
+    const png = svgToPng(svg, { fontFiles: pngFonts() });
+    outputs.push({ path: join(out, 'hardness-vs-ndcg.svg'), data: svg }, { path: join(out, 'hardness-vs-ndcg.png'), data: png });
+    if (a.docs) outputs.push({ path: join(ROOT, 'docs', 'figures', 'cde-hardness-vs-ndcg.png'), data: png });
+  }
+  if (a.docs) outputs.push({ path: join(ROOT, 'docs', 'cde-table1.md'), data: `# CDE's Table 1 in miniature\n\n${md}` });
+  for (const { path, data } of outputs) writeFileAtomic(path, data);
+  process.stdout.write(`${md}\nwritten: ${outputs.map((o) => o.path).join(', ')}\n`);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(`cde_table1: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}
