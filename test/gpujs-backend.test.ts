@@ -1,9 +1,11 @@
 // The gpujs backend (gpu.js kernels on its headless-GL path) checked against the cpu-ref backend
-// over a shape sweep: sizes 1, 63, 64, 65, 4097; strided, transposed, offset and stride-0 views;
-// batched and transposed matmul. Every check runs the same call on both backends on identical
+// over a shape sweep: sizes 1, 63, 64, 65, 4097; strided, transposed, offset and stride-0 views.
+// Every check runs the same call on both backends on identical
 // buffers and compares the whole output buffer (so stray writes are caught), and asserts that the
 // kernel family ran. There is no skip: without gpu.js's GL path (native `gl` module, X display)
 // `new GpuJsBackend()` throws, saying why, and every test fails.
+// matmul, softmax, layernorm, gather and scatterAdd are tested per primitive over every device in
+// test/kernels/<primitive>.test.ts; the other primitives are still tested here.
 // Run: xvfb-run -a npx vitest run test/gpujs-backend.test.ts   (npm test wraps xvfb-run itself)
 
 import { join } from 'node:path';
@@ -311,158 +313,6 @@ describe('gpujs backend', () => {
     freeAll();
   });
 
-  it('matmul: sizes, batched, transposed operands, broadcast batch', async () => {
-    const rnd = uniform(-1, 1, 5);
-    const plain: [number, number, number][] = [[1, 1, 1], [63, 64, 65], [65, 63, 64], [1, 4097, 3], [64, 65, 1], [3, 5, 4097]];
-    for (const [M, K, N] of plain) {
-      const a = randomView([M, K], rnd);
-      const b = randomView([K, N], rnd);
-      const [out, outPair] = output([M, N]);
-      ran('matmul', () => gpu.matmul(a.g, b.g, out.g));
-      ref.matmul(a.r, b.r, out.r);
-      // K up to 4097 products summed in float32 (blocked) vs float64
-      await expectSame(outPair, TOL.f32Loose, `matmul ${M}x${K}x${N}`);
-      freeAll();
-    }
-    // batched [3, 17, 33] x [3, 33, 19], A transposed in its last two dims, B transposed
-    const aT = pair('float32', Array.from({ length: 3 * 33 * 17 }, rnd));
-    const bT = pair('float32', Array.from({ length: 3 * 19 * 33 }, rnd));
-    const a = view(aT, [3, 17, 33], [33 * 17, 1, 17]);
-    const b = view(bT, [3, 33, 19], [19 * 33, 1, 33]);
-    const [out, outPair] = output([3, 17, 19]);
-    gpu.matmul(a.g, b.g, out.g);
-    ref.matmul(a.r, b.r, out.r);
-    await expectSame(outPair, TOL.f32, 'batched, both transposed');
-    // attention shape [2, 4, 65, 16] · [2, 4, 16, 65] with B = K^T from [2, 65, 4, 16] (heads interleaved)
-    const q = pair('float32', Array.from({ length: 2 * 65 * 4 * 16 }, rnd));
-    const k = pair('float32', Array.from({ length: 2 * 65 * 4 * 16 }, rnd));
-    const qv = view(q, [2, 4, 65, 16], [65 * 64, 16, 64, 1]);
-    const kv = view(k, [2, 4, 16, 65], [65 * 64, 16, 1, 64]);
-    const [att, attPair] = output([2, 4, 65, 65]);
-    gpu.matmul(qv.g, kv.g, att.g);
-    ref.matmul(qv.r, kv.r, att.r);
-    await expectSame(attPair, TOL.f32, 'attention scores, interleaved heads');
-    // broadcast batch: one B [5, 7] shared by 4 batches (stride 0)
-    const a2 = randomView([4, 3, 5], rnd);
-    const b2 = view(pair('float32', Array.from({ length: 35 }, rnd)), [4, 5, 7], [0, 7, 1]);
-    const [out2, out2Pair] = output([4, 3, 7]);
-    gpu.matmul(a2.g, b2.g, out2.g);
-    ref.matmul(a2.r, b2.r, out2.r);
-    await expectSame(out2Pair, TOL.f32, 'broadcast batch');
-    freeAll();
-  });
-
-  it('softmax and log-softmax over the last axis: row lengths, strided input, large logits', async () => {
-    const shapes = [[1, 1], [3, 63], [64, 64], [5, 65], [2, 4097], [2, 3, 65]];
-    for (const log of [false, true]) {
-      const key = log ? 'logsoftmax' : 'softmax';
-      for (const shape of shapes) {
-        const x = randomView(shape, uniform(-30, 30, sizeOf(shape)));
-        const [out, outPair] = output(shape);
-        ran(key, () => gpu.softmax(x.g, out.g, log));
-        ref.softmax(x.r, out.r, log);
-        // float32 exp and a float32 sum of up to 4097 terms
-        await expectSame(outPair, TOL.f32Loose, `${key} [${shape}]`);
-      }
-      const src = pair('float32', Array.from({ length: 63 * 65 }, uniform(-5, 5, 9)));
-      const xt = view(src, [65, 63], [1, 65]);
-      const [out, outPair] = output([65, 63]);
-      gpu.softmax(xt.g, out.g, log);
-      ref.softmax(xt.r, out.r, log);
-      await expectSame(outPair, TOL.f32, `${key} transposed`);
-      freeAll();
-    }
-  });
-
-  it('layernorm: widths, eps, strided input, mean and rstd outputs', async () => {
-    const shapes = [[1, 1], [1, 64], [65, 63], [3, 4097], [2, 3, 65]];
-    for (const eps of [1e-12, 1e-5]) {
-      for (const shape of shapes) {
-        const H = shape[shape.length - 1];
-        const rows = sizeOf(shape) / H;
-        const x = randomView(shape, uniform(-3, 5, H));
-        const w = randomView([H], uniform(0.5, 1.5, 1));
-        const b = randomView([H], uniform(-1, 1, 2));
-        const [out, outPair] = output(shape);
-        const [mean, meanPair] = output([rows]);
-        const [rstd, rstdPair] = output([rows]);
-        ran('layernorm', () => gpu.layernorm(x.g, w.g, b.g, eps, out.g, mean.g, rstd.g));
-        ref.layernorm(x.r, w.r, b.r, eps, out.r, mean.r, rstd.r);
-        const label = `layernorm [${shape}] eps ${eps}`;
-        // H = 1 has zero variance: rstd = 1/sqrt(eps) = 1e6 at eps 1e-12, compared relatively
-        await expectSame(outPair, TOL.f32Loose, label);
-        await expectSame(meanPair, TOL.f32, `${label} mean`);
-        await expectSame(rstdPair, TOL.f32Loose, `${label} rstd`);
-      }
-      freeAll();
-    }
-    const src = pair('float32', Array.from({ length: 63 * 65 }, uniform(-2, 2, 4)));
-    const xt = view(src, [65, 63], [1, 65]);
-    const w = randomView([63], uniform(0.5, 1.5, 5));
-    const b = view(pair('float32', Array.from({ length: 126 }, uniform(-1, 1, 6))), [63], [2], 1);
-    const [out, outPair] = output([65, 63]);
-    const [mean, meanPair] = output([65]);
-    const [rstd, rstdPair] = output([65]);
-    gpu.layernorm(xt.g, w.g, b.g, 1e-12, out.g, mean.g, rstd.g);
-    ref.layernorm(xt.r, w.r, b.r, 1e-12, out.r, mean.r, rstd.r);
-    await expectSame(outPair, TOL.f32, 'layernorm transposed, strided bias');
-    await expectSame(meanPair, TOL.f32, 'layernorm transposed mean');
-    await expectSame(rstdPair, TOL.f32, 'layernorm transposed rstd');
-    freeAll();
-  });
-
-  it('gather: rows of a table, strided table, out-of-range indices give 0', async () => {
-    for (const [V, H, N] of [[1, 1, 1], [100, 63, 64], [30, 65, 4097], [7, 4097, 3]]) {
-      const idx = randomView([N], integers(0, V - 1, V + N), 'int32');
-      const table = randomView([V, H], uniform(-1, 1, H));
-      const [out, outPair] = output([N, H]);
-      ran('gather', () => gpu.gather(table.g, idx.g, out.g));
-      ref.gather(table.r, idx.r, out.r);
-      await expectSame(outPair, { atol: 0, rtol: 0 }, `gather V=${V} H=${H} N=${N}`);
-      freeAll();
-    }
-    const tbuf = pair('float32', Array.from({ length: 12 * 5 }, uniform(-1, 1, 8)));
-    const tableT = view(tbuf, [5, 12], [1, 5]);
-    const idx = view(pair('int32', [4, 0, 2, 4]), [4]);
-    const [out, outPair] = output([4, 12]);
-    gpu.gather(tableT.g, idx.g, out.g);
-    ref.gather(tableT.r, idx.r, out.r);
-    await expectSame(outPair, { atol: 0, rtol: 0 }, 'gather from transposed table');
-    const bad = view(pair('int32', [1, -1, 5, 2]), [4]);
-    const [o, oPair] = output([4, 12]);
-    gpu.gather(tableT.g, bad.g, o.g);
-    const got = await gpu.read(oPair.g, 'float32', 0, 48);
-    expect(Array.from(got.subarray(12, 36)).every((v) => v === 0), 'out-of-range rows are 0').toBe(true);
-    expect(() => ref.gather(tableT.r, bad.r, o.r)).toThrow(RangeError);
-    freeAll();
-  });
-
-  it('scatterAdd: repeated indices, bit-identical to the reference order, out of range throws', async () => {
-    for (const [V, H, N] of [[1, 1, 1], [50, 33, 200], [64, 65, 63], [5, 7, 4097]]) {
-      const idx = randomView([N], integers(0, V - 1, V * N), 'int32');
-      const src = randomView([N, H], uniform(-1, 1, N));
-      const [out, outPair] = output([V, H]);
-      ran('scatterAdd', () => gpu.scatterAdd(src.g, idx.g, out.g));
-      ref.scatterAdd(src.r, idx.r, out.r);
-      // same float32 additions in the same order: exactly equal
-      await expectSame(outPair, { atol: 0, rtol: 0 }, `scatterAdd V=${V} H=${H} N=${N}`);
-      freeAll();
-    }
-    // index computed on the device (no host copy): read back for sorting
-    const f = view(pair('float32', [2, 0, 2]), [3]);
-    const [idx] = output([3], 'int32');
-    gpu.copy(f.g, idx.g);
-    ref.copy(f.r, idx.r);
-    const src = view(pair('float32', Array.from({ length: 12 }, uniform(-1, 1, 2))), [3, 4], [1, 3]);
-    const [out, outPair] = output([3, 4]);
-    gpu.scatterAdd(src.g, idx.g, out.g);
-    ref.scatterAdd(src.r, idx.r, out.r);
-    await expectSame(outPair, { atol: 0, rtol: 0 }, 'scatterAdd device index, transposed src');
-    const bad = view(pair('int32', [0, 3, 1]), [3]);
-    expect(() => gpu.scatterAdd(src.g, bad.g, out.g)).toThrow(RangeError);
-    freeAll();
-  });
-
   it('rand: bit-identical to hashUniform for several seeds and sizes, offset views', async () => {
     for (const seed of [0, 1, 42, 0xdeadbeef, 2 ** 32 - 1]) {
       for (const n of SIZES) {
@@ -519,28 +369,6 @@ describe('gpujs backend', () => {
     for (let i = 0; i < 5; i++) step();
     expect(gpu.liveTextures()).toBe(textures);
     expect(gpu.liveBuffers()).toBe(buffers);
-  });
-
-  it('benchmark: matmul 512x768 · 768x768 (checked against the reference)', async () => {
-    const [M, K, N] = [512, 768, 768];
-    const rnd = uniform(-1, 1, 1);
-    const a = randomView([M, K], rnd);
-    const b = randomView([K, N], rnd);
-    const [out, outPair] = output([M, N]);
-    gpu.matmul(a.g, b.g, out.g); // compile and warm up
-    await gpu.read(outPair.g, 'float32', 0, 1);
-    const times: number[] = [];
-    for (let rep = 0; rep < 3; rep++) {
-      const t0 = performance.now();
-      gpu.matmul(a.g, b.g, out.g);
-      await gpu.read(outPair.g, 'float32', 0, 1);
-      times.push(performance.now() - t0);
-    }
-    const best = Math.min(...times);
-    console.log(`gpujs matmul ${M}x${K}x${N}: ${best.toFixed(0)} ms, ${(2 * M * K * N / best / 1e6).toFixed(2)} GFLOP/s (best of 3, incl. packing and readback)`);
-    ref.matmul(a.r, b.r, out.r);
-    await expectSame(outPair, TOL.f32Loose, 'matmul 512x768x768');
-    freeAll();
   });
 
   it('buffers beyond 2^24 elements: index arithmetic stays exact (int, not float)', async () => {

@@ -1,10 +1,10 @@
 // gpujs row gather (embedding lookup) and its backward, a deterministic scatter-add.
 //
-// gather: out[n, h] = table[idx[n], h], 0 for an out-of-range index (GPU convention of the device
-// interface). Indices are floats holding integers, exact below 2^24.
+// gather: out[n, h] = table[idx[n], h], 0 for an out-of-range index (the device interface's rule,
+// src/tensor/backend.ts). Indices are floats holding integers, exact below 2^24.
 // scatterAdd: a GPU cannot scatter from a fragment shader, and a thread per (v, h) scanning all N
 // indices costs V·H·N reads. Instead the host sorts the N indices into rows (a CSR list: for each
-// row v the positions n with idx[n] == v, ascending) and each thread (v, h) sums src[n, h] over its
+// row v the positions n with idx[n] == v, ascending; out-of-range indices are left out) and each thread (v, h) sums src[n, h] over its
 // own list in ascending n: the reference's order, so the float32 sums match it bit for bit.
 // Texture reads are kept out of subscripts (`const n = perm[...]` first): gpu.js hoists a read
 // nested in an index expression into a float temporary, which breaks the int index maps.

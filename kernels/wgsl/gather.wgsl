@@ -1,5 +1,5 @@
 // gather.wgsl: row gather out[n, h] = table[idx[n], h]; T = {{T}}, idx int32.
-// Out-of-range indices (idx < 0 or idx >= V) give 0: a GPU kernel cannot throw.
+// Out-of-range indices (idx < 0 or idx >= V) give 0, the device interface's rule on every device.
 //
 // Layout: lib/elementwise.wgsl over out's shape [N, H]: operand 0 = out, 1 = idx (strides
 // (idx stride, 0)), 2 = table column (strides (0, table column stride)).

@@ -90,11 +90,15 @@ export interface Backend<B = unknown> {
    * out = (x - mean) * rstd * w + b; also writes mean and rstd, contiguous [rows].
    */
   layernorm(x: View<B>, w: View<B>, b: View<B>, eps: number, out: View<B>, mean: View<B>, rstd: View<B>): void;
-  /** Row gather: table [V, H], idx int32 [N] -> out [N, H]. Out-of-range indices throw (CPU) or give 0 (GPU). */
+  /**
+   * Row gather: table [V, H], idx int32 [N] -> out [N, H]. An index outside [0, V) gives a row of
+   * zeros, on every device (a GPU kernel cannot throw without a readback; test/kernels/gather).
+   */
   gather(table: View<B>, idx: View<B>, out: View<B>): void;
   /**
    * Deterministic scatter-add, the backward of gather: out [V, H] = 0, then for n = 0..N-1 in order
    * out[idx[n]] += src[n]. Summation order is fixed, so results are bit-reproducible per backend.
+   * An index outside [0, V) is dropped (its row of src is added nowhere), on every device.
    */
   scatterAdd(src: View<B>, idx: View<B>, out: View<B>): void;
   /** Counter-based uniform [0,1) noise: out[i] = hashUniform(seed, i) for contiguous element i. */

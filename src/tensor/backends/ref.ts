@@ -395,9 +395,9 @@ export class RefBackend implements Backend<RefBuffer> {
     const im = offsetMap(idx);
     for (let n = 0; n < N; n++) {
       const row = idx.buf.data[at(im, idx.offset, n)];
-      if (!(row >= 0 && row < V)) throw new RangeError(`gather: index ${row} out of range [0, ${V}) at position ${n}`);
+      const inRange = row >= 0 && row < V; // out of range: a row of zeros (Backend.gather)
       for (let h = 0; h < H; h++) {
-        out.buf.data[out.offset + n * H + h] = table.buf.data[table.offset + row * table.strides[0] + h * table.strides[1]];
+        out.buf.data[out.offset + n * H + h] = inRange ? table.buf.data[table.offset + row * table.strides[0] + h * table.strides[1]] : 0;
       }
     }
   }
@@ -411,7 +411,7 @@ export class RefBackend implements Backend<RefBuffer> {
     od.fill(0, out.offset, out.offset + V * H);
     for (let n = 0; n < N; n++) {
       const row = idx.buf.data[at(im, idx.offset, n)];
-      if (!(row >= 0 && row < V)) throw new RangeError(`scatterAdd: index ${row} out of range [0, ${V}) at position ${n}`);
+      if (!(row >= 0 && row < V)) continue; // out of range: dropped (Backend.scatterAdd)
       for (let h = 0; h < H; h++) {
         od[out.offset + row * H + h] += src.buf.data[src.offset + n * src.strides[0] + h * src.strides[1]];
       }

@@ -301,12 +301,9 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     // Rows on the host: start[v]..start[v+1] index perm, which lists n with idx[n] == v ascending.
     const rows = this.viewValues(idx);
     const start = new Float32Array(V + 1);
+    const inRange = (v: number): boolean => v >= 0 && v < V; // others are dropped (Backend.scatterAdd)
     for (let n = 0; n < N; n++) {
-      const v = rows[n];
-      if (!(Number.isInteger(v) && v >= 0 && v < V)) {
-        throw new RangeError(`scatterAdd: index ${v} out of range [0, ${V}) at position ${n}`);
-      }
-      start[v + 1]++;
+      if (inRange(rows[n])) start[rows[n] + 1]++;
     }
     let maxCount = 1;
     for (let v = 0; v < V; v++) {
@@ -315,7 +312,7 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     }
     const fillAt = start.slice(0, V);
     const perm = new Float32Array(N);
-    for (let n = 0; n < N; n++) perm[fillAt[rows[n]]++] = n;
+    for (let n = 0; n < N; n++) if (inRange(rows[n])) perm[fillAt[rows[n]]++] = n;
     // Round the loop bound up to a power of two so that batches rarely recompile.
     const loopBound = 2 ** Math.ceil(Math.log2(maxCount));
     const target = this.target(out.buf, out);
