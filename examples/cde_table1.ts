@@ -19,6 +19,7 @@
 // run/metrics.json exists is reused; an unfinished one resumes from its checkpoint (Ctrl-C stops
 // the current cell after saving one: rerun the same command). DIR/cells/<name>/cell.json records
 // the cell's settings; a cell made with other settings is refused (use another --out).
+// DIR/cells/<name>/stats.json: the cell's peak heaps and its CPU and wall seconds by phase.
 // Outputs (written atomically): DIR/results.json (every cell and the aggregates), DIR/table.md,
 // DIR/hardness-vs-ndcg.svg and .png; with --docs also docs/cde-table1.md and
 // docs/figures/cde-hardness-vs-ndcg.png for the README. Progress goes to stderr.
@@ -97,9 +98,21 @@ async function runCell(dir: string, cacheDir: string): Promise<void> {
   const spec = JSON.parse(readFileSync(join(dir, 'cell.json'), 'utf8')) as CellSpec;
   await initDevice('cpu');
   const heap = (getDevice('cpu') as CpuBackend).heap;
+  // CPU seconds of this process (every thread) and wall seconds at: the end of step 1, the last step, the end.
+  const clock = (): { cpu: number; wall: number } => {
+    const u = process.cpuUsage();
+    return { cpu: (u.user + u.system) / 1e6, wall: performance.now() / 1000 };
+  };
+  const start = clock();
   let trainPeak = 0;
+  let firstStep = start;
+  let lastStep = start;
+  let steps = 0;
   const onLog = (e: Record<string, unknown>): void => {
-    if (e.kind === 'train') trainPeak = Math.max(trainPeak, heap.peakBytes());
+    if (e.kind !== 'train') return;
+    trainPeak = Math.max(trainPeak, heap.peakBytes());
+    lastStep = clock();
+    if (steps++ === 0) firstStep = lastStep;
   };
   const batching: BatchingSpec = spec.clusterSize === null ? { kind: 'random' }
     : { kind: 'contextual', clusterSize: spec.clusterSize, order: spec.order!, dims: spec.dims!, iterations: 100, restarts: 3, init: 'random' };
@@ -117,7 +130,13 @@ async function runCell(dir: string, cacheDir: string): Promise<void> {
     return;
   }
   const mib = (b: number): number => Math.round(b / 2 ** 20);
-  writeFileAtomic(join(dir, 'heap.json'), `${JSON.stringify({ trainPeakHeapMiB: mib(trainPeak), peakHeapMiB: mib(heap.peakBytes()) })}\n`);
+  const end = clock();
+  const span = (from: { cpu: number; wall: number }, to: { cpu: number; wall: number }) => ({ cpu: to.cpu - from.cpu, wall: to.wall - from.wall });
+  const stats: CellStats = {
+    trainPeakHeapMiB: mib(trainPeak), peakHeapMiB: mib(heap.peakBytes()), steps,
+    seconds: { toFirstStep: span(start, firstStep), laterSteps: span(firstStep, lastStep), evaluation: span(lastStep, end) },
+  };
+  writeFileAtomic(join(dir, 'stats.json'), `${JSON.stringify(stats)}\n`);
 }
 
 // ---- planning, running and reading the cells ----------------------------------------------------
@@ -162,6 +181,18 @@ function checkCell(dir: string, spec: CellSpec): void {
  * Run a cell in a child process of its own process group: Ctrl-C or SIGTERM reach this process
  * only, which passes them on once, so the trainer saves a checkpoint and exits 130 / 143.
  */
+/**
+ * A cell process's peak heaps and its time (CPU seconds of all its threads, and wall seconds) until
+ * the end of step 1 (loading, clustering, the filter's embedder, one step), over the later steps of
+ * this process (a resumed cell: the steps since the resume), and in the final evaluation.
+ */
+interface CellStats {
+  trainPeakHeapMiB: number;
+  peakHeapMiB: number;
+  steps: number;
+  seconds: Record<'toFirstStep' | 'laterSteps' | 'evaluation', { cpu: number; wall: number }>;
+}
+
 function runChild(dir: string, cacheDir: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--cell', dir, '--cache-dir', cacheDir], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
@@ -189,7 +220,7 @@ interface CellResult {
   metrics: Record<string, Record<string, number>>;
   medianStepMs: number | null;
   msPerStep: number;
-  heap: { trainPeakHeapMiB: number; peakHeapMiB: number } | null;
+  stats: CellStats | null;
   /** Epoch 0's batch hardness: contextual and random batches (contextual cells only). */
   hardness: { contextual: number; random: number } | null;
 }
@@ -199,10 +230,10 @@ function readCell(dir: string, spec: CellSpec, reused: boolean): CellResult {
   const m = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8')) as { final: { name: string; metrics: Record<string, number> }[]; medianStepMs: number | null; msPerStep: number };
   const log = readFileSync(join(run, 'log.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
   const batching = log.find((e) => e.kind === 'batching' && e.epoch === 0 && typeof e.contextual === 'number');
-  const heapPath = join(dir, 'heap.json');
+  const statsPath = join(dir, 'stats.json');
   return {
     spec, reused, metrics: Object.fromEntries(m.final.map((f) => [f.name, f.metrics])), medianStepMs: m.medianStepMs, msPerStep: m.msPerStep,
-    heap: existsSync(heapPath) ? JSON.parse(readFileSync(heapPath, 'utf8')) as CellResult['heap'] : null,
+    stats: existsSync(statsPath) ? JSON.parse(readFileSync(statsPath, 'utf8')) as CellStats : null,
     hardness: batching ? { contextual: batching.contextual as number, random: batching.random as number } : null,
   };
 }
@@ -378,7 +409,7 @@ async function main(): Promise<void> {
       hardness: summarize(hardness),
       secondsPerStep: summarize(rs.map((r) => (r.medianStepMs ?? r.msPerStep) / 1000)),
       medianOfWarmOnly: rs.every((r) => r.medianStepMs !== null),
-      peakHeapMiB: rs.some((r) => r.heap) ? Math.max(...rs.flatMap((r) => (r.heap ? [r.heap.peakHeapMiB] : []))) : null,
+      peakHeapMiB: rs.some((r) => r.stats) ? Math.max(...rs.flatMap((r) => (r.stats ? [r.stats.peakHeapMiB] : []))) : null,
     };
   });
   const points = hardnessPoints(results, setNames);
