@@ -1,6 +1,7 @@
 // Checkpoints, resume and validation of contextual training (src/train/contextual.ts): a run that
 // dies after a checkpoint (here: an exception thrown from its log callback, with dropout on) and is
-// rerun ends with the weights, losses and validations of an uninterrupted run, bit for bit; a
+// rerun ends with the weights, losses, loss internals and validations of an uninterrupted run, bit
+// for bit (the internals readable by `retrograd plot`); a
 // finished run, other arguments and a directory of something else are refused with one line;
 // validation with early stopping keeps the best model; the train CLI passes --validation and
 // --save-every through.
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { trainContextual, type TrainContextualOptions } from '../src/train/contextual.js';
 import { registerTrain } from '../src/cli/train.js';
 import { runCli } from './util/cli.js';
+import { readRun } from '../src/plot/runlog.js';
 import { writeSyntheticRetrieval } from './util/synthetic-retrieval.js';
 
 const work = mkdtempSync(join(tmpdir(), 'retrograd-contextual-resume-'));
@@ -25,7 +27,7 @@ beforeAll(async () => {
 
 const options = (out: string, extra: Partial<TrainContextualOptions> = {}): TrainContextualOptions => ({
   model: modelDir, data: dataDir, out: join(work, out), batchSize: 6, queryLength: 12, docLength: 24, lr: 2e-3, gamma: 0.99, weightDecay: 0.01,
-  clip: 1, steps: 5, seed: 3, chunkSize: 4, config: { context_size: 4, prompt_length: 2 }, dropout: true, saveEvery: 2,
+  clip: 1, steps: 5, seed: 3, chunkSize: 4, config: { context_size: 4, prompt_length: 2 }, dropout: true, saveEvery: 2, negatives: true, internalsEvery: 2,
   validation: { name: 'val', dir: dataDir, split: 'test' }, evalEvery: 2, patience: 5,
   evalSets: [{ name: 'test', dir: dataDir, split: 'test' }], device: 'cpu', progress: false, ...extra,
 });
@@ -49,6 +51,13 @@ describe('contextual training: checkpoints and resume', () => {
     expect(readFileSync(join(work, 'split', 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-0000002');
     const resumed = await trainContextual(options('split'));
     expect(strip(log('split'))).toEqual(strip(log('whole')));
+    const internals = (out: string) => readFileSync(join(work, out, 'internals.jsonl'), 'utf8');
+    expect(internals('split')).toBe(internals('whole'));
+    const records = internals('whole').trim().split('\n').map((l) => JSON.parse(l) as { step: number; totalGradNorms: number[]; pairSimilarity: number[] });
+    expect(records.map((r) => r.step)).toEqual([1, 2, 4]);
+    for (const r of records) expect([r.totalGradNorms.length, r.pairSimilarity.length]).toEqual([6, 6]);
+    const plot = readRun(join(work, 'whole'));
+    expect(plot.kind === 'biencoder' && plot.internals.length).toBe(3); // `retrograd plot` reads it as a training run with internals
     for (const f of FILES) expect(bytes('split', f).equals(bytes('whole', f)), f).toBe(true);
     expect(resumed.final[0].metrics).toEqual(whole.final[0].metrics);
     expect(resumed.bestStep).toBe(whole.bestStep);

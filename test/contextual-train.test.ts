@@ -1,7 +1,7 @@
 // Training the contextual model (src/train/contextual.ts): two-stage gradient caching against plain
 // backprop in float64 on the tiny fixture BERT (dropout off: against the full batch; dropout on:
 // against the same chunked forward, masks replayed), the dropout generators' state after a step,
-// the loss's mask, the context sample, and a flat live-buffer count. The training loop is in
+// the loss's mask, the context sample, the step's internals, and a flat live-buffer count. The training loop is in
 // test/contextual-loop.test.ts.
 
 import { describe, expect, it } from 'vitest';
@@ -96,6 +96,26 @@ describe('contextual training: gradient caching', () => {
     gen.seed(78);
     const other = contextualStep(m, BATCH, { ...opts, gradCache: true });
     expect(Math.abs(other.loss - cached.loss)).toBeGreaterThan(1e-6);
+    m.dispose();
+  });
+
+  it('returns the same internals (gradient norms per embedding, document cosines) with and without caching, leaking nothing', () => {
+    const m = model64();
+    const plain = contextualStep(m, BATCH, { ...STEP, gradCache: false, internals: true });
+    m.zeroGrad();
+    const live = liveStorages();
+    const cached = contextualStep(m, BATCH, { ...STEP, gradCache: true, chunkSize: 3, internals: true });
+    m.zeroGrad();
+    expect(liveStorages()).toBe(live);
+    const p = plain.internals!;
+    const c = cached.internals!;
+    expect([p.queryGradNorms.length, p.documentGradNorms.length, p.documentCosines.length]).toEqual([4, 8, 64]);
+    for (const [name, a, b] of [['query', c.queryGradNorms, p.queryGradNorms], ['document', c.documentGradNorms, p.documentGradNorms], ['cosine', c.documentCosines, p.documentCosines]] as const) {
+      a.forEach((x, i) => assertClose(x, b[i], TOL.f64, `${name} ${i}`));
+    }
+    expect(p.queryGradNorms.every((x) => x > 0)).toBe(true);
+    p.documentCosines.filter((_, k) => k % 9 === 0).forEach((x) => assertClose(x, 1, TOL.f64, 'self-cosine'));
+    expect(contextualStep(m, BATCH, { ...STEP, gradCache: true }).internals).toBeUndefined();
     m.dispose();
   });
 

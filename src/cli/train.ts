@@ -23,8 +23,8 @@
 // start from --model (a BERT directory; or a contextual one to continue), InfoNCE query -> document
 // at --temperature 0.02 unless given, the context of a step drawn from the batch's documents (down
 // to --context-size), two-stage gradient caching in chunks of --chunk-size (--no-grad-cache: plain
-// backprop), dropout off unless --dropout; --validation, --save-every and resume as for the
-// biencoder (no loss internals on this path).
+// backprop), dropout off unless --dropout; --validation, --save-every, resume and (with
+// --own-negatives) loss internals as for the biencoder.
 // Batches (both model types): --batching random (a seeded shuffle per epoch) or contextual (CDE:
 // the triples clustered as by `retrograd cluster`, with its --cluster-size (default --batch-size),
 // --order, --dims, --iterations, --restarts, --init; cached per data in --cache-dir; re-packed each
@@ -191,6 +191,7 @@ export function registerTrain(program: Command): void {
           evalEvery: num('eval-every', s('evalEvery'), { int: true, min: 0 }),
           patience: num('patience', s('patience'), { int: true, min: 1 }),
           saveEvery: num('save-every', s('saveEvery'), { int: true, min: 1 }),
+          internalsEvery: num('internals-every', s('internalsEvery'), { int: true, min: 0 }),
           evalSets: s('eval') === '' ? [] : s('eval').split(',').map((spec) => parseEvalSet(spec, 'eval')),
           evalQueries: o.evalQueries === undefined ? undefined : num('eval-queries', s('evalQueries'), { int: true, min: 1 }),
           ...batchingOptions(o, num('batch-size', s('batchSize'), { int: true, min: 2 })),

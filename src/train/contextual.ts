@@ -19,10 +19,13 @@
 // generators continue from where (2) left them. Cached gradients therefore equal plain backprop
 // through the same chunked forward (with dropout off, plain full-batch backprop: the chunking is
 // invisible). The released models train with dropout off; `trainContextual` does too unless asked.
-// `trainContextual` is the loop around it (AdamW, exponential decay, evaluation) for the train CLI.
+// `trainContextual` is the loop around it (AdamW, exponential decay, validation, checkpoints,
+// evaluation) for the train CLI. With the hard negatives in the batch it records loss internals as
+// the biencoder's InfoNCE does (internals.jsonl: per triple s(d+, d-) and the total gradient norm
+// w.r.t. its query, positive and negative embeddings), so `retrograd plot` draws them.
 
 import { join } from 'node:path';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { startProgress } from '../cli/progress.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/memory.js';
@@ -40,6 +43,7 @@ import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule } from './schedule.js';
 import { mixSeed } from './mlm.js';
 import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
+import { pearson } from '../plot/stats.js';
 import { WARMUP_STEPS, loadEvalSet, median, type EvalSet, type SetMetrics } from './retrieval.js';
 import {
   divergedError, firstNonFinite, gradients, loadOptimizerState, readTrainerState, resumeCheckpoint, rewriteLog, saveCheckpoint, type TrainerState,
@@ -78,12 +82,24 @@ export interface ContextualStepOptions {
   chunkSize?: number;
   /** Sequences per first-stage forward (default chunkSize). */
   contextChunkSize?: number;
+  /** Also return the step's internals (default false). */
+  internals?: boolean;
+}
+
+/** What the loss saw: gradient norms per embedding and the documents' cosine similarities. */
+export interface StepInternals {
+  /** ‖∂loss/∂q_i‖ per query and ‖∂loss/∂d_j‖ per document (the embeddings before the loss's normalisation). */
+  queryGradNorms: number[];
+  documentGradNorms: number[];
+  /** Row-major [N, N] cosine similarities of the batch's document embeddings. */
+  documentCosines: number[];
 }
 
 export interface ContextualStepResult {
   loss: number;
   /** Indices into batch.documents of the context used. */
   context: number[];
+  internals?: StepInternals;
 }
 
 /** The step's context: all of the batch's documents, or a seeded sample of `size` of them. */
@@ -154,9 +170,29 @@ export function contextualStep(model: ContextualModel, batch: ContextualBatch, o
     { stage: 'second', encodings: model.tokenize('second', batch.documents, 'document', o.docLength), target: 'd' },
   ];
   const sizeOf = (job: Job): number => (job.stage === 'first' ? contextChunk : chunk);
-  const loss = gradCache ? cachedStep(model, batch, jobs, sizeOf, temperature) : plainStep(model, batch, jobs, sizeOf, temperature);
-  return { loss, context };
+  const step = (gradCache ? cachedStep : plainStep)(model, batch, jobs, sizeOf, temperature, o.internals ?? false);
+  return { ...step, context };
 }
+
+/** Row L2 norms of a [N, H] tensor. */
+function rowNorms(g: Tensor): number[] {
+  const [n, h] = g.shape;
+  const x = g.toArray();
+  return Array.from({ length: n }, (_, i) => {
+    let sq = 0;
+    for (let k = i * h; k < (i + 1) * h; k++) sq += x[k] * x[k];
+    return Math.sqrt(sq);
+  });
+}
+
+function internalsOf(d: Tensor, dq: Tensor, dd: Tensor): StepInternals {
+  const cos = noGrad(() => ops.cosineSimilarityMatrix(d, d)); // [N, N]
+  const documentCosines = Array.from(cos.toArray());
+  cos.dispose();
+  return { queryGradNorms: rowNorms(dq), documentGradNorms: rowNorms(dd), documentCosines };
+}
+
+type StepOutput = { loss: number; internals?: StepInternals };
 
 /** Forward one chunk of a job: first stage -> [n, H]; second stage given ctx -> [n, H]. */
 function forwardChunk(model: ContextualModel, job: Job, start: number, len: number, ctx: Tensor | null): Tensor {
@@ -164,20 +200,27 @@ function forwardChunk(model: ContextualModel, job: Job, start: number, len: numb
   return job.stage === 'first' ? model.first_stage_model.forward(inputs) : model.second_stage_model.forward(inputs, ctx!);
 }
 
-function plainStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[], sizeOf: (j: Job) => number, temperature: number): number {
+function plainStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[], sizeOf: (j: Job) => number, temperature: number, internals: boolean): StepOutput {
   return tidy(() => {
     const out: Partial<Record<Job['target'], Tensor>> = {};
     for (const job of jobs) {
       const parts = chunks(job.encodings.length, sizeOf(job)).map(([s, n]) => forwardChunk(model, job, s, n, out.ctx ?? null));
       out[job.target] = parts.length === 1 ? parts[0] : ops.concat(parts, 0); // n chunks of [c, H] -> [N, H]
     }
+    if (internals) for (const t of [out.q!, out.d!]) t.retainGrad();
     const loss = contextualLoss(out.q!, out.d!, batch, temperature);
     loss.backward();
-    return loss.item();
+    if (!internals) return { loss: loss.item() };
+    const result = { loss: loss.item(), internals: internalsOf(out.d!, out.q!.grad!, out.d!.grad!) };
+    for (const t of [out.q!, out.d!]) { // retained gradients outlive tidy
+      t.grad!.dispose();
+      t.grad = null;
+    }
+    return result;
   });
 }
 
-function cachedStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[], sizeOf: (j: Job) => number, temperature: number): number {
+function cachedStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[], sizeOf: (j: Job) => number, temperature: number, internals: boolean): StepOutput {
   const gens = model.dropoutGenerators();
   type State = ReturnType<Generator['getState']>[];
   const snapshot = (): State => gens.map((g) => g.getState());
@@ -204,6 +247,7 @@ function cachedStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[],
     const loss = contextualLoss(q, d, batch, temperature);
     const [dq, dd] = grad(loss, [q, d]);
     const lossValue = loss.item();
+    const stepInternals = internals ? internalsOf(d, dq, dd) : undefined;
     // (4): the second stage with gradients, chunk by chunk; d loss / d ctx accumulates in ctx.grad.
     const ctx = emb.ctx!.detach();
     ctx.requiresGrad = true;
@@ -230,7 +274,7 @@ function cachedStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[],
       ctx.grad = null;
       restore(after);
     }
-    return lossValue;
+    return { loss: lossValue, internals: stepInternals };
   });
 }
 
@@ -316,6 +360,8 @@ export interface TrainContextualOptions {
   patience?: number;
   /** Steps between checkpoints (default 50). */
   saveEvery?: number;
+  /** Steps between loss-internals records in internals.jsonl (default 10; 0: never); recorded only with `negatives`. */
+  internalsEvery?: number;
   evalSets: EvalSet[];
   evalQueries?: number;
   evalBatchSize?: number;
@@ -350,7 +396,7 @@ function runArgs(o: TrainContextualOptions): Record<string, unknown> {
     queryLength: o.queryLength, docLength: o.docLength, temperature: o.temperature ?? CONTEXTUAL_TEMPERATURE, lr: o.lr, gamma: o.gamma,
     weightDecay: o.weightDecay, clip: o.clip, seed: o.seed, gradCache: o.gradCache ?? true, chunkSize: o.chunkSize ?? null,
     contextChunkSize: o.contextChunkSize ?? null, dropout: o.dropout ?? false, validation: o.validation ?? null, evalEvery: o.evalEvery ?? 100,
-    patience: o.patience ?? 3, evalSets: o.evalSets, evalQueries: o.evalQueries ?? null,
+    patience: o.patience ?? 3, evalSets: o.evalSets, evalQueries: o.evalQueries ?? null, internalsEvery: o.internalsEvery ?? 10,
   };
 }
 
@@ -434,12 +480,15 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
     release();
     throw err;
   }
-  // The log, cut back to the checkpoint's step: what a run wrote after its last checkpoint is written again, identically.
-  rewriteLog(join(o.out, 'log.jsonl'), (e) => typeof e.step === 'number' && e.step <= step);
-  const log = (entry: Record<string, unknown>): void => {
-    appendFileSync(join(o.out, 'log.jsonl'), `${JSON.stringify(entry)}\n`);
-    o.onLog?.(entry);
+  // The logs, cut back to the checkpoint's step: what a run wrote after its last checkpoint is written again, identically.
+  const atCheckpoint = (e: Record<string, unknown>): boolean => typeof e.step === 'number' && e.step <= step;
+  rewriteLog(join(o.out, 'log.jsonl'), atCheckpoint);
+  if (existsSync(join(o.out, 'internals.jsonl'))) rewriteLog(join(o.out, 'internals.jsonl'), atCheckpoint);
+  const log = (entry: Record<string, unknown>, file: 'log' | 'internals' = 'log'): void => {
+    appendFileSync(join(o.out, `${file}.jsonl`), `${JSON.stringify(entry)}\n`);
+    if (file === 'log') o.onLog?.(entry);
   };
+  const internalsEvery = o.negatives ? o.internalsEvery ?? 10 : 0;
 
   const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
   const params = model.parameters();
@@ -485,9 +534,10 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       const documents = picked.map((t) => docText(data.corpus.get(t.pos)!));
       if (o.negatives ?? false) documents.push(...picked.map((t) => docText(data.corpus.get(t.neg)!)));
       const masked = plan.mask(picked)!;
-      const { loss } = contextualStep(model, { queries: picked.map((t) => data.queries.get(t.qid)!), documents, mask: masked.mask }, {
+      const recordInternals = internalsEvery > 0 && (step % internalsEvery === 0 || step === 1);
+      const { loss, internals } = contextualStep(model, { queries: picked.map((t) => data.queries.get(t.qid)!), documents, mask: masked.mask }, {
         temperature: o.temperature, queryLength: o.queryLength, docLength: o.docLength, contextSeed: mixSeed(o.seed, SALT.context, step),
-        gradCache: o.gradCache, chunkSize: o.chunkSize, contextChunkSize: o.contextChunkSize,
+        gradCache: o.gradCache, chunkSize: o.chunkSize, contextChunkSize: o.contextChunkSize, internals: recordInternals,
       });
       if (!Number.isFinite(loss)) throw divergedError(o.out, step, `loss is ${loss}`);
       // Measured every step, clipped only when asked (an infinite norm would scale every gradient to zero).
@@ -502,6 +552,14 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       stepMs += ms;
       if (step - resumedAt > WARMUP_STEPS) timedMs.push(ms);
       log({ kind: 'train', step, loss, lr: optimizer.lr, gradNorm, ms, msPerStep: stepMs / step, masked: maskedFractions(masked) });
+      if (internals) {
+        // As the biencoder's InfoNCE internals: triple i's (query, positive i, negative B+i); the loss couples triples.
+        const B = picked.length;
+        const n = documents.length;
+        const totalGradNorms = picked.map((_, i) => Math.hypot(internals.queryGradNorms[i], internals.documentGradNorms[i], internals.documentGradNorms[B + i]));
+        const pairSimilarity = picked.map((_, i) => internals.documentCosines[i * n + B + i]);
+        log({ step, loss, totalGradNorms, pairSimilarity, hardnessGradCorrelation: pearson(pairSimilarity, totalGradNorms) }, 'internals');
+      }
       bar.update(step, { loss: loss.toFixed(4) });
 
       if (validation && (step % evalEvery === 0 || step === o.steps)) {
