@@ -21,7 +21,7 @@ import {
 } from '../src/tensor/backend.js';
 import { CpuBackend, type CpuBuffer, reduceChunk } from '../src/tensor/backends/cpu/index.js';
 import { HEAP_BASE, Heap, blockBytes } from '../src/tensor/backends/cpu/heap.js';
-import { SGEMM_MICRO } from '../src/tensor/backends/cpu/kernels.js';
+import { MATMUL_MICRO } from '../src/tensor/backends/cpu/kernels.js';
 import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
 import { uniform } from './util/random.js';
 import { Generator } from '../src/tensor/random.js';
@@ -628,7 +628,7 @@ describe('cpu backend: allocator', () => {
       const out = cpu.alloc('float32', M * N);
       cpu.matmul(view(cpuBuffer(cpu, a), 'float32', [M, K]), view(cpuBuffer(cpu, b), 'float32', [K, N]), view(out, 'float32', [M, N]));
       expect(out.ptr).toBeGreaterThan(memoryBefore);
-      expect(cpu.lastKernel).toBe('wasm.sgemm');
+      expect(cpu.lastKernel).toBe('wasm.matmul');
       expect(cpu.lastThreads).toBe(2);
       assertClose(readCpu(cpu, out, M * N), refMatmul(a, b, M, K, N), matmulTol(K), 'matmul after grow');
     } finally {
@@ -649,7 +649,7 @@ describe('cpu backend: worker pool', () => {
       const out = cpu.alloc('float32', M * N);
       const run = (): void => cpu.matmul(view(a, 'float32', [M, K]), view(b, 'float32', [K, N]), view(out, 'float32', [M, N]));
       run();
-      expect(cpu.lastKernel).toBe('wasm.sgemm');
+      expect(cpu.lastKernel).toBe('wasm.matmul');
       expect(cpu.lastThreads).toBe(1);
       const first = Float32Array.from(out.data);
       const deadline = Date.now() + 20_000;
@@ -714,7 +714,7 @@ describe('cpu backend: worker pool', () => {
     // execFileSync throws if the child fails or is still running after the timeout
     const run = (dispose: boolean): string =>
       execFileSync(tsx, ['--eval', script(dispose)], { timeout: 30_000, encoding: 'utf8' }).trim();
-    expect(run(false)).toBe('wasm.sgemm 2');
-    expect(run(true)).toBe('wasm.sgemm 2\ndisposed');
+    expect(run(false)).toBe('wasm.matmul 2');
+    expect(run(true)).toBe('wasm.matmul 2\ndisposed');
   });
 });

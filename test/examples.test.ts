@@ -16,7 +16,7 @@ describe('examples', () => {
     const out = runExample('examples/tour.ts');
     expect(out).toContain('a.T shares storage: true');
     expect(out).toMatch(/dy\/dx = \[ 1, -2, 4 \]/);
-    expect(out).toMatch(/computed by kernel wasm\.sgemm/);
+    expect(out).toMatch(/computed by kernel wasm\.matmul/);
     expect(out).toMatch(/reference matmul launches: 1/);
     const losses = [...out.matchAll(/loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
     expect(losses).toHaveLength(5);

@@ -61,7 +61,7 @@ const RUNS: ReadonlyArray<[FixtureDType, string]> = [['float64', 'cpu-ref'], ['f
 
 /** The fast cpu backend runs these reference kernels as WebAssembly entry points (float32). */
 const CPU_KERNEL_NAMES: Record<string, string> = {
-  matmul: 'wasm.sgemm',
+  matmul: 'wasm.matmul',
   softmax: 'wasm.softmax',
   logsoftmax: 'wasm.softmax',
   layernorm: 'wasm.layernorm',

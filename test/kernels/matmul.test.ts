@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { type View, contiguousStrides, sizeOf } from '../../src/tensor/backend.js';
 import type { CpuBackend, CpuBuffer } from '../../src/tensor/backends/cpu/index.js';
-import { SGEMM_MICRO } from '../../src/tensor/backends/cpu/kernels.js';
+import { MATMUL_MICRO } from '../../src/tensor/backends/cpu/kernels.js';
 import { RefBackend } from '../../src/tensor/backends/ref.js';
 import type { WebGPUBackend } from '../../src/tensor/backends/webgpu/index.js';
 import { TOL, assertClose } from '../util/close.js';
@@ -24,7 +24,7 @@ import { DEVICES, type DeviceName, EXACT, SMALL, tolerance, useDevice, withDevic
 
 /** The kernel each device runs for a float32 matmul (webgpu: the variant selected). */
 function kernelFor(name: DeviceName, webgpuKernel: 'tiled' | 'direct' = 'tiled'): string {
-  if (name === 'cpu') return 'wasm.sgemm';
+  if (name === 'cpu') return 'wasm.matmul';
   if (name === 'webgpu') return webgpuKernel === 'tiled' ? 'matmul[T=f32]' : 'matmul_direct';
   return 'matmul';
 }
@@ -185,7 +185,7 @@ function checkMatmul(M: number, K: number, N: number, seed: number): void {
         const out = cpu.alloc('float32', M * N);
         cpu.matmul(storeMatrix(cpu, a, M, K, la), storeMatrix(cpu, b, K, N, lb), view(out, 'float32', [M, N]));
         const label = `matmul ${M}x${K}x${N} A ${la} B ${lb} threads ${cpu.getThreads()}`;
-        expect(cpu.lastKernel, label).toBe('wasm.sgemm');
+        expect(cpu.lastKernel, label).toBe('wasm.matmul');
         expect(cpu.lastThreads, label).toBe(cpu.getThreads());
         const got = readCpu(cpu, out, M * N) as Float32Array;
         assertClose(got, expected, matmulTol(K), label);
@@ -197,7 +197,7 @@ function checkMatmul(M: number, K: number, N: number, seed: number): void {
 }
 
 withDevice('cpu', () => {
-  describe('matmul on cpu: wasm.sgemm on 1 and 2 threads, block edges, fallbacks', () => {
+  describe('matmul on cpu: wasm.matmul on 1 and 2 threads, block edges, fallbacks', () => {
     useCpuThreads();
     const edges = [1, 63, 64, 65];
     it('every M, K, N in {1, 63, 64, 65}, A and B row-major or transposed, 1 and 2 threads', () => {
@@ -208,7 +208,7 @@ withDevice('cpu', () => {
     it('uses the fused multiply-add micro-kernel (relaxed SIMD) unless RETROGRAD_CPU_FMA=0', () => {
       // Node 20 (V8 11.3) compiles relaxed SIMD behind a flag that kernels.ts turns on; losing it
       // would silently cost ~25% of matmul speed, so this fails instead
-      expect(SGEMM_MICRO).toBe(process.env.RETROGRAD_CPU_FMA === '0' ? 'mul-add' : 'fma');
+      expect(MATMUL_MICRO).toBe(process.env.RETROGRAD_CPU_FMA === '0' ? 'mul-add' : 'fma');
     });
 
     it('the mul-add micro-kernel (RETROGRAD_CPU_FMA=0, in a child process) matches the reference too', () => {
@@ -216,7 +216,7 @@ withDevice('cpu', () => {
       const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
       const [M, K, N] = [65, 300, 63];
       const script = `
-        Promise.all([import(${JSON.stringify(root + 'index.ts')}), import(${JSON.stringify(root + 'kernels.ts')})]).then(async ([{ CpuBackend }, { SGEMM_MICRO }]) => {
+        Promise.all([import(${JSON.stringify(root + 'index.ts')}), import(${JSON.stringify(root + 'kernels.ts')})]).then(async ([{ CpuBackend }, { MATMUL_MICRO }]) => {
           const cpu = await new CpuBackend({ threads: 2, parallel: { minFlops: 0 } }).init();
           const [M, K, N] = [${M}, ${K}, ${N}];
           const a = cpu.alloc('float32', M * K);
@@ -232,13 +232,13 @@ withDevice('cpu', () => {
             for (let k = 0; k < K; k++) ref += a.data[i * K + k] * b.data[k * N + j];
             worst = Math.max(worst, Math.abs(c.data[i * N + j] - ref));
           }
-          console.log(SGEMM_MICRO, cpu.lastKernel, cpu.lastThreads, worst);
+          console.log(MATMUL_MICRO, cpu.lastKernel, cpu.lastThreads, worst);
           await cpu.dispose();
         });`;
       const out = execFileSync(tsx, ['--eval', script], {
         timeout: 60_000, encoding: 'utf8', env: { ...process.env, RETROGRAD_CPU_FMA: '0' },
       }).trim().split(' ');
-      expect(out.slice(0, 3)).toEqual(['mul-add', 'wasm.sgemm', '2']);
+      expect(out.slice(0, 3)).toEqual(['mul-add', 'wasm.matmul', '2']);
       expect(Number(out[3])).toBeLessThanOrEqual(matmulTol(K).atol);
     });
 
@@ -274,12 +274,12 @@ withDevice('cpu', () => {
         const outView = view(out, 'float32', [2, 3, M, N]);
 
         cpu.matmul(view(ab, 'float32', [2, 3, M, K]), view(bb, 'float32', [2, 3, K, N]), outView);
-        expect(cpu.lastKernel).toBe('wasm.sgemm');
+        expect(cpu.lastKernel).toBe('wasm.matmul');
         assertClose(readCpu(cpu, out, batch * M * N), expected, matmulTol(K), `batched, threads ${cpu.getThreads()}`);
 
         // B's batch dims broadcast (stride 0): every batch uses B_0
         cpu.matmul(view(ab, 'float32', [2, 3, M, K]), view(bb, 'float32', [2, 3, K, N], [0, 0, N, 1]), outView);
-        expect(cpu.lastKernel).toBe('wasm.sgemm');
+        expect(cpu.lastKernel).toBe('wasm.matmul');
         assertClose(readCpu(cpu, out, batch * M * N), expectedShared, matmulTol(K), `broadcast B, threads ${cpu.getThreads()}`);
 
         // A stored as [3, 2, M, K] and viewed with its batch dims swapped: logical batch (i, j) is stored (j, i)
@@ -289,7 +289,7 @@ withDevice('cpu', () => {
         }
         const asb = cpuBuffer(cpu, aSwapped);
         cpu.matmul(view(asb, 'float32', [2, 3, M, K], [M * K, 2 * M * K, K, 1]), view(bb, 'float32', [2, 3, K, N]), outView);
-        expect(cpu.lastKernel).toBe('wasm.sgemm');
+        expect(cpu.lastKernel).toBe('wasm.matmul');
         assertClose(readCpu(cpu, out, batch * M * N), expected, matmulTol(K), `permuted batch, threads ${cpu.getThreads()}`);
       }
     });
@@ -308,7 +308,7 @@ withDevice('cpu', () => {
         const out = cpu.alloc('float32', batch * M * N);
         const blocks = cpu.heap.liveBlocks();
         cpu.matmul(view(ab, 'float32', [batch, M, K]), view(bb, 'float32', [batch, K, N]), view(out, 'float32', [batch, M, N]));
-        expect(cpu.lastKernel).toBe('wasm.sgemm');
+        expect(cpu.lastKernel).toBe('wasm.matmul');
         expect(cpu.heap.liveBlocks()).toBe(blocks);
         assertClose(readCpu(cpu, out, batch * M * N), expected, matmulTol(K), `batch ${batch}, threads ${cpu.getThreads()}`);
       }
@@ -332,7 +332,7 @@ withDevice('cpu', () => {
           view(cpuBuffer(cpu, tall), 'float32', [K, N], [3 * N, 1]),
           view(out, 'float32', [M, N]),
         );
-        expect(cpu.lastKernel).toBe('wasm.sgemm');
+        expect(cpu.lastKernel).toBe('wasm.matmul');
         assertClose(readCpu(cpu, out, M * N), expected, matmulTol(K), `strided, threads ${cpu.getThreads()}`);
       }
     });

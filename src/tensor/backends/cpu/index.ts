@@ -2,7 +2,7 @@
 // hand-written WebAssembly SIMD kernels (kernels/wasm/*.wat) that run on a pool of worker threads.
 //
 // Fast paths (float32 unless noted; views of up to 4 dims after merging adjacent dims):
-//   matmul         any strides (transposed or not), batched; the 4x8-tiled sgemm kernel
+//   matmul         any strides (transposed or not), batched; the 4x8-tiled kernel of matmul.wat
 //   softmax        contiguous rows, softmax and log-softmax
 //   layernorm      contiguous rows, with affine weight and bias
 //   unary          gelu, gelu_grad on contiguous tensors
@@ -17,7 +17,7 @@
 //   adamw          contiguous p, g, m, v; float64 arithmetic, bit-identical
 // Everything else (float64, other ops, views the fast paths do not cover) is RefBackend's code
 // running unchanged on the same memory: every buffer's `data` is a typed array over it.
-// `lastKernel` / `kernelCounts` say which path ran ('wasm.sgemm' vs 'ref.matmul', ...).
+// `lastKernel` / `kernelCounts` say which path ran ('wasm.matmul' vs 'ref.matmul', ...).
 //
 // Memory: `alloc` does not clear a block (a reused one holds old data). Every kernel writes all of
 // its `out` view, and zeros come from `fill` (scatterAdd clears its own output).
@@ -69,7 +69,7 @@ export interface ParallelOptions {
 
 const PARALLEL_DEFAULTS: ParallelOptions = { minFlops: 1 << 22, minElements: 1 << 17, chunkElements: 1 << 14 };
 
-/** sgemm blocking. KC is fixed in sgemm.wat (it sets the summation order); mc and nc are free. */
+/** matmul blocking. KC is fixed in matmul.wat (it sets the summation order); mc and nc are free. */
 const KC = 256;
 const MC_MAX = 128;
 const NC_MAX = 1024;
@@ -90,7 +90,7 @@ const ELEMENTWISE_DIMS = 4;
 const ELEMENTWISE_SCRATCH = 4096;
 const REDUCE_KEPT_DIMS = 3;
 const REDUCE_DIMS = 2;
-/** Scratch bytes per thread of the gelu kernel (fixed in activations.wat). */
+/** Scratch bytes per thread of the gelu kernel (fixed in gelu.wat). */
 const GELU_SCRATCH = 2112;
 /** Scratch bytes per thread of the reduce kernel (fixed in reduce.wat). */
 const REDUCE_SCRATCH = 8192;
@@ -290,7 +290,7 @@ export class CpuBackend extends RefBackend {
       0,
     ], DESC_BYTE >> 2);
     try {
-      this.launch('sgemm', nt);
+      this.launch('matmul', nt);
     } finally {
       if (temp !== 0) this.heap.free(temp);
     }

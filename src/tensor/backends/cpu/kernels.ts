@@ -8,12 +8,12 @@
 // keep in sync with it.
 //
 // Modules are instantiated in KERNEL_FILES order, each with an `env` holding the memory and the
-// exports of the modules before it: sgemm.wat imports its micro-kernel `env.sgemm_micro` from
-// sgemm-micro-fma.wat (fused multiply-add, relaxed SIMD) where that is available, else from
-// sgemm-micro.wat (separate multiply and add). Relaxed SIMD ships in V8 11.4+; Node 20's V8 11.3
+// exports of the modules before it: matmul.wat imports its micro-kernel `env.matmul_micro` from
+// matmul-micro-fma.wat (fused multiply-add, relaxed SIMD) where that is available, else from
+// matmul-micro.wat (separate multiply and add). Relaxed SIMD ships in V8 11.4+; Node 20's V8 11.3
 // has it behind --experimental-wasm-relaxed-simd, which is turned on here (process-wide, it only
 // adds opcodes) when a probe module does not compile without it. RETROGRAD_CPU_FMA=0 forces the
-// multiply-add variant. SGEMM_MICRO says which one this process uses.
+// multiply-add variant. MATMUL_MICRO says which one this process uses.
 //
 // Every entry point has the signature (desc: i32, tid: i32, nthreads: i32): it reads its operands
 // from the descriptor at byte address `desc` and does share `tid` of `nthreads` of the work.
@@ -24,7 +24,7 @@ import wabtInit from 'wabt';
 import { type WasmMemory, type WasmModule, wasmApi } from './wasm-api.js';
 
 /** Entry points; an entry's index is its op number in the worker protocol. */
-export const ENTRY_POINTS = ['sgemm', 'softmax', 'gelu', 'layernorm', 'elementwise', 'reduce', 'rand', 'adamw'] as const;
+export const ENTRY_POINTS = ['matmul', 'softmax', 'gelu', 'layernorm', 'elementwise', 'reduce', 'rand', 'adamw'] as const;
 export type EntryPoint = (typeof ENTRY_POINTS)[number];
 
 export type KernelFn = (desc: number, tid: number, nthreads: number) => void;
@@ -59,12 +59,12 @@ function relaxedSimd(): boolean {
   return compiles();
 }
 
-/** The sgemm micro-kernel this process uses: 'fma' (relaxed_madd) or 'mul-add'. */
-export const SGEMM_MICRO: 'fma' | 'mul-add' = process.env.RETROGRAD_CPU_FMA !== '0' && relaxedSimd() ? 'fma' : 'mul-add';
+/** The matmul micro-kernel this process uses: 'fma' (relaxed_madd) or 'mul-add'. */
+export const MATMUL_MICRO: 'fma' | 'mul-add' = process.env.RETROGRAD_CPU_FMA !== '0' && relaxedSimd() ? 'fma' : 'mul-add';
 
 export const KERNEL_FILES: readonly string[] = [
-  SGEMM_MICRO === 'fma' ? 'sgemm-micro-fma.wat' : 'sgemm-micro.wat',
-  'sgemm.wat', 'activations.wat', 'layernorm.wat', 'elementwise.wat', 'reduce.wat', 'random.wat', 'adamw.wat',
+  MATMUL_MICRO === 'fma' ? 'matmul-micro-fma.wat' : 'matmul-micro.wat',
+  'matmul.wat', 'softmax.wat', 'gelu.wat', 'layernorm.wat', 'elementwise.wat', 'reduce.wat', 'rand.wat', 'adamw.wat',
 ];
 
 export const KERNEL_MODULES: readonly WasmModule[] = KERNEL_FILES.map((file) => assemble(file));

@@ -29,10 +29,9 @@ import {
   type MatmulDims, matmulKernel, packAKernel, packBKernel, unpackKernel,
 } from '../../../../kernels/gpujs/matmul.js';
 import { randKernel } from '../../../../kernels/gpujs/rand.js';
-import {
-  layernormMeanKernel, layernormOutKernel, layernormRstdKernel, reduceKernel, rowMaxKernel,
-  rowSumExpKernel, softmaxOutKernel,
-} from '../../../../kernels/gpujs/reduce.js';
+import { layernormMeanKernel, layernormOutKernel, layernormRstdKernel } from '../../../../kernels/gpujs/layernorm.js';
+import { reduceKernel } from '../../../../kernels/gpujs/reduce.js';
+import { rowMaxKernel, rowSumExpKernel, softmaxOutKernel } from '../../../../kernels/gpujs/softmax.js';
 import { type KernelSpec, type NativeFn, glsl, withHelpers } from '../../../../kernels/gpujs/spec.js';
 import {
   type Layout, coalesce, coversBuffer, divBy, identityMap, inverseMap, layoutMap, modBy, viewMap,

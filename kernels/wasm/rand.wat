@@ -1,4 +1,4 @@
-;; random.wat: `rand`, counter-based uniform [0, 1) float32 noise, SIMD128.
+;; rand.wat: `rand`, counter-based uniform [0, 1) float32 noise, SIMD128.
 ;;
 ;; out[i] = hashUniform(seed, i) of src/tensor/backend.ts, bit for bit, four indices per vector:
 ;;   k = seed * 0x9e3779b9 (the host passes k),  h = fmix32(fmix32(i ^ k) + k),

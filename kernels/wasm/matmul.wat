@@ -1,4 +1,4 @@
-;; sgemm.wat: batched float32 matrix multiply, C_p = A_p · B_p, WebAssembly SIMD128 (no FMA).
+;; matmul.wat: batched float32 matrix multiply, C_p = A_p · B_p, WebAssembly SIMD128 (no FMA).
 ;;
 ;; What it computes: for every batch p, C_p[M, N] = A_p[M, K] · B_p[K, N] in float32. A and B are
 ;; read through arbitrary element strides (row-major, transposed or any other pattern needs no
@@ -9,8 +9,8 @@
 ;; - K is cut into blocks of KC = 256. For each block, up to mc rows of A are packed into 4-row
 ;;   micro-panels, panel[k*4 + r] = A[i+r, k], and up to nc columns of B into 8-column
 ;;   micro-panels, panel[k*8 + c] = B[k, j+c]. Rows and columns past the edge are packed as 0.
-;; - The 4x8 micro-kernel (its own module, imported: sgemm-micro.wat with 8 f32x4.mul and 8
-;;   f32x4.add per k, or sgemm-micro-fma.wat with 8 fused multiply-adds where relaxed SIMD is
+;; - The 4x8 micro-kernel (its own module, imported: matmul-micro.wat with 8 f32x4.mul and 8
+;;   f32x4.add per k, or matmul-micro-fma.wat with 8 fused multiply-adds where relaxed SIMD is
 ;;   available) holds its tile of C in eight f32x4 registers; per k it does two B loads and four
 ;;   broadcasts of A. (4x8 is the largest tile V8 11.3 keeps in the 15 usable xmm registers
 ;;   without spilling; 4x16 and 6x8 spill, and unrolling k also makes it spill.)
@@ -36,9 +36,9 @@
 ;;   64 next    the unit counter, 0 when the call starts
 (module
   (import "env" "memory" (memory 1 65536 shared))
-  ;; The 4x8 micro-kernel (sgemm-micro.wat or sgemm-micro-fma.wat, chosen by the host):
+  ;; The 4x8 micro-kernel (matmul-micro.wat or matmul-micro-fma.wat, chosen by the host):
   ;; (pa, pb, kc, c, ldcb, first), see there.
-  (import "env" "sgemm_micro" (func $kernel (param i32 i32 i32 i32 i32 i32)))
+  (import "env" "matmul_micro" (func $kernel (param i32 i32 i32 i32 i32 i32)))
 
   ;; Transpose the 4x4 block whose rows are $r0..$r3 and store its columns at $d, $d + $stride,
   ;; $d + 2 $stride, $d + 3 $stride: column c = (r0[c], r1[c], r2[c], r3[c]).
@@ -296,7 +296,7 @@
       (br_if $kBlocks (i32.lt_u (local.tee $k0 (i32.add (local.get $k0) (i32.const 256))) (local.get $K)))))
 
   ;; Entry point: thread $tid takes units of the call at $desc until none are left ($nt unused).
-  (func (export "sgemm") (param $desc i32) (param $tid i32) (param $nt i32)
+  (func (export "matmul") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $M i32) (local $N i32) (local $K i32) (local $mc i32) (local $nc i32)
     (local $mBlocks i32) (local $nBlocks i32) (local $units i32) (local $u i32)
     (local $m i32) (local $pn i32) (local $n i32) (local $p i32) (local $i0 i32) (local $j0 i32)
