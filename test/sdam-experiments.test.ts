@@ -2,8 +2,8 @@
 // E1-E4 from a budget, the spread over seeds, E3's time to quality from a log, and the command end
 // to end on the synthetic retrieval set with the tiny cross-encoder fixture as the teacher: every
 // cell a run directory with metrics.json, results.json / report.md / the E4 figure written, a rerun
-// trains nothing and reports the same, --report-only lists unfinished cells and --write-docs refuses
-// to write them.
+// trains nothing and reports the same, another budget in the same --out is refused, --report-only
+// lists unfinished cells and --write-docs refuses to write them.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -126,6 +126,10 @@ describe('scripts/sdam_experiments.ts end to end', () => {
     expect(again.status, again.stderr).toBe(0);
     expect(plan.cells.map((c) => statSync(join(out, 'cells', c.id, 'metrics.json')).mtimeMs)).toEqual(mtimes);
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toBe(report);
+    // the same --out with another budget: the finished cells are not reused
+    const other = run('--lr', '2e-4');
+    expect(other.status).toBe(1);
+    expect(other.stderr.trim().split('\n').at(-1)).toMatch(/^sdam_experiments: .*e1-sdam-adaptive-s0\.json: cell e1-sdam-adaptive-s0 was run with other settings \(model, budget or teacher\); use another --out$/);
   }, 600_000);
 
   it('--report-only lists unfinished cells and --write-docs refuses them; with every cell done it writes the docs', () => {

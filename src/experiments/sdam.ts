@@ -16,9 +16,10 @@
 //    detached target, Margin-MSE and InfoNCE (E1's seed-0 runs plus one detached-target run), one
 //    figure with a panel per loss, and the pooled Pearson r per training phase.
 //
-// Every cell is a run directory `<out>/cells/<id>` holding metrics.json when finished; a finished
-// cell is read back, an unfinished one resumes from its checkpoint (trainBiencoder's resume), so a
-// rerun of the same command continues. Margin-MSE puts the teacher on the student's scale with
+// Every cell is a run directory `<out>/cells/<id>` holding metrics.json when finished, with its
+// settings in `<out>/cells/<id>.json`; a finished cell is read back, an unfinished one resumes from
+// its checkpoint (trainBiencoder's resume), so a rerun of the same command continues; a cell made
+// with other settings (say, another --model) is refused, not reused. Margin-MSE puts the teacher on the student's scale with
 // `--teacher-scale auto` (src/train/teachers.ts). Results: results.json, report.md (tables, each
 // with the command that made it), figures/ (SVG + PNG).
 
@@ -192,10 +193,33 @@ async function lossSpec(r: LossRecipe, teachers: TeacherCache): Promise<LossSpec
   }
 }
 
-/** Run one cell, or read it back when its metrics.json exists (an unfinished run resumes). */
+/** What a cell's run depends on: saved beside its directory, checked before it is reused or resumed. */
+export function cellSettings(cell: Cell, b: Budget): Record<string, unknown> {
+  const { row: _row, ...rest } = cell;
+  return {
+    ...rest, model: b.model, data: b.data, evalSets: b.evalSets, validation: cell.validation ? b.validation : null, evalEvery: cell.validation ? b.evalEvery : 0,
+    batchSize: b.batchSize, lr: b.lr, queryLength: b.queryLength, docLength: b.docLength, internalsEvery: b.internalsEvery,
+    teacher: cell.recipe.kind === 'margin-mse' && cell.recipe.teacher === 'cross-encoder' ? { model: b.teacherModel, maxLength: b.teacherMaxLength } : null,
+  };
+}
+
+/**
+ * Run one cell, or read it back when its metrics.json exists (an unfinished run resumes). The
+ * cell's settings are written to cells/<id>.json first; a cell directory made with other settings
+ * (another model, budget or teacher), or without that file, is refused rather than reused.
+ */
 export async function runCell(cell: Cell, b: Budget, out: string, teachers: TeacherCache, progress = true): Promise<CellResult> {
   const dir = join(out, 'cells', cell.id);
   const metricsPath = join(dir, 'metrics.json');
+  const settingsPath = join(out, 'cells', `${cell.id}.json`);
+  const settings = `${JSON.stringify(cellSettings(cell, b), null, 2)}\n`;
+  if (existsSync(settingsPath)) {
+    if (readFileSync(settingsPath, 'utf8') !== settings) throw new Error(`${settingsPath}: cell ${cell.id} was run with other settings (model, budget or teacher); use another --out`);
+  } else if (existsSync(dir)) {
+    throw new Error(`${dir}: exists without its settings file ${cell.id}.json; use another --out`);
+  } else {
+    writeFileAtomic(settingsPath, settings);
+  }
   if (!existsSync(metricsPath)) {
     await trainBiencoder({
       model: b.model, data: b.data, out: dir, loss: await lossSpec(cell.recipe, teachers), pooling: 'mean', batchSize: b.batchSize,
