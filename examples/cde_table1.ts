@@ -6,12 +6,15 @@
 // seeds (mean and sample standard deviation), with the median step time, the context size J and
 // the cpu device's peak heap; and the paper's correlation of batch hardness with nDCG@10: variant
 // (b) at three cluster sizes (and the random batches of (a)), drawn as a scatter with Pearson's r.
+// (b) and (d) cluster with --cluster-size (default: the batch size, as `retrograd train`), one of
+// the sweep's sizes (--cluster-sizes, default that size times 1, 4 and 16).
 //
 //   npx tsx examples/cde_table1.ts                                  # the full run (see the README)
 //   npx tsx examples/cde_table1.ts --steps 5 --seeds 1 --eval-queries 50 --out runs/cde-smoke
 //   flags: --out DIR (runs/cde-table1) --model DIR --data DIR --eval DIR:SPLIT,... --steps 100
 //          --batch-size 32 --seeds 3 --eval-queries N --context-size 64 --chunk-size 32 --lr 1e-4
-//          --temperature 0.02 --filter tfidf --order tsp --cluster-sizes B,4B,16B --dims 128 --cache-dir DIR --docs
+//          --temperature 0.02 --filter tfidf --order tsp --cluster-size B --cluster-sizes C,4C,16C --dims 128
+//          --cache-dir DIR --docs
 //
 // Each cell (variant × seed, and each extra cluster size × seed) is its own run directory,
 // DIR/cells/<name>/run, trained by `retrograd train`'s library calls (trainBiencoder, trainContextual)
@@ -67,11 +70,13 @@ interface Shared {
   filter: string;
   order: 'random' | 'tsp';
   dims: number;
+  /** Cluster size of (b) and (d). */
+  clusterSize: number;
 }
 
 type Variant = 'a' | 'b' | 'c' | 'd';
 
-interface CellSpec extends Omit<Shared, 'filter' | 'order' | 'dims' | 'contextSize' | 'chunkSize'> {
+interface CellSpec extends Omit<Shared, 'filter' | 'order' | 'dims' | 'contextSize' | 'chunkSize' | 'clusterSize'> {
   filter: string | null;
   order: 'random' | 'tsp' | null;
   dims: number | null;
@@ -157,8 +162,8 @@ function planCells(s: Shared, seeds: number[], clusterSizes: number[]): CellSpec
   };
   const cells: CellSpec[] = [];
   for (const seed of seeds) {
-    for (const v of ['a', 'b', 'c', 'd'] as const) cells.push(cell(`${v}-s${seed}`, v, VARIANTS[v].contextual ? s.batchSize : null, seed));
-    for (const c of clusterSizes) if (c !== s.batchSize) cells.push(cell(`b-c${c}-s${seed}`, 'b', c, seed));
+    for (const v of ['a', 'b', 'c', 'd'] as const) cells.push(cell(`${v}-s${seed}`, v, VARIANTS[v].contextual ? s.clusterSize : null, seed));
+    for (const c of clusterSizes) if (c !== s.clusterSize) cells.push(cell(`b-c${c}-s${seed}`, 'b', c, seed));
   }
   return cells;
 }
@@ -193,7 +198,7 @@ interface CellStats {
   seconds: Record<'toFirstStep' | 'laterSteps' | 'evaluation', { cpu: number; wall: number }>;
 }
 
-function runChild(dir: string, cacheDir: string): Promise<number> {
+function runChild(dir: string, cacheDir: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--cell', dir, '--cache-dir', cacheDir], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
@@ -209,7 +214,7 @@ function runChild(dir: string, cacheDir: string): Promise<number> {
     });
     child.on('exit', (code, signal) => {
       done();
-      resolve(code ?? (signal === 'SIGINT' ? 130 : 143));
+      resolve({ code, signal });
     });
   });
 }
@@ -333,6 +338,7 @@ async function main(): Promise<void> {
       temperature: { type: 'string', default: '0.02' },
       filter: { type: 'string', default: 'tfidf' },
       order: { type: 'string', default: 'tsp' },
+      'cluster-size': { type: 'string' },
       'cluster-sizes': { type: 'string' },
       dims: { type: 'string', default: '128' },
       'cache-dir': { type: 'string', default: defaultCacheDir() },
@@ -349,11 +355,13 @@ async function main(): Promise<void> {
   const batchSize = positive('batch-size', true);
   if (batchSize < 2) throw new Error(`--batch-size must be at least 2, got ${batchSize}`);
   const seedCount = positive('seeds', true);
-  const clusterSizes = a['cluster-sizes'] === undefined ? [batchSize, 4 * batchSize, 16 * batchSize] : a['cluster-sizes'].split(',').map((t) => {
+  const clusterSize = a['cluster-size'] === undefined ? batchSize : positive('cluster-size', true);
+  const clusterSizes = a['cluster-sizes'] === undefined ? [clusterSize, 4 * clusterSize, 16 * clusterSize] : a['cluster-sizes'].split(',').map((t) => {
     const n = Number(t);
     if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--cluster-sizes: expected positive integers separated by commas, got ${a['cluster-sizes']}`);
     return n;
   });
+  if (!clusterSizes.includes(clusterSize)) clusterSizes.push(clusterSize);
   if (a.order !== 'random' && a.order !== 'tsp') throw new Error(`--order must be random or tsp, got ${a.order}`);
   parseFilter(a.filter!);
   const evalSets = a.eval
@@ -363,7 +371,7 @@ async function main(): Promise<void> {
     model: a.model!, data: a.data!, evalSets, evalQueries: a['eval-queries'] === undefined ? null : positive('eval-queries', true),
     steps: positive('steps', true), batchSize, contextSize: positive('context-size', true), chunkSize: positive('chunk-size', true),
     lr: positive('lr', false), gamma: 0.99999, clip: 0, weightDecay: 1e-6, temperature: positive('temperature', false),
-    queryLength: 32, docLength: 128, filter: a.filter!, order: a.order, dims: positive('dims', true),
+    queryLength: 32, docLength: 128, filter: a.filter!, order: a.order, dims: positive('dims', true), clusterSize,
   };
   for (const [what, path] of [['--model', shared.model], ['--data', shared.data], ...evalSets.map((s) => ['--eval', s.dir])]) {
     if (!existsSync(path)) throw new Error(`${what} ${path}: no such directory`);
@@ -386,9 +394,10 @@ async function main(): Promise<void> {
     process.stderr.write(`cde_table1: cell ${i + 1}/${cells.length} ${c.name} (${what}): training${existsSync(join(dir, 'run')) ? ' (resuming)' : ''}\n`);
     writeFileAtomic(join(dir, 'cell.json'), `${JSON.stringify(c, null, 2)}\n`);
     const started = performance.now();
-    const code = await runChild(dir, a['cache-dir']!);
+    const { code, signal } = await runChild(dir, a['cache-dir']!);
+    // 130 / 143: the trainer saw Ctrl-C / SIGTERM and saved a checkpoint; killed by a signal: its last checkpoint stands.
     if (code === 130 || code === 143) throw new Error(`cell ${c.name} interrupted (its checkpoint is saved); rerun the same command to resume`);
-    if (code !== 0) throw new Error(`cell ${c.name} failed (exit code ${code}); rerun the same command to resume it`);
+    if (code !== 0) throw new Error(`cell ${c.name} failed (${signal ? `killed by ${signal}` : `exit code ${code}`}); rerun the same command to resume it`);
     const r = readCell(dir, c, false);
     results.push(r);
     const first = evalSets[0].name;
@@ -398,7 +407,7 @@ async function main(): Promise<void> {
 
   // Aggregates per variant (the main table) and the hardness sweep.
   const setNames = evalSets.map((s) => s.name);
-  const main = results.filter((r) => r.spec.clusterSize === null || r.spec.clusterSize === batchSize);
+  const main = results.filter((r) => r.spec.clusterSize === null || r.spec.clusterSize === clusterSize);
   const rows = (['a', 'b', 'c', 'd'] as const).map((v) => {
     const rs = main.filter((r) => r.spec.variant === v);
     const hardness = rs.map((r) => (VARIANTS[v].contextual ? r.hardness?.contextual
@@ -425,7 +434,7 @@ async function main(): Promise<void> {
   const command = `npx tsx examples/cde_table1.ts ${process.argv.slice(2).join(' ')}`.trim();
   const settings = `${shared.steps} steps × ${batchSize} triples, InfoNCE τ ${shared.temperature}, AdamW lr ${shared.lr} (decay ${shared.gamma}/step, no clipping), `
     + `query/document ${shared.queryLength}/${shared.docLength} tokens, J = ${shared.contextSize} (gradient caching, chunks of ${shared.chunkSize}), `
-    + `filter ${shared.filter}, ${shared.order} cluster order, seeds ${seeds.join(', ')}${shared.evalQueries ? `, ${shared.evalQueries} evaluation queries per set` : ''}`;
+    + `(b) and (d): clusters of ${clusterSize}, filter ${shared.filter}, ${shared.order} cluster order, seeds ${seeds.join(', ')}${shared.evalQueries ? `, ${shared.evalQueries} evaluation queries per set` : ''}`;
   const head = ['variant', ...setNames.flatMap((s) => [`${s} nDCG@10`, `${s} MRR@10`]), 'batch hardness', 's/step', 'peak heap'];
   const md = [
     `Backbone ${shared.model}, training data ${shared.data}; ${settings}. Mean ± sample standard deviation over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}; `
