@@ -15,6 +15,8 @@
 // docs/figures/sdam-e4-internals.{svg,png} (--docs-dir: another docs folder), and only when every
 // planned cell is finished.
 // Without --teacher-model the cross-encoder rows are left out (E2 and E4 use BM25's Margin-MSE).
+// E2 on a budget: shrink the pool (--e2-pool) rather than cap the steps (--e2-steps): under a cap
+// below one epoch the larger fractions all see the same number of triples.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -126,7 +128,7 @@ async function main(): Promise<void> {
   } finally {
     bar.finish();
   }
-  const baselines = only.has('E1') && !args['report-only'] ? await runBaselines(budget, out) : null;
+  const baselines = only.has('E1') ? await runBaselines(budget, out, { compute: !args['report-only'] }) : null;
 
   const setNames = budget.evalSets.map((s) => s.name);
   const report: string[] = [

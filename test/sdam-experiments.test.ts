@@ -137,7 +137,9 @@ describe('scripts/sdam_experiments.ts end to end', () => {
     const done = run('--report-only', '--write-docs', '--docs-dir', docs);
     expect(done.status, done.stderr).toBe(0);
     expect(readdirSync(join(docs, 'figures')).sort()).toEqual(['sdam-e4-internals.png', 'sdam-e4-internals.svg']);
-    expect(readFileSync(join(docs, 'sdam-experiments.md'), 'utf8')).toContain('figures/sdam-e4-internals.png');
+    const written = readFileSync(join(docs, 'sdam-experiments.md'), 'utf8');
+    expect(written).toContain('figures/sdam-e4-internals.png');
+    expect(written).toMatch(/\| BM25 \| — \| [0-9.]+ \|/); // the baselines, read back without recomputing
     const partial = run('--report-only', '--seeds', '3', '--write-docs', '--docs-dir', docs);
     expect(partial.status).toBe(1);
     expect(partial.stderr.trim().split('\n').at(-1)).toMatch(/^sdam_experiments: --write-docs: 4 planned cells are unfinished \(e1-sdam-adaptive-s2, \.\.\.\); run without --report-only first$/);

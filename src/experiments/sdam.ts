@@ -233,14 +233,20 @@ export async function runCell(cell: Cell, b: Budget, out: string, teachers: Teac
   return { cell, dir, metrics: JSON.parse(readFileSync(metricsPath, 'utf8')) as CellResult['metrics'] };
 }
 
-/** The untuned model and BM25 on the evaluation sets, every query (a cell like the others: cached in baselines.json). */
-export async function runBaselines(b: Budget, out: string, progress = true): Promise<{ untuned: SetMetrics[]; bm25: SetMetrics[] }> {
+/**
+ * The untuned model and BM25 on the evaluation sets, every query (a cell like the others: cached in
+ * cells/baselines.json for the same model, sets and lengths). `compute: false` only reads the cache
+ * (null when it is missing or for other settings).
+ */
+export async function runBaselines(b: Budget, out: string, o: { compute?: boolean; progress?: boolean } = {}): Promise<{ untuned: SetMetrics[]; bm25: SetMetrics[] } | null> {
   const path = join(out, 'cells', 'baselines.json');
   const key = JSON.stringify({ model: b.model, evalSets: b.evalSets, queryLength: b.queryLength, docLength: b.docLength });
   if (existsSync(path)) {
     const saved = JSON.parse(readFileSync(path, 'utf8')) as { key: string; untuned: SetMetrics[]; bm25: SetMetrics[] };
-    if (saved.key === key) return saved;
+    if (saved.key === key) return { untuned: saved.untuned, bm25: saved.bm25 };
   }
+  if (o.compute === false) return null;
+  const progress = o.progress ?? true;
   const untuned: SetMetrics[] = [];
   const bm25: SetMetrics[] = [];
   const bi = Biencoder.load(b.model, { device: b.device, pooling: { mode: 'mean', normalize: false } });
