@@ -9,32 +9,37 @@
 ;; float64 add/sub/mul/div/sqrt are correctly rounded in both, so p, m, v equal the reference bit
 ;; for bit. Threads take chunks of elements from a shared counter.
 ;;
-;; Descriptor (byte offsets): i32 0 n, 4 p, 8 g, 12 m, 16 v (byte addresses), 20 elements per
-;;   chunk (a multiple of 4), 24 chunk counter (0 at the start);
-;;   f64 32 lrwd, 40 beta1, 48 omb1, 56 beta2, 64 omb2, 72 lr, 80 bc1, 88 bc2, 96 eps
+;; Descriptor fields: i32 n, p, g, m, v (byte addresses), chunk (elements per chunk, a multiple
+;;   of 4), next (chunk counter, 0 at the start); f64 lrwd, beta1, omb1, beta2, omb2, lr, bc1, bc2,
+;;   eps
+;;
+;; The descriptor by name (the host writes it with src/tensor/backends/cpu/descriptors.ts; the
+;; code reads `@field`, replaced by its byte offset when the file is assembled):
+;; @descriptor adamw n:i32 p:i32 g:i32 m:i32 v:i32 chunk:i32 next:i32 lrwd:f64 beta1:f64 omb1:f64
+;; @descriptor+ beta2:f64 omb2:f64 lr:f64 bc1:f64 bc2:f64 eps:f64
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
   ;; One element at byte offset $at, scalar float64 (the same operations).
   (func $update1 (param $desc i32) (param $at i32)
     (local $pp i32) (local $pm i32) (local $pv i32) (local $p f64) (local $g f64) (local $m f64) (local $v f64)
-    (local.set $pp (i32.add (i32.load offset=4 (local.get $desc)) (local.get $at)))
-    (local.set $pm (i32.add (i32.load offset=12 (local.get $desc)) (local.get $at)))
-    (local.set $pv (i32.add (i32.load offset=16 (local.get $desc)) (local.get $at)))
+    (local.set $pp (i32.add (i32.load offset=@p (local.get $desc)) (local.get $at)))
+    (local.set $pm (i32.add (i32.load offset=@m (local.get $desc)) (local.get $at)))
+    (local.set $pv (i32.add (i32.load offset=@v (local.get $desc)) (local.get $at)))
     (local.set $p (f64.promote_f32 (f32.load (local.get $pp))))
-    (local.set $g (f64.promote_f32 (f32.load (i32.add (i32.load offset=8 (local.get $desc)) (local.get $at)))))
+    (local.set $g (f64.promote_f32 (f32.load (i32.add (i32.load offset=@g (local.get $desc)) (local.get $at)))))
     (local.set $m (f64.promote_f32 (f32.load (local.get $pm))))
     (local.set $v (f64.promote_f32 (f32.load (local.get $pv))))
-    (local.set $p (f64.sub (local.get $p) (f64.mul (f64.load offset=32 (local.get $desc)) (local.get $p))))
-    (local.set $m (f64.add (f64.mul (f64.load offset=40 (local.get $desc)) (local.get $m))
-      (f64.mul (f64.load offset=48 (local.get $desc)) (local.get $g))))
-    (local.set $v (f64.add (f64.mul (f64.load offset=56 (local.get $desc)) (local.get $v))
-      (f64.mul (f64.mul (f64.load offset=64 (local.get $desc)) (local.get $g)) (local.get $g))))
+    (local.set $p (f64.sub (local.get $p) (f64.mul (f64.load offset=@lrwd (local.get $desc)) (local.get $p))))
+    (local.set $m (f64.add (f64.mul (f64.load offset=@beta1 (local.get $desc)) (local.get $m))
+      (f64.mul (f64.load offset=@omb1 (local.get $desc)) (local.get $g))))
+    (local.set $v (f64.add (f64.mul (f64.load offset=@beta2 (local.get $desc)) (local.get $v))
+      (f64.mul (f64.mul (f64.load offset=@omb2 (local.get $desc)) (local.get $g)) (local.get $g))))
     (local.set $p (f64.sub (local.get $p)
       (f64.div
-        (f64.mul (f64.load offset=72 (local.get $desc)) (f64.div (local.get $m) (f64.load offset=80 (local.get $desc))))
-        (f64.add (f64.sqrt (f64.div (local.get $v) (f64.load offset=88 (local.get $desc))))
-          (f64.load offset=96 (local.get $desc))))))
+        (f64.mul (f64.load offset=@lr (local.get $desc)) (f64.div (local.get $m) (f64.load offset=@bc1 (local.get $desc))))
+        (f64.add (f64.sqrt (f64.div (local.get $v) (f64.load offset=@bc2 (local.get $desc))))
+          (f64.load offset=@eps (local.get $desc))))))
     (f32.store (local.get $pp) (f32.demote_f64 (local.get $p)))
     (f32.store (local.get $pm) (f32.demote_f64 (local.get $m)))
     (f32.store (local.get $pv) (f32.demote_f64 (local.get $v))))
@@ -49,25 +54,25 @@
     (local $m0 v128) (local $m1 v128) (local $v0 v128) (local $v1 v128)
     (local $lrwd v128) (local $beta1 v128) (local $omb1 v128) (local $beta2 v128) (local $omb2 v128)
     (local $lr v128) (local $bc1 v128) (local $bc2 v128) (local $eps v128)
-    (local.set $n (i32.load offset=0 (local.get $desc)))
-    (local.set $pp (i32.load offset=4 (local.get $desc)))
-    (local.set $pg (i32.load offset=8 (local.get $desc)))
-    (local.set $pm (i32.load offset=12 (local.get $desc)))
-    (local.set $pv (i32.load offset=16 (local.get $desc)))
-    (local.set $chunk (i32.load offset=20 (local.get $desc)))
-    (local.set $lrwd (v128.load64_splat offset=32 (local.get $desc)))
-    (local.set $beta1 (v128.load64_splat offset=40 (local.get $desc)))
-    (local.set $omb1 (v128.load64_splat offset=48 (local.get $desc)))
-    (local.set $beta2 (v128.load64_splat offset=56 (local.get $desc)))
-    (local.set $omb2 (v128.load64_splat offset=64 (local.get $desc)))
-    (local.set $lr (v128.load64_splat offset=72 (local.get $desc)))
-    (local.set $bc1 (v128.load64_splat offset=80 (local.get $desc)))
-    (local.set $bc2 (v128.load64_splat offset=88 (local.get $desc)))
-    (local.set $eps (v128.load64_splat offset=96 (local.get $desc)))
+    (local.set $n (i32.load offset=@n (local.get $desc)))
+    (local.set $pp (i32.load offset=@p (local.get $desc)))
+    (local.set $pg (i32.load offset=@g (local.get $desc)))
+    (local.set $pm (i32.load offset=@m (local.get $desc)))
+    (local.set $pv (i32.load offset=@v (local.get $desc)))
+    (local.set $chunk (i32.load offset=@chunk (local.get $desc)))
+    (local.set $lrwd (v128.load64_splat offset=@lrwd (local.get $desc)))
+    (local.set $beta1 (v128.load64_splat offset=@beta1 (local.get $desc)))
+    (local.set $omb1 (v128.load64_splat offset=@omb1 (local.get $desc)))
+    (local.set $beta2 (v128.load64_splat offset=@beta2 (local.get $desc)))
+    (local.set $omb2 (v128.load64_splat offset=@omb2 (local.get $desc)))
+    (local.set $lr (v128.load64_splat offset=@lr (local.get $desc)))
+    (local.set $bc1 (v128.load64_splat offset=@bc1 (local.get $desc)))
+    (local.set $bc2 (v128.load64_splat offset=@bc2 (local.get $desc)))
+    (local.set $eps (v128.load64_splat offset=@eps (local.get $desc)))
     (block $done
       (loop $chunks
         (local.set $e (i32.mul (local.get $chunk)
-          (i32.atomic.rmw.add offset=24 (local.get $desc) (i32.const 1))))
+          (i32.atomic.rmw.add offset=@next (local.get $desc) (i32.const 1))))
         (br_if $done (i32.ge_u (local.get $e) (local.get $n)))
         (local.set $end (i32.add (local.get $e) (local.get $chunk)))
         (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))

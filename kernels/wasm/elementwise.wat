@@ -22,13 +22,18 @@
 ;; results equal RefBackend's bit for bit. Threads take chunks of output elements (row-major) from
 ;; a shared counter; elements are independent, so the split does not change any result.
 ;;
-;; Descriptor (i32 at byte offsets): 0 op, 4 n (elements), 8 d1, 12 d2, 16 d3 (d0 = n/(d1 d2 d3)),
-;;   20 elements per chunk, 24 chunk counter (0 at the start), 28 scratch (byte address; thread t
-;;   uses 4 KiB at scratch + t*4096),
-;;   32 out, 52 a, 72 b, 92 c: each a byte address followed by byte strides s0 s1 s2 s3.
+;; Descriptor fields (i32): op, n (elements), d1, d2, d3 (d0 = n/(d1 d2 d3)), chunk (elements per
+;;   chunk), next (chunk counter, 0 at the start), scratch (byte address; thread t uses 4 KiB at
+;;   scratch + t*4096), then out, a, b, c: each 5 words, a byte address followed by byte strides
+;;   s0 s1 s2 s3 (@out.4 is out's s3).
 ;; ops: 0 add  1 sub  2 mul  3 div  4 maximum  5 minimum  6 eq  7 ne  8 lt  9 le  10 gt  11 ge
 ;;      12 where (c float32: c != 0 ? a : b)  13 where (c int32)  14 copy (a)
 ;; Operands an op does not use are ignored.
+;;
+;; The descriptor by name (the host writes it with src/tensor/backends/cpu/descriptors.ts; the
+;; code reads `@field`, replaced by its byte offset when the file is assembled):
+;; @descriptor elementwise op:i32 n:i32 d1:i32 d2:i32 d3:i32 chunk:i32 next:i32 scratch:i32
+;; @descriptor+ out:i32x5 a:i32x5 b:i32x5 c:i32x5
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -258,13 +263,13 @@
   (func $rowsDirect (param $desc i32) (param $nargs i32) (result i32)
     (i32.and
       (i32.and
-        (i32.eqz (i32.and (i32.load offset=16 (local.get $desc)) (i32.const 3)))
+        (i32.eqz (i32.and (i32.load offset=@d3 (local.get $desc)) (i32.const 3)))
         (i32.and
-          (i32.eq (i32.load offset=48 (local.get $desc)) (i32.const 4))
-          (i32.eq (i32.load offset=68 (local.get $desc)) (i32.const 4))))
+          (i32.eq (i32.load offset=@out.4 (local.get $desc)) (i32.const 4))
+          (i32.eq (i32.load offset=@a.4 (local.get $desc)) (i32.const 4))))
       (i32.and
-        (i32.or (i32.lt_u (local.get $nargs) (i32.const 2)) (i32.eq (i32.load offset=88 (local.get $desc)) (i32.const 4)))
-        (i32.or (i32.lt_u (local.get $nargs) (i32.const 3)) (i32.eq (i32.load offset=108 (local.get $desc)) (i32.const 4))))))
+        (i32.or (i32.lt_u (local.get $nargs) (i32.const 2)) (i32.eq (i32.load offset=@b.4 (local.get $desc)) (i32.const 4)))
+        (i32.or (i32.lt_u (local.get $nargs) (i32.const 3)) (i32.eq (i32.load offset=@c.4 (local.get $desc)) (i32.const 4))))))
 
   ;; Elements [$e, $end) in row-major order, walked innermost-dim segment by segment (or, on the
   ;; direct path, a run of whole rows at a time).
@@ -273,16 +278,16 @@
     (local $i0 i32) (local $i1 i32) (local $i2 i32) (local $i3 i32) (local $len i32)
     (local $direct i32) (local $rows i32) (local $r i32)
     (local $po i32) (local $pa i32) (local $pb i32) (local $pc i32)
-    (local.set $op (i32.load offset=0 (local.get $desc)))
+    (local.set $op (i32.load offset=@op (local.get $desc)))
     ;; copy reads a; where reads a, b, c; the binary ops a and b
     (local.set $nargs
       (select (i32.const 1)
         (select (i32.const 3) (i32.const 2) (i32.ge_u (local.get $op) (i32.const 12)))
         (i32.eq (local.get $op) (i32.const 14))))
     (local.set $direct (call $rowsDirect (local.get $desc) (local.get $nargs)))
-    (local.set $d1 (i32.load offset=8 (local.get $desc)))
-    (local.set $d2 (i32.load offset=12 (local.get $desc)))
-    (local.set $d3 (i32.load offset=16 (local.get $desc)))
+    (local.set $d1 (i32.load offset=@d1 (local.get $desc)))
+    (local.set $d2 (i32.load offset=@d2 (local.get $desc)))
+    (local.set $d3 (i32.load offset=@d3 (local.get $desc)))
     ;; e = ((i0*d1 + i1)*d2 + i2)*d3 + i3
     (local.set $i3 (i32.rem_u (local.get $e) (local.get $d3)))
     (local.set $t (i32.div_u (local.get $e) (local.get $d3)))
@@ -293,13 +298,13 @@
     (block $done
       (loop $segments
         (br_if $done (i32.ge_u (local.get $e) (local.get $end)))
-        (local.set $po (call $address (i32.add (local.get $desc) (i32.const 32))
+        (local.set $po (call $address (i32.add (local.get $desc) (i32.const @out))
           (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3)))
-        (local.set $pa (call $address (i32.add (local.get $desc) (i32.const 52))
+        (local.set $pa (call $address (i32.add (local.get $desc) (i32.const @a))
           (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3)))
-        (local.set $pb (call $address (i32.add (local.get $desc) (i32.const 72))
+        (local.set $pb (call $address (i32.add (local.get $desc) (i32.const @b))
           (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3)))
-        (local.set $pc (call $address (i32.add (local.get $desc) (i32.const 92))
+        (local.set $pc (call $address (i32.add (local.get $desc) (i32.const @c))
           (local.get $i0) (local.get $i1) (local.get $i2) (local.get $i3)))
         ;; whole rows left in this (i0, i1) plane and in the range
         (local.set $rows (i32.sub (local.get $d2) (local.get $i2)))
@@ -311,10 +316,10 @@
             (local.set $r (i32.const 0))
             (loop $rowLoop
               (call $kernel (local.get $op) (local.get $po) (local.get $pa) (local.get $pb) (local.get $pc) (local.get $d3))
-              (local.set $po (i32.add (local.get $po) (i32.load offset=44 (local.get $desc))))
-              (local.set $pa (i32.add (local.get $pa) (i32.load offset=64 (local.get $desc))))
-              (local.set $pb (i32.add (local.get $pb) (i32.load offset=84 (local.get $desc))))
-              (local.set $pc (i32.add (local.get $pc) (i32.load offset=104 (local.get $desc))))
+              (local.set $po (i32.add (local.get $po) (i32.load offset=@out.3 (local.get $desc))))
+              (local.set $pa (i32.add (local.get $pa) (i32.load offset=@a.3 (local.get $desc))))
+              (local.set $pb (i32.add (local.get $pb) (i32.load offset=@b.3 (local.get $desc))))
+              (local.set $pc (i32.add (local.get $pc) (i32.load offset=@c.3 (local.get $desc))))
               (br_if $rowLoop (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rows))))
             (local.set $len (i32.mul (local.get $rows) (local.get $d3)))
             (local.set $i2 (i32.add (local.get $i2) (local.get $rows))))
@@ -323,10 +328,10 @@
             (if (i32.gt_u (local.get $len) (i32.sub (local.get $end) (local.get $e)))
               (then (local.set $len (i32.sub (local.get $end) (local.get $e)))))
             (call $segment (local.get $op) (local.get $nargs) (local.get $len) (local.get $scr)
-              (local.get $po) (i32.load offset=48 (local.get $desc))
-              (local.get $pa) (i32.load offset=68 (local.get $desc))
-              (local.get $pb) (i32.load offset=88 (local.get $desc))
-              (local.get $pc) (i32.load offset=108 (local.get $desc)))
+              (local.get $po) (i32.load offset=@out.4 (local.get $desc))
+              (local.get $pa) (i32.load offset=@a.4 (local.get $desc))
+              (local.get $pb) (i32.load offset=@b.4 (local.get $desc))
+              (local.get $pc) (i32.load offset=@c.4 (local.get $desc)))
             ;; advance (i2, i3) by len, which ends the row or the range
             (local.set $i3 (i32.add (local.get $i3) (local.get $len)))
             (if (i32.eq (local.get $i3) (local.get $d3))
@@ -348,13 +353,13 @@
   ;; Entry point: thread $tid takes chunks of elements from the shared counter until none are left.
   (func (export "elementwise") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $n i32) (local $chunk i32) (local $e i32) (local $end i32) (local $scr i32)
-    (local.set $n (i32.load offset=4 (local.get $desc)))
-    (local.set $chunk (i32.load offset=20 (local.get $desc)))
-    (local.set $scr (i32.add (i32.load offset=28 (local.get $desc)) (i32.shl (local.get $tid) (i32.const 12))))
+    (local.set $n (i32.load offset=@n (local.get $desc)))
+    (local.set $chunk (i32.load offset=@chunk (local.get $desc)))
+    (local.set $scr (i32.add (i32.load offset=@scratch (local.get $desc)) (i32.shl (local.get $tid) (i32.const 12))))
     (block $done
       (loop $chunks
         (local.set $e (i32.mul (local.get $chunk)
-          (i32.atomic.rmw.add offset=24 (local.get $desc) (i32.const 1))))
+          (i32.atomic.rmw.add offset=@next (local.get $desc) (i32.const 1))))
         (br_if $done (i32.ge_u (local.get $e) (local.get $n)))
         (local.set $end (i32.add (local.get $e) (local.get $chunk)))
         (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))

@@ -6,9 +6,9 @@
 ;; polynomial (~1 ulp), the normal CDF a Chebyshev fit of erfc (~1e-7 relative). Threads take
 ;; chunks of elements from a shared counter, so results do not depend on the thread count.
 ;;
-;; descriptor (i32 at byte offsets): 0 n, 4 x, 8 out, 12 op (0 gelu, 1 gelu_grad), 16 constant
-;;   tables, 20 elements per chunk (a multiple of 4), 24 chunk counter (0 at the start), 28 scratch
-;;   (thread t uses 2112 bytes at scratch + t*2112)
+;; Descriptor fields (i32): n, x, out (byte addresses), grad (0 gelu, 1 gelu_grad), tables
+;;   (constant tables), chunk (elements per chunk, a multiple of 4), next (chunk counter, 0 at the
+;;   start), scratch (thread t uses 2112 bytes at scratch + t*2112)
 ;;   Elements go through in blocks of 256: the erfc setup, then exp, then the result, each a
 ;;   loop over the block (V8 does not inline wasm calls, so a call per vector would dominate).
 ;;   gelu(x)      = x Phi(x) = 0.5 x (1 + erf(x/sqrt2))
@@ -16,6 +16,10 @@
 ;;
 ;; Constants: as in softmax.wat, a table per thread at tables + tid*512 (448 bytes); its exp part
 ;; is written by softmax.wat's `exp_constants` (imported), the erfc part here.
+;;
+;; The descriptor by name (the host writes it with src/tensor/backends/cpu/descriptors.ts; the
+;; code reads `@field`, replaced by its byte offset when the file is assembled):
+;; @descriptor gelu n:i32 x:i32 out:i32 grad:i32 tables:i32 chunk:i32 next:i32 scratch:i32
 (module
   (import "env" "memory" (memory 1 65536 shared))
   (import "env" "exp_constants" (func $expConstants (param i32)))
@@ -188,20 +192,20 @@
   ;; Entry point: thread $tid takes chunks of elements from the shared counter until none are left.
   (func (export "gelu") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $n i32) (local $chunk i32) (local $e i32) (local $end i32) (local $k i32) (local $scr i32)
-    (local.set $k (i32.add (i32.load offset=16 (local.get $desc)) (i32.shl (local.get $tid) (i32.const 9))))
+    (local.set $k (i32.add (i32.load offset=@tables (local.get $desc)) (i32.shl (local.get $tid) (i32.const 9))))
     (call $writeConstants (local.get $k))
-    (local.set $scr (i32.add (i32.load offset=28 (local.get $desc)) (i32.mul (local.get $tid) (i32.const 2112))))
-    (local.set $n (i32.load offset=0 (local.get $desc)))
-    (local.set $chunk (i32.load offset=20 (local.get $desc)))
+    (local.set $scr (i32.add (i32.load offset=@scratch (local.get $desc)) (i32.mul (local.get $tid) (i32.const 2112))))
+    (local.set $n (i32.load offset=@n (local.get $desc)))
+    (local.set $chunk (i32.load offset=@chunk (local.get $desc)))
     (block $done
       (loop $chunks
         (local.set $e (i32.mul (local.get $chunk)
-          (i32.atomic.rmw.add offset=24 (local.get $desc) (i32.const 1))))
+          (i32.atomic.rmw.add offset=@next (local.get $desc) (i32.const 1))))
         (br_if $done (i32.ge_u (local.get $e) (local.get $n)))
         (local.set $end (i32.add (local.get $e) (local.get $chunk)))
         (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))
         (call $geluRange
-          (i32.load offset=4 (local.get $desc)) (i32.load offset=8 (local.get $desc))
-          (local.get $e) (local.get $end) (i32.load offset=12 (local.get $desc)) (local.get $k) (local.get $scr))
+          (i32.load offset=@x (local.get $desc)) (i32.load offset=@out (local.get $desc))
+          (local.get $e) (local.get $end) (i32.load offset=@grad (local.get $desc)) (local.get $k) (local.get $scr))
         (br $chunks))))
 )

@@ -8,8 +8,13 @@
 ;; relative, not bit for bit. Threads take chunks of rows from a shared counter; a row is never
 ;; split, so results do not depend on the thread count.
 ;;
-;; Descriptor (byte offsets): 0 rows, 4 H, 8 x, 12 w, 16 b, 20 out, 24 mean, 28 rstd (i32 byte
-;; addresses), 32 eps (f32), 36 rows per chunk, 40 chunk counter (0 at the start).
+;; Descriptor fields: rows, H, then the byte addresses x, w, b, out, mean, rstd (i32), eps (f32),
+;; chunk (rows per chunk), next (chunk counter, 0 at the start).
+;;
+;; The descriptor by name (the host writes it with src/tensor/backends/cpu/descriptors.ts; the
+;; code reads `@field`, replaced by its byte offset when the file is assembled):
+;; @descriptor layernorm rows:i32 H:i32 x:i32 w:i32 b:i32 out:i32 mean:i32 rstd:i32 eps:f32
+;; @descriptor+ chunk:i32 next:i32
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -103,27 +108,27 @@
   ;; Entry point: thread $tid takes chunks of rows from the shared counter until none are left.
   (func (export "layernorm") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $rows i32) (local $H i32) (local $r i32) (local $rEnd i32) (local $offset i32) (local $chunk i32)
-    (local.set $rows (i32.load offset=0 (local.get $desc)))
-    (local.set $H (i32.load offset=4 (local.get $desc)))
-    (local.set $chunk (i32.load offset=36 (local.get $desc)))
+    (local.set $rows (i32.load offset=@rows (local.get $desc)))
+    (local.set $H (i32.load offset=@H (local.get $desc)))
+    (local.set $chunk (i32.load offset=@chunk (local.get $desc)))
     (block $done
       (loop $chunks
         (local.set $r (i32.mul (local.get $chunk)
-          (i32.atomic.rmw.add offset=40 (local.get $desc) (i32.const 1))))
+          (i32.atomic.rmw.add offset=@next (local.get $desc) (i32.const 1))))
         (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
         (local.set $rEnd (i32.add (local.get $r) (local.get $chunk)))
         (if (i32.gt_u (local.get $rEnd) (local.get $rows)) (then (local.set $rEnd (local.get $rows))))
         (loop $rowLoop
           (local.set $offset (i32.mul (local.get $r) (i32.shl (local.get $H) (i32.const 2))))
           (call $row
-            (i32.add (i32.load offset=8 (local.get $desc)) (local.get $offset))
-            (i32.load offset=12 (local.get $desc))
-            (i32.load offset=16 (local.get $desc))
-            (i32.add (i32.load offset=20 (local.get $desc)) (local.get $offset))
+            (i32.add (i32.load offset=@x (local.get $desc)) (local.get $offset))
+            (i32.load offset=@w (local.get $desc))
+            (i32.load offset=@b (local.get $desc))
+            (i32.add (i32.load offset=@out (local.get $desc)) (local.get $offset))
             (local.get $H)
-            (f32.load offset=32 (local.get $desc))
-            (i32.add (i32.load offset=24 (local.get $desc)) (i32.shl (local.get $r) (i32.const 2)))
-            (i32.add (i32.load offset=28 (local.get $desc)) (i32.shl (local.get $r) (i32.const 2))))
+            (f32.load offset=@eps (local.get $desc))
+            (i32.add (i32.load offset=@mean (local.get $desc)) (i32.shl (local.get $r) (i32.const 2)))
+            (i32.add (i32.load offset=@rstd (local.get $desc)) (i32.shl (local.get $r) (i32.const 2))))
           (br_if $rowLoop (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rEnd))))
         (br $chunks))))
 )

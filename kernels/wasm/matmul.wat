@@ -24,16 +24,21 @@
 ;; thread that the OS delays does not hold the others up. B[:, column block] is packed once for
 ;; all of K and reused while a thread's units keep the same (p, n).
 ;;
-;; Descriptor: i32 fields at byte offsets of `desc`
-;;   0 M    4 N    8 K    12 batch
-;;   16 sam  20 sak   element strides of A: between rows, between columns
-;;   24 sbk  28 sbn   element strides of B: between rows, between columns
-;;   32 ldc           element stride between rows of C
-;;   36 aoff 40 boff 44 coff   byte addresses of i32 tables [batch]: byte address of X_p[0, 0]
-;;   48 mc   52 nc    block sizes (multiples of 4 and 8)
-;;   56 scratch  60 scratchStride   per-thread scratch, thread t at scratch + t*scratchStride:
+;; Descriptor fields (all i32):
+;;   M N K batch
+;;   sam sak          element strides of A: between rows, between columns
+;;   sbk sbn          element strides of B: between rows, between columns
+;;   ldc              element stride between rows of C
+;;   aTable bTable cTable   byte addresses of i32 tables [batch]: byte address of X_p[0, 0]
+;;   mc nc            block sizes (multiples of 4 and 8)
+;;   scratch scratchStride   per-thread scratch, thread t at scratch + t*scratchStride:
 ;;        packed A (mc*KC floats), packed B (ceil(K/KC)*KC*roundup(nc, 8) floats), a 4x8 tile.
-;;   64 next    the unit counter, 0 when the call starts
+;;   next             the unit counter, 0 when the call starts
+;;
+;; The descriptor by name (the host writes it with src/tensor/backends/cpu/descriptors.ts; the
+;; code reads `@field`, replaced by its byte offset when the file is assembled):
+;; @descriptor matmul M:i32 N:i32 K:i32 batch:i32 sam:i32 sak:i32 sbk:i32 sbn:i32 ldc:i32 aTable:i32
+;; @descriptor+ bTable:i32 cTable:i32 mc:i32 nc:i32 scratch:i32 scratchStride:i32 next:i32
 (module
   (import "env" "memory" (memory 1 65536 shared))
   ;; The 4x8 micro-kernel (matmul-micro.wat or matmul-micro-fma.wat, chosen by the host):
@@ -250,10 +255,10 @@
     (local $k0 i32) (local $kc i32) (local $first i32) (local $pbBlock i32)
     (local $i i32) (local $j i32) (local $aPanel i32) (local $bPanel i32) (local $cp i32)
     (local $tileRows i32) (local $tileCols i32)
-    (local.set $K (i32.load offset=8 (local.get $desc)))
-    (local.set $sam (i32.load offset=16 (local.get $desc)))
-    (local.set $sak (i32.load offset=20 (local.get $desc)))
-    (local.set $ldcb (i32.shl (i32.load offset=32 (local.get $desc)) (i32.const 2)))
+    (local.set $K (i32.load offset=@K (local.get $desc)))
+    (local.set $sam (i32.load offset=@sam (local.get $desc)))
+    (local.set $sak (i32.load offset=@sak (local.get $desc)))
+    (local.set $ldcb (i32.shl (i32.load offset=@ldc (local.get $desc)) (i32.const 2)))
     (local.set $padded (i32.and (i32.add (local.get $cols) (i32.const 7)) (i32.const -8)))
     (local.set $first (i32.const 1))
     (loop $kBlocks
@@ -303,19 +308,19 @@
     (local $rows i32) (local $cols i32) (local $packed i32)
     (local $scratch i32) (local $pa i32) (local $pb i32) (local $tile i32)
     (local $aBase i32) (local $bBase i32) (local $cBase i32)
-    (local.set $M (i32.load offset=0 (local.get $desc)))
-    (local.set $N (i32.load offset=4 (local.get $desc)))
-    (local.set $K (i32.load offset=8 (local.get $desc)))
-    (local.set $mc (i32.load offset=48 (local.get $desc)))
-    (local.set $nc (i32.load offset=52 (local.get $desc)))
+    (local.set $M (i32.load offset=@M (local.get $desc)))
+    (local.set $N (i32.load offset=@N (local.get $desc)))
+    (local.set $K (i32.load offset=@K (local.get $desc)))
+    (local.set $mc (i32.load offset=@mc (local.get $desc)))
+    (local.set $nc (i32.load offset=@nc (local.get $desc)))
     (local.set $mBlocks (i32.div_u (i32.add (local.get $M) (i32.sub (local.get $mc) (i32.const 1))) (local.get $mc)))
     (local.set $nBlocks (i32.div_u (i32.add (local.get $N) (i32.sub (local.get $nc) (i32.const 1))) (local.get $nc)))
     (local.set $units
-      (i32.mul (i32.load offset=12 (local.get $desc)) (i32.mul (local.get $mBlocks) (local.get $nBlocks))))
+      (i32.mul (i32.load offset=@batch (local.get $desc)) (i32.mul (local.get $mBlocks) (local.get $nBlocks))))
     ;; this thread's scratch: packed A, then packed B for all K blocks, then the edge tile
     (local.set $scratch
-      (i32.add (i32.load offset=56 (local.get $desc))
-        (i32.mul (local.get $tid) (i32.load offset=60 (local.get $desc)))))
+      (i32.add (i32.load offset=@scratch (local.get $desc))
+        (i32.mul (local.get $tid) (i32.load offset=@scratchStride (local.get $desc)))))
     (local.set $pa (local.get $scratch))
     (local.set $pb (i32.add (local.get $pa) (i32.shl (local.get $mc) (i32.const 10))))
     (local.set $tile
@@ -328,7 +333,7 @@
     (local.set $packed (i32.const -1))
     (block $done
       (loop $units
-        (local.set $u (i32.atomic.rmw.add offset=64 (local.get $desc) (i32.const 1)))
+        (local.set $u (i32.atomic.rmw.add offset=@next (local.get $desc) (i32.const 1)))
         (br_if $done (i32.ge_u (local.get $u) (local.get $units)))
         ;; u = (p*nBlocks + n)*mBlocks + m
         (local.set $m (i32.rem_u (local.get $u) (local.get $mBlocks)))
@@ -342,25 +347,25 @@
         (local.set $cols (i32.sub (local.get $N) (local.get $j0)))
         (if (i32.gt_u (local.get $cols) (local.get $nc)) (then (local.set $cols (local.get $nc))))
         (local.set $aBase
-          (i32.load (i32.add (i32.load offset=36 (local.get $desc)) (i32.shl (local.get $p) (i32.const 2)))))
+          (i32.load (i32.add (i32.load offset=@aTable (local.get $desc)) (i32.shl (local.get $p) (i32.const 2)))))
         (local.set $bBase
-          (i32.load (i32.add (i32.load offset=40 (local.get $desc)) (i32.shl (local.get $p) (i32.const 2)))))
+          (i32.load (i32.add (i32.load offset=@bTable (local.get $desc)) (i32.shl (local.get $p) (i32.const 2)))))
         (local.set $cBase
-          (i32.load (i32.add (i32.load offset=44 (local.get $desc)) (i32.shl (local.get $p) (i32.const 2)))))
+          (i32.load (i32.add (i32.load offset=@cTable (local.get $desc)) (i32.shl (local.get $p) (i32.const 2)))))
         (if (i32.ne (local.get $pn) (local.get $packed))
           (then
             (call $packBAll
               (i32.add (local.get $bBase)
-                (i32.shl (i32.mul (local.get $j0) (i32.load offset=28 (local.get $desc))) (i32.const 2)))
-              (i32.load offset=24 (local.get $desc)) (i32.load offset=28 (local.get $desc))
+                (i32.shl (i32.mul (local.get $j0) (i32.load offset=@sbn (local.get $desc))) (i32.const 2)))
+              (i32.load offset=@sbk (local.get $desc)) (i32.load offset=@sbn (local.get $desc))
               (local.get $cols) (local.get $K) (local.get $pb))
             (local.set $packed (local.get $pn))))
         (call $unit (local.get $desc)
           (i32.add (local.get $aBase)
-            (i32.shl (i32.mul (local.get $i0) (i32.load offset=16 (local.get $desc))) (i32.const 2)))
+            (i32.shl (i32.mul (local.get $i0) (i32.load offset=@sam (local.get $desc))) (i32.const 2)))
           (i32.add (local.get $cBase)
             (i32.shl
-              (i32.add (i32.mul (local.get $i0) (i32.load offset=32 (local.get $desc))) (local.get $j0))
+              (i32.add (i32.mul (local.get $i0) (i32.load offset=@ldc (local.get $desc))) (local.get $j0))
               (i32.const 2)))
           (local.get $rows) (local.get $cols) (local.get $pa) (local.get $pb) (local.get $tile))
         (br $units))))

@@ -6,8 +6,12 @@
 ;; fmix32 is murmur3's finaliser; i32x4.mul keeps the low 32 bits like Math.imul.
 ;; Threads take chunks of elements from a shared counter.
 ;;
-;; Descriptor (i32 at byte offsets): 0 n, 4 out (byte address), 8 k, 12 elements per chunk (a
-;;   multiple of 4), 16 chunk counter (0 at the start)
+;; Descriptor fields (i32): n, out (byte address), k, chunk (elements per chunk, a multiple of 4),
+;;   next (chunk counter, 0 at the start)
+;;
+;; The descriptor by name (the host writes it with src/tensor/backends/cpu/descriptors.ts; the
+;; code reads `@field`, replaced by its byte offset when the file is assembled):
+;; @descriptor rand n:i32 out:i32 k:i32 chunk:i32 next:i32
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -35,14 +39,14 @@
     (local.set $m2 (i32x4.splat (i32.const 0xc2b2ae35)))
     (local.set $scale (f32x4.splat (f32.const 0x1p-24)))
     (local.set $four (i32x4.splat (i32.const 4)))
-    (local.set $n (i32.load offset=0 (local.get $desc)))
-    (local.set $out (i32.load offset=4 (local.get $desc)))
-    (local.set $k (i32x4.splat (i32.load offset=8 (local.get $desc))))
-    (local.set $chunk (i32.load offset=12 (local.get $desc)))
+    (local.set $n (i32.load offset=@n (local.get $desc)))
+    (local.set $out (i32.load offset=@out (local.get $desc)))
+    (local.set $k (i32x4.splat (i32.load offset=@k (local.get $desc))))
+    (local.set $chunk (i32.load offset=@chunk (local.get $desc)))
     (block $done
       (loop $chunks
         (local.set $e (i32.mul (local.get $chunk)
-          (i32.atomic.rmw.add offset=16 (local.get $desc) (i32.const 1))))
+          (i32.atomic.rmw.add offset=@next (local.get $desc) (i32.const 1))))
         (br_if $done (i32.ge_u (local.get $e) (local.get $n)))
         (local.set $end (i32.add (local.get $e) (local.get $chunk)))
         (if (i32.gt_u (local.get $end) (local.get $n)) (then (local.set $end (local.get $n))))

@@ -19,10 +19,14 @@
 ;;
 ;; Threads take chunks of outputs from a shared counter (a reduction is never split).
 ;;
-;; Descriptor (i32 at byte offsets): 0 op (0 sum, 1 max), 4 outN, 8 mode, 12 x, 16 out (byte
-;;   addresses), 20 kd1, 24 kd2, 28 ks0, 32 ks1, 36 ks2, 40 R1, 44 R0, 48 rs1, 52 rs0,
-;;   56 outputs per chunk, 60 chunk counter (0 at the start), 64 scratch (byte address; thread t
-;;   uses 8 KiB at scratch + t*8192)
+;; Descriptor fields (i32): op (0 sum, 1 max), outN, mode, x, out (byte addresses), kd1, kd2, ks0,
+;;   ks1, ks2, R1, R0, rs1, rs0, chunk (outputs per chunk), next (chunk counter, 0 at the start),
+;;   scratch (byte address; thread t uses 8 KiB at scratch + t*8192)
+;;
+;; The descriptor by name (the host writes it with src/tensor/backends/cpu/descriptors.ts; the
+;; code reads `@field`, replaced by its byte offset when the file is assembled):
+;; @descriptor reduce op:i32 outN:i32 mode:i32 x:i32 out:i32 kd1:i32 kd2:i32 ks0:i32 ks1:i32 ks2:i32
+;; @descriptor+ R1:i32 R0:i32 rs1:i32 rs0:i32 chunk:i32 next:i32 scratch:i32
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -174,13 +178,13 @@
   (func $run (param $desc i32) (param $p i32) (param $dst i32) (param $len i32) (param $acc i32)
     (local $op i32) (local $mode i32) (local $step i32) (local $k i32) (local $n i32)
     (local $R1 i32) (local $R0 i32) (local $rs1 i32) (local $rs0 i32)
-    (local.set $op (i32.load offset=0 (local.get $desc)))
-    (local.set $mode (i32.load offset=8 (local.get $desc)))
-    (local.set $step (i32.load offset=36 (local.get $desc)))
-    (local.set $R1 (i32.load offset=40 (local.get $desc)))
-    (local.set $R0 (i32.load offset=44 (local.get $desc)))
-    (local.set $rs1 (i32.load offset=48 (local.get $desc)))
-    (local.set $rs0 (i32.load offset=52 (local.get $desc)))
+    (local.set $op (i32.load offset=@op (local.get $desc)))
+    (local.set $mode (i32.load offset=@mode (local.get $desc)))
+    (local.set $step (i32.load offset=@ks2 (local.get $desc)))
+    (local.set $R1 (i32.load offset=@R1 (local.get $desc)))
+    (local.set $R0 (i32.load offset=@R0 (local.get $desc)))
+    (local.set $rs1 (i32.load offset=@rs1 (local.get $desc)))
+    (local.set $rs0 (i32.load offset=@rs0 (local.get $desc)))
     (if (i32.eqz (local.get $op))
       (then
         (if (local.get $mode)
@@ -242,15 +246,15 @@
   (func (export "reduce") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $outN i32) (local $chunk i32) (local $kd1 i32) (local $kd2 i32)
     (local $o i32) (local $oEnd i32) (local $i2 i32) (local $t i32) (local $len i32) (local $p i32) (local $acc i32)
-    (local.set $acc (i32.add (i32.load offset=64 (local.get $desc)) (i32.shl (local.get $tid) (i32.const 13))))
-    (local.set $outN (i32.load offset=4 (local.get $desc)))
-    (local.set $kd1 (i32.load offset=20 (local.get $desc)))
-    (local.set $kd2 (i32.load offset=24 (local.get $desc)))
-    (local.set $chunk (i32.load offset=56 (local.get $desc)))
+    (local.set $acc (i32.add (i32.load offset=@scratch (local.get $desc)) (i32.shl (local.get $tid) (i32.const 13))))
+    (local.set $outN (i32.load offset=@outN (local.get $desc)))
+    (local.set $kd1 (i32.load offset=@kd1 (local.get $desc)))
+    (local.set $kd2 (i32.load offset=@kd2 (local.get $desc)))
+    (local.set $chunk (i32.load offset=@chunk (local.get $desc)))
     (block $done
       (loop $chunks
         (local.set $o (i32.mul (local.get $chunk)
-          (i32.atomic.rmw.add offset=60 (local.get $desc) (i32.const 1))))
+          (i32.atomic.rmw.add offset=@next (local.get $desc) (i32.const 1))))
         (br_if $done (i32.ge_u (local.get $o) (local.get $outN)))
         (local.set $oEnd (i32.add (local.get $o) (local.get $chunk)))
         (if (i32.gt_u (local.get $oEnd) (local.get $outN)) (then (local.set $oEnd (local.get $outN))))
@@ -261,14 +265,14 @@
           (local.set $len (i32.sub (local.get $kd2) (local.get $i2)))
           (if (i32.gt_u (local.get $len) (i32.sub (local.get $oEnd) (local.get $o)))
             (then (local.set $len (i32.sub (local.get $oEnd) (local.get $o)))))
-          (local.set $p (i32.add (i32.load offset=12 (local.get $desc))
+          (local.set $p (i32.add (i32.load offset=@x (local.get $desc))
             (i32.add
               (i32.add
-                (i32.mul (i32.div_u (local.get $t) (local.get $kd1)) (i32.load offset=28 (local.get $desc)))
-                (i32.mul (i32.rem_u (local.get $t) (local.get $kd1)) (i32.load offset=32 (local.get $desc))))
-              (i32.mul (local.get $i2) (i32.load offset=36 (local.get $desc))))))
+                (i32.mul (i32.div_u (local.get $t) (local.get $kd1)) (i32.load offset=@ks0 (local.get $desc)))
+                (i32.mul (i32.rem_u (local.get $t) (local.get $kd1)) (i32.load offset=@ks1 (local.get $desc))))
+              (i32.mul (local.get $i2) (i32.load offset=@ks2 (local.get $desc))))))
           (call $run (local.get $desc) (local.get $p)
-            (i32.add (i32.load offset=16 (local.get $desc)) (i32.shl (local.get $o) (i32.const 2)))
+            (i32.add (i32.load offset=@out (local.get $desc)) (i32.shl (local.get $o) (i32.const 2)))
             (local.get $len) (local.get $acc))
           (br_if $runs (i32.lt_u (local.tee $o (i32.add (local.get $o) (local.get $len))) (local.get $oEnd))))
         (br $chunks))))

@@ -5,8 +5,8 @@
 ;; polynomial (~1 ulp); reductions are float32 with four lane-partial sums. Threads take chunks of
 ;; rows from a shared counter; a row is never split, so results do not depend on the thread count.
 ;;
-;; descriptor (i32 at byte offsets): 0 rows, 4 C (row length >= 1), 8 x, 12 out, 16 log,
-;;   20 constant tables (see below), 24 rows per chunk, 28 chunk counter (0 at the start)
+;; Descriptor fields (i32): rows, C (row length >= 1), x, out (byte addresses), log (0 or 1),
+;;   tables (constant tables, see below), chunk (rows per chunk), next (chunk counter, 0 at start)
 ;;   softmax:     out = exp(x - max) / sum(exp(x - max))
 ;;   log-softmax: out = (x - max) - log(sum(exp(x - max)))
 ;;
@@ -14,6 +14,10 @@
 ;; entry point first writes the constants it needs to a table of its own thread (at
 ;; tables + tid*512) and the helpers load them from there, one instruction each. The exp part of
 ;; the table is exported as `exp_constants` for gelu.wat, which shares the same exp.
+;;
+;; The descriptor by name (the host writes it with src/tensor/backends/cpu/descriptors.ts; the
+;; code reads `@field`, replaced by its byte offset when the file is assembled):
+;; @descriptor softmax rows:i32 C:i32 x:i32 out:i32 log:i32 tables:i32 chunk:i32 next:i32
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -202,25 +206,25 @@
   (func (export "softmax") (param $desc i32) (param $tid i32) (param $nt i32)
     (local $rows i32) (local $C i32) (local $r i32) (local $rEnd i32) (local $rowBytes i32) (local $k i32)
     (local $chunk i32)
-    (local.set $k (i32.add (i32.load offset=20 (local.get $desc)) (i32.shl (local.get $tid) (i32.const 9))))
+    (local.set $k (i32.add (i32.load offset=@tables (local.get $desc)) (i32.shl (local.get $tid) (i32.const 9))))
     (call $writeConstants (local.get $k))
-    (local.set $rows (i32.load offset=0 (local.get $desc)))
-    (local.set $C (i32.load offset=4 (local.get $desc)))
-    (local.set $chunk (i32.load offset=24 (local.get $desc)))
+    (local.set $rows (i32.load offset=@rows (local.get $desc)))
+    (local.set $C (i32.load offset=@C (local.get $desc)))
+    (local.set $chunk (i32.load offset=@chunk (local.get $desc)))
     (local.set $rowBytes (i32.shl (local.get $C) (i32.const 2)))
     (block $done
       (loop $chunks
         (local.set $r (i32.mul (local.get $chunk)
-          (i32.atomic.rmw.add offset=28 (local.get $desc) (i32.const 1))))
+          (i32.atomic.rmw.add offset=@next (local.get $desc) (i32.const 1))))
         (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
         (local.set $rEnd (i32.add (local.get $r) (local.get $chunk)))
         (if (i32.gt_u (local.get $rEnd) (local.get $rows)) (then (local.set $rEnd (local.get $rows))))
         (loop $rowLoop
           (call $softmaxRow
-            (i32.add (i32.load offset=8 (local.get $desc)) (i32.mul (local.get $r) (local.get $rowBytes)))
-            (i32.add (i32.load offset=12 (local.get $desc)) (i32.mul (local.get $r) (local.get $rowBytes)))
+            (i32.add (i32.load offset=@x (local.get $desc)) (i32.mul (local.get $r) (local.get $rowBytes)))
+            (i32.add (i32.load offset=@out (local.get $desc)) (i32.mul (local.get $r) (local.get $rowBytes)))
             (local.get $C)
-            (i32.load offset=16 (local.get $desc))
+            (i32.load offset=@log (local.get $desc))
             (local.get $k))
           (br_if $rowLoop (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rEnd))))
         (br $chunks))))

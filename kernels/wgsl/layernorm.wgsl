@@ -3,14 +3,11 @@
 //   out[r, h] = (x[r, h] - mean_r) * rstd_r * w[h] + b[h]; also writes mean[r] and rstd[r].
 // The variance is the two-pass form (no E[x^2] - mean^2 cancellation).
 //
-// Bindings and layout: lib/layernorm_io.wgsl (P[0] = (rows, H, rows rank, eps), P[1] = x/out
-// offsets and strides along H, P[2] = w/b offsets and strides, P[3] = mean/rstd offsets,
-// P[4..5] = row shape, P[6 + d] = row strides).
+// Parameters (by name: LayerNormParams) and bindings: lib/layernorm_io.wgsl.
 // Workgroup: 256 invocations, one workgroup per row (grid-stride over rows); sums use
 // lib/tree.wgsl's fixed binary trees in workgroup memory, so results are deterministic; the sums
 // reach every invocation through its result slots (sum of x in slot 0, of squares in slot 1), not
 // by reading the tree root (a Mesa llvmpipe workaround, see lib/tree.wgsl).
-// #include lib/params.wgsl
 // #include lib/scalar_f32.wgsl
 // #include lib/layernorm_io.wgsl
 // #include lib/tree.wgsl
@@ -21,13 +18,11 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let rows = P[0].x;
-  let len = P[0].y;
-  let eps = bitcast<f32>(P[0].w);
-  let xStride = bitcast<i32>(P[1].z);
-  let outStride = bitcast<i32>(P[1].w);
-  let affine = asI32(P[2]);
-  let stats = asI32(P[3]);
+  let rows = params.rows;
+  let len = params.len;
+  let eps = params.eps;
+  let xStride = params.xStride;
+  let outStride = params.outStride;
   for (var row = groupIndex(wid, nwg); row < rows; row += groupCount(nwg)) {
     let base = rowOffsets(row);
     var localSum = 0.0;
@@ -43,13 +38,13 @@ fn main(
     let variance = treeAll(lid, localSq, fold_sum, 1u) / f32(len);
     let rstd = 1.0 / sqrt(variance + eps);
     if (lid == 0u) {
-      meanBuf[stats.x + i32(row)] = mean;
-      rstdBuf[stats.y + i32(row)] = rstd;
+      meanBuf[params.meanOffset + i32(row)] = mean;
+      rstdBuf[params.rstdOffset + i32(row)] = rstd;
     }
     for (var h = lid; h < len; h += 256u) {
       let xh = xBuf[base.x + i32(h) * xStride];
-      let wh = wBuf[affine.x + i32(h) * affine.z];
-      let bh = bBuf[affine.y + i32(h) * affine.w];
+      let wh = wBuf[params.wOffset + i32(h) * params.wStride];
+      let bh = bBuf[params.bOffset + i32(h) * params.bStride];
       outBuf[base.y + i32(h) * outStride] = (xh - mean) * rstd * wh + bh;
     }
   }

@@ -3,9 +3,8 @@
 // layernorm.wgsl, which the host uses for rows longer than 256. Serial sums in increasing h:
 // deterministic; no workgroup memory or barriers.
 //
-// Bindings and layout: lib/layernorm_io.wgsl, as layernorm.wgsl.
+// Parameters (by name: LayerNormParams) and bindings: lib/layernorm_io.wgsl, as layernorm.wgsl.
 // Workgroup: 256 invocations, grid-stride over rows.
-// #include lib/params.wgsl
 // #include lib/layernorm_io.wgsl
 
 @compute @workgroup_size(256)
@@ -14,13 +13,11 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let rows = P[0].x;
-  let len = i32(P[0].y);
-  let eps = bitcast<f32>(P[0].w);
-  let xStride = bitcast<i32>(P[1].z);
-  let outStride = bitcast<i32>(P[1].w);
-  let affine = asI32(P[2]);
-  let stats = asI32(P[3]);
+  let rows = params.rows;
+  let len = i32(params.len);
+  let eps = params.eps;
+  let xStride = params.xStride;
+  let outStride = params.outStride;
   let step = groupCount(nwg) * 256u;
   for (var row = groupIndex(wid, nwg) * 256u + lid; row < rows; row += step) {
     let base = rowOffsets(row);
@@ -35,12 +32,12 @@ fn main(
       sq += d * d;
     }
     let rstd = 1.0 / sqrt(sq / f32(len) + eps);
-    meanBuf[stats.x + i32(row)] = mean;
-    rstdBuf[stats.y + i32(row)] = rstd;
+    meanBuf[params.meanOffset + i32(row)] = mean;
+    rstdBuf[params.rstdOffset + i32(row)] = rstd;
     for (var h = 0; h < len; h++) {
       let xh = xBuf[base.x + h * xStride];
-      let wh = wBuf[affine.x + h * affine.z];
-      let bh = bBuf[affine.y + h * affine.w];
+      let wh = wBuf[params.wOffset + h * params.wStride];
+      let bh = bBuf[params.bOffset + h * params.bStride];
       outBuf[base.y + h * outStride] = (xh - mean) * rstd * wh + bh;
     }
   }

@@ -6,20 +6,12 @@
 // stages a 64x16 tile of a and a 16x64 tile of b in workgroup memory (bounds-checked, zero
 // padded); each invocation then accumulates a 4x4 register block: rows ty + 16i, columns
 // tx + 16j (i, j < 4), so neighbouring invocations read neighbouring workgroup-memory words.
-// Tile loads walk the operand's unit-stride direction when it has one (P[9]) for coalescing.
+// Tile loads walk the operand's unit-stride direction when it has one (aKFast, bKFast) for coalescing.
 // Summation over k is in increasing order within each output: deterministic.
 //
-// Layout:
-//   P[0] = (M, N, K, batch count)
-//   P[1] = (a offset, b offset, out offset, batch rank <= 4)
-//   P[2] = (a stride along m, a stride along k, b stride along k, b stride along n) (i32 bits)
-//   P[3] = (out stride along m, out stride along n, tiles along M, tiles along N)
-//   P[4] = batch shape (dims 0..3)
-//   P[5 + d] = (a, b, out) strides along batch dim d (i32 bits), d < 4
-//   P[9] = (a loads k-fastest, b loads k-fastest, unused, unused)
+// Parameters (by name: MatmulParams) and batch indexing: lib/matmul_io.wgsl.
 // Dispatch: grid-stride over batch * tilesM * tilesN workgroup tasks.
-// #include lib/params.wgsl
-// #include lib/strided.wgsl
+// #include lib/matmul_io.wgsl
 // #include lib/scalar_{{T}}.wgsl
 
 @group(0) @binding(1) var<storage, read_write> outBuf: array<T>;
@@ -30,11 +22,6 @@
 var<workgroup> aTile: array<T, 1024>;
 var<workgroup> bTile: array<T, 1024>;
 
-// (a, b, out) offsets of batch p
-fn batchOffsets(p: u32) -> vec3<i32> {
-  return stridedOffsets(asI32(P[1]), p, P[1].w, 4u, 5u).xyz;
-}
-
 @compute @workgroup_size(16, 16)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -42,16 +29,16 @@ fn main(
   @builtin(local_invocation_id) local: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let M = P[0].x;
-  let N = P[0].y;
-  let K = P[0].z;
-  let strides = asI32(P[2]);
-  let outStrides = asI32(P[3]).xy;
-  let tilesM = P[3].z;
-  let tilesN = P[3].w;
-  let aKFast = P[9].x == 1u;
-  let bKFast = P[9].y == 1u;
-  let tasks = P[0].w * tilesM * tilesN;
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let strides = vec4<i32>(params.sam, params.sak, params.sbk, params.sbn);
+  let outStrides = vec2<i32>(params.outStrideM, params.outStrideN);
+  let tilesM = params.tilesM;
+  let tilesN = params.tilesN;
+  let aKFast = params.aKFast == 1u;
+  let bKFast = params.bKFast == 1u;
+  let tasks = params.batches * tilesM * tilesN;
   let tx = local.x;
   let ty = local.y;
   for (var task = groupIndex(wid, nwg); task < tasks; task += groupCount(nwg)) {

@@ -9,24 +9,14 @@
 // rows and columns past the edge are clamped to the last one on load and skipped on store.
 // Summation over k is in increasing order within each output: deterministic.
 //
-// Layout: as matmul.wgsl, except that P[3].zw count 16x16 blocks:
-//   P[0] = (M, N, K, batch count)
-//   P[1] = (a offset, b offset, out offset, batch rank <= 4)
-//   P[2] = (a stride along m, a stride along k, b stride along k, b stride along n) (i32 bits)
-//   P[3] = (out stride along m, out stride along n, blocks along M, blocks along N)
-//   P[4] = batch shape;  P[5 + d] = (a, b, out) strides along batch dim d (i32 bits)
+// Parameters (by name: MatmulParams) and batch indexing: lib/matmul_io.wgsl, as matmul.wgsl,
+// except that tilesM and tilesN count 16x16 blocks (aKFast and bKFast are not read).
 // Workgroup: 64 invocations, one 16x16 block each, grid-stride over batch * blocksM * blocksN.
-// #include lib/params.wgsl
-// #include lib/strided.wgsl
+// #include lib/matmul_io.wgsl
 
 @group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
 @group(0) @binding(2) var<storage, read> aBuf: array<f32>;
 @group(0) @binding(3) var<storage, read> bBuf: array<f32>;
-
-// (a, b, out) offsets of batch p
-fn batchOffsets(p: u32) -> vec3<i32> {
-  return stridedOffsets(asI32(P[1]), p, P[1].w, 4u, 5u).xyz;
-}
 
 // c[i][j] = a[i] * b[j]
 fn outer(a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
@@ -35,10 +25,10 @@ fn outer(a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
 
 // write the 4x4 block c at rows m.., columns n.., skipping what lies past the edge
 fn store(outOffset: i32, m: u32, n: u32, c: mat4x4<f32>) {
-  let outStrides = asI32(P[3]).xy;
+  let outStrides = vec2<i32>(params.outStrideM, params.outStrideN);
   for (var i = 0u; i < 4u; i++) {
     for (var j = 0u; j < 4u; j++) {
-      if (m + i < P[0].x && n + j < P[0].y) {
+      if (m + i < params.M && n + j < params.N) {
         outBuf[outOffset + i32(m + i) * outStrides.x + i32(n + j) * outStrides.y] = c[i][j];
       }
     }
@@ -51,13 +41,13 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let M = P[0].x;
-  let N = P[0].y;
-  let K = P[0].z;
-  let strides = asI32(P[2]);
-  let blocksM = P[3].z;
-  let blocksN = P[3].w;
-  let tasks = P[0].w * blocksM * blocksN;
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let strides = vec4<i32>(params.sam, params.sak, params.sbk, params.sbn);
+  let blocksM = params.tilesM;
+  let blocksN = params.tilesN;
+  let tasks = params.batches * blocksM * blocksN;
   let lane = vec4<u32>(0u, 1u, 2u, 3u);
   let lastM = vec4<u32>(M - 1u);
   let lastN = vec4<u32>(N - 1u);

@@ -1,16 +1,33 @@
 // lib/layernorm_io.wgsl: the host interface shared by layernorm.wgsl and layernorm_narrow.wgsl,
-// its variant for rows of up to 256 (not a kernel): bindings, parameter layout and row indexing.
-// Needs lib/params.wgsl.
+// its variant for rows of up to 256 (not a kernel): parameters by name, bindings, row indexing.
 //
-// LayerNorm over the last axis of a [rows, H] view (leading dims flattened into rows):
-//   P[0] = (rows, H, rows rank, eps f32 bits)
-//   P[1] = (x offset, out offset, x stride along H, out stride along H) (i32 bits)
-//   P[2] = (w offset, b offset, w stride, b stride) (i32 bits)
-//   P[3] = (mean offset, rstd offset, unused, unused); mean and rstd are contiguous [rows]
-//   P[4], P[5] = shape of the leading (row) dims
-//   P[6 + d] = (x row stride, out row stride, unused, unused) along row dim d (i32 bits)
-// #include lib/strided.wgsl
+// LayerNorm over the last axis of a [rows, H] view (leading dims flattened into rows). Offsets and
+// strides count elements; strides may be 0 (broadcast) or negative. mean and rstd are contiguous
+// [rows] from their offsets. The host writes this struct with src/tensor/backends/webgpu/params.ts
+// (PARAMS.layernorm), and test/kernel-params.test.ts checks that the two agree.
+// #include lib/grid.wgsl
+// #include lib/runtime.wgsl
 
+struct LayerNormParams {
+  rows: u32,
+  len: u32,                           // H, the normalised length
+  rowRank: u32,                       // rank of the leading (row) dims after coalescing, <= 6
+  eps: f32,
+  xOffset: i32,
+  outOffset: i32,
+  xStride: i32,                       // along H
+  outStride: i32,
+  wOffset: i32,
+  bOffset: i32,
+  wStride: i32,
+  bStride: i32,
+  meanOffset: i32,
+  rstdOffset: i32,
+  rowShape: array<vec4<u32>, 2>,      // row dims 0..3, 4..7
+  rowStrides: array<vec4<i32>, 6>,    // (x, out, 0, 0) strides along row dim d
+}
+
+@group(0) @binding(0) var<uniform> params: LayerNormParams;
 @group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;
 @group(0) @binding(2) var<storage, read_write> meanBuf: array<f32>;
 @group(0) @binding(3) var<storage, read_write> rstdBuf: array<f32>;
@@ -18,7 +35,19 @@
 @group(0) @binding(5) var<storage, read> wBuf: array<f32>;
 @group(0) @binding(6) var<storage, read> bBuf: array<f32>;
 
+fn runtimeZero() -> u32 {
+  return params.rows & 0u;
+}
+
 // (x, out) offsets of the first element of row `row`
 fn rowOffsets(row: u32) -> vec2<i32> {
-  return stridedOffsets(asI32(P[1]), row, P[0].z, 4u, 6u).xy;
+  var rem = row;
+  var off = vec2<i32>(params.xOffset, params.outOffset);
+  for (var k = 0u; k < params.rowRank; k++) {
+    let d = params.rowRank - 1u - k;
+    let size = params.rowShape[d / 4u][d % 4u];
+    off += i32(rem % size) * params.rowStrides[d].xy;
+    rem = rem / size;
+  }
+  return off;
 }

@@ -36,6 +36,7 @@ import {
 } from '../../backend.js';
 import { RefBackend, type RefBuffer } from '../ref.js';
 import { DESC_BYTE, DESC_BYTES, Heap, TABLES_BYTE } from './heap.js';
+import { type DESCRIPTORS, type DescriptorName, type DescriptorValues, writeDescriptor } from './descriptors.js';
 import { ENTRY_POINTS, type EntryPoint, instantiateKernels } from './kernels.js';
 import { MAX_THREADS, WorkerPool } from './pool.js';
 
@@ -279,16 +280,14 @@ export class CpuBackend extends RefBackend {
     writeBatchAddresses(i32, at, a, batchShape, (a.buf as CpuBuffer).ptr);
     writeBatchAddresses(i32, at + batch, b, batchShape, (b.buf as CpuBuffer).ptr);
     writeBatchAddresses(i32, at + 2 * batch, out, batchShape, (out.buf as CpuBuffer).ptr);
-    i32.set([
+    this.describe('matmul', {
       M, N, K, batch,
-      a.strides[rank - 2], a.strides[rank - 1],
-      b.strides[rank - 2], b.strides[rank - 1],
-      N,
-      tables, tables + 4 * batch, tables + 8 * batch,
-      mc, nc,
-      scratch, stride,
-      0,
-    ], DESC_BYTE >> 2);
+      sam: a.strides[rank - 2], sak: a.strides[rank - 1],
+      sbk: b.strides[rank - 2], sbn: b.strides[rank - 1],
+      ldc: N,
+      aTable: tables, bTable: tables + 4 * batch, cTable: tables + 8 * batch,
+      mc, nc, scratch, scratchStride: stride, next: 0,
+    });
     try {
       this.launch('matmul', nt);
     } finally {
@@ -308,7 +307,7 @@ export class CpuBackend extends RefBackend {
     const rows = n / C;
     const chunk = this.rowsPerChunk(C);
     const nt = Math.min(Math.ceil(rows / chunk), this.threadsFor(n, this.parallel.minElements));
-    this.int32().set([rows, C, addr(x), addr(out), log ? 1 : 0, TABLES_BYTE, chunk, 0], DESC_BYTE >> 2);
+    this.describe('softmax', { rows, C, x: addr(x), out: addr(out), log: log ? 1 : 0, tables: TABLES_BYTE, chunk, next: 0 });
     this.launch('softmax', nt);
   }
 
@@ -328,9 +327,9 @@ export class CpuBackend extends RefBackend {
     const rows = n / H;
     const chunk = this.rowsPerChunk(H);
     const nt = Math.min(Math.ceil(rows / chunk), this.threadsFor(n, this.parallel.minElements));
-    const d = DESC_BYTE >> 2;
-    this.int32().set([rows, H, addr(x), addr(w), addr(b), addr(out), addr(mean), addr(rstd), 0, chunk, 0], d);
-    this.float32()[d + 8] = eps;
+    this.describe('layernorm', {
+      rows, H, x: addr(x), w: addr(w), b: addr(b), out: addr(out), mean: addr(mean), rstd: addr(rstd), eps, chunk, next: 0,
+    });
     this.launch('layernorm', nt);
   }
 
@@ -346,7 +345,9 @@ export class CpuBackend extends RefBackend {
     const chunk = this.parallel.chunkElements;
     const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
     const scratch = this.ensureScratch(GELU_SCRATCH * nt);
-    this.int32().set([n, addr(x), addr(out), op === 'gelu_grad' ? 1 : 0, TABLES_BYTE, chunk, 0, scratch], DESC_BYTE >> 2);
+    this.describe('gelu', {
+      n, x: addr(x), out: addr(out), grad: op === 'gelu_grad' ? 1 : 0, tables: TABLES_BYTE, chunk, next: 0, scratch,
+    });
     this.launch('gelu', nt);
   }
 
@@ -403,12 +404,12 @@ export class CpuBackend extends RefBackend {
     const chunk = reduceChunk(mode, outN, R, ready, this.parallel.chunkElements);
     const nt = Math.min(Math.ceil(outN / chunk), ready);
     const scratch = this.ensureScratch(REDUCE_SCRATCH * nt);
-    this.int32().set([
-      op === 'sum' ? 0 : 1, kd0 * kd1 * kd2, mode, addr(x), addr(out),
-      kd1, kd2, ks0 * 4, ks1 * 4, ks2 * 4,
-      R1, R0, rs1 * 4, rs0 * 4,
-      chunk, 0, scratch,
-    ], DESC_BYTE >> 2);
+    this.describe('reduce', {
+      op: op === 'sum' ? 0 : 1, outN: kd0 * kd1 * kd2, mode, x: addr(x), out: addr(out),
+      kd1, kd2, ks0: ks0 * 4, ks1: ks1 * 4, ks2: ks2 * 4,
+      R1, R0, rs1: rs1 * 4, rs0: rs0 * 4,
+      chunk, next: 0, scratch,
+    });
     this.launch('reduce', nt);
   }
 
@@ -423,7 +424,7 @@ export class CpuBackend extends RefBackend {
     const chunk = roundUp(this.parallel.chunkElements, 4);
     const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
     // k as in hashUniform: (seed >>> 0) * 0x9e3779b9, low 32 bits
-    this.int32().set([n, addr(out), Math.imul(seed >>> 0, 0x9e3779b9), chunk, 0], DESC_BYTE >> 2);
+    this.describe('rand', { n, out: addr(out), k: Math.imul(seed >>> 0, 0x9e3779b9), chunk, next: 0 });
     this.launch('rand', nt);
   }
 
@@ -438,12 +439,12 @@ export class CpuBackend extends RefBackend {
     if (n === 0) return;
     const chunk = roundUp(this.parallel.chunkElements, 4);
     const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
-    this.int32().set([n, addr(p), addr(g), addr(m), addr(v), chunk, 0], DESC_BYTE >> 2);
     // the constants adamwScalar computes, in the same float64 operations
-    this.float64().set([
-      h.lr * h.weightDecay, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.lr,
-      1 - Math.pow(h.beta1, h.step), 1 - Math.pow(h.beta2, h.step), h.eps,
-    ], (DESC_BYTE + 32) >> 3);
+    this.describe('adamw', {
+      n, p: addr(p), g: addr(g), m: addr(m), v: addr(v), chunk, next: 0,
+      lrwd: h.lr * h.weightDecay, beta1: h.beta1, omb1: 1 - h.beta1, beta2: h.beta2, omb2: 1 - h.beta2, lr: h.lr,
+      bc1: 1 - Math.pow(h.beta1, h.step), bc2: 1 - Math.pow(h.beta2, h.step), eps: h.eps,
+    });
     this.launch('adamw', nt);
   }
 
@@ -466,11 +467,19 @@ export class CpuBackend extends RefBackend {
     const chunk = this.parallel.chunkElements;
     const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
     const scratch = this.ensureScratch(ELEMENTWISE_SCRATCH * nt);
-    const fields = [code, n, merged.dims[1], merged.dims[2], merged.dims[3], chunk, 0, scratch];
-    views.forEach((v, k) => fields.push(addr(v), ...merged.strides[k].map((st) => st * 4)));
-    this.int32().set(fields, DESC_BYTE >> 2);
+    // each operand: its byte address, then its byte strides along the 4 merged dims
+    const operand = (k: number): number[] => [addr(views[k]), ...merged.strides[k].map((st) => st * 4)];
+    this.describe('elementwise', {
+      op: code, n, d1: merged.dims[1], d2: merged.dims[2], d3: merged.dims[3], chunk, next: 0, scratch,
+      out: operand(0), a: operand(1), b: operand(2), c: operand(3),
+    });
     this.launch('elementwise', nt);
     return true;
+  }
+
+  /** Write entry point `name`'s descriptor, every field by name (descriptors.ts). */
+  private describe<E extends DescriptorName>(name: E, values: DescriptorValues<(typeof DESCRIPTORS)[E]>): void {
+    writeDescriptor({ i32: this.int32(), f32: this.float32(), f64: this.float64() }, DESC_BYTE, name, values);
   }
 
   private launch(entry: EntryPoint, nt: number): void {

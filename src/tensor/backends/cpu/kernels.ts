@@ -16,11 +16,13 @@
 // multiply-add variant. MATMUL_MICRO says which one this process uses.
 //
 // Every entry point has the signature (desc: i32, tid: i32, nthreads: i32): it reads its operands
-// from the descriptor at byte address `desc` and does share `tid` of `nthreads` of the work.
+// from the descriptor at byte address `desc`, by name (`@field`, declared in the file and in
+// descriptors.ts), and does share `tid` of `nthreads` of the work.
 
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import wabtInit from 'wabt';
+import { parseDescriptor, resolveFields } from './descriptors.js';
 import { type WasmMemory, type WasmModule, wasmApi } from './wasm-api.js';
 
 /** Entry points; an entry's index is its op number in the worker protocol. */
@@ -34,7 +36,10 @@ const kernelDir = new URL('../../../../kernels/wasm/', import.meta.url);
 const FEATURES = { simd: true, threads: true, relaxed_simd: true };
 
 function assemble(file: string, text: string = readFileSync(new URL(file, kernelDir), 'utf8')): WasmModule {
-  const parsed = wabt.parseWat(file, text, FEATURES);
+  // `@field` references to the file's `;; @descriptor` become byte offsets (descriptors.ts)
+  const declared = parseDescriptor(text, file);
+  const code = declared ? resolveFields(text, declared.fields, file) : text;
+  const parsed = wabt.parseWat(file, code, FEATURES);
   try {
     // V8 validates on compile (wabt's own validate() ignores the feature flags above).
     return new wasmApi.Module(parsed.toBinary({}).buffer);

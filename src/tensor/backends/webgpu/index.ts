@@ -24,6 +24,7 @@ import {
 import { type AdapterInfo, type WebGPURoute, acquireDevice } from './device.js';
 import { type Specialization, kernelKey, kernelSource } from './kernels.js';
 import { ParamBlock, elementwiseParams, grid, rowDims } from './layout.js';
+import { PARAMS, paramBlock } from './params.js';
 
 export type { AdapterInfo, WebGPURoute } from './device.js';
 
@@ -345,14 +346,14 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     const tasks = batches * tilesM * tilesN;
     const [sam, sak] = a.strides.slice(-2);
     const [sbk, sbn] = b.strides.slice(-2);
-    const params = new ParamBlock()
-      .u(0, 0, M).u(0, 1, N).u(0, 2, K).u(0, 3, batches)
-      .i(1, 0, a.offset).i(1, 1, b.offset).i(1, 2, out.offset).u(1, 3, batch.shape.length)
-      .i(2, 0, sam).i(2, 1, sak).i(2, 2, sbk).i(2, 3, sbn)
-      .i(3, 0, outStrides[rank - 2]).i(3, 1, outStrides[rank - 1]).u(3, 2, tilesM).u(3, 3, tilesN)
-      .u(9, 0, sak === 1 && sam !== 1 ? 1 : 0).u(9, 1, sbk === 1 && sbn !== 1 ? 1 : 0);
-    batch.shape.forEach((size, d) => {
-      params.u(4, d, size).i(5 + d, 0, batch.strides[0][d]).i(5 + d, 1, batch.strides[1][d]).i(5 + d, 2, batch.strides[2][d]);
+    const params = paramBlock(PARAMS.matmul, {
+      M, N, K, batches,
+      aOffset: a.offset, bOffset: b.offset, outOffset: out.offset, batchRank: batch.shape.length,
+      sam, sak, sbk, sbn,
+      outStrideM: outStrides[rank - 2], outStrideN: outStrides[rank - 1], tilesM, tilesN,
+      batchShape: [batch.shape],
+      batchStrides: batch.shape.map((_, d) => [batch.strides[0][d], batch.strides[1][d], batch.strides[2][d]]),
+      aKFast: sak === 1 && sam !== 1 ? 1 : 0, bKFast: sbk === 1 && sbn !== 1 ? 1 : 0,
     });
     const bindings = [this.out(out), this.in(a), this.in(b)];
     if (direct) {
@@ -393,13 +394,14 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     const outStrides = stridesFor(out, x.shape, 'layernorm');
     const rows = rowDims(x.shape, [x.strides, outStrides]);
     if (rows.rows === 0 || len === 0) return;
-    const params = new ParamBlock()
-      .u(0, 0, rows.rows).u(0, 1, len).u(0, 2, rows.shape.length).f(0, 3, eps)
-      .i(1, 0, x.offset).i(1, 1, out.offset).i(1, 2, x.strides[rank - 1]).i(1, 3, outStrides[rank - 1])
-      .i(2, 0, w.offset).i(2, 1, b.offset).i(2, 2, w.strides[0]).i(2, 3, b.strides[0])
-      .i(3, 0, mean.offset).i(3, 1, rstd.offset);
-    rows.shape.forEach((size, d) => {
-      params.u(4 + (d >> 2), d & 3, size).i(6 + d, 0, rows.strides[0][d]).i(6 + d, 1, rows.strides[1][d]);
+    const rowShape = rows.shape; // leading dims, coalesced: [d0, d1, ...] -> vec4 lanes
+    const params = paramBlock(PARAMS.layernorm, {
+      rows: rows.rows, len, rowRank: rowShape.length, eps,
+      xOffset: x.offset, outOffset: out.offset, xStride: x.strides[rank - 1], outStride: outStrides[rank - 1],
+      wOffset: w.offset, bOffset: b.offset, wStride: w.strides[0], bStride: b.strides[0],
+      meanOffset: mean.offset, rstdOffset: rstd.offset,
+      rowShape: [rowShape.slice(0, 4), rowShape.slice(4, 8)],
+      rowStrides: rowShape.map((_, d) => [rows.strides[0][d], rows.strides[1][d]]),
     });
     const narrow = len <= NARROW_MAX;
     this.dispatch(narrow ? 'layernorm_narrow.wgsl' : 'layernorm.wgsl', {}, params, [

@@ -1,6 +1,7 @@
 // Host-side packing for the webgpu kernels: strided views coalesced into dims and the 256-byte
-// uniform parameter block each dispatch reads (P[0..15] as vec4<u32> in WGSL; layouts are
-// documented at the top of each kernels/wgsl file). Pure TypeScript, no GPU calls.
+// uniform parameter block each dispatch reads. Kernels with a parameter struct (layernorm, matmul)
+// are written by name through params.ts; the others still read P[0..15] as vec4<u32>, with slots
+// documented at the top of each kernels/wgsl file. Pure TypeScript, no GPU calls.
 
 import { type Coalesced, coalesceDims } from '../../backend.js';
 
