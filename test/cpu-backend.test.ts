@@ -29,7 +29,7 @@ import { TOL, type Tolerance, assertClose } from './util/close.js';
 
 import {
   FORCE_POOL, chunkedThreads, cpu1, cpu2, cpuBuffer, expectBitIdentical, fround, geluTol, matmulTol, random, randomF32,
-  readCpu, readRef, ref, refBuffer, refMatmul, rowTol, useCpuThreads, view,
+  poisoned, readCpu, refF32, readRef, ref, refBuffer, refMatmul, rowTol, useCpuThreads, view,
 } from './util/cpu-threads.js';
 
 useCpuThreads();
@@ -80,26 +80,6 @@ describe('cpu backend: gelu and gelu_grad (wasm.gelu)', () => {
 });
 
 // ---- elementwise: binary ops, where, copy -------------------------------------------------
-
-/**
- * An output buffer of a reused heap block poisoned with NaN: alloc does not clear blocks, so a
- * kernel that skips an element of its output shows up as a NaN (or a stale value) in the result.
- */
-function poisoned(cpu: CpuBackend, n: number, dtype: DType = 'float32'): CpuBuffer {
-  const old = cpu.alloc(dtype, n);
-  old.data.fill(dtype === 'int32' ? -7 : NaN);
-  cpu.free(old);
-  const buf = cpu.alloc(dtype, n);
-  expect(buf.ptr, 'poisoned: the freed block comes back').toBe(old.ptr);
-  return buf;
-}
-
-/** The same values in a float32 RefBackend buffer: the reference result for float32 tensors. */
-function refF32(data: ArrayLike<number>, dtype: DType = 'float32'): RefBuffer {
-  const buf = ref.alloc(dtype, data.length);
-  ref.write(buf, dtype, data);
-  return buf;
-}
 
 /** Values that make comparisons, maximum and minimum interesting: ties, signed zeros, NaN, inf. */
 function edgyF32(n: number, seed: number): Float32Array {
@@ -406,79 +386,6 @@ describe('cpu backend: reduce sum and max (wasm.reduce)', () => {
 });
 
 // ---- rand and adamw -----------------------------------------------------------------------
-
-describe('cpu backend: rand (wasm.rand)', () => {
-  it('equals hashUniform bit for bit for lengths 1, 63, 64, 65, 4097, several seeds, 1 and 2 threads', () => {
-    for (const n of [1, 63, 64, 65, 4097]) {
-      for (const seed of [0, 1, 12345, 0x9e3779b9, 0xffffffff]) {
-        const expected = Float32Array.from({ length: n }, (_, i) => hashUniform(seed, i));
-        for (const cpu of [cpu1, cpu2]) {
-          // at an offset inside its buffer: element i of the view is hashUniform(seed, i)
-          const o = poisoned(cpu, n + 3);
-          cpu.rand(seed, view(o, 'float32', [n], [1], 3));
-          const label = `rand n=${n} seed=${seed} threads ${cpu.getThreads()}`;
-          expect(cpu.lastKernel, label).toBe('wasm.rand');
-          expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
-          expectBitIdentical(readCpu(cpu, o, n + 3).subarray(3), expected, label);
-        }
-      }
-    }
-  });
-
-  it('float64 falls back to the reference kernel', () => {
-    const o = cpu2.alloc('float64', 5);
-    cpu2.rand(7, view(o, 'float64', [5]));
-    expect(cpu2.lastKernel).toBe('ref.rand');
-    expect(Array.from(readCpu(cpu2, o, 5, 'float64'))).toEqual([0, 1, 2, 3, 4].map((i) => hashUniform(7, i)));
-  });
-});
-
-describe('cpu backend: adamw (wasm.adamw)', () => {
-  const settings: AdamWParams[] = [
-    { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 1 },
-    { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0, step: 2 },
-    { lr: 3e-2, beta1: 0.8, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 1000 },
-  ];
-
-  it('equals adamwScalar bit for bit for lengths 1, 63, 64, 65, 4097, 1 and 2 threads', () => {
-    let seed = 9500;
-    for (const n of [1, 63, 64, 65, 4097]) {
-      const p = randomF32(n, seed++);
-      const g = randomF32(n, seed++, 0.1);
-      const m = randomF32(n, seed++, 0.01);
-      const v = randomF32(n, seed++, 1e-4).map(Math.abs);
-      for (const h of settings) {
-        const [rp, rg, rm, rv] = [p, g, m, v].map((x) => refF32(x));
-        ref.adamw(view(rp, 'float32', [n]), view(rg, 'float32', [n]), view(rm, 'float32', [n]), view(rv, 'float32', [n]), h);
-        for (const cpu of [cpu1, cpu2]) {
-          const bufs = [p, g, m, v].map((x) => cpuBuffer(cpu, x));
-          const [vp, vg, vm, vv] = bufs.map((b) => view(b, 'float32', [n]));
-          cpu.adamw(vp, vg, vm, vv, h);
-          const label = `adamw n=${n} step ${h.step} threads ${cpu.getThreads()}`;
-          expect(cpu.lastKernel, label).toBe('wasm.adamw');
-          expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
-          expectBitIdentical(readCpu(cpu, bufs[0], n), rp.data, `${label} p`);
-          expectBitIdentical(readCpu(cpu, bufs[2], n), rm.data, `${label} m`);
-          expectBitIdentical(readCpu(cpu, bufs[3], n), rv.data, `${label} v`);
-          expectBitIdentical(readCpu(cpu, bufs[1], n), g, `${label} g unchanged`);
-        }
-      }
-    }
-  });
-
-  it('a strided gradient falls back to the reference kernel', () => {
-    const n = 12;
-    const h = settings[0];
-    const [p, m, v] = [randomF32(n, 9600), randomF32(n, 9601, 0.01), randomF32(n, 9602, 1e-4).map(Math.abs)];
-    const g = randomF32(n, 9603);
-    const [rp, rm, rv] = [p, m, v].map((x) => refF32(x));
-    ref.adamw(view(rp, 'float32', [3, 4]), view(refF32(g), 'float32', [3, 4], [1, 3]), view(rm, 'float32', [3, 4]), view(rv, 'float32', [3, 4]), h);
-    const [cp, cm, cv] = [p, m, v].map((x) => cpuBuffer(cpu2, x));
-    cpu2.adamw(view(cp, 'float32', [3, 4]), view(cpuBuffer(cpu2, g), 'float32', [3, 4], [1, 3]), view(cm, 'float32', [3, 4]), view(cv, 'float32', [3, 4]), h);
-    expect(cpu2.lastKernel).toBe('ref.adamw');
-    expectBitIdentical(readCpu(cpu2, cp, n), rp.data, 'strided g: p');
-  });
-});
 
 // ---- allocator ----------------------------------------------------------------------------
 

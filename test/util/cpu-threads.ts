@@ -103,3 +103,23 @@ export function refMatmul(a: Float32Array, b: Float32Array, M: number, K: number
   ref.matmul(view(refBuffer(a), 'float64', [M, K]), view(refBuffer(b), 'float64', [K, N]), view(out, 'float64', [M, N]));
   return readRef(out, M * N);
 }
+
+/**
+ * An output buffer of a reused heap block poisoned with NaN: alloc does not clear blocks, so a
+ * kernel that skips an element of its output shows up as a NaN (or a stale value) in the result.
+ */
+export function poisoned(cpu: CpuBackend, n: number, dtype: DType = 'float32'): CpuBuffer {
+  const old = cpu.alloc(dtype, n);
+  old.data.fill(dtype === 'int32' ? -7 : NaN);
+  cpu.free(old);
+  const buf = cpu.alloc(dtype, n);
+  expect(buf.ptr, 'poisoned: the freed block comes back').toBe(old.ptr);
+  return buf;
+}
+
+/** The same values in a float32 RefBackend buffer: the reference result for float32 tensors. */
+export function refF32(data: ArrayLike<number>, dtype: DType = 'float32'): RefBuffer {
+  const buf = ref.alloc(dtype, data.length);
+  ref.write(buf, dtype, data);
+  return buf;
+}
