@@ -29,7 +29,7 @@ import { TOL, type Tolerance, assertClose } from './util/close.js';
 
 import {
   FORCE_POOL, chunkedThreads, cpu1, cpu2, cpuBuffer, expectBitIdentical, fround, geluTol, matmulTol, random, randomF32,
-  poisoned, readCpu, refF32, readRef, ref, refBuffer, refMatmul, rowTol, useCpuThreads, view,
+  edgyF32, poisoned, readCpu, refF32, span, readRef, ref, refBuffer, refMatmul, rowTol, useCpuThreads, view,
 } from './util/cpu-threads.js';
 
 useCpuThreads();
@@ -80,21 +80,6 @@ describe('cpu backend: gelu and gelu_grad (wasm.gelu)', () => {
 });
 
 // ---- elementwise: binary ops, where, copy -------------------------------------------------
-
-/** Values that make comparisons, maximum and minimum interesting: ties, signed zeros, NaN, inf. */
-function edgyF32(n: number, seed: number): Float32Array {
-  const pool = [-2, -1, -0, 0, 0.5, 1, 3, NaN, Infinity, -Infinity];
-  const next = random(seed);
-  return Float32Array.from({ length: n }, () => {
-    const u = next();
-    return u < 0 ? pool[Math.floor(-u * pool.length)] : Math.fround(u * 4 - 2);
-  });
-}
-
-/** Storage size a strided view needs: 1 + the largest element offset. */
-function span(shape: readonly number[], strides: readonly number[], offset = 0): number {
-  return shape.reduce((s, d, i) => s + (d - 1) * strides[i], offset) + 1;
-}
 
 interface Operand {
   strides: number[];
@@ -267,125 +252,6 @@ describe('cpu backend: copy (wasm.elementwise)', () => {
     expect(Array.from(readCpu(cpu2, o64, 4, 'float64'))).toEqual([x[0], x[2], x[1], x[3]]);
   });
 });
-
-// ---- reduce -------------------------------------------------------------------------------
-
-interface ReduceCase {
-  shape: number[];
-  axes: number[];
-  strides?: number[];
-  offset?: number;
-  fast?: boolean;
-}
-
-/** Threads the reduce kernel wakes: as many as there are chunks of outputs (see reduceChunk). */
-function reduceThreads(cpu: CpuBackend, shape: number[], strides: number[], axes: number[]): number {
-  const outN = sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
-  const R = sizeOf(axes.map((a) => shape[a]));
-  // mode 1 when the last dim that is kept and not 1 is contiguous and at least 4 long
-  const inner = shape.map((_, i) => i).filter((i) => !axes.includes(i) && shape[i] !== 1).at(-1);
-  const mode = inner !== undefined && strides[inner] === 1 && shape[inner] >= 4 ? 1 : 0;
-  const chunk = reduceChunk(mode, outN, R, cpu.getThreads(), FORCE_POOL.chunkElements);
-  return Math.min(cpu.getThreads(), Math.ceil(outN / chunk));
-}
-
-describe('cpu backend: reduce sum and max (wasm.reduce)', () => {
-  const cases: ReduceCase[] = [
-    // total sums: one output, lengths 1, 63, 64, 65, 4097
-    ...[1, 63, 64, 65, 4097].map((n) => ({ shape: [n], axes: [0] })),
-    // last axis (rows) and leading axis (columns), across the vector widths 4 and 16
-    ...[[5, 63], [7, 64], [9, 65], [3, 4097], [4097, 3], [4097, 5], [33, 17]].flatMap((shape) => [
-      { shape, axes: [1] }, { shape, axes: [0] }, { shape, axes: [0, 1] },
-    ]),
-    // bias gradients [B, T, H] over (B, T); LayerNorm statistics over H; softmax backward rows
-    { shape: [4, 33, 40], axes: [0, 1] },
-    { shape: [4, 33, 40], axes: [2] },
-    { shape: [2, 4, 16, 128], axes: [3] },
-    { shape: [2, 4, 16, 128], axes: [0, 2] },
-    { shape: [2, 4, 16, 128], axes: [1, 3] },
-    { shape: [2, 4, 16, 128], axes: [0, 1, 2] },
-    // transposed input [A, B] stored as [B, A], an offset, a broadcast (stride-0) dim
-    { shape: [37, 29], axes: [0], strides: [1, 37] },
-    { shape: [37, 29], axes: [1], strides: [1, 37] },
-    { shape: [6, 50], axes: [1], strides: [51, 1], offset: 5 },
-    { shape: [6, 7, 50], axes: [1], strides: [50, 0, 1] },
-    // empty reduction: sum 0, max -Infinity
-    { shape: [3, 0], axes: [1] },
-    // four kept dims that do not merge (falls back)
-    { shape: [2, 3, 2, 3, 5], axes: [4], strides: [1, 2, 6, 12, 36], fast: false },
-  ];
-
-  for (const op of ['sum', 'max'] as const) {
-    it(`${op}: equals RefBackend bit for bit over the shape sweep, 1 and 2 threads`, () => {
-      let seed = 9300;
-      for (const c of cases) {
-        const strides = c.strides ?? contiguousStrides(c.shape);
-        const offset = c.offset ?? 0;
-        const outShape = c.shape.map((d, i) => (c.axes.includes(i) ? 1 : d));
-        const outN = sizeOf(outShape);
-        const size = sizeOf(c.shape) === 0 ? 1 : span(c.shape, strides, offset);
-        // sums of random values (with a few infinities and NaNs in the edgy set for max)
-        const x = op === 'max' ? edgyF32(size, seed++) : randomF32(size, seed++, 10);
-        const expected = refF32(new Float32Array(outN));
-        ref.reduce(op, view(refF32(x), 'float32', c.shape, strides, offset), c.axes, view(expected, 'float32', outShape));
-        for (const cpu of [cpu1, cpu2]) {
-          const o = poisoned(cpu, outN);
-          cpu.reduce(op, view(cpuBuffer(cpu, x), 'float32', c.shape, strides, offset), c.axes, view(o, 'float32', outShape));
-          const label = `${op} [${c.shape}] axes [${c.axes}] strides [${strides}] threads ${cpu.getThreads()}`;
-          expect(cpu.lastKernel, label).toBe(c.fast === false ? `ref.reduce.${op}` : 'wasm.reduce');
-          if (c.fast !== false) expect(cpu.lastThreads, label).toBe(reduceThreads(cpu, c.shape, strides, c.axes));
-          expectBitIdentical(readCpu(cpu, o, outN), expected.data, label);
-        }
-      }
-    });
-  }
-
-  it('sum keeps float64 accuracy: 1 + 4096 terms of 2^-24 is not 1', () => {
-    // float32 accumulation from the left would round every 1 + 2^-24 back to 1
-    const x = new Float32Array(4097).fill(2 ** -24);
-    x[0] = 1;
-    const o = poisoned(cpu2, 1);
-    cpu2.reduce('sum', view(cpuBuffer(cpu2, x), 'float32', [4097]), [0], view(o, 'float32', [1]));
-    expect(cpu2.lastKernel).toBe('wasm.reduce');
-    expect(readCpu(cpu2, o, 1)[0]).toBe(Math.fround(1 + 4096 * 2 ** -24));
-  });
-
-  it('max: NaN wins, the first of -0 and +0 is kept, -Infinity rows stay -Infinity', () => {
-    const rows = [
-      [1, NaN, 2, 3, 0, 0, 0, 0],
-      [-0, 0, -1, -2, -0, 0, -3, -4],
-      [0, -0, -1, -2, -5, -6, -7, -8],
-      [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity],
-    ];
-    const x = Float32Array.from(rows.flat());
-    for (const [axes, outShape] of [[[1], [4, 1]], [[0], [1, 8]]] as const) {
-      const outN = sizeOf(outShape);
-      const expected = refF32(new Float32Array(outN));
-      ref.reduce('max', view(refF32(x), 'float32', [4, 8]), axes, view(expected, 'float32', [...outShape]));
-      const o = poisoned(cpu2, outN);
-      cpu2.reduce('max', view(cpuBuffer(cpu2, x), 'float32', [4, 8]), axes, view(o, 'float32', [...outShape]));
-      expect(cpu2.lastKernel).toBe('wasm.reduce');
-      expectBitIdentical(readCpu(cpu2, o, outN), expected.data, `max over axes [${axes}]`);
-    }
-    const o = poisoned(cpu2, 4);
-    cpu2.reduce('max', view(cpuBuffer(cpu2, x), 'float32', [4, 8]), [1], view(o, 'float32', [4, 1]));
-    const got = readCpu(cpu2, o, 4);
-    expect(Number.isNaN(got[0])).toBe(true);
-    expect(Object.is(got[1], -0)).toBe(true);
-    expect(Object.is(got[2], 0)).toBe(true);
-    expect(got[3]).toBe(-Infinity);
-  });
-
-  it('float64 falls back to the reference kernel', () => {
-    const x = randomF32(12, 9400);
-    const o = cpu2.alloc('float64', 3);
-    cpu2.reduce('sum', view(cpuBuffer(cpu2, x, 'float64'), 'float64', [3, 4]), [1], view(o, 'float64', [3, 1]));
-    expect(cpu2.lastKernel).toBe('ref.reduce.sum');
-    assertClose(readCpu(cpu2, o, 3, 'float64'), [0, 1, 2].map((r) => x[4 * r] + x[4 * r + 1] + x[4 * r + 2] + x[4 * r + 3]), TOL.f64, 'float64 sum');
-  });
-});
-
-// ---- rand and adamw -----------------------------------------------------------------------
 
 // ---- allocator ----------------------------------------------------------------------------
 

@@ -123,3 +123,18 @@ export function refF32(data: ArrayLike<number>, dtype: DType = 'float32'): RefBu
   ref.write(buf, dtype, data);
   return buf;
 }
+
+/** Values that make comparisons, maximum and minimum interesting: ties, signed zeros, NaN, inf. */
+export function edgyF32(n: number, seed: number): Float32Array {
+  const pool = [-2, -1, -0, 0, 0.5, 1, 3, NaN, Infinity, -Infinity];
+  const next = random(seed);
+  return Float32Array.from({ length: n }, () => {
+    const u = next();
+    return u < 0 ? pool[Math.floor(-u * pool.length)] : Math.fround(u * 4 - 2);
+  });
+}
+
+/** Storage size a strided view needs: 1 + the largest element offset. */
+export function span(shape: readonly number[], strides: readonly number[], offset = 0): number {
+  return shape.reduce((s, d, i) => s + (d - 1) * strides[i], offset) + 1;
+}
