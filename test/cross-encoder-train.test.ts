@@ -1,6 +1,7 @@
 // Cross-encoder training end to end on the small synthetic BEIR set (test/util/synthetic-retrieval.ts;
 // a tiny random BERT, so a new head is initialised): the pairwise loss falls, a seed repeats the loss
-// trajectory exactly, and the saved model reranks BM25's candidates. Its use as a teacher is in
+// trajectory exactly, and the saved model reranks BM25's candidates; random negatives widen the
+// softmax and never draw a relevant document. Its use as a teacher is in
 // test/cross-encoder-teacher.test.ts.
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -8,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrossEncoder } from '../src/nn/cross-encoder.js';
-import { trainCrossEncoder, type TrainCrossEncoderOptions } from '../src/train/cross-encoder.js';
+import { sampleRandomNegatives, trainCrossEncoder, type TrainCrossEncoderOptions } from '../src/train/cross-encoder.js';
+import { Generator } from '../src/tensor/random.js';
 import { writeSyntheticRetrieval } from './util/synthetic-retrieval.js';
 
 const work = mkdtempSync(join(tmpdir(), 'retrograd-ce-train-'));
@@ -53,6 +55,22 @@ describe('trainCrossEncoder', () => {
     const saved = CrossEncoder.load(result.modelDir);
     expect(saved.report!.fresh).toEqual([]);
     saved.dispose();
+  }, 60_000);
+
+  it('random negatives: drawn uniformly, never an excluded document; the softmax runs over n + 2 scores, seeded', async () => {
+    const gen = new Generator(5);
+    const drawn = sampleRandomNegatives(gen, ['a', 'b', 'c', 'd'], new Set(['a', 'c']), 200);
+    expect(new Set(drawn)).toEqual(new Set(['b', 'd']));
+    expect(drawn.filter((d) => d === 'b').length).toBeGreaterThan(60); // uniform over the two allowed
+    expect(sampleRandomNegatives(gen, ['a'], new Set(['a']), 0)).toEqual([]);
+    expect(() => sampleRandomNegatives(gen, ['a', 'b'], new Set(['a', 'b']), 1)).toThrow(/every one of the 2 corpus documents is excluded/);
+    await trainCrossEncoder(options('random', { randomNegatives: 2, steps: 3 }));
+    const losses = trainLosses('random');
+    expect(losses[0]).toBeCloseTo(Math.log(4), 1); // a new head scores the four candidates alike
+    await trainCrossEncoder(options('random-again', { randomNegatives: 2, steps: 3 }));
+    expect(trainLosses('random-again')).toEqual(losses);
+    const start = JSON.parse(readFileSync(join(work, 'random', 'log.jsonl'), 'utf8').split('\n')[0]) as { randomNegatives: number };
+    expect(start.randomNegatives).toBe(2);
   }, 60_000);
 
   it('continuing from a cross-encoder keeps and trains its head', async () => {

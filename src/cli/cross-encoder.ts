@@ -36,6 +36,7 @@ export function registerCrossEncoder(program: Command): void {
     .option('--clip <x>', 'max global gradient norm (0: none)', numberOption, 1)
     .option('--steps <n>', 'optimizer steps', positiveIntOption, 300)
     .option('--seed <n>', 'seed for the triple order, the new head and dropout', integerOption, 0)
+    .option('--random-negatives <n>', 'extra negatives per triple drawn uniformly from the corpus (never a relevant one); the softmax runs over n + 2 scores. BM25 negatives alone can be beaten by a length prior (pkgdesc-train: the negative is the longer document in 61% of triples)', integerOption, 0)
     .option('--eval <dir:split>', 'rerank BM25 on this set with the final model')
     .option('--eval-queries <n>', 'seeded subsample of evaluation queries', positiveIntOption)
     .option('--bm25-top <n>', 'BM25 candidates reranked per query', positiveIntOption, 100)
@@ -44,16 +45,17 @@ export function registerCrossEncoder(program: Command): void {
     .option('--threads <n>', 'threads of the cpu device', positiveIntOption)
     .action(async (o: {
       model: string; data: string; out: string; split: string; batchSize: number; maxLength: number; lr: number; warmup?: number;
-      weightDecay: number; clip: number; steps: number; seed: number; eval?: string; evalQueries?: number; bm25Top: number;
+      weightDecay: number; clip: number; steps: number; seed: number; randomNegatives: number; eval?: string; evalQueries?: number; bm25Top: number;
       evalBatchSize: number; device: string; threads?: number;
     }) => {
       if (!(o.lr > 0)) throw new Error(`--lr must be positive, got ${o.lr}`);
       if (!(o.weightDecay >= 0) || !(o.clip >= 0)) throw new Error('--weight-decay and --clip must be >= 0');
+      if (o.randomNegatives < 0) throw new Error(`--random-negatives must be >= 0, got ${o.randomNegatives}`);
       await startDevice(o.device, o.threads);
       const { trainCrossEncoder } = await import('../train/cross-encoder.js');
       const result = await trainCrossEncoder({
         model: o.model, data: o.data, trainSplit: o.split, out: o.out, batchSize: o.batchSize, maxLength: o.maxLength, lr: o.lr,
-        warmup: o.warmup ?? Math.floor(o.steps / 10), weightDecay: o.weightDecay, clip: o.clip, steps: o.steps, seed: o.seed,
+        warmup: o.warmup ?? Math.floor(o.steps / 10), weightDecay: o.weightDecay, clip: o.clip, steps: o.steps, seed: o.seed, randomNegatives: o.randomNegatives,
         evalSet: o.eval ? parseEvalSet(o.eval, 'eval') : undefined, evalQueries: o.evalQueries, bm25Top: o.bm25Top,
         evalBatchSize: o.evalBatchSize, device: o.device,
       });
