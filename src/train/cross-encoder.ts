@@ -8,10 +8,10 @@
 // `randomNegatives` N each triple also gets N documents drawn uniformly from the corpus (never one
 // judged relevant to the query, nor the triple's own two), and the softmax runs over the N + 2
 // scores: BM25's negatives alone differ from the positives in ways a model can learn instead of
-// relevance (on pkgdesc-train the negative is the longer document (in words) in 61% of the triples, and a
-// 150-step run from the MLM checkpoint learned to prefer short documents). AdamW (no weight decay
-// on biases and LayerNorm), linear warm-up then linear decay to zero at the last step, gradient
-// clipping. Starting from an encoder-only checkpoint, the pooler and classifier are initialised
+// relevance (on pkgdesc-train the negative is the longer document, in words, in 61% of the
+// triples, and a 150-step run from the MLM checkpoint learned to prefer short documents). AdamW
+// (no weight decay on biases and LayerNorm), linear warm-up then linear decay to zero at the last
+// step, gradient clipping. Starting from an encoder-only checkpoint, the pooler and classifier are initialised
 // from the seed.
 // Determinism: the triple order (seeded shuffle per epoch), the new head and dropout (reseeded per
 // step) are functions of the seed, so a run repeats its loss trajectory exactly.
