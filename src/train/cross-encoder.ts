@@ -11,8 +11,8 @@
 // relevance (on pkgdesc-train the negative is the longer document, in words, in 61% of the
 // triples, and a 150-step run from the MLM checkpoint learned to prefer short documents). AdamW
 // (no weight decay on biases and LayerNorm), linear warm-up then linear decay to zero at the last
-// step, gradient clipping. Starting from an encoder-only checkpoint, the pooler and classifier are initialised
-// from the seed.
+// step, gradient clipping. Starting from an encoder-only checkpoint, the pooler and classifier
+// are initialised from the seed.
 // Determinism: the triple order (seeded shuffle per epoch), the new head and dropout (reseeded per
 // step) are functions of the seed, so a run repeats its loss trajectory exactly.
 // The run directory gets log.jsonl (append-only), model/ (Hugging Face BertForSequenceClassification)
