@@ -203,56 +203,6 @@ describe('cpu backend: where (wasm.elementwise)', () => {
   });
 });
 
-describe('cpu backend: copy (wasm.elementwise)', () => {
-  const [B, T, h, d] = [3, 7, 4, 65];
-  const n = B * T * h * d;
-  const cases: { name: string; shape: number[]; src: Operand; dst: Operand; fast: boolean }[] = [
-    { name: 'head split [B, T, h, d] -> [B, h, T, d]', shape: [B, h, T, d], src: { strides: [T * h * d, d, h * d, 1] }, dst: { strides: [h * T * d, T * d, d, 1] }, fast: true },
-    // rows of 16: the whole-row path, several rows per chunk of 64
-    { name: 'head split with d = 16 (whole-row path)', shape: [B, h, T, 16], src: { strides: [T * h * 16, 16, h * 16, 1] }, dst: { strides: [h * T * 16, T * 16, 16, 1] }, fast: true },
-    { name: 'head merge into a permuted destination', shape: [B, h, T, d], src: { strides: [h * T * d, T * d, d, 1] }, dst: { strides: [T * h * d, d, h * d, 1] }, fast: true },
-    { name: 'matrix transpose', shape: [T * h, B * d], src: { strides: [1, T * h] }, dst: { strides: [B * d, 1] }, fast: true },
-    { name: 'into a narrowed slice with an offset', shape: [B, 5, d], src: { strides: [5 * d, d, 1] }, dst: { strides: [T * d, d, 1], offset: 2 * d }, fast: true },
-    { name: 'lengths 1, 63, 64, 65, 4097', shape: [4097], src: { strides: [1], offset: 1 }, dst: { strides: [1] }, fast: true },
-    { name: 'six unmergeable dims (falls back)', shape: [2, 3, 2, 3, 2, 3], src: { strides: [1, 2, 6, 12, 36, 72] }, dst: { strides: [108, 36, 18, 6, 3, 1] }, fast: false },
-  ];
-
-  for (const dtype of ['float32', 'int32'] as const) {
-    it(`${dtype}: strided source and destination, bit-identical to RefBackend, 1 and 2 threads`, () => {
-      let seed = 9200;
-      for (const c of cases) {
-        const count = sizeOf(c.shape);
-        const srcData = dtype === 'float32' ? edgyF32(span(c.shape, c.src.strides, c.src.offset), seed++)
-          : Int32Array.from(randomF32(span(c.shape, c.src.strides, c.src.offset), seed++), (u) => Math.round(u * 2 ** 30));
-        const dstSize = Math.max(n, span(c.shape, c.dst.strides, c.dst.offset));
-        const background = dtype === 'float32' ? randomF32(dstSize, seed++) : Int32Array.from({ length: dstSize }, (_, i) => i);
-        const expected = refF32(background, dtype);
-        ref.copy(view(refF32(srcData, dtype), dtype, c.shape, c.src.strides, c.src.offset), view(expected, dtype, c.shape, c.dst.strides, c.dst.offset));
-        for (const cpu of [cpu1, cpu2]) {
-          const dst = cpuBuffer(cpu, background, dtype);
-          cpu.copy(view(cpuBuffer(cpu, srcData, dtype), dtype, c.shape, c.src.strides, c.src.offset), view(dst, dtype, c.shape, c.dst.strides, c.dst.offset));
-          const label = `copy ${dtype} ${c.name} threads ${cpu.getThreads()}`;
-          expect(cpu.lastKernel, label).toBe(c.fast ? 'wasm.elementwise' : 'ref.copy');
-          if (c.fast) expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, count, 1));
-          expectBitIdentical(readCpu(cpu, dst, dstSize, dtype), expected.data, label);
-        }
-      }
-    });
-  }
-
-  it('casts and float64 fall back to the reference kernel', () => {
-    const x = Float32Array.from([1.7, -1.7, 2.5, -0.2]);
-    const oi = cpu2.alloc('int32', 4);
-    cpu2.copy(view(cpuBuffer(cpu2, x), 'float32', [4]), view(oi, 'int32', [4]));
-    expect(cpu2.lastKernel).toBe('ref.copy');
-    expect(Array.from(readCpu(cpu2, oi, 4, 'int32'))).toEqual([1, -1, 2, 0]);
-    const o64 = cpu2.alloc('float64', 4);
-    cpu2.copy(view(cpuBuffer(cpu2, x, 'float64'), 'float64', [2, 2], [1, 2]), view(o64, 'float64', [2, 2]));
-    expect(cpu2.lastKernel).toBe('ref.copy');
-    expect(Array.from(readCpu(cpu2, o64, 4, 'float64'))).toEqual([x[0], x[2], x[1], x[3]]);
-  });
-});
-
 // ---- allocator ----------------------------------------------------------------------------
 
 describe('cpu backend: allocator', () => {
