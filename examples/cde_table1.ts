@@ -433,7 +433,8 @@ async function main(): Promise<void> {
 
   const command = `npx tsx examples/cde_table1.ts ${process.argv.slice(2).join(' ')}`.trim();
   const settings = `${shared.steps} steps × ${batchSize} triples, InfoNCE τ ${shared.temperature}, AdamW lr ${shared.lr} (decay ${shared.gamma}/step, no clipping), `
-    + `query/document ${shared.queryLength}/${shared.docLength} tokens, J = ${shared.contextSize} (gradient caching, chunks of ${shared.chunkSize}), `
+    + `query/document ${shared.queryLength}/${shared.docLength} tokens, J = ${shared.contextSize} (evaluation: J corpus documents; training: the batch's `
+    + `${batchSize} documents, down to J; gradient caching, chunks of ${shared.chunkSize}), `
     + `(b) and (d): clusters of ${clusterSize}, filter ${shared.filter}, ${shared.order} cluster order, seeds ${seeds.join(', ')}${shared.evalQueries ? `, ${shared.evalQueries} evaluation queries per set` : ''}`;
   const head = ['variant', ...setNames.flatMap((s) => [`${s} nDCG@10`, `${s} MRR@10`]), 'batch hardness', 's/step', 'peak heap'];
   const md = [
