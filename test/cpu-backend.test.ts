@@ -34,51 +34,6 @@ import {
 
 useCpuThreads();
 
-// ---- gelu ----------------------------------------------------------------------------------
-
-describe('cpu backend: gelu and gelu_grad (wasm.gelu)', () => {
-  it('match the exact-erf reference on a grid over [-12, 12], random values and special values', () => {
-    const grid = Array.from({ length: 4801 }, (_, i) => -12 + i * 0.005);
-    const special = [0, -0, 1e-30, -1e-30, 1e-7, -1e-7, 30, -30, 87, -87, 100, -100, NaN];
-    const values = Float32Array.from([...grid, ...special, ...randomF32(4097, 4000, 6)]);
-    const n = values.length;
-    for (const op of ['gelu', 'gelu_grad'] as const) {
-      const out = ref.alloc('float64', n);
-      ref.unary(op, view(refBuffer(values), 'float64', [n]), view(out, 'float64', [n]));
-      const expected = readRef(out, n);
-      const results: ArrayLike<number>[] = [];
-      for (const cpu of [cpu1, cpu2]) {
-        const o = cpu.alloc('float32', n);
-        cpu.unary(op, view(cpuBuffer(cpu, values), 'float32', [n]), view(o, 'float32', [n]));
-        const label = `${op} threads ${cpu.getThreads()}`;
-        expect(cpu.lastKernel, label).toBe('wasm.gelu');
-        expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
-        const got = readCpu(cpu, o, n);
-        assertClose(got, expected, geluTol, label);
-        results.push(got);
-      }
-      expectBitIdentical(results[0], results[1], `${op}: 1 vs 2 threads`);
-    }
-  });
-
-  it('lengths 1, 63, 64, 65, 4097 (vector tails), and other unary ops fall back', () => {
-    for (const n of [1, 63, 64, 65, 4097]) {
-      const x = randomF32(n, 4100 + n, 4);
-      const out = ref.alloc('float64', n);
-      ref.unary('gelu', view(refBuffer(x), 'float64', [n]), view(out, 'float64', [n]));
-      const o = cpu2.alloc('float32', n);
-      cpu2.unary('gelu', view(cpuBuffer(cpu2, x), 'float32', [n]), view(o, 'float32', [n]));
-      expect(cpu2.lastKernel).toBe('wasm.gelu');
-      assertClose(readCpu(cpu2, o, n), readRef(out, n), geluTol, `gelu n=${n}`);
-    }
-    const x = randomF32(10, 4200);
-    const o = cpu2.alloc('float32', 10);
-    cpu2.unary('tanh', view(cpuBuffer(cpu2, x), 'float32', [10]), view(o, 'float32', [10]));
-    expect(cpu2.lastKernel).toBe('ref.unary.tanh');
-    assertClose(readCpu(cpu2, o, 10), Array.from(x, Math.tanh), TOL.f32, 'tanh fallback');
-  });
-});
-
 // ---- elementwise: binary ops, where, copy -------------------------------------------------
 
 interface Operand {
