@@ -9,6 +9,10 @@
 import { describe, expect, it } from 'vitest';
 import { BINARY_OPS, type BinaryOp, sizeOf } from '../../src/tensor/backend.js';
 import { TOL, assertClose } from '../util/close.js';
+import { BINARY_FNS } from '../../src/tensor/backends/ref.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
+import * as ops from '../../src/autograd/ops.js';
+import { indices, oracleViews, rawGet } from '../util/oracle.js';
 import {
   chunkedThreads, cpu1, cpu2, cpuBuffer, edgyF32, expectBitIdentical, poisoned, randomF32, readCpu, ref, refF32, span,
   useCpuThreads, view,
@@ -110,6 +114,22 @@ describe.each(DEVICES)('binary on %s', (name) => {
       await d.expectSame(outPair, EXACT, `int32 ${op}`);
     }
     d.freeAll();
+  });
+});
+
+withDevice('cpu-ref', () => {
+  describe('binary oracle: cpu-ref against element-by-element evaluation (float64, every pair of views)', () => {
+    for (const [la, a] of oracleViews()) {
+      for (const [lb, b] of oracleViews()) {
+        it(`every op on ${la} x ${lb}`, () => {
+          for (const op of BINARY_OPS) {
+            const y = (ops as unknown as Record<string, (p: Tensor, q: Tensor) => Tensor>)[op](a, b);
+            const expected = indices(y.shape).map((i) => BINARY_FNS[op](rawGet(a, i), rawGet(b, i)));
+            assertClose(y.toArray(), expected, TOL.f64, `${op} ${la} x ${lb}`);
+          }
+        });
+      }
+    }
   });
 });
 

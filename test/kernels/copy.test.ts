@@ -12,6 +12,8 @@ import {
   useCpuThreads, view,
 } from '../util/cpu-threads.js';
 import { uniform } from '../util/random.js';
+import { TOL, assertClose } from '../util/close.js';
+import { indices, oracleViews, rawGet } from '../util/oracle.js';
 import { DEVICES, type DeviceName, EXACT, SWEEP, useDevice, withDevice } from './harness.js';
 
 /** The kernel each device runs for a copy from dtype s to dtype d. */
@@ -85,6 +87,16 @@ describe.each(DEVICES)('copy on %s', (name) => {
     d.ref.copy(d.view(both, [8, 8], [1, 8]).r, d.view(both, [8, 8], [8, 1], 64).r);
     await d.expectSame(both, EXACT, 'copy within one buffer');
     d.freeAll();
+  });
+});
+
+withDevice('cpu-ref', () => {
+  describe('copy oracle: cpu-ref against element-by-element evaluation (float64)', () => {
+    for (const [label, a] of oracleViews()) {
+      it(`a contiguous copy of ${label}`, () => {
+        assertClose(a.contiguous().toArray(), indices(a.shape).map((i) => rawGet(a, i)), TOL.f64, `copy of ${label}`);
+      });
+    }
   });
 });
 

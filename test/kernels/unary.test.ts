@@ -9,7 +9,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { UNARY_OPS, type UnaryOp } from '../../src/tensor/backend.js';
-import { erf } from '../../src/tensor/backends/ref.js';
+import { UNARY_FNS, erf } from '../../src/tensor/backends/ref.js';
+import { type Tensor, randn, tensor } from '../../src/tensor/tensor.js';
+import * as ops from '../../src/autograd/ops.js';
+import { indices, oracleViews, rawGet } from '../util/oracle.js';
 import { TOL, assertClose } from '../util/close.js';
 import {
   chunkedThreads, cpu1, cpu2, cpuBuffer, expectBitIdentical, geluTol, randomF32, readCpu, readRef, ref, refBuffer,
@@ -130,6 +133,39 @@ describe.each(DEVICES)('unary on %s', (name) => {
       await d.expectSame(outPair, EXACT, `int32 ${op}`);
     }
     d.freeAll();
+  });
+});
+
+withDevice('cpu-ref', () => {
+  describe('unary oracle: cpu-ref against element-by-element evaluation (float64)', () => {
+    for (const [label, a] of oracleViews()) {
+      it(`every op on ${label}`, () => {
+        for (const op of UNARY_OPS) {
+          const fn = (ops as unknown as Record<string, (p: Tensor) => Tensor>)[op === 'gelu_grad' ? 'geluGrad' : op];
+          const y = fn(a);
+          const expected = indices(y.shape).map((i) => UNARY_FNS[op](rawGet(a, i)));
+          assertClose(y.toArray(), expected, TOL.f64, `${op} on ${label}`);
+        }
+      });
+    }
+
+    it('0-d tensors and size-0 dims', () => {
+      const s = tensor(3, { dtype: 'float64', device: 'cpu-ref' });
+      expect(s.shape).toEqual([]);
+      expect(s.add(tensor(4, { dtype: 'float64', device: 'cpu-ref' })).item()).toBe(7);
+      const e = randn([2, 0, 3], { dtype: 'float64', device: 'cpu-ref' });
+      expect(e.exp().size).toBe(0);
+      expect(e.sum(1).toArray().length).toBe(6);
+    });
+
+    it('erf matches reference values to double precision', () => {
+      // erf values from Abramowitz & Stegun table 7.1 / high-precision sources
+      const known: Array<[number, number]> = [
+        [0, 0], [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149],
+        [2, 0.9953222650189527], [3, 0.9999779095030014], [-1.5, -0.9661051464753108], [5.9, 0.9999999999999999],
+      ];
+      for (const [x, v] of known) expect(Math.abs(erf(x) - v)).toBeLessThanOrEqual(4.5e-16); // ≤ 2 ulp near 1
+    });
   });
 });
 
