@@ -1,15 +1,9 @@
-// Tests of the `cpu` backend (src/tensor/backends/cpu): its WebAssembly SIMD kernels against
-// RefBackend, either computing in float64 on float64 copies of the same float32 inputs (within a
-// tolerance) or, for the kernels that promise it (elementwise, reduce, rand, adamw), on float32
-// copies with bit-identical results; its allocator (which does not clear reused blocks, so outputs
-// are written into NaN-poisoned blocks),
-// its worker pool (1 and 2 threads, results bit-identical across thread counts), and its
-// fallbacks. Every fast-path check also asserts which kernel ran (`lastKernel`) and on how many
-// threads (`lastThreads`), so a silent fallback to the reference code fails the test.
-//
-// matmul, softmax and layernorm (and gather/scatterAdd, which run the reference code here) are
-// tested per primitive over every device in test/kernels/<primitive>.test.ts, their cpu-only checks
-// (threads, block edges, fallbacks) included; the other primitives are still tested here.
+// The cpu backend itself, not its kernels: its allocator (blocks, coalescing, reuse, the peak,
+// out of memory, growth seen by the workers; alloc does not clear a reused block, so kernels are
+// checked on NaN-poisoned outputs) and its worker pool (lazy start, revoked posts, a process that
+// exits by itself). Every primitive's kernels are tested over every device, cpu included, in
+// test/kernels/<primitive>.test.ts, with the cpu-only checks (1 and 2 threads bit for bit, which
+// kernel ran on how many threads, fallbacks) in a `... on cpu` block of each.
 //
 // Run: npx vitest run test/cpu-backend.test.ts
 

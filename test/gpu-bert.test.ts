@@ -9,7 +9,7 @@
 //   runs no cpu kernel, submits one command buffer (plus one per full uniform ring), and the
 //   device's live-buffer count stays flat from step to step;
 // - the backend's host writes keep their order against recorded kernels without splitting batches.
-// Not here: per-kernel shape sweeps (test/webgpu-backend.test.ts), PyTorch parity (test/bert.test.ts).
+// Not here: per-kernel shape sweeps (test/kernels/<primitive>.test.ts), PyTorch parity (test/bert.test.ts).
 // There is no skip: without a WebGPU adapter `initDevice('webgpu')` throws and every test fails.
 // Run: npx vitest run test/gpu-bert.test.ts
 

@@ -1,11 +1,8 @@
-// The gpujs backend (gpu.js kernels on its headless-GL path) checked against the cpu-ref backend
-// over a shape sweep: sizes 1, 63, 64, 65, 4097; strided, transposed, offset and stride-0 views.
-// Every check runs the same call on both backends on identical
-// buffers and compares the whole output buffer (so stray writes are caught), and asserts that the
-// kernel family ran. There is no skip: without gpu.js's GL path (native `gl` module, X display)
-// `new GpuJsBackend()` throws, saying why, and every test fails.
-// matmul, softmax, layernorm, gather and scatterAdd are tested per primitive over every device in
-// test/kernels/<primitive>.test.ts; the other primitives are still tested here.
+// The gpujs backend itself, not its kernels: that it runs on gpu.js's headless-GL path (never a
+// CPU/WASM fallback), its memory (textures stay flat), index arithmetic past 2^24 elements, and the
+// tiny BERT fixture on it against PyTorch. Every primitive's kernels are tested over every device,
+// gpujs included, in test/kernels/<primitive>.test.ts. There is no skip: without gpu.js's GL path
+// (native `gl` module, X display) `new GpuJsBackend()` throws, saying why, and every test fails.
 // Run: xvfb-run -a npx vitest run test/gpujs-backend.test.ts   (npm test wraps xvfb-run itself)
 
 import { join } from 'node:path';
