@@ -1,14 +1,12 @@
-// softmax.wgsl: softmax, or log-softmax when P[0].w = 1, over the last axis; float32.
+// softmax.wgsl: softmax, or log-softmax when logOutput = 1, over the last axis; float32.
 //   out[r, c] = exp(x[r, c] - max_r) / sum_r      or   (x[r, c] - max_r) - log(sum_r)
 // with sum_r = sum_c exp(x[r, c] - max_r).
 //
-// Bindings and layout: lib/softmax_io.wgsl (P[0] = (rows, C, rows rank, log flag), P[1] = x/out
-// offsets and strides along C, P[2..3] = row shape, P[4 + d] = row strides).
+// Parameters (by name: SoftmaxParams) and bindings: lib/softmax_io.wgsl.
 // Workgroup: 256 invocations, one workgroup per row (grid-stride over rows). Max and sum are
 // combined by lib/tree.wgsl's fixed binary trees in workgroup memory, so results are
 // deterministic; the row statistics reach every invocation through its result slots (max in slot
 // 0, sum in slot 1), not by reading the tree root (a Mesa llvmpipe workaround, see lib/tree.wgsl).
-// #include lib/params.wgsl
 // #include lib/scalar_f32.wgsl
 // #include lib/softmax_io.wgsl
 // #include lib/tree.wgsl
@@ -19,11 +17,11 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let rows = P[0].x;
-  let len = P[0].y;
-  let logOutput = P[0].w == 1u;
-  let xStride = bitcast<i32>(P[1].z);
-  let outStride = bitcast<i32>(P[1].w);
+  let rows = params.rows;
+  let len = params.len;
+  let logOutput = params.logOutput == 1u;
+  let xStride = params.xStride;
+  let outStride = params.outStride;
   for (var row = groupIndex(wid, nwg); row < rows; row += groupCount(nwg)) {
     let base = rowOffsets(row);
     var localMax = negInfinity();

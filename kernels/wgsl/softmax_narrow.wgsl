@@ -6,7 +6,6 @@
 //
 // Bindings and layout: lib/softmax_io.wgsl, as softmax.wgsl.
 // Workgroup: 256 invocations, grid-stride over rows.
-// #include lib/params.wgsl
 // #include lib/softmax_io.wgsl
 
 @compute @workgroup_size(256)
@@ -15,11 +14,11 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let rows = P[0].x;
-  let len = i32(P[0].y);
-  let logOutput = P[0].w == 1u;
-  let xStride = bitcast<i32>(P[1].z);
-  let outStride = bitcast<i32>(P[1].w);
+  let rows = params.rows;
+  let len = i32(params.len);
+  let logOutput = params.logOutput == 1u;
+  let xStride = params.xStride;
+  let outStride = params.outStride;
   let step = groupCount(nwg) * 256u;
   for (var row = groupIndex(wid, nwg) * 256u + lid; row < rows; row += step) {
     let base = rowOffsets(row);

@@ -369,11 +369,11 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     const len = x.shape[x.shape.length - 1];
     const rows = rowDims(x.shape, [x.strides, outStrides]);
     if (rows.rows === 0 || len === 0) return;
-    const params = new ParamBlock()
-      .u(0, 0, rows.rows).u(0, 1, len).u(0, 2, rows.shape.length).u(0, 3, log ? 1 : 0)
-      .i(1, 0, x.offset).i(1, 1, out.offset).i(1, 2, x.strides[x.shape.length - 1]).i(1, 3, outStrides[x.shape.length - 1]);
-    rows.shape.forEach((size, d) => {
-      params.u(2 + (d >> 2), d & 3, size).i(4 + d, 0, rows.strides[0][d]).i(4 + d, 1, rows.strides[1][d]);
+    const params = paramBlock(PARAMS.softmax, {
+      rows: rows.rows, len, rowRank: rows.shape.length, logOutput: log ? 1 : 0,
+      xOffset: x.offset, outOffset: out.offset, xStride: x.strides[x.shape.length - 1], outStride: outStrides[x.shape.length - 1],
+      rowShape: [rows.shape.slice(0, 4), rows.shape.slice(4, 8)],
+      rowStrides: rows.shape.map((_, d) => [rows.strides[0][d], rows.strides[1][d]]),
     });
     const narrow = len <= NARROW_MAX;
     const file = narrow ? 'softmax_narrow.wgsl' : 'softmax.wgsl';

@@ -32,15 +32,25 @@ const MATMUL = {
   aKFast: 'u32', bKFast: 'u32',
 } as const satisfies ParamLayout;
 
+/** Softmax or log-softmax over the last axis of a [rows, C] view (leading dims flattened). */
+const SOFTMAX = {
+  rows: 'u32', len: 'u32', rowRank: 'u32', logOutput: 'u32',
+  xOffset: 'i32', outOffset: 'i32', xStride: 'i32', outStride: 'i32',
+  rowShape: 'array<vec4<u32>, 2>',
+  rowStrides: 'array<vec4<i32>, 8>',
+} as const satisfies ParamLayout;
+
 /** The host's layout of each kernel file that reads its parameters through a struct. */
 export const PARAM_LAYOUTS = {
   'layernorm.wgsl': LAYERNORM,
   'layernorm_narrow.wgsl': LAYERNORM,
   'matmul.wgsl': MATMUL,
   'matmul_direct.wgsl': MATMUL,
+  'softmax.wgsl': SOFTMAX,
+  'softmax_narrow.wgsl': SOFTMAX,
 } as const satisfies Record<string, ParamLayout>;
 
-export const PARAMS = { layernorm: LAYERNORM, matmul: MATMUL } as const;
+export const PARAMS = { layernorm: LAYERNORM, matmul: MATMUL, softmax: SOFTMAX } as const;
 
 export interface ParamField {
   readonly name: string;
