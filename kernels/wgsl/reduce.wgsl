@@ -1,15 +1,12 @@
 // reduce.wgsl: keep-dims reduction out[j] = op_k x[j, k] over any set of axes; op = {{OP}}
 // (sum | max), T = {{T}}. j runs over the kept dims, k over the reduced dims (both row-major).
 //
-// Bindings and layout: lib/reduce_io.wgsl (P[0] = (M, R, kept rank, reduced rank),
-// P[1] = (x offset, out offset, chunk length L, chunks per output C), P[2..5] kept and reduced
-// shapes, P[6 + d] strides, P[12].x = out stride between chunks).
+// Parameters (by name: ReduceParams) and bindings: lib/reduce_io.wgsl.
 // Workgroup: 256 invocations; one workgroup per (output, chunk) task, grid-stride over M*C tasks.
 // Determinism: invocation t folds k = t, t+256, ... of its chunk in order, then lib/tree.wgsl's
 // fixed binary tree combines the 256 partials. The order depends only on R, L and the
 // workgroup size, never on scheduling. With C > 1 the host reduces the C partials in a second
 // pass (long reductions into few outputs would otherwise run on one workgroup).
-// #include lib/params.wgsl
 // #include lib/scalar_{{T}}.wgsl
 // #include lib/reduce_io.wgsl
 // #include lib/tree.wgsl
@@ -20,11 +17,11 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let outputs = P[0].x;
-  let total = P[0].y;
-  let chunkLength = P[1].z;
-  let chunks = P[1].w;
-  let chunkStride = bitcast<i32>(P[12].x);
+  let outputs = params.outputs;
+  let total = params.total;
+  let chunkLength = params.chunkLength;
+  let chunks = params.chunks;
+  let chunkStride = params.chunkStride;
   let tasks = outputs * chunks;
   for (var task = groupIndex(wid, nwg); task < tasks; task += groupCount(nwg)) {
     let j = task / chunks;

@@ -629,15 +629,14 @@ function reduceParams(
   xOffset: number, outOffset: number, chunkLength: number, chunks: number, chunkStride: number,
 ): ParamBlock {
   if (keptShape.length > 6 || redShape.length > 6) throw new Error('webgpu: reduce supports rank <= 6');
-  const params = new ParamBlock()
-    .u(0, 0, sizeOf(keptShape)).u(0, 1, sizeOf(redShape)).u(0, 2, keptShape.length).u(0, 3, redShape.length)
-    .i(1, 0, xOffset).i(1, 1, outOffset).u(1, 2, chunkLength).u(1, 3, chunks)
-    .i(12, 0, chunkStride);
-  keptShape.forEach((size, d) => {
-    params.u(2 + (d >> 2), d & 3, size).i(6 + d, 0, xKept[d]).i(6 + d, 1, outKept[d]);
+  const rank = Math.max(keptShape.length, redShape.length);
+  return paramBlock(PARAMS.reduce, {
+    outputs: sizeOf(keptShape), total: sizeOf(redShape), keptRank: keptShape.length, reducedRank: redShape.length,
+    xOffset, outOffset, chunkLength, chunks,
+    keptShape: [keptShape.slice(0, 4), keptShape.slice(4, 8)],
+    reducedShape: [redShape.slice(0, 4), redShape.slice(4, 8)],
+    // dim d: (x kept, out kept, x reduced) strides, 0 where that side has fewer dims
+    strides: Array.from({ length: rank }, (_, d) => [xKept[d] ?? 0, outKept[d] ?? 0, xRed[d] ?? 0]),
+    chunkStride,
   });
-  redShape.forEach((size, d) => {
-    params.u(4 + (d >> 2), d & 3, size).i(6 + d, 2, xRed[d]);
-  });
-  return params;
 }

@@ -40,6 +40,16 @@ const SOFTMAX = {
   rowStrides: 'array<vec4<i32>, 8>',
 } as const satisfies ParamLayout;
 
+/** Keep-dims reduction over kept dims j and reduced dims k, optionally in chunks along k. */
+const REDUCE = {
+  outputs: 'u32', total: 'u32', keptRank: 'u32', reducedRank: 'u32',
+  xOffset: 'i32', outOffset: 'i32', chunkLength: 'u32', chunks: 'u32',
+  keptShape: 'array<vec4<u32>, 2>',
+  reducedShape: 'array<vec4<u32>, 2>',
+  strides: 'array<vec4<i32>, 6>',
+  chunkStride: 'i32',
+} as const satisfies ParamLayout;
+
 /** The host's layout of each kernel file that reads its parameters through a struct. */
 export const PARAM_LAYOUTS = {
   'layernorm.wgsl': LAYERNORM,
@@ -48,9 +58,11 @@ export const PARAM_LAYOUTS = {
   'matmul_direct.wgsl': MATMUL,
   'softmax.wgsl': SOFTMAX,
   'softmax_narrow.wgsl': SOFTMAX,
+  'reduce.wgsl': REDUCE,
+  'reduce_narrow.wgsl': REDUCE,
 } as const satisfies Record<string, ParamLayout>;
 
-export const PARAMS = { layernorm: LAYERNORM, matmul: MATMUL, softmax: SOFTMAX } as const;
+export const PARAMS = { layernorm: LAYERNORM, matmul: MATMUL, softmax: SOFTMAX, reduce: REDUCE } as const;
 
 export interface ParamField {
   readonly name: string;
