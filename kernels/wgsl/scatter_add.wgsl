@@ -7,24 +7,40 @@
 // (p, h) with p the first position of a run walks that run in order and writes out[v, h]:
 // every output element has exactly one writer.
 //
-// Layout:
-//   P[0] = (N, H, V, unused)
-//   P[1] = (src offset, src stride along n, src stride along h, unused) (i32 bits)
-//   P[2] = (idx offset, idx stride, unused, unused) (i32 bits)
-//   P[3] = (out offset, out stride along v, out stride along h, unused) (i32 bits)
+// Parameters by name (ScatterAddParams below, written by src/tensor/backends/webgpu/params.ts).
 // Workgroup: 256 invocations, grid-stride over N*H (p = i / H, h = i % H).
-// #include lib/params.wgsl
+// #include lib/grid.wgsl
+// #include lib/runtime.wgsl
 // #include lib/scalar_{{T}}.wgsl
 
+struct ScatterAddParams {
+  count: u32,                         // N
+  width: u32,                         // H
+  rows: u32,                          // V
+  srcOffset: i32,
+  srcStrideN: i32,
+  srcStrideH: i32,
+  idxOffset: i32,
+  idxStride: i32,
+  outOffset: i32,
+  outStrideV: i32,
+  outStrideH: i32,
+}
+
+@group(0) @binding(0) var<uniform> params: ScatterAddParams;
 @group(0) @binding(1) var<storage, read_write> outBuf: array<T>;
 @group(0) @binding(2) var<storage, read> srcBuf: array<T>;
 @group(0) @binding(3) var<storage, read> idxBuf: array<i32>;
 @group(0) @binding(4) var<storage, read> perm: array<u32>;
 
+fn runtimeZero() -> u32 {
+  return params.count & 0u;
+}
+
 // idx[n] as a row, or V when out of range
 fn rowOf(n: u32) -> u32 {
-  let v = idxBuf[bitcast<i32>(P[2].x) + i32(n) * bitcast<i32>(P[2].y)];
-  let rows = P[0].z;
+  let v = idxBuf[params.idxOffset + i32(n) * params.idxStride];
+  let rows = params.rows;
   return select(rows, u32(v), v >= 0 && u32(v) < rows);
 }
 
@@ -34,11 +50,11 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let count = P[0].x;
-  let width = P[0].y;
-  let rows = P[0].z;
-  let src = asI32(P[1]);
-  let dst = asI32(P[3]);
+  let count = params.count;
+  let width = params.width;
+  let rows = params.rows;
+  let src = vec3<i32>(params.srcOffset, params.srcStrideN, params.srcStrideH);
+  let dst = vec3<i32>(params.outOffset, params.outStrideV, params.outStrideH);
   let total = count * width;
   let step = groupCount(nwg) * 256u;
   for (var i = groupIndex(wid, nwg) * 256u + lid; i < total; i += step) {

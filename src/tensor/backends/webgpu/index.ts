@@ -444,19 +444,20 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     this.releaseAfterBatch(perm);
     for (let k = 2; k <= padded; k *= 2) {
       for (let j = k / 2; j >= 1; j /= 2) {
-        const params = new ParamBlock()
-          .u(0, 0, N).u(0, 1, padded).u(0, 2, k).u(0, 3, j)
-          .i(1, 0, idx.offset).i(1, 1, idx.strides[0]).u(1, 2, V);
+        const params = paramBlock(PARAMS.scatterSort, {
+          count: N, padded, k, j, idxOffset: idx.offset, idxStride: idx.strides[0], rows: V,
+        });
         this.dispatch('scatter_sort.wgsl', {}, params, [{ buffer: perm, write: true }, this.in(idx)], grid(Math.ceil(padded / 2 / WG)));
       }
     }
 
     // 2. one writer per touched output element walks its run of perm in order
-    const params = new ParamBlock()
-      .u(0, 0, N).u(0, 1, H).u(0, 2, V)
-      .i(1, 0, src.offset).i(1, 1, src.strides[0]).i(1, 2, src.strides[1])
-      .i(2, 0, idx.offset).i(2, 1, idx.strides[0])
-      .i(3, 0, out.offset).i(3, 1, outStrides[0]).i(3, 2, outStrides[1]);
+    const params = paramBlock(PARAMS.scatterAdd, {
+      count: N, width: H, rows: V,
+      srcOffset: src.offset, srcStrideN: src.strides[0], srcStrideH: src.strides[1],
+      idxOffset: idx.offset, idxStride: idx.strides[0],
+      outOffset: out.offset, outStrideV: outStrides[0], outStrideH: outStrides[1],
+    });
     this.dispatch('scatter_add.wgsl', { T: t }, params, [
       this.out(out), this.in(src), this.in(idx), { buffer: perm, write: false },
     ], grid(Math.ceil((N * H) / WG)));

@@ -1,5 +1,5 @@
 // Host-side packing for the webgpu kernels: strided views coalesced into dims and the 256-byte
-// uniform parameter block each dispatch reads. Kernels with a parameter struct (layernorm, matmul, softmax, reduce)
+// uniform parameter block each dispatch reads. Kernels with a parameter struct (layernorm, matmul, softmax, reduce, scatterAdd)
 // are written by name through params.ts; the others still read P[0..15] as vec4<u32>, with slots
 // documented at the top of each kernels/wgsl file. Pure TypeScript, no GPU calls.
 

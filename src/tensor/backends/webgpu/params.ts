@@ -50,6 +50,19 @@ const REDUCE = {
   chunkStride: 'i32',
 } as const satisfies ParamLayout;
 
+/** One bitonic stage (k, j) sorting positions n by (idx[n], n): scatterAdd's first step. */
+const SCATTER_SORT = {
+  count: 'u32', padded: 'u32', k: 'u32', j: 'u32', idxOffset: 'i32', idxStride: 'i32', rows: 'u32',
+} as const satisfies ParamLayout;
+
+/** scatterAdd's second step: out[v, h] = Σ src[n, h] over the sorted run of v. */
+const SCATTER_ADD = {
+  count: 'u32', width: 'u32', rows: 'u32',
+  srcOffset: 'i32', srcStrideN: 'i32', srcStrideH: 'i32',
+  idxOffset: 'i32', idxStride: 'i32',
+  outOffset: 'i32', outStrideV: 'i32', outStrideH: 'i32',
+} as const satisfies ParamLayout;
+
 /** The host's layout of each kernel file that reads its parameters through a struct. */
 export const PARAM_LAYOUTS = {
   'layernorm.wgsl': LAYERNORM,
@@ -60,9 +73,13 @@ export const PARAM_LAYOUTS = {
   'softmax_narrow.wgsl': SOFTMAX,
   'reduce.wgsl': REDUCE,
   'reduce_narrow.wgsl': REDUCE,
+  'scatter_sort.wgsl': SCATTER_SORT,
+  'scatter_add.wgsl': SCATTER_ADD,
 } as const satisfies Record<string, ParamLayout>;
 
-export const PARAMS = { layernorm: LAYERNORM, matmul: MATMUL, softmax: SOFTMAX, reduce: REDUCE } as const;
+export const PARAMS = {
+  layernorm: LAYERNORM, matmul: MATMUL, softmax: SOFTMAX, reduce: REDUCE, scatterSort: SCATTER_SORT, scatterAdd: SCATTER_ADD,
+} as const;
 
 export interface ParamField {
   readonly name: string;
