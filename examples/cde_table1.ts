@@ -119,27 +119,78 @@ async function runCell(dir: string, cacheDir: string): Promise<void> {
     lastStep = clock();
     if (steps++ === 0) firstStep = lastStep;
   };
-  const batching: BatchingSpec = spec.clusterSize === null ? { kind: 'random' }
-    : { kind: 'contextual', clusterSize: spec.clusterSize, order: spec.order!, dims: spec.dims!, iterations: 100, restarts: 3, init: 'random' };
+  const batching: BatchingSpec =
+    spec.clusterSize === null
+      ? { kind: 'random' }
+      : {
+          kind: 'contextual',
+          clusterSize: spec.clusterSize,
+          order: spec.order!,
+          dims: spec.dims!,
+          iterations: 100,
+          restarts: 3,
+          init: 'random',
+        };
   const filter = spec.clusterSize === null ? { kind: 'none' as const } : parseFilter(spec.filter!, spec.dims!);
   const common = {
-    model: spec.model, data: spec.data, out: join(dir, 'run'), batchSize: spec.batchSize, queryLength: spec.queryLength, docLength: spec.docLength,
-    lr: spec.lr, gamma: spec.gamma, weightDecay: spec.weightDecay, clip: spec.clip, steps: spec.steps, seed: spec.seed, evalSets: spec.evalSets,
-    evalQueries: spec.evalQueries ?? undefined, saveEvery: 50, device: 'cpu', batching, filter, cacheDir, onLog,
+    model: spec.model,
+    data: spec.data,
+    out: join(dir, 'run'),
+    batchSize: spec.batchSize,
+    queryLength: spec.queryLength,
+    docLength: spec.docLength,
+    lr: spec.lr,
+    gamma: spec.gamma,
+    weightDecay: spec.weightDecay,
+    clip: spec.clip,
+    steps: spec.steps,
+    seed: spec.seed,
+    evalSets: spec.evalSets,
+    evalQueries: spec.evalQueries ?? undefined,
+    saveEvery: 50,
+    device: 'cpu',
+    batching,
+    filter,
+    cacheDir,
+    onLog,
   };
-  const result = spec.modelType === 'biencoder'
-    ? await trainBiencoder({ ...common, loss: { kind: 'infonce', scale: 1 / spec.temperature, ownNegatives: false }, pooling: 'mean', evalEvery: 0, patience: 1, internalsEvery: 0 })
-    : await trainContextual({ ...common, config: { context_size: spec.contextSize! }, temperature: spec.temperature, negatives: false, chunkSize: spec.chunkSize!, gradCache: true });
+  const result =
+    spec.modelType === 'biencoder'
+      ? await trainBiencoder({
+          ...common,
+          loss: { kind: 'infonce', scale: 1 / spec.temperature, ownNegatives: false },
+          pooling: 'mean',
+          evalEvery: 0,
+          patience: 1,
+          internalsEvery: 0,
+        })
+      : await trainContextual({
+          ...common,
+          config: { context_size: spec.contextSize! },
+          temperature: spec.temperature,
+          negatives: false,
+          chunkSize: spec.chunkSize!,
+          gradCache: true,
+        });
   if (result.interrupted) {
     process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
     return;
   }
   const mib = (b: number): number => Math.round(b / 2 ** 20);
   const end = clock();
-  const span = (from: { cpu: number; wall: number }, to: { cpu: number; wall: number }) => ({ cpu: to.cpu - from.cpu, wall: to.wall - from.wall });
+  const span = (from: { cpu: number; wall: number }, to: { cpu: number; wall: number }) => ({
+    cpu: to.cpu - from.cpu,
+    wall: to.wall - from.wall,
+  });
   const stats: CellStats = {
-    trainPeakHeapMiB: mib(trainPeak), peakHeapMiB: mib(heap.peakBytes()), steps,
-    seconds: { toFirstStep: span(start, firstStep), laterSteps: span(firstStep, lastStep), evaluation: span(lastStep, end) },
+    trainPeakHeapMiB: mib(trainPeak),
+    peakHeapMiB: mib(heap.peakBytes()),
+    steps,
+    seconds: {
+      toFirstStep: span(start, firstStep),
+      laterSteps: span(firstStep, lastStep),
+      evaluation: span(lastStep, end),
+    },
   };
   writeFileAtomic(join(dir, 'stats.json'), `${JSON.stringify(stats)}\n`);
 }
@@ -155,14 +206,20 @@ function planCells(s: Shared, seeds: number[], clusterSizes: number[]): CellSpec
   const cell = (name: string, variant: Variant, clusterSize: number | null, seed: number): CellSpec => {
     const modelType = VARIANTS[variant].modelType;
     return {
-      ...s, name, variant, modelType, clusterSize, seed,
+      ...s,
+      name,
+      variant,
+      modelType,
+      clusterSize,
+      seed,
       ...(clusterSize === null ? { filter: null, order: null, dims: null } : {}),
       ...(modelType === 'biencoder' ? { contextSize: null, chunkSize: null } : {}),
     };
   };
   const cells: CellSpec[] = [];
   for (const seed of seeds) {
-    for (const v of ['a', 'b', 'c', 'd'] as const) cells.push(cell(`${v}-s${seed}`, v, VARIANTS[v].contextual ? s.clusterSize : null, seed));
+    for (const v of ['a', 'b', 'c', 'd'] as const)
+      cells.push(cell(`${v}-s${seed}`, v, VARIANTS[v].contextual ? s.clusterSize : null, seed));
     for (const c of clusterSizes) if (c !== s.clusterSize) cells.push(cell(`b-c${c}-s${seed}`, 'b', c, seed));
   }
   return cells;
@@ -177,7 +234,9 @@ function checkCell(dir: string, spec: CellSpec): void {
   const saved = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
   for (const [key, value] of Object.entries(spec)) {
     if (JSON.stringify(saved[key]) !== JSON.stringify(value)) {
-      throw new Error(`${path}: the cell was made with ${key}=${JSON.stringify(saved[key])}, now ${JSON.stringify(value)}; use another --out`);
+      throw new Error(
+        `${path}: the cell was made with ${key}=${JSON.stringify(saved[key])}, now ${JSON.stringify(value)}; use another --out`,
+      );
     }
   }
 }
@@ -200,7 +259,10 @@ interface CellStats {
 
 function runChild(dir: string, cacheDir: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--cell', dir, '--cache-dir', cacheDir], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--cell', dir, '--cache-dir', cacheDir], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      detached: true,
+    });
     const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -232,13 +294,24 @@ interface CellResult {
 
 function readCell(dir: string, spec: CellSpec, reused: boolean): CellResult {
   const run = join(dir, 'run');
-  const m = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8')) as { final: { name: string; metrics: Record<string, number> }[]; medianStepMs: number | null; msPerStep: number };
-  const log = readFileSync(join(run, 'log.jsonl'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const m = JSON.parse(readFileSync(join(run, 'metrics.json'), 'utf8')) as {
+    final: { name: string; metrics: Record<string, number> }[];
+    medianStepMs: number | null;
+    msPerStep: number;
+  };
+  const log = readFileSync(join(run, 'log.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const batching = log.find((e) => e.kind === 'batching' && e.epoch === 0 && typeof e.contextual === 'number');
   const statsPath = join(dir, 'stats.json');
   return {
-    spec, reused, metrics: Object.fromEntries(m.final.map((f) => [f.name, f.metrics])), medianStepMs: m.medianStepMs, msPerStep: m.msPerStep,
-    stats: existsSync(statsPath) ? JSON.parse(readFileSync(statsPath, 'utf8')) as CellStats : null,
+    spec,
+    reused,
+    metrics: Object.fromEntries(m.final.map((f) => [f.name, f.metrics])),
+    medianStepMs: m.medianStepMs,
+    msPerStep: m.msPerStep,
+    stats: existsSync(statsPath) ? (JSON.parse(readFileSync(statsPath, 'utf8')) as CellStats) : null,
     hardness: batching ? { contextual: batching.contextual as number, random: batching.random as number } : null,
   };
 }
@@ -261,7 +334,8 @@ function summarize(xs: readonly number[]): Summary | null {
   return { n: xs.length, mean, sd, min: Math.min(...xs), max: Math.max(...xs) };
 }
 
-const fmt = (s: Summary | null, digits = 3): string => (s === null ? '—' : s.sd === null ? s.mean.toFixed(digits) : `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}`);
+const fmt = (s: Summary | null, digits = 3): string =>
+  s === null ? '—' : s.sd === null ? s.mean.toFixed(digits) : `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)}`;
 
 interface HardnessPoint {
   set: string;
@@ -277,29 +351,58 @@ function hardnessPoints(cells: CellResult[], sets: string[]): HardnessPoint[] {
   const points: HardnessPoint[] = [];
   for (const c of cells) {
     if (c.spec.variant === 'b' && c.hardness) {
-      for (const set of sets) points.push({ set, batches: `contextual, cluster size ${c.spec.clusterSize}`, clusterSize: c.spec.clusterSize, seed: c.spec.seed, hardness: c.hardness.contextual, ndcg: c.metrics[set]['nDCG@10'] });
+      for (const set of sets)
+        points.push({
+          set,
+          batches: `contextual, cluster size ${c.spec.clusterSize}`,
+          clusterSize: c.spec.clusterSize,
+          seed: c.spec.seed,
+          hardness: c.hardness.contextual,
+          ndcg: c.metrics[set]['nDCG@10'],
+        });
     }
     if (c.spec.variant === 'a') {
       const twin = cells.find((t) => t.spec.variant === 'b' && t.spec.seed === c.spec.seed && t.hardness);
-      if (twin) for (const set of sets) points.push({ set, batches: 'random', clusterSize: null, seed: c.spec.seed, hardness: twin.hardness!.random, ndcg: c.metrics[set]['nDCG@10'] });
+      if (twin)
+        for (const set of sets)
+          points.push({
+            set,
+            batches: 'random',
+            clusterSize: null,
+            seed: c.spec.seed,
+            hardness: twin.hardness!.random,
+            ndcg: c.metrics[set]['nDCG@10'],
+          });
     }
   }
   return points;
 }
 
-function figure(points: HardnessPoint[], sets: string[], correlations: Record<string, number | null>, caption: string): TopLevelSpec {
-  const order = [...new Set(points.map((p) => p.batches))].sort((x, y) => (x === 'random' ? -1 : y === 'random' ? 1 : Number(y.split(' ').pop()) - Number(x.split(' ').pop())));
+function figure(
+  points: HardnessPoint[],
+  sets: string[],
+  correlations: Record<string, number | null>,
+  caption: string,
+): TopLevelSpec {
+  const order = [...new Set(points.map((p) => p.batches))].sort((x, y) =>
+    x === 'random' ? -1 : y === 'random' ? 1 : Number(y.split(' ').pop()) - Number(x.split(' ').pop()),
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Batch hardness against nDCG@10 (biencoder, InfoNCE)',
-      subtitle: [caption, `Pearson r: ${sets.map((s) => `${s} ${correlations[s] === null ? 'undefined' : correlations[s]!.toFixed(2)}`).join(', ')}`],
+      subtitle: [
+        caption,
+        `Pearson r: ${sets.map((s) => `${s} ${correlations[s] === null ? 'undefined' : correlations[s]!.toFixed(2)}`).join(', ')}`,
+      ],
     },
     config: {
-      background: 'white', font: 'DejaVu Sans, sans-serif',
+      background: 'white',
+      font: 'DejaVu Sans, sans-serif',
       title: { anchor: 'start', fontSize: 15, subtitleFontSize: 11, subtitleColor: '#555', offset: 12 },
       axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal', grid: true, gridColor: '#e6e6e6' },
-      legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 320 }, header: { labelFontSize: 12, titleFontSize: 12 },
+      legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 320 },
+      header: { labelFontSize: 12, titleFontSize: 12 },
     },
     data: { values: points },
     facet: { column: { field: 'set', type: 'nominal', title: null, sort: sets } },
@@ -308,7 +411,13 @@ function figure(points: HardnessPoint[], sets: string[], correlations: Record<st
       height: 260,
       mark: { type: 'point', filled: true, size: 70, opacity: 0.85 },
       encoding: {
-        x: { field: 'hardness', type: 'quantitative', title: 'batch hardness (mean top-1 in-batch similarity)', scale: { zero: false }, axis: { tickCount: 6 } },
+        x: {
+          field: 'hardness',
+          type: 'quantitative',
+          title: 'batch hardness (mean top-1 in-batch similarity)',
+          scale: { zero: false },
+          axis: { tickCount: 6 },
+        },
         y: { field: 'ndcg', type: 'quantitative', title: 'nDCG@10', scale: { zero: false } },
         color: { field: 'batches', type: 'nominal', title: 'batches', sort: order, scale: { scheme: 'viridis' } },
         shape: { field: 'batches', type: 'nominal', sort: order },
@@ -349,31 +458,60 @@ async function main(): Promise<void> {
 
   const positive = (name: keyof typeof a, integer: boolean): number => {
     const n = Number(a[name]);
-    if (!(n > 0) || (integer && !Number.isSafeInteger(n))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${a[name]}`);
+    if (!(n > 0) || (integer && !Number.isSafeInteger(n)))
+      throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${a[name]}`);
     return n;
   };
   const batchSize = positive('batch-size', true);
   if (batchSize < 2) throw new Error(`--batch-size must be at least 2, got ${batchSize}`);
   const seedCount = positive('seeds', true);
   const clusterSize = a['cluster-size'] === undefined ? batchSize : positive('cluster-size', true);
-  const clusterSizes = a['cluster-sizes'] === undefined ? [clusterSize, 4 * clusterSize, 16 * clusterSize] : a['cluster-sizes'].split(',').map((t) => {
-    const n = Number(t);
-    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--cluster-sizes: expected positive integers separated by commas, got ${a['cluster-sizes']}`);
-    return n;
-  });
+  const clusterSizes =
+    a['cluster-sizes'] === undefined
+      ? [clusterSize, 4 * clusterSize, 16 * clusterSize]
+      : a['cluster-sizes'].split(',').map((t) => {
+          const n = Number(t);
+          if (!Number.isSafeInteger(n) || n < 1)
+            throw new Error(
+              `--cluster-sizes: expected positive integers separated by commas, got ${a['cluster-sizes']}`,
+            );
+          return n;
+        });
   if (!clusterSizes.includes(clusterSize)) clusterSizes.push(clusterSize);
   if (a.order !== 'random' && a.order !== 'tsp') throw new Error(`--order must be random or tsp, got ${a.order}`);
   parseFilter(a.filter!);
   const evalSets = a.eval
     ? a.eval.split(',').map((spec) => parseEvalSet(spec, 'eval'))
-    : [{ name: 'pkgdesc-test', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' }, { name: 'faq', dir: join(ROOT, 'data', 'faq'), split: 'test' }];
+    : [
+        { name: 'pkgdesc-test', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
+        { name: 'faq', dir: join(ROOT, 'data', 'faq'), split: 'test' },
+      ];
   const shared: Shared = {
-    model: a.model!, data: a.data!, evalSets, evalQueries: a['eval-queries'] === undefined ? null : positive('eval-queries', true),
-    steps: positive('steps', true), batchSize, contextSize: positive('context-size', true), chunkSize: positive('chunk-size', true),
-    lr: positive('lr', false), gamma: 0.99999, clip: 0, weightDecay: 1e-6, temperature: positive('temperature', false),
-    queryLength: 32, docLength: 128, filter: a.filter!, order: a.order, dims: positive('dims', true), clusterSize,
+    model: a.model!,
+    data: a.data!,
+    evalSets,
+    evalQueries: a['eval-queries'] === undefined ? null : positive('eval-queries', true),
+    steps: positive('steps', true),
+    batchSize,
+    contextSize: positive('context-size', true),
+    chunkSize: positive('chunk-size', true),
+    lr: positive('lr', false),
+    gamma: 0.99999,
+    clip: 0,
+    weightDecay: 1e-6,
+    temperature: positive('temperature', false),
+    queryLength: 32,
+    docLength: 128,
+    filter: a.filter!,
+    order: a.order,
+    dims: positive('dims', true),
+    clusterSize,
   };
-  for (const [what, path] of [['--model', shared.model], ['--data', shared.data], ...evalSets.map((s) => ['--eval', s.dir])]) {
+  for (const [what, path] of [
+    ['--model', shared.model],
+    ['--data', shared.data],
+    ...evalSets.map((s) => ['--eval', s.dir]),
+  ]) {
     if (!existsSync(path)) throw new Error(`${what} ${path}: no such directory`);
   }
   const seeds = Array.from({ length: seedCount }, (_, i) => i);
@@ -391,18 +529,26 @@ async function main(): Promise<void> {
       process.stderr.write(`cde_table1: cell ${i + 1}/${cells.length} ${c.name} (${what}): finished earlier, reused\n`);
       continue;
     }
-    process.stderr.write(`cde_table1: cell ${i + 1}/${cells.length} ${c.name} (${what}): training${existsSync(join(dir, 'run')) ? ' (resuming)' : ''}\n`);
+    process.stderr.write(
+      `cde_table1: cell ${i + 1}/${cells.length} ${c.name} (${what}): training${existsSync(join(dir, 'run')) ? ' (resuming)' : ''}\n`,
+    );
     writeFileAtomic(join(dir, 'cell.json'), `${JSON.stringify(c, null, 2)}\n`);
     const started = performance.now();
     const { code, signal } = await runChild(dir, a['cache-dir']!);
     // 130 / 143: the trainer saw Ctrl-C / SIGTERM and saved a checkpoint; killed by a signal: its last checkpoint stands.
-    if (code === 130 || code === 143) throw new Error(`cell ${c.name} interrupted (its checkpoint is saved); rerun the same command to resume`);
-    if (code !== 0) throw new Error(`cell ${c.name} failed (${signal ? `killed by ${signal}` : `exit code ${code}`}); rerun the same command to resume it`);
+    if (code === 130 || code === 143)
+      throw new Error(`cell ${c.name} interrupted (its checkpoint is saved); rerun the same command to resume`);
+    if (code !== 0)
+      throw new Error(
+        `cell ${c.name} failed (${signal ? `killed by ${signal}` : `exit code ${code}`}); rerun the same command to resume it`,
+      );
     const r = readCell(dir, c, false);
     results.push(r);
     const first = evalSets[0].name;
-    process.stderr.write(`cde_table1: cell ${i + 1}/${cells.length} ${c.name} done in ${((performance.now() - started) / 1000).toFixed(0)} s `
-      + `(${first} nDCG@10 ${r.metrics[first]['nDCG@10'].toFixed(3)}; ${((performance.now() - t0) / 60000).toFixed(1)} min since start)\n`);
+    process.stderr.write(
+      `cde_table1: cell ${i + 1}/${cells.length} ${c.name} done in ${((performance.now() - started) / 1000).toFixed(0)} s ` +
+        `(${first} nDCG@10 ${r.metrics[first]['nDCG@10'].toFixed(3)}; ${((performance.now() - t0) / 60000).toFixed(1)} min since start)\n`,
+    );
   }
 
   // Aggregates per variant (the main table) and the hardness sweep.
@@ -410,62 +556,120 @@ async function main(): Promise<void> {
   const main = results.filter((r) => r.spec.clusterSize === null || r.spec.clusterSize === clusterSize);
   const rows = (['a', 'b', 'c', 'd'] as const).map((v) => {
     const rs = main.filter((r) => r.spec.variant === v);
-    const hardness = rs.map((r) => (VARIANTS[v].contextual ? r.hardness?.contextual
-      : main.find((t) => t.spec.seed === r.spec.seed && VARIANTS[t.spec.variant].contextual && t.hardness)?.hardness?.random)).filter((x): x is number => x !== undefined);
+    const hardness = rs
+      .map((r) =>
+        VARIANTS[v].contextual
+          ? r.hardness?.contextual
+          : main.find((t) => t.spec.seed === r.spec.seed && VARIANTS[t.spec.variant].contextual && t.hardness)?.hardness
+              ?.random,
+      )
+      .filter((x): x is number => x !== undefined);
     return {
-      variant: v, label: VARIANTS[v].label, seeds: rs.map((r) => r.spec.seed),
-      metrics: Object.fromEntries(setNames.map((s) => [s, { 'nDCG@10': summarize(rs.map((r) => r.metrics[s]['nDCG@10'])), 'MRR@10': summarize(rs.map((r) => r.metrics[s]['MRR@10'])) }])),
+      variant: v,
+      label: VARIANTS[v].label,
+      seeds: rs.map((r) => r.spec.seed),
+      metrics: Object.fromEntries(
+        setNames.map((s) => [
+          s,
+          {
+            'nDCG@10': summarize(rs.map((r) => r.metrics[s]['nDCG@10'])),
+            'MRR@10': summarize(rs.map((r) => r.metrics[s]['MRR@10'])),
+          },
+        ]),
+      ),
       hardness: summarize(hardness),
       secondsPerStep: summarize(rs.map((r) => (r.medianStepMs ?? r.msPerStep) / 1000)),
       medianOfWarmOnly: rs.every((r) => r.medianStepMs !== null),
-      peakHeapMiB: rs.some((r) => r.stats) ? Math.max(...rs.flatMap((r) => (r.stats ? [r.stats.peakHeapMiB] : []))) : null,
+      peakHeapMiB: rs.some((r) => r.stats)
+        ? Math.max(...rs.flatMap((r) => (r.stats ? [r.stats.peakHeapMiB] : [])))
+        : null,
     };
   });
   const points = hardnessPoints(results, setNames);
-  const correlations = Object.fromEntries(setNames.map((s) => {
-    const ps = points.filter((p) => p.set === s);
-    return [s, pearson(ps.map((p) => p.hardness), ps.map((p) => p.ndcg))];
-  }));
+  const correlations = Object.fromEntries(
+    setNames.map((s) => {
+      const ps = points.filter((p) => p.set === s);
+      return [
+        s,
+        pearson(
+          ps.map((p) => p.hardness),
+          ps.map((p) => p.ndcg),
+        ),
+      ];
+    }),
+  );
   const sweep = [null, ...[...clusterSizes].sort((x, y) => y - x)].map((c) => {
     const ps = points.filter((p) => p.clusterSize === c);
-    return { clusterSize: c, hardness: summarize([...new Map(ps.map((p) => [p.seed, p.hardness])).values()]), ndcg: Object.fromEntries(setNames.map((s) => [s, summarize(ps.filter((p) => p.set === s).map((p) => p.ndcg))])) };
+    return {
+      clusterSize: c,
+      hardness: summarize([...new Map(ps.map((p) => [p.seed, p.hardness])).values()]),
+      ndcg: Object.fromEntries(setNames.map((s) => [s, summarize(ps.filter((p) => p.set === s).map((p) => p.ndcg))])),
+    };
   });
 
   const command = `npx tsx examples/cde_table1.ts ${process.argv.slice(2).join(' ')}`.trim();
-  const settings = `${shared.steps} steps × ${batchSize} triples, InfoNCE τ ${shared.temperature}, AdamW lr ${shared.lr} (decay ${shared.gamma}/step, no clipping), `
-    + `query/document ${shared.queryLength}/${shared.docLength} tokens, J = ${shared.contextSize} (evaluation: J corpus documents; training: the batch's `
-    + `${batchSize} documents, down to J; gradient caching, chunks of ${shared.chunkSize}), `
-    + `(b) and (d): clusters of ${clusterSize}, filter ${shared.filter}, ${shared.order} cluster order, seeds ${seeds.join(', ')}${shared.evalQueries ? `, ${shared.evalQueries} evaluation queries per set` : ''}`;
-  const head = ['variant', ...setNames.flatMap((s) => [`${s} nDCG@10`, `${s} MRR@10`]), 'batch hardness', 's/step', 'peak heap'];
+  const settings =
+    `${shared.steps} steps × ${batchSize} triples, InfoNCE τ ${shared.temperature}, AdamW lr ${shared.lr} (decay ${shared.gamma}/step, no clipping), ` +
+    `query/document ${shared.queryLength}/${shared.docLength} tokens, J = ${shared.contextSize} (evaluation: J corpus documents; training: the batch's ` +
+    `${batchSize} documents, down to J; gradient caching, chunks of ${shared.chunkSize}), ` +
+    `(b) and (d): clusters of ${clusterSize}, filter ${shared.filter}, ${shared.order} cluster order, seeds ${seeds.join(', ')}${shared.evalQueries ? `, ${shared.evalQueries} evaluation queries per set` : ''}`;
+  const head = [
+    'variant',
+    ...setNames.flatMap((s) => [`${s} nDCG@10`, `${s} MRR@10`]),
+    'batch hardness',
+    's/step',
+    'peak heap',
+  ];
   const md = [
-    `Backbone ${shared.model}, training data ${shared.data}; ${settings}. Mean ± sample standard deviation over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}; `
-    + `s/step: median step time${rows.every((r) => r.medianOfWarmOnly) ? ' without the first 3 (warm-up) steps' : ' (mean where a run had no step past warm-up)'}; peak heap: the cpu device's, highest over the variant's runs (clustering, training and evaluation).`,
+    `Backbone ${shared.model}, training data ${shared.data}; ${settings}. Mean ± sample standard deviation over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}; ` +
+      `s/step: median step time${rows.every((r) => r.medianOfWarmOnly) ? ' without the first 3 (warm-up) steps' : ' (mean where a run had no step past warm-up)'}; peak heap: the cpu device's, highest over the variant's runs (clustering, training and evaluation).`,
     '',
     `| ${head.join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${r.label} | ${setNames.flatMap((s) => [fmt(r.metrics[s]['nDCG@10']), fmt(r.metrics[s]['MRR@10'])]).join(' | ')} | ${fmt(r.hardness)} | ${fmt(r.secondsPerStep, 2)} | ${r.peakHeapMiB === null ? '—' : `${r.peakHeapMiB} MiB`} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${setNames.flatMap((s) => [fmt(r.metrics[s]['nDCG@10']), fmt(r.metrics[s]['MRR@10'])]).join(' | ')} | ${fmt(r.hardness)} | ${fmt(r.secondsPerStep, 2)} | ${r.peakHeapMiB === null ? '—' : `${r.peakHeapMiB} MiB`} |`,
+    ),
     '',
     `Batch hardness against nDCG@10, variant (b) by cluster size (random: the batches of (a)); Pearson r over every (cell, seed) point: ${setNames.map((s) => `${s} ${correlations[s] === null ? 'undefined' : correlations[s]!.toFixed(2)}`).join(', ')}.`,
     '',
     `| batches | hardness | ${setNames.map((s) => `${s} nDCG@10`).join(' | ')} |`,
     `|---|---|${setNames.map(() => '---').join('|')}|`,
-    ...sweep.map((w) => `| ${w.clusterSize === null ? 'random' : `cluster size ${w.clusterSize}`} | ${fmt(w.hardness)} | ${setNames.map((s) => fmt(w.ndcg[s])).join(' | ')} |`),
+    ...sweep.map(
+      (w) =>
+        `| ${w.clusterSize === null ? 'random' : `cluster size ${w.clusterSize}`} | ${fmt(w.hardness)} | ${setNames.map((s) => fmt(w.ndcg[s])).join(' | ')} |`,
+    ),
     '',
     `Made by \`${command}\`.`,
     '',
   ].join('\n');
 
   const outputs: { path: string; data: string | Uint8Array }[] = [
-    { path: join(out, 'results.json'), data: `${JSON.stringify({ command, settings: { ...shared, seeds, clusterSizes }, rows, hardness: { points, correlations, sweep }, cells: results }, null, 2)}\n` },
+    {
+      path: join(out, 'results.json'),
+      data: `${JSON.stringify({ command, settings: { ...shared, seeds, clusterSizes }, rows, hardness: { points, correlations, sweep }, cells: results }, null, 2)}\n`,
+    },
     { path: join(out, 'table.md'), data: md },
   ];
   if (points.length > 0) {
-    const svg = await renderSvg(figure(points, setNames, correlations, `${shared.steps} steps × ${batchSize}, seeds ${seeds.join(', ')}; filter ${shared.filter}`), 'hardness-vs-ndcg');
+    const svg = await renderSvg(
+      figure(
+        points,
+        setNames,
+        correlations,
+        `${shared.steps} steps × ${batchSize}, seeds ${seeds.join(', ')}; filter ${shared.filter}`,
+      ),
+      'hardness-vs-ndcg',
+    );
     const png = svgToPng(svg, { fontFiles: pngFonts() });
-    outputs.push({ path: join(out, 'hardness-vs-ndcg.svg'), data: svg }, { path: join(out, 'hardness-vs-ndcg.png'), data: png });
+    outputs.push(
+      { path: join(out, 'hardness-vs-ndcg.svg'), data: svg },
+      { path: join(out, 'hardness-vs-ndcg.png'), data: png },
+    );
     if (a.docs) outputs.push({ path: join(ROOT, 'docs', 'figures', 'cde-hardness-vs-ndcg.png'), data: png });
   }
-  if (a.docs) outputs.push({ path: join(ROOT, 'docs', 'cde-table1.md'), data: `# CDE's Table 1 in miniature\n\n${md}` });
+  if (a.docs)
+    outputs.push({ path: join(ROOT, 'docs', 'cde-table1.md'), data: `# CDE's Table 1 in miniature\n\n${md}` });
   for (const { path, data } of outputs) writeFileAtomic(path, data);
   process.stdout.write(`${md}\nwritten: ${outputs.map((o) => o.path).join(', ')}\n`);
 }

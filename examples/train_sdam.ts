@@ -52,22 +52,28 @@ const { values: args } = parseArgs({
 async function main(): Promise<void> {
   function positive(name: string, integer: boolean): number {
     const n = Number(args[name as keyof typeof args]);
-    if (!(n > 0) || (integer && !Number.isSafeInteger(n))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${args[name as keyof typeof args]}`);
+    if (!(n > 0) || (integer && !Number.isSafeInteger(n)))
+      throw new Error(
+        `--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${args[name as keyof typeof args]}`,
+      );
     return n;
   }
-  if (args.pooling !== 'cls' && args.pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${args.pooling}`);
+  if (args.pooling !== 'cls' && args.pooling !== 'mean')
+    throw new Error(`--pooling must be cls or mean, got ${args.pooling}`);
   const target = args.target === 'adaptive' || args.target === 'distributed' ? args.target : Number(args.target);
-  if (typeof target === 'number' && !Number.isFinite(target)) throw new Error(`--target must be adaptive, distributed or a number, got ${args.target}`);
+  if (typeof target === 'number' && !Number.isFinite(target))
+    throw new Error(`--target must be adaptive, distributed or a number, got ${args.target}`);
 
   const seed = Number(args.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${args.seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new Error(`--seed must be a non-negative integer, got ${args.seed}`);
 
   const EVAL_SETS: EvalSet[] = args.eval
     ? args.eval.split(',').map((spec) => parseEvalSet(spec, 'eval'))
     : [
-      { name: 'pkgdesc-test (in-domain)', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
-      { name: 'faq (out-of-domain)', dir: join(ROOT, 'data', 'faq'), split: 'test' },
-    ];
+        { name: 'pkgdesc-test (in-domain)', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
+        { name: 'faq (out-of-domain)', dir: join(ROOT, 'data', 'faq'), split: 'test' },
+      ];
 
   async function bm25(set: EvalSet, queries?: number): Promise<Record<string, number>> {
     const data = await loadEvalSet(set, queries);
@@ -116,13 +122,16 @@ async function main(): Promise<void> {
   const METRICS = ['nDCG@10', 'MRR@10', 'R@10', 'R@100'];
   const row = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(28) : c.padStart(8))).join(' ');
   const stepTime = result.medianStepMs ?? result.msPerStep;
-  console.log(`\nSDAM (${args.target} target) from ${args.model}: ${result.steps} steps, ${result.triplesSeen} triples (${result.epochs.toFixed(3)} epochs), `
-    + `${(stepTime / 1000).toFixed(2)} s/step (${result.medianStepMs === null ? 'mean, every step is warm-up' : 'median without warm-up'})`);
+  console.log(
+    `\nSDAM (${args.target} target) from ${args.model}: ${result.steps} steps, ${result.triplesSeen} triples (${result.epochs.toFixed(3)} epochs), ` +
+      `${(stepTime / 1000).toFixed(2)} s/step (${result.medianStepMs === null ? 'mean, every step is warm-up' : 'median without warm-up'})`,
+  );
   EVAL_SETS.forEach((set, i) => {
     const f = result.final[i];
     console.log(`\n${set.name}: ${f.queries} queries, ${f.documents} documents`);
     console.log(row(['', ...METRICS]));
-    const show = (name: string, m: Record<string, number>): void => console.log(row([name, ...METRICS.map((k) => m[k].toFixed(3))]));
+    const show = (name: string, m: Record<string, number>): void =>
+      console.log(row([name, ...METRICS.map((k) => m[k].toFixed(3))]));
     show('BM25 (k1 0.9, b 0.4)', baselines[i]);
     show('pretrained, no fine-tuning', result.initial![i].metrics);
     show('SDAM fine-tuned', f.metrics);

@@ -61,17 +61,29 @@ const model = ContextualModel.fromBert(a.model!, { device: 'cpu', config: { cont
 const before = { live, reserved: cpu.heapBytes() };
 const batch = {
   queries: triples.map((t) => data.queries.get(t.qid)!),
-  documents: [...triples.map((t) => docText(data.corpus.get(t.pos)!)), ...triples.map((t) => docText(data.corpus.get(t.neg)!))],
+  documents: [
+    ...triples.map((t) => docText(data.corpus.get(t.pos)!)),
+    ...triples.map((t) => docText(data.corpus.get(t.neg)!)),
+  ],
 };
 const t0 = performance.now();
 const report: Record<string, unknown> = {
-  mode: a.mode, batch: batchSize, documents: batch.documents.length, context: J, chunk: a.mode === 'cached' ? Number(a.chunk) : null,
-  queryLength: Number(a['query-length']), docLength: Number(a['doc-length']), modelBytes: before.live,
+  mode: a.mode,
+  batch: batchSize,
+  documents: batch.documents.length,
+  context: J,
+  chunk: a.mode === 'cached' ? Number(a.chunk) : null,
+  queryLength: Number(a['query-length']),
+  docLength: Number(a['doc-length']),
+  modelBytes: before.live,
 };
 try {
   const r = contextualStep(model, batch, {
-    queryLength: Number(a['query-length']), docLength: Number(a['doc-length']), contextSeed: 1,
-    gradCache: a.mode === 'cached', chunkSize: a.mode === 'cached' ? Number(a.chunk) : undefined,
+    queryLength: Number(a['query-length']),
+    docLength: Number(a['doc-length']),
+    contextSeed: 1,
+    gradCache: a.mode === 'cached',
+    chunkSize: a.mode === 'cached' ? Number(a.chunk) : undefined,
   });
   report.loss = r.loss;
 } catch (err) {

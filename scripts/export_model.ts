@@ -28,7 +28,11 @@ import { latestCheckpoint, readTrainerState } from '../src/train/checkpoint.js';
 import { replaceDirectory, tempSibling, writeFileAtomic } from '../src/io/atomic.js';
 import type { BertConfig } from '../src/nn/bert.js';
 
-interface Eval { step: number; loss: number; accuracy: number }
+interface Eval {
+  step: number;
+  loss: number;
+  accuracy: number;
+}
 interface Segment {
   run: string;
   date: string;
@@ -47,8 +51,20 @@ interface Segment {
   evals: Eval[];
   note?: string;
 }
-interface RecipeRow { name: string; tokens: number; args: Record<string, unknown>; loss: number; accuracy: number; baseline?: Eval }
-interface Lineage { model: string; segments: Segment[]; recipe: RecipeRow[]; recipeNote?: string }
+interface RecipeRow {
+  name: string;
+  tokens: number;
+  args: Record<string, unknown>;
+  loss: number;
+  accuracy: number;
+  baseline?: Eval;
+}
+interface Lineage {
+  model: string;
+  segments: Segment[];
+  recipe: RecipeRow[];
+  recipeNote?: string;
+}
 type Entry = { kind: string; step: number; loss: number; accuracy?: number; from?: string; source?: string };
 
 const { values: args } = parseArgs({
@@ -72,7 +88,10 @@ function fail(message: string): never {
   console.error(`export_model: ${message}`);
   process.exit(1);
 }
-if (!args.out || (!args.run && !args['recipe-only'])) fail('usage: --run RUN_DIR --out MODEL_DIR [--checkpoint DIR] [--dtype F16|BF16|F32] [--min-gain 0.03] [--ab DIR] | --recipe-only --ab DIR --out MODEL_DIR');
+if (!args.out || (!args.run && !args['recipe-only']))
+  fail(
+    'usage: --run RUN_DIR --out MODEL_DIR [--checkpoint DIR] [--dtype F16|BF16|F32] [--min-gain 0.03] [--ab DIR] | --recipe-only --ab DIR --out MODEL_DIR',
+  );
 const dtype = args.dtype as 'F16' | 'BF16' | 'F32';
 if (!['F16', 'BF16', 'F32'].includes(dtype)) fail(`--dtype must be F16, BF16 or F32, got ${args.dtype}`);
 const minGain = Number(args['min-gain']);
@@ -90,13 +109,17 @@ function readJson<T>(path: string): T {
 function readLog(run: string, upTo: number): Entry[] {
   const path = join(run, 'log.jsonl');
   if (!existsSync(path)) fail(`${path}: missing`);
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l !== '').map((l, i) => {
-    try {
-      return JSON.parse(l) as Entry;
-    } catch {
-      fail(`${path} line ${i + 1}: not valid JSON`);
-    }
-  }).filter((e) => e.step <= upTo);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as Entry;
+      } catch {
+        fail(`${path} line ${i + 1}: not valid JSON`);
+      }
+    })
+    .filter((e) => e.step <= upTo);
 }
 
 /** The last segment of a run's log: entries from its last start entry on. */
@@ -107,7 +130,9 @@ function segmentEntries(log: Entry[]): { start: Entry | undefined; evals: Eval[]
   });
   const entries = log.slice(first);
   const start = entries.find((e) => e.kind === 'start');
-  const evals = entries.filter((e) => e.kind === 'eval').map((e) => ({ step: e.step, loss: round(e.loss), accuracy: round(e.accuracy ?? NaN) }));
+  const evals = entries
+    .filter((e) => e.kind === 'eval')
+    .map((e) => ({ step: e.step, loss: round(e.loss), accuracy: round(e.accuracy ?? NaN) }));
   return { start, evals: evals.filter((e, i) => evals.findIndex((f) => f.step === e.step) === i) };
 }
 
@@ -120,7 +145,9 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
   const checkpoint = args.checkpoint ?? latestCheckpoint(run) ?? fail(`${run}: no checkpoint`);
   const state = readTrainerState(checkpoint);
   const a = state.args as Record<string, unknown>;
-  const corpusInfo = readJson<{ source: string; sourceSha256: string; documents: number; tokens: number }>(join(run, 'tokens.json'));
+  const corpusInfo = readJson<{ source: string; sourceSha256: string; documents: number; tokens: number }>(
+    join(run, 'tokens.json'),
+  );
   const { start, evals } = segmentEntries(readLog(run, state.step));
   if (start === undefined) fail(`${run}/log.jsonl: no start entry (a run from before lineages: export it by hand)`);
   const last = evals.filter((e) => e.step > 0).at(-1) ?? fail(`${run}/log.jsonl: no held-out evaluation after step 0`);
@@ -130,10 +157,13 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
     lineage = readJson<Lineage>(join(initDir, 'pretraining.json'));
     const baseline = args.baseline
       ? baselineEval(args.baseline, corpusInfo.sourceSha256, a)
-      : evals.find((e) => e.step === 0) ?? fail(`${run}/log.jsonl: a segment from ${initDir} has no step-0 evaluation of its starting weights`);
+      : (evals.find((e) => e.step === 0) ??
+        fail(`${run}/log.jsonl: a segment from ${initDir} has no step-0 evaluation of its starting weights`));
     const gain = last.accuracy - baseline.accuracy;
     if (gain < minGain) {
-      fail(`not exported: held-out accuracy ${pct(baseline.accuracy)} -> ${pct(last.accuracy)} at step ${last.step} (+${(100 * gain).toFixed(1)} points; committing weights needs +${(100 * minGain).toFixed(1)})`);
+      fail(
+        `not exported: held-out accuracy ${pct(baseline.accuracy)} -> ${pct(last.accuracy)} at step ${last.step} (+${(100 * gain).toFixed(1)} points; committing weights needs +${(100 * minGain).toFixed(1)})`,
+      );
     }
   }
   lineage.segments.push({
@@ -148,7 +178,16 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
     batchSize: a.batchSize as number,
     seqLen: a.seqLen as number,
     tokens: state.step * (a.batchSize as number) * (a.seqLen as number),
-    args: { lr: a.lr, warmup: a.warmup, schedule: a.schedule, weightDecay: a.weightDecay, clip: a.clip, dropout: a.dropout ?? null, maskRate: a.maskRate ?? 0.15, seed: a.seed },
+    args: {
+      lr: a.lr,
+      warmup: a.warmup,
+      schedule: a.schedule,
+      weightDecay: a.weightDecay,
+      clip: a.clip,
+      dropout: a.dropout ?? null,
+      maskRate: a.maskRate ?? 0.15,
+      seed: a.seed,
+    },
     hardware: args.hardware!,
     evals,
     ...(args.note ? { note: args.note } : {}),
@@ -162,13 +201,18 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
  */
 function baselineEval(dir: string, corpusSha256: string, a: Record<string, unknown>): Eval {
   const info = readJson<{ sourceSha256: string }>(join(dir, 'tokens.json'));
-  if (info.sourceSha256 !== corpusSha256) fail(`${dir}: --baseline ran on another corpus (sha256 ${info.sourceSha256.slice(0, 12)})`);
+  if (info.sourceSha256 !== corpusSha256)
+    fail(`${dir}: --baseline ran on another corpus (sha256 ${info.sourceSha256.slice(0, 12)})`);
   const ckpt = latestCheckpoint(dir) ?? fail(`${dir}: --baseline has no checkpoint (its arguments are read from one)`);
   const b = readTrainerState(ckpt).args as Record<string, unknown>;
   for (const key of ['seed', 'valSequences', 'seqLen', 'batchSize']) {
-    if (b[key] !== a[key]) fail(`${dir}: --baseline has ${key}=${String(b[key])}, the run ${String(a[key])}: not the same held-out set`);
+    if (b[key] !== a[key])
+      fail(`${dir}: --baseline has ${key}=${String(b[key])}, the run ${String(a[key])}: not the same held-out set`);
   }
-  return segmentEntries(readLog(dir, Infinity)).evals.find((e) => e.step === 0) ?? fail(`${dir}/log.jsonl: --baseline has no step-0 evaluation`);
+  return (
+    segmentEntries(readLog(dir, Infinity)).evals.find((e) => e.step === 0) ??
+    fail(`${dir}/log.jsonl: --baseline has no step-0 evaluation`)
+  );
 }
 
 // --- A/B runs for the recipe table -------------------------------------------------------------
@@ -183,9 +227,19 @@ function addRecipe(lineage: Lineage, abDir: string): void {
     const end = ev.filter((e) => e.step === s.step).at(-1);
     if (end === undefined) continue; // stopped before its final evaluation
     const row: RecipeRow = {
-      name, tokens: s.step * (sa.batchSize as number) * (sa.seqLen as number),
-      args: { lr: sa.lr, warmup: sa.warmup, schedule: sa.schedule, dropout: sa.dropout ?? null, maskRate: sa.maskRate ?? 0.15, batchSize: sa.batchSize, seqLen: sa.seqLen },
-      loss: end.loss, accuracy: end.accuracy,
+      name,
+      tokens: s.step * (sa.batchSize as number) * (sa.seqLen as number),
+      args: {
+        lr: sa.lr,
+        warmup: sa.warmup,
+        schedule: sa.schedule,
+        dropout: sa.dropout ?? null,
+        maskRate: sa.maskRate ?? 0.15,
+        batchSize: sa.batchSize,
+        seqLen: sa.seqLen,
+      },
+      loss: end.loss,
+      accuracy: end.accuracy,
       ...(ev[0]?.step === 0 ? { baseline: ev[0] } : {}),
     };
     lineage.recipe = [...lineage.recipe.filter((r) => r.name !== name), row];
@@ -199,7 +253,9 @@ function renderCard(lineage: Lineage, c: BertConfig, numParameters: number): str
   const evalRows: string[] = [];
   for (const [i, g] of lineage.segments.entries()) {
     for (const e of g.evals) {
-      evalRows.push(`| ${i + 1} | ${e.step} | ${millions(before + e.step * g.batchSize * g.seqLen)} | ${e.loss.toFixed(3)} | ${pct(e.accuracy)} |`);
+      evalRows.push(
+        `| ${i + 1} | ${e.step} | ${millions(before + e.step * g.batchSize * g.seqLen)} | ${e.loss.toFixed(3)} | ${pct(e.accuracy)} |`,
+      );
     }
     before += g.tokens;
   }
@@ -243,7 +299,10 @@ segment's starting weights on that set, which is how a segment's gain is measure
 | segment | step | tokens seen in all | loss | accuracy |
 |---|---|---|---|---|
 ${evalRows.join('\n')}
-${recipeRows.length === 0 ? '' : `
+${
+  recipeRows.length === 0
+    ? ''
+    : `
 ## Recipe, decided by A/B runs
 
 Short runs from the same starting weights at an equal token budget (linear warm-up, then linear
@@ -252,7 +311,8 @@ decay to zero), scored on the same held-out set (masked-token accuracy, 15% mask
 | run | recipe | tokens | held-out loss | accuracy |
 |---|---|---|---|---|
 ${recipeRows.join('\n')}
-${lineage.recipeNote ? `\n${lineage.recipeNote}\n` : ''}`}
+${lineage.recipeNote ? `\n${lineage.recipeNote}\n` : ''}`
+}
 ## Use
 
 Fine-tune as a biencoder: \`npx tsx examples/train_sdam.ts\` or \`npx retrograd train --model ${args.out} ...\`.
@@ -295,5 +355,7 @@ if (args['recipe-only']) {
   replaceDirectory(tmp, out);
   loaded.mlm!.dispose();
   const total = lineage.segments.reduce((sum, g) => sum + g.tokens, 0);
-  console.log(`${out}: segment ${lineage.segments.length}, ${millions(total)} tokens in all, ${dtype} weights, held-out accuracy ${pct(accuracy)}`);
+  console.log(
+    `${out}: segment ${lineage.segments.length}, ${millions(total)} tokens in all, ${dtype} weights, held-out accuracy ${pct(accuracy)}`,
+  );
 }

@@ -53,10 +53,20 @@ const { values: args } = parseArgs({
   },
 });
 
-interface Checkpoint { tokens: number; source: string; dir: string }
+interface Checkpoint {
+  tokens: number;
+  source: string;
+  dir: string;
+}
 interface Row {
-  tokens: number; source: string; loss: string; seed: number; set: string;
-  untuned: Record<string, number>; tuned: Record<string, number>; msPerStep: number | null;
+  tokens: number;
+  source: string;
+  loss: string;
+  seed: number;
+  set: string;
+  untuned: Record<string, number>;
+  tuned: Record<string, number>;
+  msPerStep: number | null;
 }
 
 const EVAL_SETS: EvalSet[] = [
@@ -66,13 +76,16 @@ const EVAL_SETS: EvalSet[] = [
 
 function positive(name: keyof typeof args, integer: boolean): number {
   const n = Number(args[name]);
-  if (!(n > 0) || (integer && !Number.isSafeInteger(n))) throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${args[name]}`);
+  if (!(n > 0) || (integer && !Number.isSafeInteger(n)))
+    throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${args[name]}`);
   return n;
 }
 
 /** Tokens of the shipped weights: the sum over the lineage's segments (pretraining.json). */
 function shippedTokens(): number {
-  const lineage = JSON.parse(readFileSync(join(SHIPPED, 'pretraining.json'), 'utf8')) as { segments: { tokens: number }[] };
+  const lineage = JSON.parse(readFileSync(join(SHIPPED, 'pretraining.json'), 'utf8')) as {
+    segments: { tokens: number }[];
+  };
   return lineage.segments.reduce((s, seg) => s + seg.tokens, 0);
 }
 
@@ -86,7 +99,8 @@ function defaultCheckpoints(): string {
 /** Materialise a checkpoint source as a model directory under --out/checkpoints (atomically). */
 async function materialise(tokens: number, source: string, out: string): Promise<string> {
   if (source !== 'random' && !source.startsWith('git:')) {
-    if (!existsSync(join(source, 'config.json'))) throw new Error(`--checkpoints: ${source} is not a model directory (no config.json)`);
+    if (!existsSync(join(source, 'config.json')))
+      throw new Error(`--checkpoints: ${source} is not a model directory (no config.json)`);
     return source;
   }
   const dir = join(out, 'checkpoints', `${tokens}`);
@@ -105,7 +119,9 @@ async function materialise(tokens: number, source: string, out: string): Promise
     } else {
       const rev = source.slice(4);
       for (const file of MODEL_FILES) {
-        const bytes = execFileSync('git', ['-C', ROOT, 'show', `${rev}:models/bert-mini-retrograd/${file}`], { maxBuffer: 1 << 27 });
+        const bytes = execFileSync('git', ['-C', ROOT, 'show', `${rev}:models/bert-mini-retrograd/${file}`], {
+          maxBuffer: 1 << 27,
+        });
         writeFileSync(join(tmp, file), bytes);
       }
     }
@@ -121,7 +137,8 @@ function parseCheckpoints(spec: string): { tokens: number; source: string }[] {
   return spec.split(',').map((item) => {
     const eq = item.indexOf('=');
     const tokens = Number(item.slice(0, eq));
-    if (eq < 0 || !Number.isSafeInteger(tokens) || tokens < 0) throw new Error(`--checkpoints: "${item}" is not TOKENS=SOURCE with a whole number of tokens`);
+    if (eq < 0 || !Number.isSafeInteger(tokens) || tokens < 0)
+      throw new Error(`--checkpoints: "${item}" is not TOKENS=SOURCE with a whole number of tokens`);
     return { tokens, source: item.slice(eq + 1) };
   });
 }
@@ -138,16 +155,33 @@ async function runCell(ck: Checkpoint, loss: string, seed: number, out: string):
   if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as TrainBiencoderResult;
   console.error(`pretraining-study: ${ck.tokens} tokens (${ck.source}), ${loss}, seed ${seed} -> ${dir}`);
   return trainBiencoder({
-    model: ck.dir, data: join(ROOT, 'data', 'pkgdesc-train'), out: dir, loss: lossSpec(loss), pooling: 'mean',
-    batchSize: positive('batch-size', true), queryLength: 32, docLength: 128, lr: positive('lr', false),
-    gamma: 0.99999, weightDecay: 1e-6, clip: 0, steps: positive('steps', true), seed,
-    evalEvery: 0, patience: 1, evalSets: EVAL_SETS, evalInitial: true,
+    model: ck.dir,
+    data: join(ROOT, 'data', 'pkgdesc-train'),
+    out: dir,
+    loss: lossSpec(loss),
+    pooling: 'mean',
+    batchSize: positive('batch-size', true),
+    queryLength: 32,
+    docLength: 128,
+    lr: positive('lr', false),
+    gamma: 0.99999,
+    weightDecay: 1e-6,
+    clip: 0,
+    steps: positive('steps', true),
+    seed,
+    evalEvery: 0,
+    patience: 1,
+    evalSets: EVAL_SETS,
+    evalInitial: true,
     evalQueries: args['eval-queries'] === undefined ? undefined : positive('eval-queries', true),
-    internalsEvery: 0, device: 'cpu',
+    internalsEvery: 0,
+    device: 'cpu',
   });
 }
 
-function mean(xs: number[]): number { return xs.reduce((a, b) => a + b, 0) / xs.length; }
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
 
 function figure(rows: Row[]): TopLevelSpec {
   // one point per (checkpoint, set, curve): the untuned checkpoint and each loss, seeds averaged
@@ -158,21 +192,35 @@ function figure(rows: Row[]): TopLevelSpec {
     const [tokens, set] = [group[0].tokens, group[0].set];
     points.push({ tokens: tokens / 1e6, set, curve: 'untuned', ndcg: mean(group.map((r) => r.untuned['nDCG@10'])) });
     for (const loss of new Set(group.map((r) => r.loss))) {
-      points.push({ tokens: tokens / 1e6, set, curve: loss === 'sdam' ? 'SDAM (adaptive)' : 'InfoNCE', ndcg: mean(group.filter((r) => r.loss === loss).map((r) => r.tuned['nDCG@10'])) });
+      points.push({
+        tokens: tokens / 1e6,
+        set,
+        curve: loss === 'sdam' ? 'SDAM (adaptive)' : 'InfoNCE',
+        ndcg: mean(group.filter((r) => r.loss === loss).map((r) => r.tuned['nDCG@10'])),
+      });
     }
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Fine-tuning from checkpoints at increasing pretraining tokens', subtitle: `equal budgets: ${args.steps} steps of ${args['batch-size']} triples, lr ${args.lr}; nDCG@10` },
+    title: {
+      text: 'Fine-tuning from checkpoints at increasing pretraining tokens',
+      subtitle: `equal budgets: ${args.steps} steps of ${args['batch-size']} triples, lr ${args.lr}; nDCG@10`,
+    },
     data: { values: points },
     facet: { column: { field: 'set', type: 'nominal', title: null, sort: EVAL_SETS.map((s) => s.name) } },
     spec: {
-      width: 300, height: 240,
+      width: 300,
+      height: 240,
       mark: { type: 'line', point: true },
       encoding: {
         x: { field: 'tokens', type: 'quantitative', title: 'pretraining tokens (millions)' },
         y: { field: 'ndcg', type: 'quantitative', title: 'nDCG@10' },
-        color: { field: 'curve', type: 'nominal', title: null, scale: { domain: ['untuned', 'SDAM (adaptive)', 'InfoNCE'], range: ['#999999', '#d62728', '#1f77b4'] } },
+        color: {
+          field: 'curve',
+          type: 'nominal',
+          title: null,
+          scale: { domain: ['untuned', 'SDAM (adaptive)', 'InfoNCE'], range: ['#999999', '#d62728', '#1f77b4'] },
+        },
       },
     },
     config: { background: 'white', font: 'DejaVu Sans, sans-serif' },
@@ -180,16 +228,24 @@ function figure(rows: Row[]): TopLevelSpec {
 }
 
 function table(rows: Row[]): string {
-  const lines = ['| pretraining tokens | set | untuned | loss | nDCG@10 | MRR@10 | seeds | s/step |', '|---|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| pretraining tokens | set | untuned | loss | nDCG@10 | MRR@10 | seeds | s/step |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   const groups = new Map<string, Row[]>();
-  for (const r of rows) groups.set(`${r.tokens}|${r.set}|${r.loss}`, [...(groups.get(`${r.tokens}|${r.set}|${r.loss}`) ?? []), r]);
+  for (const r of rows)
+    groups.set(`${r.tokens}|${r.set}|${r.loss}`, [...(groups.get(`${r.tokens}|${r.set}|${r.loss}`) ?? []), r]);
   for (const g of groups.values()) {
     const spread = (k: string): string => {
       const xs = g.map((r) => r.tuned[k]);
-      return g.length > 1 ? `${mean(xs).toFixed(3)} ± ${((Math.max(...xs) - Math.min(...xs)) / 2).toFixed(3)}` : xs[0].toFixed(3);
+      return g.length > 1
+        ? `${mean(xs).toFixed(3)} ± ${((Math.max(...xs) - Math.min(...xs)) / 2).toFixed(3)}`
+        : xs[0].toFixed(3);
     };
     const step = g.map((r) => r.msPerStep).filter((x): x is number => x !== null);
-    lines.push(`| ${(g[0].tokens / 1e6).toFixed(1)}M | ${g[0].set} | ${mean(g.map((r) => r.untuned['nDCG@10'])).toFixed(3)} | ${g[0].loss} | ${spread('nDCG@10')} | ${spread('MRR@10')} | ${g.length} | ${step.length ? (mean(step) / 1000).toFixed(2) : '-'} |`);
+    lines.push(
+      `| ${(g[0].tokens / 1e6).toFixed(1)}M | ${g[0].set} | ${mean(g.map((r) => r.untuned['nDCG@10'])).toFixed(3)} | ${g[0].loss} | ${spread('nDCG@10')} | ${spread('MRR@10')} | ${g.length} | ${step.length ? (mean(step) / 1000).toFixed(2) : '-'} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -200,7 +256,9 @@ async function main(): Promise<void> {
   const losses = args.losses!.split(',');
   losses.forEach(lossSpec); // every flag is checked before any work starts
   const seeds = positive('seeds', true);
-  positive('steps', true); positive('batch-size', true); positive('lr', false);
+  positive('steps', true);
+  positive('batch-size', true);
+  positive('lr', false);
   if (args['eval-queries'] !== undefined) positive('eval-queries', true);
   await initDevice('cpu');
 
@@ -211,14 +269,30 @@ async function main(): Promise<void> {
       for (let seed = 0; seed < seeds; seed++) {
         const r = await runCell(ck, loss, seed, out);
         if (r.interrupted) throw new Error(`interrupted by ${r.interrupted}; rerun the command to continue`);
-        EVAL_SETS.forEach((set, i) => rows.push({
-          tokens, source, loss, seed, set: set.name, untuned: r.initial![i].metrics, tuned: r.final[i].metrics, msPerStep: r.medianStepMs,
-        }));
+        EVAL_SETS.forEach((set, i) =>
+          rows.push({
+            tokens,
+            source,
+            loss,
+            seed,
+            set: set.name,
+            untuned: r.initial![i].metrics,
+            tuned: r.final[i].metrics,
+            msPerStep: r.medianStepMs,
+          }),
+        );
       }
     }
   }
 
-  const settings = { steps: Number(args.steps), batchSize: Number(args['batch-size']), lr: Number(args.lr), temperature: Number(args.temperature), evalQueries: args['eval-queries'] ?? 'all', seeds };
+  const settings = {
+    steps: Number(args.steps),
+    batchSize: Number(args['batch-size']),
+    lr: Number(args.lr),
+    temperature: Number(args.temperature),
+    evalQueries: args['eval-queries'] ?? 'all',
+    seeds,
+  };
   writeFileAtomic(join(out, 'results.json'), `${JSON.stringify({ settings, rows }, null, 1)}\n`);
   const md = table(rows);
   writeFileAtomic(join(out, 'table.md'), md);

@@ -2,10 +2,39 @@
 // modules and models (src/nn), training, losses and evaluation (src/train).
 
 export * from './tensor/backend.js';
-export { Tensor, tensor, fromArray, empty, full, zeros, ones, scalar, arange, rand, randn, randint } from './tensor/tensor.js';
+export {
+  Tensor,
+  tensor,
+  fromArray,
+  empty,
+  full,
+  zeros,
+  ones,
+  scalar,
+  arange,
+  rand,
+  randn,
+  randint,
+} from './tensor/tensor.js';
 export type { Shape, NestedArray, TensorOptions } from './tensor/tensor.js';
-export { registerDevice, getDevice, initDevice, setDefaultDevice, getDefaultDevice, knownDevices } from './tensor/device.js';
-export { tidy, tidyLocal, consume, keep, liveStorages, liveBytes, peakLiveBytes, resetPeakLiveBytes } from './tensor/memory.js';
+export {
+  registerDevice,
+  getDevice,
+  initDevice,
+  setDefaultDevice,
+  getDefaultDevice,
+  knownDevices,
+} from './tensor/device.js';
+export {
+  tidy,
+  tidyLocal,
+  consume,
+  keep,
+  liveStorages,
+  liveBytes,
+  peakLiveBytes,
+  resetPeakLiveBytes,
+} from './tensor/memory.js';
 export { Generator, manualSeed, defaultGenerator } from './tensor/random.js';
 export { RefBackend } from './tensor/backends/ref.js';
 export { CpuBackend } from './tensor/backends/cpu/index.js';
@@ -22,7 +51,20 @@ export { clsPool, meanPool, pool } from './nn/pooling.js';
 export type { PoolingConfig, PoolingMode } from './nn/pooling.js';
 export { loadModelDir, saveModelDir, ModelDirError } from './nn/model-dir.js';
 export { BertTokenizer } from './nn/tokenizer.js';
-export { readSafetensors, writeSafetensors, parseSafetensors, serializeSafetensors, SafetensorsError } from './nn/safetensors.js';
+export {
+  readSafetensors,
+  writeSafetensors,
+  parseSafetensors,
+  serializeSafetensors,
+  SafetensorsError,
+} from './nn/safetensors.js';
 export { infoNCE } from './train/losses.js';
-export { ContextualModel, CONTEXTUAL_DEFAULTS, isContextualDir, sampleContext, saveContext, loadContext } from './nn/contextual.js';
+export {
+  ContextualModel,
+  CONTEXTUAL_DEFAULTS,
+  isContextualDir,
+  sampleContext,
+  saveContext,
+  loadContext,
+} from './nn/contextual.js';
 export type { ContextualConfig, TextKind } from './nn/contextual.js';

@@ -4,8 +4,22 @@
 
 import { describe, expect, it } from 'vitest';
 import {
-  Linear, LayerNorm, AdamW, Module, Tensor, tensor, randn, grad, noGrad, tidy, liveStorages,
-  manualSeed, Generator, ops, randint, tidyLocal,
+  Linear,
+  LayerNorm,
+  AdamW,
+  Module,
+  Tensor,
+  tensor,
+  randn,
+  grad,
+  noGrad,
+  tidy,
+  liveStorages,
+  manualSeed,
+  Generator,
+  ops,
+  randint,
+  tidyLocal,
 } from '../src/index.js';
 import { TOL, assertClose } from './util/close.js';
 
@@ -44,7 +58,13 @@ describe('graph shapes', () => {
 
 describe('reading gradients of intermediate tensors', () => {
   it('retainGrad stores the gradient of a non-leaf', () => {
-    const w = tensor([[1, 2], [3, 4]], { ...f64, requiresGrad: true });
+    const w = tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { ...f64, requiresGrad: true },
+    );
     const h = w.matmul(tensor([[1], [1]], f64)).retainGrad(); // [2, 1]
     h.square().sum().backward();
     assertClose(h.grad!.toArray(), [6, 14], TOL.f64, 'dh = 2h');
@@ -147,13 +167,15 @@ function trainTrajectory(seed: number, steps: number): number[] {
   const y = randint(0, 4, [32]);
   const losses: number[] = [];
   for (let s = 0; s < steps; s++) {
-    losses.push(tidy(() => {
-      opt.zeroGrad();
-      const loss = ops.crossEntropy(model.forward(x), y);
-      loss.backward();
-      opt.step();
-      return loss.item();
-    }));
+    losses.push(
+      tidy(() => {
+        opt.zeroGrad();
+        const loss = ops.crossEntropy(model.forward(x), y);
+        loss.backward();
+        opt.step();
+        return loss.item();
+      }),
+    );
   }
   opt.dispose();
   model.dispose();

@@ -27,14 +27,39 @@ let triples: Triple[] = [];
 beforeAll(async () => {
   ({ dataDir, modelDir } = await writeSyntheticRetrieval(join(work, 'synthetic')));
   file = join(work, 'batches.jsonl.gz');
-  await runCli([registerCluster], ['cluster', '--data', dataDir, '--batch-size', '6', '--cluster-size', '6', '--dims', '8', '--seed', '2', '--out', file]);
+  await runCli(
+    [registerCluster],
+    [
+      'cluster',
+      '--data',
+      dataDir,
+      '--batch-size',
+      '6',
+      '--cluster-size',
+      '6',
+      '--dims',
+      '8',
+      '--seed',
+      '2',
+      '--out',
+      file,
+    ],
+  );
   triples = await readTriples(join(dataDir, 'triples', 'train.jsonl.gz'));
 }, 60_000);
 
-const plan = (path: string, batchSize = 6, sha256?: string): BatchPlan => BatchPlan.create(triples, {
-  batching: { kind: 'file', path, sha256 }, filter: { kind: 'none' }, layout: 'positives', batchSize, seed: 1,
-  queryText: () => '', docText: () => '', queryLength: 8, docLength: 8,
-});
+const plan = (path: string, batchSize = 6, sha256?: string): BatchPlan =>
+  BatchPlan.create(triples, {
+    batching: { kind: 'file', path, sha256 },
+    filter: { kind: 'none' },
+    layout: 'positives',
+    batchSize,
+    seed: 1,
+    queryText: () => '',
+    docText: () => '',
+    queryLength: 8,
+    docLength: 8,
+  });
 
 describe('batches from a file', () => {
   it('are epoch 0 as written, then the same batches in a seeded order per epoch', async () => {
@@ -57,10 +82,20 @@ describe('batches from a file', () => {
       writeFileSync(path, rs.map((r) => `${JSON.stringify(r)}\n`).join(''));
       return path;
     };
-    const other = write('other.jsonl', rows.map((r, i) => (i === 1 ? { ...r, qids: ['q:elsewhere', ...(r.qids as string[]).slice(1)] } : r)));
-    expect(() => plan(other)).toThrow(/other\.jsonl line 2: triple \d+ is \(q:[\w-]+, [\w-]+\) in the data, the file says \(q:elsewhere, [\w-]+\): written for other data\?$/);
-    expect(() => plan(file, 4)).toThrow(/batches\.jsonl\.gz line 1: a batch of 6 triples, the batch size is 4 \(cluster --batch-size must match\)$/);
-    const qrelsOnly = write('qrels.jsonl', rows.map(({ triples: _t, ...r }) => r));
+    const other = write(
+      'other.jsonl',
+      rows.map((r, i) => (i === 1 ? { ...r, qids: ['q:elsewhere', ...(r.qids as string[]).slice(1)] } : r)),
+    );
+    expect(() => plan(other)).toThrow(
+      /other\.jsonl line 2: triple \d+ is \(q:[\w-]+, [\w-]+\) in the data, the file says \(q:elsewhere, [\w-]+\): written for other data\?$/,
+    );
+    expect(() => plan(file, 4)).toThrow(
+      /batches\.jsonl\.gz line 1: a batch of 6 triples, the batch size is 4 \(cluster --batch-size must match\)$/,
+    );
+    const qrelsOnly = write(
+      'qrels.jsonl',
+      rows.map(({ triples: _t, ...r }) => r),
+    );
     expect(() => plan(qrelsOnly)).toThrow(/qrels\.jsonl line 1: no "triples" list/);
     const twice = write('twice.jsonl', [rows[0], rows[0], rows[2], rows[3]]);
     expect(() => plan(twice)).toThrow(/twice\.jsonl line 2: triple \d+ is already in the batch of line 1$/);
@@ -71,7 +106,9 @@ describe('batches from a file', () => {
     const plain = join(work, 'plain.jsonl');
     writeFileSync(plain, gunzipSync(readFileSync(file)));
     expect(readBatchFile(plain, triples, 6)).toEqual(rows.map((r) => r.triples));
-    expect(() => plan(plain, 6, '0'.repeat(64))).toThrow(/plain\.jsonl: the file changed \(SHA-256 differs from the run's\)$/);
+    expect(() => plan(plain, 6, '0'.repeat(64))).toThrow(
+      /plain\.jsonl: the file changed \(SHA-256 differs from the run's\)$/,
+    );
     const broken = join(work, 'broken.jsonl.gz');
     writeFileSync(broken, readFileSync(file).subarray(0, 20));
     expect(() => plan(broken)).toThrow(/broken\.jsonl\.gz: not valid gzip data/);
@@ -79,15 +116,42 @@ describe('batches from a file', () => {
   });
 
   it('train --batches FILE runs both model types, and refuses --batching contextual beside it', async () => {
-    const base = ['train', '--model', modelDir, '--data', dataDir, '--loss', 'infonce', '--batches', file, '--batch-size', '6', '--steps', '5',
-      '--query-length', '8', '--doc-length', '24', '--save-every', '2'];
+    const base = [
+      'train',
+      '--model',
+      modelDir,
+      '--data',
+      dataDir,
+      '--loss',
+      'infonce',
+      '--batches',
+      file,
+      '--batch-size',
+      '6',
+      '--steps',
+      '5',
+      '--query-length',
+      '8',
+      '--doc-length',
+      '24',
+      '--save-every',
+      '2',
+    ];
     await runCli([registerTrain], [...base, '--out', join(work, 'bi')]);
-    await runCli([registerTrain], [...base, '--out', join(work, 'cde'), '--model-type', 'contextual', '--context-size', '4', '--chunk-size', '4']);
+    await runCli(
+      [registerTrain],
+      [...base, '--out', join(work, 'cde'), '--model-type', 'contextual', '--context-size', '4', '--chunk-size', '4'],
+    );
     for (const run of ['bi', 'cde']) {
-      const log = readFileSync(join(work, run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const log = readFileSync(join(work, run, 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(log.filter((e) => e.kind === 'train')).toHaveLength(5);
       expect(log.filter((e) => e.kind === 'batching').map((e) => e.epoch)).toEqual([0, 1]);
     }
-    await expect(runCli([registerTrain], [...base, '--out', join(work, 'both'), '--batching', 'contextual'])).rejects.toThrow(/^--batches FILE replaces --batching; give one of them$/);
+    await expect(
+      runCli([registerTrain], [...base, '--out', join(work, 'both'), '--batching', 'contextual']),
+    ).rejects.toThrow(/^--batches FILE replaces --batching; give one of them$/);
   }, 180_000);
 });

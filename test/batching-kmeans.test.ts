@@ -15,7 +15,13 @@ function unit(v: number[]): number[] {
 }
 
 /** `groups` unit directions in `dim` dims (orthogonal basis vectors), `per` noisy unit points each. */
-function blobs(groups: number, per: number, dim: number, noise: number, seed: number): { x: Float32Array; labels: number[] } {
+function blobs(
+  groups: number,
+  per: number,
+  dim: number,
+  noise: number,
+  seed: number,
+): { x: Float32Array; labels: number[] } {
   const g = new Generator(seed);
   const rows: number[] = [];
   const labels: number[] = [];
@@ -56,8 +62,14 @@ describe('kmeans', () => {
       // Each centroid is the unit mean of its rows, and every row's nearest centroid is its own.
       const again = nearestCentroids(x, 100, 8, r.centroids, 4, 'cpu-ref');
       expect(Array.from(again.assignments)).toEqual(Array.from(r.assignments));
-      for (let j = 0; j < 4; j++) assertClose(Math.hypot(...r.centroids.subarray(j * 8, j * 8 + 8)), 1, TOL.f32, `|c${j}|`);
-      assertClose(r.objective, again.similarities.reduce((s, v) => s + v, 0), TOL.f32Loose, 'objective');
+      for (let j = 0; j < 4; j++)
+        assertClose(Math.hypot(...r.centroids.subarray(j * 8, j * 8 + 8)), 1, TOL.f32, `|c${j}|`);
+      assertClose(
+        r.objective,
+        again.similarities.reduce((s, v) => s + v, 0),
+        TOL.f32Loose,
+        'objective',
+      );
     }
   });
 

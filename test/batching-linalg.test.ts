@@ -8,7 +8,12 @@
 import { describe, expect, it } from 'vitest';
 import { Generator } from '../src/tensor/random.js';
 import {
-  csrFromDense, csrTimesDense, csrTransposeTimesDense, jacobiEigen, mgsQr, randomizedSvd,
+  csrFromDense,
+  csrTimesDense,
+  csrTransposeTimesDense,
+  jacobiEigen,
+  mgsQr,
+  randomizedSvd,
 } from '../src/train/batching/linalg.js';
 import { embedPairs, tfidfMatrix } from '../src/train/batching/embed.js';
 import { assertClose, TOL } from './util/close.js';
@@ -89,13 +94,21 @@ describe('randomizedSvd', () => {
     const y = gaussian(n, r, 22);
     const sigma = Array.from({ length: r }, (_, j) => 10 * 0.5 ** j);
     const a = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let t = 0; t < r; t++) a[i * n + j] += x[i * r + t] * sigma[t] * y[j * r + t];
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) for (let t = 0; t < r; t++) a[i * n + j] += x[i * r + t] * sigma[t] * y[j * r + t];
     const ref = hestenesSvd(a, m, n);
-    const svd = randomizedSvd(csrFromDense(a, m, n), { rank: 5, oversample: 10, powerIterations: 2, seed: 7, device: 'cpu-ref' });
+    const svd = randomizedSvd(csrFromDense(a, m, n), {
+      rank: 5,
+      oversample: 10,
+      powerIterations: 2,
+      seed: 7,
+      device: 'cpu-ref',
+    });
     // The sketch misses the tail beyond rank + oversample = 15, whose mass is 10·0.5^15 ≈ 3e-4 of σ1:
     // the top five come out to better than 1e-8 relative.
     assertClose(svd.s, ref.s.slice(0, 5), { atol: 0, rtol: 1e-8 }, 'singular values');
-    for (let j = 0; j < 5; j++) assertClose(absCos(column(svd.u, m, 5, j), ref.u[j]), 1, { atol: 1e-8, rtol: 0 }, `u[${j}]`);
+    for (let j = 0; j < 5; j++)
+      assertClose(absCos(column(svd.u, m, 5, j), ref.u[j]), 1, { atol: 1e-8, rtol: 0 }, `u[${j}]`);
   });
 
   it('gives the closed-form SVD of a permuted diagonal matrix', () => {
@@ -115,7 +128,8 @@ describe('randomizedSvd', () => {
     const x = gaussian(m, 2, 5);
     const y = gaussian(n, 2, 6);
     const a = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) a[i * n + j] = x[i * 2] * y[j * 2] + x[i * 2 + 1] * y[j * 2 + 1];
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) a[i * n + j] = x[i * 2] * y[j * 2] + x[i * 2 + 1] * y[j * 2 + 1];
     const ref = hestenesSvd(a, m, n);
     const svd = randomizedSvd(csrFromDense(a, m, n), { rank: 4, seed: 2, device: 'cpu-ref' });
     assertClose(svd.s.slice(0, 2), ref.s.slice(0, 2), { atol: 0, rtol: 1e-10 }, 'nonzero singular values');
@@ -137,7 +151,9 @@ describe('randomizedSvd', () => {
   });
 
   it('rejects a rank beyond the matrix', () => {
-    expect(() => randomizedSvd(csrFromDense(gaussian(3, 5, 1), 3, 5), { rank: 4 })).toThrow('rank 4 exceeds min(rows, cols) = 3 of the 3x5 matrix');
+    expect(() => randomizedSvd(csrFromDense(gaussian(3, 5, 1), 3, 5), { rank: 4 })).toThrow(
+      'rank 4 exceeds min(rows, cols) = 3 of the 3x5 matrix',
+    );
   });
 });
 
@@ -147,8 +163,14 @@ describe('building blocks', () => {
     const y = gaussian(m, l, 8);
     const q = mgsQr(y, m, l);
     const gram = new Float64Array(l * l);
-    for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) for (let r = 0; r < m; r++) gram[i * l + j] += q[r * l + i] * q[r * l + j];
-    assertClose(gram, Array.from({ length: l * l }, (_, t) => (t % (l + 1) === 0 ? 1 : 0)), { atol: 1e-13, rtol: 0 }, 'QᵀQ');
+    for (let i = 0; i < l; i++)
+      for (let j = 0; j < l; j++) for (let r = 0; r < m; r++) gram[i * l + j] += q[r * l + i] * q[r * l + j];
+    assertClose(
+      gram,
+      Array.from({ length: l * l }, (_, t) => (t % (l + 1) === 0 ? 1 : 0)),
+      { atol: 1e-13, rtol: 0 },
+      'QᵀQ',
+    );
     // Y = Q·(QᵀY): the projection onto span(Q) leaves Y unchanged.
     const proj = new Float64Array(m * l);
     for (let j = 0; j < l; j++) {
@@ -179,7 +201,12 @@ describe('building blocks', () => {
     for (let j = 0; j < n; j++) {
       const v = column(eig.vectors, n, n, j);
       const tv = v.map((_, i) => v.reduce((s, vk, k) => s + t[i * n + k] * vk, 0));
-      assertClose(tv, v.map((x) => x * eig.values[j]), { atol: 1e-13, rtol: 0 }, `T·v[${j}]`);
+      assertClose(
+        tv,
+        v.map((x) => x * eig.values[j]),
+        { atol: 1e-13, rtol: 0 },
+        `T·v[${j}]`,
+      );
     }
   });
 
@@ -191,10 +218,12 @@ describe('building blocks', () => {
     const y = gaussian(7, 3, 14);
     const ax = new Float64Array(7 * 3);
     const aty = new Float64Array(5 * 3);
-    for (let i = 0; i < 7; i++) for (let j = 0; j < 5; j++) for (let t = 0; t < 3; t++) {
-      ax[i * 3 + t] += dense[i * 5 + j] * x[j * 3 + t];
-      aty[j * 3 + t] += dense[i * 5 + j] * y[i * 3 + t];
-    }
+    for (let i = 0; i < 7; i++)
+      for (let j = 0; j < 5; j++)
+        for (let t = 0; t < 3; t++) {
+          ax[i * 3 + t] += dense[i * 5 + j] * x[j * 3 + t];
+          aty[j * 3 + t] += dense[i * 5 + j] * y[i * 3 + t];
+        }
     assertClose(csrTimesDense(a, x, 3), ax, TOL.f64, 'A·X');
     assertClose(csrTransposeTimesDense(a, y, 3), aty, TOL.f64, 'Aᵀ·Y');
   });
@@ -222,10 +251,12 @@ describe('TF-IDF and the pair embedder', () => {
 
   it('gives unit query and document rows, shared texts share a row, and is deterministic per seed', () => {
     const topics = ['font', 'kernel', 'python', 'audio', 'network', 'game'];
-    const pairs = topics.flatMap((t, i) => [0, 1, 2].map((k) => ({
-      query: `${t} tool ${k}`,
-      doc: `${t} ${topics[(i + 1) % 6]} library ${t} files ${k === 0 ? 'editor' : 'viewer'}`,
-    })));
+    const pairs = topics.flatMap((t, i) =>
+      [0, 1, 2].map((k) => ({
+        query: `${t} tool ${k}`,
+        doc: `${t} ${topics[(i + 1) % 6]} library ${t} files ${k === 0 ? 'editor' : 'viewer'}`,
+      })),
+    );
     pairs.push({ query: pairs[0].query, doc: pairs[1].doc });
     const a = embedPairs(pairs, { dims: 4, seed: 5 });
     const b = embedPairs(pairs, { dims: 4, seed: 5 });
@@ -240,6 +271,8 @@ describe('TF-IDF and the pair embedder', () => {
     }
     expect(Array.from(a.queries.subarray(18 * 4, 19 * 4))).toEqual(Array.from(a.queries.subarray(0, 4)));
     expect(Array.from(a.docs.subarray(18 * 4, 19 * 4))).toEqual(Array.from(a.docs.subarray(4, 8)));
-    expect(() => embedPairs(pairs, { dims: 400 })).toThrow(/--dims 400 exceeds what 30 distinct texts over \d+ terms \(df >= 2\) allow/);
+    expect(() => embedPairs(pairs, { dims: 400 })).toThrow(
+      /--dims 400 exceeds what 30 distinct texts over \d+ terms \(df >= 2\) allow/,
+    );
   });
 });

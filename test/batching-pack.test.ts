@@ -25,7 +25,11 @@ describe('packing', () => {
   it('lays the clusters out contiguously: big ones split, small ones merge with their neighbours', () => {
     const { batches, dropped } = layoutBatches(clusters, 5);
     expect(batches.map((b) => b.examples)).toEqual([
-      [0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11, 12, 13, 14], [15, 16, 17, 18, 19], [20, 21, 22, 23, 24],
+      [0, 1, 2, 3, 4],
+      [5, 6, 7, 8, 9],
+      [10, 11, 12, 13, 14],
+      [15, 16, 17, 18, 19],
+      [20, 21, 22, 23, 24],
     ]);
     expect(batches.map((b) => b.clusters)).toEqual([[10], [10, 11, 12], [12, 13], [13], [13, 14, 15]]);
     expect(dropped).toEqual([25, 26, 27]);
@@ -40,7 +44,9 @@ describe('packing', () => {
       const p = packBatches(clusters, { batchSize: 5, seed: 3, dropLast });
       const all = [...p.batches.flatMap((b) => b.examples), ...p.dropped].sort((a, b) => a - b);
       expect(all).toEqual(Array.from({ length: 28 }, (_, i) => i));
-      expect(p.batches.map((b) => b.examples.length)).toEqual(dropLast ? [5, 5, 5, 5, 5] : expect.arrayContaining([5, 5, 5, 5, 5, 3]));
+      expect(p.batches.map((b) => b.examples.length)).toEqual(
+        dropLast ? [5, 5, 5, 5, 5] : expect.arrayContaining([5, 5, 5, 5, 5, 3]),
+      );
       const clusterOf = new Map(clusters.flatMap((c) => c.members.map((m) => [m, c.id] as const)));
       // Before the shuffle, batches cut the concatenation of the clusters in order: a batch's
       // clusters are consecutive in that order, and its examples come from exactly those clusters.
@@ -64,27 +70,38 @@ describe('packing', () => {
   it('random batches cover 0..n-1 and reject a bad batch size', () => {
     const r = randomBatches(23, { batchSize: 4, seed: 1 });
     expect(r.batches).toHaveLength(5);
-    expect([...r.batches.flatMap((b) => b.examples), ...r.dropped].sort((x, y) => x - y)).toEqual(Array.from({ length: 23 }, (_, i) => i));
+    expect([...r.batches.flatMap((b) => b.examples), ...r.dropped].sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 23 }, (_, i) => i),
+    );
     expect(r.dropped).toHaveLength(3);
-    expect(() => packBatches(clusters, { batchSize: 0, seed: 1 })).toThrow('batch size must be a positive integer, got 0');
+    expect(() => packBatches(clusters, { batchSize: 0, seed: 1 })).toThrow(
+      'batch size must be a positive integer, got 0',
+    );
   });
 });
 
 describe('false-negative filtering', () => {
   it('drops in-batch documents scoring at least the gold score, ties included, never the gold itself', () => {
     const s = [
-      0.9, 0.2, 0.9, 0.95, // query 0, gold 0: column 2 ties, column 3 beats it
-      0.1, 0.5, 0.4, 0.5, //  query 1, gold 1: column 3 ties
-      0.3, 0.3, 0.3, 0.3, //  query 2, gold 2: all tie
-      0.0, 0.1, 0.2, -0.5, // query 3, gold 3: everything beats the gold
+      0.9,
+      0.2,
+      0.9,
+      0.95, // query 0, gold 0: column 2 ties, column 3 beats it
+      0.1,
+      0.5,
+      0.4,
+      0.5, //  query 1, gold 1: column 3 ties
+      0.3,
+      0.3,
+      0.3,
+      0.3, //  query 2, gold 2: all tie
+      0.0,
+      0.1,
+      0.2,
+      -0.5, // query 3, gold 3: everything beats the gold
     ];
     const mask = falseNegativeMask(s, 4, 4, [0, 1, 2, 3]);
-    expect(Array.from(mask)).toEqual([
-      0, 0, 1, 1,
-      0, 0, 0, 1,
-      1, 1, 0, 1,
-      1, 1, 1, 0,
-    ]);
+    expect(Array.from(mask)).toEqual([0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 0]);
     // A query's own hard negatives are exempt; the threshold can be an externally computed gold score.
     const exempt = falseNegativeMask(s, 4, 4, [0, 1, 2, 3], { exempt: [[3], [], [0, 1], []] });
     expect(Array.from(exempt.subarray(0, 4))).toEqual([0, 0, 1, 0]);
@@ -101,7 +118,12 @@ describe('false-negative filtering', () => {
     const mask = falseNegativeMask(logits.toArray(), 2, 3, [0, 1]);
     expect(Array.from(mask)).toEqual([0, 0, 1, 1, 0, 1]);
     const masked = maskLogits(logits, mask);
-    assertClose(masked.toArray(), [2, 1, 3 + FILTERED_LOGIT, 0.5 + FILTERED_LOGIT, 0.5, 0.5 + FILTERED_LOGIT], TOL.f64, 'logits');
+    assertClose(
+      masked.toArray(),
+      [2, 1, 3 + FILTERED_LOGIT, 0.5 + FILTERED_LOGIT, 0.5, 0.5 + FILTERED_LOGIT],
+      TOL.f64,
+      'logits',
+    );
     const p = softmax(masked).toArray();
     assertClose(p, [1 / (1 + Math.exp(-1)), Math.exp(-1) / (1 + Math.exp(-1)), 0, 0, 1, 0], TOL.f64, 'softmax');
     expect(() => maskLogits(logits, new Uint8Array(4))).toThrow('mask of 4 entries for logits of shape [2, 3]');
@@ -118,7 +140,11 @@ describe('batch hardness', () => {
     const noIds = batchHardness([[0, 1, 2, 3]], { dims, queries, docs }, { device: 'cpu-ref' });
     // Query 0 (1,0): best non-own doc is doc 2 = (1,0) -> 1. Query 1 (0,1): doc 3 -> c. Query 2: doc 0 -> 1. Query 3: doc 0/1/2 -> c.
     assertClose(noIds.mean, (1 + c + 1 + c) / 4, TOL.f32, 'without ids');
-    const ids = batchHardness([[0, 1, 2, 3]], { dims, queries, docs }, { docIds: ['a', 'b', 'a', 'd'], device: 'cpu-ref' });
+    const ids = batchHardness(
+      [[0, 1, 2, 3]],
+      { dims, queries, docs },
+      { docIds: ['a', 'b', 'a', 'd'], device: 'cpu-ref' },
+    );
     // With ids, doc 2 is query 0's gold too: query 0 -> c (doc 3), query 2 -> c.
     assertClose(ids.mean, (c + c + c + c) / 4, TOL.f32, 'with ids');
     expect(ids.queries).toBe(4);
@@ -137,17 +163,26 @@ describe('batch hardness', () => {
     const flavour = ['driver', 'library', 'plugin', 'theme', 'server', 'client'];
     const filler = ['tool', 'support', 'files', 'utility', 'package', 'program', 'data', 'simple'];
     const pick = (xs: string[]): string => xs[g.int(xs.length)];
-    const pairs = topics.flatMap((t) => Array.from({ length: 12 }, () => ({
-      query: `${t} ${pick(flavour)} ${pick(filler)}`,
-      doc: `${t} ${pick(flavour)} ${pick(filler)} ${pick(filler)} ${t} ${pick(flavour)} ${pick(filler)}`,
-    })));
-    const run = (): ReturnType<typeof contextualBatches> => contextualBatches(pairs, { batchSize: 12, clusterSize: 12, dims: 8, seed: 2, order: 'tsp' });
+    const pairs = topics.flatMap((t) =>
+      Array.from({ length: 12 }, () => ({
+        query: `${t} ${pick(flavour)} ${pick(filler)}`,
+        doc: `${t} ${pick(flavour)} ${pick(filler)} ${pick(filler)} ${t} ${pick(flavour)} ${pick(filler)}`,
+      })),
+    );
+    const run = (): ReturnType<typeof contextualBatches> =>
+      contextualBatches(pairs, { batchSize: 12, clusterSize: 12, dims: 8, seed: 2, order: 'tsp' });
     const ctx = run();
     expect(run().packing).toEqual(ctx.packing);
     expect(ctx.packing.batches).toHaveLength(8);
     expect(ctx.clustering.k).toBe(8);
-    const contextual = batchHardness(ctx.packing.batches.map((b) => b.examples), ctx.embeddings);
-    const random = batchHardness(randomBatches(pairs.length, { batchSize: 12, seed: 2 }).batches.map((b) => b.examples), ctx.embeddings);
+    const contextual = batchHardness(
+      ctx.packing.batches.map((b) => b.examples),
+      ctx.embeddings,
+    );
+    const random = batchHardness(
+      randomBatches(pairs.length, { batchSize: 12, seed: 2 }).batches.map((b) => b.examples),
+      ctx.embeddings,
+    );
     // Measured 0.97 vs 0.84: a random batch of 12 usually still holds a same-topic document.
     expect(contextual.mean).toBeGreaterThan(random.mean + 0.1);
     // Most contextual batches are single-topic.

@@ -43,7 +43,9 @@ function infoNceReference(q: number[][], docs: number[][], scale: number, mask: 
   const cols = docs.length;
   let total = 0;
   q.forEach((qi, i) => {
-    const kept = docs.map((d, j) => (mask[i * cols + j] ? null : scale * cos(qi, d))).filter((x): x is number => x !== null);
+    const kept = docs
+      .map((d, j) => (mask[i * cols + j] ? null : scale * cos(qi, d)))
+      .filter((x): x is number => x !== null);
     const m = Math.max(...kept);
     total += m + Math.log(kept.reduce((s, x) => s + Math.exp(x - m), 0)) - scale * cos(qi, docs[i]);
   });
@@ -51,7 +53,11 @@ function infoNceReference(q: number[][], docs: number[][], scale: number, mask: 
 }
 
 describe('in-batch masks', () => {
-  const batch = [{ pos: 'a', neg: 'x' }, { pos: 'b', neg: 'a' }, { pos: 'a', neg: 'y' }];
+  const batch = [
+    { pos: 'a', neg: 'x' },
+    { pos: 'b', neg: 'a' },
+    { pos: 'a', neg: 'y' },
+  ];
 
   it('mask duplicates of the gold in every layout, without a surrogate', () => {
     const p = inBatchMask(batch, 'positives');
@@ -68,9 +74,24 @@ describe('in-batch masks', () => {
   it('filter what the surrogate scores at least as high as the gold, the own negative exempt', () => {
     // scores over [p | n] (3 x 6); the gold score of row i is column i
     const s = [
-      0.5, 0.5, 0.1, 0.9, 0.2, 0.4, // row 0: p_1 ties (filtered), n_0 exempt, n_1 = a is a duplicate
-      0.3, 0.4, 0.2, 0.1, 0.4, 0.1, // row 1: n_1 ties but is its own negative
-      0.2, 0.1, 0.3, 0.5, 0.0, 0.3, // row 2: p_0 duplicate, n_0 filtered, n_2 exempt
+      0.5,
+      0.5,
+      0.1,
+      0.9,
+      0.2,
+      0.4, // row 0: p_1 ties (filtered), n_0 exempt, n_1 = a is a duplicate
+      0.3,
+      0.4,
+      0.2,
+      0.1,
+      0.4,
+      0.1, // row 1: n_1 ties but is its own negative
+      0.2,
+      0.1,
+      0.3,
+      0.5,
+      0.0,
+      0.3, // row 2: p_0 duplicate, n_0 filtered, n_2 exempt
     ];
     const pn = inBatchMask(batch, 'positives+negatives', s);
     expect([...pn.mask]).toEqual([0, 1, 1, 0, 1, 0, /**/ 0, 0, 0, 0, 0, 0, /**/ 1, 0, 0, 1, 1, 0]);
@@ -91,7 +112,12 @@ describe('in-batch masks', () => {
 describe('masked in-batch losses', () => {
   it('InfoNCE equals a float64 reference that leaves the masked columns out, and duplicates add nothing', () => {
     const [q, p, n] = [r(4, 6), r(4, 6), r(4, 6)];
-    const triples = [{ pos: 'a', neg: 'x' }, { pos: 'b', neg: 'y' }, { pos: 'a', neg: 'z' }, { pos: 'c', neg: 'b' }];
+    const triples = [
+      { pos: 'a', neg: 'x' },
+      { pos: 'b', neg: 'y' },
+      { pos: 'a', neg: 'z' },
+      { pos: 'c', neg: 'b' },
+    ];
     const { mask } = inBatchMask(triples, 'positives+negatives');
     const docs = [...rows(p), ...rows(n)];
     expect(infoNCE(q, p, 20, n, mask).item()).toBeCloseTo(infoNceReference(rows(q), docs, 20, mask), 12);
@@ -127,13 +153,21 @@ describe('masked in-batch losses', () => {
     const mask = Uint8Array.from([0, 1, 0, 0, 1, 0, /**/ 0, 0, 0, 1, 0, 0, /**/ 1, 1, 0, 0, 0, 1]);
     gradcheck((q, p, n) => infoNCE(q, p, 20, n, mask), [r(3, 4), r(3, 4), r(3, 4)], { label: 'masked infoNCE' });
     const cells = Uint8Array.from([0, 1, 0, 1, 0, 0, 0, 1, 0]);
-    gradcheck((q, p, n) => sdamLoss(q, p, n, { inBatch: true, mask: cells }).loss, [r(3, 4), r(3, 4), r(3, 4)], { label: 'masked sdam' });
-    gradcheck((q, p, n) => sdamLoss(q, p, n, { inBatch: true, error: 'soft', marginMode: 'as-released', mask: cells }).loss, [r(3, 4), r(3, 4), r(3, 4)], { label: 'masked sdam soft' });
+    gradcheck((q, p, n) => sdamLoss(q, p, n, { inBatch: true, mask: cells }).loss, [r(3, 4), r(3, 4), r(3, 4)], {
+      label: 'masked sdam',
+    });
+    gradcheck(
+      (q, p, n) => sdamLoss(q, p, n, { inBatch: true, error: 'soft', marginMode: 'as-released', mask: cells }).loss,
+      [r(3, 4), r(3, 4), r(3, 4)],
+      { label: 'masked sdam soft' },
+    );
   });
 
   it('refuses a mask on the gold column', () => {
     const mask = Uint8Array.from([1, 0, 0, 0]);
-    expect(() => infoNCE(r(2, 3), r(2, 3), 20, undefined, mask)).toThrow(/^infoNCE: the mask removes query 0's positive$/);
+    expect(() => infoNCE(r(2, 3), r(2, 3), 20, undefined, mask)).toThrow(
+      /^infoNCE: the mask removes query 0's positive$/,
+    );
   });
 });
 
@@ -147,11 +181,15 @@ beforeAll(async () => {
   const train = await loadBeir(dataDir, 'train');
   const test = await loadBeir(dataDir, 'test');
   const triples = await readTriples(join(dataDir, 'triples', 'train.jsonl.gz'));
-  const extra: Triple[] = triples.filter((t) => t.pos.endsWith('-0')).map((t) => ({ qid: `q:${t.pos.slice(0, -2)}-1`, pos: t.pos, neg: t.neg }));
+  const extra: Triple[] = triples
+    .filter((t) => t.pos.endsWith('-0'))
+    .map((t) => ({ qid: `q:${t.pos.slice(0, -2)}-1`, pos: t.pos, neg: t.neg }));
   dupDir = join(work, 'dup');
   await writeBeir(dupDir, {
-    corpus: new Map([...train.corpus].map(([id, d]) => [id, { title: d.title, text: d.text }])), queries: new Map([...train.queries, ...test.queries]),
-    qrels: { train: train.qrels, test: test.qrels }, triples: { train: [...triples, ...extra] },
+    corpus: new Map([...train.corpus].map(([id, d]) => [id, { title: d.title, text: d.text }])),
+    queries: new Map([...train.queries, ...test.queries]),
+    qrels: { train: train.qrels, test: test.qrels },
+    triples: { train: [...triples, ...extra] },
   });
 }, 60_000);
 
@@ -178,11 +216,27 @@ describe('contextual batches per epoch, and the cache', () => {
     const data = await loadBeir(dupDir, 'train');
     const triples = await readTriples(join(dupDir, 'triples', 'train.jsonl.gz'));
     const cacheDir = join(work, 'cache');
-    const create = (ts: Triple[]): BatchPlan => BatchPlan.create(ts, {
-      batching: { kind: 'contextual', clusterSize: 6, order: 'tsp', dims: 8, iterations: 20, restarts: 2, init: 'random' }, filter: { kind: 'tfidf', dims: 8 },
-      layout: 'positives', batchSize: 6, seed: 1, queryText: (id) => data.queries.get(id)!, docText: (id) => docText(data.corpus.get(id)!),
-      cacheDir, queryLength: 8, docLength: 24,
-    });
+    const create = (ts: Triple[]): BatchPlan =>
+      BatchPlan.create(ts, {
+        batching: {
+          kind: 'contextual',
+          clusterSize: 6,
+          order: 'tsp',
+          dims: 8,
+          iterations: 20,
+          restarts: 2,
+          init: 'random',
+        },
+        filter: { kind: 'tfidf', dims: 8 },
+        layout: 'positives',
+        batchSize: 6,
+        seed: 1,
+        queryText: (id) => data.queries.get(id)!,
+        docText: (id) => docText(data.corpus.get(id)!),
+        cacheDir,
+        queryLength: 8,
+        docLength: 24,
+      });
     const first = create(triples);
     expect(first.cached).toEqual({ clustering: false, tfidf: false });
     const second = create(triples);
@@ -198,21 +252,58 @@ describe('contextual batches per epoch, and the cache', () => {
 
 describe('training with contextual batches and masked losses', () => {
   const options = (out: string, extra: Partial<TrainBiencoderOptions> = {}): TrainBiencoderOptions => ({
-    model: modelDir, data: dupDir, out: join(work, out), loss: { kind: 'infonce', scale: 20, ownNegatives: true }, pooling: 'mean', batchSize: 6,
-    queryLength: 8, docLength: 24, lr: 5e-3, gamma: 0.999, weightDecay: 1e-6, clip: 1, steps: 9, seed: 1, evalEvery: 0, patience: 2, evalSets: [],
-    internalsEvery: 0, saveEvery: 2, device: 'cpu', progress: false, cacheDir: join(work, 'train-cache'),
-    batching: { kind: 'contextual', clusterSize: 6, order: 'tsp', dims: 8, iterations: 20, restarts: 2, init: 'random' }, filter: { kind: 'tfidf', dims: 8 },
+    model: modelDir,
+    data: dupDir,
+    out: join(work, out),
+    loss: { kind: 'infonce', scale: 20, ownNegatives: true },
+    pooling: 'mean',
+    batchSize: 6,
+    queryLength: 8,
+    docLength: 24,
+    lr: 5e-3,
+    gamma: 0.999,
+    weightDecay: 1e-6,
+    clip: 1,
+    steps: 9,
+    seed: 1,
+    evalEvery: 0,
+    patience: 2,
+    evalSets: [],
+    internalsEvery: 0,
+    saveEvery: 2,
+    device: 'cpu',
+    progress: false,
+    cacheDir: join(work, 'train-cache'),
+    batching: {
+      kind: 'contextual',
+      clusterSize: 6,
+      order: 'tsp',
+      dims: 8,
+      iterations: 20,
+      restarts: 2,
+      init: 'random',
+    },
+    filter: { kind: 'tfidf', dims: 8 },
     ...extra,
   });
-  const log = (out: string): Record<string, unknown>[] => readFileSync(join(work, out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const log = (out: string): Record<string, unknown>[] =>
+    readFileSync(join(work, out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
 
   it('logs hardness per epoch and the masked fractions per step; a resume mid-epoch is exact', async () => {
     await trainBiencoder(options('whole'));
     const whole = log('whole');
     const batching = whole.filter((e) => e.kind === 'batching');
-    expect(batching.map((e) => [e.step, e.epoch])).toEqual([[1, 0], [7, 1]]);
+    expect(batching.map((e) => [e.step, e.epoch])).toEqual([
+      [1, 0],
+      [7, 1],
+    ]);
     for (const e of batching) expect(e.contextual as number).toBeGreaterThan(e.random as number);
-    const masked = whole.filter((e) => e.kind === 'train').map((e) => e.masked as { duplicates: number; filtered: number });
+    const masked = whole
+      .filter((e) => e.kind === 'train')
+      .map((e) => e.masked as { duplicates: number; filtered: number });
     expect(masked).toHaveLength(9);
     expect(masked.some((m) => m.duplicates > 0)).toBe(true);
     expect(masked.some((m) => m.filtered > 0)).toBe(true);
@@ -221,30 +312,75 @@ describe('training with contextual batches and masked losses', () => {
     rmSync(join(work, 'split', 'metrics.json'));
     await trainBiencoder(options('split'));
     const split = log('split');
-    const strip = (entries: Record<string, unknown>[]) => entries.filter((e) => e.kind !== 'final').map(({ ms, msPerStep, ...rest }) => rest);
+    const strip = (entries: Record<string, unknown>[]) =>
+      entries.filter((e) => e.kind !== 'final').map(({ ms, msPerStep, ...rest }) => rest);
     expect(strip(split)).toEqual(strip(whole));
-    expect(readFileSync(join(work, 'split', 'model', 'model.safetensors')).equals(readFileSync(join(work, 'whole', 'model', 'model.safetensors')))).toBe(true);
+    expect(
+      readFileSync(join(work, 'split', 'model', 'model.safetensors')).equals(
+        readFileSync(join(work, 'whole', 'model', 'model.safetensors')),
+      ),
+    ).toBe(true);
     rmSync(join(work, 'split', 'metrics.json'));
-    await expect(trainBiencoder(options('split', { steps: 12, filter: { kind: 'none' } }))).rejects.toThrow(/resuming needs filter=\{"kind":"tfidf","dims":8\}, got \{"kind":"none"\}$/);
+    await expect(trainBiencoder(options('split', { steps: 12, filter: { kind: 'none' } }))).rejects.toThrow(
+      /resuming needs filter=\{"kind":"tfidf","dims":8\}, got \{"kind":"none"\}$/,
+    );
   }, 240_000);
 
   it('in-batch SDAM with the model surrogate, and --filter refused for a loss without in-batch negatives', async () => {
-    await trainBiencoder(options('sdam', { loss: { kind: 'sdam', options: { inBatch: true } }, filter: { kind: 'model', dir: modelDir }, steps: 3 }));
-    const masked = log('sdam').filter((e) => e.kind === 'train').map((e) => e.masked as { duplicates: number; filtered: number });
+    await trainBiencoder(
+      options('sdam', {
+        loss: { kind: 'sdam', options: { inBatch: true } },
+        filter: { kind: 'model', dir: modelDir },
+        steps: 3,
+      }),
+    );
+    const masked = log('sdam')
+      .filter((e) => e.kind === 'train')
+      .map((e) => e.masked as { duplicates: number; filtered: number });
     expect(masked).toHaveLength(3);
     expect(masked.some((m) => m.filtered > 0)).toBe(true);
-    await expect(trainBiencoder(options('mmse', { loss: { kind: 'sdam', options: {} }, steps: 1 })))
-      .rejects.toThrow(/^--filter needs a loss with in-batch negatives \(infonce, or sdam --in-batch\)$/);
+    await expect(trainBiencoder(options('mmse', { loss: { kind: 'sdam', options: {} }, steps: 1 }))).rejects.toThrow(
+      /^--filter needs a loss with in-batch negatives \(infonce, or sdam --in-batch\)$/,
+    );
   }, 120_000);
 
   it('trainContextual takes contextual batches and masks', async () => {
     const out = join(work, 'cde');
     await trainContextual({
-      model: modelDir, config: { context_size: 8 }, data: dupDir, out, batchSize: 6, negatives: true, queryLength: 8, docLength: 24, lr: 1e-3, gamma: 0.999,
-      weightDecay: 0, clip: 1, steps: 2, seed: 1, chunkSize: 4, evalSets: [], device: 'cpu', progress: false, cacheDir: join(work, 'train-cache'),
-      batching: { kind: 'contextual', clusterSize: 6, order: 'tsp', dims: 8, iterations: 20, restarts: 2, init: 'random' }, filter: { kind: 'tfidf', dims: 8 },
+      model: modelDir,
+      config: { context_size: 8 },
+      data: dupDir,
+      out,
+      batchSize: 6,
+      negatives: true,
+      queryLength: 8,
+      docLength: 24,
+      lr: 1e-3,
+      gamma: 0.999,
+      weightDecay: 0,
+      clip: 1,
+      steps: 2,
+      seed: 1,
+      chunkSize: 4,
+      evalSets: [],
+      device: 'cpu',
+      progress: false,
+      cacheDir: join(work, 'train-cache'),
+      batching: {
+        kind: 'contextual',
+        clusterSize: 6,
+        order: 'tsp',
+        dims: 8,
+        iterations: 20,
+        restarts: 2,
+        init: 'random',
+      },
+      filter: { kind: 'tfidf', dims: 8 },
     });
-    const entries = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const entries = readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(entries.filter((e) => e.kind === 'batching')).toHaveLength(1);
     const train = entries.filter((e) => e.kind === 'train');
     expect(train).toHaveLength(2);

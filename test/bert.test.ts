@@ -12,9 +12,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import {
-  Tensor, fromArray, getDevice, noGrad, ops, tidy, RefBackend, AdamW, liveStorages,
-} from '../src/index.js';
+import { Tensor, fromArray, getDevice, noGrad, ops, tidy, RefBackend, AdamW, liveStorages } from '../src/index.js';
 import { readSafetensors, int64ToInt32, type SafetensorsTensor } from '../src/nn/safetensors.js';
 import { BertForMaskedLM, BertModel, BERT_PRESETS, checkBertConfig, maskFill } from '../src/nn/bert.js';
 import { loadModelDir } from '../src/nn/model-dir.js';
@@ -77,8 +75,18 @@ describe.each(['float32', 'float64'] as const)('BERT parity with PyTorch (%s, cp
       const h = out.lastHiddenState;
       assertClose(clsPool(h).toArray(), refData(ref, 'pooled_cls'), fwd, 'pooled_cls');
       assertClose(meanPool(h, attentionMask).toArray(), refData(ref, 'pooled_mean'), fwd, 'pooled_mean');
-      assertClose(pool(h, attentionMask, { mode: 'cls', normalize: true }).toArray(), refData(ref, 'pooled_cls_normalized'), fwd, 'pooled_cls_normalized');
-      assertClose(pool(h, attentionMask, { mode: 'mean', normalize: true }).toArray(), refData(ref, 'pooled_mean_normalized'), fwd, 'pooled_mean_normalized');
+      assertClose(
+        pool(h, attentionMask, { mode: 'cls', normalize: true }).toArray(),
+        refData(ref, 'pooled_cls_normalized'),
+        fwd,
+        'pooled_cls_normalized',
+      );
+      assertClose(
+        pool(h, attentionMask, { mode: 'mean', normalize: true }).toArray(),
+        refData(ref, 'pooled_mean_normalized'),
+        fwd,
+        'pooled_mean_normalized',
+      );
 
       const mean = meanPool(h, attentionMask); // [6, H]
       const pooled = out.poolerOutput!; // [6, H]
@@ -117,13 +125,24 @@ describe.each(['float32', 'float64'] as const)('BERT parity with PyTorch (%s, cp
     expect(loaded.model.pooler).toBeNull();
     expect(loaded.config.hidden_act).toBe('relu');
     expect(loaded.model.embeddings.LayerNorm.eps).toBe(1e-5);
-    noGrad(() => tidy(() => {
-      const attentionMask = refIds(ref, 'attention_mask');
-      const out = loaded.model.forward({ inputIds: refIds(ref, 'input_ids'), attentionMask, tokenTypeIds: refIds(ref, 'token_type_ids') });
-      expect(out.poolerOutput).toBeNull();
-      assertClose(out.lastHiddenState.toArray(), refData(ref, 'last_hidden_state'), fwd, 'last_hidden_state');
-      assertClose(meanPool(out.lastHiddenState, attentionMask).toArray(), refData(ref, 'pooled_mean'), fwd, 'pooled_mean');
-    }));
+    noGrad(() =>
+      tidy(() => {
+        const attentionMask = refIds(ref, 'attention_mask');
+        const out = loaded.model.forward({
+          inputIds: refIds(ref, 'input_ids'),
+          attentionMask,
+          tokenTypeIds: refIds(ref, 'token_type_ids'),
+        });
+        expect(out.poolerOutput).toBeNull();
+        assertClose(out.lastHiddenState.toArray(), refData(ref, 'last_hidden_state'), fwd, 'last_hidden_state');
+        assertClose(
+          meanPool(out.lastHiddenState, attentionMask).toArray(),
+          refData(ref, 'pooled_mean'),
+          fwd,
+          'pooled_mean',
+        );
+      }),
+    );
     loaded.model.dispose();
   });
 });
@@ -146,7 +165,11 @@ describe('BERT parity with PyTorch on the WebAssembly cpu backend (float32)', ()
       const mean = meanPool(h, attentionMask);
       const pooled = out.poolerOutput!;
       const [batch, seq, vocab] = out.logits.shape;
-      const lossMlm = ops.crossEntropy(out.logits.reshape([batch * seq, vocab]), ids('mlm_labels').reshape([batch * seq]), { ignoreIndex: -100 }); // [B, S, V] -> [B·S, V]
+      const lossMlm = ops.crossEntropy(
+        out.logits.reshape([batch * seq, vocab]),
+        ids('mlm_labels').reshape([batch * seq]),
+        { ignoreIndex: -100 },
+      ); // [B, S, V] -> [B·S, V]
       const loss = infoNCE(mean.narrow(0, 0, 3), mean.narrow(0, 3, 3))
         .add(infoNCE(pooled.narrow(0, 0, 3), pooled.narrow(0, 3, 3)))
         .add(lossMlm.mul(0.5))
@@ -167,23 +190,27 @@ describe('BERT semantics', () => {
     expect(maskFill('float32')).toBe(-3.4028234663852886e38);
     expect(Number.isFinite(maskFill('float64'))).toBe(true);
     const model = loadModelDir(join(FIXTURES, 'tiny-relu'), { device: 'cpu-ref' }).model;
-    noGrad(() => tidy(() => {
-      const inputIds = fromArray([2, 7, 9, 3, 0, 0, 0, 0], [2, 4], { dtype: 'int32', device: 'cpu-ref' });
-      const attentionMask = fromArray([1, 1, 1, 1, 0, 0, 0, 0], [2, 4], { dtype: 'int32', device: 'cpu-ref' });
-      const h = model.forward({ inputIds, attentionMask }).lastHiddenState.toArray();
-      expect(h.every(Number.isFinite)).toBe(true);
-      const pooled = meanPool(model.forward({ inputIds, attentionMask }).lastHiddenState, attentionMask).toArray();
-      expect(pooled.every(Number.isFinite)).toBe(true);
-    }));
+    noGrad(() =>
+      tidy(() => {
+        const inputIds = fromArray([2, 7, 9, 3, 0, 0, 0, 0], [2, 4], { dtype: 'int32', device: 'cpu-ref' });
+        const attentionMask = fromArray([1, 1, 1, 1, 0, 0, 0, 0], [2, 4], { dtype: 'int32', device: 'cpu-ref' });
+        const h = model.forward({ inputIds, attentionMask }).lastHiddenState.toArray();
+        expect(h.every(Number.isFinite)).toBe(true);
+        const pooled = meanPool(model.forward({ inputIds, attentionMask }).lastHiddenState, attentionMask).toArray();
+        expect(pooled.every(Number.isFinite)).toBe(true);
+      }),
+    );
     model.dispose();
   });
 
   it('padding tokens do not change the other positions, and their embedding row gets no gradient', () => {
     const model = loadModelDir(join(FIXTURES, 'tiny-relu'), { device: 'cpu-ref', dtype: 'float64' }).model;
-    const short = noGrad(() => tidy(() => {
-      const ids = fromArray([2, 11, 12, 3], [1, 4], { dtype: 'int32', device: 'cpu-ref' });
-      return model.forward({ inputIds: ids }).lastHiddenState.toArray();
-    }));
+    const short = noGrad(() =>
+      tidy(() => {
+        const ids = fromArray([2, 11, 12, 3], [1, 4], { dtype: 'int32', device: 'cpu-ref' });
+        return model.forward({ inputIds: ids }).lastHiddenState.toArray();
+      }),
+    );
     tidy(() => {
       const ids = fromArray([2, 11, 12, 3, 0, 0], [1, 6], { dtype: 'int32', device: 'cpu-ref' });
       const mask = fromArray([1, 1, 1, 1, 0, 0], [1, 6], { dtype: 'int32', device: 'cpu-ref' });
@@ -233,8 +260,20 @@ describe('BERT semantics', () => {
   it('presets and config checks', () => {
     expect(BERT_PRESETS.mini.hidden_size).toBe(256);
     expect(() => checkBertConfig({ ...BERT_PRESETS.mini, num_attention_heads: 3 })).toThrow(/not a multiple/);
-    expect(() => checkBertConfig({ ...BERT_PRESETS.mini, hidden_act: 'swish' as 'gelu' })).toThrow(/hidden_act 'swish'/);
-    const m = new BertModel({ ...BERT_PRESETS.mini, vocab_size: 50, num_hidden_layers: 1, hidden_size: 8, num_attention_heads: 2, intermediate_size: 16 }, { device: 'cpu-ref' });
+    expect(() => checkBertConfig({ ...BERT_PRESETS.mini, hidden_act: 'swish' as 'gelu' })).toThrow(
+      /hidden_act 'swish'/,
+    );
+    const m = new BertModel(
+      {
+        ...BERT_PRESETS.mini,
+        vocab_size: 50,
+        num_hidden_layers: 1,
+        hidden_size: 8,
+        num_attention_heads: 2,
+        intermediate_size: 16,
+      },
+      { device: 'cpu-ref' },
+    );
     const names = [...m.namedParameters()].map(([n]) => n);
     expect(names).toContain('encoder.layer.0.attention.self.query.weight');
     expect(names).toContain('encoder.layer.0.attention.output.LayerNorm.bias');
@@ -242,7 +281,12 @@ describe('BERT semantics', () => {
     expect(names).toContain('encoder.layer.0.output.dense.bias');
     expect(names).toContain('pooler.dense.weight');
     // a fresh model starts the padding row at zero, as nn.Embedding(padding_idx) does
-    expect(m.embeddings.word_embeddings.weight.toArray().subarray(0, 8).every((v) => v === 0)).toBe(true);
+    expect(
+      m.embeddings.word_embeddings.weight
+        .toArray()
+        .subarray(0, 8)
+        .every((v) => v === 0),
+    ).toBe(true);
     m.dispose();
   });
 });

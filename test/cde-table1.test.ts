@@ -11,7 +11,10 @@ import { join } from 'node:path';
 import { writeSyntheticRetrieval } from './util/synthetic-retrieval.js';
 
 function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'examples/cde_table1.ts', ...args], { encoding: 'utf8', timeout: 400_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'examples/cde_table1.ts', ...args], {
+    encoding: 'utf8',
+    timeout: 400_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -21,18 +24,54 @@ describe('examples/cde_table1.ts', () => {
     try {
       const { dataDir, modelDir } = await writeSyntheticRetrieval(work, { maxPositions: 128 }); // documents are truncated to 128 tokens
       const out = join(work, 'run');
-      const args = ['--model', modelDir, '--data', dataDir, '--eval', `${dataDir}:test`, '--steps', '5', '--batch-size', '6', '--seeds', '1',
-        '--context-size', '4', '--chunk-size', '4', '--dims', '8', '--cluster-sizes', '6,24', '--out', out, '--cache-dir', join(work, 'cache')];
+      const args = [
+        '--model',
+        modelDir,
+        '--data',
+        dataDir,
+        '--eval',
+        `${dataDir}:test`,
+        '--steps',
+        '5',
+        '--batch-size',
+        '6',
+        '--seeds',
+        '1',
+        '--context-size',
+        '4',
+        '--chunk-size',
+        '4',
+        '--dims',
+        '8',
+        '--cluster-sizes',
+        '6,24',
+        '--out',
+        out,
+        '--cache-dir',
+        join(work, 'cache'),
+      ];
       const first = run(args);
       expect(first.status, first.stderr).toBe(0);
-      for (const name of ['a-s0', 'b-s0', 'c-s0', 'd-s0', 'b-c24-s0']) expect(existsSync(join(out, 'cells', name, 'run', 'metrics.json')), name).toBe(true);
+      for (const name of ['a-s0', 'b-s0', 'c-s0', 'd-s0', 'b-c24-s0'])
+        expect(existsSync(join(out, 'cells', name, 'run', 'metrics.json')), name).toBe(true);
       expect(first.stderr).toMatch(/cell 5\/5 b-c24-s0 done in \d+ s/);
       const table = readFileSync(join(out, 'table.md'), 'utf8');
-      for (const label of ['(a) biencoder, random batches', '(b) biencoder, contextual batches + filter', '(c) contextual architecture, random batches', '(d) contextual architecture and batches + filter']) {
-        expect(table).toMatch(new RegExp(`\\| ${label.replace(/[()+]/g, '\\$&')} \\| 0\\.\\d{3} \\| 0\\.\\d{3} \\| 0\\.\\d{3} \\| \\d\\.\\d{2} \\| \\d+ MiB \\|`));
+      for (const label of [
+        '(a) biencoder, random batches',
+        '(b) biencoder, contextual batches + filter',
+        '(c) contextual architecture, random batches',
+        '(d) contextual architecture and batches + filter',
+      ]) {
+        expect(table).toMatch(
+          new RegExp(
+            `\\| ${label.replace(/[()+]/g, '\\$&')} \\| 0\\.\\d{3} \\| 0\\.\\d{3} \\| 0\\.\\d{3} \\| \\d\\.\\d{2} \\| \\d+ MiB \\|`,
+          ),
+        );
       }
       expect(table).toContain('J = 4');
-      expect(table).toMatch(/\| random \| 0\.\d{3} \| 0\.\d{3} \|\n\| cluster size 24 \| 0\.\d{3} \| 0\.\d{3} \|\n\| cluster size 6 \| 0\.\d{3} \| 0\.\d{3} \|/);
+      expect(table).toMatch(
+        /\| random \| 0\.\d{3} \| 0\.\d{3} \|\n\| cluster size 24 \| 0\.\d{3} \| 0\.\d{3} \|\n\| cluster size 6 \| 0\.\d{3} \| 0\.\d{3} \|/,
+      );
       const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
       expect(results.cells).toHaveLength(5);
       expect(results.rows.map((r: { variant: string }) => r.variant)).toEqual(['a', 'b', 'c', 'd']);
@@ -50,7 +89,9 @@ describe('examples/cde_table1.ts', () => {
       // A different J touches only the contextual cells: refused, naming the first of them.
       const changed = run([...args.slice(0, -4), '--context-size', '3', '--out', out]);
       expect(changed.status).toBe(1);
-      expect(changed.stderr.trim()).toMatch(/^cde_table1: .*cells\/c-s0\/cell\.json: the cell was made with contextSize=4, now 3; use another --out$/);
+      expect(changed.stderr.trim()).toMatch(
+        /^cde_table1: .*cells\/c-s0\/cell\.json: the cell was made with contextSize=4, now 3; use another --out$/,
+      );
       const bad = run(['--steps', '0']);
       expect(bad.status).toBe(1);
       expect(bad.stderr.trim()).toBe('cde_table1: --steps must be a positive integer, got 0');

@@ -13,7 +13,13 @@ import { BertModel } from '../src/nn/bert.js';
 import { loadModelDir } from '../src/nn/model-dir.js';
 import { setParameterData } from '../src/nn/module.js';
 import { AdamW } from '../src/train/optim.js';
-import { firstNonFinite, latestCheckpoint, readTrainerState, saveCheckpoint, type SavePhase } from '../src/train/checkpoint.js';
+import {
+  firstNonFinite,
+  latestCheckpoint,
+  readTrainerState,
+  saveCheckpoint,
+  type SavePhase,
+} from '../src/train/checkpoint.js';
 import { CHECKPOINT_CONFIG, CHECKPOINT_TOKENIZER } from './util/checkpoint-model.js';
 
 const work = mkdtempSync(join(tmpdir(), 'retrograd-checkpoint-'));
@@ -28,15 +34,27 @@ function model(seed: number): BertModel {
 
 async function save(runDir: string, step: number, seed: number): Promise<void> {
   const m = model(seed);
-  await saveCheckpoint(runDir, m, new AdamW(m.parameters()), { step, optimizerStep: 0 }, { tokenizer: CHECKPOINT_TOKENIZER });
+  await saveCheckpoint(
+    runDir,
+    m,
+    new AdamW(m.parameters()),
+    { step, optimizerStep: 0 },
+    { tokenizer: CHECKPOINT_TOKENIZER },
+  );
 }
 
 /** Save (step, seed) in a child process that SIGKILLs itself at `phase`; resolves with its exit signal. */
 function saveAndDie(runDir: string, step: number, seed: number, phase: SavePhase): Promise<NodeJS.Signals | null> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, runDir, String(step), String(seed), phase], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, runDir, String(step), String(seed), phase], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
-  return new Promise((resolve, reject) => child.on('exit', (code, signal) => (code === null ? resolve(signal) : reject(new Error(`child exited ${code}: ${stderr}`)))));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code, signal) =>
+      code === null ? resolve(signal) : reject(new Error(`child exited ${code}: ${stderr}`)),
+    ),
+  );
 }
 
 /** The first embedding weight of the model `latest` names, compared with what seeds give. */
@@ -57,18 +75,22 @@ async function firstWeight(seed: number): Promise<number> {
 }
 
 describe('saveCheckpoint under SIGKILL', () => {
-  it.each(PHASES)('re-saving an existing step, killed at "%s", leaves latest naming a complete checkpoint, old or new', async (phase) => {
-    const runDir = join(work, `resave-${phase}`);
-    await save(runDir, 5, 1);
-    expect(await saveAndDie(runDir, 5, 2, phase)).toBe('SIGKILL');
-    const { dir, first } = await latestWeights(runDir);
-    expect([await firstWeight(1), await firstWeight(2)]).toContain(first);
-    expect(readTrainerState(dir).step).toBe(5);
-    // The next save cleans what the dead process left and leaves only complete checkpoints.
-    await save(runDir, 6, 3);
-    expect(readdirSync(join(runDir, 'checkpoints')).sort()).toEqual(['latest', 'step-0000005', 'step-0000006']);
-    expect((await latestWeights(runDir)).first).toBe(await firstWeight(3));
-  }, 60_000);
+  it.each(PHASES)(
+    're-saving an existing step, killed at "%s", leaves latest naming a complete checkpoint, old or new',
+    async (phase) => {
+      const runDir = join(work, `resave-${phase}`);
+      await save(runDir, 5, 1);
+      expect(await saveAndDie(runDir, 5, 2, phase)).toBe('SIGKILL');
+      const { dir, first } = await latestWeights(runDir);
+      expect([await firstWeight(1), await firstWeight(2)]).toContain(first);
+      expect(readTrainerState(dir).step).toBe(5);
+      // The next save cleans what the dead process left and leaves only complete checkpoints.
+      await save(runDir, 6, 3);
+      expect(readdirSync(join(runDir, 'checkpoints')).sort()).toEqual(['latest', 'step-0000005', 'step-0000006']);
+      expect((await latestWeights(runDir)).first).toBe(await firstWeight(3));
+    },
+    60_000,
+  );
 
   it('saving a new step, killed before `latest` moves, keeps the previous checkpoint as latest', async () => {
     const runDir = join(work, 'new-step');
@@ -90,8 +112,15 @@ describe('checkpoint integrity', () => {
     values[3] = Infinity;
     setParameterData(bias, values);
     expect(await firstNonFinite(m.namedParameters())).toEqual({ name: 'pooler.dense.bias', index: 3, value: Infinity });
-    await expect(saveCheckpoint(runDir, m, new AdamW(m.parameters()), { step: 2, optimizerStep: 0 }, { tokenizer: CHECKPOINT_TOKENIZER }))
-      .rejects.toThrow(/step-0000002: not saved, pooler\.dense\.bias holds Infinity at index 3$/);
+    await expect(
+      saveCheckpoint(
+        runDir,
+        m,
+        new AdamW(m.parameters()),
+        { step: 2, optimizerStep: 0 },
+        { tokenizer: CHECKPOINT_TOKENIZER },
+      ),
+    ).rejects.toThrow(/step-0000002: not saved, pooler\.dense\.bias holds Infinity at index 3$/);
     expect(readFileSync(join(runDir, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-0000001');
     expect(readdirSync(join(runDir, 'checkpoints')).sort()).toEqual(['latest', 'step-0000001']);
   });

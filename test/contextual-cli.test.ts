@@ -31,7 +31,11 @@ const DOCS = ['network utility package', 'simple fast database', 'image editor',
 
 beforeAll(async () => {
   ({ dataDir, modelDir: bertDir } = await writeSyntheticRetrieval(join(work, 'synthetic')));
-  const m = ContextualModel.fromBert(bertDir, { device: 'cpu', config: { context_size: 6, prompt_length: 2 }, seed: 5 });
+  const m = ContextualModel.fromBert(bertDir, {
+    device: 'cpu',
+    config: { context_size: 6, prompt_length: 2 },
+    seed: 5,
+  });
   await m.save(CDE);
   m.dispose();
   writeFileSync(INPUT, TEXTS.map((text, i) => JSON.stringify({ id: `t${i}`, text })).join('\n'));
@@ -40,7 +44,10 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function readEmbeddings(path: string): number[][] {
-  return readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line).embedding);
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line).embedding);
 }
 
 async function failsWith(args: string[], re: RegExp): Promise<void> {
@@ -59,12 +66,21 @@ async function failsWith(args: string[], re: RegExp): Promise<void> {
 
 describe('retrograd eval with a contextual model', () => {
   it('samples the context from the evaluated corpus and matches the library', async () => {
-    const out = await runCli([registerEval], ['eval', '--data', dataDir, '--model', CDE, '--context-seed', '3', '--json', '--batch-size', '8']);
+    const out = await runCli(
+      [registerEval],
+      ['eval', '--data', dataDir, '--model', CDE, '--context-seed', '3', '--json', '--batch-size', '8'],
+    );
     const report = JSON.parse(out);
     expect(report.method).toBe('dense');
     const m = ContextualModel.load(CDE);
     const data = await loadBeir(dataDir, 'test');
-    const lib = await evaluateContextual(m, data, { name: 'test', queryLength: 64, docLength: 64, batchSize: 8, contextSeed: 3 });
+    const lib = await evaluateContextual(m, data, {
+      name: 'test',
+      queryLength: 64,
+      docLength: 64,
+      batchSize: 8,
+      contextSeed: 3,
+    });
     m.dispose();
     expect(report['nDCG@10']).toBe(lib.metrics['nDCG@10']);
     expect(report['R@100']).toBe(lib.metrics['R@100']);
@@ -75,7 +91,28 @@ describe('retrograd embed with a contextual model', () => {
   it('embeds with a context from --context-corpus, equal to the library; --context-out then --context-in reproduces it', async () => {
     const out1 = join(work, 'e1.jsonl');
     const ctxFile = join(work, 'ctx.safetensors');
-    await runCli([registerEmbed], ['embed', '--model', CDE, '--input', INPUT, '--output', out1, '--context-corpus', CORPUS, '--context-seed', '2', '--context-out', ctxFile, '--kind', 'query', '--batch-size', '3']);
+    await runCli(
+      [registerEmbed],
+      [
+        'embed',
+        '--model',
+        CDE,
+        '--input',
+        INPUT,
+        '--output',
+        out1,
+        '--context-corpus',
+        CORPUS,
+        '--context-seed',
+        '2',
+        '--context-out',
+        ctxFile,
+        '--kind',
+        'query',
+        '--batch-size',
+        '3',
+      ],
+    );
     const got = readEmbeddings(out1);
     expect(got).toHaveLength(TEXTS.length);
     const m = ContextualModel.load(CDE);
@@ -85,11 +122,17 @@ describe('retrograd embed with a contextual model', () => {
     m.dispose();
     got.forEach((row, i) => expect(row).toEqual(Array.from(lib[i], (x) => Number(x.toPrecision(9)))));
     const out2 = join(work, 'e2.jsonl');
-    await runCli([registerEmbed], ['embed', '--model', CDE, '--input', INPUT, '--output', out2, '--context-in', ctxFile, '--kind', 'query']);
+    await runCli(
+      [registerEmbed],
+      ['embed', '--model', CDE, '--input', INPUT, '--output', out2, '--context-in', ctxFile, '--kind', 'query'],
+    );
     expect(readFileSync(out2, 'utf8')).toBe(readFileSync(out1, 'utf8'));
     // Documents get the other prefix, so other embeddings.
     const out3 = join(work, 'e3.jsonl');
-    await runCli([registerEmbed], ['embed', '--model', CDE, '--input', INPUT, '--output', out3, '--context-in', ctxFile]);
+    await runCli(
+      [registerEmbed],
+      ['embed', '--model', CDE, '--input', INPUT, '--output', out3, '--context-in', ctxFile],
+    );
     expect(readFileSync(out3, 'utf8')).not.toBe(readFileSync(out1, 'utf8'));
     for (const f of [out1, out2, out3, ctxFile]) rmSync(f);
   });
@@ -98,22 +141,53 @@ describe('retrograd embed with a contextual model', () => {
     const out = join(work, 'never.jsonl');
     const ctxOut = join(work, 'never.safetensors');
     const base = ['embed', '--model', CDE, '--input', INPUT, '--output', out];
-    await failsWith([...base, '--context-corpus', join(work, 'missing.jsonl'), '--context-out', ctxOut], /--context-corpus: .*missing\.jsonl does not exist/);
+    await failsWith(
+      [...base, '--context-corpus', join(work, 'missing.jsonl'), '--context-out', ctxOut],
+      /--context-corpus: .*missing\.jsonl does not exist/,
+    );
     const empty = join(work, 'empty.jsonl');
     writeFileSync(empty, '\n\n');
-    await failsWith([...base, '--context-corpus', empty, '--context-out', ctxOut], /--context-corpus: .*empty\.jsonl holds no documents/);
-    await failsWith([...base, '--context-corpus', CORPUS, '--context-size', '0'], /--context-size must be a positive integer, got 0/);
+    await failsWith(
+      [...base, '--context-corpus', empty, '--context-out', ctxOut],
+      /--context-corpus: .*empty\.jsonl holds no documents/,
+    );
+    await failsWith(
+      [...base, '--context-corpus', CORPUS, '--context-size', '0'],
+      /--context-size must be a positive integer, got 0/,
+    );
     await failsWith(base, /is a contextual model: give exactly one of --context-corpus FILE or --context-in FILE/);
-    await failsWith([...base, '--context-in', join(work, 'nope.safetensors')], /--context-in: .*nope\.safetensors does not exist/);
+    await failsWith(
+      [...base, '--context-in', join(work, 'nope.safetensors')],
+      /--context-in: .*nope\.safetensors does not exist/,
+    );
     await failsWith([...base, '--context-in', INPUT], /in\.jsonl/);
-    await failsWith(['embed', '--model', bertDir, '--input', INPUT, '--output', out, '--context-corpus', CORPUS], /model is not a contextual model directory .*--context-corpus needs one/);
-    await failsWith(['eval', '--data', dataDir, '--model', CDE, '--pooling', 'cls'], /--pooling does not apply to the contextual model/);
+    await failsWith(
+      ['embed', '--model', bertDir, '--input', INPUT, '--output', out, '--context-corpus', CORPUS],
+      /model is not a contextual model directory .*--context-corpus needs one/,
+    );
+    await failsWith(
+      ['eval', '--data', dataDir, '--model', CDE, '--pooling', 'cls'],
+      /--pooling does not apply to the contextual model/,
+    );
     rmSync(empty);
     expect(existsSync(out) || existsSync(ctxOut)).toBe(false);
   });
 
   it('the binary exits non-zero with one line on stderr', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'retrograd.mjs'), 'embed', '--model', CDE, '--input', INPUT, '--output', join(work, 'x.jsonl')], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'bin', 'retrograd.mjs'),
+        'embed',
+        '--model',
+        CDE,
+        '--input',
+        INPUT,
+        '--output',
+        join(work, 'x.jsonl'),
+      ],
+      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/give exactly one of --context-corpus FILE or --context-in FILE/);

@@ -21,9 +21,26 @@ describe('contextual training: the loop', () => {
     const run = async (out: string) => {
       const losses: number[] = [];
       const result = await trainContextual({
-        model: modelDir, data: dataDir, out, batchSize: 6, queryLength: 16, docLength: 32, lr: 1e-3, gamma: 1, weightDecay: 0.01, clip: 1,
-        steps: 2, seed: 4, chunkSize: 4, config: { context_size: 6, prompt_length: 2 }, evalSets: [{ name: 'test', dir: dataDir, split: 'test' }], progress: false,
-        device: 'cpu', onLog: (e) => { if (e.kind === 'train') losses.push(e.loss as number); },
+        model: modelDir,
+        data: dataDir,
+        out,
+        batchSize: 6,
+        queryLength: 16,
+        docLength: 32,
+        lr: 1e-3,
+        gamma: 1,
+        weightDecay: 0.01,
+        clip: 1,
+        steps: 2,
+        seed: 4,
+        chunkSize: 4,
+        config: { context_size: 6, prompt_length: 2 },
+        evalSets: [{ name: 'test', dir: dataDir, split: 'test' }],
+        progress: false,
+        device: 'cpu',
+        onLog: (e) => {
+          if (e.kind === 'train') losses.push(e.loss as number);
+        },
       });
       return { result, losses };
     };
@@ -44,11 +61,46 @@ describe('contextual training: the loop', () => {
   it('retrograd train --model-type contextual runs the same loop from the command line', async () => {
     const { dataDir, modelDir } = await writeSyntheticRetrieval(join(scratch, 'synthetic-cli'));
     const out = join(scratch, 'run-cli');
-    await runCli([registerTrain], ['train', '--model-type', 'contextual', '--loss', 'infonce', '--model', modelDir, '--data', dataDir, '--out', out,
-      '--steps', '2', '--batch-size', '6', '--context-size', '4', '--chunk-size', '4', '--own-negatives', '--query-length', '16', '--doc-length', '32']);
-    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    await runCli(
+      [registerTrain],
+      [
+        'train',
+        '--model-type',
+        'contextual',
+        '--loss',
+        'infonce',
+        '--model',
+        modelDir,
+        '--data',
+        dataDir,
+        '--out',
+        out,
+        '--steps',
+        '2',
+        '--batch-size',
+        '6',
+        '--context-size',
+        '4',
+        '--chunk-size',
+        '4',
+        '--own-negatives',
+        '--query-length',
+        '16',
+        '--doc-length',
+        '32',
+      ],
+    );
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(log.filter((e) => e.kind === 'train')).toHaveLength(2);
     expect(ContextualModel.load(join(out, 'model')).config.context_size).toBe(4);
-    await expect(runCli([registerTrain], ['train', '--model-type', 'contextual', '--model', modelDir, '--data', dataDir, '--out', out])).rejects.toThrow(/--model-type contextual trains with --loss infonce, got sdam/);
+    await expect(
+      runCli(
+        [registerTrain],
+        ['train', '--model-type', 'contextual', '--model', modelDir, '--data', dataDir, '--out', out],
+      ),
+    ).rejects.toThrow(/--model-type contextual trains with --loss infonce, got sdam/);
   });
 });

@@ -15,7 +15,13 @@ import { setParameterData } from '../src/nn/module.js';
 import { meanPool } from '../src/nn/pooling.js';
 import { ModelDirError, loadModelDir } from '../src/nn/model-dir.js';
 import {
-  ContextualModel, DEFAULT_BERT_DIR, isContextualDir, loadContext, sampleContext, saveContext, parseContextualConfig,
+  ContextualModel,
+  DEFAULT_BERT_DIR,
+  isContextualDir,
+  loadContext,
+  sampleContext,
+  saveContext,
+  parseContextualConfig,
 } from '../src/nn/contextual.js';
 import * as ops from '../src/autograd/ops.js';
 import { assertClose, TOL } from './util/close.js';
@@ -47,12 +53,16 @@ function reference(m: ContextualModel, ctx: Tensor, texts: string[]): Tensor {
   const c = bert.config;
   const prefix = noGrad(() => ops.concat([ctx, stage.prompt()], 0)); // [P, H]
   const P = prefix.shape[0];
-  const ref = new BertModel({ ...c, vocab_size: c.vocab_size + P, max_position_embeddings: c.max_position_embeddings + P }, { ...F64, addPoolingLayer: false });
+  const ref = new BertModel(
+    { ...c, vocab_size: c.vocab_size + P, max_position_embeddings: c.max_position_embeddings + P },
+    { ...F64, addPoolingLayer: false },
+  );
   const own = new Map(bert.namedParameters());
   for (const [name, p] of ref.namedParameters()) {
     const src = own.get(name)!.toArray();
     if (name === 'embeddings.word_embeddings.weight') setParameterData(p, [...src, ...prefix.toArray()]);
-    else if (name === 'embeddings.position_embeddings.weight') setParameterData(p, [...new Array<number>(P * c.hidden_size).fill(0), ...src]);
+    else if (name === 'embeddings.position_embeddings.weight')
+      setParameterData(p, [...new Array<number>(P * c.hidden_size).fill(0), ...src]);
     else setParameterData(p, src);
   }
   ref.eval();
@@ -124,7 +134,7 @@ describe('contextual model: forward', () => {
     assertClose(await values(alone), (await values(a)).slice(32, 64), TOL.f64, 'row alone vs in a padded batch');
     // A different context changes the embedding: the second stage does read it.
     const other = noGrad(() => m.embed(TEXTS, 'document', ctx.mul(2), 64));
-    expect(Math.max(...(await values(other)).map((v, i) => Math.abs(v - (a.toArray()[i]))))).toBeGreaterThan(1e-6);
+    expect(Math.max(...(await values(other)).map((v, i) => Math.abs(v - a.toArray()[i])))).toBeGreaterThan(1e-6);
     m.dispose();
   });
 
@@ -132,7 +142,9 @@ describe('contextual model: forward', () => {
     const m = model64();
     const docs = ['one document', 'and another, longer document here'];
     const ctx = noGrad(() => m.embedContext(docs, 64));
-    const enc = docs.map((d) => m.firstTokenizer.encode(`search_document: ${d}`, undefined, { maxLength: 64, truncation: true }));
+    const enc = docs.map((d) =>
+      m.firstTokenizer.encode(`search_document: ${d}`, undefined, { maxLength: 64, truncation: true }),
+    );
     const expected = noGrad(() => {
       const rows = enc.map((e) => {
         const ids = fromArray(e.inputIds, [1, e.inputIds.length], { dtype: 'int32', device: 'cpu-ref' });
@@ -146,7 +158,7 @@ describe('contextual model: forward', () => {
     m.dispose();
   });
 
-  it('gradcheck: the second stage\'s gradient into the context (float64)', () => {
+  it("gradcheck: the second stage's gradient into the context (float64)", () => {
     const m = model64();
     const ctx = randn([5, 32], { ...F64, generator: new Generator(4) });
     const batch = m.tensors('second', m.tokenize('second', TEXTS.slice(0, 2), 'query', 64));
@@ -170,8 +182,12 @@ describe('contextual model: directories', () => {
     expect(first).not.toBe(second);
     expect(first.storage).not.toBe(second.storage);
     const want = await shipped.get('embeddings.word_embeddings.weight')!.data();
-    expect(Buffer.from((await first.data() as Float32Array).buffer).equals(Buffer.from((want as Float32Array).buffer))).toBe(true);
-    expect(Buffer.from((await second.data() as Float32Array).buffer).equals(Buffer.from((want as Float32Array).buffer))).toBe(true);
+    expect(
+      Buffer.from(((await first.data()) as Float32Array).buffer).equals(Buffer.from((want as Float32Array).buffer)),
+    ).toBe(true);
+    expect(
+      Buffer.from(((await second.data()) as Float32Array).buffer).equals(Buffer.from((want as Float32Array).buffer)),
+    ).toBe(true);
     for (const p of shipped.values()) p.dispose();
     m.dispose();
   });
@@ -183,12 +199,25 @@ describe('contextual model: directories', () => {
     expect(isContextualDir(dir)).toBe(true);
     expect(readdirSync(dir).sort()).toEqual(['config.json', 'first_stage', 'heads.safetensors', 'second_stage']);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    expect(config).toMatchObject({ model_type: 'retrograd-contextual', context_size: 4, prompt_length: 8, query_prefix: 'search_query: ', document_prefix: 'search_document: ', pooling: 'mean', output_residual: false });
+    expect(config).toMatchObject({
+      model_type: 'retrograd-contextual',
+      context_size: 4,
+      prompt_length: 8,
+      query_prefix: 'search_query: ',
+      document_prefix: 'search_document: ',
+      pooling: 'mean',
+      output_residual: false,
+    });
     const back = ContextualModel.load(dir, { device: 'cpu' });
     const a = new Map(m.namedParameters());
     for (const [name, p] of back.namedParameters()) {
       expect(a.has(name), name).toBe(true);
-      expect(Buffer.from((await p.data() as Float32Array).buffer).equals(Buffer.from((await a.get(name)!.data() as Float32Array).buffer)), name).toBe(true);
+      expect(
+        Buffer.from(((await p.data()) as Float32Array).buffer).equals(
+          Buffer.from(((await a.get(name)!.data()) as Float32Array).buffer),
+        ),
+        name,
+      ).toBe(true);
     }
     expect(back.numParameters()).toBe(m.numParameters());
     const docs = ['alpha beta', 'gamma', 'delta epsilon zeta', 'eta'];
@@ -200,7 +229,13 @@ describe('contextual model: directories', () => {
     expect(eb.map((r) => [...r])).toEqual(ea.map((r) => [...r]));
     const again = join(scratch, 'cde-again');
     await back.save(again);
-    for (const file of ['config.json', 'heads.safetensors', 'first_stage/model.safetensors', 'second_stage/model.safetensors', 'second_stage/vocab.txt']) {
+    for (const file of [
+      'config.json',
+      'heads.safetensors',
+      'first_stage/model.safetensors',
+      'second_stage/model.safetensors',
+      'second_stage/vocab.txt',
+    ]) {
       expect(readFileSync(join(again, file)).equals(readFileSync(join(dir, file))), file).toBe(true);
     }
     // Saving over an existing contextual directory replaces it; over anything else it refuses.
@@ -227,10 +262,31 @@ describe('contextual model: directories', () => {
       expect((err as Error).message).toMatch(re);
       expect((err as Error).message).not.toContain('\n');
     };
-    oneLine(() => ContextualModel.load(TINY), /tiny\/config\.json: not a contextual model directory \(model_type "bert"/);
+    oneLine(
+      () => ContextualModel.load(TINY),
+      /tiny\/config\.json: not a contextual model directory \(model_type "bert"/,
+    );
     oneLine(() => ContextualModel.load(join(scratch, 'nope')), /does not exist/);
-    oneLine(() => ContextualModel.fromBert(TINY, { config: { context_size: 0 } }), /context_size must be a positive integer, got 0/);
-    oneLine(() => parseContextualConfig({ model_type: 'retrograd-contextual', context_size: 4, prompt_length: 8, query_prefix: '', document_prefix: '', pooling: 'cls', output_residual: false }, 'x.json'), /x\.json: pooling "cls" is not supported/);
+    oneLine(
+      () => ContextualModel.fromBert(TINY, { config: { context_size: 0 } }),
+      /context_size must be a positive integer, got 0/,
+    );
+    oneLine(
+      () =>
+        parseContextualConfig(
+          {
+            model_type: 'retrograd-contextual',
+            context_size: 4,
+            prompt_length: 8,
+            query_prefix: '',
+            document_prefix: '',
+            pooling: 'cls',
+            output_residual: false,
+          },
+          'x.json',
+        ),
+      /x\.json: pooling "cls" is not supported/,
+    );
     const broken = join(scratch, 'broken');
     const m = ContextualModel.fromBert(TINY, { device: 'cpu', config: { context_size: 2 } });
     return m.save(broken).then(() => {

@@ -15,12 +15,27 @@ const TINY = join(import.meta.dirname, 'fixtures', 'bert', 'tiny');
 
 const BATCH: ContextualBatch = {
   queries: ['cat on mat', 'quick fox', 'hello world', 'lazy dog'],
-  documents: ['the cat sat on the mat', 'a quick brown fox jumps', 'hello to the whole world', 'the lazy dog sleeps', 'an unrelated document', 'mats and hats', 'foxes are quick', 'dogs bark'],
+  documents: [
+    'the cat sat on the mat',
+    'a quick brown fox jumps',
+    'hello to the whole world',
+    'the lazy dog sleeps',
+    'an unrelated document',
+    'mats and hats',
+    'foxes are quick',
+    'dogs bark',
+  ],
 };
 const STEP = { queryLength: 24, docLength: 32, contextSize: 5, contextSeed: 9 }; // the fixture's vocabulary is mostly characters: the prefixes take ~15 tokens
 
 function model64(dropoutGenerator?: Generator): ContextualModel {
-  return ContextualModel.fromBert(TINY, { device: 'cpu-ref', dtype: 'float64', config: { context_size: 8, prompt_length: 2 }, seed: 2, dropoutGenerator });
+  return ContextualModel.fromBert(TINY, {
+    device: 'cpu-ref',
+    dtype: 'float64',
+    config: { context_size: 8, prompt_length: 2 },
+    seed: 2,
+    dropoutGenerator,
+  });
 }
 
 /** Gradients by parameter name (zeroing them), skipping the unused pooler. */
@@ -69,11 +84,22 @@ describe('contextual training: gradient caching', () => {
     expect(cached.context).toHaveLength(5);
     assertClose(cached.loss, plain.loss, TOL.f64, 'loss');
     const worst = worstRelative(chunked, full);
-    console.log(`gradient caching vs full batch (float64): worst relative difference ${worst.toExponential(2)} over ${full.size} parameters`);
+    console.log(
+      `gradient caching vs full batch (float64): worst relative difference ${worst.toExponential(2)} over ${full.size} parameters`,
+    );
     expect(worst).toBeLessThan(1e-10);
     // Both stages and all three heads receive gradients (first stage through d loss / d ctx).
-    for (const prefix of ['first_stage_model.embedder.', 'first_stage_model.mlp.', 'second_stage_model.backbone.', 'second_stage_model.prompt_projection.', 'second_stage_model.output_projection.']) {
-      expect([...full.keys()].some((k) => k.startsWith(prefix)), prefix).toBe(true);
+    for (const prefix of [
+      'first_stage_model.embedder.',
+      'first_stage_model.mlp.',
+      'second_stage_model.backbone.',
+      'second_stage_model.prompt_projection.',
+      'second_stage_model.output_projection.',
+    ]) {
+      expect(
+        [...full.keys()].some((k) => k.startsWith(prefix)),
+        prefix,
+      ).toBe(true);
     }
     m.dispose();
   });
@@ -110,7 +136,11 @@ describe('contextual training: gradient caching', () => {
     const p = plain.internals!;
     const c = cached.internals!;
     expect([p.queryGradNorms.length, p.documentGradNorms.length, p.documentCosines.length]).toEqual([4, 8, 64]);
-    for (const [name, a, b] of [['query', c.queryGradNorms, p.queryGradNorms], ['document', c.documentGradNorms, p.documentGradNorms], ['cosine', c.documentCosines, p.documentCosines]] as const) {
+    for (const [name, a, b] of [
+      ['query', c.queryGradNorms, p.queryGradNorms],
+      ['document', c.documentGradNorms, p.documentGradNorms],
+      ['cosine', c.documentCosines, p.documentCosines],
+    ] as const) {
       a.forEach((x, i) => assertClose(x, b[i], TOL.f64, `${name} ${i}`));
     }
     expect(p.queryGradNorms.every((x) => x > 0)).toBe(true);
@@ -136,7 +166,11 @@ describe('contextual training: loss and context', () => {
   it('InfoNCE at τ = 0.02 with masked cells left out of the softmax', async () => {
     const q = fromArray([1, 0, 0.6, 0.8, 0, 1], [3, 2], { dtype: 'float64', device: 'cpu-ref' });
     const d = fromArray([1, 0, 0, 1, 0.8, 0.6, -1, 0], [4, 2], { dtype: 'float64', device: 'cpu-ref' });
-    const cos = [[1, 0, 0.8, -1], [0.6, 0.8, 0.96, -0.6], [0, 1, 0.6, 0]];
+    const cos = [
+      [1, 0, 0.8, -1],
+      [0.6, 0.8, 0.96, -0.6],
+      [0, 1, 0.6, 0],
+    ];
     const mask = new Uint8Array([0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     const gold = [0, 1, 2];
     let expected = 0;
@@ -147,7 +181,14 @@ describe('contextual training: loss and context', () => {
     });
     const loss = contextualLoss(q, d, { queries: ['', '', ''], documents: ['', '', '', ''], gold, mask }, 0.02);
     assertClose(loss.item(), expected / 3, TOL.f64, 'masked InfoNCE');
-    expect(() => contextualLoss(q, d, { queries: ['', '', ''], documents: ['', '', '', ''], mask: new Uint8Array(12).fill(1) }, 0.02)).toThrow(/removes query 0's gold/);
+    expect(() =>
+      contextualLoss(
+        q,
+        d,
+        { queries: ['', '', ''], documents: ['', '', '', ''], mask: new Uint8Array(12).fill(1) },
+        0.02,
+      ),
+    ).toThrow(/removes query 0's gold/);
   });
 
   it('draws the context from the batch documents, down to J, seeded', () => {

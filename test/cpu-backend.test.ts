@@ -11,7 +11,13 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  type AdamWParams, type BinaryOp, type DType, type View, contiguousStrides, hashUniform, sizeOf,
+  type AdamWParams,
+  type BinaryOp,
+  type DType,
+  type View,
+  contiguousStrides,
+  hashUniform,
+  sizeOf,
 } from '../src/tensor/backend.js';
 import { CpuBackend, type CpuBuffer, reduceChunk } from '../src/tensor/backends/cpu/index.js';
 import { HEAP_BASE, Heap, blockBytes } from '../src/tensor/backends/cpu/heap.js';
@@ -22,8 +28,29 @@ import { Generator } from '../src/tensor/random.js';
 import { TOL, type Tolerance, assertClose } from './util/close.js';
 
 import {
-  FORCE_POOL, chunkedThreads, cpu1, cpu2, cpuBuffer, expectBitIdentical, fround, geluTol, matmulTol, random, randomF32,
-  edgyF32, poisoned, readCpu, refF32, span, readRef, ref, refBuffer, refMatmul, rowTol, useCpuThreads, view,
+  FORCE_POOL,
+  chunkedThreads,
+  cpu1,
+  cpu2,
+  cpuBuffer,
+  expectBitIdentical,
+  fround,
+  geluTol,
+  matmulTol,
+  random,
+  randomF32,
+  edgyF32,
+  poisoned,
+  readCpu,
+  refF32,
+  span,
+  readRef,
+  ref,
+  refBuffer,
+  refMatmul,
+  rowTol,
+  useCpuThreads,
+  view,
 } from './util/cpu-threads.js';
 
 useCpuThreads();
@@ -69,7 +96,8 @@ describe('cpu backend: allocator', () => {
       expect(heap.liveBlocks()).toBe(model.size);
       if (i % 500 === 0) {
         const spans = [...model.entries()].sort((a, b) => a[0] - b[0]);
-        for (let k = 1; k < spans.length; k++) expect(spans[k][0]).toBeGreaterThanOrEqual(spans[k - 1][0] + spans[k - 1][1]);
+        for (let k = 1; k < spans.length; k++)
+          expect(spans[k][0]).toBeGreaterThanOrEqual(spans[k - 1][0] + spans[k - 1][1]);
         expect(heap.reservedBytes()).toBeGreaterThanOrEqual(modelBytes);
       }
     }
@@ -137,7 +165,9 @@ describe('cpu backend: allocator', () => {
   it('out of memory names the request and what is live', () => {
     const heap = new Heap(1 << 20);
     const p = heap.alloc(1 << 20);
-    expect(() => heap.alloc(2 ** 32)).toThrow(/cpu heap: out of memory \(\d+ bytes needed, the wasm32 limit is 4 GiB; 1048576 bytes live in 1 blocks/);
+    expect(() => heap.alloc(2 ** 32)).toThrow(
+      /cpu heap: out of memory \(\d+ bytes needed, the wasm32 limit is 4 GiB; 1048576 bytes live in 1 blocks/,
+    );
     heap.free(p);
   });
 
@@ -174,7 +204,11 @@ describe('cpu backend: allocator', () => {
       const a = randomF32(M * K, 6001);
       const b = randomF32(K * N, 6002);
       const out = cpu.alloc('float32', M * N);
-      cpu.matmul(view(cpuBuffer(cpu, a), 'float32', [M, K]), view(cpuBuffer(cpu, b), 'float32', [K, N]), view(out, 'float32', [M, N]));
+      cpu.matmul(
+        view(cpuBuffer(cpu, a), 'float32', [M, K]),
+        view(cpuBuffer(cpu, b), 'float32', [K, N]),
+        view(out, 'float32', [M, N]),
+      );
       expect(out.ptr).toBeGreaterThan(memoryBefore);
       expect(cpu.lastKernel).toBe('wasm.matmul');
       expect(cpu.lastThreads).toBe(2);
@@ -195,7 +229,8 @@ describe('cpu backend: worker pool', () => {
       const a = cpuBuffer(cpu, randomF32(M * K, 7000));
       const b = cpuBuffer(cpu, randomF32(K * N, 7001));
       const out = cpu.alloc('float32', M * N);
-      const run = (): void => cpu.matmul(view(a, 'float32', [M, K]), view(b, 'float32', [K, N]), view(out, 'float32', [M, N]));
+      const run = (): void =>
+        cpu.matmul(view(a, 'float32', [M, K]), view(b, 'float32', [K, N]), view(out, 'float32', [M, N]));
       run();
       expect(cpu.lastKernel).toBe('wasm.matmul');
       expect(cpu.lastThreads).toBe(1);
@@ -231,10 +266,18 @@ describe('cpu backend: worker pool', () => {
     const ma = randomF32(M * K, 7102);
     const mb = randomF32(K * N, 7103);
     const reference = cpu1.alloc('float32', M * N);
-    cpu1.matmul(view(cpuBuffer(cpu1, ma), 'float32', [M, K]), view(cpuBuffer(cpu1, mb), 'float32', [K, N]), view(reference, 'float32', [M, N]));
+    cpu1.matmul(
+      view(cpuBuffer(cpu1, ma), 'float32', [M, K]),
+      view(cpuBuffer(cpu1, mb), 'float32', [K, N]),
+      view(reference, 'float32', [M, N]),
+    );
     for (let i = 0; i < 20; i++) {
       const o = poisoned(cpu2, M * N);
-      cpu2.matmul(view(cpuBuffer(cpu2, ma), 'float32', [M, K]), view(cpuBuffer(cpu2, mb), 'float32', [K, N]), view(o, 'float32', [M, N]));
+      cpu2.matmul(
+        view(cpuBuffer(cpu2, ma), 'float32', [M, K]),
+        view(cpuBuffer(cpu2, mb), 'float32', [K, N]),
+        view(o, 'float32', [M, N]),
+      );
       expect(cpu2.lastThreads).toBe(2);
       expectBitIdentical(readCpu(cpu2, o, M * N), reference.data, `matmul ${i}`);
     }

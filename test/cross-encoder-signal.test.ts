@@ -24,9 +24,29 @@ describe('retrograd train-cross-encoder and signals', () => {
   it('`retrograd train-cross-encoder` stops on SIGTERM between steps, saves its model and exits 143', async () => {
     const out = join(work, 'ce-signal');
     const root = join(import.meta.dirname, '..');
-    const args = [join(root, 'bin', 'retrograd.mjs'), 'train-cross-encoder', '--model', modelDir, '--data', dataDir, '--out', out,
-      '--steps', '100000', '--batch-size', '4', '--max-length', '32', '--threads', '1'];
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RETROGRAD_PROGRESS_SECONDS: '1000' } });
+    const args = [
+      join(root, 'bin', 'retrograd.mjs'),
+      'train-cross-encoder',
+      '--model',
+      modelDir,
+      '--data',
+      dataDir,
+      '--out',
+      out,
+      '--steps',
+      '100000',
+      '--batch-size',
+      '4',
+      '--max-length',
+      '32',
+      '--threads',
+      '1',
+    ];
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RETROGRAD_PROGRESS_SECONDS: '1000' },
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const logPath = join(out, 'log.jsonl');
     const deadline = Date.now() + 60_000;
@@ -36,7 +56,11 @@ describe('retrograd train-cross-encoder and signals', () => {
     }
     child.kill('SIGTERM');
     expect(await exited).toBe(143);
-    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { steps: number; interrupted: string; final?: unknown };
+    const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as {
+      steps: number;
+      interrupted: string;
+      final?: unknown;
+    };
     expect(metrics.interrupted).toBe('SIGTERM');
     expect(metrics.steps).toBeGreaterThanOrEqual(2);
     expect(metrics.final).toBeUndefined();

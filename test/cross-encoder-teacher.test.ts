@@ -32,7 +32,10 @@ beforeAll(async () => {
 describe('retrograd score / rerank and the triples teacher', () => {
   it('score writes teacher_pos and teacher_neg into every line; the teacher reads them back', async () => {
     const out = join(work, 'scored.jsonl.gz');
-    const printed = await runCli([registerScore], ['score', '--model', CE, '--data', dataDir, '--out', out, '--max-length', '40']);
+    const printed = await runCli(
+      [registerScore],
+      ['score', '--model', CE, '--data', dataDir, '--out', out, '--max-length', '40'],
+    );
     const summary = JSON.parse(printed) as { lines: number; pairs: number };
     const input = await readTriples(join(dataDir, 'triples', 'train.jsonl.gz'));
     expect(summary.lines).toBe(input.length);
@@ -43,45 +46,105 @@ describe('retrograd score / rerank and the triples teacher', () => {
     // The same numbers as the cross-encoder's own scorer.
     const ce = CrossEncoder.load(CE);
     const { queries, corpus } = await loadBeir(dataDir, 'train');
-    const expected = await ce.scorer(40)(scored.map((t) => queries.get(t.qid)!), scored.map((t) => docText(corpus.get(t.pos)!)));
+    const expected = await ce.scorer(40)(
+      scored.map((t) => queries.get(t.qid)!),
+      scored.map((t) => docText(corpus.get(t.pos)!)),
+    );
     ce.dispose();
     expect(scored.map((t) => t.teacherPos)).toEqual([...expected]);
 
     const teacher = await triplesTeacher(dataDir, 'train', out);
     const t = scored[3];
-    expect(await teacher([queries.get(t.qid)!, queries.get(t.qid)!], [t.pos, t.neg])).toEqual([t.teacherPos, t.teacherNeg]);
-    expect(() => teacher(['no such query'], [t.pos])).toThrow(/scored\.jsonl\.gz: no teacher score for query "no such query"/);
+    expect(await teacher([queries.get(t.qid)!, queries.get(t.qid)!], [t.pos, t.neg])).toEqual([
+      t.teacherPos,
+      t.teacherNeg,
+    ]);
+    expect(() => teacher(['no such query'], [t.pos])).toThrow(
+      /scored\.jsonl\.gz: no teacher score for query "no such query"/,
+    );
   }, 30_000);
 
   it('a triples file without teacher scores is rejected, naming the file and line', async () => {
-    await expect(readScoredTriples(join(dataDir, 'triples', 'train.jsonl.gz'))).rejects.toThrow(/^train\.jsonl\.gz line 1: "teacher_pos" must be a finite number \(score the file with `retrograd score`\)$/);
+    await expect(readScoredTriples(join(dataDir, 'triples', 'train.jsonl.gz'))).rejects.toThrow(
+      /^train\.jsonl\.gz line 1: "teacher_pos" must be a finite number \(score the file with `retrograd score`\)$/,
+    );
   });
 
-  it('rerank prints BM25\'s and the reranked metrics on the same queries', async () => {
-    const printed = await runCli([registerCrossEncoder], ['rerank', '--model', CE, '--data', dataDir, '--split', 'test', '--json', '--max-length', '40']);
-    const report = JSON.parse(printed) as { queries: number; bm25: Record<string, number>; rerank: Record<string, number>; bm25_top: number };
+  it("rerank prints BM25's and the reranked metrics on the same queries", async () => {
+    const printed = await runCli(
+      [registerCrossEncoder],
+      ['rerank', '--model', CE, '--data', dataDir, '--split', 'test', '--json', '--max-length', '40'],
+    );
+    const report = JSON.parse(printed) as {
+      queries: number;
+      bm25: Record<string, number>;
+      rerank: Record<string, number>;
+      bm25_top: number;
+    };
     expect(report.queries).toBe(12);
     expect(report.bm25_top).toBe(100);
     expect(report.rerank['R@100']).toBe(report.bm25['R@100']);
     for (const m of ['nDCG@10', 'MRR@10']) expect(report.rerank[m]).toBeGreaterThanOrEqual(0);
   }, 30_000);
 
-  it('the online teacher gives the scored file\'s numbers, and Margin-MSE trains a biencoder with it inside the step', async () => {
+  it("the online teacher gives the scored file's numbers, and Margin-MSE trains a biencoder with it inside the step", async () => {
     const scoredDir = join(work, 'scored-data');
     cpSync(dataDir, scoredDir, { recursive: true });
-    await runCli([registerScore], ['score', '--model', CE, '--data', scoredDir, '--out', join(scoredDir, 'triples', 'train.jsonl.gz'), '--max-length', '40']);
+    await runCli(
+      [registerScore],
+      [
+        'score',
+        '--model',
+        CE,
+        '--data',
+        scoredDir,
+        '--out',
+        join(scoredDir, 'triples', 'train.jsonl.gz'),
+        '--max-length',
+        '40',
+      ],
+    );
     const offline = await triplesTeacher(scoredDir);
     const online = await crossEncoderTeacher(CE, dataDir, { device: 'cpu', maxLength: 40 });
     const { queries } = await loadBeir(dataDir, 'train');
     const scored = await readScoredTriples(join(scoredDir, 'triples', 'train.jsonl.gz'));
     const q = scored.map((t) => queries.get(t.qid)!);
-    expect(await online(q, scored.map((t) => t.pos))).toEqual(offline(q, scored.map((t) => t.pos)));
+    expect(
+      await online(
+        q,
+        scored.map((t) => t.pos),
+      ),
+    ).toEqual(
+      offline(
+        q,
+        scored.map((t) => t.pos),
+      ),
+    );
     const losses: number[] = [];
     await trainBiencoder({
-      model: modelDir, data: scoredDir, out: join(work, 'mmse-online'), loss: { kind: 'margin-mse', teacher: online, teacherName: 'cross-encoder' },
-      pooling: 'mean', batchSize: 8, queryLength: 8, docLength: 24, lr: 5e-3, gamma: 0.999, weightDecay: 1e-6, clip: 1, steps: 3,
-      seed: 1, evalEvery: 0, patience: 1, evalSets: [], internalsEvery: 0, device: 'cpu', progress: false,
-      onLog: (e) => { if (e.kind === 'train') losses.push(e.loss as number); },
+      model: modelDir,
+      data: scoredDir,
+      out: join(work, 'mmse-online'),
+      loss: { kind: 'margin-mse', teacher: online, teacherName: 'cross-encoder' },
+      pooling: 'mean',
+      batchSize: 8,
+      queryLength: 8,
+      docLength: 24,
+      lr: 5e-3,
+      gamma: 0.999,
+      weightDecay: 1e-6,
+      clip: 1,
+      steps: 3,
+      seed: 1,
+      evalEvery: 0,
+      patience: 1,
+      evalSets: [],
+      internalsEvery: 0,
+      device: 'cpu',
+      progress: false,
+      onLog: (e) => {
+        if (e.kind === 'train') losses.push(e.loss as number);
+      },
     });
     expect(losses).toHaveLength(3);
     for (const l of losses) expect(Number.isFinite(l) && l > 0).toBe(true);

@@ -26,22 +26,45 @@ beforeAll(async () => {
 function options(out: string, extra: Partial<TrainCrossEncoderOptions> = {}): TrainCrossEncoderOptions {
   // All 24 triples in every step and a high rate: the tiny random model must visibly fit in a few steps.
   return {
-    model: modelDir, data: dataDir, out: join(work, out), batchSize: 24, maxLength: 40, lr: 1e-2, warmup: 2,
-    weightDecay: 0.01, clip: 1, steps: 20, seed: 1, device: 'cpu', progress: false, ...extra,
+    model: modelDir,
+    data: dataDir,
+    out: join(work, out),
+    batchSize: 24,
+    maxLength: 40,
+    lr: 1e-2,
+    warmup: 2,
+    weightDecay: 0.01,
+    clip: 1,
+    steps: 20,
+    seed: 1,
+    device: 'cpu',
+    progress: false,
+    ...extra,
   };
 }
 
 function trainLosses(out: string): number[] {
-  return readFileSync(join(work, out, 'log.jsonl'), 'utf8').trim().split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.kind === 'train').map((e) => e.loss as number);
+  return readFileSync(join(work, out, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((e) => e.kind === 'train')
+    .map((e) => e.loss as number);
 }
 
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 describe('trainCrossEncoder', () => {
-  it('lowers the pairwise loss from a new head, saves a cross-encoder and reranks BM25\'s candidates', async () => {
-    const result = await trainCrossEncoder(options('ce', { evalSet: { name: 'synthetic', dir: dataDir, split: 'test' }, bm25Top: 100 }));
-    expect(result.freshHead).toEqual(['bert.pooler.dense.weight', 'bert.pooler.dense.bias', 'classifier.weight', 'classifier.bias']);
+  it("lowers the pairwise loss from a new head, saves a cross-encoder and reranks BM25's candidates", async () => {
+    const result = await trainCrossEncoder(
+      options('ce', { evalSet: { name: 'synthetic', dir: dataDir, split: 'test' }, bm25Top: 100 }),
+    );
+    expect(result.freshHead).toEqual([
+      'bert.pooler.dense.weight',
+      'bert.pooler.dense.bias',
+      'classifier.weight',
+      'classifier.bias',
+    ]);
     const losses = trainLosses('ce');
     expect(losses).toHaveLength(20);
     expect(losses[0]).toBeCloseTo(Math.log(2), 1); // a new head scores both documents alike
@@ -50,7 +73,9 @@ describe('trainCrossEncoder', () => {
     expect(final.queries).toBe(12);
     expect(final.rerank['R@100']).toBe(final.bm25['R@100']); // the same candidates, reordered
     expect(final.pairs).toBeGreaterThan(12);
-    const metrics = JSON.parse(readFileSync(join(work, 'ce', 'metrics.json'), 'utf8')) as { final: { rerank: Record<string, number> } };
+    const metrics = JSON.parse(readFileSync(join(work, 'ce', 'metrics.json'), 'utf8')) as {
+      final: { rerank: Record<string, number> };
+    };
     expect(metrics.final.rerank['nDCG@10']).toBe(final.rerank['nDCG@10']);
     const saved = CrossEncoder.load(result.modelDir);
     expect(saved.report!.fresh).toEqual([]);
@@ -63,18 +88,24 @@ describe('trainCrossEncoder', () => {
     expect(new Set(drawn)).toEqual(new Set(['b', 'd']));
     expect(drawn.filter((d) => d === 'b').length).toBeGreaterThan(60); // uniform over the two allowed
     expect(sampleRandomNegatives(gen, ['a'], new Set(['a']), 0)).toEqual([]);
-    expect(() => sampleRandomNegatives(gen, ['a', 'b'], new Set(['a', 'b']), 1)).toThrow(/every one of the 2 corpus documents is excluded/);
+    expect(() => sampleRandomNegatives(gen, ['a', 'b'], new Set(['a', 'b']), 1)).toThrow(
+      /every one of the 2 corpus documents is excluded/,
+    );
     await trainCrossEncoder(options('random', { randomNegatives: 2, steps: 3 }));
     const losses = trainLosses('random');
     expect(losses[0]).toBeCloseTo(Math.log(4), 1); // a new head scores the four candidates alike
     await trainCrossEncoder(options('random-again', { randomNegatives: 2, steps: 3 }));
     expect(trainLosses('random-again')).toEqual(losses);
-    const start = JSON.parse(readFileSync(join(work, 'random', 'log.jsonl'), 'utf8').split('\n')[0]) as { randomNegatives: number };
+    const start = JSON.parse(readFileSync(join(work, 'random', 'log.jsonl'), 'utf8').split('\n')[0]) as {
+      randomNegatives: number;
+    };
     expect(start.randomNegatives).toBe(2);
   }, 60_000);
 
   it('continuing from a cross-encoder keeps and trains its head', async () => {
-    const result = await trainCrossEncoder(options('continue', { model: join(import.meta.dirname, 'fixtures', 'cross-encoder', 'tiny'), steps: 2 }));
+    const result = await trainCrossEncoder(
+      options('continue', { model: join(import.meta.dirname, 'fixtures', 'cross-encoder', 'tiny'), steps: 2 }),
+    );
     expect(result.freshHead).toEqual([]);
     expect(trainLosses('continue')).toHaveLength(2);
   }, 30_000);

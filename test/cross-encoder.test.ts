@@ -32,7 +32,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const file = readSafetensors(join(FIXTURES, 'tiny.reference.safetensors'));
 const ref: Map<string, SafetensorsTensor> = file.tensors;
-const texts = JSON.parse(file.metadata.texts) as { queries: string[]; positives: string[]; negatives: string[]; max_length: number };
+const texts = JSON.parse(file.metadata.texts) as {
+  queries: string[];
+  positives: string[];
+  negatives: string[];
+  max_length: number;
+};
 
 function refData(key: string): Float64Array {
   const t = ref.get(key);
@@ -46,7 +51,7 @@ function refInts(key: string): Int32Array {
 }
 
 describe('cross-encoder pair encoding', () => {
-  it('gives the fixture\'s [CLS] q [SEP] d [SEP] ids, token types and mask (documents truncated)', () => {
+  it("gives the fixture's [CLS] q [SEP] d [SEP] ids, token types and mask (documents truncated)", () => {
     const ce = CrossEncoder.load(TINY, { device: 'cpu-ref' });
     const queries = [...texts.queries, ...texts.queries];
     const docs = [...texts.positives, ...texts.negatives];
@@ -95,7 +100,7 @@ describe.each(['float32', 'float64'] as const)('cross-encoder parity with PyTorc
 });
 
 describe('cross-encoder directories', () => {
-  it('the no-grad scorer gives the forward pass\'s logits, in input order, independent of batching', async () => {
+  it("the no-grad scorer gives the forward pass's logits, in input order, independent of batching", async () => {
     const ce = CrossEncoder.load(TINY, { device: 'cpu' });
     const queries = [...texts.queries, ...texts.queries];
     const docs = [...texts.positives, ...texts.negatives];
@@ -127,8 +132,11 @@ describe('cross-encoder directories', () => {
 
   it('an encoder-only checkpoint needs newHead, which initialises pooler and classifier from the seed', async () => {
     expect(() => CrossEncoder.load(BERT_TINY, { device: 'cpu-ref' })).toThrow(ModelDirError);
-    expect(() => CrossEncoder.load(BERT_TINY, { device: 'cpu-ref' })).toThrow(/model\.safetensors: missing classifier\.weight/);
-    const make = (seed: number): CrossEncoder => CrossEncoder.load(BERT_TINY, { device: 'cpu-ref', newHead: true, generator: new Generator(seed) });
+    expect(() => CrossEncoder.load(BERT_TINY, { device: 'cpu-ref' })).toThrow(
+      /model\.safetensors: missing classifier\.weight/,
+    );
+    const make = (seed: number): CrossEncoder =>
+      CrossEncoder.load(BERT_TINY, { device: 'cpu-ref', newHead: true, generator: new Generator(seed) });
     const [a, b, c] = [make(4), make(4), make(5)];
     // The bert tiny fixture has a pooler of its own: only the classifier is new.
     expect(a.report!.fresh).toEqual(['classifier.weight', 'classifier.bias']);
@@ -145,6 +153,8 @@ describe('cross-encoder directories', () => {
     cpSync(TINY, dir, { recursive: true });
     const config = JSON.parse(readFileSync(join(TINY, 'config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, id2label: { 0: 'NO', 1: 'YES' } }));
-    expect(() => CrossEncoder.load(dir)).toThrow(/two-labels\/config\.json: a cross-encoder scores with one label, the config has 2/);
+    expect(() => CrossEncoder.load(dir)).toThrow(
+      /two-labels\/config\.json: a cross-encoder scores with one label, the config has 2/,
+    );
   });
 });

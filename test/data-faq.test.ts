@@ -16,7 +16,10 @@ describe('perlfaq', () => {
 
   it('one pair per =head2, in order, with ids and source', () => {
     expect(pairs.map((p) => [p.id, p.question])).toEqual([
-      ['perlfaq4:1', 'Why am I getting long decimals (eg, 19.9499999999999) instead of the numbers I should be getting (eg, 19.95)?'],
+      [
+        'perlfaq4:1',
+        'Why am I getting long decimals (eg, 19.9499999999999) instead of the numbers I should be getting (eg, 19.95)?',
+      ],
       ['perlfaq4:2', 'Why is int() broken?'],
       ['perlfaq4:3', 'How do I get a random number between X and Y?'],
       ['perlfaq4:4', 'How do I find the day or week of the year?'],
@@ -26,11 +29,21 @@ describe('perlfaq', () => {
 
   it('answers are the text up to the next =head1/=head2, markup stripped, code kept', () => {
     const [decimals, int, random, day] = pairs;
-    expect(decimals.answer.startsWith(`For the long explanation, see David Goldberg's "What Every Computer Scientist Should Know About Floating-Point Arithmetic" (http://web.cse.msu.edu/~cse320/Documents/FloatingPoint.pdf).`)).toBe(true);
+    expect(
+      decimals.answer.startsWith(
+        `For the long explanation, see David Goldberg's "What Every Computer Scientist Should Know About Floating-Point Arithmetic" (http://web.cse.msu.edu/~cse320/Documents/FloatingPoint.pdf).`,
+      ),
+    ).toBe(true);
     expect(decimals.answer).toContain('See Floating-point Arithmetic in perlop for more details.');
     expect(decimals.answer.endsWith('printf "%.2f", 10/3;\nmy $number = sprintf "%.2f", 10/3;')).toBe(true);
-    expect(int.answer.startsWith("Your int() is most probably working just fine. It's the numbers that aren't quite what you think.")).toBe(true);
-    expect(int.answer.endsWith("What you think in the above as 'three' is really more like 2.9999999999999995559.")).toBe(true);
+    expect(
+      int.answer.startsWith(
+        "Your int() is most probably working just fine. It's the numbers that aren't quite what you think.",
+      ),
+    ).toBe(true);
+    expect(
+      int.answer.endsWith("What you think in the above as 'three' is really more like 2.9999999999999995559."),
+    ).toBe(true);
     expect(random.answer).toContain('rand($x) returns a number such that 0 <= rand($x) < $x. Thus');
     // The =head1 "Data: Dates" closes the random-number answer and is in no answer.
     expect(random.answer.endsWith('return $min + int rand(1 + $max - $min); }')).toBe(true);
@@ -54,10 +67,14 @@ describe('Python FAQ', () => {
 
   it('answers run to the next title, links and roles reduced to text', () => {
     const [python, psf, copyright] = pairs;
-    expect(python.answer.startsWith('Python is an interpreted, interactive, object-oriented programming language.')).toBe(true);
+    expect(
+      python.answer.startsWith('Python is an interpreted, interactive, object-oriented programming language.'),
+    ).toBe(true);
     expect(python.answer).toContain("The Beginner's Guide to Python links to other introductory tutorials");
     expect(python.answer).not.toContain('What is the Python Software Foundation');
-    expect(psf.answer.endsWith('If you use Python and find it helpful, please contribute via the PSF donation page.')).toBe(true);
+    expect(
+      psf.answer.endsWith('If you use Python and find it helpful, please contribute via the PSF donation page.'),
+    ).toBe(true);
     expect(copyright.answer.endsWith('Consult the Trademark Usage Policy for more information.')).toBe(true);
     for (const p of pairs) expect(p.answer).not.toMatch(/`|<https?:|:ref:|\.\. /);
   });

@@ -4,12 +4,20 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { asciidocInline, asciidocToBlocks, podInline, podToBlocks, rstInline, rstToBlocks } from '../src/data/markup.js';
+import {
+  asciidocInline,
+  asciidocToBlocks,
+  podInline,
+  podToBlocks,
+  rstInline,
+  rstToBlocks,
+} from '../src/data/markup.js';
 import type { Block } from '../src/data/debian.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'data');
 const fixture = (name: string): string => readFileSync(join(FIXTURES, name), 'utf8');
-const texts = (blocks: Block[], kind: Block['kind']): string[] => blocks.filter((b) => b.kind === kind).map((b) => b.text);
+const texts = (blocks: Block[], kind: Block['kind']): string[] =>
+  blocks.filter((b) => b.kind === kind).map((b) => b.text);
 
 describe('reStructuredText', () => {
   it('inline roles, literals, emphasis and links become their text', () => {
@@ -32,7 +40,9 @@ describe('reStructuredText', () => {
     expect(paras.some((p) => p.startsWith('The shlex class makes it easy'))).toBe(true);
     const all = blocks.map((b) => b.text).join('\n');
     expect(all).not.toMatch(/moduleauthor|sectionauthor|:synopsis:|esr@snark|:mod:|:func:|``/);
-    expect(texts(blocks, 'code')).toEqual([">>> from shlex import join\n>>> print(join(['echo', '-n', 'Multiple words']))\necho -n 'Multiple words'"]);
+    expect(texts(blocks, 'code')).toEqual([
+      ">>> from shlex import join\n>>> print(join(['echo', '-n', 'Multiple words']))\necho -n 'Multiple words'",
+    ]);
   });
 
   it('literal blocks after "::" are code and the marker becomes ":"', () => {
@@ -63,7 +73,10 @@ describe('POD', () => {
       [1, 'VERSION'],
       [1, 'DESCRIPTION'],
       [1, 'Data: Numbers'],
-      [2, 'Why am I getting long decimals (eg, 19.9499999999999) instead of the numbers I should be getting (eg, 19.95)?'],
+      [
+        2,
+        'Why am I getting long decimals (eg, 19.9499999999999) instead of the numbers I should be getting (eg, 19.95)?',
+      ],
       [2, 'Why is int() broken?'],
       [2, 'How do I get a random number between X and Y?'],
       [1, 'Data: Dates'],
@@ -74,7 +87,8 @@ describe('POD', () => {
   });
 
   it('=begin html regions, =for paragraphs and text after =cut are dropped', () => {
-    const pod = '=head1 A\n\nkept\n\n=begin html\n\n<p>no</p>\n\n=end html\n\n=for comment nope\n\n=cut\n\nnot pod\n\n=pod\n\nback\n';
+    const pod =
+      '=head1 A\n\nkept\n\n=begin html\n\n<p>no</p>\n\n=end html\n\n=for comment nope\n\n=cut\n\nnot pod\n\n=pod\n\nback\n';
     expect(podToBlocks(pod).map((b) => b.text)).toEqual(['A', 'kept', 'back']);
   });
 });
@@ -82,22 +96,33 @@ describe('POD', () => {
 describe('AsciiDoc', () => {
   it('inline: linkgit, links, attributes, quotes', () => {
     expect(asciidocInline('see linkgit:git-log[1] and link:howto/x.html[the howto]')).toBe('see git-log and the howto');
-    expect(asciidocInline("run `git bisect` with '--no-checkout' and *any* {litdd}foo")).toBe('run git bisect with --no-checkout and any --foo');
+    expect(asciidocInline("run `git bisect` with '--no-checkout' and *any* {litdd}foo")).toBe(
+      'run git bisect with --no-checkout and any --foo',
+    );
     expect(asciidocInline("the project's history")).toBe("the project's history");
   });
 
   it('git-bisect excerpt: titles, [verse] synopsis and listing blocks as code, prose kept', () => {
     const blocks = asciidocToBlocks(fixture('git-bisect.excerpt.txt'));
-    expect(blocks.filter((b) => b.kind === 'heading').map((b) => b.text).slice(0, 5)).toEqual(['git-bisect(1)', 'NAME', 'SYNOPSIS', 'DESCRIPTION', 'Basic bisect commands: start, bad, good']);
+    expect(
+      blocks
+        .filter((b) => b.kind === 'heading')
+        .map((b) => b.text)
+        .slice(0, 5),
+    ).toEqual(['git-bisect(1)', 'NAME', 'SYNOPSIS', 'DESCRIPTION', 'Basic bisect commands: start, bad, good']);
     expect(texts(blocks, 'para')[0]).toBe('git-bisect - Use binary search to find the commit that introduced a bug');
     const code = texts(blocks, 'code');
     expect(code).toContain("'git bisect' <subcommand> <options>");
-    expect(code).toContain('$ git bisect start\n$ git bisect bad                 # Current version is bad\n$ git bisect good v2.6.13-rc2    # v2.6.13-rc2 is known to be good');
+    expect(code).toContain(
+      '$ git bisect start\n$ git bisect bad                 # Current version is bad\n$ git bisect good v2.6.13-rc2    # v2.6.13-rc2 is known to be good',
+    );
     expect(texts(blocks, 'para').join(' ')).not.toMatch(/^-{4,}|linkgit:/m);
   });
 
   it('labeled list terms keep their indented description as prose', () => {
-    const blocks = asciidocToBlocks('OPTIONS\n-------\n--no-checkout::\n\tDo not checkout the new working tree.\n\n  $ indented literal\n');
+    const blocks = asciidocToBlocks(
+      'OPTIONS\n-------\n--no-checkout::\n\tDo not checkout the new working tree.\n\n  $ indented literal\n',
+    );
     expect(blocks).toEqual([
       { kind: 'heading', text: 'OPTIONS', level: 2 },
       { kind: 'para', text: '--no-checkout: Do not checkout the new working tree.' },

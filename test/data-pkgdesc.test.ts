@@ -8,7 +8,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildPkgdesc, DEFAULT_PKGDESC, jaccard, nearDuplicatePairs, parseSources, parseTranslations, shingles, writePkgdesc, type PkgdescOptions, type PkgPair } from '../src/data/pkgdesc.js';
+import {
+  buildPkgdesc,
+  DEFAULT_PKGDESC,
+  jaccard,
+  nearDuplicatePairs,
+  parseSources,
+  parseTranslations,
+  shingles,
+  writePkgdesc,
+  type PkgdescOptions,
+  type PkgPair,
+} from '../src/data/pkgdesc.js';
 import { parseDeb822 } from '../src/data/debian.js';
 import { loadBeir, readTriples } from '../src/data/beir.js';
 import { Generator } from '../src/tensor/random.js';
@@ -25,7 +36,11 @@ describe('index parsing (real excerpt)', () => {
   it('short description from the first line, long description with " ." paragraph marks removed', () => {
     const ad = pairs.find((p) => p.package === '0ad-data')!;
     expect(ad.short).toBe('Real-time strategy game of ancient warfare (data files)');
-    expect(ad.long.startsWith('0 A.D. (pronounced "zero ey-dee") is a free, open-source, cross-platform real-time strategy (RTS) game of ancient warfare.')).toBe(true);
+    expect(
+      ad.long.startsWith(
+        '0 A.D. (pronounced "zero ey-dee") is a free, open-source, cross-platform real-time strategy (RTS) game of ancient warfare.',
+      ),
+    ).toBe(true);
     expect(ad.long.endsWith('game engine. This package contains the main data files required by 0 A.D.')).toBe(true);
     expect(ad.long).not.toMatch(/\s\.\s|\n|\s{2}/);
   });
@@ -34,7 +49,11 @@ describe('index parsing (real excerpt)', () => {
     const jdk = pairs.filter((p) => p.package === 'default-jdk-doc');
     expect(jdk).toHaveLength(1);
     expect(jdk[0].long.endsWith('openjdk-17-doc for ppc64el.')).toBe(true);
-    expect(pairs.find((p) => p.package === 'freeglut3-dev')).toEqual({ package: 'freeglut3-dev', short: 'Tranisitonal package', long: '' });
+    expect(pairs.find((p) => p.package === 'freeglut3-dev')).toEqual({
+      package: 'freeglut3-dev',
+      short: 'Tranisitonal package',
+      long: '',
+    });
     expect(pairs).toHaveLength(13);
   });
 
@@ -46,11 +65,21 @@ describe('index parsing (real excerpt)', () => {
   });
 
   it('near-duplicates: same-source variants merged, cross-source near-copies merged into one family', () => {
-    const data = buildPkgdesc(pairs, sources, { ...DEFAULT_PKGDESC, testDocs: 1, testQueries: 1, devDocs: 1, devQueries: 1 });
+    const data = buildPkgdesc(pairs, sources, {
+      ...DEFAULT_PKGDESC,
+      testDocs: 1,
+      testQueries: 1,
+      devDocs: 1,
+      devQueries: 1,
+    });
     const docOf = new Map(data.docs.flatMap((d) => d.packages.map((p) => [p, d.id] as const)));
     expect(docOf.has('freeglut3-dev')).toBe(false);
     // fribidi's three binaries differ by one sentence (Jaccard ~0.54): one document.
-    expect(['libfribidi-bin', 'libfribidi-dev', 'libfribidi0'].map((p) => docOf.get(p))).toEqual(['libfribidi-bin', 'libfribidi-bin', 'libfribidi-bin']);
+    expect(['libfribidi-bin', 'libfribidi-dev', 'libfribidi0'].map((p) => docOf.get(p))).toEqual([
+      'libfribidi-bin',
+      'libfribidi-bin',
+      'libfribidi-bin',
+    ]);
     // 0ad (source 0ad) and 0ad-data / 0ad-data-common (source 0ad-data): Jaccard ~0.87, merged.
     expect(['0ad', '0ad-data', '0ad-data-common'].map((p) => docOf.get(p))).toEqual(['0ad', '0ad', '0ad']);
     // acheck / acheck-rules share a paragraph but are below every threshold: separate.
@@ -59,9 +88,15 @@ describe('index parsing (real excerpt)', () => {
   });
 
   it('malformed index text fails with the file and line', () => {
-    expect(() => parseDeb822('Package: a\n continued\nno colon here\n', 'Packages.x')).toThrow('Packages.x line 3: expected "Field: value"');
-    expect(() => parseDeb822(' orphan\n', 'Packages.x')).toThrow('Packages.x line 1: continuation line outside a field');
-    expect(() => parseTranslations('Package: a\nDescription-md5: 0\n', 'T.x')).toThrow('T.x: package a has no "Description-en"');
+    expect(() => parseDeb822('Package: a\n continued\nno colon here\n', 'Packages.x')).toThrow(
+      'Packages.x line 3: expected "Field: value"',
+    );
+    expect(() => parseDeb822(' orphan\n', 'Packages.x')).toThrow(
+      'Packages.x line 1: continuation line outside a field',
+    );
+    expect(() => parseTranslations('Package: a\nDescription-md5: 0\n', 'T.x')).toThrow(
+      'T.x: package a has no "Description-en"',
+    );
   });
 });
 
@@ -79,7 +114,8 @@ describe('near-duplicate detection', () => {
     const texts = [...base, ...base.slice(0, 20).map((t) => `${t} extra words here`)];
     const sets = texts.map(shingles);
     const brute: Array<[number, number]> = [];
-    for (let i = 0; i < sets.length; i++) for (let j = i + 1; j < sets.length; j++) if (jaccard(sets[i], sets[j]) >= 0.8) brute.push([i, j]);
+    for (let i = 0; i < sets.length; i++)
+      for (let j = i + 1; j < sets.length; j++) if (jaccard(sets[i], sets[j]) >= 0.8) brute.push([i, j]);
     expect(brute).toHaveLength(20);
     expect(nearDuplicatePairs(sets, 0.8)).toEqual(brute);
   });
@@ -114,7 +150,14 @@ function syntheticArchive(): { pairs: PkgPair[]; sources: Map<string, string> } 
   return { pairs, sources };
 }
 
-const SMALL: PkgdescOptions = { ...DEFAULT_PKGDESC, seed: 11, testDocs: 60, testQueries: 40, devDocs: 30, devQueries: 20 };
+const SMALL: PkgdescOptions = {
+  ...DEFAULT_PKGDESC,
+  seed: 11,
+  testDocs: 60,
+  testQueries: 40,
+  devDocs: 30,
+  devQueries: 20,
+};
 
 describe('split (synthetic archive)', () => {
   const { pairs, sources } = syntheticArchive();
@@ -172,7 +215,12 @@ describe('split (synthetic archive)', () => {
 
   it('writes the whole collection and the dev/test sub-collections in BEIR layout', async () => {
     const out = join(tmp, 'pkgdesc');
-    const dirs = await writePkgdesc(out, data, { translationFile: 'T', packagesFile: 'P', indexDate: 'today', command: 'test' });
+    const dirs = await writePkgdesc(out, data, {
+      translationFile: 'T',
+      packagesFile: 'P',
+      indexDate: 'today',
+      command: 'test',
+    });
     expect(dirs).toEqual([out, `${out}-train`, `${out}-dev`, `${out}-test`]);
     const whole = await loadBeir(out, 'test');
     expect(whole.corpus.size).toBe(300);

@@ -8,7 +8,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { buildPretrain, countBySource, gitDocs, isExcludedFromPretrain, pkgdescTrainDocs, PRETRAIN_SOURCES, pythonDocs, wordnetDocs } from '../src/data/pretrain.js';
+import {
+  buildPretrain,
+  countBySource,
+  gitDocs,
+  isExcludedFromPretrain,
+  pkgdescTrainDocs,
+  PRETRAIN_SOURCES,
+  pythonDocs,
+  wordnetDocs,
+} from '../src/data/pretrain.js';
 import { parseWordnetData, synsetLine, wordnetPairs } from '../src/data/wordnet.js';
 import { chunkBlocks, type Block } from '../src/data/debian.js';
 import { writeBeir } from '../src/data/beir.js';
@@ -34,7 +43,10 @@ describe('exclusion rules', () => {
   it('python tree: FAQ files never reach the corpus; perl-doc is no source (every pod is a man page)', () => {
     const py = join(tmp, 'python3.11-doc');
     put(join(py, 'usr/share/doc/python3.11/html/_sources/library/shlex.rst.txt'), fixture('shlex.excerpt.rst'));
-    put(join(py, 'usr/share/doc/python3.11/html/_sources/faq/general.rst.txt'), fixture('python-faq-general.excerpt.rst'));
+    put(
+      join(py, 'usr/share/doc/python3.11/html/_sources/faq/general.rst.txt'),
+      fixture('python-faq-general.excerpt.rst'),
+    );
     const pyDocs = pythonDocs(py);
     expect(new Set(pyDocs.map((d) => d.source))).toEqual(new Set(['python3.11-doc:library/shlex.rst']));
     expect(pyDocs.map((d) => d.text).join('\n')).not.toContain('What is Python');
@@ -60,7 +72,14 @@ describe('exclusion rules', () => {
     expect(await pkgdescTrainDocs(dir)).toEqual([{ text: 'train text one', source: 'pkgdesc:a' }]);
 
     const bad = join(tmp, 'pkgdesc-bad');
-    await writeBeir(bad, { corpus: new Map([['a', { title: '', text: 't', split: 'train' }], ['b', { title: '', text: 'u' }]]), queries: new Map(), qrels: {} });
+    await writeBeir(bad, {
+      corpus: new Map([
+        ['a', { title: '', text: 't', split: 'train' }],
+        ['b', { title: '', text: 'u' }],
+      ]),
+      queries: new Map(),
+      qrels: {},
+    });
     await expect(pkgdescTrainDocs(bad)).rejects.toThrow(/corpus\.jsonl\.gz line 2: "split" must be train, dev or test/);
   });
 });
@@ -89,9 +108,13 @@ describe('git-doc and WordNet', () => {
     const synsets = parseWordnetData(fixture('wordnet-data.adj.excerpt'), 'data.adj');
     expect(synsets).toHaveLength(4);
     expect(synsets[0]).toMatchObject({ offset: '00001740', pos: 'a', words: ['able'] });
-    expect(synsetLine(synsets[2])).toBe('abaxial, dorsal: facing away from the axis of an organ or organism; "the abaxial surface of a leaf is the underside or side facing away from the stem"');
+    expect(synsetLine(synsets[2])).toBe(
+      'abaxial, dorsal: facing away from the axis of an organ or organism; "the abaxial surface of a leaf is the underside or side facing away from the stem"',
+    );
     expect(synsets[3].words).toEqual(['outback', 'remote']);
-    expect(() => parseWordnetData('00001740 00 a 01 able 0 000\n', 'data.adj')).toThrow('data.adj line 1: no " | " before the gloss');
+    expect(() => parseWordnetData('00001740 00 a 01 able 0 000\n', 'data.adj')).toThrow(
+      'data.adj line 1: no " | " before the gloss',
+    );
   });
 
   it('word -> gloss pairs: one query per distinct lemma list, relevant to every synset with it', () => {
@@ -106,12 +129,28 @@ describe('git-doc and WordNet', () => {
 
   it('wordnetDocs packs synset lines per file', () => {
     const wn = join(tmp, 'wordnet-base');
-    for (const f of ['data.noun', 'data.verb', 'data.adj', 'data.adv']) put(join(wn, 'usr/share/wordnet', f), fixture('wordnet-data.adj.excerpt'));
+    for (const f of ['data.noun', 'data.verb', 'data.adj', 'data.adv'])
+      put(join(wn, 'usr/share/wordnet', f), fixture('wordnet-data.adj.excerpt'));
     const docs = wordnetDocs(wn);
-    expect(docs.map((d) => d.source)).toEqual(['wordnet-base:data.noun', 'wordnet-base:data.verb', 'wordnet-base:data.adj', 'wordnet-base:data.adv']);
+    expect(docs.map((d) => d.source)).toEqual([
+      'wordnet-base:data.noun',
+      'wordnet-base:data.verb',
+      'wordnet-base:data.adj',
+      'wordnet-base:data.adv',
+    ]);
     expect(docs[0].text.split('\n')).toHaveLength(4);
     expect(countBySource(docs, new Map([['wordnet-base', '1:3.0-37']]))).toEqual([
-      { source: 'wordnet-base', version: '1:3.0-37', licence: expect.stringContaining('WordNet 3.0'), docs: 4, words: 4 * docs[0].text.split(/\s+/).length, tokens: 0, exactDups: 0, nearDups: 0, dupWords: 0 },
+      {
+        source: 'wordnet-base',
+        version: '1:3.0-37',
+        licence: expect.stringContaining('WordNet 3.0'),
+        docs: 4,
+        words: 4 * docs[0].text.split(/\s+/).length,
+        tokens: 0,
+        exactDups: 0,
+        nearDups: 0,
+        dupWords: 0,
+      },
     ]);
   });
 });
@@ -121,7 +160,17 @@ describe('chunkBlocks', () => {
   const opts = { minWords: 10, maxWords: 25, maxCodeLines: 2 };
 
   it('closes a chunk at a heading once it has minWords, and before it would pass maxWords', () => {
-    const chunks = chunkBlocks([{ kind: 'heading', text: 'A', level: 1 }, para(12), { kind: 'heading', text: 'B', level: 1 }, para(8), para(10), para(9)], opts);
+    const chunks = chunkBlocks(
+      [
+        { kind: 'heading', text: 'A', level: 1 },
+        para(12),
+        { kind: 'heading', text: 'B', level: 1 },
+        para(8),
+        para(10),
+        para(9),
+      ],
+      opts,
+    );
     // [A + 12] closes at heading B; [B + 8 + 10] closes before the 9 would make 28 > 25; the tail of 9
     // stays alone because 19 + 9 > 25.
     expect(chunks.map((c) => c.split(/\s+/).length)).toEqual([13, 19, 9]);
@@ -133,19 +182,31 @@ describe('chunkBlocks', () => {
   });
 
   it('drops code longer than maxCodeLines, keeps short code, skips empty blocks', () => {
-    const chunks = chunkBlocks([para(5), { kind: 'code', text: 'x = 1\ny = 2\nz = 3' }, { kind: 'code', text: 'ok(  1 )' }, { kind: 'para', text: '   ' }], opts);
+    const chunks = chunkBlocks(
+      [
+        para(5),
+        { kind: 'code', text: 'x = 1\ny = 2\nz = 3' },
+        { kind: 'code', text: 'ok(  1 )' },
+        { kind: 'para', text: '   ' },
+      ],
+      opts,
+    );
     expect(chunks).toEqual([`${Array(5).fill('word').join(' ')}\nok( 1 )`]);
   });
 });
 
 describe('data build errors', () => {
   it('an unknown dataset is one clear error', async () => {
-    await expect(runDataBuild('nope', { out: join(tmp, 'x') })).rejects.toThrow('unknown dataset "nope" (expected one of: pkgdesc, pretrain, faq, wordnet)');
+    await expect(runDataBuild('nope', { out: join(tmp, 'x') })).rejects.toThrow(
+      'unknown dataset "nope" (expected one of: pkgdesc, pretrain, faq, wordnet)',
+    );
   });
 
   it('pretrain without a pkgdesc directory fails before any download and writes nothing', async () => {
     const out = join(tmp, 'pretrain-out');
-    await expect(buildPretrain({ out, pkgdesc: join(tmp, 'missing'), command: 'test' })).rejects.toThrow(/missing: neither corpus\.jsonl\.gz nor corpus\.jsonl exists/);
+    await expect(buildPretrain({ out, pkgdesc: join(tmp, 'missing'), command: 'test' })).rejects.toThrow(
+      /missing: neither corpus\.jsonl\.gz nor corpus\.jsonl exists/,
+    );
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
   });
 });

@@ -15,8 +15,19 @@ import { vimHelpInline, vimHelpToBlocks } from '../src/data/vimhelp.js';
 import { decodeDictNumber, dictEntryText, parseDictIndex, readDictd } from '../src/data/dictd.js';
 import { dedup, NEAR_MIN_WORDS, shingleHashes } from '../src/data/dedup.js';
 import {
-  assemblePretrain, dictdDocs, htmlDocs, isExcludedFromPretrain, isManPagePath, MIN_LINE_WORDS, nodejsDocs, sphinxSourceDocs, tokenEstimates,
-  TOKENIZER_DIR, vimDocs, type PretrainDoc, type PretrainSource,
+  assemblePretrain,
+  dictdDocs,
+  htmlDocs,
+  isExcludedFromPretrain,
+  isManPagePath,
+  MIN_LINE_WORDS,
+  nodejsDocs,
+  sphinxSourceDocs,
+  tokenEstimates,
+  TOKENIZER_DIR,
+  vimDocs,
+  type PretrainDoc,
+  type PretrainSource,
 } from '../src/data/pretrain.js';
 import { writeJsonlAtomic } from '../src/data/beir.js';
 import { BertTokenizer } from '../src/nn/tokenizer.js';
@@ -33,7 +44,11 @@ function put(path: string, text: string | Buffer): void {
 }
 
 /** n distinct letter-only words ("wordba wordbb ..."): digits would be masked by the shingler. */
-const words = (n: number, w = 'word'): string => Array.from({ length: n }, (_, i) => `${w}${String.fromCharCode(97 + Math.floor(i / 26))}${String.fromCharCode(97 + (i % 26))}`).join(' ');
+const words = (n: number, w = 'word'): string =>
+  Array.from(
+    { length: n },
+    (_, i) => `${w}${String.fromCharCode(97 + Math.floor(i / 26))}${String.fromCharCode(97 + (i % 26))}`,
+  ).join(' ');
 
 describe('htmlToBlocks', () => {
   const page = `<!DOCTYPE html><html><head><title>T</title><style>p { color: red }</style><script>var x = "<p>no</p>";</script></head>
@@ -63,25 +78,38 @@ describe('htmlToBlocks', () => {
   });
 
   it('skip drops more elements: texinfo navigation (div.header) but not mdBook heading anchors (a.header)', () => {
-    const html = '<div class="header"><p>Next: Strings, Previous: Data Types [Contents]</p></div><h2><a class="header" href="#x">Numeric Data Types</a></h2><p>A numeric constant.</p>';
-    const texinfoHeader = (tag: string, attrs: Record<string, string>): boolean => tag === 'div' && attrs.class === 'header';
-    expect(htmlToBlocks(html, { skip: texinfoHeader })).toEqual([{ kind: 'heading', text: 'Numeric Data Types', level: 2 }, { kind: 'para', text: 'A numeric constant.' }]);
+    const html =
+      '<div class="header"><p>Next: Strings, Previous: Data Types [Contents]</p></div><h2><a class="header" href="#x">Numeric Data Types</a></h2><p>A numeric constant.</p>';
+    const texinfoHeader = (tag: string, attrs: Record<string, string>): boolean =>
+      tag === 'div' && attrs.class === 'header';
+    expect(htmlToBlocks(html, { skip: texinfoHeader })).toEqual([
+      { kind: 'heading', text: 'Numeric Data Types', level: 2 },
+      { kind: 'para', text: 'A numeric constant.' },
+    ]);
     expect(htmlToBlocks(html)[0]).toEqual({ kind: 'para', text: 'Next: Strings, Previous: Data Types [Contents]' });
   });
 
-  it('an unclosed page-chrome div (Qt\'s div.header) does not swallow the page', () => {
-    const html = '<body><div class="header" id="qtdocheader"><div class="main"><div class="navigationbar"><ul><li>Qt 5.15</li></ul></div></div>\n<div class="content"><h1>QString Class</h1><p>The QString class provides a Unicode character string.</p></div></body>';
-    expect(htmlToBlocks(html).map((b) => b.text)).toEqual(['Qt 5.15', 'QString Class', 'The QString class provides a Unicode character string.']);
+  it("an unclosed page-chrome div (Qt's div.header) does not swallow the page", () => {
+    const html =
+      '<body><div class="header" id="qtdocheader"><div class="main"><div class="navigationbar"><ul><li>Qt 5.15</li></ul></div></div>\n<div class="content"><h1>QString Class</h1><p>The QString class provides a Unicode character string.</p></div></body>';
+    expect(htmlToBlocks(html).map((b) => b.text)).toEqual([
+      'Qt 5.15',
+      'QString Class',
+      'The QString class provides a Unicode character string.',
+    ]);
   });
 
   it('root keeps only the text inside matching elements', () => {
-    const html = '<div class="code-header">pub fn len(&amp;self) -&gt; usize</div><div class="docblock"><p>Returns the number of elements.</p></div><p>outside</p>';
+    const html =
+      '<div class="code-header">pub fn len(&amp;self) -&gt; usize</div><div class="docblock"><p>Returns the number of elements.</p></div><p>outside</p>';
     const blocks = htmlToBlocks(html, { root: (_t, a) => a.class === 'docblock' });
     expect(blocks).toEqual([{ kind: 'para', text: 'Returns the number of elements.' }]);
   });
 
   it('recognises redirect pages', () => {
-    expect(isRedirectPage('<html><head><meta http-equiv="refresh" content="0;URL=../x.html"></head></html>')).toBe(true);
+    expect(isRedirectPage('<html><head><meta http-equiv="refresh" content="0;URL=../x.html"></head></html>')).toBe(
+      true,
+    );
     expect(isRedirectPage(page)).toBe(false);
   });
 });
@@ -92,7 +120,10 @@ describe('markdownToBlocks', () => {
     expect(blocks.slice(0, 4)).toEqual([
       { kind: 'heading', text: 'File system', level: 1 },
       { kind: 'para', text: 'Stability: 2 - Stable' },
-      { kind: 'para', text: 'The node:fs module enables interacting with the file system in a way modeled on standard POSIX functions.' },
+      {
+        kind: 'para',
+        text: 'The node:fs module enables interacting with the file system in a way modeled on standard POSIX functions.',
+      },
       { kind: 'para', text: 'To use the promise-based APIs:' },
     ]);
     expect(blocks).toContainEqual({ kind: 'code', text: "import * as fs from 'node:fs/promises';" });
@@ -114,7 +145,10 @@ describe('vimHelpToBlocks', () => {
     expect(text).not.toContain('For Vim version 9.0');
     expect(blocks[0]).toEqual({ kind: 'para', text: 'VIM USER MANUAL - by Bram Moolenaar' });
     expect(blocks).toContainEqual({ kind: 'heading', text: 'The vimrc file', level: 1 });
-    expect(blocks).toContainEqual({ kind: 'para', text: 'If you already have a vimrc file (e.g., when your sysadmin has one setup for you), you can edit it this way:' });
+    expect(blocks).toContainEqual({
+      kind: 'para',
+      text: 'If you already have a vimrc file (e.g., when your sysadmin has one setup for you), you can edit it this way:',
+    });
     expect(blocks).toContainEqual({ kind: 'code', text: ':edit $MYVIMRC' });
     expect(blocks).toContainEqual({ kind: 'code', text: 'source $VIMRUNTIME/defaults.vim' });
     expect(text).not.toMatch(/\*vimrc-intro\*|\|vimrc\|/);
@@ -135,23 +169,39 @@ describe('dictd', () => {
     expect(decodeDictNumber('A')).toBe(0);
     expect(decodeDictNumber('BM')).toBe(76);
     expect(decodeDictNumber('YSZ')).toBe(24 * 4096 + 18 * 64 + 25);
-    expect(parseDictIndex('Abjure\tYdL\tBR\n', 'gcide.index')).toEqual([{ headword: 'Abjure', offset: decodeDictNumber('YdL'), length: 81 }]);
-    expect(() => parseDictIndex('Abjure YdL BR\n', 'gcide.index')).toThrow('gcide.index line 1: expected "headword<TAB>offset<TAB>length"');
+    expect(parseDictIndex('Abjure\tYdL\tBR\n', 'gcide.index')).toEqual([
+      { headword: 'Abjure', offset: decodeDictNumber('YdL'), length: 81 },
+    ]);
+    expect(() => parseDictIndex('Abjure YdL BR\n', 'gcide.index')).toThrow(
+      'gcide.index line 1: expected "headword<TAB>offset<TAB>length"',
+    );
   });
 
   it('entry markup: pronunciation, source tags and cross-reference braces removed', () => {
-    expect(dictEntryText('Abjurement \\Ab*jure"ment\\ (-ment), n.\n   Renunciation. [R.]\n   [1913 Webster]\n')).toBe('Abjurement (-ment), n. Renunciation. [R.]');
-    expect(dictEntryText('Acknowledgement \\Ac*knowl"edge*ment\\ ([a^]k*n[o^]l"[e^]j*ment), n.\n   Gapesing (? or ?).')).toBe('Acknowledgement, n. Gapesing.');
-    expect(dictEntryText('aliasing bug\n\n   <programming> A class of {bugs}, see {GC}.\n')).toBe('aliasing bug programming A class of bugs, see GC.');
+    expect(dictEntryText('Abjurement \\Ab*jure"ment\\ (-ment), n.\n   Renunciation. [R.]\n   [1913 Webster]\n')).toBe(
+      'Abjurement (-ment), n. Renunciation. [R.]',
+    );
+    expect(
+      dictEntryText('Acknowledgement \\Ac*knowl"edge*ment\\ ([a^]k*n[o^]l"[e^]j*ment), n.\n   Gapesing (? or ?).'),
+    ).toBe('Acknowledgement, n. Gapesing.');
+    expect(dictEntryText('aliasing bug\n\n   <programming> A class of {bugs}, see {GC}.\n')).toBe(
+      'aliasing bug programming A class of bugs, see GC.',
+    );
   });
 
   it('reads a gzip-compressed excerpt of GCIDE: each entry once, in file order, header skipped', () => {
-    const entries = readDictd(gzipSync(Buffer.from(fixture('gcide.excerpt.dict'))), fixture('gcide.excerpt.index'), 'gcide');
+    const entries = readDictd(
+      gzipSync(Buffer.from(fixture('gcide.excerpt.dict'))),
+      fixture('gcide.excerpt.index'),
+      'gcide',
+    );
     expect(entries.map((e) => e.split(/[ ,]/)[0])).toEqual(['Abjuratory', 'Abjure', 'Abjure', 'Abjurement', 'Abjurer']);
     expect(entries[0]).toBe('Abjuratory, a. Containing abjuration.');
     expect(entries[1]).toContain('[imp. & p. p. Abjured; p. pr. & vb. n. Abjuring.]');
     expect(entries.join(' ')).not.toMatch(/ftp\.gnu\.org|1913 Webster|\\/);
-    expect(() => readDictd(Buffer.from('short'), 'x\tA\tBM\n', 'gcide')).toThrow('gcide.index: entry "x" ends at byte 76, past the data (5 bytes)');
+    expect(() => readDictd(Buffer.from('short'), 'x\tA\tBM\n', 'gcide')).toThrow(
+      'gcide.index: entry "x" ends at byte 76, past the data (5 bytes)',
+    );
   });
 });
 
@@ -201,7 +251,10 @@ describe('package readers', () => {
     put(join(dir, 'translations/it_IT/process/howto.rst.txt'), 'HOWTO\n=====\n\nQuesto documento.\n');
     put(join(dir, 'man/kernel-doc.1.rst.txt'), 'kernel-doc\n==========\n\nA manual page.\n');
     expect(sphinxSourceDocs('linux-doc-6.1', root, 'usr/share/doc/linux-doc-6.1/html/_sources')).toEqual([
-      { source: 'linux-doc-6.1:process/howto.rst', text: 'HOWTO\nThis is the document for becoming a kernel developer.' },
+      {
+        source: 'linux-doc-6.1:process/howto.rst',
+        text: 'HOWTO\nThis is the document for becoming a kernel developer.',
+      },
       { source: 'linux-doc-6.1:process/notes.md', text: 'Notes\nA Markdown page.' },
     ]);
   });
@@ -209,11 +262,22 @@ describe('package readers', () => {
   it('HTML manuals: redirect pages and man pages skipped, roots applied per file', () => {
     const root = join(tmp, 'postgresql-doc-15');
     const dir = join(root, 'usr/share/doc/postgresql-doc-15/html');
-    put(join(dir, 'queries-select-lists.html'), '<html><body><div class="navheader">Prev Next</div><h2>Select Lists</h2><p>The select list determines the output columns.</p></body></html>');
+    put(
+      join(dir, 'queries-select-lists.html'),
+      '<html><body><div class="navheader">Prev Next</div><h2>Select Lists</h2><p>The select list determines the output columns.</p></body></html>',
+    );
     put(join(dir, 'sql-select.html'), '<html><body><h2>SELECT</h2><p>SELECT retrieves rows.</p></body></html>');
-    put(join(dir, 'old.html'), '<html><head><meta http-equiv="Refresh" content="0; url=queries-select-lists.html"></head><body><p>moved</p></body></html>');
+    put(
+      join(dir, 'old.html'),
+      '<html><head><meta http-equiv="Refresh" content="0; url=queries-select-lists.html"></head><body><p>moved</p></body></html>',
+    );
     put(join(dir, 'man7/select.7.html'), '<p>SELECT(7) manual page</p>');
-    expect(htmlDocs('postgresql-doc-15', root, 'usr/share/doc/postgresql-doc-15/html')).toEqual([{ source: 'postgresql-doc-15:queries-select-lists.html', text: 'Select Lists\nThe select list determines the output columns.' }]);
+    expect(htmlDocs('postgresql-doc-15', root, 'usr/share/doc/postgresql-doc-15/html')).toEqual([
+      {
+        source: 'postgresql-doc-15:queries-select-lists.html',
+        text: 'Select Lists\nThe select list determines the output columns.',
+      },
+    ]);
   });
 
   it('dictd, vim help and Node.js Markdown trees', () => {
@@ -263,15 +327,25 @@ describe('dedup', () => {
 });
 
 describe('assemblePretrain', () => {
-  const fake = (pkg: string, docs: PretrainDoc[]): PretrainSource => ({ pkg, licence: `${pkg} licence`, read: () => docs });
+  const fake = (pkg: string, docs: PretrainDoc[]): PretrainSource => ({
+    pkg,
+    licence: `${pkg} licence`,
+    read: () => docs,
+  });
   const pkgs = new Map<string, UnpackedPackage>([
     ['a-doc', { name: 'a-doc', version: '1.0', debFile: '', root: '/nowhere' }],
     ['b-doc', { name: 'b-doc', version: '2.0', debFile: '', root: '/nowhere' }],
   ]);
   const page = `The quick brown fox jumps over the lazy dog while the ${words(60)} tokenizer counts pieces.`;
   const sources = [
-    fake('a-doc', [{ source: 'a-doc:one', text: page }, { source: 'a-doc:stub', text: 'pandas.DataFrame.sum' }]),
-    fake('b-doc', [{ source: 'b-doc:copy', text: page }, { source: 'b-doc:own', text: words(20, 'own') }]),
+    fake('a-doc', [
+      { source: 'a-doc:one', text: page },
+      { source: 'a-doc:stub', text: 'pandas.DataFrame.sum' },
+    ]),
+    fake('b-doc', [
+      { source: 'b-doc:copy', text: page },
+      { source: 'b-doc:own', text: words(20, 'own') },
+    ]),
   ];
   const tokenizer = BertTokenizer.fromDir(TOKENIZER_DIR);
 
@@ -280,14 +354,24 @@ describe('assemblePretrain', () => {
     expect(docs.map((d) => d.source)).toEqual(['a-doc:one', 'b-doc:own', 'pkgdesc:x']);
     expect(MIN_LINE_WORDS).toBeGreaterThan(3);
     const b = counts.find((c) => c.source === 'b-doc')!;
-    expect(b).toMatchObject({ version: '2.0', licence: 'b-doc licence', docs: 1, words: 20, exactDups: 1, nearDups: 0, dupWords: page.split(' ').length });
+    expect(b).toMatchObject({
+      version: '2.0',
+      licence: 'b-doc licence',
+      docs: 1,
+      words: 20,
+      exactDups: 1,
+      nearDups: 0,
+      dupWords: page.split(' ').length,
+    });
     const a = counts.find((c) => c.source === 'a-doc')!;
     expect(a.tokens).toBe(tokenizer.tokenize(page).length);
   });
 
   it('a source that yields no text is an error naming it', () => {
     const empty = [fake('a-doc', [{ source: 'a-doc:stub', text: 'pandas.DataFrame.sum' }])];
-    expect(() => assemblePretrain(empty, pkgs, [], tokenizer)).toThrow('a-doc: no text extracted from /nowhere (has the package layout or markup changed?)');
+    expect(() => assemblePretrain(empty, pkgs, [], tokenizer)).toThrow(
+      'a-doc: no text extracted from /nowhere (has the package layout or markup changed?)',
+    );
   });
 
   it('token estimates scale the sampled lines to all words of a source', () => {

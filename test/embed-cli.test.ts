@@ -33,7 +33,17 @@ const TEXTS: [unknown, string][] = [
 function vocab(): string[] {
   const letters = [...'abcdefghijklmnopqrstuvwxyz'];
   const words = 'the cat sat on mat hello world this is a it not'.split(' ');
-  return ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...letters, ...letters.map((c) => `##${c}`), ...'.,!?-'.split(''), ...words];
+  return [
+    '[PAD]',
+    '[UNK]',
+    '[CLS]',
+    '[SEP]',
+    '[MASK]',
+    ...letters,
+    ...letters.map((c) => `##${c}`),
+    ...'.,!?-'.split(''),
+    ...words,
+  ];
 }
 
 interface Run {
@@ -47,20 +57,27 @@ function embed(args: string[]): Run {
 }
 
 function readOutput(path: string): { id: unknown; embedding: number[] }[] {
-  return readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 }
 
 /** The model in-process, one text per forward pass (no padding at all). */
 function expected(pooling: PoolingConfig, maxLength = 32): Float64Array[] {
   const loaded = loadModelDir(MODEL, { device: 'cpu-ref' });
   const tok = loaded.tokenizer!;
-  const out = TEXTS.map(([, text]) => noGrad(() => tidy(() => {
-    const e = tok.encode(text, undefined, { maxLength, truncation: true });
-    const shape = [1, e.inputIds.length];
-    const ids = fromArray(e.inputIds, shape, { dtype: 'int32', device: 'cpu-ref' });
-    const h = loaded.model.forward({ inputIds: ids }).lastHiddenState;
-    return Float64Array.from(pool(h, undefined, pooling).toArray());
-  })));
+  const out = TEXTS.map(([, text]) =>
+    noGrad(() =>
+      tidy(() => {
+        const e = tok.encode(text, undefined, { maxLength, truncation: true });
+        const shape = [1, e.inputIds.length];
+        const ids = fromArray(e.inputIds, shape, { dtype: 'int32', device: 'cpu-ref' });
+        const h = loaded.model.forward({ inputIds: ids }).lastHiddenState;
+        return Float64Array.from(pool(h, undefined, pooling).toArray());
+      }),
+    ),
+  );
   loaded.model.dispose();
   return out;
 }
@@ -68,8 +85,14 @@ function expected(pooling: PoolingConfig, maxLength = 32): Float64Array[] {
 beforeAll(async () => {
   const tokenizer = new BertTokenizer(vocab(), { modelMaxLength: 32 });
   const config = {
-    ...BERT_PRESETS.mini, vocab_size: tokenizer.vocabSize, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2,
-    intermediate_size: 32, max_position_embeddings: 32, initializer_range: 0.5,
+    ...BERT_PRESETS.mini,
+    vocab_size: tokenizer.vocabSize,
+    hidden_size: 16,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 32,
+    max_position_embeddings: 32,
+    initializer_range: 0.5,
   };
   const model = new BertModel(config, { device: 'cpu-ref', generator: new Generator(7) });
   await saveModelDir(MODEL, model, { tokenizer, pooling: { mode: 'mean', normalize: true } });
@@ -80,9 +103,20 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('retrograd embed', () => {
-  it('uses the directory\'s pooling (mean, normalized), keeps input order, and matches the model run text by text', () => {
+  it("uses the directory's pooling (mean, normalized), keeps input order, and matches the model run text by text", () => {
     const output = join(work, 'out-default.jsonl');
-    const r = embed(['--model', MODEL, '--input', INPUT, '--output', output, '--device', 'cpu-ref', '--batch-size', '2']);
+    const r = embed([
+      '--model',
+      MODEL,
+      '--input',
+      INPUT,
+      '--output',
+      output,
+      '--device',
+      'cpu-ref',
+      '--batch-size',
+      '2',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('embedded 5 texts (16 dims, mean pooling, normalized, max length 32) on cpu-ref');
     const rows = readOutput(output);
@@ -97,7 +131,21 @@ describe('retrograd embed', () => {
 
   it('--pooling cls --no-normalize --max-length override the directory', () => {
     const output = join(work, 'out-cls.jsonl');
-    const r = embed(['--model', MODEL, '--input', INPUT, '--output', output, '--device', 'cpu-ref', '--pooling', 'cls', '--no-normalize', '--max-length', '5']);
+    const r = embed([
+      '--model',
+      MODEL,
+      '--input',
+      INPUT,
+      '--output',
+      output,
+      '--device',
+      'cpu-ref',
+      '--pooling',
+      'cls',
+      '--no-normalize',
+      '--max-length',
+      '5',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('cls pooling, max length 5) on cpu-ref');
     const want = expected({ mode: 'cls', normalize: false }, 5);
@@ -122,27 +170,74 @@ describe('retrograd embed', () => {
       return dir;
     }
     const cases: [string, () => string[], RegExp][] = [
-      ['missing model directory', () => ['--model', join(work, 'absent'), '--input', INPUT], /model directory .*absent does not exist/],
-      ['bad config', () => ['--model', broken((d) => writeFileSync(join(d, 'config.json'), '{"vocab_size": 68, "hidden_size": 16}')), '--input', INPUT], /config\.json: missing required field num_hidden_layers/],
-      ['vocab size != embedding rows', () => ['--model', broken((d) => writeFileSync(join(d, 'vocab.txt'), vocab().slice(0, 40).join('\n'))), '--input', INPUT], /vocab\.txt: 40 tokens, but the model has \d+ word embeddings/],
-      ['malformed line', () => {
-        const input = join(work, 'bad-json.jsonl');
-        writeFileSync(input, '{"id": 1, "text": "ok"}\n\n{"id": 2, "text": "unterminated}\n');
-        return ['--model', MODEL, '--input', input];
-      }, /bad-json\.jsonl:3: malformed JSON/],
-      ['text not a string', () => {
-        const input = join(work, 'bad-text.jsonl');
-        writeFileSync(input, '{"id": 1, "text": "ok"}\n{"id": 2, "text": 7}\n');
-        return ['--model', MODEL, '--input', input];
-      }, /bad-text\.jsonl:2: "text" must be a string/],
-      ['missing input', () => ['--model', MODEL, '--input', join(work, 'none.jsonl')], /input file .*none\.jsonl does not exist/],
-      ['NaN weights', () => ['--model', broken((d) => {
-        const file = join(d, 'model.safetensors');
-        const bytes = readFileSync(file);
-        bytes.writeFloatLE(NaN, 8 + Number(bytes.readBigUInt64LE(0))); // the first value of the first tensor
-        writeFileSync(file, bytes);
-      }), '--input', INPUT], /broken-\w+: weight [\w.]+ holds NaN at index 0$/],
-      ['max length beyond the position table', () => ['--model', MODEL, '--input', INPUT, '--max-length', '64'], /--max-length: max length 64 exceeds the model's max_position_embeddings 32/],
+      [
+        'missing model directory',
+        () => ['--model', join(work, 'absent'), '--input', INPUT],
+        /model directory .*absent does not exist/,
+      ],
+      [
+        'bad config',
+        () => [
+          '--model',
+          broken((d) => writeFileSync(join(d, 'config.json'), '{"vocab_size": 68, "hidden_size": 16}')),
+          '--input',
+          INPUT,
+        ],
+        /config\.json: missing required field num_hidden_layers/,
+      ],
+      [
+        'vocab size != embedding rows',
+        () => [
+          '--model',
+          broken((d) => writeFileSync(join(d, 'vocab.txt'), vocab().slice(0, 40).join('\n'))),
+          '--input',
+          INPUT,
+        ],
+        /vocab\.txt: 40 tokens, but the model has \d+ word embeddings/,
+      ],
+      [
+        'malformed line',
+        () => {
+          const input = join(work, 'bad-json.jsonl');
+          writeFileSync(input, '{"id": 1, "text": "ok"}\n\n{"id": 2, "text": "unterminated}\n');
+          return ['--model', MODEL, '--input', input];
+        },
+        /bad-json\.jsonl:3: malformed JSON/,
+      ],
+      [
+        'text not a string',
+        () => {
+          const input = join(work, 'bad-text.jsonl');
+          writeFileSync(input, '{"id": 1, "text": "ok"}\n{"id": 2, "text": 7}\n');
+          return ['--model', MODEL, '--input', input];
+        },
+        /bad-text\.jsonl:2: "text" must be a string/,
+      ],
+      [
+        'missing input',
+        () => ['--model', MODEL, '--input', join(work, 'none.jsonl')],
+        /input file .*none\.jsonl does not exist/,
+      ],
+      [
+        'NaN weights',
+        () => [
+          '--model',
+          broken((d) => {
+            const file = join(d, 'model.safetensors');
+            const bytes = readFileSync(file);
+            bytes.writeFloatLE(NaN, 8 + Number(bytes.readBigUInt64LE(0))); // the first value of the first tensor
+            writeFileSync(file, bytes);
+          }),
+          '--input',
+          INPUT,
+        ],
+        /broken-\w+: weight [\w.]+ holds NaN at index 0$/,
+      ],
+      [
+        'max length beyond the position table',
+        () => ['--model', MODEL, '--input', INPUT, '--max-length', '64'],
+        /--max-length: max length 64 exceeds the model's max_position_embeddings 32/,
+      ],
     ];
     it('output is a directory', () => {
       const r = embed(['--model', MODEL, '--input', INPUT, '--output', work, '--device', 'cpu-ref']);

@@ -16,13 +16,29 @@ const FIXTURE = join(import.meta.dirname, 'fixtures', 'eval', 'pkgdesc-mini');
 describe('Analyzer', () => {
   it('lowercases, drops possessives and stopwords, splits on non-alphanumerics, Porter-stems', () => {
     const a = new Analyzer();
-    expect(a.tokens("The Dog's toys: running, FASTER & caresses (x86_64, 3.11)!")).toEqual(['dog', 'toi', 'run', 'faster', 'caress', 'x86', '64', '3', '11']);
+    expect(a.tokens("The Dog's toys: running, FASTER & caresses (x86_64, 3.11)!")).toEqual([
+      'dog',
+      'toi',
+      'run',
+      'faster',
+      'caress',
+      'x86',
+      '64',
+      '3',
+      '11',
+    ]);
     expect(a.tokens('Café déjà-vu')).toEqual(['café', 'déjà', 'vu']);
     expect(a.tokens('')).toEqual([]);
   });
 
   it('stopwords and stemming can be switched off', () => {
-    expect(new Analyzer({ stopwords: false, stem: false }).tokens('The running of the dogs')).toEqual(['the', 'running', 'of', 'the', 'dogs']);
+    expect(new Analyzer({ stopwords: false, stem: false }).tokens('The running of the dogs')).toEqual([
+      'the',
+      'running',
+      'of',
+      'the',
+      'dogs',
+    ]);
     expect(new Analyzer({ stem: false }).tokens('The running of the dogs')).toEqual(['running', 'dogs']);
   });
 });
@@ -94,8 +110,16 @@ describe('BM25 on the Debian package-description fixture', async () => {
     for (const [qid, text] of queries) {
       const expected = rankDocs(bruteForce(text));
       const got = index.search(text, 1000);
-      expect(got.map((d) => d.docid), qid).toEqual(expected.map((d) => d.docid));
-      assertClose(got.map((d) => d.score), expected.map((d) => d.score), TOL.f64, qid);
+      expect(
+        got.map((d) => d.docid),
+        qid,
+      ).toEqual(expected.map((d) => d.docid));
+      assertClose(
+        got.map((d) => d.score),
+        expected.map((d) => d.score),
+        TOL.f64,
+        qid,
+      );
     }
   });
 
@@ -131,7 +155,13 @@ describe('BM25 on the Debian package-description fixture', async () => {
   });
 
   it('rejects duplicate ids and bad parameters', () => {
-    expect(() => new Bm25Index([['a', 'x'], ['a', 'y']])).toThrow('bm25: duplicate document id "a"');
+    expect(
+      () =>
+        new Bm25Index([
+          ['a', 'x'],
+          ['a', 'y'],
+        ]),
+    ).toThrow('bm25: duplicate document id "a"');
     expect(() => new Bm25Index([['a', 'x']], { b: 1.5 })).toThrow('need k1 >= 0 and 0 <= b <= 1');
     expect(() => index.search('git', 0)).toThrow('k must be a positive integer');
   });

@@ -34,12 +34,32 @@ describe('retrograd eval --bm25', () => {
   it('prints the metrics of the BM25 run as JSON and writes the run file', async () => {
     const runOut = join(work, 'bm25.trec');
     const metricsOut = join(work, 'bm25-metrics.json');
-    const report = JSON.parse(await cli(['eval', '--data', FIXTURE, '--bm25', '--json', '--run-out', runOut, '--metrics-out', metricsOut]));
+    const report = JSON.parse(
+      await cli(['eval', '--data', FIXTURE, '--bm25', '--json', '--run-out', runOut, '--metrics-out', metricsOut]),
+    );
     expect(Object.keys(report)).toEqual([
-      'data', 'split', 'method', 'nDCG@10', 'MRR@10', 'R@10', 'R@100', 'MAP@100',
-      'queries', 'skipped_no_relevant', 'missing_from_run', 'corpus', 'depth', 'seconds',
+      'data',
+      'split',
+      'method',
+      'nDCG@10',
+      'MRR@10',
+      'R@10',
+      'R@100',
+      'MAP@100',
+      'queries',
+      'skipped_no_relevant',
+      'missing_from_run',
+      'corpus',
+      'depth',
+      'seconds',
     ]);
-    expect([report.split, report.method, report.queries, report.corpus, report.depth]).toEqual(['test', 'bm25', 8, 20, 1000]);
+    expect([report.split, report.method, report.queries, report.corpus, report.depth]).toEqual([
+      'test',
+      'bm25',
+      8,
+      20,
+      1000,
+    ]);
     expect(Object.keys(report.seconds)).toEqual(['load', 'index', 'search', 'total']);
 
     const data = await loadBeir(FIXTURE, 'test');
@@ -58,16 +78,36 @@ describe('retrograd eval --bm25', () => {
   });
 
   it('prints a table without --json; the train split and BM25 options are honoured', async () => {
-    const table = await cli(['eval', '--data', FIXTURE, '--bm25', '--split', 'train', '--k1', '1.2', '--b', '0.75', '--no-stem']);
-    expect(table).toMatch(/^bm25 on .*pkgdesc-mini \[train\]: 12 queries, 20 documents, depth 1000\n {2}nDCG@10 {2}\d\.\d{4}\n/);
+    const table = await cli([
+      'eval',
+      '--data',
+      FIXTURE,
+      '--bm25',
+      '--split',
+      'train',
+      '--k1',
+      '1.2',
+      '--b',
+      '0.75',
+      '--no-stem',
+    ]);
+    expect(table).toMatch(
+      /^bm25 on .*pkgdesc-mini \[train\]: 12 queries, 20 documents, depth 1000\n {2}nDCG@10 {2}\d\.\d{4}\n/,
+    );
     expect(table).toContain('  MAP@100  ');
   });
 
   it('rejects a missing or doubled method, a shallow depth, a bad split', async () => {
     await expect(cli(['eval', '--data', FIXTURE])).rejects.toThrow('give exactly one of --bm25 or --model DIR');
-    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--model', MODEL])).rejects.toThrow('give exactly one of --bm25 or --model DIR');
-    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--depth', '50'])).rejects.toThrow('--depth must be an integer >= 100');
-    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--split', 'dev'])).rejects.toThrow('split "dev" has no qrels/dev.tsv');
+    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--model', MODEL])).rejects.toThrow(
+      'give exactly one of --bm25 or --model DIR',
+    );
+    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--depth', '50'])).rejects.toThrow(
+      '--depth must be an integer >= 100',
+    );
+    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--split', 'dev'])).rejects.toThrow(
+      'split "dev" has no qrels/dev.tsv',
+    );
   });
 
   it('refuses a split without a relevant judgement, and an output path that is a directory or under a file', async () => {
@@ -75,22 +115,43 @@ describe('retrograd eval --bm25', () => {
     cpSync(FIXTURE, zeros, { recursive: true });
     const qrels = join(zeros, 'qrels', 'test.tsv');
     writeFileSync(qrels, readFileSync(qrels, 'utf8').replace(/\t1$/gm, '\t0'));
-    await expect(cli(['eval', '--data', zeros, '--bm25'])).rejects.toThrow(/zeros\/qrels\/test\.tsv: no query has a relevant document/);
+    await expect(cli(['eval', '--data', zeros, '--bm25'])).rejects.toThrow(
+      /zeros\/qrels\/test\.tsv: no query has a relevant document/,
+    );
     const file = join(work, 'a-file');
     writeFileSync(file, 'x');
-    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--run-out', join(file, 'run.trec')])).rejects.toThrow(/^--run-out .*a-file\/run\.trec: .*a-file is a file, not a directory$/);
-    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--metrics-out', work])).rejects.toThrow(/^--metrics-out .*: is a directory$/);
+    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--run-out', join(file, 'run.trec')])).rejects.toThrow(
+      /^--run-out .*a-file\/run\.trec: .*a-file is a file, not a directory$/,
+    );
+    await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--metrics-out', work])).rejects.toThrow(
+      /^--metrics-out .*: is a directory$/,
+    );
   });
 });
 
 describe('retrograd eval --model', () => {
   beforeAll(async () => {
     const letters = [...'abcdefghijklmnopqrstuvwxyz0123456789'];
-    const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...letters, ...letters.map((c) => `##${c}`), ...'.,-()/'.split('')];
+    const vocab = [
+      '[PAD]',
+      '[UNK]',
+      '[CLS]',
+      '[SEP]',
+      '[MASK]',
+      ...letters,
+      ...letters.map((c) => `##${c}`),
+      ...'.,-()/'.split(''),
+    ];
     const tokenizer = new BertTokenizer(vocab, { modelMaxLength: 32 });
     const config = {
-      ...BERT_PRESETS.mini, vocab_size: tokenizer.vocabSize, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2,
-      intermediate_size: 32, max_position_embeddings: 32, initializer_range: 0.5,
+      ...BERT_PRESETS.mini,
+      vocab_size: tokenizer.vocabSize,
+      hidden_size: 16,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 32,
+      max_position_embeddings: 32,
+      initializer_range: 0.5,
     };
     const model = new BertModel(config, { device: 'cpu-ref', generator: new Generator(3) });
     await saveModelDir(MODEL, model, { tokenizer, pooling: { mode: 'mean', normalize: false } });
@@ -98,18 +159,41 @@ describe('retrograd eval --model', () => {
   });
 
   it('embeds corpus and queries with the model and ranks by cosine: same as the model run text by text', async () => {
-    const report = JSON.parse(await cli(['eval', '--data', FIXTURE, '--model', MODEL, '--device', 'cpu-ref', '--batch-size', '4', '--depth', '100', '--json']));
+    const report = JSON.parse(
+      await cli([
+        'eval',
+        '--data',
+        FIXTURE,
+        '--model',
+        MODEL,
+        '--device',
+        'cpu-ref',
+        '--batch-size',
+        '4',
+        '--depth',
+        '100',
+        '--json',
+      ]),
+    );
     expect([report.method, report.model, report.queries, report.depth]).toEqual(['dense', MODEL, 8, 100]);
     expect(Object.keys(report.seconds)).toEqual(['load', 'embed_corpus', 'embed_queries', 'search', 'total']);
 
     // Independent path: one forward pass per text (no batching or padding), cosine in float64.
     const data = await loadBeir(FIXTURE, 'test');
     const loaded = loadModelDir(MODEL, { device: 'cpu-ref' });
-    const embed = (text: string) => noGrad(() => tidy(() => {
-      const e = loaded.tokenizer!.encode(text, undefined, { maxLength: 32, truncation: true });
-      const ids = fromArray(e.inputIds, [1, e.inputIds.length], { dtype: 'int32', device: 'cpu-ref' });
-      return Float64Array.from(pool(loaded.model.forward({ inputIds: ids }).lastHiddenState, undefined, { mode: 'mean', normalize: true }).toArray());
-    }));
+    const embed = (text: string) =>
+      noGrad(() =>
+        tidy(() => {
+          const e = loaded.tokenizer!.encode(text, undefined, { maxLength: 32, truncation: true });
+          const ids = fromArray(e.inputIds, [1, e.inputIds.length], { dtype: 'int32', device: 'cpu-ref' });
+          return Float64Array.from(
+            pool(loaded.model.forward({ inputIds: ids }).lastHiddenState, undefined, {
+              mode: 'mean',
+              normalize: true,
+            }).toArray(),
+          );
+        }),
+      );
     const docs = [...data.corpus].map(([id, doc]) => [id, embed(docText(doc))] as const);
     const run: Run = new Map();
     for (const [qid, text] of data.queries) {
@@ -118,7 +202,12 @@ describe('retrograd eval --model', () => {
     }
     loaded.model.dispose();
     const e = evaluate(data.qrels, run);
-    assertClose(['nDCG@10', 'MRR@10', 'R@10', 'R@100', 'MAP@100'].map((n) => report[n]), ['nDCG@10', 'MRR@10', 'R@10', 'R@100', 'MAP@100'].map((n) => e.mean[n]), TOL.f64, 'metrics');
+    assertClose(
+      ['nDCG@10', 'MRR@10', 'R@10', 'R@100', 'MAP@100'].map((n) => report[n]),
+      ['nDCG@10', 'MRR@10', 'R@10', 'R@100', 'MAP@100'].map((n) => e.mean[n]),
+      TOL.f64,
+      'metrics',
+    );
     expect(report['R@100']).toBe(1); // 20 documents: everything is retrieved
     // the random model is not degenerate: its rankings differ between queries
     const tops = new Set([...run].map(([qid, docsOf]) => rankDocs(docsOf, qid)[0].docid));
@@ -130,7 +219,15 @@ describe('retrograd mine', () => {
   it('writes one valid triple per (query, positive): negative from the BM25 top N, never a positive', async () => {
     const out = join(work, 'mined', 'train.jsonl.gz');
     const summary = JSON.parse(await cli(['mine', '--data', FIXTURE, '--negatives', '5', '--out', out, '--seed', '7']));
-    expect(summary).toMatchObject({ out, split: 'train', triples: 12, queries: 12, pairs_without_negative: 0, negatives: 5, seed: 7 });
+    expect(summary).toMatchObject({
+      out,
+      split: 'train',
+      triples: 12,
+      queries: 12,
+      pairs_without_negative: 0,
+      negatives: 5,
+      seed: 7,
+    });
     const data = await loadBeir(FIXTURE, 'train');
     const index = new Bm25Index([...data.corpus].map(([id, doc]) => [id, docText(doc)] as const));
     const triples = await readTriples(out);
@@ -158,7 +255,10 @@ describe('retrograd mine', () => {
     for (const seed of [1, 2]) {
       const mined = mineNegatives(data, { negatives: 2, seed });
       for (const t of mined.triples) {
-        const left = index.search(data.queries.get(t.qid)!, 2).map((d) => d.docid).filter((id) => id !== t.pos);
+        const left = index
+          .search(data.queries.get(t.qid)!, 2)
+          .map((d) => d.docid)
+          .filter((id) => id !== t.pos);
         // depth 2 with the positive in the top 2 leaves one candidate: the draw must be it
         if (left.length === 1) {
           expect(t.neg).toBe(left[0]);
@@ -170,10 +270,15 @@ describe('retrograd mine', () => {
 
     // An exclusion rule removes candidates: excluding each query's BM25 top non-positive changes every forced draw.
     const top = new Map([...data.queries].map(([qid, text]) => [qid, index.search(text, 2).map((d) => d.docid)]));
-    const excluded = mineNegatives(data, { negatives: 3, seed: 1, exclude: (qid, docid) => docid === top.get(qid)!.find((id) => !data.qrels.get(qid)!.has(id)) });
+    const excluded = mineNegatives(data, {
+      negatives: 3,
+      seed: 1,
+      exclude: (qid, docid) => docid === top.get(qid)!.find((id) => !data.qrels.get(qid)!.has(id)),
+    });
     expect(excluded.triples.length).toBeGreaterThan(0);
     expect(excluded.queries).toBe(data.queries.size); // counted without an onQuery callback too
-    for (const t of excluded.triples) expect(t.neg).not.toBe(top.get(t.qid)!.find((id) => !data.qrels.get(t.qid)!.has(id)));
+    for (const t of excluded.triples)
+      expect(t.neg).not.toBe(top.get(t.qid)!.find((id) => !data.qrels.get(t.qid)!.has(id)));
   });
 
   it('writes to DIR/triples/<split>.jsonl.gz by default', async () => {

@@ -30,8 +30,15 @@ function rows(n: number, seed: number, ints: boolean): Float32Array {
 }
 
 /** Brute force in float64: every score, sorted by the shared order, cut at k. */
-function bruteForce(q: Float32Array, d: Float32Array, docIds: string[], k: number, cos: boolean): { docid: string; score: number }[][] {
-  const norm = (x: Float32Array, i: number) => Math.sqrt(Array.from(x.subarray(i * H, (i + 1) * H), (v) => v * v).reduce((a, b) => a + b, 0));
+function bruteForce(
+  q: Float32Array,
+  d: Float32Array,
+  docIds: string[],
+  k: number,
+  cos: boolean,
+): { docid: string; score: number }[][] {
+  const norm = (x: Float32Array, i: number) =>
+    Math.sqrt(Array.from(x.subarray(i * H, (i + 1) * H), (v) => v * v).reduce((a, b) => a + b, 0));
   return Array.from({ length: q.length / H }, (_, i) => {
     const scores = new Map<string, number>();
     docIds.forEach((id, j) => {
@@ -55,7 +62,9 @@ describe.each(['cpu', 'cpu-ref'])('denseSearch on %s', (device) => {
       const run = await denseSearch(qt, ids('q', Q), dt, docIds, { k: 20, similarity: 'dot', chunkSize });
       expect([...run.keys()]).toEqual(ids('q', Q));
       ids('q', Q).forEach((qid, i) => {
-        expect([...run.get(qid)!.entries()], `${qid} chunk ${chunkSize}`).toEqual(expected[i].map((e) => [e.docid, e.score]));
+        expect([...run.get(qid)!.entries()], `${qid} chunk ${chunkSize}`).toEqual(
+          expected[i].map((e) => [e.docid, e.score]),
+        );
       });
     }
     // ties really happen at the cut
@@ -80,7 +89,12 @@ describe.each(['cpu', 'cpu-ref'])('denseSearch on %s', (device) => {
     ids('q', Q).forEach((qid, i) => {
       const got = [...run.get(qid)!];
       expect(got.length).toBe(D);
-      assertClose(got.map(([, s]) => s), expected[i].map((e) => e.score), TOL.f32, qid);
+      assertClose(
+        got.map(([, s]) => s),
+        expected[i].map((e) => e.score),
+        TOL.f32,
+        qid,
+      );
       const pos = got.findIndex(([id]) => id === 'd77');
       expect(got[pos + 1][0]).toBe('d5');
       expect(got[pos + 1][1]).toBe(got[pos][1]);
@@ -90,7 +104,9 @@ describe.each(['cpu', 'cpu-ref'])('denseSearch on %s', (device) => {
   it('rejects mismatched shapes and ids', async () => {
     const qt = fromArray(new Float32Array(2 * H), [2, H], { device });
     const dt = fromArray(new Float32Array(3 * 4), [3, 4], { device });
-    await expect(denseSearch(qt, ['a', 'b'], dt, ['x', 'y', 'z'], { k: 1 })).rejects.toThrow('query dimension 8 != document dimension 4');
+    await expect(denseSearch(qt, ['a', 'b'], dt, ['x', 'y', 'z'], { k: 1 })).rejects.toThrow(
+      'query dimension 8 != document dimension 4',
+    );
     await expect(denseSearch(qt, ['a'], qt, ['x', 'y'], { k: 1 })).rejects.toThrow('1 query ids for 2 query rows');
     await expect(denseSearch(qt, ['a', 'b'], qt, ['x', 'x'], { k: 1 })).rejects.toThrow('document ids are not unique');
     await expect(denseSearch(qt, ['a', 'b'], qt, ['x', 'y'], { k: 0 })).rejects.toThrow('k must be a positive integer');
@@ -101,16 +117,33 @@ describe.each(['cpu', 'cpu-ref'])('denseSearch on %s', (device) => {
 
 describe('embedTexts', () => {
   const texts = ids('text ', 10);
-  const lengthEncoder = async (batch: string[]): Promise<Float32Array[]> => batch.map((t) => Float32Array.from([t.length, Number(t.split(' ')[1])]));
+  const lengthEncoder = async (batch: string[]): Promise<Float32Array[]> =>
+    batch.map((t) => Float32Array.from([t.length, Number(t.split(' ')[1])]));
 
   it('batches the texts and keeps their order; array or tensor encoders', async () => {
     const calls: number[] = [];
-    const emb = await embedTexts(texts, async (b) => { calls.push(b.length); return lengthEncoder(b); }, { batchSize: 4, progress: false, device: 'cpu-ref' });
+    const emb = await embedTexts(
+      texts,
+      async (b) => {
+        calls.push(b.length);
+        return lengthEncoder(b);
+      },
+      { batchSize: 4, progress: false, device: 'cpu-ref' },
+    );
     expect(calls).toEqual([4, 4, 2]);
     expect(emb.shape).toEqual([10, 2]);
     expect(Array.from(emb.toArray())).toEqual(texts.flatMap((t, i) => [t.length, i]));
     const before = liveStorages();
-    const viaTensor = await embedTexts(texts, async (b) => fromArray((await lengthEncoder(b)).flatMap((r) => Array.from(r)), [b.length, 2], { device: 'cpu-ref' }), { batchSize: 3, progress: false, device: 'cpu-ref' });
+    const viaTensor = await embedTexts(
+      texts,
+      async (b) =>
+        fromArray(
+          (await lengthEncoder(b)).flatMap((r) => Array.from(r)),
+          [b.length, 2],
+          { device: 'cpu-ref' },
+        ),
+      { batchSize: 3, progress: false, device: 'cpu-ref' },
+    );
     expect(Array.from(viaTensor.toArray())).toEqual(Array.from(emb.toArray()));
     expect(liveStorages()).toBe(before + 1); // only the result: every batch tensor was disposed
     emb.dispose();
@@ -118,8 +151,15 @@ describe('embedTexts', () => {
   });
 
   it('fails on a wrong embedding count or width', async () => {
-    await expect(embedTexts(texts, async (b) => (await lengthEncoder(b)).slice(1), { progress: false })).rejects.toThrow('embed: batch at text 0: the encoder returned 9 embeddings for 10 texts');
-    await expect(embedTexts(texts, async (b) => b.map((t) => new Float32Array(t === 'text 7' ? 3 : 2)), { batchSize: 5, progress: false })).rejects.toThrow('embed: text 7 has 3 dimensions, earlier ones 2');
+    await expect(
+      embedTexts(texts, async (b) => (await lengthEncoder(b)).slice(1), { progress: false }),
+    ).rejects.toThrow('embed: batch at text 0: the encoder returned 9 embeddings for 10 texts');
+    await expect(
+      embedTexts(texts, async (b) => b.map((t) => new Float32Array(t === 'text 7' ? 3 : 2)), {
+        batchSize: 5,
+        progress: false,
+      }),
+    ).rejects.toThrow('embed: text 7 has 3 dimensions, earlier ones 2');
   });
 });
 
@@ -128,16 +168,22 @@ describe('denseRetrieve on the Debian package-description fixture', () => {
     const data = await loadBeir(FIXTURE, 'test');
     const analyzer = new Analyzer();
     const DIM = 256;
-    const bagOfWords = async (batch: string[]): Promise<Float32Array[]> => batch.map((text) => {
-      const v = new Float32Array(DIM);
-      for (const tok of analyzer.tokens(text)) {
-        let h = 2166136261;
-        for (let i = 0; i < tok.length; i++) h = Math.imul(h ^ tok.charCodeAt(i), 16777619);
-        v[(h >>> 0) % DIM] += 1;
-      }
-      return v;
+    const bagOfWords = async (batch: string[]): Promise<Float32Array[]> =>
+      batch.map((text) => {
+        const v = new Float32Array(DIM);
+        for (const tok of analyzer.tokens(text)) {
+          let h = 2166136261;
+          for (let i = 0; i < tok.length; i++) h = Math.imul(h ^ tok.charCodeAt(i), 16777619);
+          v[(h >>> 0) % DIM] += 1;
+        }
+        return v;
+      });
+    const { run, seconds } = await denseRetrieve(data, bagOfWords, {
+      k: 10,
+      batchSize: 7,
+      progress: false,
+      device: 'cpu',
     });
-    const { run, seconds } = await denseRetrieve(data, bagOfWords, { k: 10, batchSize: 7, progress: false, device: 'cpu' });
     expect(Object.keys(seconds)).toEqual(['embedCorpus', 'embedQueries', 'search']);
     expect([...run.keys()]).toEqual([...data.queries.keys()]);
     const docs = await bagOfWords([...data.corpus.values()].map(docText));
@@ -148,16 +194,30 @@ describe('denseRetrieve on the Debian package-description fixture', () => {
       const scores = new Map<string, number>();
       const qv = queries[i];
       docIds.forEach((id, j) => {
-        let dot = 0, nq = 0, nd = 0;
-        for (let h = 0; h < DIM; h++) { dot += qv[h] * docs[j][h]; nq += qv[h] ** 2; nd += docs[j][h] ** 2; }
+        let dot = 0,
+          nq = 0,
+          nd = 0;
+        for (let h = 0; h < DIM; h++) {
+          dot += qv[h] * docs[j][h];
+          nq += qv[h] ** 2;
+          nd += docs[j][h] ** 2;
+        }
         scores.set(id, dot / Math.sqrt(nq * nd));
       });
       return rankDocs(scores).slice(0, 10);
     });
     [...data.queries.keys()].forEach((qid, i) => {
       const got = [...run.get(qid)!];
-      expect(got.map(([id]) => id), qid).toEqual(expected[i].map((e) => e.docid));
-      assertClose(got.map(([, s]) => s), expected[i].map((e) => e.score), TOL.f32, qid);
+      expect(
+        got.map(([id]) => id),
+        qid,
+      ).toEqual(expected[i].map((e) => e.docid));
+      assertClose(
+        got.map(([, s]) => s),
+        expected[i].map((e) => e.score),
+        TOL.f32,
+        qid,
+      );
     });
     const e = evaluate(data.qrels, run);
     expect(e.queries).toBe(8);

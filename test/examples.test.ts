@@ -39,18 +39,45 @@ describe('examples', () => {
     try {
       const { dataDir, modelDir } = await writeSyntheticRetrieval(work, { maxPositions: 128 }); // the main job truncates documents to 128 tokens
       const out = join(work, 'run');
-      const stdout = execFileSync(process.execPath, ['--import', 'tsx', 'examples/train_sdam.ts',
-        '--model', modelDir, '--data', dataDir, '--out', out, '--eval', `${dataDir}:test`,
-        '--steps', '4', '--batch-size', '8', '--pooling', 'mean'], { encoding: 'utf8', timeout: 120_000 });
+      const stdout = execFileSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'examples/train_sdam.ts',
+          '--model',
+          modelDir,
+          '--data',
+          dataDir,
+          '--out',
+          out,
+          '--eval',
+          `${dataDir}:test`,
+          '--steps',
+          '4',
+          '--batch-size',
+          '8',
+          '--pooling',
+          'mean',
+        ],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
       expect(stdout).toMatch(/SDAM \(adaptive target\) from .*: 4 steps/);
       expect(stdout).toMatch(/data: 12 queries, 36 documents/);
       for (const name of ['BM25 \\(k1 0.9, b 0.4\\)', 'pretrained, no fine-tuning', 'SDAM fine-tuned']) {
         expect(stdout).toMatch(new RegExp(`${name}\\s+(\\d\\.\\d{3}\\s+){3}\\d\\.\\d{3}`));
       }
-      const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { steps: number; final: unknown[] };
+      const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as {
+        steps: number;
+        final: unknown[];
+      };
       expect(metrics.steps).toBe(4);
       expect(existsSync(join(out, 'model', 'model.safetensors'))).toBe(true);
-      const bad = spawnSync(process.execPath, ['--import', 'tsx', 'examples/train_sdam.ts', '--model', modelDir, '--steps', 'x'], { encoding: 'utf8' });
+      const bad = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'examples/train_sdam.ts', '--model', modelDir, '--steps', 'x'],
+        { encoding: 'utf8' },
+      );
       expect(bad.status).toBe(1);
       expect(bad.stderr.trim()).toBe('train_sdam: --steps must be a positive integer, got x');
     } finally {

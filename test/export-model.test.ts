@@ -18,7 +18,9 @@ const work = mkdtempSync(join(tmpdir(), 'retrograd-export-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function exportModel(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx/esm', 'scripts/export_model.ts', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx/esm', 'scripts/export_model.ts', ...args], {
+    encoding: 'utf8',
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -27,13 +29,41 @@ describe('export_model', () => {
   const corpus = join(corpusDir, 'pretrain.jsonl.gz');
   const gen = new Generator(3);
   const words = ['tensor', 'gradient', 'matrix', 'vector', 'kernel', 'layer', 'token', 'query'];
-  const lines = Array.from({ length: 40 }, () => JSON.stringify({ text: Array.from({ length: 40 }, () => words[gen.int(words.length)]).join(' ') }));
+  const lines = Array.from({ length: 40 }, () =>
+    JSON.stringify({ text: Array.from({ length: 40 }, () => words[gen.int(words.length)]).join(' ') }),
+  );
   rmSync(corpusDir, { recursive: true, force: true });
-  const config: BertConfig = { ...BERT_PRESETS.tiny, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 32 };
+  const config: BertConfig = {
+    ...BERT_PRESETS.tiny,
+    hidden_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    intermediate_size: 64,
+    max_position_embeddings: 32,
+  };
   const tokenizer = BertTokenizer.fromVocabFile(VOCAB);
   const base = (out: string, steps: number, init?: string): PretrainOptions => ({
-    corpus, out, config, tokenizer, init, steps, batchSize: 4, seqLen: 24, lr: 3e-3, warmup: 2, schedule: 'linear',
-    weightDecay: 0.01, clip: 1, seed: 4, valSequences: 8, evalEvery: steps, saveEvery: steps, logEvery: 1, device: 'cpu', progress: false, dropout: 0,
+    corpus,
+    out,
+    config,
+    tokenizer,
+    init,
+    steps,
+    batchSize: 4,
+    seqLen: 24,
+    lr: 3e-3,
+    warmup: 2,
+    schedule: 'linear',
+    weightDecay: 0.01,
+    clip: 1,
+    seed: 4,
+    valSequences: 8,
+    evalEvery: steps,
+    saveEvery: steps,
+    logEvery: 1,
+    device: 'cpu',
+    progress: false,
+    dropout: 0,
   });
 
   it('writes the lineage, refuses a segment that gained too little, and appends one that gained enough', async () => {
@@ -49,24 +79,49 @@ describe('export_model', () => {
     expect(r.status).toBe(0);
     const lineage1 = JSON.parse(readFileSync(join(model, 'pretraining.json'), 'utf8'));
     expect(lineage1.segments).toHaveLength(1);
-    expect(lineage1.segments[0]).toMatchObject({ from: 'scratch', init: null, steps: 6, tokens: 6 * 4 * 24, hardware: 'test' });
+    expect(lineage1.segments[0]).toMatchObject({
+      from: 'scratch',
+      init: null,
+      steps: 6,
+      tokens: 6 * 4 * 24,
+      hardware: 'test',
+    });
     expect(lineage1.segments[0].args).toMatchObject({ dropout: 0, maskRate: 0.15, lr: 3e-3 });
 
     const second = join(work, 'run-2');
     await pretrain(base(second, 6, model));
-    const log = readFileSync(join(second, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const [start, end] = [log.find((e) => e.kind === 'eval' && e.step === 0), log.filter((e) => e.kind === 'eval').at(-1)];
+    const log = readFileSync(join(second, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const [start, end] = [
+      log.find((e) => e.kind === 'eval' && e.step === 0),
+      log.filter((e) => e.kind === 'eval').at(-1),
+    ];
     const card1 = readFileSync(join(model, 'README.md'), 'utf8');
     r = exportModel('--run', second, '--out', model, '--min-gain', String(end.accuracy - start.accuracy + 0.01));
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^export_model: not exported: held-out accuracy [\d.]+% -> [\d.]+% at step 6 \(\+-?[\d.]+ points; committing weights needs \+[\d.]+\)$/);
+    expect(r.stderr.trim()).toMatch(
+      /^export_model: not exported: held-out accuracy [\d.]+% -> [\d.]+% at step 6 \(\+-?[\d.]+ points; committing weights needs \+[\d.]+\)$/,
+    );
     expect(readFileSync(join(model, 'README.md'), 'utf8')).toBe(card1);
 
     // --baseline: another run's step-0 evaluation of the committed weights on the same held-out set.
     const baseline = join(work, 'run-baseline');
     await pretrain({ ...base(baseline, 1, model), warmup: 0 });
-    r = exportModel('--run', second, '--out', model, '--baseline', baseline, '--min-gain', String(end.accuracy - start.accuracy + 0.01));
-    expect(r.stderr.trim()).toBe(`export_model: not exported: held-out accuracy ${(100 * start.accuracy).toFixed(1)}% -> ${(100 * end.accuracy).toFixed(1)}% at step 6 (+${(100 * (end.accuracy - start.accuracy)).toFixed(1)} points; committing weights needs +${(100 * (end.accuracy - start.accuracy + 0.01)).toFixed(1)})`);
+    r = exportModel(
+      '--run',
+      second,
+      '--out',
+      model,
+      '--baseline',
+      baseline,
+      '--min-gain',
+      String(end.accuracy - start.accuracy + 0.01),
+    );
+    expect(r.stderr.trim()).toBe(
+      `export_model: not exported: held-out accuracy ${(100 * start.accuracy).toFixed(1)}% -> ${(100 * end.accuracy).toFixed(1)}% at step 6 (+${(100 * (end.accuracy - start.accuracy)).toFixed(1)} points; committing weights needs +${(100 * (end.accuracy - start.accuracy + 0.01)).toFixed(1)})`,
+    );
     const otherSet = join(work, 'run-baseline-other');
     await pretrain({ ...base(otherSet, 1, model), warmup: 0, seed: 5 });
     r = exportModel('--run', second, '--out', model, '--baseline', otherSet, '--min-gain', '0');
@@ -76,7 +131,10 @@ describe('export_model', () => {
     r = exportModel('--run', second, '--out', model, '--min-gain', '0', '--date', '2026-12-08');
     expect(r.status).toBe(0);
     const lineage2 = JSON.parse(readFileSync(join(model, 'pretraining.json'), 'utf8'));
-    expect(lineage2.segments.map((s: { from: string; date: string }) => `${s.from} ${s.date}`)).toEqual(['scratch 2026-12-07', 'init 2026-12-08']);
+    expect(lineage2.segments.map((s: { from: string; date: string }) => `${s.from} ${s.date}`)).toEqual([
+      'scratch 2026-12-07',
+      'init 2026-12-08',
+    ]);
     expect(lineage2.segments[1].evals[0].step).toBe(0);
     const card2 = readFileSync(join(model, 'README.md'), 'utf8');
     expect(card2).toContain(`${((2 * 6 * 4 * 24) / 1e6).toFixed(1)}M tokens seen in 2 segment(s)`);

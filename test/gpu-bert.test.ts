@@ -112,7 +112,16 @@ describe('BERT on webgpu vs cpu-ref (tiny config)', () => {
       return f;
     });
     expect(cpuKernels(), 'cpu kernels run during the webgpu forward/backward').toBe(cpuBefore);
-    for (const prefix of ['matmul', 'softmax', 'layernorm', 'gather', 'scatter_add', 'unary[OP=gelu]', 'unary[OP=gelu_grad]', 'reduce']) {
+    for (const prefix of [
+      'matmul',
+      'softmax',
+      'layernorm',
+      'gather',
+      'scatter_add',
+      'unary[OP=gelu]',
+      'unary[OP=gelu_grad]',
+      'reduce',
+    ]) {
       expect(ranSince(gpuBefore, prefix), `webgpu ${prefix} dispatches`).toBeGreaterThan(0);
     }
     expect(ranSince(gpuBefore, 'rand'), 'dropout is off in eval mode').toBe(0);
@@ -133,7 +142,10 @@ describe('BERT on webgpu vs cpu-ref (tiny config)', () => {
       assertClose(g, refGrad!.toArray(), TOL.f32, `grad ${name}`);
       if (name === 'embeddings.word_embeddings.weight') {
         // [PAD] = row 0 receives no gradient (nn.Embedding padding_idx), though padded positions feed the loss
-        expect(g.subarray(0, H).every((v) => v === 0), 'padding row gradient').toBe(true);
+        expect(
+          g.subarray(0, H).every((v) => v === 0),
+          'padding row gradient',
+        ).toBe(true);
       }
     }
     disposeBatch(refBatch);
@@ -221,8 +233,14 @@ describe('BERT on webgpu vs cpu-ref (tiny config)', () => {
     const each = (value: number): number[] => new Array<number>(STEPS).fill(value);
     assertClose(dev.losses, ref.losses, TOL.f32, 'loss trajectory');
     expect(dev.losses[STEPS - 1], 'training lowers the loss').toBeLessThan(dev.losses[0]);
-    expect(reads.map((r) => r.length), 'reads per step').toEqual(each(1));
-    expect(reads.map((r) => r[0]), 'elements read per step (the loss)').toEqual(each(1));
+    expect(
+      reads.map((r) => r.length),
+      'reads per step',
+    ).toEqual(each(1));
+    expect(
+      reads.map((r) => r[0]),
+      'elements read per step (the loss)',
+    ).toEqual(each(1));
     expect(cpuPerStep, 'cpu kernels per webgpu step').toEqual(each(0));
     // one command buffer per step (submitted by the loss read) plus one per full uniform ring:
     // the step's host writes (position ids, labels) go into fresh buffers and never split it

@@ -7,7 +7,15 @@
 
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type AdamWParams, BINARY_OPS, type BinaryOp, UNARY_OPS, type UnaryOp, hashUniform, sizeOf } from '../src/tensor/backend.js';
+import {
+  type AdamWParams,
+  BINARY_OPS,
+  type BinaryOp,
+  UNARY_OPS,
+  type UnaryOp,
+  hashUniform,
+  sizeOf,
+} from '../src/tensor/backend.js';
 import { GpuJsBackend } from '../src/tensor/backends/gpujs/index.js';
 import { RefBackend } from '../src/tensor/backends/ref.js';
 import { getDevice, initDevice } from '../src/tensor/device.js';
@@ -25,7 +33,8 @@ import { erfcLarge } from './util/erfc.js';
 import { pairedBuffers } from './util/paired.js';
 import { integers, uniform } from './util/random.js';
 
-const NO_DISPLAY = 'gpujs tests need an X display for headless gl: DISPLAY is unset; run them under `xvfb-run -a` (npm test does)';
+const NO_DISPLAY =
+  'gpujs tests need an X display for headless gl: DISPLAY is unset; run them under `xvfb-run -a` (npm test does)';
 
 let gpu: GpuJsBackend;
 const ref = new RefBackend();
@@ -125,7 +134,10 @@ describe('gpujs backend', () => {
     // 4100 x 4097 = 16,797,700 elements, past the 2^24 where float32 stops counting by ones; the
     // value of element i is i mod 8191, so an address off by one reads a different value.
     const [V, H] = [4100, 4097];
-    const table = pair('float32', Float32Array.from({ length: V * H }, (_, i) => i % 8191));
+    const table = pair(
+      'float32',
+      Float32Array.from({ length: V * H }, (_, i) => i % 8191),
+    );
     const idx = view(pair('int32', [4099, 0, 4096, 4098]), [4]);
     const [out, outPair] = output([4, H]);
     gpu.gather(view(table, [V, H]).g, idx.g, out.g);

@@ -87,13 +87,15 @@ describe('BERT on gpujs vs cpu-ref (tiny config)', () => {
       const losses: number[] = [];
       for (let s = 0; s < STEPS; s++) {
         hooks?.before();
-        losses.push(tidy(() => {
-          optimizer.zeroGrad();
-          const f = forwardLoss(model, batch);
-          f.loss.backward();
-          optimizer.step();
-          return f.loss.item();
-        }));
+        losses.push(
+          tidy(() => {
+            optimizer.zeroGrad();
+            const f = forwardLoss(model, batch);
+            f.loss.backward();
+            optimizer.step();
+            return f.loss.item();
+          }),
+        );
         hooks?.after();
       }
       optimizer.dispose();
@@ -107,7 +109,9 @@ describe('BERT on gpujs vs cpu-ref (tiny config)', () => {
     let cpuBefore = 0;
     const gpuBefore = new Map(gpu.kernelCounts);
     const dev = train('gpujs', {
-      before: () => { cpuBefore = cpuKernels(); },
+      before: () => {
+        cpuBefore = cpuKernels();
+      },
       after: () => {
         cpuPerStep.push(cpuKernels() - cpuBefore);
         live.push(gpu.liveBuffers());
@@ -119,7 +123,8 @@ describe('BERT on gpujs vs cpu-ref (tiny config)', () => {
     expect(dev[STEPS - 1]).toBeLessThan(dev[0]);
     expect(cpuPerStep, 'cpu kernels per gpujs step').toEqual(new Array<number>(STEPS).fill(0));
     const ran = kernelsSince(gpuBefore);
-    const count = (family: string): number => [...ran].filter(([k]) => k.includes(family)).reduce((s, [, c]) => s + c, 0);
+    const count = (family: string): number =>
+      [...ran].filter(([k]) => k.includes(family)).reduce((s, [, c]) => s + c, 0);
     // each mask is drawn in the forward pass and drawn again from its seed in backward (not kept)
     expect(count('rand'), 'dropout masks drawn on the device').toBe(2 * STEPS * DROPOUTS_PER_STEP);
     expect(count('adamw'), 'adamw updates on the device').toBeGreaterThan(0);

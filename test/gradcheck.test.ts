@@ -42,8 +42,26 @@ const cases: Case[] = [
   ['pow scalar exponent', (a) => pos(a).pow(2.5), () => [r(3, 4)]],
   ['maximum', (a, b) => a.maximum(b), () => [r(3, 4), r(3, 4)]],
   ['minimum', (a, b) => a.minimum(b), () => [r(3, 4), r(1, 4)]],
-  ['where', (a, b) => ops.where(noGrad(() => a.add(b).gt(0)), a, b), () => [r(3, 4), r(4)]],
-  ['maskedFill', (a) => ops.maskedFill(a, noGrad(() => a.lt(0)), -5), () => [r(3, 4)]],
+  [
+    'where',
+    (a, b) =>
+      ops.where(
+        noGrad(() => a.add(b).gt(0)),
+        a,
+        b,
+      ),
+    () => [r(3, 4), r(4)],
+  ],
+  [
+    'maskedFill',
+    (a) =>
+      ops.maskedFill(
+        a,
+        noGrad(() => a.lt(0)),
+        -5,
+      ),
+    () => [r(3, 4)],
+  ],
   // reductions
   ['sum all', (x) => x.sum(), () => [r(2, 3, 4)]],
   ['sum axes', (x) => x.sum([0, 2]), () => [r(2, 3, 4)]],
@@ -68,7 +86,21 @@ const cases: Case[] = [
   // gather / scatter-add, embedding
   ['gather', (t) => ops.gather(t, idx([0, 2, 2, 5])), () => [r(6, 3)]],
   ['scatterAdd', (s) => ops.scatterAdd(s, idx([1, 0, 1, 3]), 5), () => [r(4, 3)]],
-  ['embedding', (t) => ops.embedding(t, tensor([[1, 2], [2, 0]], { dtype: 'int32' })), () => [r(4, 3)]],
+  [
+    'embedding',
+    (t) =>
+      ops.embedding(
+        t,
+        tensor(
+          [
+            [1, 2],
+            [2, 0],
+          ],
+          { dtype: 'int32' },
+        ),
+      ),
+    () => [r(4, 3)],
+  ],
   // views and copies, non-contiguous inputs
   ['reshape', (x) => x.reshape([4, 3]).mul(x.reshape([4, 3])), () => [r(3, 4)]],
   ['reshape of transposed', (x) => x.T.reshape([12]).exp(), () => [r(3, 4)]],
@@ -91,9 +123,21 @@ const cases: Case[] = [
   ['infoNCE with negatives', (q, p, n) => infoNCE(q, p, 20, n), () => [r(3, 4), r(3, 4), r(3, 4)]],
   ['marginMSE', (q, p, n, tp, tn) => marginMSE(q, p, n, tp, tn), () => [r(3, 4), r(3, 4), r(3, 4), r(3), r(3)]],
   ['sdam adaptive l2', (q, p, n) => sdamLoss(q, p, n).loss, () => [r(3, 4), r(3, 4), r(3, 4)]],
-  ['sdam distributed soft', (q, p, n) => sdamLoss(q, p, n, { target: 'distributed', error: 'soft' }).loss, () => [r(3, 4), r(3, 4), r(3, 4)]],
-  ['sdam in-batch rowwise l1', (q, p, n) => sdamLoss(q, p, n, { inBatch: true, error: 'l1' }).loss, () => [r(3, 4), r(3, 4), r(3, 4)]],
-  ['sdam in-batch as-released static', (q, p, n) => sdamLoss(q, p, n, { inBatch: true, marginMode: 'as-released', target: 0.4 }).loss, () => [r(3, 4), r(3, 4), r(3, 4)]],
+  [
+    'sdam distributed soft',
+    (q, p, n) => sdamLoss(q, p, n, { target: 'distributed', error: 'soft' }).loss,
+    () => [r(3, 4), r(3, 4), r(3, 4)],
+  ],
+  [
+    'sdam in-batch rowwise l1',
+    (q, p, n) => sdamLoss(q, p, n, { inBatch: true, error: 'l1' }).loss,
+    () => [r(3, 4), r(3, 4), r(3, 4)],
+  ],
+  [
+    'sdam in-batch as-released static',
+    (q, p, n) => sdamLoss(q, p, n, { inBatch: true, marginMode: 'as-released', target: 0.4 }).loss,
+    () => [r(3, 4), r(3, 4), r(3, 4)],
+  ],
 ];
 
 describe('gradcheck (float64, directional central differences)', () => {

@@ -27,7 +27,9 @@ function importGraph(): Map<string, string[]> {
     const text = readFileSync(file, 'utf8');
     const targets: string[] = [];
     for (const m of text.matchAll(IMPORT)) {
-      const target = resolve(dirname(file), m[1]).replace(/\.js$/, '.ts').replace(/\.mjs$/, '.mts');
+      const target = resolve(dirname(file), m[1])
+        .replace(/\.js$/, '.ts')
+        .replace(/\.mjs$/, '.mts');
       targets.push(relative(root, target));
     }
     graph.set(relative(root, file), targets);
@@ -78,21 +80,32 @@ describe('import graph of src/', () => {
   });
 
   it('the checker does find a cycle', () => {
-    const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]);
+    const g = new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a']],
+      ['d', ['a']],
+    ]);
     expect(findCycle(g)).toEqual(['a', 'b', 'c', 'a']);
   });
 
   it('src/tensor imports nothing outside src/tensor', () => {
-    const outward = [...graph].flatMap(([file, targets]) => (file.startsWith('src/tensor/')
-      ? targets.filter((t) => t.startsWith('src/') && !t.startsWith('src/tensor/')).map((t) => `${file} -> ${t}`)
-      : []));
+    const outward = [...graph].flatMap(([file, targets]) =>
+      file.startsWith('src/tensor/')
+        ? targets.filter((t) => t.startsWith('src/') && !t.startsWith('src/tensor/')).map((t) => `${file} -> ${t}`)
+        : [],
+    );
     expect(outward).toEqual([]);
   });
 
   it('src/autograd imports only src/tensor and itself', () => {
-    const outward = [...graph].flatMap(([file, targets]) => (file.startsWith('src/autograd/')
-      ? targets.filter((t) => t.startsWith('src/') && !/^src\/(tensor|autograd)\//.test(t)).map((t) => `${file} -> ${t}`)
-      : []));
+    const outward = [...graph].flatMap(([file, targets]) =>
+      file.startsWith('src/autograd/')
+        ? targets
+            .filter((t) => t.startsWith('src/') && !/^src\/(tensor|autograd)\//.test(t))
+            .map((t) => `${file} -> ${t}`)
+        : [],
+    );
     expect(outward).toEqual([]);
   });
 });

@@ -8,7 +8,13 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DESCRIPTORS, fieldsOf, parseDescriptor, resolveFields, writeDescriptor } from '../src/tensor/backends/cpu/descriptors.js';
+import {
+  DESCRIPTORS,
+  fieldsOf,
+  parseDescriptor,
+  resolveFields,
+  writeDescriptor,
+} from '../src/tensor/backends/cpu/descriptors.js';
 import { ENTRY_POINTS } from '../src/tensor/backends/cpu/kernels.js';
 import { PARAM_LAYOUTS, paramFields, parseWgslStruct } from '../src/tensor/backends/webgpu/params.js';
 import { kernelSource } from '../src/tensor/backends/webgpu/kernels.js';
@@ -31,7 +37,9 @@ function diff(host: readonly Named[], kernel: readonly Named[]): string[] {
     const h = host[i];
     const k = kernel[i];
     if (!h || !k || h.name !== k.name || h.type !== k.type || h.offset !== k.offset) {
-      out.push(`field ${i}: host ${h ? `${h.name}:${h.type}@${h.offset}` : '-'}, kernel ${k ? `${k.name}:${k.type}@${k.offset}` : '-'}`);
+      out.push(
+        `field ${i}: host ${h ? `${h.name}:${h.type}@${h.offset}` : '-'}, kernel ${k ? `${k.name}:${k.type}@${k.offset}` : '-'}`,
+      );
     }
   }
   return out;
@@ -39,10 +47,12 @@ function diff(host: readonly Named[], kernel: readonly Named[]): string[] {
 
 describe('cpu: WebAssembly descriptors, host against kernel source', () => {
   const files = readdirSync(WASM_DIR).filter((f) => f.endsWith('.wat'));
-  const declared = new Map(files.flatMap((f) => {
-    const d = parseDescriptor(wat(f), f);
-    return d ? [[d.name, { file: f, fields: d.fields }] as const] : [];
-  }));
+  const declared = new Map(
+    files.flatMap((f) => {
+      const d = parseDescriptor(wat(f), f);
+      return d ? [[d.name, { file: f, fields: d.fields }] as const] : [];
+    }),
+  );
 
   it('every entry point has a descriptor in its kernel file and in descriptors.ts', () => {
     expect([...declared.keys()].sort()).toEqual([...ENTRY_POINTS].sort());
@@ -54,9 +64,15 @@ describe('cpu: WebAssembly descriptors, host against kernel source', () => {
       const kernel = declared.get(name)!;
       expect(diff(fieldsOf(DESCRIPTORS[name]), kernel.fields), `${kernel.file} vs descriptors.ts`).toEqual([]);
       const text = wat(kernel.file);
-      const code = text.split('\n').map((l) => l.replace(/;;.*$/, '')).join('\n');
+      const code = text
+        .split('\n')
+        .map((l) => l.replace(/;;.*$/, ''))
+        .join('\n');
       // no descriptor field is read at a numeric offset
-      expect(code.match(/offset=\d+ \(local\.get \$desc\)/g) ?? [], `${kernel.file}: numeric descriptor offsets`).toEqual([]);
+      expect(
+        code.match(/offset=\d+ \(local\.get \$desc\)/g) ?? [],
+        `${kernel.file}: numeric descriptor offsets`,
+      ).toEqual([]);
       // every declared field is read somewhere (a field nobody reads is stale)
       const unread = kernel.fields.filter((f) => !new RegExp(`@${f.name}\\b`).test(code)).map((f) => f.name);
       expect(unread, `${kernel.file}: declared but never read`).toEqual([]);
@@ -64,31 +80,81 @@ describe('cpu: WebAssembly descriptors, host against kernel source', () => {
   }
 
   it('a mismatch is caught: a reordered declaration differs, an unknown @field does not assemble', () => {
-    const swapped = fieldsOf([['rows', 'i32'], ['H', 'i32'], ['x', 'i32'], ['w', 'i32'], ['b', 'i32'], ['out', 'i32'],
-      ['mean', 'i32'], ['rstd', 'i32'], ['chunk', 'i32'], ['eps', 'f32'], ['next', 'i32']]);
+    const swapped = fieldsOf([
+      ['rows', 'i32'],
+      ['H', 'i32'],
+      ['x', 'i32'],
+      ['w', 'i32'],
+      ['b', 'i32'],
+      ['out', 'i32'],
+      ['mean', 'i32'],
+      ['rstd', 'i32'],
+      ['chunk', 'i32'],
+      ['eps', 'f32'],
+      ['next', 'i32'],
+    ]);
     expect(diff(fieldsOf(DESCRIPTORS.layernorm), swapped)).toHaveLength(2);
-    expect(() => resolveFields('(i32.load offset=@nope (local.get $desc))', swapped, 'x.wat')).toThrow(/x\.wat: @nope is not a field/);
+    expect(() => resolveFields('(i32.load offset=@nope (local.get $desc))', swapped, 'x.wat')).toThrow(
+      /x\.wat: @nope is not a field/,
+    );
   });
 
   it('writeDescriptor puts each value at its field (f64 aligned to 8, i32xN as N words)', () => {
     const buffer = new ArrayBuffer(256);
     const views = { i32: new Int32Array(buffer), f32: new Float32Array(buffer), f64: new Float64Array(buffer) };
     writeDescriptor(views, 64, 'adamw', {
-      n: 1, p: 2, g: 3, m: 4, v: 5, chunk: 6, next: 0, lrwd: 0.5, beta1: 0.9, omb1: 0.1, beta2: 0.99, omb2: 0.01, lr: 1e-3,
-      bc1: 0.1, bc2: 0.01, eps: 1e-8,
+      n: 1,
+      p: 2,
+      g: 3,
+      m: 4,
+      v: 5,
+      chunk: 6,
+      next: 0,
+      lrwd: 0.5,
+      beta1: 0.9,
+      omb1: 0.1,
+      beta2: 0.99,
+      omb2: 0.01,
+      lr: 1e-3,
+      bc1: 0.1,
+      bc2: 0.01,
+      eps: 1e-8,
     });
     expect(Array.from(views.i32.subarray(16, 23))).toEqual([1, 2, 3, 4, 5, 6, 0]);
     expect(views.f64[(64 + 32) / 8]).toBe(0.5);
     expect(views.f64[(64 + 96) / 8]).toBe(1e-8);
     writeDescriptor(views, 0, 'elementwise', {
-      op: 1, n: 2, d1: 3, d2: 4, d3: 5, chunk: 6, next: 0, scratch: 7,
-      out: [10, 11, 12, 13, 14], a: [20, 21, 22, 23, 24], b: [30, 31, 32, 33, 34], c: [40, 41, 42, 43, 44],
+      op: 1,
+      n: 2,
+      d1: 3,
+      d2: 4,
+      d3: 5,
+      chunk: 6,
+      next: 0,
+      scratch: 7,
+      out: [10, 11, 12, 13, 14],
+      a: [20, 21, 22, 23, 24],
+      b: [30, 31, 32, 33, 34],
+      c: [40, 41, 42, 43, 44],
     });
     expect(views.i32[52 / 4]).toBe(20);
     expect(views.i32[(92 + 16) / 4]).toBe(44);
-    expect(() => writeDescriptor(views, 0, 'elementwise', {
-      op: 1, n: 2, d1: 3, d2: 4, d3: 5, chunk: 6, next: 0, scratch: 7, out: [1], a: [], b: [], c: [],
-    })).toThrow(/out takes 5 values/);
+    expect(() =>
+      writeDescriptor(views, 0, 'elementwise', {
+        op: 1,
+        n: 2,
+        d1: 3,
+        d2: 4,
+        d3: 5,
+        chunk: 6,
+        next: 0,
+        scratch: 7,
+        out: [1],
+        a: [],
+        b: [],
+        c: [],
+      }),
+    ).toThrow(/out takes 5 values/);
   });
 });
 
@@ -107,7 +173,8 @@ describe('webgpu: WGSL parameter structs, host against kernel source', () => {
   }
 
   it('every kernel file that declares a parameter struct has a host layout', () => {
-    const withStruct = readdirSync(WGSL_DIR).filter((f) => f.endsWith('.wgsl'))
+    const withStruct = readdirSync(WGSL_DIR)
+      .filter((f) => f.endsWith('.wgsl'))
       .filter((f) => /var<uniform>\s+params\s*:/.test(kernelSource(f, ANY_SPEC)));
     expect(withStruct.sort()).toEqual(Object.keys(PARAM_LAYOUTS).sort());
   });

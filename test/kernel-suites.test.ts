@@ -7,8 +7,19 @@ import { RefBackend } from '../src/tensor/backends/ref.js';
 
 /** Where each primitive's suite lives (scatterAdd, gather's gradient, shares gather's file). */
 const SUITE: Record<string, string> = {
-  fill: 'fill', copy: 'copy', unary: 'unary', binary: 'binary', where: 'where', reduce: 'reduce', matmul: 'matmul',
-  softmax: 'softmax', layernorm: 'layernorm', gather: 'gather', scatterAdd: 'gather', rand: 'rand', adamw: 'adamw',
+  fill: 'fill',
+  copy: 'copy',
+  unary: 'unary',
+  binary: 'binary',
+  where: 'where',
+  reduce: 'reduce',
+  matmul: 'matmul',
+  softmax: 'softmax',
+  layernorm: 'layernorm',
+  gather: 'gather',
+  scatterAdd: 'gather',
+  rand: 'rand',
+  adamw: 'adamw',
 };
 
 /** The kernel methods of the device interface: what RefBackend implements beyond memory. */

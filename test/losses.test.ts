@@ -18,7 +18,8 @@ describe('SDAM', () => {
       const n = p.add(r(64, 8).mul(0.3 * (trial % 5)));
       const margin = ops.sub(ops.cosineSimilarity(q, p), ops.cosineSimilarity(q, n)).toArray();
       const c = ops.cosineSimilarity(p, n).toArray();
-      for (let i = 0; i < 64; i++) expect(Math.abs(margin[i])).toBeLessThanOrEqual(Math.sqrt(Math.max(0, 2 - 2 * c[i])) + 1e-12);
+      for (let i = 0; i < 64; i++)
+        expect(Math.abs(margin[i])).toBeLessThanOrEqual(Math.sqrt(Math.max(0, 2 - 2 * c[i])) + 1e-12);
     }
   });
 
@@ -56,12 +57,19 @@ describe('SDAM', () => {
     for (let i = 0; i < 5; i++) {
       for (let j = 0; j < 5; j++) {
         assertClose([row[i * 5 + j]], [sqp[i] - sqn[i * 5 + j]], { atol: 1e-15, rtol: 1e-12 }, `rowwise [${i},${j}]`);
-        assertClose([rel[i * 5 + j]], [sqp[j] - sqn[i * 5 + j]], { atol: 1e-15, rtol: 1e-12 }, `as-released [${i},${j}]`);
+        assertClose(
+          [rel[i * 5 + j]],
+          [sqp[j] - sqn[i * 5 + j]],
+          { atol: 1e-15, rtol: 1e-12 },
+          `as-released [${i},${j}]`,
+        );
       }
     }
   });
 
   it('rejects distributed targets with in-batch negatives', () => {
-    expect(() => sdamLoss(r(2, 3), r(2, 3), r(2, 3), { target: 'distributed', inBatch: true })).toThrow(/not defined with in-batch/);
+    expect(() => sdamLoss(r(2, 3), r(2, 3), r(2, 3), { target: 'distributed', inBatch: true })).toThrow(
+      /not defined with in-batch/,
+    );
   });
 });

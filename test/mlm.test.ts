@@ -75,13 +75,20 @@ describe('maskTokens', () => {
 
   it('always selects at least one token, and refuses a batch of special tokens', () => {
     const short = Int32Array.from([101, 2000, 102]);
-    for (let seed = 0; seed < 20; seed++) expect(maskTokens(short, 1, 3, MASKING, new Generator(seed)).positions.length).toBeGreaterThan(0);
-    expect(() => maskTokens(Int32Array.from([101, 102]), 1, 2, MASKING, new Generator(0))).toThrow(/only special tokens/);
+    for (let seed = 0; seed < 20; seed++)
+      expect(maskTokens(short, 1, 3, MASKING, new Generator(seed)).positions.length).toBeGreaterThan(0);
+    expect(() => maskTokens(Int32Array.from([101, 102]), 1, 2, MASKING, new Generator(0))).toThrow(
+      /only special tokens/,
+    );
   });
 });
 
 describe('PackedCorpus and SequenceOrder', () => {
-  const docs = ['the quick brown fox jumps over the lazy dog', 'a second document about tensors and gradients', 'short'];
+  const docs = [
+    'the quick brown fox jumps over the lazy dog',
+    'a second document about tensors and gradients',
+    'short',
+  ];
   const path = join(work, 'docs.jsonl.gz');
   writeFileSync(path, gzipSync(docs.map((text) => JSON.stringify({ text })).join('\n') + '\n'));
 
@@ -106,7 +113,9 @@ describe('PackedCorpus and SequenceOrder', () => {
   it('fails with the file and line of a row without text', async () => {
     const bad = join(work, 'bad.jsonl');
     writeFileSync(bad, '{"text": "fine"}\n{"body": "no text"}\n');
-    await expect(PackedCorpus.load(bad, tokenizer, 8, join(work, 'bad'))).rejects.toThrow(/bad\.jsonl line 2: missing string field "text"/);
+    await expect(PackedCorpus.load(bad, tokenizer, 8, join(work, 'bad'))).rejects.toThrow(
+      /bad\.jsonl line 2: missing string field "text"/,
+    );
   });
 
   it('holds out a fixed validation set and visits every training sequence once per epoch', () => {
@@ -129,8 +138,19 @@ describe('PackedCorpus and SequenceOrder', () => {
 
 describe('MLM head at masked rows', () => {
   it('logitsAt equals the matching rows of the full logits', () => {
-    const config: BertConfig = { ...BERT_PRESETS.tiny, vocab_size: 50, hidden_size: 16, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16 };
-    const model = new BertForMaskedLM(config, { device: 'cpu-ref', dtype: 'float64', generator: new Generator(3) }).eval();
+    const config: BertConfig = {
+      ...BERT_PRESETS.tiny,
+      vocab_size: 50,
+      hidden_size: 16,
+      num_attention_heads: 2,
+      intermediate_size: 32,
+      max_position_embeddings: 16,
+    };
+    const model = new BertForMaskedLM(config, {
+      device: 'cpu-ref',
+      dtype: 'float64',
+      generator: new Generator(3),
+    }).eval();
     const ids = fromArray([1, 5, 7, 9, 2, 1, 8, 8, 4, 2], [2, 5], { dtype: 'int32', device: 'cpu-ref' });
     const positions = [1, 3, 6, 8];
     tidy(() => {
@@ -138,7 +158,14 @@ describe('MLM head at masked rows', () => {
       const pos = fromArray(positions, [4], { dtype: 'int32', device: 'cpu-ref' });
       const picked = model.logitsAt({ inputIds: ids }, pos).logits.toArray(); // [4, 50], flat
       expect(picked.length).toBe(4 * 50);
-      positions.forEach((p, k) => assertClose(picked.slice(k * 50, k * 50 + 50), full.slice(p * 50, p * 50 + 50), { atol: 1e-12, rtol: 1e-12 }, `row ${p}`));
+      positions.forEach((p, k) =>
+        assertClose(
+          picked.slice(k * 50, k * 50 + 50),
+          full.slice(p * 50, p * 50 + 50),
+          { atol: 1e-12, rtol: 1e-12 },
+          `row ${p}`,
+        ),
+      );
     });
     model.dispose();
   });
@@ -174,7 +201,11 @@ describe('schedules and clipping', () => {
 
   it('mixSeed separates its inputs', () => {
     const seeds = new Set<number>();
-    for (let s = 0; s < 50; s++) seeds.add(mixSeed(0, 1, s)).add(mixSeed(0, 2, s)).add(mixSeed(1, 1, s));
+    for (let s = 0; s < 50; s++)
+      seeds
+        .add(mixSeed(0, 1, s))
+        .add(mixSeed(0, 2, s))
+        .add(mixSeed(1, 1, s));
     expect(seeds.size).toBe(150);
   });
 });
@@ -182,16 +213,60 @@ describe('schedules and clipping', () => {
 describe('pretrain loop', () => {
   const corpus = join(work, 'corpus.jsonl.gz');
   const gen = new Generator(9);
-  const words = ['tensor', 'gradient', 'matrix', 'vector', 'kernel', 'layer', 'token', 'query', 'document', 'index', 'search', 'model'];
-  const lines = Array.from({ length: 60 }, () => JSON.stringify({ text: Array.from({ length: 40 }, () => words[gen.int(words.length)]).join(' ') }));
+  const words = [
+    'tensor',
+    'gradient',
+    'matrix',
+    'vector',
+    'kernel',
+    'layer',
+    'token',
+    'query',
+    'document',
+    'index',
+    'search',
+    'model',
+  ];
+  const lines = Array.from({ length: 60 }, () =>
+    JSON.stringify({ text: Array.from({ length: 40 }, () => words[gen.int(words.length)]).join(' ') }),
+  );
   writeFileSync(corpus, gzipSync(`${lines.join('\n')}\n`));
-  const config: BertConfig = { ...BERT_PRESETS.tiny, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 32 };
+  const config: BertConfig = {
+    ...BERT_PRESETS.tiny,
+    hidden_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    intermediate_size: 64,
+    max_position_embeddings: 32,
+  };
   const base = (out: string, steps: number): PretrainOptions => ({
-    corpus, out, config, tokenizer, steps, batchSize: 4, seqLen: 24, lr: 3e-3, warmup: 2, schedule: 'inverse-sqrt',
-    weightDecay: 0.01, clip: 1, seed: 4, valSequences: 8, evalEvery: 3, saveEvery: 3, logEvery: 1, device: 'cpu', progress: false,
+    corpus,
+    out,
+    config,
+    tokenizer,
+    steps,
+    batchSize: 4,
+    seqLen: 24,
+    lr: 3e-3,
+    warmup: 2,
+    schedule: 'inverse-sqrt',
+    weightDecay: 0.01,
+    clip: 1,
+    seed: 4,
+    valSequences: 8,
+    evalEvery: 3,
+    saveEvery: 3,
+    logEvery: 1,
+    device: 'cpu',
+    progress: false,
   });
-  const losses = (out: string): number[] => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n')
-    .map((l) => JSON.parse(l) as LogEntry).filter((e) => e.kind === 'train').map((e) => e.loss);
+  const losses = (out: string): number[] =>
+    readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LogEntry)
+      .filter((e) => e.kind === 'train')
+      .map((e) => e.loss);
 
   it('lowers the loss, writes checkpoints and a Hugging Face model directory', async () => {
     const out = join(work, 'run-a');
@@ -222,19 +297,24 @@ describe('pretrain loop', () => {
     const errors: string[] = [];
     const spy = vi.spyOn(console, 'error').mockImplementation((line: string) => void errors.push(line));
     try {
-      await expect(pretrain({ ...base(out, 4), saveEvery: 1, lr: 1e39 }))
-        .rejects.toThrow(/^step 3: the update made a weight non-finite \(first: [\w.]+\[\d+\] = (-?Infinity|NaN)\); stopped, .*step-0000002 is the last finite checkpoint$/);
+      await expect(pretrain({ ...base(out, 4), saveEvery: 1, lr: 1e39 })).rejects.toThrow(
+        /^step 3: the update made a weight non-finite \(first: [\w.]+\[\d+\] = (-?Infinity|NaN)\); stopped, .*step-0000002 is the last finite checkpoint$/,
+      );
     } finally {
       spy.mockRestore();
     }
-    expect(errors).toEqual([expect.stringMatching(/resuming .*step-0000002 with lr=1e\+39; it was trained with lr=0.003$/)]);
+    expect(errors).toEqual([
+      expect.stringMatching(/resuming .*step-0000002 with lr=1e\+39; it was trained with lr=0.003$/),
+    ]);
     expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-0000002');
     expect(existsSync(join(out, 'checkpoints', 'step-0000003'))).toBe(false);
     const saved = loadModelDir(join(out, 'checkpoints', 'step-0000002'), { head: 'mlm' }).mlm!;
     for (const [, p] of saved.namedParameters()) expect((await p.data()).every(Number.isFinite)).toBe(true);
     saved.dispose();
     // Diverging on the very first step of a fresh run: nothing saved, and the error says so.
-    await expect(pretrain({ ...base(join(work, 'run-diverge-fresh'), 1), lr: 1e39 })).rejects.toThrow(/^step 1: .*; stopped, no checkpoint was saved$/);
+    await expect(pretrain({ ...base(join(work, 'run-diverge-fresh'), 1), lr: 1e39 })).rejects.toThrow(
+      /^step 1: .*; stopped, no checkpoint was saved$/,
+    );
     expect(existsSync(join(work, 'run-diverge-fresh', 'model'))).toBe(false);
   }, 120_000);
 
@@ -244,19 +324,29 @@ describe('pretrain loop', () => {
     const bin = join(out, 'tokens.u16');
     const bytes = readFileSync(bin);
     writeFileSync(bin, bytes.subarray(0, bytes.length - 100));
-    await expect(pretrain(base(out, 3))).rejects.toThrow(/tokens\.u16: \d+ bytes, but .*tokens\.json records \d+ tokens/);
+    await expect(pretrain(base(out, 3))).rejects.toThrow(
+      /tokens\.u16: \d+ bytes, but .*tokens\.json records \d+ tokens/,
+    );
     writeFileSync(bin, bytes);
     const statePath = join(out, 'checkpoints', 'step-0000002', 'trainer_state.json');
     writeFileSync(statePath, readFileSync(statePath, 'utf8').slice(0, 40));
-    await expect(pretrain(base(out, 3))).rejects.toThrow(/step-0000002\/trainer_state\.json: not a valid trainer state/);
+    await expect(pretrain(base(out, 3))).rejects.toThrow(
+      /step-0000002\/trainer_state\.json: not a valid trainer state/,
+    );
     const file = join(work, 'a-file');
     writeFileSync(file, 'x');
     await expect(pretrain(base(file, 1))).rejects.toThrow(/a-file: exists and is not a directory$/);
-    await expect(pretrain(base(join(file, 'run'), 1))).rejects.toThrow(/a-file\/run: cannot create the directory, .*a-file is a file$/);
+    await expect(pretrain(base(join(file, 'run'), 1))).rejects.toThrow(
+      /a-file\/run: cannot create the directory, .*a-file is a file$/,
+    );
   }, 120_000);
 
   it('the budget recipe: no dropout, another training mask rate, evaluation still at 15%, and a start entry', async () => {
-    const entries = (out: string): LogEntry[] => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogEntry);
+    const entries = (out: string): LogEntry[] =>
+      readFileSync(join(out, 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as LogEntry);
     const plain = join(work, 'run-recipe-plain');
     const recipe = join(work, 'run-recipe');
     await pretrain({ ...base(plain, 3), evalEvery: 3 });
@@ -268,7 +358,9 @@ describe('pretrain loop', () => {
     // Training batches do: 40% of the tokens are predicted, so the loss differs from the 15% run.
     expect(losses(recipe)[0]).not.toBe(losses(plain)[0]);
     // Resuming with another rate would change the data stream: refused.
-    await expect(pretrain({ ...base(recipe, 4), dropout: 0, maskRate: 0.15 })).rejects.toThrow(/resuming needs maskRate=0.4, got 0.15/);
+    await expect(pretrain({ ...base(recipe, 4), dropout: 0, maskRate: 0.15 })).rejects.toThrow(
+      /resuming needs maskRate=0.4, got 0.15/,
+    );
     const resumed = entries(recipe);
     await pretrain({ ...base(recipe, 4), dropout: 0, maskRate: 0.4 });
     expect(entries(recipe).slice(resumed.length)[0]).toMatchObject({ kind: 'start', step: 3, from: 'checkpoint' });
@@ -299,9 +391,38 @@ describe('pretrain loop', () => {
     const out = join(work, 'run-signal');
     const configPath = join(work, 'tiny-config.json');
     writeFileSync(configPath, JSON.stringify(config));
-    const args = ['bin/retrograd.mjs', 'pretrain', '--corpus', corpus, '--out', out, '--config', configPath, '--steps', '100000',
-      '--batch-size', '4', '--seq-len', '24', '--warmup', '2', '--schedule', 'inverse-sqrt', '--val-sequences', '8',
-      '--eval-every', '1000', '--save-every', '1000', '--log-every', '1', '--threads', '1', '--seed', '4'];
+    const args = [
+      'bin/retrograd.mjs',
+      'pretrain',
+      '--corpus',
+      corpus,
+      '--out',
+      out,
+      '--config',
+      configPath,
+      '--steps',
+      '100000',
+      '--batch-size',
+      '4',
+      '--seq-len',
+      '24',
+      '--warmup',
+      '2',
+      '--schedule',
+      'inverse-sqrt',
+      '--val-sequences',
+      '8',
+      '--eval-every',
+      '1000',
+      '--save-every',
+      '1000',
+      '--log-every',
+      '1',
+      '--threads',
+      '1',
+      '--seed',
+      '4',
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const logPath = join(out, 'log.jsonl');
@@ -313,7 +434,9 @@ describe('pretrain loop', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(143); // interrupted is a failure for a chained pipeline, reported after the checkpoint is saved
     const stopped = losses(out).length;
-    expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe(`step-${String(stopped).padStart(7, '0')}`);
+    expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe(
+      `step-${String(stopped).padStart(7, '0')}`,
+    );
     const resumed = await pretrain({ ...base(out, stopped + 2), evalEvery: 1000, saveEvery: 1000, warmup: 2 });
     expect(resumed.step).toBe(stopped + 2);
   }, 120_000);

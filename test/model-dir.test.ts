@@ -5,17 +5,42 @@
 // loaded by scripts/torch/gen_bert_fixture.py --check) is scripts/torch/roundtrip.ts.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromArray, noGrad, tidy } from '../src/index.js';
-import { f16BitsToF32, f32ToF16Bits, readSafetensors, writeSafetensors, type SafetensorsTensor, type SafetensorsTensorInput } from '../src/nn/safetensors.js';
+import {
+  f16BitsToF32,
+  f32ToF16Bits,
+  readSafetensors,
+  writeSafetensors,
+  type SafetensorsTensor,
+  type SafetensorsTensorInput,
+} from '../src/nn/safetensors.js';
 import { BertTokenizer } from '../src/nn/tokenizer.js';
 import { BertForMaskedLM, BertModel } from '../src/nn/bert.js';
 import {
-  ModelDirError, loadCheckpoint, loadModelDir, parseBertConfig, resolveKey, saveModelDir,
+  ModelDirError,
+  loadCheckpoint,
+  loadModelDir,
+  parseBertConfig,
+  resolveKey,
+  saveModelDir,
 } from '../src/nn/model-dir.js';
-import { poolingModeFromSentenceTransformers, poolingToSentenceTransformers, readPoolingConfig } from '../src/nn/pooling.js';
+import {
+  poolingModeFromSentenceTransformers,
+  poolingToSentenceTransformers,
+  readPoolingConfig,
+} from '../src/nn/pooling.js';
 import { assertClose } from './util/close.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'bert');
@@ -47,7 +72,10 @@ function variantDir(from: string, tensors: Map<string, SafetensorsTensorInput>):
   return dir;
 }
 
-function renamed(tensors: Map<string, SafetensorsTensor>, fn: (key: string) => string | null): Map<string, SafetensorsTensorInput> {
+function renamed(
+  tensors: Map<string, SafetensorsTensor>,
+  fn: (key: string) => string | null,
+): Map<string, SafetensorsTensorInput> {
   const out = new Map<string, SafetensorsTensorInput>();
   for (const [k, t] of tensors) {
     const to = fn(k);
@@ -58,11 +86,13 @@ function renamed(tensors: Map<string, SafetensorsTensor>, fn: (key: string) => s
 
 /** Hidden states of a model on a fixed padded batch (float64 host array). */
 function hidden(model: BertModel): Float64Array {
-  return noGrad(() => tidy(() => {
-    const ids = fromArray([2, 40, 41, 42, 3, 2, 50, 3, 0, 0], [2, 5], { dtype: 'int32', device: model.device });
-    const mask = fromArray([1, 1, 1, 1, 1, 1, 1, 1, 0, 0], [2, 5], { dtype: 'int32', device: model.device });
-    return Float64Array.from(model.forward({ inputIds: ids, attentionMask: mask }).lastHiddenState.toArray());
-  }));
+  return noGrad(() =>
+    tidy(() => {
+      const ids = fromArray([2, 40, 41, 42, 3, 2, 50, 3, 0, 0], [2, 5], { dtype: 'int32', device: model.device });
+      const mask = fromArray([1, 1, 1, 1, 1, 1, 1, 1, 0, 0], [2, 5], { dtype: 'int32', device: model.device });
+      return Float64Array.from(model.forward({ inputIds: ids, attentionMask: mask }).lastHiddenState.toArray());
+    }),
+  );
 }
 
 const expectedTiny = (() => {
@@ -75,13 +105,17 @@ const expectedTiny = (() => {
 describe('loading: key variants are mapped in one place', () => {
   it('resolveKey covers prefixes, legacy names, buffers, heads and tied copies', () => {
     expect(resolveKey('bert.embeddings.LayerNorm.gamma', false)).toEqual({ param: 'embeddings.LayerNorm.weight' });
-    expect(resolveKey('encoder.layer.0.output.LayerNorm.beta', true)).toEqual({ param: 'bert.encoder.layer.0.output.LayerNorm.bias' });
+    expect(resolveKey('encoder.layer.0.output.LayerNorm.beta', true)).toEqual({
+      param: 'bert.encoder.layer.0.output.LayerNorm.bias',
+    });
     expect(resolveKey('embeddings.position_ids', false)).toHaveProperty('ignore');
     expect(resolveKey('bert.embeddings.position_ids', true)).toHaveProperty('ignore');
     expect(resolveKey('cls.seq_relationship.weight', true)).toHaveProperty('ignore');
     expect(resolveKey('cls.predictions.bias', false)).toHaveProperty('ignore');
     expect(resolveKey('cls.predictions.bias', true)).toEqual({ param: 'cls.predictions.bias' });
-    expect(resolveKey('cls.predictions.decoder.weight', true)).toEqual({ tiedTo: 'bert.embeddings.word_embeddings.weight' });
+    expect(resolveKey('cls.predictions.decoder.weight', true)).toEqual({
+      tiedTo: 'bert.embeddings.word_embeddings.weight',
+    });
     expect(resolveKey('cls.predictions.decoder.bias', true)).toEqual({ tiedTo: 'cls.predictions.bias' });
   });
 
@@ -91,8 +125,11 @@ describe('loading: key variants are mapped in one place', () => {
     expect(loaded.report.missing).toEqual([]);
     expect(loaded.report.unexpected).toEqual([]);
     expect(loaded.report.ignored.map((i) => i.key).sort()).toEqual([
-      'cls.predictions.bias', 'cls.predictions.transform.LayerNorm.bias', 'cls.predictions.transform.LayerNorm.weight',
-      'cls.predictions.transform.dense.bias', 'cls.predictions.transform.dense.weight',
+      'cls.predictions.bias',
+      'cls.predictions.transform.LayerNorm.bias',
+      'cls.predictions.transform.LayerNorm.weight',
+      'cls.predictions.transform.dense.bias',
+      'cls.predictions.transform.dense.weight',
     ]);
     expect(loaded.report.renamed).toContainEqual({ from: 'bert.pooler.dense.weight', to: 'pooler.dense.weight' });
     expect(loaded.tokenizer?.vocabSize).toBe(512);
@@ -101,8 +138,17 @@ describe('loading: key variants are mapped in one place', () => {
 
   it('legacy gamma/beta, bare keys into an MLM model, buffers, NSP head and tied decoder copies give the same model', () => {
     const base = fixtureTensors(TINY);
-    const variants = renamed(base, (k) => k.replace(/^bert\./, '').replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'));
-    variants.set('embeddings.position_ids', { dtype: 'I64', shape: [1, 64], data: BigInt64Array.from({ length: 64 }, (_, i) => BigInt(i)) });
+    const variants = renamed(base, (k) =>
+      k
+        .replace(/^bert\./, '')
+        .replace(/LayerNorm\.weight$/, 'LayerNorm.gamma')
+        .replace(/LayerNorm\.bias$/, 'LayerNorm.beta'),
+    );
+    variants.set('embeddings.position_ids', {
+      dtype: 'I64',
+      shape: [1, 64],
+      data: BigInt64Array.from({ length: 64 }, (_, i) => BigInt(i)),
+    });
     variants.set('cls.seq_relationship.weight', { dtype: 'F32', shape: [2, 32], data: new Float32Array(64) });
     variants.set('cls.predictions.decoder.weight', base.get('bert.embeddings.word_embeddings.weight')!);
     variants.set('cls.predictions.decoder.bias', base.get('cls.predictions.bias')!);
@@ -112,8 +158,16 @@ describe('loading: key variants are mapped in one place', () => {
     expect(loaded.report.missing).toEqual([]);
     expect(loaded.report.unexpected).toEqual([]);
     const ignored = loaded.report.ignored.map((i) => i.key).sort();
-    expect(ignored).toEqual(['cls.predictions.decoder.bias', 'cls.predictions.decoder.weight', 'cls.seq_relationship.weight', 'embeddings.position_ids']);
-    expect(loaded.report.renamed).toContainEqual({ from: 'embeddings.LayerNorm.gamma', to: 'bert.embeddings.LayerNorm.weight' });
+    expect(ignored).toEqual([
+      'cls.predictions.decoder.bias',
+      'cls.predictions.decoder.weight',
+      'cls.seq_relationship.weight',
+      'embeddings.position_ids',
+    ]);
+    expect(loaded.report.renamed).toContainEqual({
+      from: 'embeddings.LayerNorm.gamma',
+      to: 'bert.embeddings.LayerNorm.weight',
+    });
     assertClose(hidden(loaded.model), expectedTiny, { atol: 0, rtol: 0 }, 'same hidden states');
     loaded.mlm!.dispose();
   });
@@ -150,7 +204,9 @@ describe('loading: key variants are mapped in one place', () => {
     const other = Float32Array.from(base.get('bert.embeddings.word_embeddings.weight')!.data as Float32Array);
     other[5] += 1;
     variants.set('cls.predictions.decoder.weight', { dtype: 'F32', shape: [512, 32], data: other });
-    expect(() => loadModelDir(variantDir(TINY, variants), { head: 'mlm' })).toThrow(/untied MLM decoders are not supported/);
+    expect(() => loadModelDir(variantDir(TINY, variants), { head: 'mlm' })).toThrow(
+      /untied MLM decoders are not supported/,
+    );
   });
 
   it('missing pooler: auto builds none; asking for one reports it missing unless allowed', () => {
@@ -159,7 +215,9 @@ describe('loading: key variants are mapped in one place', () => {
     const auto = loadModelDir(dir);
     expect(auto.model.pooler).toBeNull();
     auto.model.dispose();
-    expect(() => loadModelDir(dir, { pooler: true })).toThrow(/2 missing parameter\(s\): pooler\.dense\.weight, pooler\.dense\.bias/);
+    expect(() => loadModelDir(dir, { pooler: true })).toThrow(
+      /2 missing parameter\(s\): pooler\.dense\.weight, pooler\.dense\.bias/,
+    );
     const allowed = loadModelDir(dir, { pooler: true, allowMissing: ['pooler.dense.weight', 'pooler.dense.bias'] });
     expect(allowed.report.missing).toEqual(['pooler.dense.weight', 'pooler.dense.bias']);
     allowed.model.dispose();
@@ -180,7 +238,9 @@ describe('loading: key variants are mapped in one place', () => {
 
     const wrong = renamed(fixtureTensors(TINY), (k) => k);
     wrong.set('bert.pooler.dense.bias', { dtype: 'F32', shape: [31], data: new Float32Array(31) });
-    expect(() => loadModelDir(variantDir(TINY, wrong))).toThrow(/bert\.pooler\.dense\.bias has shape \[31\], the model's pooler\.dense\.bias is \[32\]/);
+    expect(() => loadModelDir(variantDir(TINY, wrong))).toThrow(
+      /bert\.pooler\.dense\.bias has shape \[31\], the model's pooler\.dense\.bias is \[32\]/,
+    );
   });
 
   it('loadCheckpoint fills a module built by hand, on the requested dtype', () => {
@@ -198,7 +258,10 @@ describe('loading: key variants are mapped in one place', () => {
 
 describe('directory errors are one clear line', () => {
   const withConfig = (config: unknown, raw = false): string => {
-    const dir = variantDir(TINY, renamed(fixtureTensors(TINY), (k) => k));
+    const dir = variantDir(
+      TINY,
+      renamed(fixtureTensors(TINY), (k) => k),
+    );
     writeFileSync(join(dir, 'config.json'), raw ? String(config) : JSON.stringify(config));
     return dir;
   };
@@ -213,7 +276,10 @@ describe('directory errors are one clear line', () => {
     expect(() => loadModelDir(empty)).toThrow(/model\.safetensors: missing/);
     writeFileSync(join(empty, 'pytorch_model.bin'), 'pickle');
     expect(() => loadModelDir(empty)).toThrow(/only pytorch_model\.bin found/);
-    const noVocab = variantDir(TINY, renamed(fixtureTensors(TINY), (k) => k));
+    const noVocab = variantDir(
+      TINY,
+      renamed(fixtureTensors(TINY), (k) => k),
+    );
     rmSync(join(noVocab, 'vocab.txt'));
     expect(() => loadModelDir(noVocab)).toThrow(/vocab\.txt: missing/);
     const loaded = loadModelDir(noVocab, { requireTokenizer: false });
@@ -244,22 +310,38 @@ describe('directory errors are one clear line', () => {
 
   it('vocab size different from the embedding rows', () => {
     const dir = withConfig(good);
-    writeFileSync(join(dir, 'vocab.txt'), readFileSync(join(TINY, 'vocab.txt'), 'utf8').split('\n').slice(0, 300).join('\n'));
+    writeFileSync(
+      join(dir, 'vocab.txt'),
+      readFileSync(join(TINY, 'vocab.txt'), 'utf8').split('\n').slice(0, 300).join('\n'),
+    );
     expect(() => loadModelDir(dir)).toThrow(/vocab\.txt: 300 tokens, but the model has 512 word embeddings/);
     const bigger = withConfig({ ...good, vocab_size: 600 });
     expect(() => loadModelDir(bigger)).toThrow(/512 tokens, but the model has 600 word embeddings/);
   });
 
   it('parseBertConfig fills Hugging Face defaults for optional fields', () => {
-    const c = parseBertConfig({ vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16 }, 'x');
-    expect(c).toMatchObject({ hidden_act: 'gelu', layer_norm_eps: 1e-12, max_position_embeddings: 512, type_vocab_size: 2, pad_token_id: 0 });
+    const c = parseBertConfig(
+      { vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16 },
+      'x',
+    );
+    expect(c).toMatchObject({
+      hidden_act: 'gelu',
+      layer_norm_eps: 1e-12,
+      max_position_embeddings: 512,
+      type_vocab_size: 2,
+      pad_token_id: 0,
+    });
     expect(parseBertConfig({ ...c, pad_token_id: null }, 'x').pad_token_id).toBeNull();
   });
 });
 
 describe('saving', () => {
   /** Parse the safetensors header by hand: the format's rules, independent of our reader. */
-  function header(path: string): { json: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; n: number; size: number } {
+  function header(path: string): {
+    json: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    n: number;
+    size: number;
+  } {
     const bytes = readFileSync(path);
     const n = Number(bytes.readBigUInt64LE(0));
     const text = bytes.subarray(8, 8 + n).toString('utf8');
@@ -270,7 +352,15 @@ describe('saving', () => {
     const loaded = loadModelDir(TINY, { head: 'mlm' });
     const dir = freshDir();
     await saveModelDir(dir, loaded.mlm!, { tokenizer: loaded.tokenizer!, pooling: { mode: 'mean', normalize: true } });
-    expect(readdirSync(dir).sort()).toEqual(['1_Pooling', '2_Normalize', 'config.json', 'model.safetensors', 'modules.json', 'tokenizer_config.json', 'vocab.txt']);
+    expect(readdirSync(dir).sort()).toEqual([
+      '1_Pooling',
+      '2_Normalize',
+      'config.json',
+      'model.safetensors',
+      'modules.json',
+      'tokenizer_config.json',
+      'vocab.txt',
+    ]);
     expect(readdirSync(scratch).some((f) => f.includes('.tmp-'))).toBe(false);
 
     const { json, n, size } = header(join(dir, 'model.safetensors'));
@@ -296,9 +386,18 @@ describe('saving', () => {
     }
 
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    expect(config).toMatchObject({ architectures: ['BertForMaskedLM'], model_type: 'bert', hidden_size: 32, layer_norm_eps: 1e-12, hidden_act: 'gelu' });
+    expect(config).toMatchObject({
+      architectures: ['BertForMaskedLM'],
+      model_type: 'bert',
+      hidden_size: 32,
+      layer_norm_eps: 1e-12,
+      hidden_act: 'gelu',
+    });
     expect(readFileSync(join(dir, 'vocab.txt'), 'utf8')).toBe(readFileSync(join(TINY, 'vocab.txt'), 'utf8'));
-    expect(JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'))).toMatchObject({ do_lower_case: true, tokenizer_class: 'BertTokenizer' });
+    expect(JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'))).toMatchObject({
+      do_lower_case: true,
+      tokenizer_class: 'BertTokenizer',
+    });
     expect(readPoolingConfig(dir)).toEqual({ mode: 'mean', normalize: true });
 
     const again = loadModelDir(dir);
@@ -328,7 +427,9 @@ describe('saving', () => {
     const loaded = loadModelDir(TINY_RELU);
     const small = new BertTokenizer(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']);
     const dir = freshDir();
-    await expect(saveModelDir(dir, loaded.model, { tokenizer: small })).rejects.toThrow(/tokenizer has 5 tokens, but the model has 512/);
+    await expect(saveModelDir(dir, loaded.model, { tokenizer: small })).rejects.toThrow(
+      /tokenizer has 5 tokens, but the model has 512/,
+    );
     expect(existsSync(dir)).toBe(false);
     loaded.model.dispose();
   });
@@ -338,9 +439,17 @@ describe('sentence-transformers pooling config', () => {
   it('reads and writes 1_Pooling/config.json', () => {
     expect(poolingModeFromSentenceTransformers(poolingToSentenceTransformers('cls', 8), 'x')).toBe('cls');
     expect(poolingModeFromSentenceTransformers(poolingToSentenceTransformers('mean', 8), 'x')).toBe('mean');
-    expect(poolingToSentenceTransformers('mean', 384)).toMatchObject({ word_embedding_dimension: 384, pooling_mode_mean_tokens: true, pooling_mode_cls_token: false });
-    expect(() => poolingModeFromSentenceTransformers({ pooling_mode_max_tokens: true }, 'p.json')).toThrow(/p\.json: pooling_mode_max_tokens is not supported/);
-    expect(() => poolingModeFromSentenceTransformers({ pooling_mode_cls_token: true, pooling_mode_mean_tokens: true }, 'p.json')).toThrow(/exactly one pooling mode/);
+    expect(poolingToSentenceTransformers('mean', 384)).toMatchObject({
+      word_embedding_dimension: 384,
+      pooling_mode_mean_tokens: true,
+      pooling_mode_cls_token: false,
+    });
+    expect(() => poolingModeFromSentenceTransformers({ pooling_mode_max_tokens: true }, 'p.json')).toThrow(
+      /p\.json: pooling_mode_max_tokens is not supported/,
+    );
+    expect(() =>
+      poolingModeFromSentenceTransformers({ pooling_mode_cls_token: true, pooling_mode_mean_tokens: true }, 'p.json'),
+    ).toThrow(/exactly one pooling mode/);
   });
 
   it('reads a directory as sentence-transformers lays it out, and nothing when there is no record', () => {
@@ -349,11 +458,14 @@ describe('sentence-transformers pooling config', () => {
     expect(readPoolingConfig(dir)).toBeNull();
     writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify(poolingToSentenceTransformers('cls', 8)));
     expect(readPoolingConfig(dir)).toEqual({ mode: 'cls', normalize: false });
-    writeFileSync(join(dir, 'modules.json'), JSON.stringify([
-      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
-      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-      { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
-    ]));
+    writeFileSync(
+      join(dir, 'modules.json'),
+      JSON.stringify([
+        { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+        { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+        { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
+      ]),
+    );
     expect(readPoolingConfig(dir)).toEqual({ mode: 'cls', normalize: true });
   });
 });

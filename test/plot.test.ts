@@ -30,7 +30,10 @@ type Row = Record<string, unknown>;
 type Specs = Record<string, Row>;
 
 function jsonLines(path: string): Row[] {
-  return readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Row);
 }
 
 const cli = (args: string[]): Promise<string> => runCli([registerPlot], args);
@@ -46,13 +49,23 @@ interface Element {
 function parseSvg(svg: string): Element {
   const valid = XMLValidator.validate(svg);
   expect(valid, 'well-formed XML').toBe(true);
-  const parser = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '', trimValues: false });
+  const parser = new XMLParser({
+    preserveOrder: true,
+    ignoreAttributes: false,
+    attributeNamePrefix: '',
+    trimValues: false,
+  });
   const convert = (node: Row): Element | null => {
     const tag = Object.keys(node).find((k) => k !== ':@')!;
     if (tag === '#text') return null;
     const kids = (node[tag] as Row[]).map(convert);
     const text = (node[tag] as Row[]).map((k) => ('#text' in k ? String(k['#text']) : '')).join('');
-    return { tag, attrs: (node[':@'] ?? {}) as Record<string, string>, children: kids.filter((k): k is Element => k !== null), text };
+    return {
+      tag,
+      attrs: (node[':@'] ?? {}) as Record<string, string>,
+      children: kids.filter((k): k is Element => k !== null),
+      text,
+    };
   };
   const roots = (parser.parse(svg) as Row[]).map(convert).filter((e): e is Element => e !== null);
   expect(roots.length).toBe(1);
@@ -65,13 +78,20 @@ function all(e: Element): Element[] {
 
 /** Every <text> element's content, tspans joined with a space. */
 function texts(root: Element): string[] {
-  return all(root).filter((e) => e.tag === 'text').map((e) => [e.text, ...e.children.map((c) => c.text)].filter((s) => s !== '').join(' '));
+  return all(root)
+    .filter((e) => e.tag === 'text')
+    .map((e) => [e.text, ...e.children.map((c) => c.text)].filter((s) => s !== '').join(' '));
 }
 
 /** Drawn elements of the data marks (not axes, legends or titles) of one mark type. */
 function markItems(root: Element, markType: string): Element[] {
   return all(root)
-    .filter((e) => e.tag === 'g' && (e.attrs.class ?? '').split(' ').includes(`mark-${markType}`) && (e.attrs.class ?? '').includes('role-mark'))
+    .filter(
+      (e) =>
+        e.tag === 'g' &&
+        (e.attrs.class ?? '').split(' ').includes(`mark-${markType}`) &&
+        (e.attrs.class ?? '').includes('role-mark'),
+    )
     .flatMap((g) => g.children);
 }
 
@@ -127,7 +147,11 @@ describe('plot helpers', () => {
     expect(DEJAVU_SANS.length).toBe(codes.length);
     expect(DEJAVU_SANS_BOLD.length).toBe(codes.length);
     expect(advanceWidths(DEFAULT_FONT, codes).map((w) => Math.round(w * UNITS_PER_EM))).toEqual([...DEJAVU_SANS]);
-    expect(advanceWidths(DEFAULT_FONT.replace('DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'), codes).map((w) => Math.round(w * UNITS_PER_EM))).toEqual([...DEJAVU_SANS_BOLD]);
+    expect(
+      advanceWidths(DEFAULT_FONT.replace('DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'), codes).map((w) =>
+        Math.round(w * UNITS_PER_EM),
+      ),
+    ).toEqual([...DEJAVU_SANS_BOLD]);
     // "ll" at 10 px: 2 · 569/2048 em; unknown characters count 0.6 em.
     assertClose(textWidth('ll', 10), (2 * 569 * 10) / 2048, TOL.f64);
     assertClose(textWidth('✓', 10), 6, TOL.f64);
@@ -141,7 +165,9 @@ describe('run logs', () => {
     expect(run.kind).toBe('pretrain');
     const log = jsonLines(join(PRETRAIN, 'log.jsonl'));
     expect(run.train.map((e) => e.loss)).toEqual(log.filter((e) => e.kind === 'train').map((e) => e.loss));
-    expect(run.eval.map((e) => [e.step, e.accuracy])).toEqual(log.filter((e) => e.kind === 'eval').map((e) => [e.step, e.accuracy]));
+    expect(run.eval.map((e) => [e.step, e.accuracy])).toEqual(
+      log.filter((e) => e.kind === 'eval').map((e) => [e.step, e.accuracy]),
+    );
   });
 
   it('tells a biencoder run and reads its internals', () => {
@@ -152,7 +178,9 @@ describe('run logs', () => {
     const internals = jsonLines(join(BIENCODER, 'internals.jsonl'));
     expect(run.internals.map((r) => r.step)).toEqual([1, 5, 10, 15, 20, 25, 30]);
     expect(run.internals.map((r) => r.target!.values)).toEqual(internals.map((r) => r.target));
-    expect(run.internals.every((r) => r.target!.layout === 'per-triple' && r.margin!.layout === 'per-triple')).toBe(true);
+    expect(run.internals.every((r) => r.target!.layout === 'per-triple' && r.margin!.layout === 'per-triple')).toBe(
+      true,
+    );
   });
 
   it('reduces in-batch [B, B] targets and margins to their diagonal', () => {
@@ -183,7 +211,11 @@ describe('run logs', () => {
 
 describe('retrograd plot', () => {
   const outputs: Record<string, { out: string; specs: Specs; summary: Row }> = {};
-  const plot = async (name: string, dir: string, extra: string[] = []): Promise<{ out: string; specs: Specs; summary: Row }> => {
+  const plot = async (
+    name: string,
+    dir: string,
+    extra: string[] = [],
+  ): Promise<{ out: string; specs: Specs; summary: Row }> => {
     if (outputs[name]) return outputs[name];
     const out = join(work, name);
     const specOut = join(work, `${name}.specs.json`);
@@ -206,14 +238,28 @@ describe('retrograd plot', () => {
     const series = (s: string): Row[] => loss.filter((r) => r.series === s);
     expect(series('training loss').map((r) => [r.step, r.value])).toEqual(train.map((e) => [e.step, e.loss]));
     expect(series('held-out loss').map((r) => [r.step, r.value])).toEqual(evals.map((e) => [e.step, e.loss]));
-    assertClose(series('training loss, smoothed (EMA 0.9)').map((r) => r.value as number), ema(train.map((e) => e.loss as number), 0.9), TOL.f64);
+    assertClose(
+      series('training loss, smoothed (EMA 0.9)').map((r) => r.value as number),
+      ema(
+        train.map((e) => e.loss as number),
+        0.9,
+      ),
+      TOL.f64,
+    );
     expect(data(specs.accuracy)).toEqual(evals.map((e) => ({ step: e.step, accuracy: e.accuracy })));
     expect(data(specs.lr)).toEqual(train.map((e) => ({ step: e.step, lr: e.lr })));
 
     const svg = parseSvg(readFileSync(join(out, 'loss.svg'), 'utf8'));
     expect(svg.tag).toBe('svg');
     const all = texts(svg);
-    for (const title of ['Masked-LM pretraining loss', 'optimizer step', 'cross-entropy (nats per masked token)', 'training loss', 'held-out loss']) expect(all).toContain(title);
+    for (const title of [
+      'Masked-LM pretraining loss',
+      'optimizer step',
+      'cross-entropy (nats per masked token)',
+      'training loss',
+      'held-out loss',
+    ])
+      expect(all).toContain(title);
     expect(markItems(svg, 'line').length).toBe(3); // raw, smoothed, held-out
     expect(markItems(svg, 'symbol').length).toBe(evals.length); // one point per held-out evaluation
 
@@ -231,23 +277,37 @@ describe('retrograd plot', () => {
 
   it('biencoder: loss with validation nDCG@10, hardness vs gradient, correlation, distributions', async () => {
     const { out, specs, summary } = await plot('biencoder', BIENCODER);
-    const charts = ['loss', 'lr', 'grad-norm', 'hardness-vs-gradient', 'hardness-gradient-correlation', 'internals-distributions'];
+    const charts = [
+      'loss',
+      'lr',
+      'grad-norm',
+      'hardness-vs-gradient',
+      'hardness-gradient-correlation',
+      'internals-distributions',
+    ];
     expect(summary.kind).toBe('biencoder');
     expect(summary.skipped).toEqual([]);
     expect(Object.keys(specs)).toEqual(charts);
-    for (const chart of charts) expect(existsSync(join(out, `${chart}.svg`)) && existsSync(join(out, `${chart}.png`))).toBe(true);
+    for (const chart of charts)
+      expect(existsSync(join(out, `${chart}.svg`)) && existsSync(join(out, `${chart}.png`))).toBe(true);
 
     const log = jsonLines(join(BIENCODER, 'log.jsonl'));
     const validation = log.filter((e) => e.kind === 'validation');
     const panels = specs.loss.vconcat as Row[];
-    expect(data(panels[1])).toEqual(validation.map((v) => ({ step: v.step, nDCG10: (v.metrics as Row)['nDCG@10'], set: 'pkgdesc-dev' })));
+    expect(data(panels[1])).toEqual(
+      validation.map((v) => ({ step: v.step, nDCG10: (v.metrics as Row)['nDCG@10'], set: 'pkgdesc-dev' })),
+    );
 
     const internals = jsonLines(join(BIENCODER, 'internals.jsonl'));
     const scatter = data((specs['hardness-vs-gradient'].layer as Row[])[0]);
     expect(scatter.map((p) => [p.step, p.hardness, p.gradNorm])).toEqual(
       internals.flatMap((r) => (r.pairSimilarity as number[]).map((s, k) => [r.step, s, (r.gradNorms as number[])[k]])),
     );
-    expect([...new Set(scatter.map((p) => p.phase))]).toEqual(['early (steps 1–5)', 'middle (steps 10–15)', 'late (steps 20–30)']);
+    expect([...new Set(scatter.map((p) => p.phase))]).toEqual([
+      'early (steps 1–5)',
+      'middle (steps 10–15)',
+      'late (steps 20–30)',
+    ]);
     // The fitted line of a phase passes through the phase's mean point with the least-squares slope.
     const fits = data((specs['hardness-vs-gradient'].layer as Row[])[1]);
     const late = internals.slice(4);
@@ -258,7 +318,11 @@ describe('retrograd plot', () => {
     const slope = xs.reduce((s, x, i) => s + (x - mx) * (ys[i] - my), 0) / xs.reduce((s, x) => s + (x - mx) ** 2, 0);
     const lateFit = fits.filter((f) => f.phase === 'late (steps 20–30)');
     expect(lateFit.map((f) => f.hardness)).toEqual([Math.min(...xs), Math.max(...xs)]);
-    assertClose(lateFit.map((f) => f.gradNorm as number), lateFit.map((f) => my + slope * ((f.hardness as number) - mx)), TOL.f64);
+    assertClose(
+      lateFit.map((f) => f.gradNorm as number),
+      lateFit.map((f) => my + slope * ((f.hardness as number) - mx)),
+      TOL.f64,
+    );
 
     const correlation = data((specs['hardness-gradient-correlation'].layer as Row[])[1]);
     expect(correlation).toEqual(internals.map((r) => ({ step: r.step, r: r.hardnessGradCorrelation })));
@@ -286,13 +350,23 @@ describe('retrograd plot', () => {
 
   it('in-batch internals: diagonal noted, no validation panel, no gradient norm chart', async () => {
     const { specs, summary } = await plot('inbatch', INBATCH);
-    expect(Object.keys(specs)).toEqual(['loss', 'lr', 'hardness-vs-gradient', 'hardness-gradient-correlation', 'internals-distributions']);
-    expect(summary.skipped).toEqual(['grad-norm: no gradient norms logged (runs before 2026-12-07 logged them only when clipping)']);
+    expect(Object.keys(specs)).toEqual([
+      'loss',
+      'lr',
+      'hardness-vs-gradient',
+      'hardness-gradient-correlation',
+      'internals-distributions',
+    ]);
+    expect(summary.skipped).toEqual([
+      'grad-norm: no gradient norms logged (runs before 2026-12-07 logged them only when clipping)',
+    ]);
     expect('vconcat' in specs.loss).toBe(false);
     const subtitle = (specs['internals-distributions'].title as Row).subtitle as string[];
     expect(subtitle).toContain("target: in-batch [B, B] matrix shown by its diagonal (each triple's own pair)");
     const internals = jsonLines(join(INBATCH, 'internals.jsonl'));
-    const targets = data(specs['internals-distributions']).filter((d) => d.quantity === 'target margin').map((d) => d.value);
+    const targets = data(specs['internals-distributions'])
+      .filter((d) => d.quantity === 'target margin')
+      .map((d) => d.value);
     expect(targets).toEqual(internals.flatMap((r) => [0, 4, 8].map((i) => (r.target as number[])[i])));
   });
 
@@ -302,7 +376,9 @@ describe('retrograd plot', () => {
     const layer = specs['hardness-vs-gradient'].layer as Row[];
     expect([...new Set(data(layer[0]).map((p) => p.step))]).toEqual([1, 30]);
     expect(data(layer[1])).toEqual(data((full['hardness-vs-gradient'].layer as Row[])[1]));
-    expect(((specs['hardness-vs-gradient'].title as Row).subtitle as string[]).at(-1)).toBe('points of 2 of the 7 recorded steps shown (evenly spaced); fits and r use all');
+    expect(((specs['hardness-vs-gradient'].title as Row).subtitle as string[]).at(-1)).toBe(
+      'points of 2 of the 7 recorded steps shown (evenly spaced); fits and r use all',
+    );
     expect(readdirSync(join(work, 'thinned')).every((f) => f.endsWith('.svg'))).toBe(true);
   });
 
@@ -310,8 +386,11 @@ describe('retrograd plot', () => {
     const first = await plot('biencoder', BIENCODER);
     const again = join(work, 'again');
     await runPlot({ run: BIENCODER, out: again, specOut: join(work, 'again.specs.json') });
-    for (const f of readdirSync(first.out)) expect(readFileSync(join(again, f)).equals(readFileSync(join(first.out, f))), f).toBe(true);
-    expect(readFileSync(join(work, 'again.specs.json'), 'utf8')).toBe(readFileSync(join(work, 'biencoder.specs.json'), 'utf8'));
+    for (const f of readdirSync(first.out))
+      expect(readFileSync(join(again, f)).equals(readFileSync(join(first.out, f))), f).toBe(true);
+    expect(readFileSync(join(work, 'again.specs.json'), 'utf8')).toBe(
+      readFileSync(join(work, 'biencoder.specs.json'), 'utf8'),
+    );
   });
 
   it('a pretraining run before its first evaluation: no held-out layer, no accuracy chart', async () => {
@@ -330,13 +409,19 @@ describe('retrograd plot', () => {
   it('internals with no spread in hardness: no fit lines, no correlation chart', async () => {
     const dir = join(work, 'flat');
     cpSync(BIENCODER, dir, { recursive: true });
-    const rows = jsonLines(join(dir, 'internals.jsonl')).map((r) => ({ ...r, pairSimilarity: [0.5, 0.5, 0.5, 0.5], hardnessGradCorrelation: null }));
+    const rows = jsonLines(join(dir, 'internals.jsonl')).map((r) => ({
+      ...r,
+      pairSimilarity: [0.5, 0.5, 0.5, 0.5],
+      hardnessGradCorrelation: null,
+    }));
     writeFileSync(join(dir, 'internals.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const { specs, summary } = await plot('flat', dir, ['--no-png']);
     expect(summary.skipped).toEqual(['hardness-gradient-correlation: every logged correlation is null']);
     const scatter = specs['hardness-vs-gradient'];
     expect((scatter.layer as Row[]).length).toBe(1);
-    expect(((scatter.title as Row).subtitle as string[])[1]).toBe('Pearson r pooled per phase: early n/a, middle n/a, late n/a');
+    expect(((scatter.title as Row).subtitle as string[])[1]).toBe(
+      'Pearson r pooled per phase: early n/a, middle n/a, late n/a',
+    );
   });
 
   it('defaults --out to RUN/plots', async () => {
@@ -362,21 +447,80 @@ describe('bad input', () => {
   const cases: [string, string, string, number, string, RegExp][] = [
     ['json', PRETRAIN, 'log.jsonl', 3, '{"kind":"train",', /log\.jsonl line 3: invalid JSON/],
     ['array', PRETRAIN, 'log.jsonl', 2, '[1, 2]', /log\.jsonl line 2: expected a JSON object/],
-    ['loss', PRETRAIN, 'log.jsonl', 4, '{"kind":"train","step":35,"loss":"abc","lr":0.001,"gradNorm":1,"tokensPerSec":1}', /log\.jsonl line 4: "loss" must be a number, got "abc"/],
-    ['step', PRETRAIN, 'log.jsonl', 5, '{"kind":"train","step":5,"loss":7,"lr":0.001,"gradNorm":1,"tokensPerSec":1}', /log\.jsonl line 5: step 5 of a "train" entry after step 40; steps must increase/],
+    [
+      'loss',
+      PRETRAIN,
+      'log.jsonl',
+      4,
+      '{"kind":"train","step":35,"loss":"abc","lr":0.001,"gradNorm":1,"tokensPerSec":1}',
+      /log\.jsonl line 4: "loss" must be a number, got "abc"/,
+    ],
+    [
+      'step',
+      PRETRAIN,
+      'log.jsonl',
+      5,
+      '{"kind":"train","step":5,"loss":7,"lr":0.001,"gradNorm":1,"tokensPerSec":1}',
+      /log\.jsonl line 5: step 5 of a "train" entry after step 40; steps must increase/,
+    ],
     ['kind', PRETRAIN, 'log.jsonl', 2, '{"kind":"test","step":20}', /log\.jsonl line 2: unknown kind "test"/],
-    ['mixed', PRETRAIN, 'log.jsonl', 2, '{"kind":"validation","step":20,"name":"x","metrics":{"nDCG@10":0.1}}', /log\.jsonl line 2: a biencoder entry, but .*log\.jsonl line 1 is from a pretrain run/],
-    ['missing', BIENCODER, 'log.jsonl', 3, '{"kind":"train","step":2,"lr":0.1,"gradNorm":1,"msPerStep":3}', /log\.jsonl line 3: missing "loss"/],
-    ['ndcg', BIENCODER, 'log.jsonl', 12, '{"kind":"validation","step":10,"name":"dev","metrics":{"MRR@10":0.3}}', /log\.jsonl line 12: metrics has no "nDCG@10"/],
-    ['target', BIENCODER, 'internals.jsonl', 2, '{"step":5,"loss":0.1,"gradNorms":[1,2,3,4],"pairSimilarity":[0.1,0.2,0.3,0.4],"target":[1,2,3],"hardnessGradCorrelation":1}', /internals\.jsonl line 2: "target" has 3 entries; expected 0, 1, B=4 or B\*B=16/],
-    ['pairs', BIENCODER, 'internals.jsonl', 3, '{"step":10,"loss":0.1,"gradNorms":[1,2,3,4],"pairSimilarity":[0.1,0.2],"hardnessGradCorrelation":1}', /internals\.jsonl line 3: "pairSimilarity" has 2 entries, "gradNorms" 4/],
-    ['element', BIENCODER, 'internals.jsonl', 1, '{"step":1,"loss":0.1,"gradNorms":[1,"x",3,4],"pairSimilarity":[0.1,0.2,0.3,0.4],"hardnessGradCorrelation":1}', /internals\.jsonl line 1: "gradNorms"\[1\] must be a number, got "x"/],
+    [
+      'mixed',
+      PRETRAIN,
+      'log.jsonl',
+      2,
+      '{"kind":"validation","step":20,"name":"x","metrics":{"nDCG@10":0.1}}',
+      /log\.jsonl line 2: a biencoder entry, but .*log\.jsonl line 1 is from a pretrain run/,
+    ],
+    [
+      'missing',
+      BIENCODER,
+      'log.jsonl',
+      3,
+      '{"kind":"train","step":2,"lr":0.1,"gradNorm":1,"msPerStep":3}',
+      /log\.jsonl line 3: missing "loss"/,
+    ],
+    [
+      'ndcg',
+      BIENCODER,
+      'log.jsonl',
+      12,
+      '{"kind":"validation","step":10,"name":"dev","metrics":{"MRR@10":0.3}}',
+      /log\.jsonl line 12: metrics has no "nDCG@10"/,
+    ],
+    [
+      'target',
+      BIENCODER,
+      'internals.jsonl',
+      2,
+      '{"step":5,"loss":0.1,"gradNorms":[1,2,3,4],"pairSimilarity":[0.1,0.2,0.3,0.4],"target":[1,2,3],"hardnessGradCorrelation":1}',
+      /internals\.jsonl line 2: "target" has 3 entries; expected 0, 1, B=4 or B\*B=16/,
+    ],
+    [
+      'pairs',
+      BIENCODER,
+      'internals.jsonl',
+      3,
+      '{"step":10,"loss":0.1,"gradNorms":[1,2,3,4],"pairSimilarity":[0.1,0.2],"hardnessGradCorrelation":1}',
+      /internals\.jsonl line 3: "pairSimilarity" has 2 entries, "gradNorms" 4/,
+    ],
+    [
+      'element',
+      BIENCODER,
+      'internals.jsonl',
+      1,
+      '{"step":1,"loss":0.1,"gradNorms":[1,"x",3,4],"pairSimilarity":[0.1,0.2,0.3,0.4],"hardnessGradCorrelation":1}',
+      /internals\.jsonl line 1: "gradNorms"\[1\] must be a number, got "x"/,
+    ],
   ];
 
   it.each(cases)('%s: one line naming the file and line', async (name, from, file, line, text, message) => {
     const dir = corrupt(name, from, file, line, text);
     const out = join(dir, 'plots');
-    const err = await runPlot({ run: dir, out }).then(() => null, (e: unknown) => e as Error);
+    const err = await runPlot({ run: dir, out }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     expect(err).toBeInstanceOf(Error);
     expect(err!.message).toMatch(message);
     expect(err!.message).toContain(join(dir, file));
@@ -398,7 +542,9 @@ describe('bad input', () => {
     cpSync(PRETRAIN, empty, { recursive: true });
     writeFileSync(join(empty, 'log.jsonl'), '\n');
     await expect(runPlot({ run: empty })).rejects.toThrow(`${join(empty, 'log.jsonl')}: no entries`);
-    await expect(runPlot({ run: PRETRAIN, out: join(work, 'nofont'), font: join(work, 'none.ttf') })).rejects.toThrow(`${join(work, 'none.ttf')}: font file not found`);
+    await expect(runPlot({ run: PRETRAIN, out: join(work, 'nofont'), font: join(work, 'none.ttf') })).rejects.toThrow(
+      `${join(work, 'none.ttf')}: font file not found`,
+    );
     expect(existsSync(join(work, 'nofont'))).toBe(false);
     await expect(cli(['plot', '--run', PRETRAIN, '--smoothing', '1'])).rejects.toThrow(/expected a number in \[0, 1\)/);
     await expect(cli(['plot', '--run', PRETRAIN, '--max-points', '0'])).rejects.toThrow(/expected a positive integer/);

@@ -33,14 +33,47 @@ describe('pretrain with an infinite gradient norm', () => {
     const corpus = join(work, 'corpus.jsonl.gz');
     const gen = new Generator(5);
     const words = ['tensor', 'gradient', 'matrix', 'vector', 'kernel', 'layer'];
-    writeFileSync(corpus, gzipSync(Array.from({ length: 30 }, () => JSON.stringify({ text: Array.from({ length: 40 }, () => words[gen.int(words.length)]).join(' ') })).join('\n')));
-    const config: BertConfig = { ...BERT_PRESETS.tiny, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 32 };
+    writeFileSync(
+      corpus,
+      gzipSync(
+        Array.from({ length: 30 }, () =>
+          JSON.stringify({ text: Array.from({ length: 40 }, () => words[gen.int(words.length)]).join(' ') }),
+        ).join('\n'),
+      ),
+    );
+    const config: BertConfig = {
+      ...BERT_PRESETS.tiny,
+      hidden_size: 32,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 64,
+      max_position_embeddings: 32,
+    };
     const out = join(work, 'run');
     infiniteAt.step = 3;
-    await expect(pretrain({
-      corpus, out, config, tokenizer: BertTokenizer.fromVocabFile(VOCAB), steps: 5, batchSize: 4, seqLen: 24, lr: 1e-3, warmup: 1,
-      schedule: 'linear', weightDecay: 0.01, clip: 1, seed: 1, valSequences: 4, evalEvery: 100, saveEvery: 1, logEvery: 1, device: 'cpu', progress: false,
-    })).rejects.toThrow(/^step 3: gradient norm is Infinity; stopped, .*step-0000002 is the last finite checkpoint$/);
+    await expect(
+      pretrain({
+        corpus,
+        out,
+        config,
+        tokenizer: BertTokenizer.fromVocabFile(VOCAB),
+        steps: 5,
+        batchSize: 4,
+        seqLen: 24,
+        lr: 1e-3,
+        warmup: 1,
+        schedule: 'linear',
+        weightDecay: 0.01,
+        clip: 1,
+        seed: 1,
+        valSequences: 4,
+        evalEvery: 100,
+        saveEvery: 1,
+        logEvery: 1,
+        device: 'cpu',
+        progress: false,
+      }),
+    ).rejects.toThrow(/^step 3: gradient norm is Infinity; stopped, .*step-0000002 is the last finite checkpoint$/);
     expect(readFileSync(join(out, 'checkpoints', 'latest'), 'utf8').trim()).toBe('step-0000002');
     expect(existsSync(join(out, 'checkpoints', 'step-0000003'))).toBe(false);
   }, 60_000);

@@ -9,10 +9,17 @@ import { formatDuration, progressIntervalFromEnv, startProgress, type ProgressOp
 
 const ROOT = join(import.meta.dirname, '..');
 
-function capture(opts: Omit<ProgressOptions, 'stream' | 'now'>): { lines: string[]; clock: { ms: number }; bar: ReturnType<typeof startProgress> } {
+function capture(opts: Omit<ProgressOptions, 'stream' | 'now'>): {
+  lines: string[];
+  clock: { ms: number };
+  bar: ReturnType<typeof startProgress>;
+} {
   const lines: string[] = [];
   const clock = { ms: 0 };
-  const stream = { isTTY: false, write: (s: string) => lines.push(...s.trimEnd().split('\n')) } as unknown as NodeJS.WritableStream;
+  const stream = {
+    isTTY: false,
+    write: (s: string) => lines.push(...s.trimEnd().split('\n')),
+  } as unknown as NodeJS.WritableStream;
   return { lines, clock, bar: startProgress({ ...opts, stream, now: () => clock.ms }) };
 }
 
@@ -64,19 +71,42 @@ describe('startProgress, not on a terminal', () => {
     expect([0.25, 42.4, 61, 3599.6, 7380].map(formatDuration)).toEqual(['0.3s', '42s', '1m01s', '1h00m', '2h03m']);
     expect(progressIntervalFromEnv({})).toBe(10);
     expect(progressIntervalFromEnv({ RETROGRAD_PROGRESS_SECONDS: '2.5' })).toBe(2.5);
-    expect(() => progressIntervalFromEnv({ RETROGRAD_PROGRESS_SECONDS: 'often' })).toThrow('RETROGRAD_PROGRESS_SECONDS must be a non-negative number of seconds, got "often"');
+    expect(() => progressIntervalFromEnv({ RETROGRAD_PROGRESS_SECONDS: 'often' })).toThrow(
+      'RETROGRAD_PROGRESS_SECONDS must be a non-negative number of seconds, got "often"',
+    );
   });
 });
 
 describe('a command with stderr not a terminal', () => {
   it('retrograd eval --bm25 prints progress lines and a summary on stderr, the result on stdout', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'retrograd.mjs'), 'eval', '--data', join(ROOT, 'test', 'fixtures', 'eval', 'pkgdesc-mini'), '--split', 'test', '--bm25'], {
-      cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, RETROGRAD_PROGRESS_SECONDS: '0' },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'bin', 'retrograd.mjs'),
+        'eval',
+        '--data',
+        join(ROOT, 'test', 'fixtures', 'eval', 'pkgdesc-mini'),
+        '--split',
+        'test',
+        '--bm25',
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, RETROGRAD_PROGRESS_SECONDS: '0' },
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(8);
-    lines.slice(0, 7).forEach((line, i) => expect(line).toMatch(new RegExp(`^bm25: ${i + 1}/8 queries \\(\\d+%\\) \\| \\S+ (queries/s|s/query) \\| \\S+ elapsed, ETA \\S+$`)));
+    lines
+      .slice(0, 7)
+      .forEach((line, i) =>
+        expect(line).toMatch(
+          new RegExp(`^bm25: ${i + 1}/8 queries \\(\\d+%\\) \\| \\S+ (queries/s|s/query) \\| \\S+ elapsed, ETA \\S+$`),
+        ),
+      );
     expect(lines[7]).toMatch(/^bm25: 8\/8 queries in \S+ \(\S+ (queries\/s|s\/query)\)$/);
     expect(r.stdout).toMatch(/nDCG@10 {2}\d\.\d{4}/);
   });

@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Biencoder } from '../src/nn/biencoder.js';
 import { writeBeir } from '../src/data/beir.js';
-import { loadEvalSet, subsampleQueries, trainBiencoder, type LossSpec, type TrainBiencoderOptions } from '../src/train/retrieval.js';
+import {
+  loadEvalSet,
+  subsampleQueries,
+  trainBiencoder,
+  type LossSpec,
+  type TrainBiencoderOptions,
+} from '../src/train/retrieval.js';
 import { evaluate } from '../src/eval/metrics.js';
 import { runFromLists } from '../src/eval/run.js';
 import { bm25Teacher } from '../src/train/teachers.js';
@@ -26,17 +32,41 @@ beforeAll(async () => {
 
 function options(out: string, loss: LossSpec, extra: Partial<TrainBiencoderOptions> = {}): TrainBiencoderOptions {
   return {
-    model: modelDir, data: dataDir, out: join(work, out), loss, pooling: 'mean', batchSize: 8, queryLength: 8, docLength: 24,
-    lr: 5e-3, gamma: 0.999, weightDecay: 1e-6, clip: 1, steps: 12, seed: 1, evalEvery: 0, patience: 2,
-    evalSets: [{ name: 'synthetic', dir: dataDir, split: 'test' }], internalsEvery: 4, device: 'cpu', progress: false, ...extra,
+    model: modelDir,
+    data: dataDir,
+    out: join(work, out),
+    loss,
+    pooling: 'mean',
+    batchSize: 8,
+    queryLength: 8,
+    docLength: 24,
+    lr: 5e-3,
+    gamma: 0.999,
+    weightDecay: 1e-6,
+    clip: 1,
+    steps: 12,
+    seed: 1,
+    evalEvery: 0,
+    patience: 2,
+    evalSets: [{ name: 'synthetic', dir: dataDir, split: 'test' }],
+    internalsEvery: 4,
+    device: 'cpu',
+    progress: false,
+    ...extra,
   };
 }
 
 function entries(out: string, file: string): Record<string, unknown>[] {
-  return readFileSync(join(work, out, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(join(work, out, file), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-const trainLosses = (out: string): number[] => entries(out, 'log.jsonl').filter((e) => e.kind === 'train').map((e) => e.loss as number);
+const trainLosses = (out: string): number[] =>
+  entries(out, 'log.jsonl')
+    .filter((e) => e.kind === 'train')
+    .map((e) => e.loss as number);
 const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
 
 describe('trainBiencoder', () => {
@@ -47,7 +77,8 @@ describe('trainBiencoder', () => {
     expect(mean(losses.slice(-6))).toBeLessThan(mean(losses.slice(0, 6)));
     const internals = entries('sdam', 'internals.jsonl');
     expect(internals.map((e) => e.step)).toEqual([1, 4, 8, 12, 16, 20, 24]);
-    for (const key of ['gradNorms', 'target', 'margin', 'pairSimilarity']) expect((internals[0][key] as number[]).length).toBe(8);
+    for (const key of ['gradNorms', 'target', 'margin', 'pairSimilarity'])
+      expect((internals[0][key] as number[]).length).toBe(8);
     expect(result.final[0].queries).toBe(12);
     expect(result.final[0].metrics['nDCG@10']).toBeGreaterThan(0);
     const saved = Biencoder.load(result.modelDir);
@@ -74,9 +105,19 @@ describe('trainBiencoder', () => {
   }, 240_000);
 
   it('validates, keeps the best model and stops after `patience` validations without improvement', async () => {
-    const result = await trainBiencoder(options('early', { kind: 'sdam', options: { target: 0.1 } }, {
-      steps: 60, evalEvery: 2, patience: 2, lr: 3e-2, validation: { name: 'synthetic', dir: dataDir, split: 'test' },
-    }));
+    const result = await trainBiencoder(
+      options(
+        'early',
+        { kind: 'sdam', options: { target: 0.1 } },
+        {
+          steps: 60,
+          evalEvery: 2,
+          patience: 2,
+          lr: 3e-2,
+          validation: { name: 'synthetic', dir: dataDir, split: 'test' },
+        },
+      ),
+    );
     const validations = entries('early', 'log.jsonl').filter((e) => e.kind === 'validation');
     const scores = validations.map((v) => (v.metrics as Record<string, number>)['nDCG@10']);
     const best = Math.max(...scores);
@@ -85,7 +126,7 @@ describe('trainBiencoder', () => {
     expect(result.final[0].metrics['nDCG@10']).toBeCloseTo(best, 6);
   }, 240_000);
 
-  it('an evaluation subsample keeps exactly its queries\' judgements', async () => {
+  it("an evaluation subsample keeps exactly its queries' judgements", async () => {
     const full = await loadEvalSet({ name: 'synthetic', dir: dataDir, split: 'train' });
     const sub = subsampleQueries(full, 5);
     expect(sub.queries.size).toBe(5);
@@ -93,16 +134,22 @@ describe('trainBiencoder', () => {
     expect(sub.corpus.size).toBe(full.corpus.size);
     expect(subsampleQueries(full, 5)).toEqual(sub);
     // a perfect run over the subsample scores 1, not 5/24
-    const perfect = runFromLists([...sub.qrels].map(([qid, judged]) => [qid, [...judged.keys()].map((docid) => ({ docid, score: 1 }))]));
+    const perfect = runFromLists(
+      [...sub.qrels].map(([qid, judged]) => [qid, [...judged.keys()].map((docid) => ({ docid, score: 1 }))]),
+    );
     expect(evaluate(sub.qrels, perfect).mean['nDCG@10']).toBe(1);
   });
 
   it('rejects triples that name unknown documents', async () => {
     const bad = join(work, 'bad');
     await writeBeir(bad, {
-      corpus: new Map([['a', { title: '', text: 'x' }]]), queries: new Map([['q', 'x']]),
-      qrels: { train: new Map([['q', new Map([['a', 1]])]]) }, triples: { train: [{ qid: 'q', pos: 'a', neg: 'zzz' }] },
+      corpus: new Map([['a', { title: '', text: 'x' }]]),
+      queries: new Map([['q', 'x']]),
+      qrels: { train: new Map([['q', new Map([['a', 1]])]]) },
+      triples: { train: [{ qid: 'q', pos: 'a', neg: 'zzz' }] },
     });
-    await expect(trainBiencoder({ ...options('bad-run', { kind: 'sdam', options: {} }), data: bad })).rejects.toThrow(/line 1: unknown document "zzz"/);
+    await expect(trainBiencoder({ ...options('bad-run', { kind: 'sdam', options: {} }), data: bad })).rejects.toThrow(
+      /line 1: unknown document "zzz"/,
+    );
   });
 });

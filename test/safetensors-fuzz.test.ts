@@ -37,11 +37,18 @@ function mutator(file: Uint8Array, seed: number): () => Uint8Array {
     [/\d+/, () => String(pick(1 << pick(24)))],
     [/\d+/, () => String(-pick(5))],
     [/\d+/, () => ['1.5', '1e400', '9007199254740993', '0x10', ''][pick(5)]!],
-    [/"(F32|F16|BF16|I64)"/, () => ['"F64"', '"F16"', '"BF16"', '"I64"', '"BOOL"', '"U8"', '"XX"', '3', 'null'][pick(9)]!],
+    [
+      /"(F32|F16|BF16|I64)"/,
+      () => ['"F64"', '"F16"', '"BF16"', '"I64"', '"BOOL"', '"U8"', '"XX"', '3', 'null'][pick(9)]!,
+    ],
     [/\[[\d, ]*\]/, () => ['[]', '[0]', '[1,2,3]', '"x"', '{}', '[0,0]', '[-1]', '[99999999999999999999]'][pick(8)]!],
     [/"(shape|dtype|data_offsets|__metadata__|format)"/, () => '"other"'],
     [/[{}[\],:"]/, () => ['', ' ', '"', '\\'][pick(4)]!],
-    [/"[a-z._0-9]+\.(weight|bias)"/, () => ['"bert.embeddings.word_embeddings.weight"', '"x.weight"', '"__metadata__"', '"pooler.dense.weight"'][pick(4)]!],
+    [
+      /"[a-z._0-9]+\.(weight|bias)"/,
+      () =>
+        ['"bert.embeddings.word_embeddings.weight"', '"x.weight"', '"__metadata__"', '"pooler.dense.weight"'][pick(4)]!,
+    ],
   ];
   const withHeader = (text: string, pad: boolean): Uint8Array => {
     const padded = pad ? text + ' '.repeat((8 - (Buffer.byteLength(text) % 8)) % 8) : text;
@@ -55,24 +62,35 @@ function mutator(file: Uint8Array, seed: number): () => Uint8Array {
   return () => {
     const kind = pick(8);
     const bytes = base.slice();
-    if (kind === 0) { // bit flips in the length prefix and header
+    if (kind === 0) {
+      // bit flips in the length prefix and header
       for (let i = 1 + pick(4); i > 0; i--) bytes[pick(8 + headerLen)] ^= 1 << pick(8);
       return bytes;
     }
-    if (kind === 1) { // bit flips anywhere
+    if (kind === 1) {
+      // bit flips anywhere
       for (let i = 1 + pick(4); i > 0; i--) bytes[pick(bytes.length)] ^= 1 << pick(8);
       return bytes;
     }
     if (kind === 2) return bytes.slice(0, pick(2) === 0 ? pick(8 + headerLen + 16) : pick(bytes.length));
     if (kind === 3) {
-      const choices = [BigInt(pick(2 * headerLen)), BigInt(headerLen + pick(16) - 8), 1n << BigInt(pick(64)), 0n, BigInt(bytes.length)];
+      const choices = [
+        BigInt(pick(2 * headerLen)),
+        BigInt(headerLen + pick(16) - 8),
+        1n << BigInt(pick(64)),
+        0n,
+        BigInt(bytes.length),
+      ];
       new DataView(bytes.buffer).setBigUint64(0, choices[pick(choices.length)]!, true);
       return bytes;
     }
     if (kind === 4) {
       const out = new Uint8Array(bytes.length + 1 + pick(16));
       out.set(bytes);
-      out.set(new Uint8Array(out.length - bytes.length).map(() => pick(256)), bytes.length);
+      out.set(
+        new Uint8Array(out.length - bytes.length).map(() => pick(256)),
+        bytes.length,
+      );
       return out;
     }
     let text = headerText;
@@ -89,8 +107,10 @@ function mutator(file: Uint8Array, seed: number): () => Uint8Array {
 
 /** A clean error: our error type, one line, naming `where`. */
 function expectClean(err: unknown, where: string, what: string): void {
-  if (!(err instanceof SafetensorsError || err instanceof ModelDirError)) throw new Error(`${what}: threw ${String(err)} instead of a clean error`);
-  if (err.message.includes('\n') || !err.message.includes(where)) throw new Error(`${what}: unclean message ${JSON.stringify(err.message)}`);
+  if (!(err instanceof SafetensorsError || err instanceof ModelDirError))
+    throw new Error(`${what}: threw ${String(err)} instead of a clean error`);
+  if (err.message.includes('\n') || !err.message.includes(where))
+    throw new Error(`${what}: unclean message ${JSON.stringify(err.message)}`);
 }
 
 /** A parsed file is consistent: every tensor's data agrees with its shape. */
@@ -135,7 +155,10 @@ describe('fuzzing the real loaders on real checkpoints', () => {
   }, 120_000);
 
   it('mutated optimizer.safetensors of a retrograd checkpoint: readSafetensors gives a clean error or a consistent file', async () => {
-    const model = new BertModel({ ...CHECKPOINT_CONFIG, vocab_size: 64 }, { device: 'cpu-ref', generator: new Generator(1) });
+    const model = new BertModel(
+      { ...CHECKPOINT_CONFIG, vocab_size: 64 },
+      { device: 'cpu-ref', generator: new Generator(1) },
+    );
     const optimizer = new AdamW(model.parameters());
     for (const p of model.parameters()) p.grad = p.mul(0.01).detach();
     optimizer.step();

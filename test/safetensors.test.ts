@@ -69,10 +69,10 @@ describe('layout matches the reference implementation byte for byte', () => {
       'attn.0': { dtype: 'F32', shape: [1, 2, 3], data: new Float32Array([0, 1, 2, 3, 4, 5]) },
     });
     expect(Array.from(out)).toEqual([
-      64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34,
-      58, 34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100,
-      97, 116, 97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0,
-      0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+      64, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 46, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34,
+      70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97, 95,
+      111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0,
+      64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
     ]);
   });
 
@@ -81,18 +81,18 @@ describe('layout matches the reference implementation byte for byte', () => {
       attn0: { dtype: 'F32', shape: [1, 1, 2, 3], data: new Float32Array([0, 1, 2, 3, 4, 5]) },
     });
     expect(Array.from(out)).toEqual([
-      72, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58,
-      34, 70, 51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 49, 44, 50, 44, 51, 93, 44, 34,
-      100, 97, 116, 97, 95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 32,
-      32, 32, 32, 32, 32, 32, 0, 0, 0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
+      72, 0, 0, 0, 0, 0, 0, 0, 123, 34, 97, 116, 116, 110, 48, 34, 58, 123, 34, 100, 116, 121, 112, 101, 34, 58, 34, 70,
+      51, 50, 34, 44, 34, 115, 104, 97, 112, 101, 34, 58, 91, 49, 44, 49, 44, 50, 44, 51, 93, 44, 34, 100, 97, 116, 97,
+      95, 111, 102, 102, 115, 101, 116, 115, 34, 58, 91, 48, 44, 50, 52, 93, 125, 125, 32, 32, 32, 32, 32, 32, 32, 0, 0,
+      0, 0, 0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64, 0, 0, 160, 64,
     ]);
   });
 
   it('empty file, with and without metadata', () => {
     expect(Array.from(serializeSafetensors({}))).toEqual([8, 0, 0, 0, 0, 0, 0, 0, 123, 125, 32, 32, 32, 32, 32, 32]);
     expect(Array.from(serializeSafetensors({}, { framework: 'pt' }))).toEqual([
-      40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95, 95, 34, 58, 123, 34,
-      102, 114, 97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112, 116, 34, 125, 125, 32, 32, 32, 32, 32,
+      40, 0, 0, 0, 0, 0, 0, 0, 123, 34, 95, 95, 109, 101, 116, 97, 100, 97, 116, 97, 95, 95, 34, 58, 123, 34, 102, 114,
+      97, 109, 101, 119, 111, 114, 107, 34, 58, 34, 112, 116, 34, 125, 125, 32, 32, 32, 32, 32,
     ]);
     const parsed = parseSafetensors(serializeSafetensors({}, { framework: 'pt' }), 'empty');
     expect(parsed.tensors.size).toBe(0);
@@ -123,13 +123,25 @@ describe('layout matches the reference implementation byte for byte', () => {
 
 describe('round trips', () => {
   const specialsF32 = new Float32Array([
-    0, -0, 1, -1, Infinity, -Infinity, NaN, 1e-45, -1e-45, 1.17549435e-38, 3.4028234663852886e38, Math.PI,
+    0,
+    -0,
+    1,
+    -1,
+    Infinity,
+    -Infinity,
+    NaN,
+    1e-45,
+    -1e-45,
+    1.17549435e-38,
+    3.4028234663852886e38,
+    Math.PI,
   ]);
   const all: Record<string, SafetensorsTensorInput> = {
     f64: { dtype: 'F64', shape: [2, 3], data: new Float64Array([0, -0, Infinity, -Infinity, NaN, 5e-324]) },
     f32: { dtype: 'F32', shape: [3, 4], data: specialsF32 },
     i64: {
-      dtype: 'I64', shape: [4],
+      dtype: 'I64',
+      shape: [4],
       data: new BigInt64Array([0n, -1n, 9223372036854775807n, -9223372036854775808n]),
     },
     u64: { dtype: 'U64', shape: [2], data: new BigUint64Array([0n, 18446744073709551615n]) },
@@ -172,7 +184,9 @@ describe('round trips', () => {
 
   it('F16 and BF16 special values: inf, nan, subnormals, -0, extremes', () => {
     // float16: 0, -0, +-inf, nan, min subnormal, max subnormal, min normal, max finite, 1, -2.
-    const f16Bits = new Uint16Array([0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x0001, 0x03ff, 0x0400, 0x7bff, 0x3c00, 0xc000]);
+    const f16Bits = new Uint16Array([
+      0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x0001, 0x03ff, 0x0400, 0x7bff, 0x3c00, 0xc000,
+    ]);
     const f16Values = [0, -0, Infinity, -Infinity, NaN, 2 ** -24, 1023 * 2 ** -24, 2 ** -14, 65504, 1, -2];
     // bfloat16: 0, -0, +-inf, nan, min subnormal, min normal, max finite, 1.
     const bf16Bits = new Uint16Array([0x0000, 0x8000, 0x7f80, 0xff80, 0x7fc0, 0x0001, 0x0080, 0x7f7f, 0x3f80]);
@@ -186,7 +200,12 @@ describe('round trips', () => {
     const bytes = serializeSafetensors(tensors);
     const decoded = parseSafetensors(bytes, 'half');
     const raw = parseSafetensors(bytes, 'half', { decodeHalf: false });
-    for (const [name, values] of [['h', f16Values], ['hf', f16Values], ['b', bf16Values], ['bf', bf16Values]] as const) {
+    for (const [name, values] of [
+      ['h', f16Values],
+      ['hf', f16Values],
+      ['b', bf16Values],
+      ['bf', bf16Values],
+    ] as const) {
       const data = decoded.tensors.get(name)!.data;
       expect(data).toBeInstanceOf(Float32Array);
       expect(Array.from(data as Float32Array), name).toEqual(values);
@@ -218,7 +237,9 @@ describe('round trips', () => {
   });
 
   it('int64ToInt32 converts in range and names the first value out of range', () => {
-    expect(Array.from(int64ToInt32(new BigInt64Array([0n, -2147483648n, 2147483647n])))).toEqual([0, -2147483648, 2147483647]);
+    expect(Array.from(int64ToInt32(new BigInt64Array([0n, -2147483648n, 2147483647n])))).toEqual([
+      0, -2147483648, 2147483647,
+    ]);
     expect(() => int64ToInt32(new BigInt64Array([1n, 2147483648n]), 'input_ids')).toThrow(
       new SafetensorsError('input_ids: element 1 = 2147483648 does not fit in int32'),
     );
@@ -246,7 +267,10 @@ describe('half precision conversions', () => {
   });
 
   /** Independent reference: nearest representable value by binary search, ties to even bit pattern. */
-  function nearestEvenReference(decodeAll: (bits: Uint16Array) => Float32Array, expMask: number): (x: number) => number {
+  function nearestEvenReference(
+    decodeAll: (bits: Uint16Array) => Float32Array,
+    expMask: number,
+  ): (x: number) => number {
     const positives: { value: number; bits: number }[] = [];
     const decoded = decodeAll(new Uint16Array(0x8000).map((_, i) => i));
     for (let h = 0; h < 0x8000; h++) if ((h & expMask) !== expMask) positives.push({ value: decoded[h]!, bits: h });
@@ -313,17 +337,47 @@ describe('half precision conversions', () => {
   //   b = torch.tensor(VALUES_BF16, dtype=torch.float32); print([hex(x & 0xffff) for x in b.to(torch.bfloat16).view(torch.int16).tolist()])
   it('matches numpy float16 and torch bfloat16 on edge cases', () => {
     const valuesF16 = [
-      0, -0, 1, -2.5, 1 / 3, 65504, 65519, 65520, 1e6, 2 ** -24, 2 ** -25, 1.5 * 2 ** -25, 2 ** -14,
-      2 ** -14 - 2 ** -24, 3 * 2 ** -25, 1 + 2 ** -11, 1 + 3 * 2 ** -11, Infinity, -Infinity, 1e-40, 0.1,
+      0,
+      -0,
+      1,
+      -2.5,
+      1 / 3,
+      65504,
+      65519,
+      65520,
+      1e6,
+      2 ** -24,
+      2 ** -25,
+      1.5 * 2 ** -25,
+      2 ** -14,
+      2 ** -14 - 2 ** -24,
+      3 * 2 ** -25,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      Infinity,
+      -Infinity,
+      1e-40,
+      0.1,
     ];
     const numpy = [
-      0x0, 0x8000, 0x3c00, 0xc100, 0x3555, 0x7bff, 0x7bff, 0x7c00, 0x7c00, 0x1, 0x0, 0x1, 0x400, 0x3ff, 0x2,
-      0x3c00, 0x3c02, 0x7c00, 0xfc00, 0x0, 0x2e66,
+      0x0, 0x8000, 0x3c00, 0xc100, 0x3555, 0x7bff, 0x7bff, 0x7c00, 0x7c00, 0x1, 0x0, 0x1, 0x400, 0x3ff, 0x2, 0x3c00,
+      0x3c02, 0x7c00, 0xfc00, 0x0, 0x2e66,
     ];
     expect(Array.from(f32ToF16Bits(new Float32Array(valuesF16)))).toEqual(numpy);
     const valuesBf16 = [
-      0, -0, 1, 1 / 3, 3.3895313892515355e38, 3.4028234663852886e38, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 1e-40,
-      9.2e-41, Infinity, 0.1, -0.1,
+      0,
+      -0,
+      1,
+      1 / 3,
+      3.3895313892515355e38,
+      3.4028234663852886e38,
+      1 + 2 ** -8,
+      1 + 3 * 2 ** -8,
+      1e-40,
+      9.2e-41,
+      Infinity,
+      0.1,
+      -0.1,
     ];
     const torch = [0x0, 0x8000, 0x3f80, 0x3eab, 0x7f7f, 0x7f80, 0x3f80, 0x3f82, 0x1, 0x1, 0x7f80, 0x3dcd, 0xbdcd];
     expect(Array.from(f32ToBf16Bits(new Float32Array(valuesBf16)))).toEqual(torch);
@@ -374,36 +428,106 @@ describe('malformed files give one SafetensorsError line naming the file', () =>
     ['missing dtype', rawFile({ w: { shape: [2], data_offsets: [0, 8] } }, f32Data), 'missing "dtype"'],
     ['missing shape', rawFile({ w: { dtype: 'F32', data_offsets: [0, 8] } }, f32Data), 'missing "shape"'],
     ['missing offsets', rawFile({ w: { dtype: 'F32', shape: [2] } }, f32Data), 'missing "data_offsets"'],
-    ['unknown dtype', rawFile({ w: { dtype: 'F31', shape: [2], data_offsets: [0, 8] } }, f32Data), 'unknown dtype "F31"'],
-    ['unsupported dtype', rawFile({ w: { dtype: 'F8_E4M3', shape: [8], data_offsets: [0, 8] } }, f32Data), 'F8_E4M3 is not supported'],
-    ['negative dim', rawFile({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, f32Data), 'non-negative integers'],
-    ['fractional dim', rawFile({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, f32Data), 'non-negative integers'],
-    ['string dim', rawFile({ w: { dtype: 'F32', shape: ['2'], data_offsets: [0, 8] } }, f32Data), 'non-negative integers'],
-    ['shape overflow', rawFile({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } }, f32Data), 'overflows'],
-    ['fractional offset', rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8.5] } }, f32Data), 'two non-negative integers'],
-    ['three offsets', rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8, 8] } }, f32Data), 'two non-negative integers'],
-    ['end before begin', rawFile({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, f32Data), 'end 0 < begin 8'],
-    ['size mismatch', rawFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, f32Data), 'hold 8 bytes but F32 [3] needs 12'],
-    ['offsets out of range', rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(4)), 'tensors cover 8 bytes but the data region holds 4'],
+    [
+      'unknown dtype',
+      rawFile({ w: { dtype: 'F31', shape: [2], data_offsets: [0, 8] } }, f32Data),
+      'unknown dtype "F31"',
+    ],
+    [
+      'unsupported dtype',
+      rawFile({ w: { dtype: 'F8_E4M3', shape: [8], data_offsets: [0, 8] } }, f32Data),
+      'F8_E4M3 is not supported',
+    ],
+    [
+      'negative dim',
+      rawFile({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, f32Data),
+      'non-negative integers',
+    ],
+    [
+      'fractional dim',
+      rawFile({ w: { dtype: 'F32', shape: [1.5], data_offsets: [0, 8] } }, f32Data),
+      'non-negative integers',
+    ],
+    [
+      'string dim',
+      rawFile({ w: { dtype: 'F32', shape: ['2'], data_offsets: [0, 8] } }, f32Data),
+      'non-negative integers',
+    ],
+    [
+      'shape overflow',
+      rawFile({ w: { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 8] } }, f32Data),
+      'overflows',
+    ],
+    [
+      'fractional offset',
+      rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8.5] } }, f32Data),
+      'two non-negative integers',
+    ],
+    [
+      'three offsets',
+      rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8, 8] } }, f32Data),
+      'two non-negative integers',
+    ],
+    [
+      'end before begin',
+      rawFile({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, f32Data),
+      'end 0 < begin 8',
+    ],
+    [
+      'size mismatch',
+      rawFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, f32Data),
+      'hold 8 bytes but F32 [3] needs 12',
+    ],
+    [
+      'offsets out of range',
+      rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(4)),
+      'tensors cover 8 bytes but the data region holds 4',
+    ],
     ['data not fully covered', rawFile(good, new Uint8Array(12)), 'tensors cover 8 bytes but the data region holds 12'],
     [
       'gap between tensors',
-      rawFile({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, new Uint8Array(12)),
+      rawFile(
+        {
+          a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+          b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+        },
+        new Uint8Array(12),
+      ),
       'leaving bytes 4..8 of the data unused',
     ],
     [
       'overlapping tensors',
-      rawFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, f32Data),
+      rawFile(
+        {
+          a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+          b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] },
+        },
+        f32Data,
+      ),
       'overlaps the previous tensor',
     ],
     [
       'two tensors on the same bytes',
-      rawFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, f32Data),
+      rawFile(
+        {
+          a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+          b: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+        },
+        f32Data,
+      ),
       'overlaps the previous tensor',
     ],
-    ['metadata value not a string', rawFile({ __metadata__: { a: 1 } }, new Uint8Array(0)), '__metadata__["a"] is a number'],
+    [
+      'metadata value not a string',
+      rawFile({ __metadata__: { a: 1 } }, new Uint8Array(0)),
+      '__metadata__["a"] is a number',
+    ],
     ['metadata not an object', rawFile({ __metadata__: ['a'] }, new Uint8Array(0)), '__metadata__ is an array'],
-    ['name with a lone surrogate', rawFile('{"\\ud800":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}', new Uint8Array(0)), 'not valid Unicode'],
+    [
+      'name with a lone surrogate',
+      rawFile('{"\\ud800":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}', new Uint8Array(0)),
+      'not valid Unicode',
+    ],
   ];
 
   it.each(cases)('%s', (_label, bytes, fragment) => {
@@ -453,9 +577,9 @@ describe('writer', () => {
     const path = join(dir, 'atomic.safetensors');
     writeSafetensors(path, { a: { dtype: 'F32', shape: [1], data: new Float32Array([1]) } });
     const first = readFileSync(path);
-    expect(() =>
-      writeSafetensors(path, { a: { dtype: 'F32', shape: [2], data: new Float32Array([1]) } }),
-    ).toThrow(SafetensorsError);
+    expect(() => writeSafetensors(path, { a: { dtype: 'F32', shape: [2], data: new Float32Array([1]) } })).toThrow(
+      SafetensorsError,
+    );
     expect(readFileSync(path).equals(first)).toBe(true);
     writeSafetensors(path, { b: { dtype: 'I32', shape: [2], data: new Int32Array([5, 6]) } });
     const parsed = readSafetensors(path);
@@ -485,8 +609,8 @@ describe('fuzz', () => {
         'encoder.layer.0.weight': { dtype: 'F32', shape: [3, 4], data: new Float32Array(12).map((_, i) => i) },
         'embeddings.position_ids': { dtype: 'I64', shape: [1, 5], data: new BigInt64Array([0n, 1n, 2n, 3n, 4n]) },
         'pooler.bias': { dtype: 'F16', shape: [6], data: new Float32Array([1, -1, 0.5, 0, Infinity, NaN]) },
-        'mask': { dtype: 'BOOL', shape: [3], data: new Uint8Array([1, 0, 1]) },
-        'bf': { dtype: 'BF16', shape: [2, 1], data: new Float32Array([3, -3]) },
+        mask: { dtype: 'BOOL', shape: [3], data: new Uint8Array([1, 0, 1]) },
+        bf: { dtype: 'BF16', shape: [2, 1], data: new Float32Array([3, -3]) },
       },
       { format: 'pt' },
     );

@@ -10,7 +10,15 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planCells, spread, summarizeRows, timeToQuality, type Budget, type CellResult, type Experiment } from '../src/experiments/sdam.js';
+import {
+  planCells,
+  spread,
+  summarizeRows,
+  timeToQuality,
+  type Budget,
+  type CellResult,
+  type Experiment,
+} from '../src/experiments/sdam.js';
 import { writeSyntheticRetrieval } from './util/synthetic-retrieval.js';
 
 const CE = join(import.meta.dirname, 'fixtures', 'cross-encoder', 'tiny');
@@ -18,9 +26,25 @@ const work = mkdtempSync(join(tmpdir(), 'retrograd-sdam-experiments-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const budget = (extra: Partial<Budget> = {}): Budget => ({
-  model: 'm', data: 'd', evalSets: [{ name: 'pkgdesc-test', dir: 'x', split: 'test' }], validation: { name: 'dev', dir: 'y', split: 'dev' },
-  teacherModel: 'ce', teacherMaxLength: 160, steps: 200, batchSize: 16, seeds: 3, evalQueries: 1000, evalEvery: 50, internalsEvery: 10, lr: 1e-4,
-  queryLength: 32, docLength: 128, staticMargins: [0.1, 0.3, 0.6], fractions: [1, 3, 13.5, 25, 50, 100], device: 'cpu', ...extra,
+  model: 'm',
+  data: 'd',
+  evalSets: [{ name: 'pkgdesc-test', dir: 'x', split: 'test' }],
+  validation: { name: 'dev', dir: 'y', split: 'dev' },
+  teacherModel: 'ce',
+  teacherMaxLength: 160,
+  steps: 200,
+  batchSize: 16,
+  seeds: 3,
+  evalQueries: 1000,
+  evalEvery: 50,
+  internalsEvery: 10,
+  lr: 1e-4,
+  queryLength: 32,
+  docLength: 128,
+  staticMargins: [0.1, 0.3, 0.6],
+  fractions: [1, 3, 13.5, 25, 50, 100],
+  device: 'cpu',
+  ...extra,
 });
 const all = new Set<Experiment>(['E1', 'E2', 'E3', 'E4']);
 
@@ -29,31 +53,66 @@ describe('plan', () => {
     const cells = planCells(budget(), all, 52594);
     expect(new Set(cells.map((c) => c.id)).size).toBe(cells.length);
     const main = cells.filter((c) => c.main);
-    expect([...new Set(main.map((c) => c.row))]).toEqual(['SDAM adaptive', 'Margin-MSE, cross-encoder', 'Margin-MSE, BM25', 'InfoNCE']);
+    expect([...new Set(main.map((c) => c.row))]).toEqual([
+      'SDAM adaptive',
+      'Margin-MSE, cross-encoder',
+      'Margin-MSE, BM25',
+      'InfoNCE',
+    ]);
     expect(main).toHaveLength(12);
     for (const c of main) expect([c.validation, c.evalQueries, c.steps]).toEqual([true, undefined, 200]);
     const sweep = cells.filter((c) => c.experiment === 'E1' && !c.main);
-    expect(sweep.map((c) => c.row)).toEqual(['SDAM adaptive, in-batch rowwise', 'SDAM adaptive, in-batch as-released', 'SDAM static 0.1', 'SDAM static 0.3', 'SDAM static 0.6', 'SDAM distributed']);
+    expect(sweep.map((c) => c.row)).toEqual([
+      'SDAM adaptive, in-batch rowwise',
+      'SDAM adaptive, in-batch as-released',
+      'SDAM static 0.1',
+      'SDAM static 0.3',
+      'SDAM static 0.6',
+      'SDAM distributed',
+    ]);
     for (const c of sweep) expect(c).toMatchObject({ seed: 0, evalQueries: 1000, validation: false });
     expect(sweep[1].recipe).toEqual({ kind: 'sdam', target: 'adaptive', inBatch: true, marginMode: 'as-released' });
     const e2 = cells.filter((c) => c.experiment === 'E2');
     // 1% of 52,594 = 526 triples = 32 batches of 16 (one epoch); 100% = 3,287 steps
     expect(e2.map((c) => [c.row, c.fraction, c.maxTriples, c.steps])).toEqual([
-      ['SDAM adaptive', 1, 526, 32], ['SDAM adaptive', 3, 1578, 98], ['SDAM adaptive', 13.5, 7100, 443], ['SDAM adaptive', 25, 13149, 821],
-      ['SDAM adaptive', 50, 26297, 1643], ['SDAM adaptive', 100, 52594, 3287], ['Margin-MSE, cross-encoder', 100, 52594, 3287],
+      ['SDAM adaptive', 1, 526, 32],
+      ['SDAM adaptive', 3, 1578, 98],
+      ['SDAM adaptive', 13.5, 7100, 443],
+      ['SDAM adaptive', 25, 13149, 821],
+      ['SDAM adaptive', 50, 26297, 1643],
+      ['SDAM adaptive', 100, 52594, 3287],
+      ['Margin-MSE, cross-encoder', 100, 52594, 3287],
     ]);
-    expect(cells.filter((c) => c.experiment === 'E4').map((c) => c.recipe)).toEqual([{ kind: 'sdam', target: 'adaptive', detachTarget: true }]);
+    expect(cells.filter((c) => c.experiment === 'E4').map((c) => c.recipe)).toEqual([
+      { kind: 'sdam', target: 'adaptive', detachTarget: true },
+    ]);
   });
 
-  it('budget flags: E2 pool and step cap; without a teacher no cross-encoder rows; E3 alone runs E1\'s main rows, E4 alone their seed 0', () => {
+  it("budget flags: E2 pool and step cap; without a teacher no cross-encoder rows; E3 alone runs E1's main rows, E4 alone their seed 0", () => {
     const e2 = planCells(budget({ e2Pool: 1000, e2Steps: 20 }), new Set(['E2']), 52594);
-    expect(e2.map((c) => [c.maxTriples, c.steps])).toEqual([[16, 1], [30, 1], [135, 8], [250, 15], [500, 20], [1000, 20], [1000, 20]]);
+    expect(e2.map((c) => [c.maxTriples, c.steps])).toEqual([
+      [16, 1],
+      [30, 1],
+      [135, 8],
+      [250, 15],
+      [500, 20],
+      [1000, 20],
+      [1000, 20],
+    ]);
     const noTeacher = planCells(budget({ teacherModel: undefined }), all, 52594);
     expect(noTeacher.some((c) => c.row.includes('cross-encoder'))).toBe(false);
-    expect(noTeacher.filter((c) => c.experiment === 'E2').at(-1)!.recipe).toEqual({ kind: 'margin-mse', teacher: 'bm25' });
+    expect(noTeacher.filter((c) => c.experiment === 'E2').at(-1)!.recipe).toEqual({
+      kind: 'margin-mse',
+      teacher: 'bm25',
+    });
     expect(planCells(budget(), new Set(['E3']), 100).every((c) => c.main)).toBe(true);
     const e4 = planCells(budget(), new Set(['E4']), 100);
-    expect(e4.map((c) => c.id)).toEqual(['e1-sdam-adaptive-s0', 'e1-margin-mse-cross-encoder-s0', 'e1-infonce-s0', 'e4-sdam-adaptive-detached-s0']);
+    expect(e4.map((c) => c.id)).toEqual([
+      'e1-sdam-adaptive-s0',
+      'e1-margin-mse-cross-encoder-s0',
+      'e1-infonce-s0',
+      'e4-sdam-adaptive-detached-s0',
+    ]);
   });
 });
 
@@ -77,9 +136,28 @@ describe('aggregation', () => {
 
   it('rows: seeds grouped, per set and metric, s/step from the median step times', () => {
     const result = (seed: number, ndcg: number, ms: number): CellResult => ({
-      cell: { id: `x-s${seed}`, experiment: 'E1', row: 'SDAM adaptive', main: true, seed, recipe: { kind: 'sdam', target: 'adaptive' }, steps: 2, validation: true },
+      cell: {
+        id: `x-s${seed}`,
+        experiment: 'E1',
+        row: 'SDAM adaptive',
+        main: true,
+        seed,
+        recipe: { kind: 'sdam', target: 'adaptive' },
+        steps: 2,
+        validation: true,
+      },
       dir: 'unused',
-      metrics: { steps: 2, triplesSeen: 32, epochs: 0.1, trainTriples: 300, medianStepMs: ms, msPerStep: ms, final: [{ name: 'faq', queries: 10, documents: 10, metrics: { 'nDCG@10': ndcg, 'MRR@10': ndcg / 2 }, seconds: 1 }] },
+      metrics: {
+        steps: 2,
+        triplesSeen: 32,
+        epochs: 0.1,
+        trainTriples: 300,
+        medianStepMs: ms,
+        msPerStep: ms,
+        final: [
+          { name: 'faq', queries: 10, documents: 10, metrics: { 'nDCG@10': ndcg, 'MRR@10': ndcg / 2 }, seconds: 1 },
+        ],
+      },
     });
     const [row] = summarizeRows([result(0, 0.2, 1000), result(1, 0.4, 3000)]);
     expect(row.seeds).toBe(2);
@@ -97,11 +175,52 @@ describe('scripts/sdam_experiments.ts end to end', () => {
   });
   const out = join(work, 'exp');
   const run = (...extra: string[]): { status: number | null; stdout: string; stderr: string } => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx/esm', 'scripts/sdam_experiments.ts',
-      '--model', modelDir, '--data', dataDir, '--out', out, '--teacher-model', CE, '--teacher-max-length', '40',
-      '--eval', `${dataDir}:test`, '--validation', `${dataDir}:test`, '--steps', '2', '--batch-size', '8', '--seeds', '2',
-      '--eval-queries', '6', '--eval-every', '1', '--internals-every', '1', '--query-length', '8', '--doc-length', '24', '--static', '0.3',
-      '--fractions', '50,100', '--e2-steps', '2', ...extra], { encoding: 'utf8', env: { ...process.env, RETROGRAD_PROGRESS_SECONDS: '3600' } });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx/esm',
+        'scripts/sdam_experiments.ts',
+        '--model',
+        modelDir,
+        '--data',
+        dataDir,
+        '--out',
+        out,
+        '--teacher-model',
+        CE,
+        '--teacher-max-length',
+        '40',
+        '--eval',
+        `${dataDir}:test`,
+        '--validation',
+        `${dataDir}:test`,
+        '--steps',
+        '2',
+        '--batch-size',
+        '8',
+        '--seeds',
+        '2',
+        '--eval-queries',
+        '6',
+        '--eval-every',
+        '1',
+        '--internals-every',
+        '1',
+        '--query-length',
+        '8',
+        '--doc-length',
+        '24',
+        '--static',
+        '0.3',
+        '--fractions',
+        '50,100',
+        '--e2-steps',
+        '2',
+        ...extra,
+      ],
+      { encoding: 'utf8', env: { ...process.env, RETROGRAD_PROGRESS_SECONDS: '3600' } },
+    );
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
@@ -114,11 +233,22 @@ describe('scripts/sdam_experiments.ts end to end', () => {
     const e1 = results.E1 as { rows: { row: string; seeds: number; teacherScale?: number }[] };
     expect(e1.rows.find((r) => r.row === 'Margin-MSE, cross-encoder')).toMatchObject({ seeds: 2 });
     expect(e1.rows.find((r) => r.row === 'Margin-MSE, cross-encoder')!.teacherScale).toBeGreaterThan(0);
-    expect((results.E3 as { row: string }[]).map((r) => r.row)).toEqual(['SDAM adaptive', 'Margin-MSE, cross-encoder', 'Margin-MSE, BM25', 'InfoNCE']);
-    expect((results.E4 as { row: string }[]).map((r) => r.row)).toEqual(['SDAM adaptive', 'SDAM adaptive, detached target', 'Margin-MSE, cross-encoder', 'InfoNCE']);
+    expect((results.E3 as { row: string }[]).map((r) => r.row)).toEqual([
+      'SDAM adaptive',
+      'Margin-MSE, cross-encoder',
+      'Margin-MSE, BM25',
+      'InfoNCE',
+    ]);
+    expect((results.E4 as { row: string }[]).map((r) => r.row)).toEqual([
+      'SDAM adaptive',
+      'SDAM adaptive, detached target',
+      'Margin-MSE, cross-encoder',
+      'InfoNCE',
+    ]);
     expect((results.E2 as unknown[]).length).toBe(3);
     const report = readFileSync(join(out, 'report.md'), 'utf8');
-    for (const h of ['## E1', '## E2', '## E3', '## E4', 'Command: `npx tsx scripts/sdam_experiments.ts']) expect(report).toContain(h);
+    for (const h of ['## E1', '## E2', '## E3', '## E4', 'Command: `npx tsx scripts/sdam_experiments.ts'])
+      expect(report).toContain(h);
     expect(statSync(join(out, 'figures', 'e4-internals.png')).size).toBeGreaterThan(1000);
 
     const mtimes = plan.cells.map((c) => statSync(join(out, 'cells', c.id, 'metrics.json')).mtimeMs);
@@ -129,7 +259,9 @@ describe('scripts/sdam_experiments.ts end to end', () => {
     // the same --out with another budget: the finished cells are not reused
     const other = run('--lr', '2e-4');
     expect(other.status).toBe(1);
-    expect(other.stderr.trim().split('\n').at(-1)).toMatch(/^sdam_experiments: .*e1-sdam-adaptive-s0\.json: cell e1-sdam-adaptive-s0 was run with other settings \(model, budget or teacher\); use another --out$/);
+    expect(other.stderr.trim().split('\n').at(-1)).toMatch(
+      /^sdam_experiments: .*e1-sdam-adaptive-s0\.json: cell e1-sdam-adaptive-s0 was run with other settings \(model, budget or teacher\); use another --out$/,
+    );
   }, 600_000);
 
   it('--report-only lists unfinished cells and --write-docs refuses them; with every cell done it writes the docs', () => {
@@ -142,6 +274,8 @@ describe('scripts/sdam_experiments.ts end to end', () => {
     expect(written).toMatch(/\| BM25 \| — \| [0-9.]+ \|/); // the baselines, read back without recomputing
     const partial = run('--report-only', '--seeds', '3', '--write-docs', '--docs-dir', docs);
     expect(partial.status).toBe(1);
-    expect(partial.stderr.trim().split('\n').at(-1)).toMatch(/^sdam_experiments: --write-docs: 4 planned cells are unfinished \(e1-sdam-adaptive-s2, \.\.\.\); run without --report-only first$/);
+    expect(partial.stderr.trim().split('\n').at(-1)).toMatch(
+      /^sdam_experiments: --write-docs: 4 planned cells are unfinished \(e1-sdam-adaptive-s2, \.\.\.\); run without --report-only first$/,
+    );
   }, 600_000);
 });

@@ -12,7 +12,12 @@ import { Biencoder } from '../src/nn/biencoder.js';
 import { docText, loadBeir, readTriples } from '../src/data/beir.js';
 import { trainBiencoder, type Teacher, type TrainBiencoderOptions } from '../src/train/retrieval.js';
 import {
-  TEACHER_SCALE_TRIPLES, bm25Teacher, fitTeacherScale, teacherScaleFromMargins, teacherScaleTriples, type TeacherScale,
+  TEACHER_SCALE_TRIPLES,
+  bm25Teacher,
+  fitTeacherScale,
+  teacherScaleFromMargins,
+  teacherScaleTriples,
+  type TeacherScale,
 } from '../src/train/teachers.js';
 import { registerTrain } from '../src/cli/train.js';
 import { readRun } from '../src/plot/runlog.js';
@@ -30,18 +35,47 @@ beforeAll(async () => {
   bm25 = await bm25Teacher(dataDir);
 });
 
-function options(out: string, teacher: Teacher, teacherScale: TeacherScale | undefined, extra: Partial<TrainBiencoderOptions> = {}): TrainBiencoderOptions {
+function options(
+  out: string,
+  teacher: Teacher,
+  teacherScale: TeacherScale | undefined,
+  extra: Partial<TrainBiencoderOptions> = {},
+): TrainBiencoderOptions {
   return {
-    model: modelDir, data: dataDir, out: join(work, out), loss: { kind: 'margin-mse', teacher, teacherName: 'bm25', teacherScale },
-    pooling: 'mean', batchSize: 8, queryLength: 8, docLength: 24, lr: 5e-3, gamma: 0.99999, weightDecay: 1e-6, clip: 0, steps: 3,
-    seed: 1, evalEvery: 0, patience: 2, evalSets: [], internalsEvery: 0, device: 'cpu', progress: false, ...extra,
+    model: modelDir,
+    data: dataDir,
+    out: join(work, out),
+    loss: { kind: 'margin-mse', teacher, teacherName: 'bm25', teacherScale },
+    pooling: 'mean',
+    batchSize: 8,
+    queryLength: 8,
+    docLength: 24,
+    lr: 5e-3,
+    gamma: 0.99999,
+    weightDecay: 1e-6,
+    clip: 0,
+    steps: 3,
+    seed: 1,
+    evalEvery: 0,
+    patience: 2,
+    evalSets: [],
+    internalsEvery: 0,
+    device: 'cpu',
+    progress: false,
+    ...extra,
   };
 }
 
 function log(out: string): Record<string, unknown>[] {
-  return readFileSync(join(work, out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(join(work, out, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
-const losses = (out: string): number[] => log(out).filter((e) => e.kind === 'train').map((e) => e.loss as number);
+const losses = (out: string): number[] =>
+  log(out)
+    .filter((e) => e.kind === 'train')
+    .map((e) => e.loss as number);
 
 const cos = (a: Float32Array, b: Float32Array): number => {
   let ab = 0;
@@ -60,12 +94,19 @@ describe('teacher scale', () => {
     expect(fit.scale * rms(margins)).toBeCloseTo(rms(targets), 12);
     expect(fit).toMatchObject({ triples: 4, rmsTarget: rms(targets), rmsTeacherMargin: rms(margins) });
     // linear: a teacher on another scale gets the reciprocal k, the scaled margins are the same
-    expect(teacherScaleFromMargins(targets, margins.map((m) => m * 50)).scale).toBeCloseTo(fit.scale / 50, 12);
-    expect(() => teacherScaleFromMargins(targets, [0, 0, 0, 0])).toThrow(/root mean square 0 on 4 triples; give a fixed --teacher-scale/);
+    expect(
+      teacherScaleFromMargins(
+        targets,
+        margins.map((m) => m * 50),
+      ).scale,
+    ).toBeCloseTo(fit.scale / 50, 12);
+    expect(() => teacherScaleFromMargins(targets, [0, 0, 0, 0])).toThrow(
+      /root mean square 0 on 4 triples; give a fixed --teacher-scale/,
+    );
     expect(() => teacherScaleFromMargins([], [])).toThrow(/0 targets for 0 teacher margins/);
   });
 
-  it('auto: k is fitted on the starting encoder\'s adaptive targets, logged, in metrics.json, and equals training with the fixed k', async () => {
+  it("auto: k is fitted on the starting encoder's adaptive targets, logged, in metrics.json, and equals training with the fixed k", async () => {
     const data = await loadBeir(dataDir, 'train');
     const triples = await readTriples(join(dataDir, 'triples', 'train.jsonl.gz'));
     const sample = teacherScaleTriples(triples);
@@ -77,9 +118,18 @@ describe('teacher scale', () => {
     const p = await enc(sample.map((t) => docText(data.corpus.get(t.pos)!)));
     const n = await enc(sample.map((t) => docText(data.corpus.get(t.neg)!)));
     const q = sample.map((t) => data.queries.get(t.qid)!);
-    const tp = await bm25(q, sample.map((t) => t.pos));
-    const tn = await bm25(q, sample.map((t) => t.neg));
-    const expected = teacherScaleFromMargins(sample.map((_, i) => (1 + cos(p[i], n[i])) / 2), sample.map((_, i) => tp[i] - tn[i]));
+    const tp = await bm25(
+      q,
+      sample.map((t) => t.pos),
+    );
+    const tn = await bm25(
+      q,
+      sample.map((t) => t.neg),
+    );
+    const expected = teacherScaleFromMargins(
+      sample.map((_, i) => (1 + cos(p[i], n[i])) / 2),
+      sample.map((_, i) => tp[i] - tn[i]),
+    );
     expect((await fitTeacherScale(bi, data, triples, bm25, { docLength: 24 })).scale).toBeCloseTo(expected.scale, 6);
     bi.dispose();
 
@@ -87,7 +137,9 @@ describe('teacher scale', () => {
     expect(auto.teacherScale!.scale).toBeCloseTo(expected.scale, 6);
     const line = log('auto').find((e) => e.kind === 'teacher-scale')!;
     expect(line).toMatchObject({ step: 0, scale: auto.teacherScale!.scale, triples: sample.length });
-    const metrics = JSON.parse(readFileSync(join(work, 'auto', 'metrics.json'), 'utf8')) as { teacherScale: { scale: number } };
+    const metrics = JSON.parse(readFileSync(join(work, 'auto', 'metrics.json'), 'utf8')) as {
+      teacherScale: { scale: number };
+    };
     expect(metrics.teacherScale.scale).toBe(auto.teacherScale!.scale);
     expect(readRun(join(work, 'auto')).kind).toBe('biencoder'); // `retrograd plot` reads the new log line
 
@@ -113,18 +165,45 @@ describe('teacher scale', () => {
   it('the scale is part of the resume check', async () => {
     await trainBiencoder(options('resume', bm25, 0.5, { steps: 2, saveEvery: 1 }));
     rmSync(join(work, 'resume', 'metrics.json'));
-    await expect(trainBiencoder(options('resume', bm25, 'auto', { steps: 3 }))).rejects.toThrow(/resuming needs loss=.*"teacherScale":0\.5/);
+    await expect(trainBiencoder(options('resume', bm25, 'auto', { steps: 3 }))).rejects.toThrow(
+      /resuming needs loss=.*"teacherScale":0\.5/,
+    );
   }, 120_000);
 
   it('CLI: --teacher-scale auto (default) | raw | k; 0 is refused', async () => {
-    const base = ['train', '--model', modelDir, '--data', dataDir, '--loss', 'margin-mse', '--batch-size', '8', '--query-length', '8', '--doc-length', '24', '--steps', '1', '--internals-every', '0'];
-    const run = async (out: string, extra: string[]): Promise<{ teacherScale: { scale: number; triples?: number } }> => {
+    const base = [
+      'train',
+      '--model',
+      modelDir,
+      '--data',
+      dataDir,
+      '--loss',
+      'margin-mse',
+      '--batch-size',
+      '8',
+      '--query-length',
+      '8',
+      '--doc-length',
+      '24',
+      '--steps',
+      '1',
+      '--internals-every',
+      '0',
+    ];
+    const run = async (
+      out: string,
+      extra: string[],
+    ): Promise<{ teacherScale: { scale: number; triples?: number } }> => {
       await runCli([registerTrain], [...base, '--out', join(work, out), ...extra]);
-      return JSON.parse(readFileSync(join(work, out, 'metrics.json'), 'utf8')) as { teacherScale: { scale: number; triples?: number } };
+      return JSON.parse(readFileSync(join(work, out, 'metrics.json'), 'utf8')) as {
+        teacherScale: { scale: number; triples?: number };
+      };
     };
     expect((await run('cli-auto', [])).teacherScale.triples).toBeGreaterThan(0);
     expect((await run('cli-raw', ['--teacher-scale', 'raw'])).teacherScale).toEqual({ scale: 1 });
     expect((await run('cli-k', ['--teacher-scale', '2.5'])).teacherScale).toEqual({ scale: 2.5 });
-    await expect(run('cli-zero', ['--teacher-scale', '0'])).rejects.toThrow(/--teacher-scale: expected a number > 0, got 0/);
+    await expect(run('cli-zero', ['--teacher-scale', '0'])).rejects.toThrow(
+      /--teacher-scale: expected a number > 0, got 0/,
+    );
   }, 120_000);
 });

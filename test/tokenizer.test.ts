@@ -30,7 +30,8 @@ const SEP = 102;
 const tmp = mkdtempSync(join(tmpdir(), 'tokenizer-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const ASTRAL_CJK = /[\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B920}-\u{2CEAF}\u{2F800}-\u{2FA1F}]/gu;
+const ASTRAL_CJK =
+  /[\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B920}-\u{2CEAF}\u{2F800}-\u{2FA1F}]/gu;
 
 /**
  * Input for the reference such that its output is what the Rust `tokenizers` crate gives for `text`.
@@ -165,7 +166,9 @@ describe('agrees with the Hugging Face reference', () => {
         const ours = tok.textToIds(text);
         const ref = refIds(text);
         if (ours.length !== ref.length || ours.some((id, i) => id !== ref[i])) {
-          throw new Error(`U+${cp.toString(16).toUpperCase()} in ${JSON.stringify(text)}: ours ${ours}, reference ${ref}`);
+          throw new Error(
+            `U+${cp.toString(16).toUpperCase()} in ${JSON.stringify(text)}: ours ${ours}, reference ${ref}`,
+          );
         }
         checked++;
       }
@@ -177,12 +180,85 @@ describe('agrees with the Hugging Face reference', () => {
     const alphabet = [
       ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789',
       ...'!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~',
-      ' ', ' ', ' ', '\t', '\n', '\r', '\u00A0', '\u3000', '\u2028', '\u000B', '\u0085',
-      '\u0000', '\u0001', '\u007F', '\uFFFD', '\u200B', '\u200D', '\uFEFF', '\u00AD', '\u2060', '\uE000',
-      '\u0301', '\u0308', '\u0327', '\uFE0F', 'é', 'Å', 'ñ', 'ß', 'İ', 'ı', 'ﬁ', 'Σ', 'ς', 'Ω', 'Ж', 'я',
-      'ا', 'ש', 'क', '्', 'ก', '한', 'あ', 'カ', '中', '文', '豈', '𠀀', '𫝀', '😀', '👍', '🏽', '🇫', '🇷',
-      '\uD800', '\uDC00', '\u0378', '¡', '¿', '«', '—', '…', '€', '™', '①', 'Ⅻ', 'ｆ',
-      '[CLS]', '[SEP]', '[MASK]', '[UNK]', '[PAD]', '[mask]', '##', 'ing', 'un', 'the', 'token',
+      ' ',
+      ' ',
+      ' ',
+      '\t',
+      '\n',
+      '\r',
+      '\u00A0',
+      '\u3000',
+      '\u2028',
+      '\u000B',
+      '\u0085',
+      '\u0000',
+      '\u0001',
+      '\u007F',
+      '\uFFFD',
+      '\u200B',
+      '\u200D',
+      '\uFEFF',
+      '\u00AD',
+      '\u2060',
+      '\uE000',
+      '\u0301',
+      '\u0308',
+      '\u0327',
+      '\uFE0F',
+      'é',
+      'Å',
+      'ñ',
+      'ß',
+      'İ',
+      'ı',
+      'ﬁ',
+      'Σ',
+      'ς',
+      'Ω',
+      'Ж',
+      'я',
+      'ا',
+      'ש',
+      'क',
+      '्',
+      'ก',
+      '한',
+      'あ',
+      'カ',
+      '中',
+      '文',
+      '豈',
+      '𠀀',
+      '𫝀',
+      '😀',
+      '👍',
+      '🏽',
+      '🇫',
+      '🇷',
+      '\uD800',
+      '\uDC00',
+      '\u0378',
+      '¡',
+      '¿',
+      '«',
+      '—',
+      '…',
+      '€',
+      '™',
+      '①',
+      'Ⅻ',
+      'ｆ',
+      '[CLS]',
+      '[SEP]',
+      '[MASK]',
+      '[UNK]',
+      '[PAD]',
+      '[mask]',
+      '##',
+      'ing',
+      'un',
+      'the',
+      'token',
     ];
     const rand = rng(424242);
     const pick = () => alphabet[Math.floor(rand() * alphabet.length)]!;
@@ -215,19 +291,27 @@ describe('agrees with the Hugging Face reference', () => {
         expect(ours.tokenTypeIds).toEqual(ref.token_type_ids);
       }
     }
-    expect(tok.encode('hi', '')).toEqual({ inputIds: [CLS, 7632, SEP, SEP], tokenTypeIds: [0, 0, 0, 1], attentionMask: [1, 1, 1, 1] });
+    expect(tok.encode('hi', '')).toEqual({
+      inputIds: [CLS, 7632, SEP, SEP],
+      tokenTypeIds: [0, 0, 0, 1],
+      attentionMask: [1, 1, 1, 1],
+    });
   });
 
   it('decode matches, with and without skipping special tokens', () => {
     for (const text of [...AWKWARD, "Hello, world! Don't stop: it's 5 o'clock; we're here?", 'a [MASK] b [SEP] c']) {
       const ids = tok.encode(text).inputIds;
       expect(tok.decode(ids), text).toBe(reference.decode(ids));
-      expect(tok.decode(ids, { skipSpecialTokens: true }), text).toBe(reference.decode(ids, { skip_special_tokens: true }));
+      expect(tok.decode(ids, { skipSpecialTokens: true }), text).toBe(
+        reference.decode(ids, { skip_special_tokens: true }),
+      );
       expect(tok.decode(ids, { cleanUpTokenizationSpaces: false }), text).toBe(
         reference.decode(ids, { clean_up_tokenization_spaces: false }),
       );
     }
-    expect(tok.decode(tok.encode("Hello, world! don't").inputIds, { skipSpecialTokens: true })).toBe("hello, world! don't");
+    expect(tok.decode(tok.encode("Hello, world! don't").inputIds, { skipSpecialTokens: true })).toBe(
+      "hello, world! don't",
+    );
     expect(tok.decode([])).toBe('');
     expect(() => tok.decode([30522])).toThrow(RangeError);
   });
@@ -256,10 +340,22 @@ describe('truncation and padding', () => {
     // tokenizers/src/utils/truncation.rs, truncate_encodings_longest_first: empty=0, short=2,
     // medium=4, long=8 tokens; each row is [len A, len B, expected A, expected B].
     const table: [number, number, number, number][] = [
-      [0, 0, 0, 0], [0, 2, 0, 2], [0, 4, 0, 4], [0, 8, 0, 7],
-      [2, 0, 2, 0], [2, 2, 2, 2], [2, 4, 2, 4], [2, 8, 2, 5],
-      [4, 0, 4, 0], [4, 2, 4, 2], [4, 4, 3, 4], [4, 8, 3, 4],
-      [8, 0, 7, 0], [8, 2, 5, 2], [8, 4, 4, 3], [8, 8, 3, 4],
+      [0, 0, 0, 0],
+      [0, 2, 0, 2],
+      [0, 4, 0, 4],
+      [0, 8, 0, 7],
+      [2, 0, 2, 0],
+      [2, 2, 2, 2],
+      [2, 4, 2, 4],
+      [2, 8, 2, 5],
+      [4, 0, 4, 0],
+      [4, 2, 4, 2],
+      [4, 4, 3, 4],
+      [4, 8, 3, 4],
+      [8, 0, 7, 0],
+      [8, 2, 5, 2],
+      [8, 4, 4, 3],
+      [8, 8, 3, 4],
     ];
     const seq = (n: number) => Array.from({ length: n }, (_, i) => i + 1000);
     for (const [la, lb, ea, eb] of table) {
@@ -316,14 +412,17 @@ describe('truncation and padding', () => {
       expect(slice(batch.tokenTypeIds)).toEqual([...row.tokenTypeIds, ...new Array(padN).fill(0)]);
       expect(slice(batch.attentionMask)).toEqual([...row.attentionMask, ...new Array(padN).fill(0)]);
     });
-    const fixed = tok.encodeBatch(['hello', 'a much longer sentence with more tokens'], { padding: 'max_length', maxLength: 6 });
+    const fixed = tok.encodeBatch(['hello', 'a much longer sentence with more tokens'], {
+      padding: 'max_length',
+      maxLength: 6,
+    });
     expect(fixed.seqLen).toBe(6);
     expect(Array.from(fixed.inputIds.subarray(0, 6))).toEqual([CLS, 7592, SEP, 0, 0, 0]);
     expect(Array.from(fixed.attentionMask.subarray(6, 12))).toEqual([1, 1, 1, 1, 1, 1]);
     expect(fixed.inputIds[11]).toBe(SEP);
-    expect(() => tok.encodeBatch(['a b c d e f g'], { padding: 'max_length', maxLength: 4, truncation: false })).toThrow(
-      /enable truncation/,
-    );
+    expect(() =>
+      tok.encodeBatch(['a b c d e f g'], { padding: 'max_length', maxLength: 4, truncation: false }),
+    ).toThrow(/enable truncation/);
     expect(tok.encodeBatch([]).inputIds.length).toBe(0);
   });
 });

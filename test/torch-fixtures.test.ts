@@ -12,7 +12,15 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  type DType, type Tensor, Linear, LayerNorm, RefBackend, fromArray, getDevice, grad, ops,
+  type DType,
+  type Tensor,
+  Linear,
+  LayerNorm,
+  RefBackend,
+  fromArray,
+  getDevice,
+  grad,
+  ops,
 } from '../src/index.js';
 import { TOL, assertClose, type Tolerance } from './util/close.js';
 import { infoNCE, marginMSE, sdamLoss, type SdamOptions } from '../src/train/losses.js';
@@ -57,7 +65,11 @@ type Build = (ctx: CaseContext) => Record<string, Tensor>;
 type FixtureDType = 'float64' | 'float32';
 const TOLERANCES: Record<FixtureDType, Tolerance> = { float64: TOL.f64, float32: TOL.f32 };
 /** Each case runs once per (dtype, device) pair; another CPU backend that counts kernels can join. */
-const RUNS: ReadonlyArray<[FixtureDType, string]> = [['float64', 'cpu-ref'], ['float32', 'cpu-ref'], ['float32', 'cpu']];
+const RUNS: ReadonlyArray<[FixtureDType, string]> = [
+  ['float64', 'cpu-ref'],
+  ['float32', 'cpu-ref'],
+  ['float32', 'cpu'],
+];
 
 /** The fast cpu backend runs these reference kernels as WebAssembly entry points (float32). */
 const CPU_KERNEL_NAMES: Record<string, string> = {
@@ -72,7 +84,7 @@ const CPU_KERNEL_NAMES: Record<string, string> = {
 /** 'ref:<kernel>' names a kernel that runs as reference code on every CPU backend (strided input). */
 function kernelName(kernel: string, device: string): string {
   if (kernel.startsWith('ref:')) return kernel.slice(4);
-  return device === 'cpu' ? CPU_KERNEL_NAMES[kernel] ?? kernel : kernel;
+  return device === 'cpu' ? (CPU_KERNEL_NAMES[kernel] ?? kernel) : kernel;
 }
 
 const FIXTURE_DIR = new URL('./fixtures/composite/', import.meta.url);
@@ -90,7 +102,8 @@ function toTensor(e: Encoded, dtype: DType, device: string, requiresGrad = false
 
 function kernelCounts(device: string): Map<string, number> {
   const backend = getDevice(device);
-  if (!(backend instanceof RefBackend)) throw new Error(`device '${device}' does not count its kernels (not a RefBackend)`);
+  if (!(backend instanceof RefBackend))
+    throw new Error(`device '${device}' does not count its kernels (not a RefBackend)`);
   return new Map(backend.kernelCounts);
 }
 
@@ -99,13 +112,20 @@ function kernelCounts(device: string): Map<string, number> {
  * Σ_k sum(output_k · upstream_k) w.r.t. every differentiable input. Each of `kernels` must have
  * run (forward or backward) on `device`.
  */
-function checkFixture(name: string, dtype: FixtureDType, device: string, kernels: readonly string[], build: Build): void {
+function checkFixture(
+  name: string,
+  dtype: FixtureDType,
+  device: string,
+  kernels: readonly string[],
+  build: Build,
+): void {
   const fx = loadFixture(name);
   expect(fx.torch.startsWith('1.13')).toBe(true);
   const expected = fx[dtype];
   const tol = TOLERANCES[dtype];
   const x: Record<string, Tensor> = {};
-  for (const [key, enc] of Object.entries(fx.inputs)) x[key] = toTensor(enc, dtype, device, fx.differentiable.includes(key));
+  for (const [key, enc] of Object.entries(fx.inputs))
+    x[key] = toTensor(enc, dtype, device, fx.differentiable.includes(key));
 
   const before = kernelCounts(device);
   const outputs = build({ x, c: { ...fx.constants, ...expected.constants }, dtype, device });
@@ -127,7 +147,12 @@ function checkFixture(name: string, dtype: FixtureDType, device: string, kernels
   if (total === null) throw new Error(`${name}: fixture has no upstream gradient`);
   const wrt = fx.differentiable.map((key) => x[key]);
   fx.differentiable.forEach((key, i) => {
-    assertClose(wrt[i].toArray(), fx.inputs[key].data, { atol: 0, rtol: 0 }, `${name} ${dtype} input '${key}' as differentiated`);
+    assertClose(
+      wrt[i].toArray(),
+      fx.inputs[key].data,
+      { atol: 0, rtol: 0 },
+      `${name} ${dtype} input '${key}' as differentiated`,
+    );
   });
   const grads = grad(total, wrt);
   const after = kernelCounts(device);
@@ -219,9 +244,16 @@ describe('PyTorch 1.13 fixtures: composite functions', () => {
     norm.bias.assign(x.ln_b);
     // Gradients are taken w.r.t. the modules' parameters, which now hold the fixture's values.
     const params: Record<string, Tensor> = {
-      q_w: query.weight, q_b: query.bias!, k_w: key.weight, k_b: key.bias!,
-      v_w: value.weight, v_b: value.bias!, o_w: output.weight, o_b: output.bias!,
-      ln_w: norm.weight, ln_b: norm.bias,
+      q_w: query.weight,
+      q_b: query.bias!,
+      k_w: key.weight,
+      k_b: key.bias!,
+      v_w: value.weight,
+      v_b: value.bias!,
+      o_w: output.weight,
+      o_b: output.bias!,
+      ln_w: norm.weight,
+      ln_b: norm.bias,
     };
     Object.assign(x, params);
 
@@ -248,7 +280,11 @@ describe('PyTorch 1.13 fixtures: composite functions', () => {
   fixtureCase('info_nce', ['matmul', 'logsoftmax'], ({ x, c, device }) => {
     const s = ops.cosineSimilarityMatrix(x.a, x.b); // [N, N]
     const n = s.shape[0];
-    const labels = fromArray(Array.from({ length: n }, (_, i) => i), [n], { dtype: 'int32', device });
+    const labels = fromArray(
+      Array.from({ length: n }, (_, i) => i),
+      [n],
+      { dtype: 'int32', device },
+    );
     return { loss: ops.crossEntropy(s.div(c.tau), labels) };
   });
 
@@ -277,11 +313,19 @@ describe('PyTorch 1.13 fixtures: composite functions', () => {
     sdam_inbatch_released_l2: { target: 'adaptive', inBatch: true, marginMode: 'as-released', error: 'l2' },
     sdam_inbatch_rowwise_soft: { target: 'adaptive', inBatch: true, marginMode: 'rowwise', error: 'soft' },
     sdam_inbatch_static_l1: { target: 0.2, inBatch: true, marginMode: 'rowwise', error: 'l1' },
-    sdam_inbatch_released_l2_detached: { target: 'adaptive', inBatch: true, marginMode: 'as-released', error: 'l2', detachTarget: true },
+    sdam_inbatch_released_l2_detached: {
+      target: 'adaptive',
+      inBatch: true,
+      marginMode: 'as-released',
+      error: 'l2',
+      detachTarget: true,
+    },
   };
   for (const [name, options] of Object.entries(SDAM_CASES)) {
     fixtureCase(name, ['matmul'], ({ x, c }) => {
-      expect(c.target).toBe(typeof options.target === 'number' ? options.target : options.target === 'adaptive' ? -1 : -2);
+      expect(c.target).toBe(
+        typeof options.target === 'number' ? options.target : options.target === 'adaptive' ? -1 : -2,
+      );
       const { loss, error } = sdamLoss(x.q, x.p, x.n, options);
       return { loss, error };
     });
@@ -295,12 +339,20 @@ describe('PyTorch 1.13 fixtures: composite functions', () => {
 
   // e = sdam_reference(q, p, n, 'adaptive', in_batch, 'rowwise', 'l2'); keep = 1 - mask; loss = (e² · keep).sum() / keep.sum()
   fixtureCase('sdam_inbatch_rowwise_l2_masked', ['matmul'], ({ x }) => {
-    const { loss, error } = sdamLoss(x.q, x.p, x.n, { target: 'adaptive', inBatch: true, marginMode: 'rowwise', error: 'l2', mask: Uint8Array.from(x.mask.toArray()) });
+    const { loss, error } = sdamLoss(x.q, x.p, x.n, {
+      target: 'adaptive',
+      inBatch: true,
+      marginMode: 'rowwise',
+      error: 'l2',
+      mask: Uint8Array.from(x.mask.toArray()),
+    });
     return { loss, error };
   });
 
   it('every fixture file has a test', () => {
-    const files = readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+    const files = readdirSync(FIXTURE_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length));
     expect(files.sort()).toEqual([...tested].sort());
   });
 });

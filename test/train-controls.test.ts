@@ -14,7 +14,13 @@ import { Biencoder } from '../src/nn/biencoder.js';
 import { SGD } from '../src/train/optim.js';
 import { sdamLoss } from '../src/train/losses.js';
 import { docText, loadBeir, readTriples, writeBeir } from '../src/data/beir.js';
-import { WARMUP_STEPS, median, trainBiencoder, type LossSpec, type TrainBiencoderOptions } from '../src/train/retrieval.js';
+import {
+  WARMUP_STEPS,
+  median,
+  trainBiencoder,
+  type LossSpec,
+  type TrainBiencoderOptions,
+} from '../src/train/retrieval.js';
 import { registerTrain } from '../src/cli/train.js';
 import { readRun, type BiencoderRun } from '../src/plot/runlog.js';
 import { buildCharts } from '../src/plot/charts.js';
@@ -35,24 +41,52 @@ const SDAM: LossSpec = { kind: 'sdam', options: {} };
 
 function options(out: string, extra: Partial<TrainBiencoderOptions> = {}): TrainBiencoderOptions {
   return {
-    model: modelDir, data: dataDir, out: join(work, out), loss: SDAM, pooling: 'mean', batchSize: 8, queryLength: 8, docLength: 24,
-    lr: 5e-3, gamma: 0.99999, weightDecay: 1e-6, clip: 0, steps: 2, seed: 1, evalEvery: 0, patience: 2, evalSets: [],
-    internalsEvery: 0, device: 'cpu', progress: false, ...extra,
+    model: modelDir,
+    data: dataDir,
+    out: join(work, out),
+    loss: SDAM,
+    pooling: 'mean',
+    batchSize: 8,
+    queryLength: 8,
+    docLength: 24,
+    lr: 5e-3,
+    gamma: 0.99999,
+    weightDecay: 1e-6,
+    clip: 0,
+    steps: 2,
+    seed: 1,
+    evalEvery: 0,
+    patience: 2,
+    evalSets: [],
+    internalsEvery: 0,
+    device: 'cpu',
+    progress: false,
+    ...extra,
   };
 }
 
 function entries(out: string, file: string): Record<string, unknown>[] {
-  return readFileSync(join(work, out, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(join(work, out, file), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
-const trainEntries = (out: string): Record<string, unknown>[] => entries(out, 'log.jsonl').filter((e) => e.kind === 'train');
+const trainEntries = (out: string): Record<string, unknown>[] =>
+  entries(out, 'log.jsonl').filter((e) => e.kind === 'train');
 
 /** The SDAM loss of every training triple in one batch, with the encoder in eval mode (no dropout). */
 async function evalModeLoss(bi: Biencoder): Promise<{ loss: number; backward: () => void }> {
   const data = await loadBeir(dataDir, 'train');
   const triples = await readTriples(join(dataDir, 'triples', 'train.jsonl.gz'));
   bi.model.eval();
-  const q = bi.embed(triples.map((t) => data.queries.get(t.qid)!), 8);
-  const d = bi.embed([...triples.map((t) => docText(data.corpus.get(t.pos)!)), ...triples.map((t) => docText(data.corpus.get(t.neg)!))], 24);
+  const q = bi.embed(
+    triples.map((t) => data.queries.get(t.qid)!),
+    8,
+  );
+  const d = bi.embed(
+    [...triples.map((t) => docText(data.corpus.get(t.pos)!)), ...triples.map((t) => docText(data.corpus.get(t.neg)!))],
+    24,
+  );
   const B = triples.length;
   const { loss } = sdamLoss(q, d.narrow(0, 0, B), d.narrow(0, B, B));
   return { loss: (await loss.data())[0], backward: () => loss.backward() };
@@ -76,7 +110,8 @@ describe('optimizer and dropout', () => {
       const after = await p.data();
       for (let k = 0; k < after.length; k++, compared++) {
         const expected = Math.fround(before[i][k] - Math.fround(Math.fround(lr) * grads[i][k]));
-        if (after[k] !== expected && mismatches.length < 3) mismatches.push(`${p.name ?? i}[${k}]: ${after[k]} != ${expected}`);
+        if (after[k] !== expected && mismatches.length < 3)
+          mismatches.push(`${p.name ?? i}[${k}]: ${after[k]} != ${expected}`);
       }
     }
     expect(mismatches).toEqual([]);
@@ -85,7 +120,7 @@ describe('optimizer and dropout', () => {
     bi.dispose();
   }, 60_000);
 
-  it('trainBiencoder with SGD and dropout 0 takes the step −lr·grad of the eval-mode loss, unclipped; the config\'s dropout changes the loss', async () => {
+  it("trainBiencoder with SGD and dropout 0 takes the step −lr·grad of the eval-mode loss, unclipped; the config's dropout changes the loss", async () => {
     // One batch holds all 24 triples, so the step's gradient is the eval-mode gradient up to summation order.
     const lr = 0.05;
     const result = await trainBiencoder(options('sgd', { optimizer: 'sgd', dropout: 0, batchSize: 24, steps: 1, lr }));
@@ -124,21 +159,46 @@ describe('optimizer and dropout', () => {
 describe('defaults, epochs and the resume check', () => {
   it('retrograd train: no clipping and a decay of 0.99999 per step by default, the gradient norm logged every step; one-line flag errors', async () => {
     const out = join(work, 'cli-defaults');
-    const args = ['train', '--model', modelDir, '--data', dataDir, '--out', out, '--steps', '2', '--batch-size', '8', '--query-length', '8',
-      '--doc-length', '24', '--internals-every', '0'];
+    const args = [
+      'train',
+      '--model',
+      modelDir,
+      '--data',
+      dataDir,
+      '--out',
+      out,
+      '--steps',
+      '2',
+      '--batch-size',
+      '8',
+      '--query-length',
+      '8',
+      '--doc-length',
+      '24',
+      '--internals-every',
+      '0',
+    ];
     await runCli([registerTrain], args);
-    const state = JSON.parse(readFileSync(join(out, 'checkpoints', 'step-0000002', 'trainer_state.json'), 'utf8')) as { args: Record<string, unknown> };
+    const state = JSON.parse(readFileSync(join(out, 'checkpoints', 'step-0000002', 'trainer_state.json'), 'utf8')) as {
+      args: Record<string, unknown>;
+    };
     expect(state.args).toMatchObject({ clip: 0, gamma: 0.99999, optimizer: 'adamw', dropout: null, epochs: null });
     const train = trainEntries('cli-defaults');
     expect(train.map((e) => e.lr)).toEqual([5e-5, 5e-5 * 0.99999]);
     for (const e of train) expect(e.gradNorm).toBeGreaterThan(0);
 
-    const fails = (extra: string[], message: RegExp): Promise<void> => expect(runCli([registerTrain], [...args.slice(0, 6), join(work, 'never'), ...args.slice(7), ...extra])).rejects.toThrow(message);
+    const fails = (extra: string[], message: RegExp): Promise<void> =>
+      expect(
+        runCli([registerTrain], [...args.slice(0, 6), join(work, 'never'), ...args.slice(7), ...extra]),
+      ).rejects.toThrow(message);
     await fails(['--optimizer', 'adam'], /^--optimizer must be adamw or sgd, got adam$/);
     await fails(['--dropout'], /^--dropout: expected a probability in \[0, 1\) for --model-type biencoder$/);
     await fails(['--dropout', '1'], /^--dropout: expected a probability in \[0, 1\), got 1$/);
     await fails(['--epochs', '0'], /^--epochs: expected an integer >= 1, got 0$/);
-    await fails(['--model-type', 'contextual', '--loss', 'infonce', '--optimizer', 'sgd'], /^--optimizer applies to --model-type biencoder only$/);
+    await fails(
+      ['--model-type', 'contextual', '--loss', 'infonce', '--optimizer', 'sgd'],
+      /^--optimizer applies to --model-type biencoder only$/,
+    );
   }, 60_000);
 
   it('--epochs stops the run; --max-triples caps it at one epoch; the log counts triples and epochs', async () => {
@@ -153,14 +213,19 @@ describe('defaults, epochs and the resume check', () => {
     expect(subset).toMatchObject({ steps: 2, triplesSeen: 16, epochs: 1, trainTriples: 16 });
     const again = await trainBiencoder(options('max-triples-2', { steps: 100, maxTriples: 16, epochs: 2 }));
     expect(again).toMatchObject({ steps: 4, triplesSeen: 32, epochs: 2 });
-    await expect(trainBiencoder(options('bad-epochs', { epochs: 0.5 }))).rejects.toThrow(/^epochs must be an integer >= 1, got 0\.5$/);
+    await expect(trainBiencoder(options('bad-epochs', { epochs: 0.5 }))).rejects.toThrow(
+      /^epochs must be an integer >= 1, got 0\.5$/,
+    );
   }, 60_000);
 
   it('a resume with another optimizer, dropout or epoch cap is refused', async () => {
     await trainBiencoder(options('resume-args', { steps: 1 }));
     rmSync(join(work, 'resume-args', 'metrics.json'));
-    const resume = (extra: Partial<TrainBiencoderOptions>): Promise<unknown> => trainBiencoder(options('resume-args', { steps: 2, ...extra }));
-    await expect(resume({ optimizer: 'sgd' })).rejects.toThrow(/step-0000001: resuming needs optimizer="adamw", got "sgd"$/);
+    const resume = (extra: Partial<TrainBiencoderOptions>): Promise<unknown> =>
+      trainBiencoder(options('resume-args', { steps: 2, ...extra }));
+    await expect(resume({ optimizer: 'sgd' })).rejects.toThrow(
+      /step-0000001: resuming needs optimizer="adamw", got "sgd"$/,
+    );
     await expect(resume({ dropout: 0 })).rejects.toThrow(/resuming needs dropout=null, got 0$/);
     await expect(resume({ epochs: 1 })).rejects.toThrow(/resuming needs epochs=null, got 1$/);
     await expect(resume({ clip: 1 })).rejects.toThrow(/resuming needs clip=0, got 1$/);
@@ -169,7 +234,11 @@ describe('defaults, epochs and the resume check', () => {
 });
 
 describe('loss internals and step time', () => {
-  const internals = async (out: string, loss: LossSpec, extra: Partial<TrainBiencoderOptions> = {}): Promise<Record<string, unknown>> => {
+  const internals = async (
+    out: string,
+    loss: LossSpec,
+    extra: Partial<TrainBiencoderOptions> = {},
+  ): Promise<Record<string, unknown>> => {
     await trainBiencoder(options(out, { loss, steps: 1, internalsEvery: 1, ...extra }));
     return entries(out, 'internals.jsonl')[0];
   };
@@ -197,7 +266,15 @@ describe('loss internals and step time', () => {
     expect(r.gradNormKind).toBe('total');
     expect(r.gradNorms).toEqual(distributed.totalGradNorms);
     expect(r.target!.layout).toBe('distributed mean');
-    assertClose(r.target!.values, Array.from({ length: 8 }, (_, j) => Array.from({ length: 8 }, (__, i) => T[i * 8 + j]).reduce((a, b) => a + b) / 8), { atol: 1e-15, rtol: 1e-14 }, 'column means'); // float64, other summation order
+    assertClose(
+      r.target!.values,
+      Array.from(
+        { length: 8 },
+        (_, j) => Array.from({ length: 8 }, (__, i) => T[i * 8 + j]).reduce((a, b) => a + b) / 8,
+      ),
+      { atol: 1e-15, rtol: 1e-14 },
+      'column means',
+    ); // float64, other summation order
     expect((readRun(join(work, 'int-triple')) as BiencoderRun).internals[0].gradNormKind).toBe('per-example');
     const chart = buildCharts(run).charts.find((c) => c.name === 'hardness-vs-gradient')!;
     expect(JSON.stringify(chart.spec)).toContain('total gradient norm');
@@ -206,7 +283,10 @@ describe('loss internals and step time', () => {
   it('an undefined correlation (a batch of identical triples) is written as null, not 0', async () => {
     const same = join(work, 'same-triples');
     await writeBeir(same, {
-      corpus: new Map([['a', { title: '', text: 'python tool library' }], ['b', { title: '', text: 'music player files' }]]),
+      corpus: new Map([
+        ['a', { title: '', text: 'python tool library' }],
+        ['b', { title: '', text: 'music player files' }],
+      ]),
       queries: new Map([['q', 'python tool']]),
       qrels: { train: new Map([['q', new Map([['a', 1]])]]) },
       triples: { train: Array.from({ length: 8 }, () => ({ qid: 'q', pos: 'a', neg: 'b' })) },
@@ -229,7 +309,9 @@ describe('loss internals and step time', () => {
     const second = await trainBiencoder(options('timing', { steps: 2 * WARMUP_STEPS + 3 }));
     const all = ms();
     expect(all).toHaveLength(2 * WARMUP_STEPS + 3);
-    expect(second.medianStepMs).toBe(median([...all.slice(WARMUP_STEPS, WARMUP_STEPS + 2), ...all.slice(2 * WARMUP_STEPS + 2)]));
+    expect(second.medianStepMs).toBe(
+      median([...all.slice(WARMUP_STEPS, WARMUP_STEPS + 2), ...all.slice(2 * WARMUP_STEPS + 2)]),
+    );
     expect((await trainBiencoder(options('timing-short', { steps: WARMUP_STEPS }))).medianStepMs).toBeNull();
   }, 60_000);
 });

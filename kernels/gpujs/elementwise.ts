@@ -42,9 +42,16 @@ export function binaryKernel(op: BinaryOp, out: Out, aAt: NativeFn, bAt: NativeF
   };
 }
 
-const SELECT = glsl('float', 'whereSelect', [['float', 'c'], ['float', 'a'], ['float', 'b']], [
-  'return c != 0.0 ? a : b;',
-]);
+const SELECT = glsl(
+  'float',
+  'whereSelect',
+  [
+    ['float', 'c'],
+    ['float', 'a'],
+    ['float', 'b'],
+  ],
+  ['return c != 0.0 ? a : b;'],
+);
 
 export function whereKernel(out: Out, cAt: NativeFn, aAt: NativeFn, bAt: NativeFn): KernelSpec {
   return {

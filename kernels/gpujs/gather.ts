@@ -22,7 +22,12 @@ interface Out {
  * `nOf`/`hOf` split j.
  */
 export function gatherKernel(
-  out: Out, V: number, idxAt: NativeFn, tableAt: NativeFn, nOf: NativeFn, hOf: NativeFn,
+  out: Out,
+  V: number,
+  idxAt: NativeFn,
+  tableAt: NativeFn,
+  nOf: NativeFn,
+  hOf: NativeFn,
 ): KernelSpec {
   const row = `idx[idxAt(nOf(${J}))]`;
   return {
@@ -41,9 +46,15 @@ export function gatherKernel(
 
 /** `int name(float row, int h)`: table address of (row, h) for a table view. */
 export function tableAddress(name: string, offset: number, strideRow: number, strideCol: number): NativeFn {
-  return glsl('int', name, [['float', 'row'], ['int', 'h']], [
-    `return ${offset} + int(row) * ${strideRow} + h * ${strideCol};`,
-  ]);
+  return glsl(
+    'int',
+    name,
+    [
+      ['float', 'row'],
+      ['int', 'h'],
+    ],
+    [`return ${offset} + int(row) * ${strideRow} + h * ${strideCol};`],
+  );
 }
 
 /**
@@ -51,7 +62,13 @@ export function tableAddress(name: string, offset: number, strideRow: number, st
  * `maxCount` bounds the loop (a compile-time constant, rounded up by the caller to limit
  * recompiles); threads stop at their own count.
  */
-export function scatterAddKernel(out: Out, maxCount: number, srcAt: NativeFn, vOf: NativeFn, hOf: NativeFn): KernelSpec {
+export function scatterAddKernel(
+  out: Out,
+  maxCount: number,
+  srcAt: NativeFn,
+  vOf: NativeFn,
+  hOf: NativeFn,
+): KernelSpec {
   const v = `vOf(${J})`;
   return {
     family: 'scatterAdd',

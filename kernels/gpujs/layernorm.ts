@@ -38,8 +38,14 @@ export function layernormRstdKernel(out: Out, cols: number, xAt: NativeFn, meanA
 
 /** LayerNorm output (x - mean) * rstd * w + b for each element of out. */
 export function layernormOutKernel(
-  out: Out, xAt: NativeFn, rowOf: NativeFn, colOf: NativeFn,
-  meanAt: NativeFn, rstdAt: NativeFn, wAt: NativeFn, bAt: NativeFn,
+  out: Out,
+  xAt: NativeFn,
+  rowOf: NativeFn,
+  colOf: NativeFn,
+  meanAt: NativeFn,
+  rstdAt: NativeFn,
+  wAt: NativeFn,
+  bAt: NativeFn,
 ): KernelSpec {
   const row = `rowOf(${J})`;
   const col = `colOf(${J})`;

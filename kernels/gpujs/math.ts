@@ -13,37 +13,52 @@ import type { BinaryOp, UnaryOp } from '../../src/tensor/backend.js';
 import { type NativeFn, glsl, withHelpers } from './spec.js';
 
 /** erfc(t) = exp(erfcLog(t)) for t > 0.927734375 (the large-argument branch of Juffa's erff). */
-const ERFC_LOG = glsl('float', 'erfcLog', [['float', 't']], [
-  'float s = t * t;',
-  'float r = -1.72853470e-5 * t + 3.83197126e-4;',
-  'float u = -3.88396438e-3 * t + 2.42546219e-2;',
-  'r = r * s + u;',
-  'r = r * t - 1.06777877e-1;',
-  'r = r * t - 6.34846687e-1;',
-  'r = r * t - 1.28717512e-1;',
-  'return r * t - t;',
-]);
+const ERFC_LOG = glsl(
+  'float',
+  'erfcLog',
+  [['float', 't']],
+  [
+    'float s = t * t;',
+    'float r = -1.72853470e-5 * t + 3.83197126e-4;',
+    'float u = -3.88396438e-3 * t + 2.42546219e-2;',
+    'r = r * s + u;',
+    'r = r * t - 1.06777877e-1;',
+    'r = r * t - 6.34846687e-1;',
+    'r = r * t - 1.28717512e-1;',
+    'return r * t - t;',
+  ],
+);
 
 /** erf(x) for |x| <= 0.927734375 (the small-argument branch of Juffa's erff). */
-const ERF_SMALL = glsl('float', 'erfSmall', [['float', 'x']], [
-  'float s = x * x;',
-  'float r = -5.96761703e-4;',
-  'r = r * s + 4.99119423e-3;',
-  'r = r * s - 2.67681349e-2;',
-  'r = r * s + 1.12819925e-1;',
-  'r = r * s - 3.76125336e-1;',
-  'r = r * s + 1.28379166e-1;',
-  'return r * x + x;',
-]);
+const ERF_SMALL = glsl(
+  'float',
+  'erfSmall',
+  [['float', 'x']],
+  [
+    'float s = x * x;',
+    'float r = -5.96761703e-4;',
+    'r = r * s + 4.99119423e-3;',
+    'r = r * s - 2.67681349e-2;',
+    'r = r * s + 1.12819925e-1;',
+    'r = r * s - 3.76125336e-1;',
+    'r = r * s + 1.28379166e-1;',
+    'return r * x + x;',
+  ],
+);
 
-const ERF = glsl('float', 'erf_', [['float', 'x']], [
-  'float t = abs(x);',
-  'if (t > 0.927734375) {',
-  '  float r = 1.0 - exp(erfcLog(t));',
-  '  return x < 0.0 ? -r : r;',
-  '}',
-  'return erfSmall(x);',
-]);
+const ERF = glsl(
+  'float',
+  'erf_',
+  [['float', 'x']],
+  [
+    'float t = abs(x);',
+    'if (t > 0.927734375) {',
+    '  float r = 1.0 - exp(erfcLog(t));',
+    '  return x < 0.0 ? -r : r;',
+    '}',
+    'return erfSmall(x);',
+  ],
+);
 
 /**
  * erfc(t) for t >= 2 to float32 relative accuracy (2.2e-7 measured up to t = 9, where it nears
@@ -52,49 +67,66 @@ const ERF = glsl('float', 'erf_', [['float', 'x']], [
  * 1/256, so that h² is exact. Juffa's branch is accurate in absolute terms only, which the
  * gelu/gelu_grad left tail (values below 1e-6) would lose.
  */
-const ERFC_TAIL = glsl('float', 'erfcTail', [['float', 't']], [
-  // beyond 10, erfc is below the smallest float32 subnormal (and t = inf would give inf - inf)
-  'if (t > 10.0) return 0.0;',
-  'float f = 0.0;',
-  'for (int k = 16; k >= 1; k--) {',
-  '  f = float(k) * 0.5 / (t + f);',
-  '}',
-  'float h = floor(t * 256.0) / 256.0;',
-  'float e = exp(-h * h) * exp(-(t - h) * (t + h));',
-  'return e * 0.56418958354775628 / (t + f);',
-]);
+const ERFC_TAIL = glsl(
+  'float',
+  'erfcTail',
+  [['float', 't']],
+  [
+    // beyond 10, erfc is below the smallest float32 subnormal (and t = inf would give inf - inf)
+    'if (t > 10.0) return 0.0;',
+    'float f = 0.0;',
+    'for (int k = 16; k >= 1; k--) {',
+    '  f = float(k) * 0.5 / (t + f);',
+    '}',
+    'float h = floor(t * 256.0) / 256.0;',
+    'float e = exp(-h * h) * exp(-(t - h) * (t + h));',
+    'return e * 0.56418958354775628 / (t + f);',
+  ],
+);
 
 /** Phi(x), the standard normal CDF, = erfc(-x/sqrt 2)/2 without cancellation in either tail. */
-const PHI = glsl('float', 'phi_', [['float', 'x']], [
-  'float z = x * 0.70710678118654752;',
-  'float t = abs(z);',
-  'if (t >= 2.0) {',
-  '  float far = 0.5 * erfcTail(t);',
-  '  return z < 0.0 ? far : 1.0 - far;',
-  '}',
-  'if (t > 0.927734375) {',
-  '  float tail = 0.5 * exp(erfcLog(t));',
-  '  return z < 0.0 ? tail : 1.0 - tail;',
-  '}',
-  'return 0.5 + 0.5 * erfSmall(z);',
-]);
+const PHI = glsl(
+  'float',
+  'phi_',
+  [['float', 'x']],
+  [
+    'float z = x * 0.70710678118654752;',
+    'float t = abs(z);',
+    'if (t >= 2.0) {',
+    '  float far = 0.5 * erfcTail(t);',
+    '  return z < 0.0 ? far : 1.0 - far;',
+    '}',
+    'if (t > 0.927734375) {',
+    '  float tail = 0.5 * exp(erfcLog(t));',
+    '  return z < 0.0 ? tail : 1.0 - tail;',
+    '}',
+    'return 0.5 + 0.5 * erfSmall(z);',
+  ],
+);
 
-const TANH = glsl('float', 'tanh_', [['float', 'x']], [
-  'float ax = abs(x);',
-  'if (ax < 0.1) {',
-  '  float x2 = x * x;',
-  '  return x * (1.0 + x2 * (-0.33333333333 + x2 * (0.13333333333 + x2 * -0.05396825397)));',
-  '}',
-  'float t = exp(-2.0 * ax);',
-  'float r = (1.0 - t) / (1.0 + t);',
-  'return x < 0.0 ? -r : r;',
-]);
+const TANH = glsl(
+  'float',
+  'tanh_',
+  [['float', 'x']],
+  [
+    'float ax = abs(x);',
+    'if (ax < 0.1) {',
+    '  float x2 = x * x;',
+    '  return x * (1.0 + x2 * (-0.33333333333 + x2 * (0.13333333333 + x2 * -0.05396825397)));',
+    '}',
+    'float t = exp(-2.0 * ax);',
+    'float r = (1.0 - t) / (1.0 + t);',
+    'return x < 0.0 ? -r : r;',
+  ],
+);
 
 /** log(1 + y) for y in [0, 1]: a short series below 1e-2, where 1 + y would round y away. */
-const LOG1P_UNIT = glsl('float', 'log1pUnit', [['float', 'y']], [
-  'if (y < 0.01) return y * (1.0 - y * (0.5 - y * (0.33333333333 - y * 0.25)));',
-  'return log(1.0 + y);',
-]);
+const LOG1P_UNIT = glsl(
+  'float',
+  'log1pUnit',
+  [['float', 'y']],
+  ['if (y < 0.01) return y * (1.0 - y * (0.5 - y * (0.33333333333 - y * 0.25)));', 'return log(1.0 + y);'],
+);
 
 /** The GLSL expression of each unary op in terms of `x`. */
 const UNARY_EXPR: Record<UnaryOp, string> = {
@@ -130,20 +162,28 @@ const UNARY_DEPS: Partial<Record<UnaryOp, NativeFn[]>> = {
 };
 
 /** pow with JavaScript's Math.pow semantics for negative bases and zero exponents. */
-const POW = glsl('float', 'pow_', [['float', 'a'], ['float', 'b']], [
-  'if (b == 0.0) return 1.0;',
-  // 0^negative is infinite, signed like 1/a for odd integer exponents (Mesa's pow gives 0 here)
-  'if (a == 0.0 && b < 0.0) {',
-  '  float inv = 1.0 / a;',
-  '  return (floor(b) == b && floor(b * 0.5) * 2.0 != b) ? inv : abs(inv);',
-  '}',
-  'if (a < 0.0 && floor(b) == b) {',
-  '  float m = exp2(b * log2(-a));',
-  '  return floor(b * 0.5) * 2.0 == b ? m : -m;',
-  '}',
-  // a < 0 with a fractional exponent: log2 of a negative number is NaN, as in JavaScript
-  'return exp2(b * log2(a));',
-]);
+const POW = glsl(
+  'float',
+  'pow_',
+  [
+    ['float', 'a'],
+    ['float', 'b'],
+  ],
+  [
+    'if (b == 0.0) return 1.0;',
+    // 0^negative is infinite, signed like 1/a for odd integer exponents (Mesa's pow gives 0 here)
+    'if (a == 0.0 && b < 0.0) {',
+    '  float inv = 1.0 / a;',
+    '  return (floor(b) == b && floor(b * 0.5) * 2.0 != b) ? inv : abs(inv);',
+    '}',
+    'if (a < 0.0 && floor(b) == b) {',
+    '  float m = exp2(b * log2(-a));',
+    '  return floor(b * 0.5) * 2.0 == b ? m : -m;',
+    '}',
+    // a < 0 with a fractional exponent: log2 of a negative number is NaN, as in JavaScript
+    'return exp2(b * log2(a));',
+  ],
+);
 
 const BINARY_EXPR: Record<BinaryOp, string> = {
   add: 'a + b',
@@ -168,11 +208,25 @@ export function unaryNative(op: UnaryOp, name: string): NativeFn {
 
 /** `float name(float a, float b)` computing a binary op, carrying the helpers it calls. */
 export function binaryNative(op: BinaryOp, name: string): NativeFn {
-  const body = glsl('float', name, [['float', 'a'], ['float', 'b']], [`return ${BINARY_EXPR[op]};`]);
+  const body = glsl(
+    'float',
+    name,
+    [
+      ['float', 'a'],
+      ['float', 'b'],
+    ],
+    [`return ${BINARY_EXPR[op]};`],
+  );
   return withHelpers(body, op === 'pow' ? [POW] : []);
 }
 
 /** NaN-propagating running maximum, shared by reduce-max and softmax. */
-export const MAX_NAN = glsl('float', 'maxNan', [['float', 'acc'], ['float', 'v']], [
-  'return (v > acc || v != v) ? v : acc;',
-]);
+export const MAX_NAN = glsl(
+  'float',
+  'maxNan',
+  [
+    ['float', 'acc'],
+    ['float', 'v'],
+  ],
+  ['return (v > acc || v != v) ? v : acc;'],
+);

@@ -48,26 +48,39 @@ function packKernel(which: 'A' | 'B', rows: number, d: MatmulDims, addr: NativeF
 
 /** Lines shared by both address maps: packed row and clamped k of texel f, lane `lane`. */
 function rowAndK(K4: number, K: number): string[] {
-  return [
-    `int row = f / ${K4};`,
-    `int k = (f - row * ${K4}) * 4 + lane;`,
-    `if (k > ${K - 1}) k = ${K - 1};`,
-  ];
+  return [`int row = f / ${K4};`, `int k = (f - row * ${K4}) * 4 + lane;`, `if (k > ${K - 1}) k = ${K - 1};`];
 }
 
 /** packA: rows (p, m) of A; `aBatch(p)` is the element offset of batch p. */
 export function packAKernel(d: MatmulDims, aBatch: NativeFn, strideM: number, strideK: number): KernelSpec {
   const { K4 } = packedGeometry(d);
-  const addr = withHelpers(glsl('int', 'addr', [['int', 'f'], ['int', 'lane']], [
-    ...rowAndK(K4, d.K),
-    `int p = row / ${d.M};`,
-    `int m = row - p * ${d.M};`,
-    `return aBatch(p) + m * ${strideM} + k * ${strideK};`,
-  ]), [aBatch]);
-  const keep = glsl('float', 'keep', [['int', 'f'], ['int', 'lane'], ['float', 'v']], [
-    `int k = (f - (f / ${K4}) * ${K4}) * 4 + lane;`,
-    `return k < ${d.K} ? v : 0.0;`,
-  ]);
+  const addr = withHelpers(
+    glsl(
+      'int',
+      'addr',
+      [
+        ['int', 'f'],
+        ['int', 'lane'],
+      ],
+      [
+        ...rowAndK(K4, d.K),
+        `int p = row / ${d.M};`,
+        `int m = row - p * ${d.M};`,
+        `return aBatch(p) + m * ${strideM} + k * ${strideK};`,
+      ],
+    ),
+    [aBatch],
+  );
+  const keep = glsl(
+    'float',
+    'keep',
+    [
+      ['int', 'f'],
+      ['int', 'lane'],
+      ['float', 'v'],
+    ],
+    [`int k = (f - (f / ${K4}) * ${K4}) * 4 + lane;`, `return k < ${d.K} ? v : 0.0;`],
+  );
   return packKernel('A', d.P * d.M, d, addr, keep);
 }
 
@@ -75,19 +88,39 @@ export function packAKernel(d: MatmulDims, aBatch: NativeFn, strideM: number, st
 export function packBKernel(d: MatmulDims, bBatch: NativeFn, strideK: number, strideN: number): KernelSpec {
   const { K4, N4 } = packedGeometry(d);
   const nPad = 4 * N4;
-  const addr = withHelpers(glsl('int', 'addr', [['int', 'f'], ['int', 'lane']], [
-    ...rowAndK(K4, d.K),
-    `int p = row / ${nPad};`,
-    `int n = row - p * ${nPad};`,
-    `if (n > ${d.N - 1}) n = ${d.N - 1};`,
-    `return bBatch(p) + k * ${strideK} + n * ${strideN};`,
-  ]), [bBatch]);
-  const keep = glsl('float', 'keep', [['int', 'f'], ['int', 'lane'], ['float', 'v']], [
-    `int row = f / ${K4};`,
-    `int k = (f - row * ${K4}) * 4 + lane;`,
-    `int n = row - (row / ${nPad}) * ${nPad};`,
-    `return (k < ${d.K} && n < ${d.N}) ? v : 0.0;`,
-  ]);
+  const addr = withHelpers(
+    glsl(
+      'int',
+      'addr',
+      [
+        ['int', 'f'],
+        ['int', 'lane'],
+      ],
+      [
+        ...rowAndK(K4, d.K),
+        `int p = row / ${nPad};`,
+        `int n = row - p * ${nPad};`,
+        `if (n > ${d.N - 1}) n = ${d.N - 1};`,
+        `return bBatch(p) + k * ${strideK} + n * ${strideN};`,
+      ],
+    ),
+    [bBatch],
+  );
+  const keep = glsl(
+    'float',
+    'keep',
+    [
+      ['int', 'f'],
+      ['int', 'lane'],
+      ['float', 'v'],
+    ],
+    [
+      `int row = f / ${K4};`,
+      `int k = (f - row * ${K4}) * 4 + lane;`,
+      `int n = row - (row / ${nPad}) * ${nPad};`,
+      `return (k < ${d.K} && n < ${d.N}) ? v : 0.0;`,
+    ],
+  );
   return packKernel('B', d.P * nPad, d, addr, keep);
 }
 
@@ -98,11 +131,15 @@ export function packBKernel(d: MatmulDims, bBatch: NativeFn, strideK: number, st
 export function matmulKernel(d: MatmulDims): KernelSpec {
   const { K4, N4 } = packedGeometry(d);
   const rowA = glsl('int', 'rowA', [['int', 'f']], [`return (f / ${N4}) * ${K4};`]);
-  const rowB = glsl('int', 'rowB', [['int', 'f'], ['int', 'c']], [
-    `int p = f / ${d.M * N4};`,
-    `int q = f - (f / ${N4}) * ${N4};`,
-    `return (p * ${4 * N4} + 4 * q + c) * ${K4};`,
-  ]);
+  const rowB = glsl(
+    'int',
+    'rowB',
+    [
+      ['int', 'f'],
+      ['int', 'c'],
+    ],
+    [`int p = f / ${d.M * N4};`, `int q = f - (f / ${N4}) * ${N4};`, `return (p * ${4 * N4} + 4 * q + c) * ${K4};`],
+  );
   const b = (c: number): string => `b4[rowB(this.thread.x, ${c}) + k]`;
   return {
     family: 'matmul',
@@ -126,17 +163,30 @@ export function matmulKernel(d: MatmulDims): KernelSpec {
 /** out logical j = (p·M + m)·N + n takes lane n mod 4 of texel (p·M + m)·N4 + n / 4. */
 export function unpackKernel(out: { size: number; outIdx: NativeFn; hasPrev: boolean }, d: MatmulDims): KernelSpec {
   const { N4 } = packedGeometry(d);
-  const texel = glsl('int', 'texelOf', [['int', 'j']], [
-    `int n = j - (j / ${d.N}) * ${d.N};`,
-    `return (j / ${d.N}) * ${N4} + n / 4;`,
-  ]);
-  const lane = glsl('float', 'laneOf', [['int', 'j'], ['float', 'x'], ['float', 'y'], ['float', 'z'], ['float', 'w']], [
-    `int n = j - (j / ${d.N}) * ${d.N};`,
-    'int c = n - (n / 4) * 4;',
-    'if (c == 0) return x;',
-    'if (c == 1) return y;',
-    'return c == 2 ? z : w;',
-  ]);
+  const texel = glsl(
+    'int',
+    'texelOf',
+    [['int', 'j']],
+    [`int n = j - (j / ${d.N}) * ${d.N};`, `return (j / ${d.N}) * ${N4} + n / 4;`],
+  );
+  const lane = glsl(
+    'float',
+    'laneOf',
+    [
+      ['int', 'j'],
+      ['float', 'x'],
+      ['float', 'y'],
+      ['float', 'z'],
+      ['float', 'w'],
+    ],
+    [
+      `int n = j - (j / ${d.N}) * ${d.N};`,
+      'int c = n - (n / 4) * 4;',
+      'if (c == 0) return x;',
+      'if (c == 1) return y;',
+      'return c == 2 ? z : w;',
+    ],
+  );
   return {
     family: 'matmul.unpack',
     source: `function (${params(['c4'], out.hasPrev)}) {

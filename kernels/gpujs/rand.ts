@@ -9,26 +9,42 @@
 
 import { J, type KernelSpec, type NativeFn, glsl, params, passThrough, withHelpers } from './spec.js';
 
-const XOR16 = glsl('float', 'xor16', [['float', 'a'], ['float', 'b']], [
-  'vec4 p = vec4(1.0, 2.0, 4.0, 8.0);',
-  'float r = 0.0;',
-  'for (int g = 0; g < 4; g++) {',
-  '  vec4 da = mod(floor(vec4(a) / p), 2.0);',
-  '  vec4 db = mod(floor(vec4(b) / p), 2.0);',
-  '  r += dot(abs(da - db), p);',
-  '  p *= 16.0;',
-  '}',
-  'return r;',
-]);
+const XOR16 = glsl(
+  'float',
+  'xor16',
+  [
+    ['float', 'a'],
+    ['float', 'b'],
+  ],
+  [
+    'vec4 p = vec4(1.0, 2.0, 4.0, 8.0);',
+    'float r = 0.0;',
+    'for (int g = 0; g < 4; g++) {',
+    '  vec4 da = mod(floor(vec4(a) / p), 2.0);',
+    '  vec4 db = mod(floor(vec4(b) / p), 2.0);',
+    '  r += dot(abs(da - db), p);',
+    '  p *= 16.0;',
+    '}',
+    'return r;',
+  ],
+);
 
 /** (x·y) mod 2^16 for limbs x, y < 2^16. */
-const MULMOD16 = glsl('float', 'mulmod16', [['float', 'x'], ['float', 'y']], [
-  'float y1 = floor(y / 256.0);',
-  'float y0 = y - y1 * 256.0;',
-  'float lo = mod(x * y0, 65536.0);',
-  'float hi = mod(x * y1, 256.0) * 256.0;',
-  'return mod(lo + hi, 65536.0);',
-]);
+const MULMOD16 = glsl(
+  'float',
+  'mulmod16',
+  [
+    ['float', 'x'],
+    ['float', 'y'],
+  ],
+  [
+    'float y1 = floor(y / 256.0);',
+    'float y0 = y - y1 * 256.0;',
+    'float lo = mod(x * y0, 65536.0);',
+    'float hi = mod(x * y1, 256.0) * 256.0;',
+    'return mod(lo + hi, 65536.0);',
+  ],
+);
 
 /** 32-bit words as vec2(hi, lo): xor, low 32 bits of a product, sum mod 2^32, murmur3's fmix32. */
 const WORD_FNS = `vec2 xor32(vec2 a, vec2 b) {
@@ -62,9 +78,10 @@ vec2 fmix32(vec2 h) {
  * `float hashUniform(int i, float kHi, float kLo)`: (fmix32(fmix32(i ^ k) + k) >>> 8) / 2^24.
  * The word helpers, xor16 and mulmod16 ride along in the same native source.
  */
-const HASH: NativeFn = withHelpers({
-  name: 'hashUniform',
-  source: `${WORD_FNS}
+const HASH: NativeFn = withHelpers(
+  {
+    name: 'hashUniform',
+    source: `${WORD_FNS}
 float hashUniform(int i, float kHi, float kLo) {
   float hi = float(i / 65536);
   float lo = float(i - (i / 65536) * 65536);
@@ -72,9 +89,11 @@ float hashUniform(int i, float kHi, float kLo) {
   vec2 h = fmix32(add32(fmix32(xor32(vec2(hi, lo), k)), k));
   return (h.x * 256.0 + floor(h.y / 256.0)) / 16777216.0;
 }`,
-  returnType: 'Float',
-  argumentTypes: { i: 'Integer', kHi: 'Float', kLo: 'Float' },
-}, [XOR16, MULMOD16]);
+    returnType: 'Float',
+    argumentTypes: { i: 'Integer', kHi: 'Float', kLo: 'Float' },
+  },
+  [XOR16, MULMOD16],
+);
 
 /** out[j] = hashUniform(seed, j) for logical j of the (contiguous) out view. */
 export function randKernel(out: { size: number; outIdx: NativeFn; hasPrev: boolean }): KernelSpec {

@@ -20,7 +20,11 @@ export interface CheckpointOptions {
 }
 
 /** fn(inputs), keeping only the inputs for backward, which recomputes fn. */
-export function checkpoint(fn: (inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], opts: CheckpointOptions): Tensor {
+export function checkpoint(
+  fn: (inputs: Tensor[]) => Tensor,
+  inputs: readonly Tensor[],
+  opts: CheckpointOptions,
+): Tensor {
   const diffInputs = [...inputs, ...opts.params];
   if (!isGradEnabled() || !diffInputs.some((t) => t.requiresGrad)) return fn([...inputs]);
   const generators = opts.generators ?? [];

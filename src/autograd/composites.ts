@@ -5,8 +5,32 @@
 import { type Tensor, arange } from '../tensor/tensor.js';
 import { noGrad } from './engine.js';
 import {
-  abs, add, cast, concat, div, exp, gather, log, lt, matmul, max, maximum, mul, ne, neg, normAxes, normAxis,
-  reshape, rsqrt, sameShape, square, sub, sum, transpose, where, logSoftmax,
+  abs,
+  add,
+  cast,
+  concat,
+  div,
+  exp,
+  gather,
+  log,
+  lt,
+  matmul,
+  max,
+  maximum,
+  mul,
+  ne,
+  neg,
+  normAxes,
+  normAxis,
+  reshape,
+  rsqrt,
+  sameShape,
+  square,
+  sub,
+  sum,
+  transpose,
+  where,
+  logSoftmax,
 } from './primitives.js';
 
 // ---- shape helpers ------------------------------------------------------------------------------
@@ -19,15 +43,25 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 }
 
 export function squeeze(x: Tensor, axis?: number): Tensor {
-  if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  if (axis === undefined)
+    return reshape(
+      x,
+      x.shape.filter((d) => d !== 1),
+    );
   const a = normAxis(axis, x.ndim);
   if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} has size ${x.shape[a]}, not 1`);
-  return reshape(x, x.shape.filter((_, i) => i !== a));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== a),
+  );
 }
 
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   const a = normAxis(axis, xs[0].ndim + 1);
-  return concat(xs.map((x) => unsqueeze(x, a)), a);
+  return concat(
+    xs.map((x) => unsqueeze(x, a)),
+    a,
+  );
 }
 
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
@@ -67,7 +101,12 @@ export function logsumexp(x: Tensor, axes?: number | readonly number[], keepdim 
     return where(lt(abs(raw), Infinity), raw, 0); // rows of -inf stay finite
   });
   const lse = add(log(sum(exp(sub(x, m)), ax, true)), m);
-  return keepdim ? lse : reshape(lse, lse.shape.filter((_, i) => !ax.includes(i)));
+  return keepdim
+    ? lse
+    : reshape(
+        lse,
+        lse.shape.filter((_, i) => !ax.includes(i)),
+      );
 }
 
 // ---- losses and similarities -------------------------------------------------------------------
@@ -90,7 +129,8 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
   let perRow: Tensor; // [N]
   let n: Tensor | number = N;
   if (target.dtype === 'int32') {
-    if (target.ndim !== 1 || target.shape[0] !== N) throw new Error(`crossEntropy: labels must be [${N}], got [${target.shape}]`);
+    if (target.ndim !== 1 || target.shape[0] !== N)
+      throw new Error(`crossEntropy: labels must be [${N}], got [${target.shape}]`);
     let labels = target;
     let valid: Tensor | null = null;
     if (opts.ignoreIndex !== undefined) {
@@ -107,7 +147,8 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts: CrossEntropyO
       n = maximum(sum(weight), 1);
     }
   } else {
-    if (!sameShape(target.shape, logits.shape)) throw new Error(`crossEntropy: soft targets must be [${N}, ${C}], got [${target.shape}]`);
+    if (!sameShape(target.shape, logits.shape))
+      throw new Error(`crossEntropy: soft targets must be [${N}, ${C}], got [${target.shape}]`);
     perRow = neg(sum(mul(target, logp), -1));
   }
   if (reduction === 'none') return perRow;

@@ -68,7 +68,10 @@ function savedHandle(t: Tensor): Tensor {
  * reads (null for a slot it will not read); the rule receives them in the same order. Returns `out`.
  */
 export function record(
-  out: Tensor, name: string, inputs: readonly Tensor[], saved: readonly (Tensor | null)[],
+  out: Tensor,
+  name: string,
+  inputs: readonly Tensor[],
+  saved: readonly (Tensor | null)[],
   backward: (g: Tensor, saved: readonly (Tensor | null)[]) => readonly (Tensor | null)[],
 ): Tensor {
   if (!gradEnabled || !inputs.some((t) => t.requiresGrad)) return out;
@@ -138,10 +141,14 @@ function propagate(root: Tensor, seed: Tensor, wanted: (t: Tensor) => boolean): 
       if (!g || !node) continue;
       const saved = node.saved;
       if (saved === null) {
-        throw new Error(`backward: the graph through '${node.name}' (id ${t.id}) already ran backward and released its saved tensors; run the forward again`);
+        throw new Error(
+          `backward: the graph through '${node.name}' (id ${t.id}) already ran backward and released its saved tensors; run the forward again`,
+        );
       }
       if (saved.some((s) => s?.disposed)) {
-        throw new Error(`backward: tensors saved by '${node.name}' (id ${t.id}) were freed when their tidy() ended; keep the whole step inside one tidy()`);
+        throw new Error(
+          `backward: tensors saved by '${node.name}' (id ${t.id}) were freed when their tidy() ended; keep the whole step inside one tidy()`,
+        );
       }
       const inputGrads = tidy(() => node.backward(g, saved));
       release(node);
@@ -149,7 +156,9 @@ function propagate(root: Tensor, seed: Tensor, wanted: (t: Tensor) => boolean): 
         const gi = inputGrads[k];
         if (!gi || !inp.requiresGrad) return;
         if (!sameShape(gi.shape, inp.shape)) {
-          throw new Error(`backward of '${node.name}': gradient for input ${k} has shape [${gi.shape}], input has [${inp.shape}]`);
+          throw new Error(
+            `backward of '${node.name}': gradient for input ${k} has shape [${gi.shape}], input has [${inp.shape}]`,
+          );
         }
         const h = own(gi);
         const prev = grads.get(inp);
@@ -179,7 +188,8 @@ function propagate(root: Tensor, seed: Tensor, wanted: (t: Tensor) => boolean): 
 
 function defaultSeed(root: Tensor, grad?: Tensor): Tensor {
   if (grad) return grad;
-  if (root.size !== 1) throw new Error(`backward: output has shape [${root.shape}]; pass a gradient for non-scalar outputs`);
+  if (root.size !== 1)
+    throw new Error(`backward: output has shape [${root.shape}]; pass a gradient for non-scalar outputs`);
   return full(root.shape, 1, { dtype: root.dtype, device: root.device });
 }
 
@@ -189,7 +199,8 @@ function defaultSeed(root: Tensor, grad?: Tensor): Tensor {
  * replaced or zeroed; everything else is freed during the walk.
  */
 export function backward(root: Tensor, grad?: Tensor): void {
-  if (!root.requiresGrad) throw new Error('backward: tensor does not require grad (no differentiable path to a parameter)');
+  if (!root.requiresGrad)
+    throw new Error('backward: tensor does not require grad (no differentiable path to a parameter)');
   const grads = propagate(root, defaultSeed(root, grad), (t) => t.isLeaf || t.retainsGrad);
   noGrad(() => {
     for (const [t, g] of grads) {

@@ -79,60 +79,154 @@ declare module '../tensor/tensor.js' {
 }
 
 const methods: Omit<TensorOps, 'T'> & ThisType<Tensor> = {
-  add(b) { return p.add(this, b); },
-  sub(b) { return p.sub(this, b); },
-  mul(b) { return p.mul(this, b); },
-  div(b) { return p.div(this, b); },
-  pow(b) { return p.pow(this, b); },
-  maximum(b) { return p.maximum(this, b); },
-  minimum(b) { return p.minimum(this, b); },
-  eq(b) { return p.eq(this, b); },
-  ne(b) { return p.ne(this, b); },
-  lt(b) { return p.lt(this, b); },
-  le(b) { return p.le(this, b); },
-  gt(b) { return p.gt(this, b); },
-  ge(b) { return p.ge(this, b); },
+  add(b) {
+    return p.add(this, b);
+  },
+  sub(b) {
+    return p.sub(this, b);
+  },
+  mul(b) {
+    return p.mul(this, b);
+  },
+  div(b) {
+    return p.div(this, b);
+  },
+  pow(b) {
+    return p.pow(this, b);
+  },
+  maximum(b) {
+    return p.maximum(this, b);
+  },
+  minimum(b) {
+    return p.minimum(this, b);
+  },
+  eq(b) {
+    return p.eq(this, b);
+  },
+  ne(b) {
+    return p.ne(this, b);
+  },
+  lt(b) {
+    return p.lt(this, b);
+  },
+  le(b) {
+    return p.le(this, b);
+  },
+  gt(b) {
+    return p.gt(this, b);
+  },
+  ge(b) {
+    return p.ge(this, b);
+  },
 
-  neg() { return p.neg(this); },
-  exp() { return p.exp(this); },
-  log() { return p.log(this); },
-  sqrt() { return p.sqrt(this); },
-  rsqrt() { return p.rsqrt(this); },
-  tanh() { return p.tanh(this); },
-  erf() { return p.erf(this); },
-  gelu() { return p.gelu(this); },
-  relu() { return p.relu(this); },
-  sigmoid() { return p.sigmoid(this); },
-  abs() { return p.abs(this); },
-  softplus() { return p.softplus(this); },
-  square() { return p.square(this); },
-  recip() { return p.recip(this); },
+  neg() {
+    return p.neg(this);
+  },
+  exp() {
+    return p.exp(this);
+  },
+  log() {
+    return p.log(this);
+  },
+  sqrt() {
+    return p.sqrt(this);
+  },
+  rsqrt() {
+    return p.rsqrt(this);
+  },
+  tanh() {
+    return p.tanh(this);
+  },
+  erf() {
+    return p.erf(this);
+  },
+  gelu() {
+    return p.gelu(this);
+  },
+  relu() {
+    return p.relu(this);
+  },
+  sigmoid() {
+    return p.sigmoid(this);
+  },
+  abs() {
+    return p.abs(this);
+  },
+  softplus() {
+    return p.softplus(this);
+  },
+  square() {
+    return p.square(this);
+  },
+  recip() {
+    return p.recip(this);
+  },
 
-  sum(axes, keepdim = false) { return p.sum(this, axes, keepdim); },
-  mean(axes, keepdim = false) { return c.mean(this, axes, keepdim); },
-  max(axes, keepdim = false) { return p.max(this, axes, keepdim); },
-  logsumexp(axes, keepdim = false) { return c.logsumexp(this, axes, keepdim); },
-  var(axes, keepdim = false, correction = 0) { return c.variance(this, axes, keepdim, correction); },
+  sum(axes, keepdim = false) {
+    return p.sum(this, axes, keepdim);
+  },
+  mean(axes, keepdim = false) {
+    return c.mean(this, axes, keepdim);
+  },
+  max(axes, keepdim = false) {
+    return p.max(this, axes, keepdim);
+  },
+  logsumexp(axes, keepdim = false) {
+    return c.logsumexp(this, axes, keepdim);
+  },
+  var(axes, keepdim = false, correction = 0) {
+    return c.variance(this, axes, keepdim, correction);
+  },
 
-  matmul(b) { return p.matmul(this, b); },
-  softmax(axis = -1) { return p.softmax(this, axis); },
-  logSoftmax(axis = -1) { return p.logSoftmax(this, axis); },
+  matmul(b) {
+    return p.matmul(this, b);
+  },
+  softmax(axis = -1) {
+    return p.softmax(this, axis);
+  },
+  logSoftmax(axis = -1) {
+    return p.logSoftmax(this, axis);
+  },
 
-  reshape(shape) { return p.reshape(this, shape); },
-  permute(dims) { return p.permute(this, dims); },
-  transpose(d0 = -2, d1 = -1) { return p.transpose(this, d0, d1); },
-  expand(shape) { return p.expand(this, shape); },
-  narrow(axis, start, length) { return p.narrow(this, axis, start, length); },
-  unsqueeze(axis) { return c.unsqueeze(this, axis); },
-  squeeze(axis) { return c.squeeze(this, axis); },
-  contiguous() { return p.contiguous(this); },
-  clone() { return p.clone(this); },
-  cast(dtype) { return p.cast(this, dtype); },
-  backward(grad) { backward(this, grad); },
+  reshape(shape) {
+    return p.reshape(this, shape);
+  },
+  permute(dims) {
+    return p.permute(this, dims);
+  },
+  transpose(d0 = -2, d1 = -1) {
+    return p.transpose(this, d0, d1);
+  },
+  expand(shape) {
+    return p.expand(this, shape);
+  },
+  narrow(axis, start, length) {
+    return p.narrow(this, axis, start, length);
+  },
+  unsqueeze(axis) {
+    return c.unsqueeze(this, axis);
+  },
+  squeeze(axis) {
+    return c.squeeze(this, axis);
+  },
+  contiguous() {
+    return p.contiguous(this);
+  },
+  clone() {
+    return p.clone(this);
+  },
+  cast(dtype) {
+    return p.cast(this, dtype);
+  },
+  backward(grad) {
+    backward(this, grad);
+  },
 };
 
 Object.assign(Tensor.prototype, methods);
 Object.defineProperty(Tensor.prototype, 'T', {
-  get(this: Tensor): Tensor { return p.transpose(this, -2, -1); },
+  get(this: Tensor): Tensor {
+    return p.transpose(this, -2, -1);
+  },
   configurable: true,
 });

@@ -16,7 +16,12 @@
 // public namespace of both and installs them as Tensor methods.
 
 import {
-  type BinaryOp, type DType, type ReduceOp, type UnaryOp, contiguousStrides, sizeOf,
+  type BinaryOp,
+  type DType,
+  type ReduceOp,
+  type UnaryOp,
+  contiguousStrides,
+  sizeOf,
 } from '../tensor/backend.js';
 import { Tensor, type Scalar, type Shape, empty, full, scalar } from '../tensor/tensor.js';
 import { Generator, defaultGenerator } from '../tensor/random.js';
@@ -67,7 +72,8 @@ function asTensor(v: Tensor | Scalar, ref: Tensor): Tensor {
 }
 
 export function checkPair(a: Tensor, b: Tensor, op: string): void {
-  if (a.device !== b.device) throw new Error(`${op}: tensors on different devices (${a.device} vs ${b.device}); move one with .to()`);
+  if (a.device !== b.device)
+    throw new Error(`${op}: tensors on different devices (${a.device} vs ${b.device}); move one with .to()`);
   if (a.dtype !== b.dtype) throw new Error(`${op}: dtype mismatch (${a.dtype} vs ${b.dtype}); cast one with .cast()`);
 }
 
@@ -79,7 +85,13 @@ type Needs = readonly [boolean, boolean];
  * Record primitive P's node on y: during backward the engine calls RULES[P](g, saved, ctx).
  * Returns y. (Unary and binary primitives record through their own helpers below.)
  */
-function node<P extends keyof Ctx>(y: Tensor, op: P, inputs: readonly Tensor[], saved: readonly Maybe[], ctx: Ctx[P]): Tensor {
+function node<P extends keyof Ctx>(
+  y: Tensor,
+  op: P,
+  inputs: readonly Tensor[],
+  saved: readonly Maybe[],
+  ctx: Ctx[P],
+): Tensor {
   const rule = RULES[op] as (g: Tensor, saved: readonly Maybe[], ctx: Ctx[P]) => readonly Maybe[];
   return record(y, op, inputs, saved, (g, s) => rule(g, s, ctx));
 }
@@ -120,9 +132,16 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (d.length !== x.ndim || new Set(d).size !== d.length) {
     throw new Error(`permute: [${dims.join(', ')}] is not a permutation of ${x.ndim} axes`);
   }
-  const y = viewOf(x, d.map((i) => x.shape[i]), d.map((i) => x.strides[i]), x.offset);
+  const y = viewOf(
+    x,
+    d.map((i) => x.shape[i]),
+    d.map((i) => x.strides[i]),
+    x.offset,
+  );
   const inverse = new Array<number>(d.length);
-  d.forEach((src, dst) => { inverse[src] = dst; });
+  d.forEach((src, dst) => {
+    inverse[src] = dst;
+  });
   return node(y, 'permute', [x], [], { inverse });
 }
 
@@ -219,7 +238,9 @@ function binaryPrim(op: BinaryOp, a0: Tensor | Scalar, b0: Tensor | Scalar): Ten
   if (rule === null) return y;
   const needs: Needs = [a.requiresGrad, b.requiresGrad];
   const [sa, sb, sy] = rule.saves(needs);
-  return record(y, op, [a, b], [sa ? a : null, sb ? b : null, sy ? y : null], (g, [ga, gb, gy]) => rule.grad(ga, gb, gy, g, needs));
+  return record(y, op, [a, b], [sa ? a : null, sb ? b : null, sy ? y : null], (g, [ga, gb, gy]) =>
+    rule.grad(ga, gb, gy, g, needs),
+  );
 }
 
 export const add = (a: Tensor | Scalar, b: Tensor | Scalar): Tensor => binaryPrim('add', a, b);
@@ -266,7 +287,10 @@ function reducePrim(op: ReduceOp, x: Tensor, axes: readonly number[]): Tensor {
 
 function dropAxes(y: Tensor, axes: readonly number[], keepdim: boolean): Tensor {
   if (keepdim) return y;
-  return reshape(y, y.shape.filter((_, i) => !axes.includes(i)));
+  return reshape(
+    y,
+    y.shape.filter((_, i) => !axes.includes(i)),
+  );
 }
 
 export function sum(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
@@ -285,7 +309,8 @@ export function max(x: Tensor, axes?: number | readonly number[], keepdim = fals
  */
 export function matmul(a0: Tensor, b0: Tensor): Tensor {
   checkPair(a0, b0, 'matmul');
-  if (a0.ndim < 2 || b0.ndim < 2) throw new Error(`matmul: operands must be at least 2-d, got [${a0.shape}] and [${b0.shape}]`);
+  if (a0.ndim < 2 || b0.ndim < 2)
+    throw new Error(`matmul: operands must be at least 2-d, got [${a0.shape}] and [${b0.shape}]`);
   const [M, K] = a0.shape.slice(-2);
   const [K2, N] = b0.shape.slice(-2);
   if (K !== K2) throw new Error(`matmul: inner dims differ: [${a0.shape.join(', ')}] · [${b0.shape.join(', ')}]`);
@@ -457,10 +482,13 @@ interface BinaryRule {
   grad: (a: Maybe, b: Maybe, y: Maybe, g: Tensor, n: Needs) => [Maybe, Maybe];
 }
 
-type Rule<P extends Primitive> = P extends UnaryOp ? UnaryRule | null
-  : P extends BinaryOp ? BinaryRule | null
-  : P extends keyof Ctx ? (g: Tensor, saved: readonly Maybe[], ctx: Ctx[P]) => readonly Maybe[]
-  : never;
+type Rule<P extends Primitive> = P extends UnaryOp
+  ? UnaryRule | null
+  : P extends BinaryOp
+    ? BinaryRule | null
+    : P extends keyof Ctx
+      ? (g: Tensor, saved: readonly Maybe[], ctx: Ctx[P]) => readonly Maybe[]
+      : never;
 
 const TWO_OVER_SQRT_PI = 1.1283791670955126;
 const INV_SQRT_2PI = 0.3989422804014327;
@@ -492,7 +520,10 @@ const RULES: { [P in Primitive]: Rule<P> } = {
   // d gelu x = Φ(x) + x·φ(x)   (the gelu_grad primitive, from the saved input)
   gelu: { save: 'x', grad: (x, g) => mul(g, geluGrad(x)) },
   // d (Φ(x) + x·φ(x)) = φ(x)·(2 - x²)
-  gelu_grad: { save: 'x', grad: (x, g) => mul(g, mul(exp(mul(square(x), -0.5)), mul(sub(2, square(x)), INV_SQRT_2PI))) },
+  gelu_grad: {
+    save: 'x',
+    grad: (x, g) => mul(g, mul(exp(mul(square(x), -0.5)), mul(sub(2, square(x)), INV_SQRT_2PI))),
+  },
   // d relu x = [x > 0]
   relu: { save: 'x', grad: (x, g) => mul(g, step(x)) },
   // d σ(x) = σ(x)·(1 - σ(x))
@@ -514,7 +545,10 @@ const RULES: { [P in Primitive]: Rule<P> } = {
   // d(a - b) = (1, -1)
   sub: { saves: NOTHING, grad: (_a, _b, _y, g, n) => [g, n[1] ? neg(g) : null] },
   // d(a·b) = (b, a)
-  mul: { saves: (n) => [n[1], n[0], false], grad: (a, b, _y, g, n) => [n[0] ? mul(g, b!) : null, n[1] ? mul(g, a!) : null] },
+  mul: {
+    saves: (n) => [n[1], n[0], false],
+    grad: (a, b, _y, g, n) => [n[0] ? mul(g, b!) : null, n[1] ? mul(g, a!) : null],
+  },
   // d(a/b) = (1/b, -a/b²) = (1/b, -y/b)
   div: {
     saves: (n) => [false, true, n[1]],
@@ -529,9 +563,15 @@ const RULES: { [P in Primitive]: Rule<P> } = {
     ],
   },
   // d max(a, b) = ([a ≥ b], [a < b])   (ties go to a)
-  maximum: { saves: BOTH_OPERANDS, grad: (a, b, _y, g, n) => [n[0] ? mul(g, ge(a!, b!)) : null, n[1] ? mul(g, lt(a!, b!)) : null] },
+  maximum: {
+    saves: BOTH_OPERANDS,
+    grad: (a, b, _y, g, n) => [n[0] ? mul(g, ge(a!, b!)) : null, n[1] ? mul(g, lt(a!, b!)) : null],
+  },
   // d min(a, b) = ([a ≤ b], [a > b])   (ties go to a)
-  minimum: { saves: BOTH_OPERANDS, grad: (a, b, _y, g, n) => [n[0] ? mul(g, le(a!, b!)) : null, n[1] ? mul(g, gt(a!, b!)) : null] },
+  minimum: {
+    saves: BOTH_OPERANDS,
+    grad: (a, b, _y, g, n) => [n[0] ? mul(g, le(a!, b!)) : null, n[1] ? mul(g, gt(a!, b!)) : null],
+  },
   eq: null,
   ne: null,
   lt: null,
@@ -604,5 +644,6 @@ const RULES: { [P in Primitive]: Rule<P> } = {
  * Every differentiable primitive (a non-null rule), by the name its graph node carries. The
  * gradcheck suite walks the graphs of its cases and fails if one of these was never exercised.
  */
-export const DIFFERENTIABLE_PRIMITIVES: readonly Primitive[] = (Object.keys(RULES) as Primitive[])
-  .filter((p) => RULES[p] !== null);
+export const DIFFERENTIABLE_PRIMITIVES: readonly Primitive[] = (Object.keys(RULES) as Primitive[]).filter(
+  (p) => RULES[p] !== null,
+);

@@ -82,8 +82,24 @@ export interface BenchBertResult {
 }
 
 const KERNELS = [
-  'alloc', 'free', 'write', 'read', 'readSync', 'fill', 'copy', 'unary', 'binary', 'where', 'reduce', 'matmul',
-  'softmax', 'layernorm', 'gather', 'scatterAdd', 'rand', 'adamw',
+  'alloc',
+  'free',
+  'write',
+  'read',
+  'readSync',
+  'fill',
+  'copy',
+  'unary',
+  'binary',
+  'where',
+  'reduce',
+  'matmul',
+  'softmax',
+  'layernorm',
+  'gather',
+  'scatterAdd',
+  'rand',
+  'adamw',
 ] as const;
 
 /** Timing wrappers on a backend object's own methods; `restore()` puts the originals back. */
@@ -172,21 +188,40 @@ function runTorch(opts: BenchBertOptions): Record<string, unknown> {
   const script = join(import.meta.dirname, '..', '..', 'scripts', 'torch', 'bench_bert.py');
   if (!existsSync(python)) throw new Error('--compare-torch: /usr/bin/python3 not found (install python3-torch)');
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) throw new Error('--compare-torch: /usr/bin/python3 cannot import torch (install python3-torch)');
-  const args = [script, '--config', opts.config, '--batch', String(opts.batch), '--seq', String(opts.seq), '--mode', opts.mode,
-    '--steps', String(opts.steps), '--warmup', String(opts.warmup), '--threads', String(opts.torchThreads)];
+  if (probe.status !== 0)
+    throw new Error('--compare-torch: /usr/bin/python3 cannot import torch (install python3-torch)');
+  const args = [
+    script,
+    '--config',
+    opts.config,
+    '--batch',
+    String(opts.batch),
+    '--seq',
+    String(opts.seq),
+    '--mode',
+    opts.mode,
+    '--steps',
+    String(opts.steps),
+    '--warmup',
+    String(opts.warmup),
+    '--threads',
+    String(opts.torchThreads),
+  ];
   const r = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`--compare-torch: bench_bert.py failed: ${r.stderr.trim().split('\n').pop()}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 }
 
 export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult> {
-  if (!(opts.config in BERT_PRESETS)) throw new Error(`--config must be one of ${Object.keys(BERT_PRESETS).join(', ')}`);
-  if (opts.mode === 'train' && (opts.batch < 2 || opts.batch % 2 !== 0)) throw new Error('--batch must be even (queries against documents) for train');
+  if (!(opts.config in BERT_PRESETS))
+    throw new Error(`--config must be one of ${Object.keys(BERT_PRESETS).join(', ')}`);
+  if (opts.mode === 'train' && (opts.batch < 2 || opts.batch % 2 !== 0))
+    throw new Error('--batch must be even (queries against documents) for train');
   const device = opts.device;
   await initDevice(device);
   const config = BERT_PRESETS[opts.config];
-  if (opts.seq > config.max_position_embeddings) throw new Error(`--seq ${opts.seq} exceeds max_position_embeddings ${config.max_position_embeddings}`);
+  if (opts.seq > config.max_position_embeddings)
+    throw new Error(`--seq ${opts.seq} exceeds max_position_embeddings ${config.max_position_embeddings}`);
   const gen = new Generator(0);
   const init = { device, addPoolingLayer: false, generator: gen, dropoutGenerator: new Generator(1) };
   const mlm = opts.mode === 'mlm' ? new BertForMaskedLM(config, init) : null;
@@ -196,17 +231,28 @@ export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult
   const heap = backend instanceof CpuBackend ? backend.heap : null;
   const optimizer = new AdamW((mlm ?? model).parameters(), { lr: 1e-4, weightDecay: 0.01 });
   const shape = [opts.batch, opts.seq];
-  const idsHost = Int32Array.from({ length: opts.batch * opts.seq }, () => 1000 + Math.floor(gen.uniform() * (config.vocab_size - 1000)));
+  const idsHost = Int32Array.from(
+    { length: opts.batch * opts.seq },
+    () => 1000 + Math.floor(gen.uniform() * (config.vocab_size - 1000)),
+  );
   const inputIds = fromArray(idsHost, shape, { dtype: 'int32', device });
   const attentionMask = ones(shape, { dtype: 'int32', device });
   const tokenTypeIds = zeros(shape, { dtype: 'int32', device });
   const half = opts.batch / 2;
-  const masked = maskTokens(idsHost, opts.batch, opts.seq, { maskTokenId: 103, vocabSize: config.vocab_size, specialIds: [] }, new Generator(2));
+  const masked = maskTokens(
+    idsHost,
+    opts.batch,
+    opts.seq,
+    { maskTokenId: 103, vocabSize: config.vocab_size, specialIds: [] },
+    new Generator(2),
+  );
 
   const step = async (): Promise<number> => {
     if (opts.mode === 'infer') {
       model.eval();
-      const e = noGrad(() => tidy(() => clsPool(model.forward({ inputIds, attentionMask, tokenTypeIds }).lastHiddenState)));
+      const e = noGrad(() =>
+        tidy(() => clsPool(model.forward({ inputIds, attentionMask, tokenTypeIds }).lastHiddenState)),
+      );
       const data = await e.data();
       e.dispose();
       return data[0];

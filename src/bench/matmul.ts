@@ -114,7 +114,12 @@ function uniform(n: number, seed: number): Float32Array {
 }
 
 /** The views of one shape on a Backend: stored operands and a contiguous output. */
-function setUp<B>(be: Backend<B>, s: Shape, a: Float32Array, b: Float32Array): { run: () => void; out: B; free: () => void } {
+function setUp<B>(
+  be: Backend<B>,
+  s: Shape,
+  a: Float32Array,
+  b: Float32Array,
+): { run: () => void; out: B; free: () => void } {
   const ab = be.alloc('float32', a.length);
   const bb = be.alloc('float32', b.length);
   const ob = be.alloc('float32', s.batch * s.M * s.N);
@@ -123,12 +128,30 @@ function setUp<B>(be: Backend<B>, s: Shape, a: Float32Array, b: Float32Array): {
   // A: logical [batch, M, K]; stored [batch, K, M] when transposed
   const aView: View<B> = s.transA
     ? { buf: ab, dtype: 'float32', shape: [s.batch, s.M, s.K], strides: [s.M * s.K, 1, s.M], offset: 0 }
-    : { buf: ab, dtype: 'float32', shape: [s.batch, s.M, s.K], strides: contiguousStrides([s.batch, s.M, s.K]), offset: 0 };
+    : {
+        buf: ab,
+        dtype: 'float32',
+        shape: [s.batch, s.M, s.K],
+        strides: contiguousStrides([s.batch, s.M, s.K]),
+        offset: 0,
+      };
   // B: logical [batch, K, N]; stored [batch, N, K] when transposed
   const bView: View<B> = s.transB
     ? { buf: bb, dtype: 'float32', shape: [s.batch, s.K, s.N], strides: [s.K * s.N, 1, s.K], offset: 0 }
-    : { buf: bb, dtype: 'float32', shape: [s.batch, s.K, s.N], strides: contiguousStrides([s.batch, s.K, s.N]), offset: 0 };
-  const oView: View<B> = { buf: ob, dtype: 'float32', shape: [s.batch, s.M, s.N], strides: contiguousStrides([s.batch, s.M, s.N]), offset: 0 };
+    : {
+        buf: bb,
+        dtype: 'float32',
+        shape: [s.batch, s.K, s.N],
+        strides: contiguousStrides([s.batch, s.K, s.N]),
+        offset: 0,
+      };
+  const oView: View<B> = {
+    buf: ob,
+    dtype: 'float32',
+    shape: [s.batch, s.M, s.N],
+    strides: contiguousStrides([s.batch, s.M, s.N]),
+    offset: 0,
+  };
   return {
     run: () => be.matmul(aView, bView, oView),
     out: ob,
@@ -263,7 +286,10 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<object
     }
     rows.push({
       name: s.name,
-      batch: s.batch, M: s.M, K: s.K, N: s.N,
+      batch: s.batch,
+      M: s.M,
+      K: s.K,
+      N: s.N,
       layout: `${s.transA ? 'Aᵀ' : 'A'}·${s.transB ? 'Bᵀ' : 'B'}`,
       perStep: s.perStep,
       gflops,
@@ -287,12 +313,15 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<object
       node: process.versions.node,
       v8: process.versions.v8,
     },
-    method: `median (gflops) and fastest (gflopsBest) of ${repeats} runs after 1 warm-up (cpu-ref: ${Math.min(repeats, 3)}); ` +
+    method:
+      `median (gflops) and fastest (gflopsBest) of ${repeats} runs after 1 warm-up (cpu-ref: ${Math.min(repeats, 3)}); ` +
       'GFLOP/s = 2·batch·M·N·K / s; speedups and the step estimate use medians',
     loadAverage: os.loadavg().map((x) => round(x)),
     peers: {
       'tfjs-wasm': typeof tfjs === 'string' ? { unavailable: tfjs } : tfjs.info,
-      ...(opts.device ? { [opts.device]: typeof device === 'string' ? { unavailable: device } : { name: device?.name } } : {}),
+      ...(opts.device
+        ? { [opts.device]: typeof device === 'string' ? { unavailable: device } : { name: device?.name } }
+        : {}),
     },
     shapes: rows,
     bertMiniStepMatmuls: step,

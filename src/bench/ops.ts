@@ -40,13 +40,19 @@ function stridedView<B>(v: View<B>, shape: number[], strides: number[]): View<B>
 function contiguous<B>(be: Backend<B>, shape: number[]): View<B> {
   const n = sizeOf(shape);
   const buf = be.alloc('float32', n);
-  be.write(buf, 'float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3));
+  be.write(
+    buf,
+    'float32',
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3),
+  );
   return { buf, dtype: 'float32', shape, strides: contiguousStrides(shape), offset: 0 };
 }
 
 const CASES: OpCase[] = [
   {
-    name: 'softmax (attention probs)', shape: ATTENTION, perStep: 4,
+    name: 'softmax (attention probs)',
+    shape: ATTENTION,
+    perStep: 4,
     make: (be, shape) => {
       const x = contiguous(be, shape);
       const out = contiguous(be, shape);
@@ -54,7 +60,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'layernorm', shape: [TOKENS, 256], perStep: 9,
+    name: 'layernorm',
+    shape: [TOKENS, 256],
+    perStep: 9,
     make: (be, shape) => {
       const x = contiguous(be, shape);
       const w = contiguous(be, [256]);
@@ -66,7 +74,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'gelu (FFN)', shape: [TOKENS, 1024], perStep: 4,
+    name: 'gelu (FFN)',
+    shape: [TOKENS, 1024],
+    perStep: 4,
     make: (be, shape) => {
       const x = contiguous(be, shape);
       const out = contiguous(be, shape);
@@ -74,7 +84,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'gelu_grad (FFN backward)', shape: [TOKENS, 1024], perStep: 4,
+    name: 'gelu_grad (FFN backward)',
+    shape: [TOKENS, 1024],
+    perStep: 4,
     make: (be, shape) => {
       const x = contiguous(be, shape);
       const out = contiguous(be, shape);
@@ -82,7 +94,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'add (residual)', shape: [TOKENS, 256], perStep: 16,
+    name: 'add (residual)',
+    shape: [TOKENS, 256],
+    perStep: 16,
     make: (be, shape) => {
       const a = contiguous(be, shape);
       const b = contiguous(be, shape);
@@ -91,7 +105,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'add (bias row broadcast)', shape: [TOKENS, 1024], perStep: 4,
+    name: 'add (bias row broadcast)',
+    shape: [TOKENS, 1024],
+    perStep: 4,
     make: (be, shape) => {
       const a = contiguous(be, shape);
       const bias = contiguous(be, [1024]);
@@ -101,7 +117,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'mul (gelu backward g·gelu\')', shape: [TOKENS, 1024], perStep: 4,
+    name: "mul (gelu backward g·gelu')",
+    shape: [TOKENS, 1024],
+    perStep: 4,
     make: (be, shape) => {
       const a = contiguous(be, shape);
       const b = contiguous(be, shape);
@@ -110,7 +128,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'mul by a scalar (attention scale)', shape: ATTENTION, perStep: 8,
+    name: 'mul by a scalar (attention scale)',
+    shape: ATTENTION,
+    perStep: 8,
     make: (be, shape) => {
       const a = contiguous(be, shape);
       const s = contiguous(be, [1]);
@@ -120,7 +140,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'ge (dropout mask, hidden)', shape: [TOKENS, 256], perStep: 9,
+    name: 'ge (dropout mask, hidden)',
+    shape: [TOKENS, 256],
+    perStep: 9,
     make: (be, shape) => {
       const a = contiguous(be, shape);
       const p = stridedView(contiguous(be, [1]), shape, [0, 0]);
@@ -129,7 +151,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'add (attention mask [B, 1, 1, S])', shape: ATTENTION, perStep: 4,
+    name: 'add (attention mask [B, 1, 1, S])',
+    shape: ATTENTION,
+    perStep: 4,
     make: (be, shape) => {
       const a = contiguous(be, shape);
       const mask = stridedView(contiguous(be, [32 * 128]), shape, [128, 0, 0, 1]);
@@ -138,7 +162,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'sum over tokens (bias gradient, FFN)', shape: [TOKENS, 1024], perStep: 4,
+    name: 'sum over tokens (bias gradient, FFN)',
+    shape: [TOKENS, 1024],
+    perStep: 4,
     make: (be, shape) => {
       const x = contiguous(be, shape);
       const out = contiguous(be, [1, 1024]);
@@ -146,7 +172,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'sum over tokens (bias/LayerNorm gradients, hidden)', shape: [TOKENS, 256], perStep: 38,
+    name: 'sum over tokens (bias/LayerNorm gradients, hidden)',
+    shape: [TOKENS, 256],
+    perStep: 38,
     make: (be, shape) => {
       const x = contiguous(be, shape);
       const out = contiguous(be, [1, 256]);
@@ -154,7 +182,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'sum over the last axis (LayerNorm backward)', shape: [TOKENS, 256], perStep: 18,
+    name: 'sum over the last axis (LayerNorm backward)',
+    shape: [TOKENS, 256],
+    perStep: 18,
     make: (be, shape) => {
       const x = contiguous(be, shape);
       const out = contiguous(be, [TOKENS, 1]);
@@ -162,7 +192,9 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'copy (attention heads [B, T, h, d] -> [B, h, T, d])', shape: [32, 4, 128, 64], perStep: 16,
+    name: 'copy (attention heads [B, T, h, d] -> [B, h, T, d])',
+    shape: [32, 4, 128, 64],
+    perStep: 16,
     make: (be, shape) => {
       const src = stridedView(contiguous(be, shape), shape, [32768, 64, 256, 1]);
       const dst = contiguous(be, shape);
@@ -170,20 +202,25 @@ const CASES: OpCase[] = [
     },
   },
   {
-    name: 'rand (dropout noise, attention)', shape: ATTENTION, perStep: 4,
+    name: 'rand (dropout noise, attention)',
+    shape: ATTENTION,
+    perStep: 4,
     make: (be, shape) => {
       const out = contiguous(be, shape);
       return () => be.rand(1234, out);
     },
   },
   {
-    name: 'adamw (2^20 parameters)', shape: [ADAMW_CHUNK], perStep: 11,
+    name: 'adamw (2^20 parameters)',
+    shape: [ADAMW_CHUNK],
+    perStep: 11,
     make: (be, shape) => {
       const [p, g, m] = [contiguous(be, shape), contiguous(be, shape), contiguous(be, shape)];
       const v = contiguous(be, shape);
       be.unary('abs', v, v);
       let step = 0;
-      return () => be.adamw(p, g, m, v, { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: ++step });
+      return () =>
+        be.adamw(p, g, m, v, { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: ++step });
     },
   },
 ];
@@ -218,7 +255,8 @@ export async function benchOps(opts: BenchOpsOptions = {}): Promise<object> {
       cpu.setThreads(t);
       const run = c.make(cpu, c.shape);
       ms[`cpu-${t}t`] = msPerCall(run, repeats);
-      if (!cpu.lastKernel.startsWith('wasm.')) throw new Error(`bench ops: ${c.name} ran ${cpu.lastKernel}, not a wasm kernel`);
+      if (!cpu.lastKernel.startsWith('wasm.'))
+        throw new Error(`bench ops: ${c.name} ran ${cpu.lastKernel}, not a wasm kernel`);
     }
     for (const [k, v] of Object.entries(ms)) stepMs[k] = (stepMs[k] ?? 0) + c.perStep * v;
     const speedup: Record<string, number> = {};

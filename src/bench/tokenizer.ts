@@ -24,5 +24,11 @@ export function benchTokenizer(opts: { vocab?: string; sentences?: number } = {}
   };
   const [tokens, cold] = time();
   const [, warm] = time();
-  return { bench: 'tokenizer', sentences: sentences.length, tokens, coldTokensPerSec: Math.round(tokens / cold), warmTokensPerSec: Math.round(tokens / warm) };
+  return {
+    bench: 'tokenizer',
+    sentences: sentences.length,
+    tokens,
+    coldTokensPerSec: Math.round(tokens / cold),
+    warmTokensPerSec: Math.round(tokens / warm),
+  };
 }

@@ -56,10 +56,12 @@ export function registerBench(program: Command): void {
       const { benchBert } = await import('../bench/bert.js');
       const int = (key: string): number => {
         const n = Number(o[key]);
-        if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${key} must be a non-negative integer, got ${String(o[key])}`);
+        if (!Number.isSafeInteger(n) || n < 0)
+          throw new Error(`--${key} must be a non-negative integer, got ${String(o[key])}`);
         return n;
       };
-      if (o.mode !== 'train' && o.mode !== 'infer' && o.mode !== 'mlm') throw new Error(`--mode must be train, infer or mlm, got ${String(o.mode)}`);
+      if (o.mode !== 'train' && o.mode !== 'infer' && o.mode !== 'mlm')
+        throw new Error(`--mode must be train, infer or mlm, got ${String(o.mode)}`);
       const result = await benchBert({
         config: o.config as BertPreset,
         batch: int('batch'),

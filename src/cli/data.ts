@@ -41,25 +41,36 @@ export interface DataBuildOptions {
 
 /** Build one dataset; returns the summary lines printed by the CLI. */
 export async function runDataBuild(dataset: string, o: DataBuildOptions): Promise<string[]> {
-  if (!(DATASETS as readonly string[]).includes(dataset)) throw new Error(`unknown dataset "${dataset}" (expected one of: ${DATASETS.join(', ')})`);
+  if (!(DATASETS as readonly string[]).includes(dataset))
+    throw new Error(`unknown dataset "${dataset}" (expected one of: ${DATASETS.join(', ')})`);
   const start = performance.now();
   let command = `retrograd data build ${dataset} --out ${o.out}`;
   if (dataset === 'pkgdesc' && o.seed !== undefined) command += ` --seed ${o.seed}`;
   if (dataset === 'pretrain' && o.pkgdesc !== undefined) command += ` --pkgdesc ${o.pkgdesc}`;
   switch (dataset as Dataset) {
     case 'pkgdesc': {
-      const { data, dirs } = await buildPkgdescFromApt(o.out, { ...DEFAULT_PKGDESC, seed: o.seed ?? DEFAULT_PKGDESC.seed }, command);
+      const { data, dirs } = await buildPkgdescFromApt(
+        o.out,
+        { ...DEFAULT_PKGDESC, seed: o.seed ?? DEFAULT_PKGDESC.seed },
+        command,
+      );
       const s = data.stats;
       return [
         `pkgdesc: ${s.pairs} pairs, ${s.distinctTexts} distinct texts, ${s.docs} documents after near-duplicate merging, ${s.families} families`,
-        ...(['train', 'dev', 'test'] as const).map((sp) => `  ${sp}: ${s.docsPerSplit[sp]} documents, ${s.queriesPerSplit[sp]} queries, ${s.familiesPerSplit[sp]} families`),
+        ...(['train', 'dev', 'test'] as const).map(
+          (sp) =>
+            `  ${sp}: ${s.docsPerSplit[sp]} documents, ${s.queriesPerSplit[sp]} queries, ${s.familiesPerSplit[sp]} families`,
+        ),
         `wrote ${dirs.join(', ')} in ${seconds(start)}`,
       ];
     }
     case 'faq': {
       const pairs = await buildFaq(o.out, command);
       const perl = pairs.filter((p) => p.source.startsWith('perl-doc:')).length;
-      return [`faq: ${pairs.length} pairs (${perl} perlfaq, ${pairs.length - perl} Python FAQ)`, `wrote ${o.out} in ${seconds(start)}`];
+      return [
+        `faq: ${pairs.length} pairs (${perl} perlfaq, ${pairs.length - perl} Python FAQ)`,
+        `wrote ${o.out} in ${seconds(start)}`,
+      ];
     }
     case 'wordnet': {
       const n = await buildWordnet(o.out, command);
@@ -69,7 +80,10 @@ export async function runDataBuild(dataset: string, o: DataBuildOptions): Promis
       const counts = await buildPretrain({ out: o.out, pkgdesc: o.pkgdesc ?? 'data/pkgdesc', command });
       const sum = (f: (c: (typeof counts)[number]) => number): number => counts.reduce((a, c) => a + f(c), 0);
       return [
-        ...counts.map((c) => `  ${c.source}: ${c.docs} lines, ${c.words} words, ~${c.tokens} tokens (duplicates removed: ${c.exactDups} exact, ${c.nearDups} near)`),
+        ...counts.map(
+          (c) =>
+            `  ${c.source}: ${c.docs} lines, ${c.words} words, ~${c.tokens} tokens (duplicates removed: ${c.exactDups} exact, ${c.nearDups} near)`,
+        ),
         `pretrain: ${sum((c) => c.docs)} lines, ${sum((c) => c.words)} words, ~${sum((c) => c.tokens)} WordPiece tokens (estimated), ${sum((c) => c.dupWords)} duplicate words removed`,
         `wrote ${o.out}/pretrain.jsonl.gz in ${seconds(start)}`,
       ];
@@ -85,7 +99,11 @@ export function registerData(program: Command): void {
     .argument('<dataset>', DATASETS.join(' | '))
     .requiredOption('--out <dir>', 'output directory')
     .option('--seed <n>', 'split seed (pkgdesc)', intOption)
-    .option('--pkgdesc <dir>', 'pkgdesc BEIR directory whose train documents go into the pretraining corpus', 'data/pkgdesc')
+    .option(
+      '--pkgdesc <dir>',
+      'pkgdesc BEIR directory whose train documents go into the pretraining corpus',
+      'data/pkgdesc',
+    )
     .action(async (dataset: string, o: DataBuildOptions) => {
       for (const line of await runDataBuild(dataset, o)) process.stderr.write(`${line}\n`);
     });

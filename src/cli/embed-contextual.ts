@@ -32,32 +32,52 @@ export interface ContextOptions {
 }
 
 const FLAGS: [keyof ContextOptions, string][] = [
-  ['contextCorpus', '--context-corpus'], ['contextIn', '--context-in'], ['contextOut', '--context-out'],
-  ['contextSize', '--context-size'], ['contextSeed', '--context-seed'], ['kind', '--kind'],
+  ['contextCorpus', '--context-corpus'],
+  ['contextIn', '--context-in'],
+  ['contextOut', '--context-out'],
+  ['contextSize', '--context-size'],
+  ['contextSeed', '--context-seed'],
+  ['kind', '--kind'],
 ];
 
 /** Check the context options against the kind of model directory (before any work). */
 export function checkContextOptions(o: ContextOptions, model: string, contextual: boolean): void {
   if (!contextual) {
     const given = FLAGS.find(([key]) => o[key] !== undefined);
-    if (given) throw new Error(`${model} is not a contextual model directory (its config.json has no model_type 'retrograd-contextual'); ${given[1]} needs one`);
+    if (given)
+      throw new Error(
+        `${model} is not a contextual model directory (its config.json has no model_type 'retrograd-contextual'); ${given[1]} needs one`,
+      );
     return;
   }
   if ((o.contextCorpus === undefined) === (o.contextIn === undefined)) {
     throw new Error(`${model} is a contextual model: give exactly one of --context-corpus FILE or --context-in FILE`);
   }
-  if (o.contextIn !== undefined && (o.contextOut !== undefined || o.contextSize !== undefined || o.contextSeed !== undefined)) {
-    throw new Error('--context-in reuses a saved context: --context-out, --context-size and --context-seed apply only with --context-corpus');
+  if (
+    o.contextIn !== undefined &&
+    (o.contextOut !== undefined || o.contextSize !== undefined || o.contextSeed !== undefined)
+  ) {
+    throw new Error(
+      '--context-in reuses a saved context: --context-out, --context-size and --context-seed apply only with --context-corpus',
+    );
   }
-  if (o.contextSize !== undefined && !(Number.isSafeInteger(o.contextSize) && o.contextSize >= 1)) throw new Error(`--context-size must be a positive integer, got ${o.contextSize}`);
-  if (o.contextSeed !== undefined && !Number.isSafeInteger(o.contextSeed)) throw new Error(`--context-seed must be an integer, got ${o.contextSeed}`);
-  if (o.kind !== undefined && o.kind !== 'query' && o.kind !== 'document') throw new Error(`--kind must be query or document, got ${String(o.kind)}`);
-  for (const [path, flag] of [[o.contextCorpus, '--context-corpus'], [o.contextIn, '--context-in']] as const) {
-    if (path !== undefined && !(existsSync(path) && statSync(path).isFile())) throw new Error(`${flag}: ${path} does not exist`);
+  if (o.contextSize !== undefined && !(Number.isSafeInteger(o.contextSize) && o.contextSize >= 1))
+    throw new Error(`--context-size must be a positive integer, got ${o.contextSize}`);
+  if (o.contextSeed !== undefined && !Number.isSafeInteger(o.contextSeed))
+    throw new Error(`--context-seed must be an integer, got ${o.contextSeed}`);
+  if (o.kind !== undefined && o.kind !== 'query' && o.kind !== 'document')
+    throw new Error(`--kind must be query or document, got ${String(o.kind)}`);
+  for (const [path, flag] of [
+    [o.contextCorpus, '--context-corpus'],
+    [o.contextIn, '--context-in'],
+  ] as const) {
+    if (path !== undefined && !(existsSync(path) && statSync(path).isFile()))
+      throw new Error(`${flag}: ${path} does not exist`);
   }
   if (o.contextOut !== undefined) {
     const dir = dirname(o.contextOut);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--context-out: directory ${dir} does not exist`);
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      throw new Error(`--context-out: directory ${dir} does not exist`);
   }
 }
 
@@ -77,7 +97,14 @@ export interface ContextualEmbedding {
  * `finish` to write --context-out.
  */
 export async function embedContextual(
-  o: ContextOptions & { model: string; device: string; batchSize: number; maxLength?: number; normalize?: boolean; onProgress?: (done: number) => void },
+  o: ContextOptions & {
+    model: string;
+    device: string;
+    batchSize: number;
+    maxLength?: number;
+    normalize?: boolean;
+    onProgress?: (done: number) => void;
+  },
   texts: string[],
   readTexts: (path: string) => string[],
 ): Promise<ContextualEmbedding> {
@@ -108,7 +135,10 @@ export async function embedContextual(
         return row.map((x) => x / norm);
       });
     }
-    const context = { documents: ctx.shape[0], source: corpus ? `${o.contextCorpus} (seed ${o.contextSeed ?? 0})` : o.contextIn! };
+    const context = {
+      documents: ctx.shape[0],
+      source: corpus ? `${o.contextCorpus} (seed ${o.contextSeed ?? 0})` : o.contextIn!,
+    };
     const keepCtx = ctx;
     ctx = null;
     const finish = async (): Promise<void> => {

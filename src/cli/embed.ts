@@ -68,7 +68,8 @@ function readInput(path: string): InputRow[] {
     } catch (err) {
       throw new Error(`${where}: malformed JSON (${(err as Error).message})`);
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where}: expected a JSON object {"id": ..., "text": ...}`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new Error(`${where}: expected a JSON object {"id": ..., "text": ...}`);
     const row = value as Record<string, unknown>;
     if (!('id' in row)) throw new Error(`${where}: missing "id"`);
     if (typeof row.text !== 'string') throw new Error(`${where}: "text" must be a string`);
@@ -95,11 +96,14 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
   const batchSize = positiveInt(opts.batchSize, '--batch-size') ?? 32;
   const requestedLength = positiveInt(opts.maxLength, '--max-length');
   const outDir = dirname(opts.output);
-  if (!existsSync(outDir) || !statSync(outDir).isDirectory()) throw new Error(`output directory ${outDir} does not exist`);
-  if (existsSync(opts.output) && statSync(opts.output).isDirectory()) throw new Error(`--output ${opts.output}: is a directory`);
+  if (!existsSync(outDir) || !statSync(outDir).isDirectory())
+    throw new Error(`output directory ${outDir} does not exist`);
+  if (existsSync(opts.output) && statSync(opts.output).isDirectory())
+    throw new Error(`--output ${opts.output}: is a directory`);
   const contextual = isContextualDir(opts.model);
   checkContextOptions(opts, opts.model, contextual);
-  if (contextual && opts.pooling !== undefined) throw new Error(`--pooling does not apply to the contextual model ${opts.model} (it mean-pools its text tokens)`);
+  if (contextual && opts.pooling !== undefined)
+    throw new Error(`--pooling does not apply to the contextual model ${opts.model} (it mean-pools its text tokens)`);
   const rows = readInput(opts.input);
   const device = opts.device ?? 'cpu';
   await initDevice(device);
@@ -107,14 +111,24 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
     const bar = startProgress({ label: 'embed', total: rows.length, unit: 'text', enabled: opts.progress });
     let result: Awaited<ReturnType<typeof embedContextual>>;
     try {
-      result = await embedContextual({ ...opts, device, batchSize, maxLength: requestedLength, onProgress: (done) => bar.update(done) },
-        rows.map((r) => r.text), (path) => readInput(path).map((r) => r.text));
+      result = await embedContextual(
+        { ...opts, device, batchSize, maxLength: requestedLength, onProgress: (done) => bar.update(done) },
+        rows.map((r) => r.text),
+        (path) => readInput(path).map((r) => r.text),
+      );
     } finally {
       bar.finish();
     }
     writeEmbeddings(opts.output, rows, result.embeddings);
     await result.finish();
-    return { rows: rows.length, dimension: result.dimension, pooling: { mode: 'mean', normalize: opts.normalize ?? false }, maxLength: result.maxLength, device, context: result.context };
+    return {
+      rows: rows.length,
+      dimension: result.dimension,
+      pooling: { mode: 'mean', normalize: opts.normalize ?? false },
+      maxLength: result.maxLength,
+      device,
+      context: result.context,
+    };
   }
 
   const loaded = Biencoder.load(opts.model, { device });
@@ -124,7 +138,10 @@ export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
     loaded.dispose();
     throw new Error(`${opts.model}: weight ${bad.name} holds ${bad.value} at index ${bad.index}`);
   }
-  const chosen: PoolingConfig = { mode: opts.pooling ?? loaded.pooling.mode, normalize: opts.normalize ?? loaded.pooling.normalize };
+  const chosen: PoolingConfig = {
+    mode: opts.pooling ?? loaded.pooling.mode,
+    normalize: opts.normalize ?? loaded.pooling.normalize,
+  };
   const bi = loaded.withPooling(chosen);
   let maxLength: number;
   try {
@@ -171,39 +188,57 @@ export function registerEmbed(program: Command): void {
     .requiredOption('--model <dir>', 'Hugging Face model directory (config.json, model.safetensors, vocab.txt)')
     .requiredOption('--input <file>', 'JSONL input, one {"id": ..., "text": ...} per line')
     .requiredOption('--output <file>', 'JSONL output, one {"id": ..., "embedding": [...]} per line')
-    .option('--pooling <mode>', 'cls | mean (default: the directory\'s 1_Pooling config, else mean)')
-    .option('--normalize', 'L2-normalise the embeddings (default: the directory\'s setting, else off)')
+    .option('--pooling <mode>', "cls | mean (default: the directory's 1_Pooling config, else mean)")
+    .option('--normalize', "L2-normalise the embeddings (default: the directory's setting, else off)")
     .option('--no-normalize', 'do not L2-normalise')
-    .option('--max-length <n>', 'truncate texts to n tokens (default: the model\'s limit)', positiveIntOption)
+    .option('--max-length <n>', "truncate texts to n tokens (default: the model's limit)", positiveIntOption)
     .option('--batch-size <n>', 'texts per forward pass', positiveIntOption, 32)
     .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
     .option('--context-corpus <file>', 'contextual models: JSONL documents the context is sampled from')
     .option('--context-in <file>', 'contextual models: a context saved with --context-out')
     .option('--context-out <file>', 'contextual models: save the computed context (safetensors)')
-    .option('--context-size <n>', 'contextual models: context documents J (default: the model\'s)', integerOption)
+    .option('--context-size <n>', "contextual models: context documents J (default: the model's)", integerOption)
     .option('--context-seed <n>', 'contextual models: seed of the context sample (default 0)', integerOption)
     .option('--kind <kind>', 'contextual models: query | document prefix (default document)')
-    .action(async (o: {
-      model: string; input: string; output: string; pooling?: string; normalize?: boolean; maxLength?: number; batchSize: number; device: string;
-      contextCorpus?: string; contextIn?: string; contextOut?: string; contextSize?: number; contextSeed?: number; kind?: string;
-    }) => {
-      const summary = await runEmbed({
-        model: o.model,
-        input: o.input,
-        output: o.output,
-        pooling: o.pooling as PoolingMode | undefined,
-        normalize: o.normalize,
-        maxLength: o.maxLength,
-        batchSize: o.batchSize,
-        device: o.device,
-        contextCorpus: o.contextCorpus,
-        contextIn: o.contextIn,
-        contextOut: o.contextOut,
-        contextSize: o.contextSize,
-        contextSeed: o.contextSeed,
-        kind: o.kind as ContextOptions['kind'],
-      });
-      const context = summary.context ? `, context of ${summary.context.documents} from ${summary.context.source}` : '';
-      process.stderr.write(`embedded ${summary.rows} texts (${summary.dimension} dims, ${summary.pooling.mode} pooling${summary.pooling.normalize ? ', normalized' : ''}, max length ${summary.maxLength}${context}) on ${summary.device} -> ${o.output}\n`);
-    });
+    .action(
+      async (o: {
+        model: string;
+        input: string;
+        output: string;
+        pooling?: string;
+        normalize?: boolean;
+        maxLength?: number;
+        batchSize: number;
+        device: string;
+        contextCorpus?: string;
+        contextIn?: string;
+        contextOut?: string;
+        contextSize?: number;
+        contextSeed?: number;
+        kind?: string;
+      }) => {
+        const summary = await runEmbed({
+          model: o.model,
+          input: o.input,
+          output: o.output,
+          pooling: o.pooling as PoolingMode | undefined,
+          normalize: o.normalize,
+          maxLength: o.maxLength,
+          batchSize: o.batchSize,
+          device: o.device,
+          contextCorpus: o.contextCorpus,
+          contextIn: o.contextIn,
+          contextOut: o.contextOut,
+          contextSize: o.contextSize,
+          contextSeed: o.contextSeed,
+          kind: o.kind as ContextOptions['kind'],
+        });
+        const context = summary.context
+          ? `, context of ${summary.context.documents} from ${summary.context.source}`
+          : '';
+        process.stderr.write(
+          `embedded ${summary.rows} texts (${summary.dimension} dims, ${summary.pooling.mode} pooling${summary.pooling.normalize ? ', normalized' : ''}, max length ${summary.maxLength}${context}) on ${summary.device} -> ${o.output}\n`,
+        );
+      },
+    );
 }

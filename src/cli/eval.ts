@@ -92,22 +92,38 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
   if (opts.bm25 === (opts.model !== undefined)) throw new Error('give exactly one of --bm25 or --model DIR');
   const split = opts.split ?? 'test';
   const depth = opts.depth ?? 1000;
-  if (!Number.isSafeInteger(depth) || depth < 100) throw new Error(`--depth must be an integer >= 100 (R@100 and MAP@100 need 100 documents), got ${depth}`);
+  if (!Number.isSafeInteger(depth) || depth < 100)
+    throw new Error(`--depth must be an integer >= 100 (R@100 and MAP@100 need 100 documents), got ${depth}`);
   const progress = opts.progress ?? true;
   const start = performance.now();
-  for (const [option, path] of [['run-out', opts.runOut], ['metrics-out', opts.metricsOut]] as const) if (path !== undefined) checkOutputFile(path, option);
+  for (const [option, path] of [
+    ['run-out', opts.runOut],
+    ['metrics-out', opts.metricsOut],
+  ] as const)
+    if (path !== undefined) checkOutputFile(path, option);
   const data = await loadBeir(opts.data, split);
   // No query with a relevant document: every metric would be an all-zero mean over nothing.
-  const judged = [...data.queries.keys()].filter((qid) => [...(data.qrels.get(qid)?.values() ?? [])].some((rel) => rel > 0)).length;
-  if (judged === 0) throw new Error(`${join(opts.data, 'qrels', `${split}.tsv`)}: no query has a relevant document (every judgement is 0, or none matches a query)`);
+  const judged = [...data.queries.keys()].filter((qid) =>
+    [...(data.qrels.get(qid)?.values() ?? [])].some((rel) => rel > 0),
+  ).length;
+  if (judged === 0)
+    throw new Error(
+      `${join(opts.data, 'qrels', `${split}.tsv`)}: no query has a relevant document (every judgement is 0, or none matches a query)`,
+    );
   const time: Record<string, number> = { load: seconds(start) };
 
   let run: Run;
   if (opts.bm25) {
     let t = performance.now();
-    const index = new Bm25Index([...data.corpus].map(([id, doc]) => [id, docText(doc)] as const), {
-      k1: opts.k1, b: opts.b, stopwords: opts.stopwords, stem: opts.stem,
-    });
+    const index = new Bm25Index(
+      [...data.corpus].map(([id, doc]) => [id, docText(doc)] as const),
+      {
+        k1: opts.k1,
+        b: opts.b,
+        stopwords: opts.stopwords,
+        stem: opts.stem,
+      },
+    );
     time.index = seconds(t);
     t = performance.now();
     const bar = startProgress({ label: 'bm25', total: data.queries.size, unit: 'query', enabled: progress });
@@ -123,17 +139,30 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
     await initDevice(device);
     let result: Awaited<ReturnType<typeof denseRetrieve>>;
     if (isContextualDir(opts.model!)) {
-      if (opts.pooling) throw new Error(`--pooling does not apply to the contextual model ${opts.model} (it mean-pools its text tokens)`);
+      if (opts.pooling)
+        throw new Error(
+          `--pooling does not apply to the contextual model ${opts.model} (it mean-pools its text tokens)`,
+        );
       const cde = ContextualModel.load(opts.model!, { device });
       try {
         const t = performance.now();
         const ids = corpusContextIds(data, cde.config.context_size, opts.contextSeed ?? 0);
-        const ctx = cde.computeContext(ids.map((id) => docText(data.corpus.get(id)!)), { maxLength: opts.maxLength, batchSize: opts.batchSize });
+        const ctx = cde.computeContext(
+          ids.map((id) => docText(data.corpus.get(id)!)),
+          { maxLength: opts.maxLength, batchSize: opts.batchSize },
+        );
         time.context = seconds(t);
         try {
           const length = cde.lengthLimit('second', opts.maxLength);
           const encoder = (kind: 'query' | 'document') => cde.encoder(ctx, kind, length, opts.batchSize ?? 32);
-          result = await denseRetrieve(data, encoder('document'), { k: depth, similarity: opts.similarity, batchSize: 1024, progress, device, encodeQueries: encoder('query') });
+          result = await denseRetrieve(data, encoder('document'), {
+            k: depth,
+            similarity: opts.similarity,
+            batchSize: 1024,
+            progress,
+            device,
+            encodeQueries: encoder('query'),
+          });
         } finally {
           ctx.dispose();
         }
@@ -142,11 +171,19 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
       }
     } else {
       const loaded = Biencoder.load(opts.model!, { device });
-      const bi = opts.pooling ? loaded.withPooling({ mode: opts.pooling, normalize: loaded.pooling.normalize }) : loaded;
+      const bi = opts.pooling
+        ? loaded.withPooling({ mode: opts.pooling, normalize: loaded.pooling.normalize })
+        : loaded;
       try {
         const encode = bi.encoder(bi.lengthLimit(opts.maxLength), opts.batchSize ?? 32);
         // Chunks of 1024 texts: each is sorted by length inside the encoder, and the bar moves per chunk.
-        result = await denseRetrieve(data, encode, { k: depth, similarity: opts.similarity, batchSize: 1024, progress, device });
+        result = await denseRetrieve(data, encode, {
+          k: depth,
+          similarity: opts.similarity,
+          batchSize: 1024,
+          progress,
+          device,
+        });
       } finally {
         bi.dispose();
       }
@@ -159,7 +196,8 @@ export async function runEval(opts: EvalOptions): Promise<EvalReport> {
 
   const evaluation = evaluate(data.qrels, run, DEFAULT_CUTOFFS);
   if (opts.runOut !== undefined) await writeTrecRun(opts.runOut, run, opts.bm25 ? 'bm25' : 'dense');
-  if (opts.metricsOut !== undefined) await writeTextAtomic(opts.metricsOut, `${JSON.stringify(evaluationJson(evaluation), null, 1)}\n`);
+  if (opts.metricsOut !== undefined)
+    await writeTextAtomic(opts.metricsOut, `${JSON.stringify(evaluationJson(evaluation), null, 1)}\n`);
   time.total = seconds(start);
   return {
     data: opts.data,
@@ -185,10 +223,17 @@ export function reportJson(r: EvalReport): string {
 
 /** The report as a table for a terminal. */
 export function formatReport(r: EvalReport): string {
-  const lines = [`${r.method}${r.model ? ` (${r.model})` : ''} on ${r.data} [${r.split}]: ${r.queries} queries, ${r.corpus} documents, depth ${r.depth}`];
+  const lines = [
+    `${r.method}${r.model ? ` (${r.model})` : ''} on ${r.data} [${r.split}]: ${r.queries} queries, ${r.corpus} documents, depth ${r.depth}`,
+  ];
   for (const name of metricNames()) lines.push(`  ${name.padEnd(8)} ${r.metrics[name].toFixed(4)}`);
-  if (r.skipped_no_relevant > 0) lines.push(`  (${r.skipped_no_relevant} judged queries without a relevant document skipped)`);
-  lines.push(`  time: ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(', ')}`);
+  if (r.skipped_no_relevant > 0)
+    lines.push(`  (${r.skipped_no_relevant} judged queries without a relevant document skipped)`);
+  lines.push(
+    `  time: ${Object.entries(r.seconds)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}s`)
+      .join(', ')}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -200,7 +245,7 @@ export function registerEval(program: Command): void {
     .option('--split <name>', 'qrels split to evaluate', 'test')
     .option('--bm25', 'rank with BM25')
     .option('--model <dir>', 'rank with this Hugging Face model directory (exact dense search)')
-    .option('--pooling <mode>', 'cls | mean (default: the model directory\'s setting, else mean)')
+    .option('--pooling <mode>', "cls | mean (default: the model directory's setting, else mean)")
     .option('--max-length <n>', 'truncate texts to n tokens', positiveIntOption)
     .option('--batch-size <n>', 'texts per forward pass', positiveIntOption, 32)
     .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
@@ -214,18 +259,51 @@ export function registerEval(program: Command): void {
     .option('--metrics-out <file>', 'write per-query metrics as JSON')
     .option('--context-seed <n>', 'contextual models: seed of the context sampled from the corpus', integerOption, 0)
     .option('--json', 'print one JSON object instead of a table')
-    .action(async (o: {
-      data: string; split: string; bm25?: boolean; model?: string; pooling?: string; maxLength?: number; batchSize: number;
-      device: string; similarity: string; depth: number; k1: number; b: number; stopwords: boolean; stem: boolean; runOut?: string; metricsOut?: string;
-      json?: boolean; contextSeed: number;
-    }) => {
-      if (o.pooling !== undefined && o.pooling !== 'cls' && o.pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${o.pooling}`);
-      if (o.similarity !== 'cos' && o.similarity !== 'dot') throw new Error(`--similarity must be cos or dot, got ${o.similarity}`);
-      const report = await runEval({
-        data: o.data, split: o.split, bm25: o.bm25 ?? false, model: o.model, pooling: o.pooling as PoolingMode | undefined,
-        maxLength: o.maxLength, batchSize: o.batchSize, device: o.device, similarity: o.similarity, depth: o.depth,
-        k1: o.k1, b: o.b, stopwords: o.stopwords, stem: o.stem, runOut: o.runOut, metricsOut: o.metricsOut, contextSeed: o.contextSeed,
-      });
-      process.stdout.write(o.json ? `${reportJson(report)}\n` : formatReport(report));
-    });
+    .action(
+      async (o: {
+        data: string;
+        split: string;
+        bm25?: boolean;
+        model?: string;
+        pooling?: string;
+        maxLength?: number;
+        batchSize: number;
+        device: string;
+        similarity: string;
+        depth: number;
+        k1: number;
+        b: number;
+        stopwords: boolean;
+        stem: boolean;
+        runOut?: string;
+        metricsOut?: string;
+        json?: boolean;
+        contextSeed: number;
+      }) => {
+        if (o.pooling !== undefined && o.pooling !== 'cls' && o.pooling !== 'mean')
+          throw new Error(`--pooling must be cls or mean, got ${o.pooling}`);
+        if (o.similarity !== 'cos' && o.similarity !== 'dot')
+          throw new Error(`--similarity must be cos or dot, got ${o.similarity}`);
+        const report = await runEval({
+          data: o.data,
+          split: o.split,
+          bm25: o.bm25 ?? false,
+          model: o.model,
+          pooling: o.pooling as PoolingMode | undefined,
+          maxLength: o.maxLength,
+          batchSize: o.batchSize,
+          device: o.device,
+          similarity: o.similarity,
+          depth: o.depth,
+          k1: o.k1,
+          b: o.b,
+          stopwords: o.stopwords,
+          stem: o.stem,
+          runOut: o.runOut,
+          metricsOut: o.metricsOut,
+          contextSeed: o.contextSeed,
+        });
+        process.stdout.write(o.json ? `${reportJson(report)}\n` : formatReport(report));
+      },
+    );
 }

@@ -18,7 +18,9 @@ import { registerScore } from './score.js';
 const program = new Command();
 program
   .name('retrograd')
-  .description('A from-scratch deep-learning stack for dense retrieval: build data, pretrain, train and evaluate biencoders, plot runs, embed texts, run benchmarks')
+  .description(
+    'A from-scratch deep-learning stack for dense retrieval: build data, pretrain, train and evaluate biencoders, plot runs, embed texts, run benchmarks',
+  )
   .showHelpAfterError();
 
 registerBench(program);

@@ -49,7 +49,15 @@ export async function runMine(opts: MineCliOptions): Promise<MineSummary> {
   const bar = startProgress({ label: 'mine', total: data.queries.size, unit: 'query', enabled: opts.progress });
   let result;
   try {
-    result = mineNegatives(data, { negatives, seed, k1: opts.k1, b: opts.b, stopwords: opts.stopwords, stem: opts.stem, onQuery: (n) => bar.update(n) });
+    result = mineNegatives(data, {
+      negatives,
+      seed,
+      k1: opts.k1,
+      b: opts.b,
+      stopwords: opts.stopwords,
+      stem: opts.stem,
+      onQuery: (n) => bar.update(n),
+    });
   } finally {
     bar.finish();
   }
@@ -80,8 +88,30 @@ export function registerMine(program: Command): void {
     .option('--b <x>', 'BM25 b', numberOption, 0.4)
     .option('--no-stopwords', 'BM25: keep English stopwords')
     .option('--no-stem', 'BM25: no Porter stemming')
-    .action(async (o: { data: string; split: string; negatives: number; out?: string; seed: number; k1: number; b: number; stopwords: boolean; stem: boolean }) => {
-      const summary = await runMine({ data: o.data, split: o.split, negatives: o.negatives, out: o.out, seed: o.seed, k1: o.k1, b: o.b, stopwords: o.stopwords, stem: o.stem });
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
-    });
+    .action(
+      async (o: {
+        data: string;
+        split: string;
+        negatives: number;
+        out?: string;
+        seed: number;
+        k1: number;
+        b: number;
+        stopwords: boolean;
+        stem: boolean;
+      }) => {
+        const summary = await runMine({
+          data: o.data,
+          split: o.split,
+          negatives: o.negatives,
+          out: o.out,
+          seed: o.seed,
+          k1: o.k1,
+          b: o.b,
+          stopwords: o.stopwords,
+          stem: o.stem,
+        });
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+      },
+    );
 }

@@ -9,7 +9,8 @@ import { CpuBackend } from '../tensor/backends/cpu/index.js';
 /** A positive integer written as digits ("3", not "3.0" or "1e3"). */
 export function positiveIntOption(value: string): number {
   const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive integer');
   return n;
 }
 

@@ -76,16 +76,41 @@ function smoothingOption(value: string): number {
 export function registerPlot(program: Command): void {
   program
     .command('plot')
-    .description('draw SVG/PNG charts of a pretrain or train run directory (loss, accuracy, learning rate, loss internals)')
+    .description(
+      'draw SVG/PNG charts of a pretrain or train run directory (loss, accuracy, learning rate, loss internals)',
+    )
     .requiredOption('--run <dir>', 'run directory with log.jsonl (and internals.jsonl for a biencoder run)')
     .option('--out <dir>', 'output folder (default: RUN/plots)')
     .option('--no-png', 'write SVG only')
     .option('--font <file>', 'TrueType font for PNG text (default: DejaVu Sans from fonts-dejavu-core)')
     .option('--smoothing <w>', 'EMA weight of the smoothed training curves, in [0, 1)', smoothingOption, 0.9)
-    .option('--max-points <n>', 'at most this many points in the hardness scatter (recorded steps thinned evenly)', positiveIntOption, 5000)
+    .option(
+      '--max-points <n>',
+      'at most this many points in the hardness scatter (recorded steps thinned evenly)',
+      positiveIntOption,
+      5000,
+    )
     .option('--spec-out <file>', 'also write the Vega-Lite specs (with their data) as JSON')
-    .action(async (o: { run: string; out?: string; png: boolean; font?: string; smoothing: number; maxPoints: number; specOut?: string }) => {
-      const summary = await runPlot({ run: o.run, out: o.out, png: o.png, font: o.font, smoothing: o.smoothing, maxPoints: o.maxPoints, specOut: o.specOut });
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
-    });
+    .action(
+      async (o: {
+        run: string;
+        out?: string;
+        png: boolean;
+        font?: string;
+        smoothing: number;
+        maxPoints: number;
+        specOut?: string;
+      }) => {
+        const summary = await runPlot({
+          run: o.run,
+          out: o.out,
+          png: o.png,
+          font: o.font,
+          smoothing: o.smoothing,
+          maxPoints: o.maxPoints,
+          specOut: o.specOut,
+        });
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+      },
+    );
 }

@@ -21,25 +21,31 @@ const DEFAULT_VOCAB = new URL('../../assets/bert-base-uncased/vocab.txt', import
 
 function positiveInt(name: string, value: string, allowZero = false): number {
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${value}`);
+  if (!Number.isSafeInteger(n) || n < (allowZero ? 0 : 1))
+    throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${value}`);
   return n;
 }
 
 function positiveNumber(name: string, value: string, allowZero = false): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${value}`);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
+    throw new Error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${value}`);
   return n;
 }
 
 function probability(name: string, value: string, allowZero = true): number {
   const n = Number(value);
-  if (!(n >= (allowZero ? 0 : Number.MIN_VALUE) && n < 1)) throw new Error(`--${name} must be a probability in ${allowZero ? '[0' : '(0'}, 1), got ${value}`);
+  if (!(n >= (allowZero ? 0 : Number.MIN_VALUE) && n < 1))
+    throw new Error(`--${name} must be a probability in ${allowZero ? '[0' : '(0'}, 1), got ${value}`);
   return n;
 }
 
 function resolveConfig(spec: string): BertConfig {
   if (spec in BERT_PRESETS) return { ...BERT_PRESETS[spec as keyof typeof BERT_PRESETS] };
-  if (!existsSync(spec)) throw new Error(`--config: ${spec} is neither a preset (${Object.keys(BERT_PRESETS).join(', ')}) nor a config.json file`);
+  if (!existsSync(spec))
+    throw new Error(
+      `--config: ${spec} is neither a preset (${Object.keys(BERT_PRESETS).join(', ')}) nor a config.json file`,
+    );
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(spec, 'utf8'));
@@ -72,17 +78,28 @@ export function registerPretrain(program: Command): void {
     .option('--save-every <n>', 'steps between checkpoints', '250')
     .option('--log-every <n>', 'steps between log lines', '10')
     .option('--dropout <p>', "override the model's dropout probabilities (0: none, the budget recipe)")
-    .option('--mask-rate <p>', 'share of tokens selected for prediction while training (evaluation always uses 0.15)', '0.15')
-    .option('--checkpoint-activations', 'recompute each encoder layer in backward (less memory; every layer runs forward twice, 1.3-1.5x the step time)')
+    .option(
+      '--mask-rate <p>',
+      'share of tokens selected for prediction while training (evaluation always uses 0.15)',
+      '0.15',
+    )
+    .option(
+      '--checkpoint-activations',
+      'recompute each encoder layer in backward (less memory; every layer runs forward twice, 1.3-1.5x the step time)',
+    )
     .option('--device <name>', 'cpu | cpu-ref | webgpu | gpujs', 'cpu')
     .option('--threads <n>', 'threads of the cpu device (default: all cores)')
     .action(async (o: Record<string, string | undefined>) => {
       const schedule = String(o.schedule);
-      if (!(SCHEDULES as readonly string[]).includes(schedule)) throw new Error(`--schedule must be one of ${SCHEDULES.join(', ')}, got ${schedule}`);
+      if (!(SCHEDULES as readonly string[]).includes(schedule))
+        throw new Error(`--schedule must be one of ${SCHEDULES.join(', ')}, got ${schedule}`);
       if (!existsSync(String(o.corpus))) throw new Error(`--corpus: ${o.corpus} does not exist`);
       const config = resolveConfig(String(o.config));
       const tokenizer = BertTokenizer.fromVocabFile(String(o.vocab));
-      if (tokenizer.vocabSize !== config.vocab_size) throw new Error(`${o.vocab}: ${tokenizer.vocabSize} tokens, but the config has vocab_size ${config.vocab_size}`);
+      if (tokenizer.vocabSize !== config.vocab_size)
+        throw new Error(
+          `${o.vocab}: ${tokenizer.vocabSize} tokens, but the config has vocab_size ${config.vocab_size}`,
+        );
       const device = String(o.device);
       await startDevice(device, o.threads === undefined ? undefined : positiveInt('threads', o.threads));
       const { pretrain } = await import('../train/pretrain.js');
@@ -110,7 +127,19 @@ export function registerPretrain(program: Command): void {
         maskRate: probability('mask-rate', String(o.maskRate), false),
         checkpointActivations: Boolean(o.checkpointActivations),
       });
-      console.log(JSON.stringify({ step: result.step, eval: result.finalEval, model: result.step === positiveInt('steps', String(o.steps)) ? result.modelDir : null, checkpoints: join(String(o.out), 'checkpoints'), interrupted: result.interrupted }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            step: result.step,
+            eval: result.finalEval,
+            model: result.step === positiveInt('steps', String(o.steps)) ? result.modelDir : null,
+            checkpoints: join(String(o.out), 'checkpoints'),
+            interrupted: result.interrupted,
+          },
+          null,
+          2,
+        ),
+      );
       // Interrupted (the checkpoint is saved by now): exit as the shell does for the signal, so a chained pipeline stops.
       if (result.interrupted) process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
     });

@@ -49,7 +49,8 @@ export function progressIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): n
   const raw = env.RETROGRAD_PROGRESS_SECONDS;
   if (raw === undefined || raw === '') return 10;
   const s = Number(raw);
-  if (!(s >= 0) || !Number.isFinite(s)) throw new Error(`RETROGRAD_PROGRESS_SECONDS must be a non-negative number of seconds, got "${raw}"`);
+  if (!(s >= 0) || !Number.isFinite(s))
+    throw new Error(`RETROGRAD_PROGRESS_SECONDS must be a non-negative number of seconds, got "${raw}"`);
   return s;
 }
 
@@ -85,9 +86,14 @@ export function startProgress(o: ProgressOptions): Progress {
   let fields: ProgressFields = {};
   let finished = false;
 
-  const bar = (o.tty ?? stream.isTTY === true)
-    ? new SingleBar({ format: `${o.label} [{bar}] {value}/{total} ${units}{extra}${showEta ? ' | {eta_formatted} left' : ''}`, stream: stream as NodeJS.WriteStream, hideCursor: false })
-    : null;
+  const bar =
+    (o.tty ?? stream.isTTY === true)
+      ? new SingleBar({
+          format: `${o.label} [{bar}] {value}/{total} ${units}{extra}${showEta ? ' | {eta_formatted} left' : ''}`,
+          stream: stream as NodeJS.WriteStream,
+          hideCursor: false,
+        })
+      : null;
   bar?.start(o.total, from, { extra: '' });
 
   const rate = (): number => (value - from) / ((now() - t0) / 1000);
@@ -98,7 +104,11 @@ export function startProgress(o: ProgressOptions): Progress {
       value = v;
       fields = f;
       if (bar) {
-        bar.update(v, { extra: formatFields(f).map((s) => ` | ${s}`).join('') });
+        bar.update(v, {
+          extra: formatFields(f)
+            .map((s) => ` | ${s}`)
+            .join(''),
+        });
         return;
       }
       const t = now();
@@ -108,7 +118,10 @@ export function startProgress(o: ProgressOptions): Progress {
       const parts = [`${o.label}: ${v}/${o.total} ${units}${pct}`, ...formatFields(f)];
       if (showEta) {
         const r = rate();
-        parts.push(formatRate(r, o.unit), `${formatDuration((t - t0) / 1000)} elapsed, ETA ${formatDuration((o.total - v) / r)}`);
+        parts.push(
+          formatRate(r, o.unit),
+          `${formatDuration((t - t0) / 1000)} elapsed, ETA ${formatDuration((o.total - v) / r)}`,
+        );
       }
       stream.write(`${parts.join(' | ')}\n`);
     },
@@ -118,9 +131,10 @@ export function startProgress(o: ProgressOptions): Progress {
       bar?.stop();
       if (value === from) return;
       const elapsed = formatDuration((now() - t0) / 1000);
-      const head = value >= o.total
-        ? `${o.label}: ${value}/${o.total} ${units} in ${elapsed}`
-        : `${o.label}: stopped at ${value}/${o.total} ${units} after ${elapsed}`;
+      const head =
+        value >= o.total
+          ? `${o.label}: ${value}/${o.total} ${units} in ${elapsed}`
+          : `${o.label}: stopped at ${value}/${o.total} ${units} after ${elapsed}`;
       const r = showEta ? ` (${formatRate(rate(), o.unit)})` : '';
       stream.write(`${[head + r, ...formatFields(fields)].join(' | ')}\n`);
     },

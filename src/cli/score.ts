@@ -67,39 +67,57 @@ export async function scoreTriples(o: ScoreTriplesOptions): Promise<ScoreTriples
   let scores: Float32Array;
   try {
     const scorer = ce.scorer(ce.lengthLimit(o.maxLength), o.batchSize ?? 32, (done) => bar.update(done));
-    scores = await scorer(list.map(([qid]) => data.queries.get(qid)!), list.map(([, doc]) => docText(data.corpus.get(doc)!)));
+    scores = await scorer(
+      list.map(([qid]) => data.queries.get(qid)!),
+      list.map(([, doc]) => docText(data.corpus.get(doc)!)),
+    );
   } finally {
     bar.finish();
     ce.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
   const byPair = new Map(list.map(([qid, doc], i) => [key(qid, doc), scores[i]]));
-  await writeJsonlAtomic(o.out, rows.map((r) => ({
-    ...r,
-    teacher_pos: byPair.get(key(r.qid as string, r.pos as string))!,
-    teacher_neg: byPair.get(key(r.qid as string, r.neg as string))!,
-  })));
+  await writeJsonlAtomic(
+    o.out,
+    rows.map((r) => ({
+      ...r,
+      teacher_pos: byPair.get(key(r.qid as string, r.pos as string))!,
+      teacher_neg: byPair.get(key(r.qid as string, r.neg as string))!,
+    })),
+  );
   return { lines: rows.length, pairs: list.length, seconds, pairsPerSecond: list.length / seconds };
 }
 
 export function registerScore(program: Command): void {
   program
     .command('score')
-    .description('write a cross-encoder\'s scores of each triple\'s positive and negative (teacher_pos, teacher_neg) into a triples file')
+    .description(
+      "write a cross-encoder's scores of each triple's positive and negative (teacher_pos, teacher_neg) into a triples file",
+    )
     .requiredOption('--model <dir>', 'cross-encoder directory (BertForSequenceClassification, num_labels 1)')
     .requiredOption('--data <dir>', 'BEIR directory with triples/<split>.jsonl.gz')
     .requiredOption('--out <file>', 'triples JSONL to write (.gz: gzip); may be the input file')
     .option('--split <name>', 'triples split', 'train')
     .option('--limit <n>', 'score only the first n triples', positiveIntOption)
-    .option('--max-length <n>', 'tokens per pair (default: the model\'s limit)', positiveIntOption)
+    .option('--max-length <n>', "tokens per pair (default: the model's limit)", positiveIntOption)
     .option('--batch-size <n>', 'pairs per forward pass', positiveIntOption, 32)
     .option('--device <name>', 'cpu | cpu-ref | webgpu | gpujs', 'cpu')
     .option('--threads <n>', 'threads of the cpu device', positiveIntOption)
-    .action(async (o: {
-      model: string; data: string; out: string; split: string; limit?: number; maxLength?: number; batchSize: number; device: string; threads?: number;
-    }) => {
-      await startDevice(o.device, o.threads);
-      const summary = await scoreTriples(o);
-      process.stdout.write(`${JSON.stringify({ out: o.out, ...summary })}\n`);
-    });
+    .action(
+      async (o: {
+        model: string;
+        data: string;
+        out: string;
+        split: string;
+        limit?: number;
+        maxLength?: number;
+        batchSize: number;
+        device: string;
+        threads?: number;
+      }) => {
+        await startDevice(o.device, o.threads);
+        const summary = await scoreTriples(o);
+        process.stdout.write(`${JSON.stringify({ out: o.out, ...summary })}\n`);
+      },
+    );
 }

@@ -43,9 +43,14 @@ import { fileSha256 } from '../train/batching/file.js';
 
 function num(name: string, value: string, o: { int?: boolean; min?: number; exclusiveMin?: boolean } = {}): number {
   const n = Number(value);
-  const bad = !Number.isFinite(n) || (o.int && !Number.isSafeInteger(n))
-    || (o.min !== undefined && (o.exclusiveMin ? n <= o.min : n < o.min));
-  if (bad) throw new Error(`--${name}: expected ${o.int ? 'an integer' : 'a number'}${o.min !== undefined ? ` ${o.exclusiveMin ? '>' : '>='} ${o.min}` : ''}, got ${value}`);
+  const bad =
+    !Number.isFinite(n) ||
+    (o.int && !Number.isSafeInteger(n)) ||
+    (o.min !== undefined && (o.exclusiveMin ? n <= o.min : n < o.min));
+  if (bad)
+    throw new Error(
+      `--${name}: expected ${o.int ? 'an integer' : 'a number'}${o.min !== undefined ? ` ${o.exclusiveMin ? '>' : '>='} ${o.min}` : ''}, got ${value}`,
+    );
   return n;
 }
 
@@ -59,29 +64,46 @@ export function parseEvalSet(spec: string, option: string): EvalSet {
 
 function sdamOptions(o: Record<string, unknown>): SdamOptions {
   const targetText = String(o.target);
-  const target: SdamTarget = targetText === 'adaptive' || targetText === 'distributed' ? targetText : num('target', targetText);
+  const target: SdamTarget =
+    targetText === 'adaptive' || targetText === 'distributed' ? targetText : num('target', targetText);
   const marginMode = String(o.marginMode);
-  if (marginMode !== 'rowwise' && marginMode !== 'as-released') throw new Error(`--margin-mode must be rowwise or as-released, got ${marginMode}`);
+  if (marginMode !== 'rowwise' && marginMode !== 'as-released')
+    throw new Error(`--margin-mode must be rowwise or as-released, got ${marginMode}`);
   const error = String(o.error);
   if (!['l2', 'l1', 'soft'].includes(error)) throw new Error(`--error must be l2, l1 or soft, got ${error}`);
-  return { target, inBatch: Boolean(o.inBatch), marginMode: marginMode as SdamMarginMode, error: error as SdamError, detachTarget: Boolean(o.detachTarget) };
+  return {
+    target,
+    inBatch: Boolean(o.inBatch),
+    marginMode: marginMode as SdamMarginMode,
+    error: error as SdamError,
+    detachTarget: Boolean(o.detachTarget),
+  };
 }
 
 /** --batching, its clustering options, --filter and --cache-dir (src/train/batching/plan.ts). */
-function batchingOptions(o: Record<string, unknown>, batchSize: number): { batching: BatchingSpec; filter: FilterSpec; cacheDir: string } {
+function batchingOptions(
+  o: Record<string, unknown>,
+  batchSize: number,
+): { batching: BatchingSpec; filter: FilterSpec; cacheDir: string } {
   const kind = String(o.batching);
   const dims = num('dims', String(o.dims), { int: true, min: 1 });
   let batching: BatchingSpec;
   if (o.batches !== undefined) {
     if (kind !== 'random') throw new Error('--batches FILE replaces --batching; give one of them');
     for (const key of ['clusterSize', 'order', 'iterations', 'restarts', 'init']) {
-      if (o[key] !== undefined) throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --batching contextual only, not --batches`);
+      if (o[key] !== undefined)
+        throw new Error(
+          `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --batching contextual only, not --batches`,
+        );
     }
     const path = String(o.batches);
     batching = { kind: 'file', path, sha256: fileSha256(path) };
   } else if (kind === 'random') {
     for (const key of ['clusterSize', 'order', 'iterations', 'restarts', 'init']) {
-      if (o[key] !== undefined) throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --batching contextual only`);
+      if (o[key] !== undefined)
+        throw new Error(
+          `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies to --batching contextual only`,
+        );
     }
     batching = { kind: 'random' };
   } else if (kind === 'contextual') {
@@ -90,13 +112,23 @@ function batchingOptions(o: Record<string, unknown>, batchSize: number): { batch
     const init = String(o.init ?? 'random');
     if (init !== 'random' && init !== 'kmeans++') throw new Error(`--init must be random or kmeans++, got ${init}`);
     batching = {
-      kind: 'contextual', clusterSize: o.clusterSize === undefined ? batchSize : num('cluster-size', String(o.clusterSize), { int: true, min: 1 }), order, dims,
-      iterations: num('iterations', String(o.iterations ?? '100'), { int: true, min: 1 }), restarts: num('restarts', String(o.restarts ?? '3'), { int: true, min: 1 }), init,
+      kind: 'contextual',
+      clusterSize:
+        o.clusterSize === undefined ? batchSize : num('cluster-size', String(o.clusterSize), { int: true, min: 1 }),
+      order,
+      dims,
+      iterations: num('iterations', String(o.iterations ?? '100'), { int: true, min: 1 }),
+      restarts: num('restarts', String(o.restarts ?? '3'), { int: true, min: 1 }),
+      init,
     };
   } else {
     throw new Error(`--batching must be random or contextual, got ${kind}`);
   }
-  return { batching, filter: parseFilter(String(o.filter), dims), cacheDir: o.cacheDir === undefined ? defaultCacheDir() : String(o.cacheDir) };
+  return {
+    batching,
+    filter: parseFilter(String(o.filter), dims),
+    cacheDir: o.cacheDir === undefined ? defaultCacheDir() : String(o.cacheDir),
+  };
 }
 
 export function registerTrain(program: Command): void {
@@ -113,34 +145,72 @@ export function registerTrain(program: Command): void {
     .option('--margin-mode <mode>', 'SDAM in-batch margins: rowwise | as-released', 'rowwise')
     .option('--error <fn>', 'SDAM error function: l2 | l1 | soft', 'l2')
     .option('--detach-target', 'SDAM: no gradient through the target')
-    .option('--teacher <name>', 'Margin-MSE teacher: bm25 | triples (teacher_pos/teacher_neg in the triples file) | cross-encoder:DIR (online)', 'bm25')
-    .option('--teacher-scale <k>', 'Margin-MSE regresses the cosine margin onto k·(t_p - t_n): auto (k fitted before the first step so that the teacher\'s margins have the root mean square of SDAM\'s adaptive target (1+s(d+,d-))/2 under the starting encoder, on 256 training triples; logged), raw (k = 1) or a number', 'auto')
+    .option(
+      '--teacher <name>',
+      'Margin-MSE teacher: bm25 | triples (teacher_pos/teacher_neg in the triples file) | cross-encoder:DIR (online)',
+      'bm25',
+    )
+    .option(
+      '--teacher-scale <k>',
+      "Margin-MSE regresses the cosine margin onto k·(t_p - t_n): auto (k fitted before the first step so that the teacher's margins have the root mean square of SDAM's adaptive target (1+s(d+,d-))/2 under the starting encoder, on 256 training triples; logged), raw (k = 1) or a number",
+      'auto',
+    )
     .option('--temperature <t>', 'InfoNCE temperature (default 0.05; 0.02 with --model-type contextual)')
-    .option('--own-negatives', 'InfoNCE: add each triple\'s own negative to the candidates')
-    .option('--pooling <mode>', 'mean | cls (the paper\'s first token; untrained in an MLM-only checkpoint)', 'mean')
-    .option('--batching <kind>', 'random | contextual (CDE: triples clustered once, cached, re-packed each epoch)', 'random')
+    .option('--own-negatives', "InfoNCE: add each triple's own negative to the candidates")
+    .option('--pooling <mode>', "mean | cls (the paper's first token; untrained in an MLM-only checkpoint)", 'mean')
+    .option(
+      '--batching <kind>',
+      'random | contextual (CDE: triples clustered once, cached, re-packed each epoch)',
+      'random',
+    )
     .option('--cluster-size <n>', 'contextual batching: target triples per cluster (default: --batch-size)')
     .option('--order <order>', 'contextual batching: cluster order, random | tsp (default random)')
     .option('--dims <n>', 'contextual batching and --filter tfidf: TF-IDF + SVD dimension', '128')
     .option('--iterations <n>', 'contextual batching: k-means iterations per restart (default 100)')
     .option('--restarts <n>', 'contextual batching: k-means restarts (default 3)')
     .option('--init <init>', 'contextual batching: k-means initialisation, random | kmeans++ (default random)')
-    .option('--batches <file>', 'train on the batches written by `retrograd cluster --out FILE` (triple indices checked against --data)')
-    .option('--filter <f>', 'in-batch losses: none | tfidf | model:DIR (drop in-batch documents the surrogate scores >= the gold; duplicates of the gold are always dropped)', 'none')
-    .option('--cache-dir <dir>', 'cache of the clustering and TF-IDF stages (default $RETROGRAD_CACHE, else ~/.cache/retrograd)')
+    .option(
+      '--batches <file>',
+      'train on the batches written by `retrograd cluster --out FILE` (triple indices checked against --data)',
+    )
+    .option(
+      '--filter <f>',
+      'in-batch losses: none | tfidf | model:DIR (drop in-batch documents the surrogate scores >= the gold; duplicates of the gold are always dropped)',
+      'none',
+    )
+    .option(
+      '--cache-dir <dir>',
+      'cache of the clustering and TF-IDF stages (default $RETROGRAD_CACHE, else ~/.cache/retrograd)',
+    )
     .option('--eval-queries <n>', 'evaluate on a seeded subsample of n queries per set')
-    .option('--batch-size <n>', 'triples per step (BERT-mini: 64 fit the cpu device\'s 4 GiB heap, 128 with --checkpoint-activations)', '16')
-    .option('--checkpoint-activations', 'recompute each encoder layer in backward (less memory; every layer runs forward twice, 1.3-1.5x the step time)')
+    .option(
+      '--batch-size <n>',
+      "triples per step (BERT-mini: 64 fit the cpu device's 4 GiB heap, 128 with --checkpoint-activations)",
+      '16',
+    )
+    .option(
+      '--checkpoint-activations',
+      'recompute each encoder layer in backward (less memory; every layer runs forward twice, 1.3-1.5x the step time)',
+    )
     .option('--query-length <n>', 'query tokens', '32')
     .option('--doc-length <n>', 'document tokens', '128')
     .option('--lr <x>', 'learning rate', '5e-5')
-    .option('--optimizer <name>', 'adamw | sgd (plain SGD: the update is exactly -lr·gradient, no weight decay) (default adamw)')
-    .option('--gamma <x>', 'exponential decay of the learning rate per step (default 0.99999, as released by SDAM; contextual: 0.999)')
+    .option(
+      '--optimizer <name>',
+      'adamw | sgd (plain SGD: the update is exactly -lr·gradient, no weight decay) (default adamw)',
+    )
+    .option(
+      '--gamma <x>',
+      'exponential decay of the learning rate per step (default 0.99999, as released by SDAM; contextual: 0.999)',
+    )
     .option('--weight-decay <x>', 'AdamW weight decay (not on biases and LayerNorm)', '1e-6')
     .option('--clip <x>', 'max global gradient norm, 0: no clipping (default 0, as released by SDAM; contextual: 1)')
     .option('--steps <n>', 'maximum steps', '300')
     .option('--epochs <n>', 'maximum passes over the triples (default: 1 with --max-triples, else only --steps limits)')
-    .option('--max-triples <n>', 'train on the first n triples of the seeded order (data-efficiency runs: one epoch unless --epochs)')
+    .option(
+      '--max-triples <n>',
+      'train on the first n triples of the seeded order (data-efficiency runs: one epoch unless --epochs)',
+    )
     .option('--seed <n>', 'seed for the triple order and dropout', '0')
     .option('--validation <dir:split>', 'early stopping on nDCG@10 of this set')
     .option('--eval-every <n>', 'steps between validations', '100')
@@ -155,17 +225,31 @@ export function registerTrain(program: Command): void {
     .option('--context-size <n>', 'contextual: J, context documents per step and at inference', '512')
     .option('--chunk-size <n>', 'contextual: sequences per forward with gradient caching', '64')
     .option('--no-grad-cache', 'contextual: plain backprop over the whole batch')
-    .option('--dropout [p]', 'biencoder: override every dropout probability with P (0: none; default: the model\'s config); contextual, no value: train with the BERTs\' dropout (off by default, as in the released models)')
+    .option(
+      '--dropout [p]',
+      "biencoder: override every dropout probability with P (0: none; default: the model's config); contextual, no value: train with the BERTs' dropout (off by default, as in the released models)",
+    )
     .action(async (o: Record<string, string | boolean | undefined>) => {
       const s = (k: string): string => String(o[k]);
       if (s('modelType') === 'contextual') {
-        if (s('loss') !== 'infonce') throw new Error(`--model-type contextual trains with --loss infonce, got ${s('loss')}`);
-        for (const [key, flag] of [['optimizer', '--optimizer'], ['epochs', '--epochs'], ['maxTriples', '--max-triples']] as const) {
+        if (s('loss') !== 'infonce')
+          throw new Error(`--model-type contextual trains with --loss infonce, got ${s('loss')}`);
+        for (const [key, flag] of [
+          ['optimizer', '--optimizer'],
+          ['epochs', '--epochs'],
+          ['maxTriples', '--max-triples'],
+        ] as const) {
           if (o[key] !== undefined) throw new Error(`${flag} applies to --model-type biencoder only`);
         }
-        if (typeof o.dropout === 'string') throw new Error(`--model-type contextual: --dropout takes no value (it turns the BERTs' dropout on), got ${o.dropout}`);
+        if (typeof o.dropout === 'string')
+          throw new Error(
+            `--model-type contextual: --dropout takes no value (it turns the BERTs' dropout on), got ${o.dropout}`,
+          );
         const device = s('device');
-        await startDevice(device, o.threads === undefined ? undefined : num('threads', s('threads'), { int: true, min: 1 }));
+        await startDevice(
+          device,
+          o.threads === undefined ? undefined : num('threads', s('threads'), { int: true, min: 1 }),
+        );
         const { trainContextual } = await import('../train/contextual.js');
         const result = await trainContextual({
           model: s('model'),
@@ -177,7 +261,10 @@ export function registerTrain(program: Command): void {
           negatives: Boolean(o.ownNegatives),
           queryLength: num('query-length', s('queryLength'), { int: true, min: 3 }),
           docLength: num('doc-length', s('docLength'), { int: true, min: 3 }),
-          temperature: o.temperature === undefined ? undefined : num('temperature', s('temperature'), { min: 0, exclusiveMin: true }),
+          temperature:
+            o.temperature === undefined
+              ? undefined
+              : num('temperature', s('temperature'), { min: 0, exclusiveMin: true }),
           lr: num('lr', s('lr'), { min: 0, exclusiveMin: true }),
           gamma: num('gamma', String(o.gamma ?? '0.999'), { min: 0, exclusiveMin: true }),
           weightDecay: num('weight-decay', s('weightDecay'), { min: 0 }),
@@ -192,8 +279,14 @@ export function registerTrain(program: Command): void {
           patience: num('patience', s('patience'), { int: true, min: 1 }),
           saveEvery: num('save-every', s('saveEvery'), { int: true, min: 1 }),
           internalsEvery: num('internals-every', s('internalsEvery'), { int: true, min: 0 }),
-          evalSets: s('eval') === '' ? [] : s('eval').split(',').map((spec) => parseEvalSet(spec, 'eval')),
-          evalQueries: o.evalQueries === undefined ? undefined : num('eval-queries', s('evalQueries'), { int: true, min: 1 }),
+          evalSets:
+            s('eval') === ''
+              ? []
+              : s('eval')
+                  .split(',')
+                  .map((spec) => parseEvalSet(spec, 'eval')),
+          evalQueries:
+            o.evalQueries === undefined ? undefined : num('eval-queries', s('evalQueries'), { int: true, min: 1 }),
           ...batchingOptions(o, num('batch-size', s('batchSize'), { int: true, min: 2 })),
           device,
         });
@@ -201,7 +294,8 @@ export function registerTrain(program: Command): void {
         if (result.interrupted) process.exitCode = result.interrupted === 'SIGINT' ? 130 : 143;
         return;
       }
-      if (s('modelType') !== 'biencoder') throw new Error(`--model-type must be biencoder or contextual, got ${s('modelType')}`);
+      if (s('modelType') !== 'biencoder')
+        throw new Error(`--model-type must be biencoder or contextual, got ${s('modelType')}`);
       const lossName = s('loss');
       let loss: LossSpec;
       if (lossName === 'sdam') {
@@ -213,25 +307,42 @@ export function registerTrain(program: Command): void {
         if (name === 'bm25') teacher = await teachers.bm25Teacher(s('data'));
         else if (name === 'triples') teacher = await teachers.triplesTeacher(s('data'), s('split'));
         else if (name.startsWith('cross-encoder:') && name.length > 'cross-encoder:'.length) {
-          teacher = await teachers.crossEncoderTeacher(name.slice('cross-encoder:'.length), s('data'), { device: s('device'), split: s('split') });
+          teacher = await teachers.crossEncoderTeacher(name.slice('cross-encoder:'.length), s('data'), {
+            device: s('device'),
+            split: s('split'),
+          });
         } else throw new Error(`--teacher must be bm25, triples or cross-encoder:DIR, got ${name}`);
         const scaleText = s('teacherScale');
-        const teacherScale = scaleText === 'auto' ? 'auto' : scaleText === 'raw' ? 1 : num('teacher-scale', scaleText, { min: 0, exclusiveMin: true });
+        const teacherScale =
+          scaleText === 'auto'
+            ? 'auto'
+            : scaleText === 'raw'
+              ? 1
+              : num('teacher-scale', scaleText, { min: 0, exclusiveMin: true });
         loss = { kind: 'margin-mse', teacher, teacherName: name, teacherScale };
       } else if (lossName === 'infonce') {
-        loss = { kind: 'infonce', scale: 1 / num('temperature', String(o.temperature ?? '0.05'), { min: 0, exclusiveMin: true }), ownNegatives: Boolean(o.ownNegatives) };
+        loss = {
+          kind: 'infonce',
+          scale: 1 / num('temperature', String(o.temperature ?? '0.05'), { min: 0, exclusiveMin: true }),
+          ownNegatives: Boolean(o.ownNegatives),
+        };
       } else {
         throw new Error(`--loss must be sdam, margin-mse or infonce, got ${lossName}`);
       }
       const pooling = s('pooling');
       if (pooling !== 'cls' && pooling !== 'mean') throw new Error(`--pooling must be cls or mean, got ${pooling}`);
       const optimizer = String(o.optimizer ?? 'adamw');
-      if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new Error(`--optimizer must be adamw or sgd, got ${optimizer}`);
+      if (optimizer !== 'adamw' && optimizer !== 'sgd')
+        throw new Error(`--optimizer must be adamw or sgd, got ${optimizer}`);
       if (o.dropout === true) throw new Error('--dropout: expected a probability in [0, 1) for --model-type biencoder');
       const dropout = o.dropout === undefined ? undefined : num('dropout', s('dropout'), { min: 0 });
-      if (dropout !== undefined && dropout >= 1) throw new Error(`--dropout: expected a probability in [0, 1), got ${s('dropout')}`);
+      if (dropout !== undefined && dropout >= 1)
+        throw new Error(`--dropout: expected a probability in [0, 1), got ${s('dropout')}`);
       const device = s('device');
-      await startDevice(device, o.threads === undefined ? undefined : num('threads', s('threads'), { int: true, min: 1 }));
+      await startDevice(
+        device,
+        o.threads === undefined ? undefined : num('threads', s('threads'), { int: true, min: 1 }),
+      );
       const { trainBiencoder } = await import('../train/retrieval.js');
       const result = await trainBiencoder({
         model: s('model'),
@@ -256,12 +367,18 @@ export function registerTrain(program: Command): void {
         evalEvery: num('eval-every', s('evalEvery'), { int: true, min: 0 }),
         patience: num('patience', s('patience'), { int: true, min: 1 }),
         validation: o.validation ? parseEvalSet(s('validation'), 'validation') : undefined,
-        evalSets: s('eval') === '' ? [] : s('eval').split(',').map((spec) => parseEvalSet(spec, 'eval')),
+        evalSets:
+          s('eval') === ''
+            ? []
+            : s('eval')
+                .split(',')
+                .map((spec) => parseEvalSet(spec, 'eval')),
         evalInitial: Boolean(o.evalInitial),
         internalsEvery: num('internals-every', s('internalsEvery'), { int: true, min: 0 }),
         saveEvery: num('save-every', s('saveEvery'), { int: true, min: 1 }),
         checkpointActivations: o.checkpointActivations === true,
-        evalQueries: o.evalQueries === undefined ? undefined : num('eval-queries', s('evalQueries'), { int: true, min: 1 }),
+        evalQueries:
+          o.evalQueries === undefined ? undefined : num('eval-queries', s('evalQueries'), { int: true, min: 1 }),
         ...batchingOptions(o, num('batch-size', s('batchSize'), { int: true, min: 2 })),
         device,
       });

@@ -108,7 +108,6 @@ export async function readJsonlArray(path: string): Promise<JsonObject[]> {
   return rows;
 }
 
-
 /**
  * Write a file atomically from a stream of string chunks: gzip-compressed when the path ends in
  * ".gz", plain otherwise. The parent folder is created if needed. Node's gzip header carries no
@@ -169,7 +168,8 @@ export function findJsonl(dir: string, stem: string): string {
 function requireString(row: JsonObject, key: string, where: string): string {
   if (!(key in row)) throw new Error(`${where}: missing "${key}"`);
   const v = row[key];
-  if (typeof v !== 'string') throw new Error(`${where}: "${key}" must be a string, got ${v === null ? 'null' : typeof v}`);
+  if (typeof v !== 'string')
+    throw new Error(`${where}: "${key}" must be a string, got ${v === null ? 'null' : typeof v}`);
   return v;
 }
 
@@ -223,7 +223,10 @@ export async function readQrels(path: string): Promise<Qrels> {
     n++;
     const where = `${name} line ${n}`;
     if (n === 1) {
-      if (text !== QRELS_HEADER) throw new Error(`${where}: expected the header "query-id<TAB>corpus-id<TAB>score", got ${JSON.stringify(text.slice(0, 80))}`);
+      if (text !== QRELS_HEADER)
+        throw new Error(
+          `${where}: expected the header "query-id<TAB>corpus-id<TAB>score", got ${JSON.stringify(text.slice(0, 80))}`,
+        );
       continue;
     }
     if (text.trim() === '') continue;
@@ -232,7 +235,8 @@ export async function readQrels(path: string): Promise<Qrels> {
     const [qid, docid, scoreText] = fields;
     if (qid === '') throw new Error(`${where}: empty query-id`);
     if (docid === '') throw new Error(`${where}: empty corpus-id`);
-    if (!/^\d+$/.test(scoreText)) throw new Error(`${where}: score must be a non-negative integer, got ${JSON.stringify(scoreText)}`);
+    if (!/^\d+$/.test(scoreText))
+      throw new Error(`${where}: score must be a non-negative integer, got ${JSON.stringify(scoreText)}`);
     let judged = qrels.get(qid);
     if (judged === undefined) {
       judged = new Map();
@@ -251,7 +255,11 @@ export async function readTriples(path: string): Promise<Triple[]> {
   const triples: Triple[] = [];
   for await (const { line, value } of readJsonlEntries(path)) {
     const where = `${name} line ${line}`;
-    triples.push({ qid: requireId(value, 'qid', where), pos: requireId(value, 'pos', where), neg: requireId(value, 'neg', where) });
+    triples.push({
+      qid: requireId(value, 'qid', where),
+      pos: requireId(value, 'pos', where),
+      neg: requireId(value, 'neg', where),
+    });
   }
   return triples;
 }
@@ -272,7 +280,8 @@ export async function loadBeir(dir: string, split: string): Promise<BeirDataset>
   for (const [qid, judged] of qrels) {
     if (!allQueries.has(qid)) throw new Error(`qrels/${split}.tsv: query-id "${qid}" is not in queries`);
     for (const docid of judged.keys()) {
-      if (!corpus.has(docid)) throw new Error(`qrels/${split}.tsv: corpus-id "${docid}" (query "${qid}") is not in the corpus`);
+      if (!corpus.has(docid))
+        throw new Error(`qrels/${split}.tsv: corpus-id "${docid}" (query "${qid}") is not in the corpus`);
     }
   }
   const queries = new Map<string, string>();
@@ -281,13 +290,17 @@ export async function loadBeir(dir: string, split: string): Promise<BeirDataset>
 }
 
 /** A split and its training triples (DIR/triples/<split>.jsonl.gz), each triple's query and documents checked to exist. */
-export async function loadTrainingSplit(dir: string, split: string): Promise<{ data: BeirDataset; triples: Triple[]; triplesPath: string }> {
+export async function loadTrainingSplit(
+  dir: string,
+  split: string,
+): Promise<{ data: BeirDataset; triples: Triple[]; triplesPath: string }> {
   const data = await loadBeir(dir, split);
   const triplesPath = join(dir, 'triples', `${split}.jsonl.gz`);
   const triples = await readTriples(triplesPath);
   for (const [k, t] of triples.entries()) {
     if (!data.queries.has(t.qid)) throw new Error(`${triplesPath} line ${k + 1}: unknown query "${t.qid}"`);
-    for (const d of [t.pos, t.neg]) if (!data.corpus.has(d)) throw new Error(`${triplesPath} line ${k + 1}: unknown document "${d}"`);
+    for (const d of [t.pos, t.neg])
+      if (!data.corpus.has(d)) throw new Error(`${triplesPath} line ${k + 1}: unknown document "${d}"`);
   }
   return { data, triples, triplesPath };
 }
@@ -312,8 +325,12 @@ function qrelsText(qrels: Qrels): string {
   const out = [QRELS_HEADER];
   for (const [qid, judged] of qrels) {
     for (const [docid, score] of judged) {
-      if (!Number.isSafeInteger(score) || score < 0) throw new Error(`qrels (${qid}, ${docid}): score must be a non-negative integer, got ${score}`);
-      if (/[\t\n\r]/.test(qid + docid)) throw new Error(`qrels (${JSON.stringify(qid)}, ${JSON.stringify(docid)}): ids must not contain tabs or newlines`);
+      if (!Number.isSafeInteger(score) || score < 0)
+        throw new Error(`qrels (${qid}, ${docid}): score must be a non-negative integer, got ${score}`);
+      if (/[\t\n\r]/.test(qid + docid))
+        throw new Error(
+          `qrels (${JSON.stringify(qid)}, ${JSON.stringify(docid)}): ids must not contain tabs or newlines`,
+        );
       out.push(`${qid}\t${docid}\t${score}`);
     }
   }

@@ -31,7 +31,12 @@ function run(cmd: string, args: string[], cwd?: string): string {
     return execFileSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    const detail = (e.stderr ?? '').trim().split('\n').filter((l) => !l.startsWith('W: ')).pop() ?? e.message;
+    const detail =
+      (e.stderr ?? '')
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('W: '))
+        .pop() ?? e.message;
     throw new Error(`${cmd} ${args.join(' ')} failed: ${detail}`);
   }
 }
@@ -94,12 +99,14 @@ export function parseDeb822(text: string, label: string): Deb822[] {
       continue;
     }
     if (line.startsWith(' ') || line.startsWith('\t')) {
-      if (current === null || lastField === null) throw new Error(`${label} line ${i + 1}: continuation line outside a field`);
+      if (current === null || lastField === null)
+        throw new Error(`${label} line ${i + 1}: continuation line outside a field`);
       current.set(lastField, `${current.get(lastField)}\n${line}`);
       continue;
     }
     const colon = line.indexOf(':');
-    if (colon <= 0) throw new Error(`${label} line ${i + 1}: expected "Field: value", got ${JSON.stringify(line.slice(0, 60))}`);
+    if (colon <= 0)
+      throw new Error(`${label} line ${i + 1}: expected "Field: value", got ${JSON.stringify(line.slice(0, 60))}`);
     current ??= new Map();
     lastField = line.slice(0, colon);
     current.set(lastField, line.slice(colon + 1).trim());
@@ -157,7 +164,8 @@ export function chunkBlocks(blocks: Block[], opts: ChunkOptions = DEFAULT_CHUNKS
     words = 0;
   };
   for (const block of blocks) {
-    if (block.kind === 'code' && block.text.split('\n').filter((l) => l.trim() !== '').length > opts.maxCodeLines) continue;
+    if (block.kind === 'code' && block.text.split('\n').filter((l) => l.trim() !== '').length > opts.maxCodeLines)
+      continue;
     const text = normalizeSpace(block.text);
     if (text === '') continue;
     const n = countWords(text);
@@ -176,4 +184,3 @@ export function chunkBlocks(blocks: Block[], opts: ChunkOptions = DEFAULT_CHUNKS
   }
   return chunks.map((c) => c.join('\n'));
 }
-

@@ -42,7 +42,11 @@ export function shingleHashes(text: string): Uint32Array {
   }
   const n = Math.max(1, words.length - 2);
   const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = mix(Math.imul(hashes[i] ?? 0, 0x9e3779b1) ^ Math.imul(hashes[i + 1] ?? 0, 0x85ebca6b) ^ (hashes[i + 2] ?? 0), 0x27d4eb2f);
+  for (let i = 0; i < n; i++)
+    out[i] = mix(
+      Math.imul(hashes[i] ?? 0, 0x9e3779b1) ^ Math.imul(hashes[i + 1] ?? 0, 0x85ebca6b) ^ (hashes[i + 2] ?? 0),
+      0x27d4eb2f,
+    );
   out.sort();
   let m = 0;
   for (let i = 0; i < n; i++) if (i === 0 || out[i] !== out[i - 1]) out[m++] = out[i];

@@ -39,7 +39,9 @@ export function parseDictIndex(text: string, label: string): DictIndexEntry[] {
     if (lines[i] === '') continue;
     const fields = lines[i].split('\t');
     if (fields.length < 3 || !/^[A-Za-z0-9+/]+$/.test(fields[1]) || !/^[A-Za-z0-9+/]+$/.test(fields[2])) {
-      throw new Error(`${label} line ${i + 1}: expected "headword<TAB>offset<TAB>length", got ${JSON.stringify(lines[i].slice(0, 60))}`);
+      throw new Error(
+        `${label} line ${i + 1}: expected "headword<TAB>offset<TAB>length", got ${JSON.stringify(lines[i].slice(0, 60))}`,
+      );
     }
     entries.push({ headword: fields[0], offset: decodeDictNumber(fields[1]), length: decodeDictNumber(fields[2]) });
   }
@@ -75,7 +77,10 @@ export function readDictd(dict: Buffer, index: string, label: string): string[] 
   const header = new Set<number>();
   const spans = new Map<number, number>();
   for (const e of parseDictIndex(index, `${label}.index`)) {
-    if (e.offset + e.length > data.length) throw new Error(`${label}.index: entry ${JSON.stringify(e.headword)} ends at byte ${e.offset + e.length}, past the data (${data.length} bytes)`);
+    if (e.offset + e.length > data.length)
+      throw new Error(
+        `${label}.index: entry ${JSON.stringify(e.headword)} ends at byte ${e.offset + e.length}, past the data (${data.length} bytes)`,
+      );
     if (isDatabaseHeader(e.headword)) header.add(e.offset);
     else spans.set(e.offset, Math.max(e.length, spans.get(e.offset) ?? 0));
   }

@@ -31,7 +31,13 @@ export const FAQ_PACKAGES = ['perl-doc', 'python3.11-doc'] as const;
  * Question/answer pairs from a document's blocks. `isQuestion` picks the headings that open a
  * question; `ends` the headings that close an answer. Answers are the blocks between, one per line.
  */
-export function pairsFromBlocks(blocks: Block[], idPrefix: string, source: string, isQuestion: (b: Block) => boolean, ends: (b: Block) => boolean): FaqPair[] {
+export function pairsFromBlocks(
+  blocks: Block[],
+  idPrefix: string,
+  source: string,
+  isQuestion: (b: Block) => boolean,
+  ends: (b: Block) => boolean,
+): FaqPair[] {
   const pairs: FaqPair[] = [];
   let question: string | null = null;
   let answer: string[] = [];
@@ -39,7 +45,10 @@ export function pairsFromBlocks(blocks: Block[], idPrefix: string, source: strin
   const close = (): void => {
     if (question !== null) {
       n++;
-      const text = answer.map(normalizeSpace).filter((t) => t !== '').join('\n');
+      const text = answer
+        .map(normalizeSpace)
+        .filter((t) => t !== '')
+        .join('\n');
       if (text !== '') pairs.push({ id: `${idPrefix}:${n}`, question: normalizeSpace(question), answer: text, source });
     }
     question = null;
@@ -61,27 +70,49 @@ export function pairsFromBlocks(blocks: Block[], idPrefix: string, source: strin
 export function perlfaqPairs(pod: string, file: string): FaqPair[] {
   const stem = file.replace(/\.pod$/, '');
   const isHead12 = (b: Block): boolean => b.kind === 'heading' && (b.level === 1 || b.level === 2);
-  return pairsFromBlocks(podToBlocks(pod), stem, `perl-doc:${file}`, (b) => b.kind === 'heading' && b.level === 2, isHead12);
+  return pairsFromBlocks(
+    podToBlocks(pod),
+    stem,
+    `perl-doc:${file}`,
+    (b) => b.kind === 'heading' && b.level === 2,
+    isHead12,
+  );
 }
 
 /** A Python FAQ reST file: titles ending in "?" are questions, answers up to the next title. */
 export function pythonFaqPairs(rst: string, file: string): FaqPair[] {
   const stem = file.replace(/\.rst(\.txt)?$/, '');
   const isTitle = (b: Block): boolean => b.kind === 'heading' && b.level !== undefined && b.level < 9;
-  return pairsFromBlocks(rstToBlocks(rst), `python-faq:${stem}`, `python3.11-doc:faq/${file.replace(/\.txt$/, '')}`, (b) => isTitle(b) && b.text.trim().endsWith('?'), isTitle);
+  return pairsFromBlocks(
+    rstToBlocks(rst),
+    `python-faq:${stem}`,
+    `python3.11-doc:faq/${file.replace(/\.txt$/, '')}`,
+    (b) => isTitle(b) && b.text.trim().endsWith('?'),
+    isTitle,
+  );
 }
 
 /** Every pair from the unpacked perl-doc and python3.11-doc trees, in file order. */
 export function faqPairs(perlRoot: string, pythonRoot: string): FaqPair[] {
   const parent = join(perlRoot, 'usr/share/perl');
-  const versions = existsSync(parent) ? readdirSync(parent).filter((v) => existsSync(join(parent, v, 'pod'))).sort() : [];
-  if (versions.length !== 1) throw new Error(`perl-doc: expected one usr/share/perl/<version>/pod folder, found ${versions.length}`);
+  const versions = existsSync(parent)
+    ? readdirSync(parent)
+        .filter((v) => existsSync(join(parent, v, 'pod')))
+        .sort()
+    : [];
+  if (versions.length !== 1)
+    throw new Error(`perl-doc: expected one usr/share/perl/<version>/pod folder, found ${versions.length}`);
   const podDir = join(parent, versions[0], 'pod');
-  const perlFiles = readdirSync(podDir).filter((f) => /^perlfaq[1-9]\.pod$/.test(f)).sort();
-  if (perlFiles.length !== 9) throw new Error(`perl-doc: expected perlfaq1-9.pod in ${podDir}, found ${perlFiles.length}`);
+  const perlFiles = readdirSync(podDir)
+    .filter((f) => /^perlfaq[1-9]\.pod$/.test(f))
+    .sort();
+  if (perlFiles.length !== 9)
+    throw new Error(`perl-doc: expected perlfaq1-9.pod in ${podDir}, found ${perlFiles.length}`);
   const faqDir = join(pythonRoot, 'usr/share/doc/python3.11/html/_sources/faq');
   if (!existsSync(faqDir)) throw new Error(`python3.11-doc: ${faqDir} does not exist`);
-  const pyFiles = readdirSync(faqDir).filter((f) => f.endsWith('.rst.txt')).sort();
+  const pyFiles = readdirSync(faqDir)
+    .filter((f) => f.endsWith('.rst.txt'))
+    .sort();
   return [
     ...perlFiles.flatMap((f) => perlfaqPairs(readFileSync(join(podDir, f), 'utf8'), f)),
     ...pyFiles.flatMap((f) => pythonFaqPairs(readFileSync(join(faqDir, f), 'utf8'), f)),

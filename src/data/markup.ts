@@ -16,13 +16,50 @@ import type { Block } from './debian.js';
 const RST_ADORNMENT = /^([!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~])\1{2,}\s*$/;
 const RST_DIRECTIVE = /^(\s*)\.\.\s+([A-Za-z][\w:.-]*)::(?:\s+(.*))?$/;
 /** Directives whose content is code or machine text. */
-const RST_CODE_DIRECTIVES = new Set(['code-block', 'sourcecode', 'code', 'doctest', 'testcode', 'testoutput', 'productionlist', 'parsed-literal', 'highlight-block']);
+const RST_CODE_DIRECTIVES = new Set([
+  'code-block',
+  'sourcecode',
+  'code',
+  'doctest',
+  'testcode',
+  'testoutput',
+  'productionlist',
+  'parsed-literal',
+  'highlight-block',
+]);
 /** Directives dropped with their content. */
 const RST_SKIP_DIRECTIVES = new Set([
-  'toctree', 'index', 'module', 'currentmodule', 'highlight', 'literalinclude', 'include', 'raw', 'image', 'figure',
-  'sectionauthor', 'moduleauthor', 'codeauthor', 'testsetup', 'testcleanup', 'tabularcolumns', 'miscnews', 'include-file',
-  'program', 'c:namespace', 'c:namespace-push', 'c:namespace-pop', 'cpp:namespace', 'default-role', 'role', 'csv-table',
-  'audit-event-table', 'limited-api-list', 'contents', 'sidebar', 'only',
+  'toctree',
+  'index',
+  'module',
+  'currentmodule',
+  'highlight',
+  'literalinclude',
+  'include',
+  'raw',
+  'image',
+  'figure',
+  'sectionauthor',
+  'moduleauthor',
+  'codeauthor',
+  'testsetup',
+  'testcleanup',
+  'tabularcolumns',
+  'miscnews',
+  'include-file',
+  'program',
+  'c:namespace',
+  'c:namespace-push',
+  'c:namespace-pop',
+  'cpp:namespace',
+  'default-role',
+  'role',
+  'csv-table',
+  'audit-event-table',
+  'limited-api-list',
+  'contents',
+  'sidebar',
+  'only',
 ]);
 /** Directives whose argument is a version number, optionally followed by text. */
 const RST_VERSION_DIRECTIVES = new Set(['versionadded', 'versionchanged', 'deprecated', 'deprecated-removed']);
@@ -76,8 +113,20 @@ function paragraphs(source: string): Line[][] {
 }
 
 function isRstTitle(p: Line[]): string | null {
-  if (p.length === 2 && RST_ADORNMENT.test(p[1].text) && p[1].text.length >= p[0].text.length - 1 && !RST_ADORNMENT.test(p[0].text)) return p[0].text;
-  if (p.length === 3 && RST_ADORNMENT.test(p[0].text) && RST_ADORNMENT.test(p[2].text) && !RST_ADORNMENT.test(p[1].text)) return p[1].text;
+  if (
+    p.length === 2 &&
+    RST_ADORNMENT.test(p[1].text) &&
+    p[1].text.length >= p[0].text.length - 1 &&
+    !RST_ADORNMENT.test(p[0].text)
+  )
+    return p[0].text;
+  if (
+    p.length === 3 &&
+    RST_ADORNMENT.test(p[0].text) &&
+    RST_ADORNMENT.test(p[2].text) &&
+    !RST_ADORNMENT.test(p[1].text)
+  )
+    return p[1].text;
   return null;
 }
 
@@ -170,7 +219,7 @@ export function rstToBlocks(source: string): Block[] {
     let prose = rstProse(p);
     if (prose.endsWith('::')) {
       codeIndent = indent;
-      prose = prose.replace(/\s*::$/, (m) => (m.startsWith(' ') || m === '::' && prose === '::' ? '' : ':'));
+      prose = prose.replace(/\s*::$/, (m) => (m.startsWith(' ') || (m === '::' && prose === '::') ? '' : ':'));
     }
     if (prose.trim() !== '') blocks.push({ kind: 'para', text: rstInline(prose) });
   }
@@ -182,8 +231,25 @@ export function rstToBlocks(source: string): Block[] {
 // POD
 
 const POD_ENTITIES: Record<string, string> = {
-  lt: '<', gt: '>', verbar: '|', sol: '/', quot: '"', amp: '&', apos: "'", nbsp: ' ', copy: '©', eacute: 'é',
-  egrave: 'è', aacute: 'á', agrave: 'à', uuml: 'ü', ouml: 'ö', auml: 'ä', szlig: 'ß', ntilde: 'ñ', ccedil: 'ç',
+  lt: '<',
+  gt: '>',
+  verbar: '|',
+  sol: '/',
+  quot: '"',
+  amp: '&',
+  apos: "'",
+  nbsp: ' ',
+  copy: '©',
+  eacute: 'é',
+  egrave: 'è',
+  aacute: 'á',
+  agrave: 'à',
+  uuml: 'ü',
+  ouml: 'ö',
+  auml: 'ä',
+  szlig: 'ß',
+  ntilde: 'ñ',
+  ccedil: 'ç',
 };
 
 function podEntity(name: string): string {
@@ -295,13 +361,30 @@ export function podToBlocks(source: string): Block[] {
 
 const ADOC_UNDERLINE = /^([=\-~^+])\1+$/;
 const ADOC_DELIMITER = /^(-{4,}|\.{4,}|={4,}|\*{4,}|_{4,}|\+{4,}|\/{4,}|--|\|===+)$/;
-const ADOC_ATTRIBUTES: Record<string, string> = { litdd: '--', caret: '^', tilde: '~', startsb: '[', endsb: ']', vbar: '|', plus: '+', empty: '', sp: ' ', nbsp: ' ', apostrophe: "'", amp: '&', lt: '<', gt: '>' };
+const ADOC_ATTRIBUTES: Record<string, string> = {
+  litdd: '--',
+  caret: '^',
+  tilde: '~',
+  startsb: '[',
+  endsb: ']',
+  vbar: '|',
+  plus: '+',
+  empty: '',
+  sp: ' ',
+  nbsp: ' ',
+  apostrophe: "'",
+  amp: '&',
+  lt: '<',
+  gt: '>',
+};
 
 /** Inline AsciiDoc markup to text: git's linkgit macro, links, cross references, quotes, attributes. */
 export function asciidocInline(text: string): string {
   return text
     .replace(/linkgit:([\w.-]+)\[\d+\]/g, '$1')
-    .replace(/(?:link:|(?:https?|ftp|mailto):)(\S*?)\[([^\]]*)\]/g, (_m, url: string, label: string) => (label === '' ? url : label))
+    .replace(/(?:link:|(?:https?|ftp|mailto):)(\S*?)\[([^\]]*)\]/g, (_m, url: string, label: string) =>
+      label === '' ? url : label,
+    )
     .replace(/<<([^,>]+),\s*([^>]+)>>/g, '$2')
     .replace(/<<([^>]+)>>/g, '$1')
     .replace(/\{(\w+)\}/g, (m, name: string) => ADOC_ATTRIBUTES[name] ?? m)
@@ -318,7 +401,10 @@ export function asciidocInline(text: string): string {
  */
 export function asciidocToBlocks(source: string): Block[] {
   const blocks: Block[] = [];
-  const lines = source.replace(/\r\n?/g, '\n').split('\n').map((l) => l.replace(/\t/g, '        ').trimEnd());
+  const lines = source
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((l) => l.replace(/\t/g, '        ').trimEnd());
   let para: string[] = [];
   let paraIsCode = false;
   let delimiter: string | null = null;
@@ -337,7 +423,8 @@ export function asciidocToBlocks(source: string): Block[] {
     const trimmed = line.trim();
     if (delimiter !== null) {
       if (trimmed === delimiter) {
-        if (delimiter.startsWith('-') || delimiter.startsWith('.')) blocks.push({ kind: 'code', text: delimitedCode.join('\n') });
+        if (delimiter.startsWith('-') || delimiter.startsWith('.'))
+          blocks.push({ kind: 'code', text: delimitedCode.join('\n') });
         delimiter = null;
         delimitedCode = [];
       } else delimitedCode.push(line);
@@ -348,7 +435,13 @@ export function asciidocToBlocks(source: string): Block[] {
       continue;
     }
     const next = lines[i + 1] ?? '';
-    if (para.length === 0 && ADOC_UNDERLINE.test(next.trim()) && !ADOC_DELIMITER.test(trimmed) && Math.abs(next.trim().length - trimmed.length) <= 2 && trimmed.length >= 2) {
+    if (
+      para.length === 0 &&
+      ADOC_UNDERLINE.test(next.trim()) &&
+      !ADOC_DELIMITER.test(trimmed) &&
+      Math.abs(next.trim().length - trimmed.length) <= 2 &&
+      trimmed.length >= 2
+    ) {
       const level = '=-~^+'.indexOf(next.trim()[0]) + 1;
       blocks.push({ kind: 'heading', text: asciidocInline(trimmed), level });
       i++;

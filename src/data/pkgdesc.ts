@@ -185,7 +185,11 @@ export function mix(h: number, salt: number): number {
 
 /** Hashed word 3-shingles of a text (lower-cased, digits masked); a text under 3 words is one shingle. */
 export function shingles(text: string): Uint32Array {
-  const words = text.toLowerCase().replace(/[0-9]+/g, '0').match(/[a-z0-9]+/g) ?? [];
+  const words =
+    text
+      .toLowerCase()
+      .replace(/[0-9]+/g, '0')
+      .match(/[a-z0-9]+/g) ?? [];
   const set = new Set<number>();
   if (words.length < 3) set.add(fnv1a(words.join(' ')));
   for (let i = 0; i + 3 <= words.length; i++) set.add(fnv1a(`${words[i]} ${words[i + 1]} ${words[i + 2]}`));
@@ -255,7 +259,11 @@ export function nearDuplicatePairs(sets: Uint32Array[], threshold: number): Arra
 }
 
 /** Build documents, queries and the split from pairs and the binary -> source map. */
-export function buildPkgdesc(allPairs: PkgPair[], sources: Map<string, string>, options: PkgdescOptions = DEFAULT_PKGDESC): PkgdescData {
+export function buildPkgdesc(
+  allPairs: PkgPair[],
+  sources: Map<string, string>,
+  options: PkgdescOptions = DEFAULT_PKGDESC,
+): PkgdescData {
   const pairs = allPairs.filter((p) => p.long !== '' && p.short !== '');
   const sourceOf = (pkg: string): string => sources.get(pkg) ?? pkg;
 
@@ -330,7 +338,13 @@ export function buildPkgdesc(allPairs: PkgPair[], sources: Map<string, string>, 
       d = docs.length;
       docIndexOfRoot.set(root, d);
       const pkg = pairs[firstPairOfText[root]].package;
-      docs.push({ id: pkg, text: texts[root], source: textSource[root], packages: [], family: families.find(sid(textSource[root])) });
+      docs.push({
+        id: pkg,
+        text: texts[root],
+        source: textSource[root],
+        packages: [],
+        family: families.find(sid(textSource[root])),
+      });
     }
     docOfText[t] = d;
   }
@@ -398,7 +412,12 @@ export function buildPkgdesc(allPairs: PkgPair[], sources: Map<string, string>, 
   });
 
   const outDocs: PkgDoc[] = docs.map((d) => ({
-    id: d.id, text: d.text, source: d.source, packages: d.packages, split: splitOfFamily.get(d.family)!, family: sourceNames[d.family],
+    id: d.id,
+    text: d.text,
+    source: d.source,
+    packages: d.packages,
+    split: splitOfFamily.get(d.family)!,
+    family: sourceNames[d.family],
   }));
   return {
     docs: outDocs,
@@ -426,11 +445,15 @@ function qrelsOf(queries: PkgQuery[], split: Split): Qrels {
 
 function corpusOf(docs: PkgDoc[], keep: (d: PkgDoc) => boolean): Map<string, DocRow> {
   const corpus = new Map<string, DocRow>();
-  for (const d of docs) if (keep(d)) corpus.set(d.id, { title: '', text: d.text, source: d.source, family: d.family, split: d.split });
+  for (const d of docs)
+    if (keep(d)) corpus.set(d.id, { title: '', text: d.text, source: d.source, family: d.family, split: d.split });
   return corpus;
 }
 
-function queriesOf(queries: PkgQuery[], keep: (q: PkgQuery) => boolean): Map<string, { text: string; package: string; split: Split }> {
+function queriesOf(
+  queries: PkgQuery[],
+  keep: (q: PkgQuery) => boolean,
+): Map<string, { text: string; package: string; split: Split }> {
   const out = new Map<string, { text: string; package: string; split: Split }>();
   for (const q of queries) if (keep(q)) out.set(q.id, { text: q.text, package: q.package, split: q.split });
   return out;
@@ -501,11 +524,18 @@ export function trainTriples(data: PkgdescData): MineResult {
   const familyOf = new Map(train.map((d) => [d.id, d.family]));
   const queries = data.queries.filter((q) => q.split === 'train');
   const familyOfQuery = new Map(queries.map((q) => [q.id, familyOf.get(q.docId)!]));
-  return mineNegatives({
-    corpus: new Map(train.map((d) => [d.id, { title: '', text: d.text }])),
-    queries: new Map(queries.map((q) => [q.id, q.text])),
-    qrels: qrelsOf(data.queries, 'train'),
-  }, { negatives: TRIPLE_DEPTH, seed: data.options.seed, exclude: (qid, docid) => familyOf.get(docid) === familyOfQuery.get(qid) });
+  return mineNegatives(
+    {
+      corpus: new Map(train.map((d) => [d.id, { title: '', text: d.text }])),
+      queries: new Map(queries.map((q) => [q.id, q.text])),
+      qrels: qrelsOf(data.queries, 'train'),
+    },
+    {
+      negatives: TRIPLE_DEPTH,
+      seed: data.options.seed,
+      exclude: (qid, docid) => familyOf.get(docid) === familyOfQuery.get(qid),
+    },
+  );
 }
 
 /** Write the BEIR directories: `<out>`, `<out>-train` (with triples), `<out>-dev`, `<out>-test`. */
@@ -514,7 +544,11 @@ export async function writePkgdesc(out: string, data: PkgdescData, prov: Pkgdesc
   await writeBeir(out, {
     corpus: corpusOf(data.docs, () => true),
     queries: queriesOf(data.queries, () => true),
-    qrels: { train: qrelsOf(data.queries, 'train'), dev: qrelsOf(data.queries, 'dev'), test: qrelsOf(data.queries, 'test') },
+    qrels: {
+      train: qrelsOf(data.queries, 'train'),
+      dev: qrelsOf(data.queries, 'dev'),
+      test: qrelsOf(data.queries, 'test'),
+    },
     provenance: provenanceText(data, prov, 'whole collection, all splits'),
   });
   dirs.push(out);
@@ -552,10 +586,19 @@ function indexDate(): string {
 }
 
 /** Read the apt index files, build the set and write `<out>`, `<out>-dev` and `<out>-test`. */
-export async function buildPkgdescFromApt(out: string, options: PkgdescOptions, command: string): Promise<{ data: PkgdescData; dirs: string[] }> {
+export async function buildPkgdescFromApt(
+  out: string,
+  options: PkgdescOptions,
+  command: string,
+): Promise<{ data: PkgdescData; dirs: string[] }> {
   const pairs = parseTranslations(readAptList(TRANSLATION_EN), TRANSLATION_EN);
   const sources = parseSources(readAptList(PACKAGES_AMD64), PACKAGES_AMD64);
   const data = buildPkgdesc(pairs, sources, options);
-  const dirs = await writePkgdesc(out, data, { translationFile: basename(TRANSLATION_EN), packagesFile: basename(PACKAGES_AMD64), indexDate: indexDate(), command });
+  const dirs = await writePkgdesc(out, data, {
+    translationFile: basename(TRANSLATION_EN),
+    packagesFile: basename(PACKAGES_AMD64),
+    indexDate: indexDate(),
+    command,
+  });
   return { data, dirs };
 }

@@ -30,7 +30,17 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { basename, dirname, join, normalize, relative } from 'node:path';
 import { findJsonl, readJsonlEntries, writeJsonlAtomic, writeTextAtomic } from './beir.js';
-import { chunkBlocks, countWords, DEFAULT_CHUNKS, downloadAndUnpack, makeTempDir, normalizeSpace, removeDir, type Block, type UnpackedPackage } from './debian.js';
+import {
+  chunkBlocks,
+  countWords,
+  DEFAULT_CHUNKS,
+  downloadAndUnpack,
+  makeTempDir,
+  normalizeSpace,
+  removeDir,
+  type Block,
+  type UnpackedPackage,
+} from './debian.js';
 import { dedup } from './dedup.js';
 import { readDictd } from './dictd.js';
 import { htmlToBlocks, isRedirectPage, type HtmlOptions } from './html.js';
@@ -61,9 +71,17 @@ const PACKED_CHUNKS = { minWords: 300, maxWords: 500, maxCodeLines: 0 };
  * digit (plus letters), so version pages (whatsnew/3.11.rst, v1.5.0.rst) are not taken for one.
  */
 export function isManPagePath(path: string): boolean {
-  if (path.split('/').slice(0, -1).some((dir) => /^man(\d\w*)?$/.test(dir))) return true;
+  if (
+    path
+      .split('/')
+      .slice(0, -1)
+      .some((dir) => /^man(\d\w*)?$/.test(dir))
+  )
+    return true;
   const name = basename(path);
-  return /^[A-Za-z][A-Za-z_+-][\w.+-]*\.\d[a-z]*(\.gz|\.(rst|md|txt|html?)(\.txt)?)?$/.test(name) && !/\.\d+\.\d/.test(name);
+  return (
+    /^[A-Za-z][A-Za-z_+-][\w.+-]*\.\d[a-z]*(\.gz|\.(rst|md|txt|html?)(\.txt)?)?$/.test(name) && !/\.\d+\.\d/.test(name)
+  );
 }
 
 /**
@@ -77,12 +95,25 @@ export function isExcludedFromPretrain(pkg: string, path: string): boolean {
   if (pkg === 'python3.11-doc') return path === 'faq' || path.startsWith('faq/');
   if (pkg === 'linux-doc-6.1') return path.startsWith('translations/');
   if (pkg === 'llvm-15-doc') return path.startsWith('CommandGuide/');
-  if (pkg === 'rust-doc') return /^(src|implementors)\//.test(path) || /^(core|std)\/(arch|core_arch)\//.test(path) || /(^|\/)(all|search|settings|not_found|help)\.html$/.test(path);
+  if (pkg === 'rust-doc')
+    return (
+      /^(src|implementors)\//.test(path) ||
+      /^(core|std)\/(arch|core_arch)\//.test(path) ||
+      /(^|\/)(all|search|settings|not_found|help)\.html$/.test(path)
+    );
   if (pkg === 'debian-handbook') return !path.startsWith('en-US/');
   if (pkg === 'openjdk-17-doc') {
-    return /(^|\/)(class-use|index-files|legal)\//.test(path) || /(^|\/)(package-use|package-tree|overview-tree|allclasses-index|allpackages-index|serialized-form|constant-values|deprecated-list|new-list|help-doc|search|index-all)\.html$/.test(path);
+    return (
+      /(^|\/)(class-use|index-files|legal)\//.test(path) ||
+      /(^|\/)(package-use|package-tree|overview-tree|allclasses-index|allpackages-index|serialized-form|constant-values|deprecated-list|new-list|help-doc|search|index-all)\.html$/.test(
+        path,
+      )
+    );
   }
-  return /(^|\/)(_modules|_sources|_static|_images)\//.test(path) || /(^|\/)(genindex|search|py-modindex|np-modindex|modindex)(-[\w-]+)?\.html$/.test(path);
+  return (
+    /(^|\/)(_modules|_sources|_static|_images)\//.test(path) ||
+    /(^|\/)(genindex|search|py-modindex|np-modindex|modindex)(-[\w-]+)?\.html$/.test(path)
+  );
 }
 
 /** Files under dir (recursive), as sorted paths relative to dir. */
@@ -103,7 +134,9 @@ function chunksOf(pkg: string, label: string, blocks: Block[]): PretrainDoc[] {
 export function pythonDocs(root: string): PretrainDoc[] {
   const dir = join(root, PYTHON_SOURCES);
   const files = listFiles(dir, (rel) => rel.endsWith('.rst.txt') && !isExcludedFromPretrain('python3.11-doc', rel));
-  return files.flatMap((rel) => chunksOf('python3.11-doc', rel.replace(/\.txt$/, ''), rstToBlocks(readFileSync(join(dir, rel), 'utf8'))));
+  return files.flatMap((rel) =>
+    chunksOf('python3.11-doc', rel.replace(/\.txt$/, ''), rstToBlocks(readFileSync(join(dir, rel), 'utf8'))),
+  );
 }
 
 /** A git AsciiDoc file is a man-page source when its title line is NAME(N), as in `git-add(1)`. */
@@ -115,17 +148,24 @@ const GIT_MAN_TITLE = /^[\w.+{}-]+\(\d\)\s*$/; // {litdd} stands for "--" in nam
  */
 export function gitDocs(root: string): PretrainDoc[] {
   const dir = join(root, GIT_DOCS);
-  const texts = new Map(listFiles(dir, (rel) => rel.endsWith('.txt')).map((rel) => [rel, readFileSync(join(dir, rel), 'utf8')]));
-  const manPages = [...texts].filter(([, text]) => GIT_MAN_TITLE.test(text.trimStart().split('\n', 1)[0])).map(([rel]) => rel);
+  const texts = new Map(
+    listFiles(dir, (rel) => rel.endsWith('.txt')).map((rel) => [rel, readFileSync(join(dir, rel), 'utf8')]),
+  );
+  const manPages = [...texts]
+    .filter(([, text]) => GIT_MAN_TITLE.test(text.trimStart().split('\n', 1)[0]))
+    .map(([rel]) => rel);
   const excluded = new Set<string>();
   const stack = [...manPages];
   while (stack.length > 0) {
     const rel = stack.pop()!;
     if (excluded.has(rel)) continue;
     excluded.add(rel);
-    for (const m of (texts.get(rel) ?? '').matchAll(/^include::([^[\]]+)\[\]/gm)) stack.push(normalize(join(dirname(rel), m[1])));
+    for (const m of (texts.get(rel) ?? '').matchAll(/^include::([^[\]]+)\[\]/gm))
+      stack.push(normalize(join(dirname(rel), m[1])));
   }
-  return [...texts].filter(([rel]) => !excluded.has(rel)).flatMap(([rel, text]) => chunksOf('git-doc', rel, asciidocToBlocks(text)));
+  return [...texts]
+    .filter(([rel]) => !excluded.has(rel))
+    .flatMap(([rel, text]) => chunksOf('git-doc', rel, asciidocToBlocks(text)));
 }
 
 export function wordnetDocs(root: string): PretrainDoc[] {
@@ -133,7 +173,10 @@ export function wordnetDocs(root: string): PretrainDoc[] {
   for (const file of WORDNET_FILES) {
     const path = join(root, WORDNET_DIR, file);
     if (!existsSync(path)) throw new Error(`wordnet-base: ${path} does not exist`);
-    const blocks: Block[] = parseWordnetData(readFileSync(path, 'utf8'), file).map((s) => ({ kind: 'para', text: synsetLine(s) }));
+    const blocks: Block[] = parseWordnetData(readFileSync(path, 'utf8'), file).map((s) => ({
+      kind: 'para',
+      text: synsetLine(s),
+    }));
     for (const text of chunkBlocks(blocks, PACKED_CHUNKS)) docs.push({ text, source: `wordnet-base:${file}` });
   }
   return docs;
@@ -166,7 +209,9 @@ export function htmlDocs(pkg: string, root: string, dirInPackage: string, opts: 
   const files = listFiles(dir, (rel) => /\.html?$/.test(rel) && keep(rel) && !isExcludedFromPretrain(pkg, rel));
   return files.flatMap((rel) => {
     const html = readFileSync(join(dir, rel), 'utf8');
-    return isRedirectPage(html) ? [] : chunksOf(pkg, rel, htmlToBlocks(html, { root: opts.root?.(rel), skip: opts.skip?.(rel) }));
+    return isRedirectPage(html)
+      ? []
+      : chunksOf(pkg, rel, htmlToBlocks(html, { root: opts.root?.(rel), skip: opts.skip?.(rel) }));
   });
 }
 
@@ -182,8 +227,13 @@ export function dictdDocs(pkg: string, root: string, name: string): PretrainDoc[
 /** Vim's help files (vim-runtime usr/share/vim/vimNN/doc/*.txt). */
 export function vimDocs(root: string): PretrainDoc[] {
   const parent = join(root, 'usr/share/vim');
-  const versions = existsSync(parent) ? readdirSync(parent).filter((v) => /^vim\d+$/.test(v)).sort() : [];
-  if (versions.length !== 1) throw new Error(`vim-runtime: expected one usr/share/vim/vimNN folder, found ${versions.length}`);
+  const versions = existsSync(parent)
+    ? readdirSync(parent)
+        .filter((v) => /^vim\d+$/.test(v))
+        .sort()
+    : [];
+  if (versions.length !== 1)
+    throw new Error(`vim-runtime: expected one usr/share/vim/vimNN folder, found ${versions.length}`);
   const dir = join(parent, versions[0], 'doc');
   const files = listFiles(dir, (rel) => rel.endsWith('.txt') && !isExcludedFromPretrain('vim-runtime', rel));
   return files.flatMap((rel) => chunksOf('vim-runtime', rel, vimHelpToBlocks(readFileSync(join(dir, rel), 'utf8'))));
@@ -193,7 +243,13 @@ export function vimDocs(root: string): PretrainDoc[] {
 export function nodejsDocs(root: string): PretrainDoc[] {
   const dir = join(root, 'usr/share/doc/nodejs/api');
   const files = listFiles(dir, (rel) => rel.endsWith('.md.gz') && !isExcludedFromPretrain('nodejs-doc', rel));
-  return files.flatMap((rel) => chunksOf('nodejs-doc', rel.replace(/\.gz$/, ''), markdownToBlocks(gunzipSync(readFileSync(join(dir, rel))).toString('utf8'))));
+  return files.flatMap((rel) =>
+    chunksOf(
+      'nodejs-doc',
+      rel.replace(/\.gz$/, ''),
+      markdownToBlocks(gunzipSync(readFileSync(join(dir, rel))).toString('utf8')),
+    ),
+  );
 }
 
 /** rustdoc API pages (std/, core/, alloc/, ...): only the docblocks' prose; the books are read whole. */
@@ -221,8 +277,10 @@ export async function pkgdescTrainDocs(dir: string): Promise<PretrainDoc[]> {
   for await (const { line, value } of readJsonlEntries(path)) {
     const where = `${path} line ${line}`;
     const split = value.split;
-    if (split !== 'train' && split !== 'dev' && split !== 'test') throw new Error(`${where}: "split" must be train, dev or test (got ${JSON.stringify(split)})`);
-    if (typeof value._id !== 'string' || typeof value.text !== 'string') throw new Error(`${where}: "_id" and "text" must be strings`);
+    if (split !== 'train' && split !== 'dev' && split !== 'test')
+      throw new Error(`${where}: "split" must be train, dev or test (got ${JSON.stringify(split)})`);
+    if (typeof value._id !== 'string' || typeof value.text !== 'string')
+      throw new Error(`${where}: "_id" and "text" must be strings`);
     if (split === 'train') docs.push({ text: normalizeSpace(value.text), source: `${PKGDESC_SOURCE}:${value._id}` });
   }
   return docs;
@@ -239,48 +297,158 @@ const copyright = (pkg: string): string => `/usr/share/doc/${pkg}/copyright`;
 
 /** The package sources in corpus order (the pkgdesc train descriptions come last). */
 export const PRETRAIN_SOURCES: readonly PretrainSource[] = [
-  { pkg: 'python3.11-doc', licence: `PSF License Agreement (Python documentation); ${copyright('python3.11-doc')}`, read: pythonDocs },
+  {
+    pkg: 'python3.11-doc',
+    licence: `PSF License Agreement (Python documentation); ${copyright('python3.11-doc')}`,
+    read: pythonDocs,
+  },
   { pkg: 'git-doc', licence: `GPL-2 (git); ${copyright('git-doc')}`, read: gitDocs },
-  { pkg: 'linux-doc-6.1', licence: `GPL-2 (Linux kernel documentation); ${copyright('linux-doc-6.1')}`, read: (r) => sphinxSourceDocs('linux-doc-6.1', r, 'usr/share/doc/linux-doc-6.1/html/_sources') },
-  { pkg: 'llvm-15-doc', licence: `Apache-2.0 with LLVM exceptions; ${copyright('llvm-15-doc')}`, read: (r) => sphinxSourceDocs('llvm-15-doc', r, 'usr/share/doc/llvm-15-doc/html/_sources') },
-  { pkg: 'cmake-doc', licence: 'BSD-3-clause (CMake); /usr/share/doc/cmake-data/copyright', read: (r) => sphinxSourceDocs('cmake-doc', r, 'usr/share/doc/cmake-data/html/_sources') },
-  { pkg: 'sphinx-doc', licence: `BSD-2-clause (Sphinx); ${copyright('sphinx-doc')}`, read: (r) => sphinxSourceDocs('sphinx-doc', r, 'usr/share/doc/sphinx-doc/html/_sources') },
-  { pkg: 'python-sklearn-doc', licence: `BSD-3-clause (scikit-learn); ${copyright('python-sklearn-doc')}`, read: (r) => sphinxSourceDocs('python-sklearn-doc', r, 'usr/share/doc/python-sklearn-doc/html/_sources') },
-  { pkg: 'python-pandas-doc', licence: `BSD-3 (pandas); ${copyright('python-pandas-doc')}`, read: (r) => sphinxSourceDocs('python-pandas-doc', r, 'usr/share/doc/python-pandas-doc/html/_sources') },
-  { pkg: 'python-astropy-doc', licence: `BSD-3-clause (Astropy); ${copyright('python-astropy-doc')}`, read: (r) => sphinxSourceDocs('python-astropy-doc', r, 'usr/share/doc/python-astropy-doc/html/_sources') },
-  { pkg: 'python-sympy-doc', licence: `BSD-3-clause (SymPy); ${copyright('python-sympy-doc')}`, read: (r) => sphinxSourceDocs('python-sympy-doc', r, 'usr/share/doc/python-sympy-doc/html/_sources') },
-  { pkg: 'ghc-doc', licence: `BSD-3-clause (GHC User's Guide); ${copyright('ghc-doc')}`, read: (r) => sphinxSourceDocs('ghc-doc', r, 'usr/share/doc/ghc-doc/html/users_guide/_sources') },
+  {
+    pkg: 'linux-doc-6.1',
+    licence: `GPL-2 (Linux kernel documentation); ${copyright('linux-doc-6.1')}`,
+    read: (r) => sphinxSourceDocs('linux-doc-6.1', r, 'usr/share/doc/linux-doc-6.1/html/_sources'),
+  },
+  {
+    pkg: 'llvm-15-doc',
+    licence: `Apache-2.0 with LLVM exceptions; ${copyright('llvm-15-doc')}`,
+    read: (r) => sphinxSourceDocs('llvm-15-doc', r, 'usr/share/doc/llvm-15-doc/html/_sources'),
+  },
+  {
+    pkg: 'cmake-doc',
+    licence: 'BSD-3-clause (CMake); /usr/share/doc/cmake-data/copyright',
+    read: (r) => sphinxSourceDocs('cmake-doc', r, 'usr/share/doc/cmake-data/html/_sources'),
+  },
+  {
+    pkg: 'sphinx-doc',
+    licence: `BSD-2-clause (Sphinx); ${copyright('sphinx-doc')}`,
+    read: (r) => sphinxSourceDocs('sphinx-doc', r, 'usr/share/doc/sphinx-doc/html/_sources'),
+  },
+  {
+    pkg: 'python-sklearn-doc',
+    licence: `BSD-3-clause (scikit-learn); ${copyright('python-sklearn-doc')}`,
+    read: (r) => sphinxSourceDocs('python-sklearn-doc', r, 'usr/share/doc/python-sklearn-doc/html/_sources'),
+  },
+  {
+    pkg: 'python-pandas-doc',
+    licence: `BSD-3 (pandas); ${copyright('python-pandas-doc')}`,
+    read: (r) => sphinxSourceDocs('python-pandas-doc', r, 'usr/share/doc/python-pandas-doc/html/_sources'),
+  },
+  {
+    pkg: 'python-astropy-doc',
+    licence: `BSD-3-clause (Astropy); ${copyright('python-astropy-doc')}`,
+    read: (r) => sphinxSourceDocs('python-astropy-doc', r, 'usr/share/doc/python-astropy-doc/html/_sources'),
+  },
+  {
+    pkg: 'python-sympy-doc',
+    licence: `BSD-3-clause (SymPy); ${copyright('python-sympy-doc')}`,
+    read: (r) => sphinxSourceDocs('python-sympy-doc', r, 'usr/share/doc/python-sympy-doc/html/_sources'),
+  },
+  {
+    pkg: 'ghc-doc',
+    licence: `BSD-3-clause (GHC User's Guide); ${copyright('ghc-doc')}`,
+    read: (r) => sphinxSourceDocs('ghc-doc', r, 'usr/share/doc/ghc-doc/html/users_guide/_sources'),
+  },
   {
     pkg: 'rust-doc',
     licence: `MIT or Apache-2.0 (Rust); ${copyright('rust-doc')}`,
-    read: (r) => htmlDocs('rust-doc', r, 'usr/share/doc/rust-doc/html', { keep: (rel) => rel.includes('/'), root: (rel) => (RUST_API.test(rel) ? rustDocblock : undefined) }),
+    read: (r) =>
+      htmlDocs('rust-doc', r, 'usr/share/doc/rust-doc/html', {
+        keep: (rel) => rel.includes('/'),
+        root: (rel) => (RUST_API.test(rel) ? rustDocblock : undefined),
+      }),
   },
   {
     pkg: 'openjdk-17-doc',
     licence: `GPL-2 with the Classpath exception (OpenJDK); ${copyright('openjdk-17-doc')}`,
-    read: (r) => htmlDocs('openjdk-17-doc', r, 'usr/share/doc/openjdk-17-jre-headless', { root: (rel) => (rel.startsWith('api/') ? javadocBlock : undefined) }),
+    read: (r) =>
+      htmlDocs('openjdk-17-doc', r, 'usr/share/doc/openjdk-17-jre-headless', {
+        root: (rel) => (rel.startsWith('api/') ? javadocBlock : undefined),
+      }),
   },
   {
     pkg: 'cppreference-doc-en-html',
     licence: `CC-BY-SA-3.0 or GFDL (no invariant sections) (cppreference.com); ${copyright('cppreference-doc-en-html')}`,
-    read: (r) => htmlDocs('cppreference-doc-en-html', r, 'usr/share/cppreference/doc/html', { root: () => mediawikiContent }),
+    read: (r) =>
+      htmlDocs('cppreference-doc-en-html', r, 'usr/share/cppreference/doc/html', { root: () => mediawikiContent }),
   },
-  { pkg: 'qtbase5-doc-html', licence: `GFDL-1.3, no invariant sections (Qt 5 documentation); ${copyright('qtbase5-doc-html')}`, read: (r) => htmlDocs('qtbase5-doc-html', r, 'usr/share/qt5/doc') },
-  { pkg: 'postgresql-doc-15', licence: `PostgreSQL licence; ${copyright('postgresql-doc-15')}`, read: (r) => htmlDocs('postgresql-doc-15', r, 'usr/share/doc/postgresql-doc-15/html') },
-  { pkg: 'python-django-doc', licence: `BSD-3-clause (Django); ${copyright('python-django-doc')}`, read: (r) => htmlDocs('python-django-doc', r, 'usr/share/doc/python-django-doc/html') },
-  { pkg: 'python-scipy-doc', licence: `BSD-3-clause (SciPy); ${copyright('python-scipy-doc')}`, read: (r) => htmlDocs('python-scipy-doc', r, 'usr/share/doc/python-scipy-doc/html', { root: () => sphinxMain }) },
-  { pkg: 'python-sqlalchemy-doc', licence: `Expat (MIT; SQLAlchemy); ${copyright('python-sqlalchemy-doc')}`, read: (r) => htmlDocs('python-sqlalchemy-doc', r, 'usr/share/doc/python-sqlalchemy-doc/html', { root: () => sphinxMain }) },
-  { pkg: 'erlang-doc', licence: `Apache-2.0 (Erlang/OTP); ${copyright('erlang-doc')}`, read: (r) => htmlDocs('erlang-doc', r, 'usr/share/doc/erlang-doc') },
-  { pkg: 'sqlite3-doc', licence: `public domain (SQLite); ${copyright('sqlite3-doc')}`, read: (r) => htmlDocs('sqlite3-doc', r, 'usr/share/doc/sqlite3') },
-  { pkg: 'octave-doc', licence: `GPL-3+ (GNU Octave manual); ${copyright('octave-doc')}`, read: (r) => htmlDocs('octave-doc', r, 'usr/share/doc/octave', { skip: () => texinfoHeader }) },
-  { pkg: 'debian-reference-en', licence: `GPL-2+ (Debian Reference); ${copyright('debian-reference-en')}`, read: (r) => htmlDocs('debian-reference-en', r, 'usr/share/debian-reference', { keep: (rel) => rel.endsWith('.en.html') }) },
-  { pkg: 'debian-handbook', licence: `GPL-2+ or CC-BY-SA-3.0 (The Debian Administrator's Handbook; en-US only); ${copyright('debian-handbook')}`, read: (r) => htmlDocs('debian-handbook', r, 'usr/share/doc/debian-handbook/html') },
+  {
+    pkg: 'qtbase5-doc-html',
+    licence: `GFDL-1.3, no invariant sections (Qt 5 documentation); ${copyright('qtbase5-doc-html')}`,
+    read: (r) => htmlDocs('qtbase5-doc-html', r, 'usr/share/qt5/doc'),
+  },
+  {
+    pkg: 'postgresql-doc-15',
+    licence: `PostgreSQL licence; ${copyright('postgresql-doc-15')}`,
+    read: (r) => htmlDocs('postgresql-doc-15', r, 'usr/share/doc/postgresql-doc-15/html'),
+  },
+  {
+    pkg: 'python-django-doc',
+    licence: `BSD-3-clause (Django); ${copyright('python-django-doc')}`,
+    read: (r) => htmlDocs('python-django-doc', r, 'usr/share/doc/python-django-doc/html'),
+  },
+  {
+    pkg: 'python-scipy-doc',
+    licence: `BSD-3-clause (SciPy); ${copyright('python-scipy-doc')}`,
+    read: (r) => htmlDocs('python-scipy-doc', r, 'usr/share/doc/python-scipy-doc/html', { root: () => sphinxMain }),
+  },
+  {
+    pkg: 'python-sqlalchemy-doc',
+    licence: `Expat (MIT; SQLAlchemy); ${copyright('python-sqlalchemy-doc')}`,
+    read: (r) =>
+      htmlDocs('python-sqlalchemy-doc', r, 'usr/share/doc/python-sqlalchemy-doc/html', { root: () => sphinxMain }),
+  },
+  {
+    pkg: 'erlang-doc',
+    licence: `Apache-2.0 (Erlang/OTP); ${copyright('erlang-doc')}`,
+    read: (r) => htmlDocs('erlang-doc', r, 'usr/share/doc/erlang-doc'),
+  },
+  {
+    pkg: 'sqlite3-doc',
+    licence: `public domain (SQLite); ${copyright('sqlite3-doc')}`,
+    read: (r) => htmlDocs('sqlite3-doc', r, 'usr/share/doc/sqlite3'),
+  },
+  {
+    pkg: 'octave-doc',
+    licence: `GPL-3+ (GNU Octave manual); ${copyright('octave-doc')}`,
+    read: (r) => htmlDocs('octave-doc', r, 'usr/share/doc/octave', { skip: () => texinfoHeader }),
+  },
+  {
+    pkg: 'debian-reference-en',
+    licence: `GPL-2+ (Debian Reference); ${copyright('debian-reference-en')}`,
+    read: (r) =>
+      htmlDocs('debian-reference-en', r, 'usr/share/debian-reference', { keep: (rel) => rel.endsWith('.en.html') }),
+  },
+  {
+    pkg: 'debian-handbook',
+    licence: `GPL-2+ or CC-BY-SA-3.0 (The Debian Administrator's Handbook; en-US only); ${copyright('debian-handbook')}`,
+    read: (r) => htmlDocs('debian-handbook', r, 'usr/share/doc/debian-handbook/html'),
+  },
   { pkg: 'nodejs-doc', licence: `Expat (MIT; Node.js documentation); ${copyright('nodejs-doc')}`, read: nodejsDocs },
-  { pkg: 'vim-runtime', licence: `Vim licence (GPL-compatible; Vim help files); ${copyright('vim-runtime')}`, read: vimDocs },
-  { pkg: 'dict-gcide', licence: `GPL-2+ (GNU Collaborative International Dictionary of English 0.48); ${copyright('dict-gcide')}`, read: (r) => dictdDocs('dict-gcide', r, 'gcide') },
-  { pkg: 'dict-foldoc', licence: `GFDL-1.1+, no invariant sections (Free On-line Dictionary of Computing); ${copyright('dict-foldoc')}`, read: (r) => dictdDocs('dict-foldoc', r, 'foldoc') },
-  { pkg: 'dict-jargon', licence: `public domain (The Jargon File 4.4.7); ${copyright('dict-jargon')}`, read: (r) => dictdDocs('dict-jargon', r, 'jargon') },
-  { pkg: 'wordnet-base', licence: `WordNet 3.0 licence (permissive, Princeton University); ${copyright('wordnet-base')}`, read: wordnetDocs },
+  {
+    pkg: 'vim-runtime',
+    licence: `Vim licence (GPL-compatible; Vim help files); ${copyright('vim-runtime')}`,
+    read: vimDocs,
+  },
+  {
+    pkg: 'dict-gcide',
+    licence: `GPL-2+ (GNU Collaborative International Dictionary of English 0.48); ${copyright('dict-gcide')}`,
+    read: (r) => dictdDocs('dict-gcide', r, 'gcide'),
+  },
+  {
+    pkg: 'dict-foldoc',
+    licence: `GFDL-1.1+, no invariant sections (Free On-line Dictionary of Computing); ${copyright('dict-foldoc')}`,
+    read: (r) => dictdDocs('dict-foldoc', r, 'foldoc'),
+  },
+  {
+    pkg: 'dict-jargon',
+    licence: `public domain (The Jargon File 4.4.7); ${copyright('dict-jargon')}`,
+    read: (r) => dictdDocs('dict-jargon', r, 'jargon'),
+  },
+  {
+    pkg: 'wordnet-base',
+    licence: `WordNet 3.0 licence (permissive, Princeton University); ${copyright('wordnet-base')}`,
+    read: wordnetDocs,
+  },
 ];
 
 export const PRETRAIN_PACKAGES: readonly string[] = PRETRAIN_SOURCES.map((s) => s.pkg);
@@ -310,13 +478,27 @@ function packageOf(doc: PretrainDoc): string {
 }
 
 /** Per-source line and word counts (tokens and duplicates zero; buildPretrain fills them in). */
-export function countBySource(docs: PretrainDoc[], versions: Map<string, string>, licences: Record<string, string> = LICENCES): SourceCount[] {
+export function countBySource(
+  docs: PretrainDoc[],
+  versions: Map<string, string>,
+  licences: Record<string, string> = LICENCES,
+): SourceCount[] {
   const counts = new Map<string, SourceCount>();
   for (const d of docs) {
     const pkg = packageOf(d);
     let c = counts.get(pkg);
     if (c === undefined) {
-      c = { source: pkg, version: versions.get(pkg) ?? '', licence: licences[pkg] ?? '', docs: 0, words: 0, tokens: 0, exactDups: 0, nearDups: 0, dupWords: 0 };
+      c = {
+        source: pkg,
+        version: versions.get(pkg) ?? '',
+        licence: licences[pkg] ?? '',
+        docs: 0,
+        words: 0,
+        tokens: 0,
+        exactDups: 0,
+        nearDups: 0,
+        dupWords: 0,
+      };
       counts.set(pkg, c);
     }
     c.docs++;
@@ -351,13 +533,25 @@ export function tokenEstimates(docs: PretrainDoc[], tokenizer: BertTokenizer): M
     }
     sample.set(pkg, s);
   }
-  return new Map([...sample].map(([pkg, s]) => [pkg, s.words === 0 ? 0 : Math.round((s.allWords * s.tokens) / s.words)]));
+  return new Map(
+    [...sample].map(([pkg, s]) => [pkg, s.words === 0 ? 0 : Math.round((s.allWords * s.tokens) / s.words)]),
+  );
 }
 
 function provenance(counts: SourceCount[], command: string, pkgdescDir: string): string {
-  const rows = counts.map((c) => `| ${c.source} | ${c.version} | ${c.docs} | ${c.words} | ${c.tokens} | ${c.exactDups} | ${c.nearDups} | ${c.dupWords} | ${c.licence} |`);
+  const rows = counts.map(
+    (c) =>
+      `| ${c.source} | ${c.version} | ${c.docs} | ${c.words} | ${c.tokens} | ${c.exactDups} | ${c.nearDups} | ${c.dupWords} | ${c.licence} |`,
+  );
   const total = counts.reduce(
-    (a, c) => ({ docs: a.docs + c.docs, words: a.words + c.words, tokens: a.tokens + c.tokens, exact: a.exact + c.exactDups, near: a.near + c.nearDups, dupWords: a.dupWords + c.dupWords }),
+    (a, c) => ({
+      docs: a.docs + c.docs,
+      words: a.words + c.words,
+      tokens: a.tokens + c.tokens,
+      exact: a.exact + c.exactDups,
+      near: a.near + c.nearDups,
+      dupWords: a.dupWords + c.dupWords,
+    }),
     { docs: 0, words: 0, tokens: 0, exact: 0, near: 0, dupWords: 0 },
   );
   return `# Pretraining text corpus
@@ -417,19 +611,28 @@ export interface PretrainCorpus {
  * de-duplicate, and count per source (words of kept lines, estimated tokens, what dedup removed).
  * A source that yields no line is an error: an extractor silently emptied by a layout change.
  */
-export function assemblePretrain(sources: readonly PretrainSource[], packages: Map<string, UnpackedPackage>, pkgdesc: PretrainDoc[], tokenizer: BertTokenizer): PretrainCorpus {
+export function assemblePretrain(
+  sources: readonly PretrainSource[],
+  packages: Map<string, UnpackedPackage>,
+  pkgdesc: PretrainDoc[],
+  tokenizer: BertTokenizer,
+): PretrainCorpus {
   const all: PretrainDoc[] = [];
   for (const source of sources) {
     const pkg = packages.get(source.pkg);
     if (pkg === undefined) throw new Error(`${source.pkg}: package not unpacked`);
     const before = all.length;
     for (const doc of source.read(pkg.root)) if (countWords(doc.text) >= MIN_LINE_WORDS) all.push(doc);
-    if (all.length === before) throw new Error(`${source.pkg}: no text extracted from ${pkg.root} (has the package layout or markup changed?)`);
+    if (all.length === before)
+      throw new Error(`${source.pkg}: no text extracted from ${pkg.root} (has the package layout or markup changed?)`);
   }
   for (const doc of pkgdesc) all.push(doc);
   const { kept, removed } = dedup(all, (d) => d.text);
   const versions = new Map([...packages.values()].map((p) => [p.name, p.version]));
-  const licences: Record<string, string> = { ...Object.fromEntries(sources.map((s) => [s.pkg, s.licence])), [PKGDESC_SOURCE]: LICENCES[PKGDESC_SOURCE] };
+  const licences: Record<string, string> = {
+    ...Object.fromEntries(sources.map((s) => [s.pkg, s.licence])),
+    [PKGDESC_SOURCE]: LICENCES[PKGDESC_SOURCE],
+  };
   const counts = countBySource(kept, versions, licences);
   const tokens = tokenEstimates(kept, tokenizer);
   const byPkg = new Map(counts.map((c) => [c.source, c]));
@@ -438,7 +641,17 @@ export function assemblePretrain(sources: readonly PretrainSource[], packages: M
     const pkg = packageOf(item);
     let c = byPkg.get(pkg);
     if (c === undefined) {
-      c = { source: pkg, version: versions.get(pkg) ?? '', licence: licences[pkg] ?? '', docs: 0, words: 0, tokens: 0, exactDups: 0, nearDups: 0, dupWords: 0 };
+      c = {
+        source: pkg,
+        version: versions.get(pkg) ?? '',
+        licence: licences[pkg] ?? '',
+        docs: 0,
+        words: 0,
+        tokens: 0,
+        exactDups: 0,
+        nearDups: 0,
+        dupWords: 0,
+      };
       byPkg.set(pkg, c);
       counts.push(c);
     }

@@ -55,7 +55,11 @@ export function synsetLine(s: Synset): string {
  * "wn:<pos><offset>"), one query per distinct lemma list ("word, other word"); a query judged
  * relevant to every synset that has exactly that lemma list (polysemous single words get several).
  */
-export function wordnetPairs(synsets: Synset[]): { docs: Map<string, string>; queries: Map<string, string>; qrels: Map<string, Map<string, number>> } {
+export function wordnetPairs(synsets: Synset[]): {
+  docs: Map<string, string>;
+  queries: Map<string, string>;
+  qrels: Map<string, Map<string, number>>;
+} {
   const docs = new Map<string, string>();
   const queries = new Map<string, string>();
   const qrels = new Map<string, Map<string, number>>();

@@ -31,9 +31,39 @@ import { TopK } from './topk.js';
 
 /** Lucene's EnglishAnalyzer.ENGLISH_STOP_WORDS_SET (the stopwords Anserini's default analyzer drops). */
 export const LUCENE_ENGLISH_STOPWORDS: ReadonlySet<string> = new Set([
-  'a', 'an', 'and', 'are', 'as', 'at', 'be', 'but', 'by', 'for', 'if', 'in', 'into', 'is', 'it', 'no', 'not',
-  'of', 'on', 'or', 'such', 'that', 'the', 'their', 'then', 'there', 'these', 'they', 'this', 'to', 'was',
-  'will', 'with',
+  'a',
+  'an',
+  'and',
+  'are',
+  'as',
+  'at',
+  'be',
+  'but',
+  'by',
+  'for',
+  'if',
+  'in',
+  'into',
+  'is',
+  'it',
+  'no',
+  'not',
+  'of',
+  'on',
+  'or',
+  'such',
+  'that',
+  'the',
+  'their',
+  'then',
+  'there',
+  'these',
+  'they',
+  'this',
+  'to',
+  'was',
+  'will',
+  'with',
 ]);
 
 export interface AnalyzerOptions {
@@ -103,7 +133,8 @@ export class Bm25Index {
   constructor(docs: Iterable<readonly [string, string]>, opts: Bm25Options = {}) {
     this.k1 = opts.k1 ?? 0.9;
     this.b = opts.b ?? 0.4;
-    if (!(this.k1 >= 0) || !(this.b >= 0 && this.b <= 1)) throw new Error(`bm25: need k1 >= 0 and 0 <= b <= 1, got k1 ${this.k1}, b ${this.b}`);
+    if (!(this.k1 >= 0) || !(this.b >= 0 && this.b <= 1))
+      throw new Error(`bm25: need k1 >= 0 and 0 <= b <= 1, got k1 ${this.k1}, b ${this.b}`);
     this.analyzer = new Analyzer(opts);
     this.docIds = [];
 

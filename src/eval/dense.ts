@@ -45,18 +45,22 @@ export async function denseSearch(
   docIds: readonly string[],
   opts: DenseSearchOptions,
 ): Promise<Run> {
-  if (queries.ndim !== 2 || docs.ndim !== 2) throw new Error(`dense: expected [Q, H] queries and [D, H] documents, got [${queries.shape}] and [${docs.shape}]`);
+  if (queries.ndim !== 2 || docs.ndim !== 2)
+    throw new Error(`dense: expected [Q, H] queries and [D, H] documents, got [${queries.shape}] and [${docs.shape}]`);
   const [Q, H] = queries.shape;
   const [D, H2] = docs.shape;
   if (H !== H2) throw new Error(`dense: query dimension ${H} != document dimension ${H2}`);
   if (queryIds.length !== Q) throw new Error(`dense: ${queryIds.length} query ids for ${Q} query rows`);
   if (docIds.length !== D) throw new Error(`dense: ${docIds.length} document ids for ${D} document rows`);
   if (new Set(docIds).size !== D) throw new Error('dense: document ids are not unique');
-  if (!Number.isSafeInteger(opts.k) || opts.k < 1) throw new Error(`dense: k must be a positive integer, got ${opts.k}`);
+  if (!Number.isSafeInteger(opts.k) || opts.k < 1)
+    throw new Error(`dense: k must be a positive integer, got ${opts.k}`);
   const similarity = opts.similarity ?? 'cos';
-  if (similarity !== 'cos' && similarity !== 'dot') throw new Error(`dense: similarity must be cos or dot, got ${String(similarity)}`);
+  if (similarity !== 'cos' && similarity !== 'dot')
+    throw new Error(`dense: similarity must be cos or dot, got ${String(similarity)}`);
   const chunk = opts.chunkSize ?? Math.max(1, Math.floor(CHUNK_SCORES / Math.max(D, 1)));
-  if (!Number.isSafeInteger(chunk) || chunk < 1) throw new Error(`dense: chunkSize must be a positive integer, got ${chunk}`);
+  if (!Number.isSafeInteger(chunk) || chunk < 1)
+    throw new Error(`dense: chunkSize must be a positive integer, got ${chunk}`);
 
   const lists: [string, ScoredDoc[]][] = [];
   if (D === 0) {
@@ -70,10 +74,12 @@ export async function denseSearch(
   try {
     for (let start = 0; start < Q; start += chunk) {
       const rows = Math.min(chunk, Q - start);
-      const scores = noGrad(() => tidy(() => {
-        const q = queries.narrow(0, start, rows);
-        return (similarity === 'cos' ? l2Normalize(q) : q).matmul(docsT); // [rows, D]
-      }));
+      const scores = noGrad(() =>
+        tidy(() => {
+          const q = queries.narrow(0, start, rows);
+          return (similarity === 'cos' ? l2Normalize(q) : q).matmul(docsT); // [rows, D]
+        }),
+      );
       const data = await scores.data();
       scores.dispose();
       for (let r = 0; r < rows; r++) {
@@ -105,11 +111,20 @@ export interface EmbedTextsOptions {
 }
 
 /** Embed texts in batches; returns a [N, H] float32 tensor. Fails if a batch has the wrong count or width. */
-export async function embedTexts(texts: readonly string[], encode: Encoder, opts: EmbedTextsOptions = {}): Promise<Tensor> {
+export async function embedTexts(
+  texts: readonly string[],
+  encode: Encoder,
+  opts: EmbedTextsOptions = {},
+): Promise<Tensor> {
   const batchSize = opts.batchSize ?? 64;
   if (!(batchSize >= 1)) throw new Error(`embed: batchSize must be >= 1, got ${batchSize}`);
   const step = Number.isFinite(batchSize) ? Math.floor(batchSize) : Math.max(texts.length, 1);
-  const bar = startProgress({ label: opts.label ?? 'embed', total: texts.length, unit: 'text', enabled: opts.progress });
+  const bar = startProgress({
+    label: opts.label ?? 'embed',
+    total: texts.length,
+    unit: 'text',
+    enabled: opts.progress,
+  });
   let width = -1;
   let out = new Float32Array(0);
   try {
@@ -122,7 +137,8 @@ export async function embedTexts(texts: readonly string[], encode: Encoder, opts
           if (width === 0) throw new Error('embed: the encoder returned empty embeddings');
           out = new Float32Array(texts.length * width);
         }
-        if (row.length !== width) throw new Error(`embed: text ${start + i} has ${row.length} dimensions, earlier ones ${width}`);
+        if (row.length !== width)
+          throw new Error(`embed: text ${start + i} has ${row.length} dimensions, earlier ones ${width}`);
         out.set(row, (start + i) * width);
       }
       bar.update(start + batch.length);
@@ -137,11 +153,13 @@ export async function embedTexts(texts: readonly string[], encode: Encoder, opts
 async function batchRows(result: Float32Array[] | Tensor, count: number, start: number): Promise<Float32Array[]> {
   const where = `embed: batch at text ${start}`;
   if (Array.isArray(result)) {
-    if (result.length !== count) throw new Error(`${where}: the encoder returned ${result.length} embeddings for ${count} texts`);
+    if (result.length !== count)
+      throw new Error(`${where}: the encoder returned ${result.length} embeddings for ${count} texts`);
     return result;
   }
   try {
-    if (result.ndim !== 2 || result.shape[0] !== count) throw new Error(`${where}: expected a [${count}, H] tensor, got [${result.shape}]`);
+    if (result.ndim !== 2 || result.shape[0] !== count)
+      throw new Error(`${where}: expected a [${count}, H] tensor, got [${result.shape}]`);
     const data = Float32Array.from(await result.data());
     const h = result.shape[1];
     return Array.from({ length: count }, (_, i) => data.subarray(i * h, (i + 1) * h));
@@ -173,10 +191,16 @@ export async function denseRetrieve(
 ): Promise<DenseRetrieveResult> {
   const embedOpts = { batchSize: opts.batchSize, progress: opts.progress, device: opts.device };
   let t = performance.now();
-  const docs = await embedTexts([...data.corpus.values()].map(docText), encode, { ...embedOpts, label: opts.label ? `${opts.label} corpus` : 'corpus' });
+  const docs = await embedTexts([...data.corpus.values()].map(docText), encode, {
+    ...embedOpts,
+    label: opts.label ? `${opts.label} corpus` : 'corpus',
+  });
   const embedCorpus = (performance.now() - t) / 1000;
   t = performance.now();
-  const queries = await embedTexts([...data.queries.values()], opts.encodeQueries ?? encode, { ...embedOpts, label: opts.label ? `${opts.label} queries` : 'queries' });
+  const queries = await embedTexts([...data.queries.values()], opts.encodeQueries ?? encode, {
+    ...embedOpts,
+    label: opts.label ? `${opts.label} queries` : 'queries',
+  });
   const embedQueries = (performance.now() - t) / 1000;
   t = performance.now();
   try {

@@ -60,7 +60,8 @@ export function metricNames(cutoffs: Cutoffs = DEFAULT_CUTOFFS): string[] {
 function checkCutoffs(cutoffs: Cutoffs): void {
   for (const [name, ks] of Object.entries(cutoffs)) {
     for (const k of ks as number[]) {
-      if (!Number.isSafeInteger(k) || k < 1) throw new Error(`metrics: ${name} cutoff must be a positive integer, got ${k}`);
+      if (!Number.isSafeInteger(k) || k < 1)
+        throw new Error(`metrics: ${name} cutoff must be a positive integer, got ${k}`);
     }
   }
 }
@@ -69,7 +70,11 @@ function checkCutoffs(cutoffs: Cutoffs): void {
  * Metrics of one query: `gains` are the qrels scores of the retrieved documents in rank order
  * (0 for unjudged), `judged` the query's qrels scores. The query must have a relevant document.
  */
-export function queryMetrics(gains: readonly number[], judged: readonly number[], cutoffs: Cutoffs = DEFAULT_CUTOFFS): MetricValues {
+export function queryMetrics(
+  gains: readonly number[],
+  judged: readonly number[],
+  cutoffs: Cutoffs = DEFAULT_CUTOFFS,
+): MetricValues {
   const numRel = judged.filter((g) => g >= 1).length;
   if (numRel === 0) throw new Error('metrics: a query without relevant documents has no metrics');
   const ideal = judged.filter((g) => g >= 1).sort((a, b) => b - a);

@@ -36,9 +36,13 @@ export interface MineResult {
 }
 
 export function mineNegatives(data: BeirDataset, opts: MineOptions): MineResult {
-  if (!Number.isSafeInteger(opts.negatives) || opts.negatives < 1) throw new Error(`mine: negatives must be a positive integer, got ${opts.negatives}`);
+  if (!Number.isSafeInteger(opts.negatives) || opts.negatives < 1)
+    throw new Error(`mine: negatives must be a positive integer, got ${opts.negatives}`);
   if (!Number.isSafeInteger(opts.seed)) throw new Error(`mine: seed must be an integer, got ${opts.seed}`);
-  const index = new Bm25Index([...data.corpus].map(([id, doc]) => [id, docText(doc)] as const), opts);
+  const index = new Bm25Index(
+    [...data.corpus].map(([id, doc]) => [id, docText(doc)] as const),
+    opts,
+  );
   const rng = new Generator(opts.seed);
   const triples: Triple[] = [];
   let pairsWithoutNegative = 0;
@@ -47,7 +51,8 @@ export function mineNegatives(data: BeirDataset, opts: MineOptions): MineResult 
   for (const [qid, text] of data.queries) {
     const judged = data.qrels.get(qid) ?? new Map<string, number>();
     const positives = [...judged].filter(([, score]) => score >= 1).map(([docid]) => docid);
-    const candidates = index.search(text, opts.negatives)
+    const candidates = index
+      .search(text, opts.negatives)
       .filter((d) => !((judged.get(d.docid) ?? 0) >= 1) && !(opts.exclude?.(qid, d.docid) ?? false));
     candidateTotal += candidates.length;
     for (const pos of positives) {

@@ -64,7 +64,8 @@ export function runFromLists(lists: Iterable<[string, ScoredDoc[]]>): Run {
 }
 
 function checkField(value: string, what: string): void {
-  if (value === '' || /\s/.test(value)) throw new Error(`run file: ${what} ${JSON.stringify(value)} is empty or contains whitespace`);
+  if (value === '' || /\s/.test(value))
+    throw new Error(`run file: ${what} ${JSON.stringify(value)} is empty or contains whitespace`);
 }
 
 async function* trecLines(run: Run, tag: string): AsyncGenerator<string> {
@@ -106,11 +107,14 @@ export async function readTrecRun(path: string): Promise<Run> {
     if (line.trim() === '') continue;
     const where = `${name} line ${n}`;
     const fields = line.trim().split(/\s+/);
-    if (fields.length !== 6) throw new Error(`${where}: expected 6 fields "qid Q0 docid rank score tag", got ${fields.length}`);
+    if (fields.length !== 6)
+      throw new Error(`${where}: expected 6 fields "qid Q0 docid rank score tag", got ${fields.length}`);
     const [qid, , docid, rank, scoreText] = fields;
-    if (!/^\d+$/.test(rank) || Number(rank) < 1) throw new Error(`${where}: rank must be a positive integer, got ${JSON.stringify(rank)}`);
+    if (!/^\d+$/.test(rank) || Number(rank) < 1)
+      throw new Error(`${where}: rank must be a positive integer, got ${JSON.stringify(rank)}`);
     const score = Number(scoreText);
-    if (scoreText === '' || !Number.isFinite(score)) throw new Error(`${where}: score must be a finite number, got ${JSON.stringify(scoreText)}`);
+    if (scoreText === '' || !Number.isFinite(score))
+      throw new Error(`${where}: score must be a finite number, got ${JSON.stringify(scoreText)}`);
     let docs = run.get(qid);
     if (docs === undefined) {
       docs = new Map();

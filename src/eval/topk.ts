@@ -14,7 +14,10 @@ export class TopK {
   private size = 0;
 
   /** `ids[i]` names candidate i (used only to break score ties). */
-  constructor(readonly k: number, private readonly ids: readonly string[]) {
+  constructor(
+    readonly k: number,
+    private readonly ids: readonly string[],
+  ) {
     if (!Number.isSafeInteger(k) || k < 1) throw new Error(`top-k: k must be a positive integer, got ${k}`);
     this.idx = new Int32Array(k);
     this.score = new Float64Array(k);
@@ -53,7 +56,8 @@ export class TopK {
       if (left >= this.k) break;
       const right = left + 1;
       let child = left;
-      if (right < this.k && this.below(this.score[right], this.idx[right], this.score[left], this.idx[left])) child = right;
+      if (right < this.k && this.below(this.score[right], this.idx[right], this.score[left], this.idx[left]))
+        child = right;
       if (!this.below(this.score[child], this.idx[child], s, i)) break;
       this.idx[pos] = this.idx[child];
       this.score[pos] = this.score[child];

@@ -35,7 +35,14 @@ import { buildCharts } from '../plot/charts.js';
 import { readRun, type BiencoderRun } from '../plot/runlog.js';
 import { pearson, phases } from '../plot/stats.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { evaluateBiencoder, loadEvalSet, trainBiencoder, type EvalSet, type LossSpec, type SetMetrics } from '../train/retrieval.js';
+import {
+  evaluateBiencoder,
+  loadEvalSet,
+  trainBiencoder,
+  type EvalSet,
+  type LossSpec,
+  type SetMetrics,
+} from '../train/retrieval.js';
 import { bm25Teacher, crossEncoderTeacher, type Teacher } from '../train/teachers.js';
 
 export type Experiment = 'E1' | 'E2' | 'E3' | 'E4';
@@ -43,7 +50,13 @@ export const EXPERIMENTS: readonly Experiment[] = ['E1', 'E2', 'E3', 'E4'];
 
 /** A loss as data (the teacher is built when the cell runs). */
 export type LossRecipe =
-  | { kind: 'sdam'; target: 'adaptive' | 'distributed' | number; inBatch?: boolean; marginMode?: 'rowwise' | 'as-released'; detachTarget?: boolean }
+  | {
+      kind: 'sdam';
+      target: 'adaptive' | 'distributed' | number;
+      inBatch?: boolean;
+      marginMode?: 'rowwise' | 'as-released';
+      detachTarget?: boolean;
+    }
   | { kind: 'margin-mse'; teacher: 'cross-encoder' | 'bm25' }
   | { kind: 'infonce'; temperature: number };
 
@@ -99,13 +112,19 @@ export interface Cell {
   fraction?: number;
 }
 
-const slug = (s: string): string => s.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-|-$/g, '');
+const slug = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^-|-$/g, '');
 
 /** E1's main rows: the losses compared on every seed (the cross-encoder row needs a teacher). */
 function mainRows(b: Budget): { row: string; recipe: LossRecipe }[] {
   return [
     { row: 'SDAM adaptive', recipe: { kind: 'sdam', target: 'adaptive' } },
-    ...(b.teacherModel ? [{ row: 'Margin-MSE, cross-encoder', recipe: { kind: 'margin-mse', teacher: 'cross-encoder' } as LossRecipe }] : []),
+    ...(b.teacherModel
+      ? [{ row: 'Margin-MSE, cross-encoder', recipe: { kind: 'margin-mse', teacher: 'cross-encoder' } as LossRecipe }]
+      : []),
     { row: 'Margin-MSE, BM25', recipe: { kind: 'margin-mse', teacher: 'bm25' } },
     { row: 'InfoNCE', recipe: { kind: 'infonce', temperature: 0.05 } },
   ];
@@ -116,24 +135,60 @@ export function planCells(b: Budget, only: ReadonlySet<Experiment>, totalTriples
   const cells: Cell[] = [];
   const main = (row: string, recipe: LossRecipe, seeds: number): void => {
     for (let seed = 0; seed < seeds; seed++) {
-      cells.push({ id: `e1-${slug(row)}-s${seed}`, experiment: 'E1', row, main: true, seed, recipe, steps: b.steps, validation: true });
+      cells.push({
+        id: `e1-${slug(row)}-s${seed}`,
+        experiment: 'E1',
+        row,
+        main: true,
+        seed,
+        recipe,
+        steps: b.steps,
+        validation: true,
+      });
     }
   };
   // E4 alone runs seed 0 of the rows it shows; the ids are E1's, so E1 reuses them later.
   const e4Teacher = b.teacherModel ? 'Margin-MSE, cross-encoder' : 'Margin-MSE, BM25';
   if (only.has('E1') || only.has('E3')) for (const r of mainRows(b)) main(r.row, r.recipe, b.seeds);
-  else if (only.has('E4')) for (const r of mainRows(b)) if (r.recipe.kind !== 'margin-mse' || r.row === e4Teacher) main(r.row, r.recipe, 1);
+  else if (only.has('E4'))
+    for (const r of mainRows(b)) if (r.recipe.kind !== 'margin-mse' || r.row === e4Teacher) main(r.row, r.recipe, 1);
   if (only.has('E1')) {
     const sweep: { row: string; recipe: LossRecipe }[] = [
-      { row: 'SDAM adaptive, in-batch rowwise', recipe: { kind: 'sdam', target: 'adaptive', inBatch: true, marginMode: 'rowwise' } },
-      { row: 'SDAM adaptive, in-batch as-released', recipe: { kind: 'sdam', target: 'adaptive', inBatch: true, marginMode: 'as-released' } },
+      {
+        row: 'SDAM adaptive, in-batch rowwise',
+        recipe: { kind: 'sdam', target: 'adaptive', inBatch: true, marginMode: 'rowwise' },
+      },
+      {
+        row: 'SDAM adaptive, in-batch as-released',
+        recipe: { kind: 'sdam', target: 'adaptive', inBatch: true, marginMode: 'as-released' },
+      },
       ...b.staticMargins.map((c) => ({ row: `SDAM static ${c}`, recipe: { kind: 'sdam', target: c } as LossRecipe })),
       { row: 'SDAM distributed', recipe: { kind: 'sdam', target: 'distributed' } },
     ];
-    for (const r of sweep) cells.push({ id: `e1-${slug(r.row)}-s0`, experiment: 'E1', row: r.row, main: false, seed: 0, recipe: r.recipe, steps: b.steps, validation: false, evalQueries: b.evalQueries });
+    for (const r of sweep)
+      cells.push({
+        id: `e1-${slug(r.row)}-s0`,
+        experiment: 'E1',
+        row: r.row,
+        main: false,
+        seed: 0,
+        recipe: r.recipe,
+        steps: b.steps,
+        validation: false,
+        evalQueries: b.evalQueries,
+      });
   }
   if (only.has('E4')) {
-    cells.push({ id: 'e4-sdam-adaptive-detached-s0', experiment: 'E4', row: E4_DETACHED, main: false, seed: 0, recipe: { kind: 'sdam', target: 'adaptive', detachTarget: true }, steps: b.steps, validation: true });
+    cells.push({
+      id: 'e4-sdam-adaptive-detached-s0',
+      experiment: 'E4',
+      row: E4_DETACHED,
+      main: false,
+      seed: 0,
+      recipe: { kind: 'sdam', target: 'adaptive', detachTarget: true },
+      steps: b.steps,
+      validation: true,
+    });
   }
   if (only.has('E2')) {
     const pool = Math.min(b.e2Pool ?? totalTriples, totalTriples);
@@ -141,7 +196,19 @@ export function planCells(b: Budget, only: ReadonlySet<Experiment>, totalTriples
       // at least one batch; at most one epoch of the subset (and e2Steps)
       const triples = Math.max(b.batchSize, Math.round((fraction / 100) * pool));
       const steps = Math.min(Math.floor(triples / b.batchSize), b.e2Steps ?? Infinity);
-      cells.push({ id: `e2-${slug(row)}-${fraction}pct-s0`, experiment: 'E2', row, main: false, seed: 0, recipe, steps, maxTriples: triples, validation: false, evalQueries: b.evalQueries, fraction });
+      cells.push({
+        id: `e2-${slug(row)}-${fraction}pct-s0`,
+        experiment: 'E2',
+        row,
+        main: false,
+        seed: 0,
+        recipe,
+        steps,
+        maxTriples: triples,
+        validation: false,
+        evalQueries: b.evalQueries,
+        fraction,
+      });
     };
     for (const f of b.fractions) e2('SDAM adaptive', { kind: 'sdam', target: 'adaptive' }, f);
     const teacher = b.teacherModel ? 'cross-encoder' : 'bm25';
@@ -154,14 +221,30 @@ export const E4_DETACHED = 'SDAM adaptive, detached target';
 
 /** E4's panels: SDAM adaptive with and without a detached target, the teacher's Margin-MSE, InfoNCE (seed 0). */
 export function e4Cells(cells: readonly Cell[], b: Budget): Cell[] {
-  const want = ['SDAM adaptive', E4_DETACHED, b.teacherModel ? 'Margin-MSE, cross-encoder' : 'Margin-MSE, BM25', 'InfoNCE'];
-  return want.map((row) => cells.find((c) => c.row === row && c.seed === 0 && c.experiment !== 'E2')).filter((c): c is Cell => c !== undefined);
+  const want = [
+    'SDAM adaptive',
+    E4_DETACHED,
+    b.teacherModel ? 'Margin-MSE, cross-encoder' : 'Margin-MSE, BM25',
+    'InfoNCE',
+  ];
+  return want
+    .map((row) => cells.find((c) => c.row === row && c.seed === 0 && c.experiment !== 'E2'))
+    .filter((c): c is Cell => c !== undefined);
 }
 
 export interface CellResult {
   cell: Cell;
   dir: string;
-  metrics: { steps: number; triplesSeen: number; epochs: number; trainTriples: number; medianStepMs: number | null; msPerStep: number; final: SetMetrics[]; teacherScale?: { scale: number } };
+  metrics: {
+    steps: number;
+    triplesSeen: number;
+    epochs: number;
+    trainTriples: number;
+    medianStepMs: number | null;
+    msPerStep: number;
+    final: SetMetrics[];
+    teacherScale?: { scale: number };
+  };
 }
 
 /** Teachers are loaded once per process and shared by the cells. */
@@ -174,7 +257,10 @@ export class TeacherCache {
       if (kind === 'bm25') t = bm25Teacher(this.b.data);
       else {
         if (!this.b.teacherModel) throw new Error('a cross-encoder cell needs --teacher-model DIR');
-        t = crossEncoderTeacher(this.b.teacherModel, this.b.data, { device: this.b.device, maxLength: this.b.teacherMaxLength });
+        t = crossEncoderTeacher(this.b.teacherModel, this.b.data, {
+          device: this.b.device,
+          maxLength: this.b.teacherMaxLength,
+        });
       }
       this.teachers.set(kind, t);
     }
@@ -185,9 +271,23 @@ export class TeacherCache {
 async function lossSpec(r: LossRecipe, teachers: TeacherCache): Promise<LossSpec> {
   switch (r.kind) {
     case 'sdam':
-      return { kind: 'sdam', options: { target: r.target, inBatch: r.inBatch ?? false, marginMode: r.marginMode ?? 'rowwise', error: 'l2', detachTarget: r.detachTarget ?? false } };
+      return {
+        kind: 'sdam',
+        options: {
+          target: r.target,
+          inBatch: r.inBatch ?? false,
+          marginMode: r.marginMode ?? 'rowwise',
+          error: 'l2',
+          detachTarget: r.detachTarget ?? false,
+        },
+      };
     case 'margin-mse':
-      return { kind: 'margin-mse', teacher: await teachers.get(r.teacher), teacherName: r.teacher, teacherScale: 'auto' };
+      return {
+        kind: 'margin-mse',
+        teacher: await teachers.get(r.teacher),
+        teacherName: r.teacher,
+        teacherScale: 'auto',
+      };
     case 'infonce':
       return { kind: 'infonce', scale: 1 / r.temperature, ownNegatives: true };
   }
@@ -197,9 +297,21 @@ async function lossSpec(r: LossRecipe, teachers: TeacherCache): Promise<LossSpec
 export function cellSettings(cell: Cell, b: Budget): Record<string, unknown> {
   const { row: _row, ...rest } = cell;
   return {
-    ...rest, model: b.model, data: b.data, evalSets: b.evalSets, validation: cell.validation ? b.validation : null, evalEvery: cell.validation ? b.evalEvery : 0,
-    batchSize: b.batchSize, lr: b.lr, queryLength: b.queryLength, docLength: b.docLength, internalsEvery: b.internalsEvery,
-    teacher: cell.recipe.kind === 'margin-mse' && cell.recipe.teacher === 'cross-encoder' ? { model: b.teacherModel, maxLength: b.teacherMaxLength } : null,
+    ...rest,
+    model: b.model,
+    data: b.data,
+    evalSets: b.evalSets,
+    validation: cell.validation ? b.validation : null,
+    evalEvery: cell.validation ? b.evalEvery : 0,
+    batchSize: b.batchSize,
+    lr: b.lr,
+    queryLength: b.queryLength,
+    docLength: b.docLength,
+    internalsEvery: b.internalsEvery,
+    teacher:
+      cell.recipe.kind === 'margin-mse' && cell.recipe.teacher === 'cross-encoder'
+        ? { model: b.teacherModel, maxLength: b.teacherMaxLength }
+        : null,
   };
 }
 
@@ -208,13 +320,22 @@ export function cellSettings(cell: Cell, b: Budget): Record<string, unknown> {
  * cell's settings are written to cells/<id>.json first; a cell directory made with other settings
  * (another model, budget or teacher), or without that file, is refused rather than reused.
  */
-export async function runCell(cell: Cell, b: Budget, out: string, teachers: TeacherCache, progress = true): Promise<CellResult> {
+export async function runCell(
+  cell: Cell,
+  b: Budget,
+  out: string,
+  teachers: TeacherCache,
+  progress = true,
+): Promise<CellResult> {
   const dir = join(out, 'cells', cell.id);
   const metricsPath = join(dir, 'metrics.json');
   const settingsPath = join(out, 'cells', `${cell.id}.json`);
   const settings = `${JSON.stringify(cellSettings(cell, b), null, 2)}\n`;
   if (existsSync(settingsPath)) {
-    if (readFileSync(settingsPath, 'utf8') !== settings) throw new Error(`${settingsPath}: cell ${cell.id} was run with other settings (model, budget or teacher); use another --out`);
+    if (readFileSync(settingsPath, 'utf8') !== settings)
+      throw new Error(
+        `${settingsPath}: cell ${cell.id} was run with other settings (model, budget or teacher); use another --out`,
+      );
   } else if (existsSync(dir)) {
     throw new Error(`${dir}: exists without its settings file ${cell.id}.json; use another --out`);
   } else {
@@ -222,13 +343,33 @@ export async function runCell(cell: Cell, b: Budget, out: string, teachers: Teac
   }
   if (!existsSync(metricsPath)) {
     await trainBiencoder({
-      model: b.model, data: b.data, out: dir, loss: await lossSpec(cell.recipe, teachers), pooling: 'mean', batchSize: b.batchSize,
-      queryLength: b.queryLength, docLength: b.docLength, lr: b.lr, gamma: 0.99999, optimizer: 'adamw', weightDecay: 1e-6, clip: 0,
-      steps: cell.steps, maxTriples: cell.maxTriples, seed: cell.seed, evalEvery: cell.validation ? b.evalEvery : 0, patience: 3,
-      validation: cell.validation ? b.validation : undefined, evalSets: b.evalSets, evalQueries: cell.evalQueries,
-      internalsEvery: b.internalsEvery, device: b.device, progress,
+      model: b.model,
+      data: b.data,
+      out: dir,
+      loss: await lossSpec(cell.recipe, teachers),
+      pooling: 'mean',
+      batchSize: b.batchSize,
+      queryLength: b.queryLength,
+      docLength: b.docLength,
+      lr: b.lr,
+      gamma: 0.99999,
+      optimizer: 'adamw',
+      weightDecay: 1e-6,
+      clip: 0,
+      steps: cell.steps,
+      maxTriples: cell.maxTriples,
+      seed: cell.seed,
+      evalEvery: cell.validation ? b.evalEvery : 0,
+      patience: 3,
+      validation: cell.validation ? b.validation : undefined,
+      evalSets: b.evalSets,
+      evalQueries: cell.evalQueries,
+      internalsEvery: b.internalsEvery,
+      device: b.device,
+      progress,
     });
-    if (!existsSync(metricsPath)) throw new Error(`${dir}: training stopped before metrics.json (interrupted); rerun the command to resume`);
+    if (!existsSync(metricsPath))
+      throw new Error(`${dir}: training stopped before metrics.json (interrupted); rerun the command to resume`);
   }
   return { cell, dir, metrics: JSON.parse(readFileSync(metricsPath, 'utf8')) as CellResult['metrics'] };
 }
@@ -238,9 +379,18 @@ export async function runCell(cell: Cell, b: Budget, out: string, teachers: Teac
  * cells/baselines.json for the same model, sets and lengths). `compute: false` only reads the cache
  * (null when it is missing or for other settings).
  */
-export async function runBaselines(b: Budget, out: string, o: { compute?: boolean; progress?: boolean } = {}): Promise<{ untuned: SetMetrics[]; bm25: SetMetrics[] } | null> {
+export async function runBaselines(
+  b: Budget,
+  out: string,
+  o: { compute?: boolean; progress?: boolean } = {},
+): Promise<{ untuned: SetMetrics[]; bm25: SetMetrics[] } | null> {
   const path = join(out, 'cells', 'baselines.json');
-  const key = JSON.stringify({ model: b.model, evalSets: b.evalSets, queryLength: b.queryLength, docLength: b.docLength });
+  const key = JSON.stringify({
+    model: b.model,
+    evalSets: b.evalSets,
+    queryLength: b.queryLength,
+    docLength: b.docLength,
+  });
   if (existsSync(path)) {
     const saved = JSON.parse(readFileSync(path, 'utf8')) as { key: string; untuned: SetMetrics[]; bm25: SetMetrics[] };
     if (saved.key === key) return { untuned: saved.untuned, bm25: saved.bm25 };
@@ -253,11 +403,24 @@ export async function runBaselines(b: Budget, out: string, o: { compute?: boolea
   try {
     for (const set of b.evalSets) {
       const data = await loadEvalSet(set);
-      untuned.push(await evaluateBiencoder(bi, data, { name: set.name, queryLength: b.queryLength, docLength: b.docLength, progress }));
+      untuned.push(
+        await evaluateBiencoder(bi, data, {
+          name: set.name,
+          queryLength: b.queryLength,
+          docLength: b.docLength,
+          progress,
+        }),
+      );
       const t0 = performance.now();
       const index = new Bm25Index([...data.corpus].map(([id, doc]) => [id, docText(doc)] as const));
       const run = runFromLists(index.searchAll(data.queries, 100));
-      bm25.push({ name: set.name, queries: data.queries.size, documents: data.corpus.size, metrics: evaluate(data.qrels, run).mean, seconds: (performance.now() - t0) / 1000 });
+      bm25.push({
+        name: set.name,
+        queries: data.queries.size,
+        documents: data.corpus.size,
+        metrics: evaluate(data.qrels, run).mean,
+        seconds: (performance.now() - t0) / 1000,
+      });
     }
   } finally {
     bi.dispose();
@@ -308,15 +471,30 @@ export function summarizeRows(results: readonly CellResult[]): RowSummary[] {
     const queries: RowSummary['queries'] = {};
     for (const set of rs[0].metrics.final) {
       queries[set.name] = set.queries;
-      sets[set.name] = Object.fromEntries(METRICS.map((m) => [m, spread(rs.map((r) => {
-        const s = r.metrics.final.find((f) => f.name === set.name);
-        if (!s) throw new Error(`${r.dir}/metrics.json: no final evaluation of ${set.name}`);
-        return s.metrics[m];
-      }))]));
+      sets[set.name] = Object.fromEntries(
+        METRICS.map((m) => [
+          m,
+          spread(
+            rs.map((r) => {
+              const s = r.metrics.final.find((f) => f.name === set.name);
+              if (!s) throw new Error(`${r.dir}/metrics.json: no final evaluation of ${set.name}`);
+              return s.metrics[m];
+            }),
+          ),
+        ]),
+      );
     }
-    const times = rs.map((r) => r.metrics.medianStepMs).filter((x): x is number => x !== null).map((ms) => ms / 1000);
+    const times = rs
+      .map((r) => r.metrics.medianStepMs)
+      .filter((x): x is number => x !== null)
+      .map((ms) => ms / 1000);
     return {
-      row, seeds: rs.length, sets, queries, secondsPerStep: times.length > 0 ? spread(times) : null, triplesSeen: rs[0].metrics.triplesSeen,
+      row,
+      seeds: rs.length,
+      sets,
+      queries,
+      secondsPerStep: times.length > 0 ? spread(times) : null,
+      triplesSeen: rs[0].metrics.triplesSeen,
       ...(rs[0].metrics.teacherScale ? { teacherScale: rs[0].metrics.teacherScale.scale } : {}),
     };
   });
@@ -335,16 +513,24 @@ export interface TimeToQuality {
  * validation nDCG@10, and the sum of the step times (`ms`) of the training steps up to it.
  */
 export function timeToQuality(log: readonly Record<string, unknown>[], fraction = 0.95): TimeToQuality | null {
-  const validations = log.filter((e) => e.kind === 'validation').map((e) => ({ step: e.step as number, score: (e.metrics as Record<string, number>)['nDCG@10'] }));
+  const validations = log
+    .filter((e) => e.kind === 'validation')
+    .map((e) => ({ step: e.step as number, score: (e.metrics as Record<string, number>)['nDCG@10'] }));
   if (validations.length === 0) return null;
   const best = Math.max(...validations.map((v) => v.score));
   const hit = validations.find((v) => v.score >= fraction * best)!;
-  const ms = log.filter((e) => e.kind === 'train' && (e.step as number) <= hit.step).reduce((s, e) => s + (e.ms as number), 0);
+  const ms = log
+    .filter((e) => e.kind === 'train' && (e.step as number) <= hit.step)
+    .reduce((s, e) => s + (e.ms as number), 0);
   return { best, step: hit.step, seconds: ms / 1000 };
 }
 
 function readLog(dir: string): Record<string, unknown>[] {
-  return readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(join(dir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 export interface E3Row {
@@ -362,7 +548,13 @@ export function summarizeE3(results: readonly CellResult[]): E3Row[] {
     const t = timeToQuality(readLog(r.dir));
     if (t) rows.set(r.cell.row, [...(rows.get(r.cell.row) ?? []), t]);
   }
-  return [...rows].map(([row, ts]) => ({ row, runs: ts.length, best: spread(ts.map((t) => t.best)), seconds: spread(ts.map((t) => t.seconds)), steps: spread(ts.map((t) => t.step)) }));
+  return [...rows].map(([row, ts]) => ({
+    row,
+    runs: ts.length,
+    best: spread(ts.map((t) => t.best)),
+    seconds: spread(ts.map((t) => t.seconds)),
+    steps: spread(ts.map((t) => t.step)),
+  }));
 }
 
 export interface E4Panel {
@@ -375,15 +567,25 @@ export interface E4Panel {
 
 export function e4Panel(row: string, dir: string): { panel: E4Panel; run: BiencoderRun } {
   const run = readRun(dir);
-  if (run.kind !== 'biencoder' || run.internals.length === 0) throw new Error(`${dir}: no loss internals (internals.jsonl) for E4`);
+  if (run.kind !== 'biencoder' || run.internals.length === 0)
+    throw new Error(`${dir}: no loss internals (internals.jsonl) for E4`);
   const ps = phases(run.internals.map((r) => r.step));
   return {
     run,
     panel: {
-      row, dir, gradNormKind: run.internals[0].gradNormKind,
+      row,
+      dir,
+      gradNormKind: run.internals[0].gradNormKind,
       phases: ps.map((p) => {
         const recs = run.internals.slice(p.start, p.end);
-        return { label: p.label, r: pearson(recs.flatMap((r) => r.pairSimilarity), recs.flatMap((r) => r.gradNorms)), triples: recs.reduce((s, r) => s + r.gradNorms.length, 0) };
+        return {
+          label: p.label,
+          r: pearson(
+            recs.flatMap((r) => r.pairSimilarity),
+            recs.flatMap((r) => r.gradNorms),
+          ),
+          triples: recs.reduce((s, r) => s + r.gradNorms.length, 0),
+        };
       }),
     },
   };
@@ -401,7 +603,10 @@ export function e4Figure(panels: readonly { row: string; run: BiencoderRun }[]):
   const config = (buildCharts(panels[0].run).charts[0].spec as unknown as Record<string, unknown>).config;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Negative hardness s(d+, d−) against the gradient norm of each triple', subtitle: 'E4: one panel per loss; colour: training phase; lines: least-squares fit per phase' },
+    title: {
+      text: 'Negative hardness s(d+, d−) against the gradient norm of each triple',
+      subtitle: 'E4: one panel per loss; colour: training phase; lines: least-squares fit per phase',
+    },
     config,
     columns: 2,
     concat: charts,
@@ -417,43 +622,77 @@ function cellText(s: Spread | undefined): string {
   return s.sd === null ? f3(s.mean) : `${f3(s.mean)} ± ${f3(s.sd)}`;
 }
 
-export function e1Table(rows: readonly RowSummary[], baselines: { untuned: SetMetrics[]; bm25: SetMetrics[] } | null, setNames: readonly string[]): string {
+export function e1Table(
+  rows: readonly RowSummary[],
+  baselines: { untuned: SetMetrics[]; bm25: SetMetrics[] } | null,
+  setNames: readonly string[],
+): string {
   const head = ['row', 'seeds', ...setNames.flatMap((s) => METRICS.map((m) => `${s} ${m}`)), 's/step', 'queries'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   if (baselines) {
-    for (const [name, sets] of [['BM25', baselines.bm25], ['untuned (mean pooling)', baselines.untuned]] as const) {
-      const vals = setNames.flatMap((s) => METRICS.map((m) => {
-        const v = sets.find((x) => x.name === s)?.metrics[m];
-        return v === undefined ? '—' : f3(v);
-      }));
-      lines.push(`| ${name} | — | ${vals.join(' | ')} | — | ${setNames.map((s) => sets.find((x) => x.name === s)?.queries ?? '—').join(' / ')} |`);
+    for (const [name, sets] of [
+      ['BM25', baselines.bm25],
+      ['untuned (mean pooling)', baselines.untuned],
+    ] as const) {
+      const vals = setNames.flatMap((s) =>
+        METRICS.map((m) => {
+          const v = sets.find((x) => x.name === s)?.metrics[m];
+          return v === undefined ? '—' : f3(v);
+        }),
+      );
+      lines.push(
+        `| ${name} | — | ${vals.join(' | ')} | — | ${setNames.map((s) => sets.find((x) => x.name === s)?.queries ?? '—').join(' / ')} |`,
+      );
     }
   }
   for (const r of rows) {
     const vals = setNames.flatMap((s) => METRICS.map((m) => cellText(r.sets[s]?.[m])));
-    const sps = r.secondsPerStep ? (r.secondsPerStep.sd === null ? r.secondsPerStep.mean.toFixed(2) : `${r.secondsPerStep.mean.toFixed(2)} ± ${r.secondsPerStep.sd.toFixed(2)}`) : '—';
-    lines.push(`| ${r.row}${r.teacherScale !== undefined ? ` (k ${r.teacherScale.toPrecision(3)})` : ''} | ${r.seeds} | ${vals.join(' | ')} | ${sps} | ${setNames.map((s) => r.queries[s] ?? '—').join(' / ')} |`);
+    const sps = r.secondsPerStep
+      ? r.secondsPerStep.sd === null
+        ? r.secondsPerStep.mean.toFixed(2)
+        : `${r.secondsPerStep.mean.toFixed(2)} ± ${r.secondsPerStep.sd.toFixed(2)}`
+      : '—';
+    lines.push(
+      `| ${r.row}${r.teacherScale !== undefined ? ` (k ${r.teacherScale.toPrecision(3)})` : ''} | ${r.seeds} | ${vals.join(' | ')} | ${sps} | ${setNames.map((s) => r.queries[s] ?? '—').join(' / ')} |`,
+    );
   }
   return lines.join('\n');
 }
 
 export function e2Table(results: readonly CellResult[], setNames: readonly string[]): string {
-  const head = ['row', '% of triples', 'triples', 'steps', 'epochs', ...setNames.flatMap((s) => METRICS.map((m) => `${s} ${m}`))];
+  const head = [
+    'row',
+    '% of triples',
+    'triples',
+    'steps',
+    'epochs',
+    ...setNames.flatMap((s) => METRICS.map((m) => `${s} ${m}`)),
+  ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  for (const r of [...results].sort((a, b) => a.cell.row.localeCompare(b.cell.row) || a.cell.fraction! - b.cell.fraction!)) {
-    const vals = setNames.flatMap((s) => METRICS.map((m) => {
-      const v = r.metrics.final.find((x) => x.name === s)?.metrics[m];
-      return v === undefined ? '—' : f3(v);
-    }));
-    lines.push(`| ${r.cell.row} | ${r.cell.fraction} | ${r.metrics.trainTriples} | ${r.metrics.steps} | ${r.metrics.epochs.toFixed(2)} | ${vals.join(' | ')} |`);
+  for (const r of [...results].sort(
+    (a, b) => a.cell.row.localeCompare(b.cell.row) || a.cell.fraction! - b.cell.fraction!,
+  )) {
+    const vals = setNames.flatMap((s) =>
+      METRICS.map((m) => {
+        const v = r.metrics.final.find((x) => x.name === s)?.metrics[m];
+        return v === undefined ? '—' : f3(v);
+      }),
+    );
+    lines.push(
+      `| ${r.cell.row} | ${r.cell.fraction} | ${r.metrics.trainTriples} | ${r.metrics.steps} | ${r.metrics.epochs.toFixed(2)} | ${vals.join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }
 
 export function e3Table(rows: readonly E3Row[]): string {
-  const lines = ['| row | runs | best validation nDCG@10 | training seconds to 95% of best | steps to 95% of best |', '|---|---|---|---|---|'];
+  const lines = [
+    '| row | runs | best validation nDCG@10 | training seconds to 95% of best | steps to 95% of best |',
+    '|---|---|---|---|---|',
+  ];
   for (const r of rows) {
-    const s = (x: Spread, d: number): string => (x.sd === null ? x.mean.toFixed(d) : `${x.mean.toFixed(d)} ± ${x.sd.toFixed(d)}`);
+    const s = (x: Spread, d: number): string =>
+      x.sd === null ? x.mean.toFixed(d) : `${x.mean.toFixed(d)} ± ${x.sd.toFixed(d)}`;
     lines.push(`| ${r.row} | ${r.runs} | ${s(r.best, 3)} | ${s(r.seconds, 1)} | ${s(r.steps, 0)} |`);
   }
   return lines.join('\n');
@@ -461,6 +700,9 @@ export function e3Table(rows: readonly E3Row[]): string {
 
 export function e4Table(panels: readonly E4Panel[]): string {
   const lines = ['| loss | gradient norms | Pearson r per phase (pooled triples) |', '|---|---|---|'];
-  for (const p of panels) lines.push(`| ${p.row} | ${p.gradNormKind} | ${p.phases.map((ph) => `${ph.label}: ${ph.r === null ? 'n/a' : ph.r.toFixed(2)}`).join('; ')} |`);
+  for (const p of panels)
+    lines.push(
+      `| ${p.row} | ${p.gradNormKind} | ${p.phases.map((ph) => `${ph.label}: ${ph.r === null ? 'n/a' : ph.r.toFixed(2)}`).join('; ')} |`,
+    );
   return lines.join('\n');
 }

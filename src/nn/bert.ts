@@ -68,13 +68,23 @@ export type BertPreset = keyof typeof BERT_PRESETS;
 
 /** Structural checks a config must pass before a model is built (file parsing is in model-dir.ts). */
 export function checkBertConfig(c: BertConfig): void {
-  const positive = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
-    'max_position_embeddings', 'type_vocab_size'] as const;
+  const positive = [
+    'vocab_size',
+    'hidden_size',
+    'num_hidden_layers',
+    'num_attention_heads',
+    'intermediate_size',
+    'max_position_embeddings',
+    'type_vocab_size',
+  ] as const;
   for (const key of positive) {
-    if (!Number.isSafeInteger(c[key]) || c[key] <= 0) throw new Error(`config: ${key} must be a positive integer, got ${c[key]}`);
+    if (!Number.isSafeInteger(c[key]) || c[key] <= 0)
+      throw new Error(`config: ${key} must be a positive integer, got ${c[key]}`);
   }
   if (c.hidden_size % c.num_attention_heads !== 0) {
-    throw new Error(`config: hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);
+    throw new Error(
+      `config: hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`,
+    );
   }
   if (!HIDDEN_ACTS.includes(c.hidden_act)) {
     throw new Error(`config: hidden_act '${c.hidden_act}' is not supported (supported: ${HIDDEN_ACTS.join(', ')})`);
@@ -83,7 +93,10 @@ export function checkBertConfig(c: BertConfig): void {
   for (const key of ['hidden_dropout_prob', 'attention_probs_dropout_prob'] as const) {
     if (!(c[key] >= 0 && c[key] < 1)) throw new Error(`config: ${key} must be in [0, 1), got ${c[key]}`);
   }
-  if (c.pad_token_id !== null && !(Number.isSafeInteger(c.pad_token_id) && c.pad_token_id >= 0 && c.pad_token_id < c.vocab_size)) {
+  if (
+    c.pad_token_id !== null &&
+    !(Number.isSafeInteger(c.pad_token_id) && c.pad_token_id >= 0 && c.pad_token_id < c.vocab_size)
+  ) {
     throw new Error(`config: pad_token_id ${c.pad_token_id} is outside the vocabulary [0, ${c.vocab_size})`);
   }
 }
@@ -126,13 +139,22 @@ export class BertEmbeddings extends Module {
   readonly LayerNorm: LayerNorm;
   readonly dropout: Dropout;
 
-  constructor(readonly config: BertConfig, o: BertInitOptions = {}) {
+  constructor(
+    readonly config: BertConfig,
+    o: BertInitOptions = {},
+  ) {
     super();
     const c = config;
     const std = c.initializer_range;
     this.word_embeddings = this.child('word_embeddings', new Embedding(c.vocab_size, c.hidden_size, { ...o, std }));
-    this.position_embeddings = this.child('position_embeddings', new Embedding(c.max_position_embeddings, c.hidden_size, { ...o, std }));
-    this.token_type_embeddings = this.child('token_type_embeddings', new Embedding(c.type_vocab_size, c.hidden_size, { ...o, std }));
+    this.position_embeddings = this.child(
+      'position_embeddings',
+      new Embedding(c.max_position_embeddings, c.hidden_size, { ...o, std }),
+    );
+    this.token_type_embeddings = this.child(
+      'token_type_embeddings',
+      new Embedding(c.type_vocab_size, c.hidden_size, { ...o, std }),
+    );
     this.LayerNorm = this.child('LayerNorm', new LayerNorm(c.hidden_size, c.layer_norm_eps, o));
     this.dropout = this.child('dropout', new Dropout(c.hidden_dropout_prob, o.dropoutGenerator ?? defaultGenerator()));
     if (c.pad_token_id !== null) this.zeroPaddingRow(c.pad_token_id);
@@ -141,10 +163,12 @@ export class BertEmbeddings extends Module {
   /** nn.Embedding(padding_idx) starts the padding row at zero. */
   private zeroPaddingRow(pad: number): void {
     const w = this.word_embeddings.weight;
-    tidy(() => noGrad(() => {
-      const rows = arange(0, w.shape[0], 1, { dtype: 'int32', device: w.device }).reshape([w.shape[0], 1]); // [V] -> [V, 1]
-      w.assign(ops.where(ops.eq(rows, pad), 0, w));
-    }));
+    tidy(() =>
+      noGrad(() => {
+        const rows = arange(0, w.shape[0], 1, { dtype: 'int32', device: w.device }).reshape([w.shape[0], 1]); // [V] -> [V, 1]
+        w.assign(ops.where(ops.eq(rows, pad), 0, w));
+      }),
+    );
   }
 
   /** Word lookups whose padding-row gradient is dropped, as nn.Embedding(padding_idx) does. */
@@ -193,7 +217,10 @@ export class BertSelfAttention extends Module {
     this.query = this.child('query', linear(c, c.hidden_size, c.hidden_size, o));
     this.key = this.child('key', linear(c, c.hidden_size, c.hidden_size, o));
     this.value = this.child('value', linear(c, c.hidden_size, c.hidden_size, o));
-    this.dropout = this.child('dropout', new Dropout(c.attention_probs_dropout_prob, o.dropoutGenerator ?? defaultGenerator()));
+    this.dropout = this.child(
+      'dropout',
+      new Dropout(c.attention_probs_dropout_prob, o.dropoutGenerator ?? defaultGenerator()),
+    );
   }
 
   /** [B, S, H] -> [B, nh, S, hd] */
@@ -267,7 +294,10 @@ export class BertAttention extends Module {
 export class BertIntermediate extends Module {
   readonly dense: Linear;
 
-  constructor(readonly config: BertConfig, o: BertInitOptions = {}) {
+  constructor(
+    readonly config: BertConfig,
+    o: BertInitOptions = {},
+  ) {
     super();
     this.dense = this.child('dense', linear(config, config.hidden_size, config.intermediate_size, o));
   }
@@ -292,7 +322,10 @@ export class BertLayer extends Module {
 
   forward(x: Tensor, mask: Tensor | null): Tensor {
     const attended = tidyLocal(() => this.attention.forward(x, mask));
-    return this.output.forward(tidyLocal(() => this.intermediate.forward(attended)), attended);
+    return this.output.forward(
+      tidyLocal(() => this.intermediate.forward(attended)),
+      attended,
+    );
   }
 
   /** The generators of this layer's dropout masks (what a recomputed forward must replay). */
@@ -334,9 +367,9 @@ export class BertEncoder extends Module {
       const input = hidden;
       hidden = this.checkpointActivations
         ? checkpoint(([h, m]) => layer.forward(h, m ?? null), mask ? [input, mask] : [input], {
-          params: layer.parameters(),
-          generators: layer.dropoutGenerators(),
-        })
+            params: layer.parameters(),
+            generators: layer.dropoutGenerators(),
+          })
         : tidyLocal(() => layer.forward(input, mask));
       if (input !== x) input.dispose();
     }
@@ -386,7 +419,10 @@ export class BertModel extends Module {
   readonly encoder: BertEncoder;
   readonly pooler: BertPooler | null;
 
-  constructor(readonly config: BertConfig, o: BertInitOptions & { addPoolingLayer?: boolean } = {}) {
+  constructor(
+    readonly config: BertConfig,
+    o: BertInitOptions & { addPoolingLayer?: boolean } = {},
+  ) {
     super();
     checkBertConfig(config);
     this.embeddings = this.child('embeddings', new BertEmbeddings(config, o));
@@ -415,7 +451,10 @@ export class BertModel extends Module {
       throw new Error(`BertModel: inputIds must be int32 [B, S], got ${inputIds.dtype} [${inputIds.shape}]`);
     }
     const [batch, seq] = inputIds.shape;
-    for (const [name, t] of [['attentionMask', inputs.attentionMask], ['tokenTypeIds', inputs.tokenTypeIds]] as const) {
+    for (const [name, t] of [
+      ['attentionMask', inputs.attentionMask],
+      ['tokenTypeIds', inputs.tokenTypeIds],
+    ] as const) {
       if (t && (t.ndim !== 2 || t.shape[0] !== batch || t.shape[1] !== seq)) {
         throw new Error(`BertModel: ${name} must be [${batch}, ${seq}], got [${t.shape}]`);
       }
@@ -441,7 +480,10 @@ export class BertPredictionHeadTransform extends Module {
   readonly dense: Linear;
   readonly LayerNorm: LayerNorm;
 
-  constructor(readonly config: BertConfig, o: BertInitOptions = {}) {
+  constructor(
+    readonly config: BertConfig,
+    o: BertInitOptions = {},
+  ) {
     super();
     this.dense = this.child('dense', linear(config, config.hidden_size, config.hidden_size, o));
     this.LayerNorm = this.child('LayerNorm', new LayerNorm(config.hidden_size, config.layer_norm_eps, o));
@@ -457,7 +499,11 @@ export class BertLMPredictionHead extends Module {
   readonly transform: BertPredictionHeadTransform;
   readonly bias: Tensor;
 
-  constructor(c: BertConfig, private readonly wordEmbeddings: Tensor, o: BertInitOptions = {}) {
+  constructor(
+    c: BertConfig,
+    private readonly wordEmbeddings: Tensor,
+    o: BertInitOptions = {},
+  ) {
     super();
     this.transform = this.child('transform', new BertPredictionHeadTransform(c, o));
     this.bias = this.param('bias', zeros([c.vocab_size], o));
@@ -498,7 +544,10 @@ export class BertForMaskedLM extends Module {
   readonly bert: BertModel;
   readonly cls: BertOnlyMLMHead;
 
-  constructor(readonly config: BertConfig, o: BertInitOptions & { addPoolingLayer?: boolean } = {}) {
+  constructor(
+    readonly config: BertConfig,
+    o: BertInitOptions & { addPoolingLayer?: boolean } = {},
+  ) {
     super();
     this.bert = this.child('bert', new BertModel(config, { addPoolingLayer: false, ...o }));
     this.cls = this.child('cls', new BertOnlyMLMHead(config, this.bert.embeddings.word_embeddings.weight, o));
@@ -537,9 +586,14 @@ export class BertForSequenceClassification extends Module {
   readonly dropout: Dropout;
   readonly classifier: Linear;
 
-  constructor(readonly config: BertConfig, readonly numLabels: number, o: BertInitOptions & { classifierDropout?: number | null } = {}) {
+  constructor(
+    readonly config: BertConfig,
+    readonly numLabels: number,
+    o: BertInitOptions & { classifierDropout?: number | null } = {},
+  ) {
     super();
-    if (!Number.isSafeInteger(numLabels) || numLabels < 1) throw new Error(`BertForSequenceClassification: numLabels must be a positive integer, got ${numLabels}`);
+    if (!Number.isSafeInteger(numLabels) || numLabels < 1)
+      throw new Error(`BertForSequenceClassification: numLabels must be a positive integer, got ${numLabels}`);
     this.bert = this.child('bert', new BertModel(config, { ...o, addPoolingLayer: true }));
     const p = o.classifierDropout ?? config.hidden_dropout_prob;
     this.dropout = this.child('dropout', new Dropout(p, o.dropoutGenerator ?? defaultGenerator()));

@@ -22,7 +22,11 @@ export interface EncodedBatch {
 }
 
 /** Pad encodings to the longest (the tokenizer's padBatch) and upload them as [B, T] int32 tensors. */
-export function encodingTensors(tokenizer: BertTokenizer, encodings: readonly Encoding[], device: string): EncodedBatch {
+export function encodingTensors(
+  tokenizer: BertTokenizer,
+  encodings: readonly Encoding[],
+  device: string,
+): EncodedBatch {
   const b = tokenizer.padBatch(encodings);
   const shape = [b.batchSize, b.seqLen];
   const opts = { dtype: 'int32' as const, device };
@@ -110,10 +114,16 @@ export class Biencoder {
    * embedded in sub-batches of `batchSize`, longest first, in eval mode (no dropout); the training
    * flag is restored afterwards. `onProgress` gets the number of texts done after each sub-batch.
    */
-  encoder(maxLength: number, batchSize = 32, onProgress?: (done: number) => void): (texts: string[]) => Promise<Float32Array[]> {
+  encoder(
+    maxLength: number,
+    batchSize = 32,
+    onProgress?: (done: number) => void,
+  ): (texts: string[]) => Promise<Float32Array[]> {
     return async (texts) => {
       const encodings = this.tokenize(texts, maxLength);
-      const order = encodings.map((_, i) => i).sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length || a - b);
+      const order = encodings
+        .map((_, i) => i)
+        .sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length || a - b);
       const rows = new Array<Float32Array>(texts.length);
       const wasTraining = this.model.training;
       this.model.eval();

@@ -75,11 +75,14 @@ export function parseContextualConfig(json: unknown, label: string): ContextualC
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('expected a JSON object');
   const raw = json as Record<string, unknown>;
   if (raw.model_type !== CONTEXTUAL_MODEL_TYPE) {
-    fail(`not a contextual model directory (model_type ${JSON.stringify(raw.model_type ?? null)}, expected '${CONTEXTUAL_MODEL_TYPE}')`);
+    fail(
+      `not a contextual model directory (model_type ${JSON.stringify(raw.model_type ?? null)}, expected '${CONTEXTUAL_MODEL_TYPE}')`,
+    );
   }
   const int = (key: 'context_size' | 'prompt_length'): number => {
     const v = raw[key];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail(`${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)
+      fail(`${key} must be a positive integer, got ${JSON.stringify(v)}`);
     return v as number;
   };
   const str = (key: 'query_prefix' | 'document_prefix'): string => {
@@ -88,7 +91,8 @@ export function parseContextualConfig(json: unknown, label: string): ContextualC
     return v as string;
   };
   if (raw.pooling !== 'mean') fail(`pooling ${JSON.stringify(raw.pooling)} is not supported (supported: mean)`);
-  if (typeof raw.output_residual !== 'boolean') fail(`output_residual must be true or false, got ${JSON.stringify(raw.output_residual)}`);
+  if (typeof raw.output_residual !== 'boolean')
+    fail(`output_residual must be true or false, got ${JSON.stringify(raw.output_residual)}`);
   return {
     context_size: int('context_size'),
     prompt_length: int('prompt_length'),
@@ -119,7 +123,13 @@ export class Mlp extends Module {
   readonly first: Linear;
   readonly second: Linear;
 
-  constructor(inF: number, hidden: number, outF: number, readonly activation: 'gelu' | 'relu', o: InitOptions = {}) {
+  constructor(
+    inF: number,
+    hidden: number,
+    outF: number,
+    readonly activation: 'gelu' | 'relu',
+    o: InitOptions = {},
+  ) {
     super();
     this.first = this.child('0', new Linear(inF, hidden, { ...o, std: 1 / Math.sqrt(3 * inF) }));
     this.second = this.child('2', new Linear(hidden, outF, { ...o, std: 1 / Math.sqrt(3 * hidden) }));
@@ -157,7 +167,12 @@ export class SecondStage extends Module {
   readonly prompt_projection: Mlp;
   readonly output_projection: Mlp;
 
-  constructor(backbone: BertModel, readonly promptLength: number, readonly residual: boolean, o: InitOptions = {}) {
+  constructor(
+    backbone: BertModel,
+    readonly promptLength: number,
+    readonly residual: boolean,
+    o: InitOptions = {},
+  ) {
     super();
     const h = backbone.config.hidden_size;
     this.backbone = this.child('backbone', backbone);
@@ -177,7 +192,8 @@ export class SecondStage extends Module {
   forward(batch: EncodedBatch, ctx: Tensor): Tensor {
     const [b, t] = batch.inputIds.shape;
     const h = this.backbone.config.hidden_size;
-    if (ctx.ndim !== 2 || ctx.shape[1] !== h) throw new Error(`contextual model: context must be [J, ${h}], got [${ctx.shape}]`);
+    if (ctx.ndim !== 2 || ctx.shape[1] !== h)
+      throw new Error(`contextual model: context must be [J, ${h}], got [${ctx.shape}]`);
     const p = ctx.shape[0] + this.promptLength;
     const prefix = ops.concat([ctx, this.prompt()], 0).unsqueeze(0).expand([b, p, h]); // [J, H] ++ [S, H] -> [J+S, H] -> [1, J+S, H] -> [B, J+S, H]
     const { lastHiddenState } = this.backbone.forward({ ...batch, prefix }); // [B, J+S+T, H]
@@ -229,7 +245,10 @@ export class ContextualModel extends Module {
     const h2 = secondBert.config.hidden_size;
     if (h1 !== h2) throw new Error(`contextual model: the stages' hidden sizes differ (${h1} vs ${h2})`);
     this.first_stage_model = this.child('first_stage_model', new FirstStage(firstBert, o));
-    this.second_stage_model = this.child('second_stage_model', new SecondStage(secondBert, config.prompt_length, config.output_residual, o));
+    this.second_stage_model = this.child(
+      'second_stage_model',
+      new SecondStage(secondBert, config.prompt_length, config.output_residual, o),
+    );
   }
 
   /**
@@ -249,14 +268,20 @@ export class ContextualModel extends Module {
       throw err;
     }
     const gen = new Generator(o.seed ?? 0);
-    return new ContextualModel(config, first.model, second.model, first.tokenizer!, second.tokenizer!, { device: o.device, dtype: o.dtype, generator: gen }).eval();
+    return new ContextualModel(config, first.model, second.model, first.tokenizer!, second.tokenizer!, {
+      device: o.device,
+      dtype: o.dtype,
+      generator: gen,
+    }).eval();
   }
 
   /** Load a contextual model directory (see the file header). */
   static load(dir: string, o: ContextualInitOptions = {}): ContextualModel {
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelDirError(`model directory ${dir} does not exist`);
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      throw new ModelDirError(`model directory ${dir} does not exist`);
     const configPath = join(dir, 'config.json');
-    if (!existsSync(configPath)) throw new ModelDirError(`${configPath}: missing (a model directory needs config.json)`);
+    if (!existsSync(configPath))
+      throw new ModelDirError(`${configPath}: missing (a model directory needs config.json)`);
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(configPath, 'utf8'));
@@ -273,7 +298,10 @@ export class ContextualModel extends Module {
       first.model.dispose();
       throw err;
     }
-    const model = new ContextualModel(config, first.model, second.model, first.tokenizer!, second.tokenizer!, { device: o.device, dtype: o.dtype });
+    const model = new ContextualModel(config, first.model, second.model, first.tokenizer!, second.tokenizer!, {
+      device: o.device,
+      dtype: o.dtype,
+    });
     try {
       model.loadHeads(join(dir, 'heads.safetensors'));
     } catch (err) {
@@ -286,12 +314,14 @@ export class ContextualModel extends Module {
   /** The three MLPs' parameters, named as in the checkpoint. */
   private *headParameters(): IterableIterator<[string, Tensor]> {
     for (const [name, p] of this.namedParameters()) {
-      if (!name.startsWith('first_stage_model.embedder.') && !name.startsWith('second_stage_model.backbone.')) yield [name, p];
+      if (!name.startsWith('first_stage_model.embedder.') && !name.startsWith('second_stage_model.backbone.'))
+        yield [name, p];
     }
   }
 
   private loadHeads(path: string): void {
-    if (!existsSync(path)) throw new ModelDirError(`${path}: missing (a contextual model directory needs the heads' weights)`);
+    if (!existsSync(path))
+      throw new ModelDirError(`${path}: missing (a contextual model directory needs the heads' weights)`);
     const { tensors } = readSafetensors(path);
     const params = new Map(this.headParameters());
     for (const key of tensors.keys()) if (!params.has(key)) throw new ModelDirError(`${path}: unexpected key ${key}`);
@@ -299,26 +329,39 @@ export class ContextualModel extends Module {
       const t = tensors.get(name);
       if (!t) throw new ModelDirError(`${path}: missing ${name}`);
       if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-        throw new ModelDirError(`${path}: ${name} has shape [${t.shape}], the model's is [${p.shape}] (does config.json match the weights?)`);
+        throw new ModelDirError(
+          `${path}: ${name} has shape [${t.shape}], the model's is [${p.shape}] (does config.json match the weights?)`,
+        );
       }
-      if (!(t.data instanceof Float32Array || t.data instanceof Float64Array)) throw new ModelDirError(`${path}: ${name} has dtype ${t.dtype}; heads need F32, F16, BF16 or F64`);
+      if (!(t.data instanceof Float32Array || t.data instanceof Float64Array))
+        throw new ModelDirError(`${path}: ${name} has dtype ${t.dtype}; heads need F32, F16, BF16 or F64`);
       setParameterData(p, p.dtype === 'float64' ? Float64Array.from(t.data) : Float32Array.from(t.data));
     }
   }
 
   /** Save as a contextual model directory, atomically (written under a temporary name, then swapped in). */
   async save(dir: string): Promise<void> {
-    if (existsSync(dir) && !isContextualDir(dir)) throw new ModelDirError(`${dir}: exists and is not a contextual model directory; not overwriting it`);
+    if (existsSync(dir) && !isContextualDir(dir))
+      throw new ModelDirError(`${dir}: exists and is not a contextual model directory; not overwriting it`);
     const tmp = tempSibling(dir);
     try {
       mkdirSync(tmp, { recursive: true });
-      writeFileSync(join(tmp, 'config.json'), `${JSON.stringify({ architectures: ['ContextualDocumentEmbedder'], model_type: CONTEXTUAL_MODEL_TYPE, ...this.config }, null, 2)}\n`);
+      writeFileSync(
+        join(tmp, 'config.json'),
+        `${JSON.stringify({ architectures: ['ContextualDocumentEmbedder'], model_type: CONTEXTUAL_MODEL_TYPE, ...this.config }, null, 2)}\n`,
+      );
       await saveModelDir(join(tmp, 'first_stage'), this.first_stage_model.embedder, { tokenizer: this.firstTokenizer });
-      await saveModelDir(join(tmp, 'second_stage'), this.second_stage_model.backbone, { tokenizer: this.secondTokenizer });
+      await saveModelDir(join(tmp, 'second_stage'), this.second_stage_model.backbone, {
+        tokenizer: this.secondTokenizer,
+      });
       const heads = new Map<string, SafetensorsTensorInput>();
       for (const [name, p] of this.headParameters()) {
         const data = await p.data();
-        heads.set(name, { dtype: 'F32', shape: [...p.shape], data: data instanceof Float32Array ? data : Float32Array.from(data) });
+        heads.set(name, {
+          dtype: 'F32',
+          shape: [...p.shape],
+          data: data instanceof Float32Array ? data : Float32Array.from(data),
+        });
       }
       writeFileSync(join(tmp, 'heads.safetensors'), serializeSafetensors(heads, { format: 'pt' }));
     } catch (err) {
@@ -348,7 +391,8 @@ export class ContextualModel extends Module {
     const bert = stage === 'first' ? this.first_stage_model.embedder : this.second_stage_model.backbone;
     const tok = stage === 'first' ? this.firstTokenizer : this.secondTokenizer;
     const positions = bert.config.max_position_embeddings;
-    if (requested !== undefined && requested > positions) throw new Error(`max length ${requested} exceeds the ${stage} stage's max_position_embeddings ${positions}`);
+    if (requested !== undefined && requested > positions)
+      throw new Error(`max length ${requested} exceeds the ${stage} stage's max_position_embeddings ${positions}`);
     const length = requested ?? Math.min(tok.modelMaxLength, positions);
     if (length < 2) throw new Error(`max length ${length} leaves no room for [CLS] and [SEP]`);
     return length;
@@ -373,7 +417,10 @@ export class ContextualModel extends Module {
 
   /** Embeddings [B, H] of texts given dataset embeddings ctx [J, H], graph kept (training). */
   embed(texts: readonly string[], kind: TextKind, ctx: Tensor, maxLength: number): Tensor {
-    return this.second_stage_model.forward(this.tensors('second', this.tokenize('second', texts, kind, maxLength)), ctx);
+    return this.second_stage_model.forward(
+      this.tensors('second', this.tokenize('second', texts, kind, maxLength)),
+      ctx,
+    );
   }
 
   /** Run fn in eval mode (no dropout), restoring the training flag afterwards. */
@@ -396,31 +443,54 @@ export class ContextualModel extends Module {
     if (docs.length === 0) throw new Error('context: no documents');
     const maxLength = this.lengthLimit('first', o.maxLength);
     const batchSize = o.batchSize ?? 32;
-    return this.inEval(() => noGrad(() => {
-      const parts: Tensor[] = [];
-      for (let start = 0; start < docs.length; start += batchSize) {
-        parts.push(tidy(() => this.embedContext(docs.slice(start, start + batchSize), maxLength)));
-      }
-      const ctx = tidy(() => (parts.length === 1 ? parts[0].clone() : ops.concat(parts, 0))); // [J, H]
-      for (const p of parts) p.dispose();
-      return keep(ctx);
-    }));
+    return this.inEval(() =>
+      noGrad(() => {
+        const parts: Tensor[] = [];
+        for (let start = 0; start < docs.length; start += batchSize) {
+          parts.push(tidy(() => this.embedContext(docs.slice(start, start + batchSize), maxLength)));
+        }
+        const ctx = tidy(() => (parts.length === 1 ? parts[0].clone() : ops.concat(parts, 0))); // [J, H]
+        for (const p of parts) p.dispose();
+        return keep(ctx);
+      }),
+    );
   }
 
   /**
    * A no-grad encoder (src/eval/dense.ts's Encoder) of queries or documents given a context:
    * sub-batches of `batchSize`, longest first, eval mode. A row does not depend on its batch.
    */
-  encoder(ctx: Tensor, kind: TextKind, maxLength: number, batchSize = 32, onProgress?: (done: number) => void): (texts: string[]) => Promise<Float32Array[]> {
+  encoder(
+    ctx: Tensor,
+    kind: TextKind,
+    maxLength: number,
+    batchSize = 32,
+    onProgress?: (done: number) => void,
+  ): (texts: string[]) => Promise<Float32Array[]> {
     const h = this.dimension;
-    if (ctx.ndim !== 2 || ctx.shape[1] !== h) throw new Error(`contextual model: context must be [J, ${h}], got [${ctx.shape}]`);
+    if (ctx.ndim !== 2 || ctx.shape[1] !== h)
+      throw new Error(`contextual model: context must be [J, ${h}], got [${ctx.shape}]`);
     return async (texts) => {
       const encodings = this.tokenize('second', texts, kind, maxLength);
-      const order = encodings.map((_, i) => i).sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length || a - b);
+      const order = encodings
+        .map((_, i) => i)
+        .sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length || a - b);
       const rows = new Array<Float32Array>(texts.length);
       for (let start = 0; start < order.length; start += batchSize) {
         const idx = order.slice(start, start + batchSize);
-        const out = this.inEval(() => noGrad(() => tidy(() => this.second_stage_model.forward(this.tensors('second', idx.map((i) => encodings[i])), ctx))));
+        const out = this.inEval(() =>
+          noGrad(() =>
+            tidy(() =>
+              this.second_stage_model.forward(
+                this.tensors(
+                  'second',
+                  idx.map((i) => encodings[i]),
+                ),
+                ctx,
+              ),
+            ),
+          ),
+        );
         const data = Float32Array.from(await out.data());
         out.dispose();
         idx.forEach((i, b) => {
@@ -437,7 +507,13 @@ export class ContextualModel extends Module {
 export async function saveContext(path: string, ctx: Tensor): Promise<void> {
   const data = await ctx.data();
   const bytes = serializeSafetensors(
-    { context: { dtype: 'F32', shape: [...ctx.shape], data: data instanceof Float32Array ? data : Float32Array.from(data) } },
+    {
+      context: {
+        dtype: 'F32',
+        shape: [...ctx.shape],
+        data: data instanceof Float32Array ? data : Float32Array.from(data),
+      },
+    },
     { format: 'pt', kind: CONTEXTUAL_MODEL_TYPE },
   );
   writeFileAtomic(path, bytes);
@@ -448,10 +524,13 @@ export function loadContext(path: string, model: ContextualModel): Tensor {
   if (!existsSync(path)) throw new Error(`context file ${path} does not exist`);
   const { tensors } = readSafetensors(path);
   const t = tensors.get('context');
-  if (!t || tensors.size !== 1) throw new Error(`${path}: not a context file (expected exactly one tensor named 'context')`);
+  if (!t || tensors.size !== 1)
+    throw new Error(`${path}: not a context file (expected exactly one tensor named 'context')`);
   const h = model.dimension;
-  if (t.shape.length !== 2 || t.shape[0] < 1 || t.shape[1] !== h) throw new Error(`${path}: context has shape [${t.shape}], the model needs [J, ${h}]`);
-  if (!(t.data instanceof Float32Array || t.data instanceof Float64Array)) throw new Error(`${path}: context has dtype ${t.dtype}, expected F32`);
+  if (t.shape.length !== 2 || t.shape[0] < 1 || t.shape[1] !== h)
+    throw new Error(`${path}: context has shape [${t.shape}], the model needs [J, ${h}]`);
+  if (!(t.data instanceof Float32Array || t.data instanceof Float64Array))
+    throw new Error(`${path}: context has dtype ${t.dtype}, expected F32`);
   const dtype = model.second_stage_model.backbone.dtype;
   return keep(fromArray(t.data, t.shape, { dtype, device: model.device }));
 }

@@ -17,7 +17,15 @@ import { tidy } from '../tensor/memory.js';
 import type { Generator } from '../tensor/random.js';
 import { noGrad } from '../autograd/engine.js';
 import { BertForSequenceClassification } from './bert.js';
-import { ModelDirError, loadCheckpoint, readBertConfig, readTokenizer, readWeights, saveModelDir, type LoadReport } from './model-dir.js';
+import {
+  ModelDirError,
+  loadCheckpoint,
+  readBertConfig,
+  readTokenizer,
+  readWeights,
+  saveModelDir,
+  type LoadReport,
+} from './model-dir.js';
 import { setParameterData } from './module.js';
 import type { BertTokenizer, Encoding } from './tokenizer.js';
 
@@ -47,7 +55,9 @@ function headConfig(path: string): { numLabels: number | null; classifierDropout
   else if (typeof raw.num_labels === 'number') numLabels = raw.num_labels;
   const dropout = raw.classifier_dropout ?? null;
   if (dropout !== null && (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))) {
-    throw new ModelDirError(`${path}: classifier_dropout must be null or a number in [0, 1), got ${JSON.stringify(dropout)}`);
+    throw new ModelDirError(
+      `${path}: classifier_dropout must be null or a number in [0, 1), got ${JSON.stringify(dropout)}`,
+    );
   }
   return { numLabels, classifierDropout: dropout as number | null };
 }
@@ -61,17 +71,24 @@ export class CrossEncoder {
 
   /** Load a Hugging Face directory as a cross-encoder (see the file header for `newHead`). */
   static load(dir: string, o: LoadCrossEncoderOptions = {}): CrossEncoder {
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelDirError(`model directory ${dir} does not exist`);
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      throw new ModelDirError(`model directory ${dir} does not exist`);
     const config = readBertConfig(dir);
     const configPath = join(dir, 'config.json');
     const head = headConfig(configPath);
     if (head.numLabels !== null && head.numLabels !== 1 && !o.newHead) {
-      throw new ModelDirError(`${configPath}: a cross-encoder scores with one label, the config has ${head.numLabels} (id2label)`);
+      throw new ModelDirError(
+        `${configPath}: a cross-encoder scores with one label, the config has ${head.numLabels} (id2label)`,
+      );
     }
     const tokenizer = readTokenizer(dir, config.vocab_size);
     const { tensors, source } = readWeights(dir);
     const model = new BertForSequenceClassification(config, 1, {
-      device: o.device, dtype: o.dtype, generator: o.generator, dropoutGenerator: o.dropoutGenerator, classifierDropout: head.classifierDropout,
+      device: o.device,
+      dtype: o.dtype,
+      generator: o.generator,
+      dropoutGenerator: o.dropoutGenerator,
+      classifierDropout: head.classifierDropout,
     });
     try {
       const encoder = new Map([...tensors].filter(([k]) => !k.startsWith('classifier.')));
@@ -79,20 +96,27 @@ export class CrossEncoder {
       const fresh = report.missing.map((n) => `bert.${n}`);
       const classifier = new Map(model.classifier.namedParameters());
       for (const key of tensors.keys()) {
-        if (key.startsWith('classifier.') && !classifier.has(key.slice('classifier.'.length))) throw new ModelDirError(`${source}: unexpected key ${key}`);
+        if (key.startsWith('classifier.') && !classifier.has(key.slice('classifier.'.length)))
+          throw new ModelDirError(`${source}: unexpected key ${key}`);
       }
       for (const [name, p] of classifier) {
         const key = `classifier.${name}`;
         const t = tensors.get(key);
         if (t === undefined) {
-          if (!o.newHead) throw new ModelDirError(`${source}: missing ${key} (not a cross-encoder; fine-tuning from an encoder needs a new head)`);
+          if (!o.newHead)
+            throw new ModelDirError(
+              `${source}: missing ${key} (not a cross-encoder; fine-tuning from an encoder needs a new head)`,
+            );
           fresh.push(key);
           continue;
         }
         if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-          throw new ModelDirError(`${source}: ${key} has shape [${t.shape}], the model's is [${p.shape}] (num_labels must be 1)`);
+          throw new ModelDirError(
+            `${source}: ${key} has shape [${t.shape}], the model's is [${p.shape}] (num_labels must be 1)`,
+          );
         }
-        if (!(t.data instanceof Float32Array || t.data instanceof Float64Array)) throw new ModelDirError(`${source}: ${key} has dtype ${t.dtype}`);
+        if (!(t.data instanceof Float32Array || t.data instanceof Float64Array))
+          throw new ModelDirError(`${source}: ${key} has dtype ${t.dtype}`);
         setParameterData(p, p.dtype === 'float64' ? Float64Array.from(t.data) : Float32Array.from(t.data));
         report.loaded.push(key);
       }
@@ -121,7 +145,8 @@ export class CrossEncoder {
 
   /** `[CLS] q [SEP] d [SEP]` per pair, truncated longest-first to maxLength tokens. */
   encodePairs(queries: readonly string[], docs: readonly string[], maxLength: number): Encoding[] {
-    if (queries.length !== docs.length) throw new Error(`cross-encoder: ${queries.length} queries for ${docs.length} documents`);
+    if (queries.length !== docs.length)
+      throw new Error(`cross-encoder: ${queries.length} queries for ${docs.length} documents`);
     return queries.map((q, i) => this.tokenizer.encode(q, docs[i], { maxLength, truncation: 'longest_first' }));
   }
 
@@ -149,10 +174,16 @@ export class CrossEncoder {
    * batch), in eval mode; the training flag is restored afterwards. `onProgress` gets the number
    * of pairs done after each sub-batch.
    */
-  scorer(maxLength: number, batchSize = 32, onProgress?: (done: number) => void): (queries: readonly string[], docs: readonly string[]) => Promise<Float32Array> {
+  scorer(
+    maxLength: number,
+    batchSize = 32,
+    onProgress?: (done: number) => void,
+  ): (queries: readonly string[], docs: readonly string[]) => Promise<Float32Array> {
     return async (queries, docs) => {
       const encodings = this.encodePairs(queries, docs, maxLength);
-      const order = encodings.map((_, i) => i).sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length || a - b);
+      const order = encodings
+        .map((_, i) => i)
+        .sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length || a - b);
       const scores = new Float32Array(encodings.length);
       const wasTraining = this.model.training;
       this.model.eval();

@@ -11,19 +11,26 @@
 // `resolveKey`. Saving writes the same layout atomically. PyTorch pickles (pytorch_model.bin) are
 // not read. Not here: the model itself (bert.ts).
 
-import {
-  existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempSibling } from '../io/atomic.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Generator } from '../tensor/random.js';
 import {
-  type SafetensorsTensor, type SafetensorsTensorInput, readSafetensors, serializeSafetensors,
+  type SafetensorsTensor,
+  type SafetensorsTensorInput,
+  readSafetensors,
+  serializeSafetensors,
 } from './safetensors.js';
 import { BertTokenizer } from './tokenizer.js';
 import {
-  BERT_CONFIG_DEFAULTS, BertForMaskedLM, BertForSequenceClassification, BertModel, HIDDEN_ACTS, type BertConfig, type BertInitOptions,
+  BERT_CONFIG_DEFAULTS,
+  BertForMaskedLM,
+  BertForSequenceClassification,
+  BertModel,
+  HIDDEN_ACTS,
+  type BertConfig,
+  type BertInitOptions,
 } from './bert.js';
 import { type PoolingConfig, poolingFiles, readPoolingConfig } from './pooling.js';
 import { setParameterData } from './module.js';
@@ -35,8 +42,13 @@ export class ModelDirError extends Error {
 
 // ---- config.json --------------------------------------------------------------------------------
 
-
-const REQUIRED_INTS = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'] as const;
+const REQUIRED_INTS = [
+  'vocab_size',
+  'hidden_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'intermediate_size',
+] as const;
 
 /** Validate a parsed config.json object into a BertConfig; `label` names the file in errors. */
 export function parseBertConfig(json: unknown, label: string): BertConfig {
@@ -45,7 +57,8 @@ export function parseBertConfig(json: unknown, label: string): BertConfig {
   };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('expected a JSON object');
   const raw = json as Record<string, unknown>;
-  if (raw.model_type !== undefined && raw.model_type !== 'bert') fail(`model_type '${String(raw.model_type)}' is not supported (only 'bert')`);
+  if (raw.model_type !== undefined && raw.model_type !== 'bert')
+    fail(`model_type '${String(raw.model_type)}' is not supported (only 'bert')`);
   if (raw.position_embedding_type !== undefined && raw.position_embedding_type !== 'absolute') {
     fail(`position_embedding_type '${String(raw.position_embedding_type)}' is not supported (only 'absolute')`);
   }
@@ -53,17 +66,20 @@ export function parseBertConfig(json: unknown, label: string): BertConfig {
   const int = (key: string, fallback?: number): number => {
     const v = raw[key] ?? fallback;
     if (v === undefined) fail(`missing required field ${key}`);
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) fail(`${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)
+      fail(`${key} must be a positive integer, got ${JSON.stringify(v)}`);
     return v as number;
   };
   const prob = (key: string, fallback: number): number => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !(v >= 0 && v < 1)) fail(`${key} must be a number in [0, 1), got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !(v >= 0 && v < 1))
+      fail(`${key} must be a number in [0, 1), got ${JSON.stringify(v)}`);
     return v as number;
   };
   const positive = (key: string, fallback: number): number => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) fail(`${key} must be a positive number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
+      fail(`${key} must be a positive number, got ${JSON.stringify(v)}`);
     return v as number;
   };
   const [vocab, hidden, layers, heads, ffn] = REQUIRED_INTS.map((k) => int(k));
@@ -87,7 +103,10 @@ export function parseBertConfig(json: unknown, label: string): BertConfig {
     type_vocab_size: int('type_vocab_size', BERT_CONFIG_DEFAULTS.type_vocab_size),
     layer_norm_eps: positive('layer_norm_eps', BERT_CONFIG_DEFAULTS.layer_norm_eps),
     hidden_dropout_prob: prob('hidden_dropout_prob', BERT_CONFIG_DEFAULTS.hidden_dropout_prob),
-    attention_probs_dropout_prob: prob('attention_probs_dropout_prob', BERT_CONFIG_DEFAULTS.attention_probs_dropout_prob),
+    attention_probs_dropout_prob: prob(
+      'attention_probs_dropout_prob',
+      BERT_CONFIG_DEFAULTS.attention_probs_dropout_prob,
+    ),
     pad_token_id: pad as number | null,
     initializer_range: positive('initializer_range', BERT_CONFIG_DEFAULTS.initializer_range),
   };
@@ -121,7 +140,9 @@ export type SavableBert = BertModel | BertForMaskedLM | BertForSequenceClassific
  * labels (id2label / label2id, from which transformers derives num_labels) and classifier_dropout.
  */
 export function configJson(
-  config: BertConfig, architecture: 'BertModel' | 'BertForMaskedLM' | 'BertForSequenceClassification', numLabels = 1,
+  config: BertConfig,
+  architecture: 'BertModel' | 'BertForMaskedLM' | 'BertForSequenceClassification',
+  numLabels = 1,
 ): Record<string, unknown> {
   const labels = Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`);
   return {
@@ -131,13 +152,18 @@ export function configJson(
     position_embedding_type: 'absolute',
     torch_dtype: 'float32',
     ...(architecture === 'BertForSequenceClassification'
-      ? { id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])), classifier_dropout: null }
+      ? {
+          id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+          label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+          classifier_dropout: null,
+        }
       : {}),
   };
 }
 
 function architectureOf(model: SavableBert): Record<string, unknown> {
-  if (model instanceof BertForSequenceClassification) return configJson(model.config, 'BertForSequenceClassification', model.numLabels);
+  if (model instanceof BertForSequenceClassification)
+    return configJson(model.config, 'BertForSequenceClassification', model.numLabels);
   return configJson(model.config, model instanceof BertForMaskedLM ? 'BertForMaskedLM' : 'BertModel');
 }
 
@@ -150,11 +176,13 @@ export function readWeights(dir: string): { tensors: Map<string, SafetensorsTens
   const index = join(dir, 'model.safetensors.index.json');
   if (existsSync(index)) {
     const json = readJsonFile(index) as { weight_map?: Record<string, unknown> };
-    if (typeof json?.weight_map !== 'object' || json.weight_map === null) throw new ModelDirError(`${index}: no weight_map object`);
+    if (typeof json?.weight_map !== 'object' || json.weight_map === null)
+      throw new ModelDirError(`${index}: no weight_map object`);
     const shards = new Set(Object.values(json.weight_map));
     const tensors = new Map<string, SafetensorsTensor>();
     for (const shard of shards) {
-      if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\')) throw new ModelDirError(`${index}: bad shard name ${JSON.stringify(shard)}`);
+      if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\'))
+        throw new ModelDirError(`${index}: bad shard name ${JSON.stringify(shard)}`);
       for (const [key, t] of readSafetensors(join(dir, shard)).tensors) {
         if (tensors.has(key)) throw new ModelDirError(`${index}: key ${key} appears in more than one shard`);
         tensors.set(key, t);
@@ -163,7 +191,9 @@ export function readWeights(dir: string): { tensors: Map<string, SafetensorsTens
     return { tensors, source: index };
   }
   if (existsSync(join(dir, 'pytorch_model.bin'))) {
-    throw new ModelDirError(`${dir}: only pytorch_model.bin found; retrograd reads safetensors (convert it with safetensors' convert script)`);
+    throw new ModelDirError(
+      `${dir}: only pytorch_model.bin found; retrograd reads safetensors (convert it with safetensors' convert script)`,
+    );
   }
   throw new ModelDirError(`${single}: missing (a model directory needs model.safetensors)`);
 }
@@ -195,7 +225,8 @@ type Resolution = { param: string } | { tiedTo: string } | { ignore: string };
  */
 export function resolveKey(fileKey: string, hasHead: boolean): Resolution {
   let key = fileKey.replace(/(^|\.)gamma$/, '$1weight').replace(/(^|\.)beta$/, '$1bias');
-  if (/(^|\.)embeddings\.(position_ids|token_type_ids)$/.test(key)) return { ignore: 'buffer saved by older transformers, not a parameter' };
+  if (/(^|\.)embeddings\.(position_ids|token_type_ids)$/.test(key))
+    return { ignore: 'buffer saved by older transformers, not a parameter' };
   if (key.startsWith('cls.seq_relationship.')) return { ignore: 'next-sentence-prediction head, not modelled' };
   if (key.startsWith('cls.') && !hasHead) return { ignore: 'MLM head, not part of BertModel' };
   const wordEmbeddings = hasHead ? 'bert.embeddings.word_embeddings.weight' : 'embeddings.word_embeddings.weight';
@@ -228,7 +259,9 @@ function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 
 /** Load checkpoint tensors into a BertModel or BertForMaskedLM; see `resolveKey` for the variants. */
 export function loadCheckpoint(
-  model: BertModel | BertForMaskedLM, tensors: Map<string, SafetensorsTensor>, opts: LoadCheckpointOptions = {},
+  model: BertModel | BertForMaskedLM,
+  tensors: Map<string, SafetensorsTensor>,
+  opts: LoadCheckpointOptions = {},
 ): LoadReport {
   const source = opts.source ?? 'checkpoint';
   const hasHead = model instanceof BertForMaskedLM;
@@ -259,10 +292,15 @@ export function loadCheckpoint(
     }
     const t = tensors.get(key)!;
     if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-      throw new ModelDirError(`${source}: ${key} has shape [${t.shape}], the model's ${name} is [${p.shape}] (does config.json match the weights?)`);
+      throw new ModelDirError(
+        `${source}: ${key} has shape [${t.shape}], the model's ${name} is [${p.shape}] (does config.json match the weights?)`,
+      );
     }
     const data = floatData(t, key, source);
-    setParameterData(p, p.dtype === 'float64' ? Float64Array.from(data) : data instanceof Float32Array ? data : Float32Array.from(data));
+    setParameterData(
+      p,
+      p.dtype === 'float64' ? Float64Array.from(data) : data instanceof Float32Array ? data : Float32Array.from(data),
+    );
     report.loaded.push(name);
   }
   for (const { key, target } of tied) {
@@ -277,14 +315,19 @@ export function loadCheckpoint(
     }
     report.ignored.push({ key, reason: `tied to ${target} (checked equal)` });
   }
-  const allowed = (name: string): boolean => opts.allowMissing === true || (Array.isArray(opts.allowMissing) && opts.allowMissing.includes(name));
+  const allowed = (name: string): boolean =>
+    opts.allowMissing === true || (Array.isArray(opts.allowMissing) && opts.allowMissing.includes(name));
   const missing = report.missing.filter((n) => !allowed(n));
   if (missing.length > 0) {
-    throw new ModelDirError(`${source}: ${missing.length} missing parameter(s): ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`);
+    throw new ModelDirError(
+      `${source}: ${missing.length} missing parameter(s): ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', ...' : ''}`,
+    );
   }
   if (report.unexpected.length > 0 && !opts.allowUnexpected) {
     const u = report.unexpected;
-    throw new ModelDirError(`${source}: ${u.length} unexpected key(s): ${u.slice(0, 8).join(', ')}${u.length > 8 ? ', ...' : ''}`);
+    throw new ModelDirError(
+      `${source}: ${u.length} unexpected key(s): ${u.slice(0, 8).join(', ')}${u.length > 8 ? ', ...' : ''}`,
+    );
   }
   return report;
 }
@@ -327,7 +370,9 @@ export function readTokenizer(dir: string, vocabSize: number): BertTokenizer {
     throw new ModelDirError(`${vocabPath}: ${(err as Error).message}`);
   }
   if (tokenizer.vocabSize !== vocabSize) {
-    throw new ModelDirError(`${vocabPath}: ${tokenizer.vocabSize} tokens, but the model has ${vocabSize} word embeddings (vocab_size)`);
+    throw new ModelDirError(
+      `${vocabPath}: ${tokenizer.vocabSize} tokens, but the model has ${vocabSize} word embeddings (vocab_size)`,
+    );
   }
   return tokenizer;
 }
@@ -343,9 +388,17 @@ export function loadModelDir(dir: string, opts: LoadModelDirOptions = {}): Loade
   const withHead = head === 'mlm' || (head === 'auto' && fileHasHead);
   const pooler = opts.pooler ?? 'auto';
   const addPoolingLayer = pooler === 'auto' ? keys.some((k) => /(^|\.)pooler\.dense\.weight$/.test(k)) : pooler;
-  const init: BertInitOptions & { addPoolingLayer: boolean } = { device: opts.device, dtype: opts.dtype, addPoolingLayer, dropoutGenerator: opts.dropoutGenerator };
+  const init: BertInitOptions & { addPoolingLayer: boolean } = {
+    device: opts.device,
+    dtype: opts.dtype,
+    addPoolingLayer,
+    dropoutGenerator: opts.dropoutGenerator,
+  };
 
-  const tokenizer = existsSync(join(dir, 'vocab.txt')) || (opts.requireTokenizer ?? true) ? readTokenizer(dir, config.vocab_size) : null;
+  const tokenizer =
+    existsSync(join(dir, 'vocab.txt')) || (opts.requireTokenizer ?? true)
+      ? readTokenizer(dir, config.vocab_size)
+      : null;
   const pooling = readPoolingConfig(dir);
 
   const mlm = withHead ? new BertForMaskedLM(config, init) : null;
@@ -371,7 +424,10 @@ export interface SaveModelDirOptions {
 }
 
 /** Everything a model directory holds, as relative path -> bytes, for an atomic write. */
-async function directoryFiles(model: SavableBert, opts: SaveModelDirOptions): Promise<{ files: Map<string, Uint8Array>; dirs: string[] }> {
+async function directoryFiles(
+  model: SavableBert,
+  opts: SaveModelDirOptions,
+): Promise<{ files: Map<string, Uint8Array>; dirs: string[] }> {
   const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
   const json = (value: unknown): Uint8Array => encode(`${JSON.stringify(value, null, 2)}\n`);
   const files = new Map<string, Uint8Array>();
@@ -379,7 +435,11 @@ async function directoryFiles(model: SavableBert, opts: SaveModelDirOptions): Pr
   const tensors = new Map<string, SafetensorsTensorInput>();
   for (const [name, p] of model.namedParameters()) {
     const data = await (p as Tensor).data();
-    tensors.set(name, { dtype: opts.weightsDtype ?? 'F32', shape: [...p.shape], data: data instanceof Float32Array ? data : Float32Array.from(data) });
+    tensors.set(name, {
+      dtype: opts.weightsDtype ?? 'F32',
+      shape: [...p.shape],
+      data: data instanceof Float32Array ? data : Float32Array.from(data),
+    });
   }
   const config = model.config;
   files.set('config.json', json(architectureOf(model)));
@@ -388,21 +448,26 @@ async function directoryFiles(model: SavableBert, opts: SaveModelDirOptions): Pr
   const tok = opts.tokenizer;
   if (tok) {
     if (tok.vocabSize !== config.vocab_size) {
-      throw new ModelDirError(`tokenizer has ${tok.vocabSize} tokens, but the model has ${config.vocab_size} word embeddings`);
+      throw new ModelDirError(
+        `tokenizer has ${tok.vocabSize} tokens, but the model has ${config.vocab_size} word embeddings`,
+      );
     }
     files.set('vocab.txt', encode(`${tok.vocab.join('\n')}\n`));
-    files.set('tokenizer_config.json', json({
-      tokenizer_class: 'BertTokenizer',
-      do_lower_case: tok.doLowerCase,
-      strip_accents: tok.stripAccents === tok.doLowerCase ? null : tok.stripAccents,
-      tokenize_chinese_chars: tok.tokenizeChineseChars,
-      model_max_length: Number.isFinite(tok.modelMaxLength) ? tok.modelMaxLength : config.max_position_embeddings,
-      unk_token: tok.specialTokens.unk,
-      sep_token: tok.specialTokens.sep,
-      pad_token: tok.specialTokens.pad,
-      cls_token: tok.specialTokens.cls,
-      mask_token: tok.specialTokens.mask,
-    }));
+    files.set(
+      'tokenizer_config.json',
+      json({
+        tokenizer_class: 'BertTokenizer',
+        do_lower_case: tok.doLowerCase,
+        strip_accents: tok.stripAccents === tok.doLowerCase ? null : tok.stripAccents,
+        tokenize_chinese_chars: tok.tokenizeChineseChars,
+        model_max_length: Number.isFinite(tok.modelMaxLength) ? tok.modelMaxLength : config.max_position_embeddings,
+        unk_token: tok.specialTokens.unk,
+        sep_token: tok.specialTokens.sep,
+        pad_token: tok.specialTokens.pad,
+        cls_token: tok.specialTokens.cls,
+        mask_token: tok.specialTokens.mask,
+      }),
+    );
   }
   if (opts.pooling) {
     const pooling = poolingFiles(opts.pooling, config.hidden_size);

@@ -113,7 +113,11 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & { bias?: boolean; std?: number } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: InitOptions & { bias?: boolean; std?: number } = {},
+  ) {
     super();
     this.weight = this.param('weight', normalInit([outFeatures, inFeatures], opts.std ?? 0.02, opts));
     this.bias = opts.bias === false ? null : this.param('bias', zeros([outFeatures], opts));
@@ -132,7 +136,11 @@ export class LayerNorm extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
 
-  constructor(readonly size: number, readonly eps = 1e-12, opts: InitOptions = {}) {
+  constructor(
+    readonly size: number,
+    readonly eps = 1e-12,
+    opts: InitOptions = {},
+  ) {
     super();
     this.weight = this.param('weight', ones([size], opts));
     this.bias = this.param('bias', zeros([size], opts));
@@ -146,7 +154,11 @@ export class LayerNorm extends Module {
 export class Embedding extends Module {
   readonly weight: Tensor;
 
-  constructor(readonly num: number, readonly dim: number, opts: InitOptions & { std?: number } = {}) {
+  constructor(
+    readonly num: number,
+    readonly dim: number,
+    opts: InitOptions & { std?: number } = {},
+  ) {
     super();
     this.weight = this.param('weight', normalInit([num, dim], opts.std ?? 0.02, opts));
   }
@@ -158,7 +170,10 @@ export class Embedding extends Module {
 }
 
 export class Dropout extends Module {
-  constructor(public p: number, readonly generator: Generator = defaultGenerator()) {
+  constructor(
+    public p: number,
+    readonly generator: Generator = defaultGenerator(),
+  ) {
     super();
   }
 

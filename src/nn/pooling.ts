@@ -48,7 +48,10 @@ export function pool(hidden: Tensor, mask: Tensor | undefined, config: PoolingCo
 const POOLING_TYPE = 'sentence_transformers.models.Pooling';
 const NORMALIZE_TYPE = 'sentence_transformers.models.Normalize';
 const OTHER_MODES = [
-  'pooling_mode_max_tokens', 'pooling_mode_mean_sqrt_len_tokens', 'pooling_mode_weightedmean_tokens', 'pooling_mode_lasttoken',
+  'pooling_mode_max_tokens',
+  'pooling_mode_mean_sqrt_len_tokens',
+  'pooling_mode_weightedmean_tokens',
+  'pooling_mode_lasttoken',
 ];
 
 interface ModuleEntry {
@@ -68,7 +71,8 @@ function readJson(path: string): unknown {
 
 /** Read a `1_Pooling/config.json` object into a mode; `normalize` is decided by modules.json. */
 export function poolingModeFromSentenceTransformers(json: unknown, label: string): PoolingMode {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${label}: expected a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new Error(`${label}: expected a JSON object`);
   const cfg = json as Record<string, unknown>;
   const enabled = [...OTHER_MODES, 'pooling_mode_cls_token', 'pooling_mode_mean_tokens'].filter((k) => cfg[k] === true);
   if (typeof cfg.pooling_mode === 'string' && enabled.length === 0) {
@@ -77,11 +81,15 @@ export function poolingModeFromSentenceTransformers(json: unknown, label: string
     throw new Error(`${label}: pooling_mode '${mode}' is not supported (supported: cls, mean)`);
   }
   if (enabled.length !== 1) {
-    throw new Error(`${label}: exactly one pooling mode must be enabled, found ${enabled.length ? enabled.join(', ') : 'none'}`);
+    throw new Error(
+      `${label}: exactly one pooling mode must be enabled, found ${enabled.length ? enabled.join(', ') : 'none'}`,
+    );
   }
   if (enabled[0] === 'pooling_mode_cls_token') return 'cls';
   if (enabled[0] === 'pooling_mode_mean_tokens') return 'mean';
-  throw new Error(`${label}: ${enabled[0]} is not supported (supported: pooling_mode_cls_token, pooling_mode_mean_tokens)`);
+  throw new Error(
+    `${label}: ${enabled[0]} is not supported (supported: pooling_mode_cls_token, pooling_mode_mean_tokens)`,
+  );
 }
 
 /** The `1_Pooling/config.json` object sentence-transformers writes for this mode. */
@@ -127,7 +135,10 @@ export function readPoolingConfig(dir: string): PoolingConfig | null {
  * What records a pooling config in a model directory: files (relative path -> JSON text) and the
  * folders to create (sentence-transformers loads the Normalize module from an empty `2_Normalize`).
  */
-export function poolingFiles(config: PoolingConfig, hiddenSize: number): { files: Map<string, string>; dirs: string[] } {
+export function poolingFiles(
+  config: PoolingConfig,
+  hiddenSize: number,
+): { files: Map<string, string>; dirs: string[] } {
   const modules: ModuleEntry[] = [
     { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
     { idx: 1, name: '1', path: '1_Pooling', type: POOLING_TYPE },
@@ -135,6 +146,9 @@ export function poolingFiles(config: PoolingConfig, hiddenSize: number): { files
   if (config.normalize) modules.push({ idx: 2, name: '2', path: '2_Normalize', type: NORMALIZE_TYPE });
   const files = new Map<string, string>();
   files.set('modules.json', `${JSON.stringify(modules, null, 2)}\n`);
-  files.set(join('1_Pooling', 'config.json'), `${JSON.stringify(poolingToSentenceTransformers(config.mode, hiddenSize), null, 2)}\n`);
+  files.set(
+    join('1_Pooling', 'config.json'),
+    `${JSON.stringify(poolingToSentenceTransformers(config.mode, hiddenSize), null, 2)}\n`,
+  );
   return { files, dirs: config.normalize ? ['1_Pooling', '2_Normalize'] : ['1_Pooling'] };
 }

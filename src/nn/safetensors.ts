@@ -19,11 +19,31 @@ export class SafetensorsError extends Error {
 
 /** Dtypes this module reads and writes. */
 export type SafetensorsDtype =
-  | 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'U64' | 'I32' | 'U32' | 'I16' | 'U16' | 'I8' | 'U8' | 'BOOL';
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'U64'
+  | 'I32'
+  | 'U32'
+  | 'I16'
+  | 'U16'
+  | 'I8'
+  | 'U8'
+  | 'BOOL';
 
 /** Valid safetensors dtypes that we recognise but cannot decode: they are rejected by name. */
 const UNSUPPORTED_DTYPES = new Set([
-  'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F8_E4M3FNUZ', 'F8_E5M2FNUZ', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64',
+  'F8_E5M2',
+  'F8_E4M3',
+  'F8_E8M0',
+  'F8_E4M3FNUZ',
+  'F8_E5M2FNUZ',
+  'F4',
+  'F6_E2M3',
+  'F6_E3M2',
+  'C64',
 ]);
 
 /**
@@ -51,8 +71,16 @@ const DTYPE_INFO: Record<SafetensorsDtype, { size: number; rank: number }> = {
 export const MAX_HEADER_BYTES = 100_000_000;
 
 export type SafetensorsData =
-  | Float64Array | Float32Array | BigInt64Array | BigUint64Array | Int32Array | Uint32Array
-  | Int16Array | Uint16Array | Int8Array | Uint8Array;
+  | Float64Array
+  | Float32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array;
 
 export interface SafetensorsTensor {
   /** The dtype stored in the file (F16/BF16 data are decoded to Float32Array unless decodeHalf is false). */
@@ -270,11 +298,7 @@ function parseEntry(name: string, value: unknown, file: string): HeaderEntry {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     fail(file, `${what}: shape must be an array of non-negative integers`);
   }
-  if (
-    !Array.isArray(offsets) ||
-    offsets.length !== 2 ||
-    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
-  ) {
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
     fail(file, `${what}: data_offsets must be [begin, end], two non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
@@ -334,10 +358,16 @@ function parseHeader(headerBytes: Uint8Array, dataLength: number, file: string):
   let cursor = 0;
   for (const entry of entries) {
     if (entry.begin > cursor) {
-      fail(file, `tensor ${quote(entry.name)} starts at ${entry.begin}, leaving bytes ${cursor}..${entry.begin} of the data unused`);
+      fail(
+        file,
+        `tensor ${quote(entry.name)} starts at ${entry.begin}, leaving bytes ${cursor}..${entry.begin} of the data unused`,
+      );
     }
     if (entry.begin < cursor) {
-      fail(file, `tensor ${quote(entry.name)} at offset ${entry.begin} overlaps the previous tensor (which ends at ${cursor})`);
+      fail(
+        file,
+        `tensor ${quote(entry.name)} at offset ${entry.begin} overlaps the previous tensor (which ends at ${cursor})`,
+      );
     }
     cursor = entry.end;
   }
@@ -353,19 +383,31 @@ function decodeTensor(entry: HeaderEntry, bytes: Uint8Array, decodeHalf: boolean
   // Copy into a new, aligned buffer: offsets inside the file need not be aligned for typed arrays.
   const buffer = bytes.slice().buffer;
   switch (entry.dtype) {
-    case 'F64': return new Float64Array(buffer);
-    case 'F32': return new Float32Array(buffer);
-    case 'F16': return decodeHalf ? f16BitsToF32(new Uint16Array(buffer)) : new Uint16Array(buffer);
-    case 'BF16': return decodeHalf ? bf16BitsToF32(new Uint16Array(buffer)) : new Uint16Array(buffer);
-    case 'I64': return new BigInt64Array(buffer);
-    case 'U64': return new BigUint64Array(buffer);
-    case 'I32': return new Int32Array(buffer);
-    case 'U32': return new Uint32Array(buffer);
-    case 'I16': return new Int16Array(buffer);
-    case 'U16': return new Uint16Array(buffer);
-    case 'I8': return new Int8Array(buffer);
+    case 'F64':
+      return new Float64Array(buffer);
+    case 'F32':
+      return new Float32Array(buffer);
+    case 'F16':
+      return decodeHalf ? f16BitsToF32(new Uint16Array(buffer)) : new Uint16Array(buffer);
+    case 'BF16':
+      return decodeHalf ? bf16BitsToF32(new Uint16Array(buffer)) : new Uint16Array(buffer);
+    case 'I64':
+      return new BigInt64Array(buffer);
+    case 'U64':
+      return new BigUint64Array(buffer);
+    case 'I32':
+      return new Int32Array(buffer);
+    case 'U32':
+      return new Uint32Array(buffer);
+    case 'I16':
+      return new Int16Array(buffer);
+    case 'U16':
+      return new Uint16Array(buffer);
+    case 'I8':
+      return new Int8Array(buffer);
     case 'U8':
-    case 'BOOL': return new Uint8Array(buffer);
+    case 'BOOL':
+      return new Uint8Array(buffer);
   }
 }
 
@@ -461,10 +503,19 @@ function prepareTensor(name: string, tensor: SafetensorsTensorInput): PreparedTe
     throw new SafetensorsError(`${what}: shape [${shape.join(', ')}] needs ${numel} elements, data has ${len}`);
   }
   const expected: Record<SafetensorsDtype, string[]> = {
-    F64: ['Float64Array'], F32: ['Float32Array'], F16: ['Float32Array', 'Uint16Array'],
-    BF16: ['Float32Array', 'Uint16Array'], I64: ['BigInt64Array'], U64: ['BigUint64Array'],
-    I32: ['Int32Array'], U32: ['Uint32Array'], I16: ['Int16Array'], U16: ['Uint16Array'],
-    I8: ['Int8Array'], U8: ['Uint8Array'], BOOL: ['Uint8Array'],
+    F64: ['Float64Array'],
+    F32: ['Float32Array'],
+    F16: ['Float32Array', 'Uint16Array'],
+    BF16: ['Float32Array', 'Uint16Array'],
+    I64: ['BigInt64Array'],
+    U64: ['BigUint64Array'],
+    I32: ['Int32Array'],
+    U32: ['Uint32Array'],
+    I16: ['Int16Array'],
+    U16: ['Uint16Array'],
+    I8: ['Int8Array'],
+    U8: ['Uint8Array'],
+    BOOL: ['Uint8Array'],
   };
   if (!expected[dtype].includes(typedArrayName(data))) {
     throw new SafetensorsError(`${what}: ${dtype} needs ${expected[dtype].join(' or ')}, got ${typedArrayName(data)}`);

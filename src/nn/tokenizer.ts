@@ -213,7 +213,8 @@ export class BertTokenizer {
     const config: Record<string, unknown> = existsSync(configPath)
       ? (JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>)
       : {};
-    const bool = (key: string): boolean | undefined => (typeof config[key] === 'boolean' ? (config[key] as boolean) : undefined);
+    const bool = (key: string): boolean | undefined =>
+      typeof config[key] === 'boolean' ? (config[key] as boolean) : undefined;
     // Special tokens appear either as strings or as AddedToken objects {content: ...}.
     const token = (key: string): string | undefined => {
       const value = config[key];
@@ -280,7 +281,10 @@ export class BertTokenizer {
   }
 
   /** Encode a batch of texts or [text, pair] rows, padded to the longest row or to maxLength. */
-  encodeBatch(inputs: readonly (string | readonly [string, string])[], options: BatchEncodeOptions = {}): BatchEncoding {
+  encodeBatch(
+    inputs: readonly (string | readonly [string, string])[],
+    options: BatchEncodeOptions = {},
+  ): BatchEncoding {
     const padding = options.padding ?? 'longest';
     const rows = inputs.map((input) => {
       const [text, pair] = typeof input === 'string' ? [input, undefined] : input;
@@ -298,13 +302,17 @@ export class BertTokenizer {
   }
 
   /** Encodings as one [batchSize, seqLen] batch (default: the longest row), right-padded with [PAD] / type 0 / mask 0. */
-  padBatch(rows: readonly Encoding[], seqLen = rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0)): BatchEncoding {
+  padBatch(
+    rows: readonly Encoding[],
+    seqLen = rows.reduce((m, r) => Math.max(m, r.inputIds.length), 0),
+  ): BatchEncoding {
     const batchSize = rows.length;
     const inputIds = new Int32Array(batchSize * seqLen).fill(this.padId);
     const tokenTypeIds = new Int32Array(batchSize * seqLen);
     const attentionMask = new Int32Array(batchSize * seqLen);
     rows.forEach((row, i) => {
-      if (row.inputIds.length > seqLen) throw new Error(`padBatch: row ${i} has ${row.inputIds.length} tokens, more than ${seqLen}`);
+      if (row.inputIds.length > seqLen)
+        throw new Error(`padBatch: row ${i} has ${row.inputIds.length} tokens, more than ${seqLen}`);
       inputIds.set(row.inputIds, i * seqLen);
       tokenTypeIds.set(row.tokenTypeIds, i * seqLen);
       attentionMask.set(row.attentionMask, i * seqLen);
@@ -318,7 +326,8 @@ export class BertTokenizer {
     const tokens: string[] = [];
     for (const id of ids) {
       const token = this.vocab[id];
-      if (token === undefined) throw new RangeError(`token id ${id} is outside the vocabulary (size ${this.vocab.length})`);
+      if (token === undefined)
+        throw new RangeError(`token id ${id} is outside the vocabulary (size ${this.vocab.length})`);
       if (!(skip && this.specialIds.has(id))) tokens.push(token);
     }
     const pieces = tokens.map((token, i) => {
@@ -334,7 +343,8 @@ export class BertTokenizer {
   private limit(maxLength: number | undefined, purpose: string): number {
     const limit = maxLength ?? this.modelMaxLength;
     if (!Number.isFinite(limit)) throw new Error(`${purpose} needs maxLength (this tokenizer has no modelMaxLength)`);
-    if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`maxLength must be a non-negative integer, got ${limit}`);
+    if (!Number.isSafeInteger(limit) || limit < 0)
+      throw new Error(`maxLength must be a non-negative integer, got ${limit}`);
     return limit;
   }
 
@@ -472,7 +482,9 @@ export function truncatePair(
   }
   const target = strategy === 'only_first' ? a : b!;
   if (target.length <= toRemove) {
-    throw new Error(`cannot truncate: the ${strategy === 'only_first' ? 'first' : 'second'} sequence is too short to remove ${toRemove} tokens`);
+    throw new Error(
+      `cannot truncate: the ${strategy === 'only_first' ? 'first' : 'second'} sequence is too short to remove ${toRemove} tokens`,
+    );
   }
   const kept = target.slice(0, target.length - toRemove);
   return strategy === 'only_first' ? [kept, b] : [a, kept];

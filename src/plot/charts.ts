@@ -72,10 +72,16 @@ function fmt(x: number, digits = 3): string {
 }
 
 /** Rows {step, value, series} of the raw and smoothed training loss. */
-function trainLossRows(train: readonly TrainEntry[], smoothing: number): { rows: Record<string, number | string>[]; raw: string; smooth: string } {
+function trainLossRows(
+  train: readonly TrainEntry[],
+  smoothing: number,
+): { rows: Record<string, number | string>[]; raw: string; smooth: string } {
   const raw = 'training loss';
   const smooth = `training loss, smoothed (EMA ${smoothing})`;
-  const smoothed = ema(train.map((e) => e.loss), smoothing);
+  const smoothed = ema(
+    train.map((e) => e.loss),
+    smoothing,
+  );
   const rows: Record<string, number | string>[] = [
     ...train.map((e) => ({ step: e.step, value: e.loss, series: raw })),
     ...train.map((e, i) => ({ step: e.step, value: smoothed[i], series: smooth })),
@@ -92,21 +98,43 @@ function pretrainLoss(run: PretrainRun, smoothing: number): Chart {
   const summary = last
     ? `final held-out loss ${fmt(last.loss)} (perplexity ${fmt(last.perplexity)}) at step ${last.step}`
     : 'no held-out evaluation logged';
-  const trainLayer = { transform: [{ filter: { field: 'series', oneOf: [raw, smooth] } }], mark: { type: 'line' as const, strokeWidth: 1.5 } };
-  const heldOutLayer = { transform: [{ filter: { field: 'series', equal: heldOut } }], mark: { type: 'line' as const, strokeWidth: 2, point: { size: 30 } } };
+  const trainLayer = {
+    transform: [{ filter: { field: 'series', oneOf: [raw, smooth] } }],
+    mark: { type: 'line' as const, strokeWidth: 1.5 },
+  };
+  const heldOutLayer = {
+    transform: [{ filter: { field: 'series', equal: heldOut } }],
+    mark: { type: 'line' as const, strokeWidth: 2, point: { size: 30 } },
+  };
   return {
     name: 'loss',
     spec: {
       $schema: SCHEMA,
-      title: { text: 'Masked-LM pretraining loss', subtitle: [`${runName(run)}: ${run.train.length} logged training steps, ${run.eval.length} held-out evaluations`, summary] },
+      title: {
+        text: 'Masked-LM pretraining loss',
+        subtitle: [
+          `${runName(run)}: ${run.train.length} logged training steps, ${run.eval.length} held-out evaluations`,
+          summary,
+        ],
+      },
       width: WIDTH,
       height: HEIGHT,
       config: CONFIG,
       data: { values: rows },
       encoding: {
         x: stepX,
-        y: { field: 'value', type: 'quantitative', title: 'cross-entropy (nats per masked token)', scale: { zero: false } },
-        color: { field: 'series', type: 'nominal', title: null, scale: { domain: series, range: [COLORS.raw, COLORS.smooth, COLORS.heldOut].slice(0, series.length) } },
+        y: {
+          field: 'value',
+          type: 'quantitative',
+          title: 'cross-entropy (nats per masked token)',
+          scale: { zero: false },
+        },
+        color: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: { domain: series, range: [COLORS.raw, COLORS.smooth, COLORS.heldOut].slice(0, series.length) },
+        },
       },
       // A layer without data gives Vega infinite extents: the held-out layer only when there are evaluations.
       layer: run.eval.length > 0 ? [trainLayer, heldOutLayer] : [trainLayer],
@@ -123,7 +151,10 @@ function pretrainAccuracy(run: PretrainRun): Chart {
       $schema: SCHEMA,
       title: {
         text: 'Held-out masked-token accuracy',
-        subtitle: [`${runName(run)}: ${run.eval.length} evaluations on held-out sequences`, `final ${(last.accuracy * 100).toFixed(2)}% at step ${last.step}; best ${(best.accuracy * 100).toFixed(2)}% at step ${best.step}`],
+        subtitle: [
+          `${runName(run)}: ${run.eval.length} evaluations on held-out sequences`,
+          `final ${(last.accuracy * 100).toFixed(2)}% at step ${last.step}; best ${(best.accuracy * 100).toFixed(2)}% at step ${best.step}`,
+        ],
       },
       width: WIDTH,
       height: HEIGHT,
@@ -132,7 +163,13 @@ function pretrainAccuracy(run: PretrainRun): Chart {
       mark: { type: 'line', color: COLORS.heldOut, strokeWidth: 2, point: { size: 30, color: COLORS.heldOut } },
       encoding: {
         x: stepX,
-        y: { field: 'accuracy', type: 'quantitative', title: 'masked tokens predicted exactly (%)', axis: { format: '.0%' }, scale: { zero: false } },
+        y: {
+          field: 'accuracy',
+          type: 'quantitative',
+          title: 'masked tokens predicted exactly (%)',
+          axis: { format: '.0%' },
+          scale: { zero: false },
+        },
       },
     },
   };
@@ -144,7 +181,10 @@ function learningRate(run: Run): Chart {
     name: 'lr',
     spec: {
       $schema: SCHEMA,
-      title: { text: 'Learning-rate schedule', subtitle: `${runName(run)}: peak ${peak.lr.toExponential(2)} at step ${peak.step}, last ${run.train.at(-1)!.lr.toExponential(2)}` },
+      title: {
+        text: 'Learning-rate schedule',
+        subtitle: `${runName(run)}: peak ${peak.lr.toExponential(2)} at step ${peak.step}, last ${run.train.at(-1)!.lr.toExponential(2)}`,
+      },
       width: WIDTH,
       height: HEIGHT,
       config: CONFIG,
@@ -163,7 +203,10 @@ function gradientNorm(run: Run, smoothing: number): Chart | null {
   if (logged.length === 0) return null;
   const raw = 'gradient norm';
   const smooth = `smoothed (EMA ${smoothing})`;
-  const smoothed = ema(logged.map((e) => e.gradNorm), smoothing);
+  const smoothed = ema(
+    logged.map((e) => e.gradNorm),
+    smoothing,
+  );
   const rows = [
     ...logged.map((e) => ({ step: e.step, value: e.gradNorm, series: raw })),
     ...logged.map((e, i) => ({ step: e.step, value: smoothed[i], series: smooth })),
@@ -172,7 +215,10 @@ function gradientNorm(run: Run, smoothing: number): Chart | null {
     name: 'grad-norm',
     spec: {
       $schema: SCHEMA,
-      title: { text: 'Global gradient norm before clipping', subtitle: `${runName(run)}: ${logged.length} logged steps` },
+      title: {
+        text: 'Global gradient norm before clipping',
+        subtitle: `${runName(run)}: ${logged.length} logged steps`,
+      },
       width: WIDTH,
       height: HEIGHT,
       config: CONFIG,
@@ -181,7 +227,12 @@ function gradientNorm(run: Run, smoothing: number): Chart | null {
       encoding: {
         x: stepX,
         y: { field: 'value', type: 'quantitative', title: 'L2 norm of the gradient over all parameters' },
-        color: { field: 'series', type: 'nominal', title: null, scale: { domain: [raw, smooth], range: [COLORS.raw, COLORS.smooth] } },
+        color: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: { domain: [raw, smooth], range: [COLORS.raw, COLORS.smooth] },
+        },
       },
     },
   };
@@ -197,18 +248,28 @@ function biencoderLoss(run: BiencoderRun, smoothing: number): Chart {
     encoding: {
       x: stepX,
       y: { field: 'value', type: 'quantitative', title: 'training loss (per batch)', scale: { zero: false } },
-      color: { field: 'series', type: 'nominal', title: null, scale: { domain: [raw, smooth], range: [COLORS.raw, COLORS.smooth] } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        scale: { domain: [raw, smooth], range: [COLORS.raw, COLORS.smooth] },
+      },
     },
   } as const;
   const subtitle = [`${runName(run)}: ${run.train.length} training steps`];
   if (run.validation.length === 0) {
-    return { name: 'loss', spec: { $schema: SCHEMA, title: { text: 'Biencoder training loss', subtitle }, config: CONFIG, ...lossPanel } };
+    return {
+      name: 'loss',
+      spec: { $schema: SCHEMA, title: { text: 'Biencoder training loss', subtitle }, config: CONFIG, ...lossPanel },
+    };
   }
   const sets = [...new Set(run.validation.map((v) => v.name))];
   for (const set of sets) {
     const entries = run.validation.filter((v) => v.name === set);
     const best = entries.reduce((a, b) => (b.metrics['nDCG@10'] > a.metrics['nDCG@10'] ? b : a));
-    subtitle.push(`${set}: best validation nDCG@10 ${best.metrics['nDCG@10'].toFixed(4)} at step ${best.step} (${entries.length} validations)`);
+    subtitle.push(
+      `${set}: best validation nDCG@10 ${best.metrics['nDCG@10'].toFixed(4)} at step ${best.step} (${entries.length} validations)`,
+    );
   }
   const validationPanel = {
     width: WIDTH,
@@ -246,10 +307,23 @@ function phaseRecords(records: readonly InternalsRecord[]): PhasedRecords {
   return { phases: ps, phaseOf };
 }
 
-function phaseColor(ps: readonly Phase[]): { field: string; type: 'ordinal'; title: string; sort: string[]; scale: { domain: string[]; range: string[] } } {
+function phaseColor(ps: readonly Phase[]): {
+  field: string;
+  type: 'ordinal';
+  title: string;
+  sort: string[];
+  scale: { domain: string[]; range: string[] };
+} {
   const labels = ps.map((p) => p.label);
-  const range = ps.length === 1 ? [PHASE_COLORS[1]] : ps.length === 2 ? [PHASE_COLORS[0], PHASE_COLORS[2]] : PHASE_COLORS;
-  return { field: 'phase', type: 'ordinal', title: 'training phase', sort: labels, scale: { domain: labels, range: [...range] } };
+  const range =
+    ps.length === 1 ? [PHASE_COLORS[1]] : ps.length === 2 ? [PHASE_COLORS[0], PHASE_COLORS[2]] : PHASE_COLORS;
+  return {
+    field: 'phase',
+    type: 'ordinal',
+    title: 'training phase',
+    sort: labels,
+    scale: { domain: labels, range: [...range] },
+  };
 }
 
 /** Least-squares line y = a + b·x over a phase's points, as its two end points (null if x is constant). */
@@ -275,11 +349,20 @@ function hardnessScatter(run: BiencoderRun, maxPoints: number): Chart {
   const { phases: ps, phaseOf } = phaseRecords(records);
   const batchMax = Math.max(...records.map((r) => r.gradNorms.length));
   const totalPoints = records.reduce((s, r) => s + r.gradNorms.length, 0);
-  const shown = totalPoints <= maxPoints ? records.map((_, i) => i) : evenlySpaced(records.length, Math.max(1, Math.floor(maxPoints / batchMax)));
+  const shown =
+    totalPoints <= maxPoints
+      ? records.map((_, i) => i)
+      : evenlySpaced(records.length, Math.max(1, Math.floor(maxPoints / batchMax)));
   const points: { step: number; phase: string; hardness: number; gradNorm: number }[] = [];
   for (const i of shown) {
     const r = records[i];
-    for (let k = 0; k < r.gradNorms.length; k++) points.push({ step: r.step, phase: ps[phaseOf[i]].label, hardness: r.pairSimilarity[k], gradNorm: r.gradNorms[k] });
+    for (let k = 0; k < r.gradNorms.length; k++)
+      points.push({
+        step: r.step,
+        phase: ps[phaseOf[i]].label,
+        hardness: r.pairSimilarity[k],
+        gradNorm: r.gradNorms[k],
+      });
   }
   const lines: { phase: string; hardness: number; gradNorm: number }[] = [];
   const pooled: string[] = [];
@@ -296,15 +379,30 @@ function hardnessScatter(run: BiencoderRun, maxPoints: number): Chart {
     `${runName(run)}: ${totalPoints} triples over ${records.length} recorded steps${lines.length > 0 ? '; lines: least-squares fit per phase' : ''}`,
     `Pearson r pooled per phase: ${pooled.join(', ')}`,
   ];
-  if (total) subtitle.push('totals: the loss couples triples, so a triple\'s norm includes the other triples\' terms (not per-example)');
-  if (shown.length < records.length) subtitle.push(`points of ${shown.length} of the ${records.length} recorded steps shown (evenly spaced); fits and r use all`);
+  if (total)
+    subtitle.push(
+      "totals: the loss couples triples, so a triple's norm includes the other triples' terms (not per-example)",
+    );
+  if (shown.length < records.length)
+    subtitle.push(
+      `points of ${shown.length} of the ${records.length} recorded steps shown (evenly spaced); fits and r use all`,
+    );
   const color = phaseColor(ps);
   const pointLayer = {
     data: { values: points },
     mark: { type: 'circle', size: 22, opacity: 0.55 },
     encoding: {
-      x: { field: 'hardness', type: 'quantitative', title: 'negative hardness s(d+, d−) (cosine of positive and negative)', scale: { zero: false } },
-      y: { field: 'gradNorm', type: 'quantitative', title: `${total ? 'total ' : ''}gradient norm w.r.t. (q, d+, d−) embeddings (L2)` },
+      x: {
+        field: 'hardness',
+        type: 'quantitative',
+        title: 'negative hardness s(d+, d−) (cosine of positive and negative)',
+        scale: { zero: false },
+      },
+      y: {
+        field: 'gradNorm',
+        type: 'quantitative',
+        title: `${total ? 'total ' : ''}gradient norm w.r.t. (q, d+, d−) embeddings (L2)`,
+      },
       color,
     },
   } as const;
@@ -340,19 +438,31 @@ function hardnessCorrelation(run: BiencoderRun): Chart | null {
       $schema: SCHEMA,
       title: {
         text: 'Correlation of negative hardness and gradient norm per step',
-        subtitle: [`${runName(run)}: Pearson r over each recorded batch, ${rows.length} steps`, `mean r ${mean.toFixed(3)}; positive at ${positive} of ${rows.length} steps`],
+        subtitle: [
+          `${runName(run)}: Pearson r over each recorded batch, ${rows.length} steps`,
+          `mean r ${mean.toFixed(3)}; positive at ${positive} of ${rows.length} steps`,
+        ],
       },
       width: WIDTH,
       height: HEIGHT,
       config: CONFIG,
       layer: [
-        { data: { values: [{ zero: 0 }] }, mark: { type: 'rule', color: '#888', strokeDash: [4, 4] }, encoding: { y: { field: 'zero', type: 'quantitative' } } },
+        {
+          data: { values: [{ zero: 0 }] },
+          mark: { type: 'rule', color: '#888', strokeDash: [4, 4] },
+          encoding: { y: { field: 'zero', type: 'quantitative' } },
+        },
         {
           data: { values: rows },
           mark: { type: 'line', color: COLORS.smooth, strokeWidth: 1.5, point: { size: 25, color: COLORS.smooth } },
           encoding: {
             x: stepX,
-            y: { field: 'r', type: 'quantitative', title: 'Pearson r of s(d+, d−) and gradient norm', scale: { domain: [-1, 1] } },
+            y: {
+              field: 'r',
+              type: 'quantitative',
+              title: 'Pearson r of s(d+, d−) and gradient norm',
+              scale: { domain: [-1, 1] },
+            },
           },
         },
       ],
@@ -367,8 +477,10 @@ const QUANTITIES = {
 } as const;
 
 function layoutNote(name: string, layouts: Set<InternalsLayout>): string | null {
-  if (layouts.has('in-batch diagonal')) return `${name}: in-batch [B, B] matrix shown by its diagonal (each triple's own pair)`;
-  if (layouts.has('distributed mean')) return `${name}: distributed, per triple the mean over the batch's positives (what its margin regresses onto)`;
+  if (layouts.has('in-batch diagonal'))
+    return `${name}: in-batch [B, B] matrix shown by its diagonal (each triple's own pair)`;
+  if (layouts.has('distributed mean'))
+    return `${name}: distributed, per triple the mean over the batch's positives (what its margin regresses onto)`;
   if (layouts.has('constant')) return `${name}: a static constant`;
   return null;
 }
@@ -397,7 +509,9 @@ function internalsDistributions(run: BiencoderRun): Chart {
   }
   if (layouts.target.size > 0) present.push(QUANTITIES.target);
   if (layouts.margin.size > 0) present.push(QUANTITIES.margin);
-  const notes = [layoutNote('target', layouts.target), layoutNote('margin', layouts.margin)].filter((n): n is string => n !== null);
+  const notes = [layoutNote('target', layouts.target), layoutNote('margin', layouts.margin)].filter(
+    (n): n is string => n !== null,
+  );
   const phaseNames = ps.map((p) => p.label.split(' ')[0]);
   return {
     name: 'internals-distributions',
@@ -405,7 +519,10 @@ function internalsDistributions(run: BiencoderRun): Chart {
       $schema: SCHEMA,
       title: {
         text: 'Loss internals per training phase',
-        subtitle: [`${runName(run)}: ${records.length} recorded steps split into ${ps.length} phase${ps.length === 1 ? '' : 's'}; boxes: quartiles and median, whiskers: min to max`, ...notes],
+        subtitle: [
+          `${runName(run)}: ${records.length} recorded steps split into ${ps.length} phase${ps.length === 1 ? '' : 's'}; boxes: quartiles and median, whiskers: min to max`,
+          ...notes,
+        ],
       },
       config: CONFIG,
       data: { values: rows },
@@ -415,7 +532,13 @@ function internalsDistributions(run: BiencoderRun): Chart {
         height: HEIGHT,
         mark: { type: 'boxplot', extent: 'min-max', size: 28 },
         encoding: {
-          x: { field: 'phaseName', type: 'ordinal', title: 'training phase', sort: phaseNames, axis: { labelAngle: 0 } },
+          x: {
+            field: 'phaseName',
+            type: 'ordinal',
+            title: 'training phase',
+            sort: phaseNames,
+            axis: { labelAngle: 0 },
+          },
           y: { field: 'value', type: 'quantitative', title: 'cosine similarity or margin', scale: { zero: false } },
           color: phaseColor(ps),
         },
@@ -429,7 +552,8 @@ function internalsDistributions(run: BiencoderRun): Chart {
 export function buildCharts(run: Run, o: ChartOptions = {}): ChartSet {
   const smoothing = o.smoothing ?? 0.9;
   const maxPoints = o.maxPoints ?? 5000;
-  if (!Number.isSafeInteger(maxPoints) || maxPoints < 1) throw new Error(`maxPoints must be a positive integer, got ${maxPoints}`);
+  if (!Number.isSafeInteger(maxPoints) || maxPoints < 1)
+    throw new Error(`maxPoints must be a positive integer, got ${maxPoints}`);
   const charts: Chart[] = [];
   const skipped: string[] = [];
   const gradNorm = (): void => {
@@ -449,7 +573,9 @@ export function buildCharts(run: Run, o: ChartOptions = {}): ChartSet {
   charts.push(learningRate(run));
   gradNorm();
   if (run.internals.length === 0) {
-    skipped.push(run.hasInternalsFile ? 'loss internals: internals.jsonl has no records' : 'loss internals: no internals.jsonl');
+    skipped.push(
+      run.hasInternalsFile ? 'loss internals: internals.jsonl has no records' : 'loss internals: no internals.jsonl',
+    );
     return { charts, skipped };
   }
   charts.push(hardnessScatter(run, maxPoints));

@@ -73,7 +73,9 @@ export function pngFonts(fontFiles?: string[]): string[] {
     return fontFiles;
   }
   if (!existsSync(DEFAULT_FONT)) {
-    throw new Error(`${DEFAULT_FONT}: not found; PNG text needs a font (apt-get install fonts-dejavu-core), or pass --font FILE, or --no-png`);
+    throw new Error(
+      `${DEFAULT_FONT}: not found; PNG text needs a font (apt-get install fonts-dejavu-core), or pass --font FILE, or --no-png`,
+    );
   }
   return existsSync(DEFAULT_BOLD_FONT) ? [DEFAULT_FONT, DEFAULT_BOLD_FONT] : [DEFAULT_FONT];
 }

@@ -107,7 +107,8 @@ export function readJsonLines(path: string): Line[] {
     } catch (err) {
       throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
     }
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new Error(`${where}: expected a JSON object`);
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      throw new Error(`${where}: expected a JSON object`);
     lines.push({ where, entry: entry as Json });
   }
   return lines;
@@ -130,7 +131,8 @@ function numOrNull(line: Line, key: string): number | null {
 
 function stepOf(line: Line): number {
   const step = num(line, 'step');
-  if (!Number.isSafeInteger(step) || step < 0) throw new Error(`${line.where}: "step" must be an integer >= 0, got ${step}`);
+  if (!Number.isSafeInteger(step) || step < 0)
+    throw new Error(`${line.where}: "step" must be an integer >= 0, got ${step}`);
   return step;
 }
 
@@ -150,7 +152,8 @@ class StepOrder {
 
   check(line: Line, series: string, step: number): void {
     const prev = this.last.get(series);
-    if (prev !== undefined && step <= prev) throw new Error(`${line.where}: step ${step} of a "${series}" entry after step ${prev}; steps must increase`);
+    if (prev !== undefined && step <= prev)
+      throw new Error(`${line.where}: step ${step} of a "${series}" entry after step ${prev}; steps must increase`);
     this.last.set(series, step);
   }
 }
@@ -168,7 +171,10 @@ function kindOf(line: Line): Run['kind'] | null {
   if (typeof kind !== 'string') throw new Error(`${line.where}: missing "kind"`);
   if (PRETRAIN_ONLY.has(kind)) return 'pretrain';
   if (BIENCODER_ONLY.has(kind)) return 'biencoder';
-  if (kind !== 'train') throw new Error(`${line.where}: unknown kind ${JSON.stringify(kind)} (expected train, eval, validation, initial, final, batching or teacher-scale)`);
+  if (kind !== 'train')
+    throw new Error(
+      `${line.where}: unknown kind ${JSON.stringify(kind)} (expected train, eval, validation, initial, final, batching or teacher-scale)`,
+    );
   if ('tokensPerSec' in line.entry) return 'pretrain';
   if ('msPerStep' in line.entry) return 'biencoder';
   return null;
@@ -184,7 +190,12 @@ function readPretrain(dir: string, lines: Line[]): PretrainRun {
       order.check(line, kind, e.step);
       run.train.push(e);
     } else if (kind === 'eval') {
-      const e = { step: stepOf(line), loss: num(line, 'loss'), accuracy: num(line, 'accuracy'), perplexity: num(line, 'perplexity') };
+      const e = {
+        step: stepOf(line),
+        loss: num(line, 'loss'),
+        accuracy: num(line, 'accuracy'),
+        perplexity: num(line, 'perplexity'),
+      };
       order.check(line, kind, e.step);
       run.eval.push(e);
     } else if (kind === 'start') {
@@ -198,9 +209,11 @@ function readPretrain(dir: string, lines: Line[]): PretrainRun {
 
 function readValidation(line: Line): ValidationEntry {
   const name = line.entry.name;
-  if (typeof name !== 'string' || name === '') throw new Error(`${line.where}: "name" must be a non-empty string, got ${show(name)}`);
+  if (typeof name !== 'string' || name === '')
+    throw new Error(`${line.where}: "name" must be a non-empty string, got ${show(name)}`);
   const metrics = line.entry.metrics;
-  if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics)) throw new Error(`${line.where}: "metrics" must be an object of numbers`);
+  if (typeof metrics !== 'object' || metrics === null || Array.isArray(metrics))
+    throw new Error(`${line.where}: "metrics" must be an object of numbers`);
   for (const [k, v] of Object.entries(metrics)) {
     if (typeof v !== 'number') throw new Error(`${line.where}: metrics["${k}"] must be a number, got ${show(v)}`);
   }
@@ -208,17 +221,28 @@ function readValidation(line: Line): ValidationEntry {
   return { step: stepOf(line), name, metrics: metrics as Record<string, number> };
 }
 
-function perTriple(line: Line, key: string, values: number[], batch: number, allowConstant: boolean): { values: number[]; layout: InternalsLayout } {
+function perTriple(
+  line: Line,
+  key: string,
+  values: number[],
+  batch: number,
+  allowConstant: boolean,
+): { values: number[]; layout: InternalsLayout } {
   if (values.length === batch) return { values, layout: 'per-triple' };
-  if (values.length === batch * batch) return { values: Array.from({ length: batch }, (_, k) => values[k * batch + k]), layout: 'in-batch diagonal' };
-  if (allowConstant && values.length === 1) return { values: new Array<number>(batch).fill(values[0]), layout: 'constant' };
+  if (values.length === batch * batch)
+    return { values: Array.from({ length: batch }, (_, k) => values[k * batch + k]), layout: 'in-batch diagonal' };
+  if (allowConstant && values.length === 1)
+    return { values: new Array<number>(batch).fill(values[0]), layout: 'constant' };
   const expected = `${allowConstant ? '0, 1, ' : ''}B=${batch} or B*B=${batch * batch}`;
   throw new Error(`${line.where}: "${key}" has ${values.length} entries; expected ${expected} (B from "gradNorms")`);
 }
 
 /** Column means of a row-major [B, B] distributed target: entry j is mean_i T[i, j]. */
 function distributedMean(line: Line, values: number[], batch: number): { values: number[]; layout: InternalsLayout } {
-  if (values.length !== batch * batch) throw new Error(`${line.where}: "target" has ${values.length} entries; a distributed target has B*B=${batch * batch}`);
+  if (values.length !== batch * batch)
+    throw new Error(
+      `${line.where}: "target" has ${values.length} entries; a distributed target has B*B=${batch * batch}`,
+    );
   const sums = new Array<number>(batch).fill(0);
   for (let i = 0; i < batch; i++) for (let j = 0; j < batch; j++) sums[j] += values[i * batch + j];
   return { values: sums.map((x) => x / batch), layout: 'distributed mean' };
@@ -226,23 +250,34 @@ function distributedMean(line: Line, values: number[], batch: number): { values:
 
 function readInternals(line: Line): InternalsRecord {
   const hasPerExample = line.entry.gradNorms !== undefined;
-  if (hasPerExample && line.entry.totalGradNorms !== undefined) throw new Error(`${line.where}: both "gradNorms" and "totalGradNorms"`);
+  if (hasPerExample && line.entry.totalGradNorms !== undefined)
+    throw new Error(`${line.where}: both "gradNorms" and "totalGradNorms"`);
   const gradKey = hasPerExample || line.entry.totalGradNorms === undefined ? 'gradNorms' : 'totalGradNorms';
   const gradNorms = numbers(line, gradKey);
   const batch = gradNorms.length;
   if (batch === 0) throw new Error(`${line.where}: "${gradKey}" is empty`);
   const pairSimilarity = numbers(line, 'pairSimilarity');
-  if (pairSimilarity.length !== batch) throw new Error(`${line.where}: "pairSimilarity" has ${pairSimilarity.length} entries, "${gradKey}" ${batch}`);
+  if (pairSimilarity.length !== batch)
+    throw new Error(`${line.where}: "pairSimilarity" has ${pairSimilarity.length} entries, "${gradKey}" ${batch}`);
   const distributed = line.entry.distributedTarget;
-  if (distributed !== undefined && typeof distributed !== 'boolean') throw new Error(`${line.where}: "distributedTarget" must be true or false, got ${show(distributed)}`);
+  if (distributed !== undefined && typeof distributed !== 'boolean')
+    throw new Error(`${line.where}: "distributedTarget" must be true or false, got ${show(distributed)}`);
   let target: InternalsRecord['target'] = null;
   if (line.entry.target !== undefined) {
     const values = numbers(line, 'target');
-    if (values.length > 0) target = distributed ? distributedMean(line, values, batch) : perTriple(line, 'target', values, batch, true);
+    if (values.length > 0)
+      target = distributed ? distributedMean(line, values, batch) : perTriple(line, 'target', values, batch, true);
   }
-  const margin = line.entry.margin === undefined ? null : perTriple(line, 'margin', numbers(line, 'margin'), batch, false);
+  const margin =
+    line.entry.margin === undefined ? null : perTriple(line, 'margin', numbers(line, 'margin'), batch, false);
   return {
-    step: stepOf(line), loss: num(line, 'loss'), gradNorms, gradNormKind: gradKey === 'gradNorms' ? 'per-example' : 'total', pairSimilarity, target, margin,
+    step: stepOf(line),
+    loss: num(line, 'loss'),
+    gradNorms,
+    gradNormKind: gradKey === 'gradNorms' ? 'per-example' : 'total',
+    pairSimilarity,
+    target,
+    margin,
     hardnessGradCorrelation: numOrNull(line, 'hardnessGradCorrelation'),
   };
 }
@@ -263,7 +298,9 @@ function readBiencoder(dir: string, lines: Line[]): BiencoderRun {
       order.check(line, `validation ${e.name}`, e.step);
       run.validation.push(e);
     } else if (kind !== 'initial' && kind !== 'final' && kind !== 'batching' && kind !== 'teacher-scale') {
-      throw new Error(`${line.where}: a "${kind}" entry in a biencoder training log (expected train, validation, initial, final, batching or teacher-scale)`);
+      throw new Error(
+        `${line.where}: a "${kind}" entry in a biencoder training log (expected train, validation, initial, final, batching or teacher-scale)`,
+      );
     }
   }
   if (hasInternalsFile) {
@@ -272,7 +309,10 @@ function readBiencoder(dir: string, lines: Line[]): BiencoderRun {
       const record = readInternals(line);
       internalsOrder.check(line, 'internals', record.step);
       const kind = run.internals[0]?.gradNormKind;
-      if (kind !== undefined && record.gradNormKind !== kind) throw new Error(`${line.where}: ${record.gradNormKind} gradient norms after ${kind} ones; one run logs one kind`);
+      if (kind !== undefined && record.gradNormKind !== kind)
+        throw new Error(
+          `${line.where}: ${record.gradNormKind} gradient norms after ${kind} ones; one run logs one kind`,
+        );
       run.internals.push(record);
     }
   }
@@ -282,7 +322,8 @@ function readBiencoder(dir: string, lines: Line[]): BiencoderRun {
 /** Read a run directory and tell its kind from the entries of log.jsonl. */
 export function readRun(dir: string): Run {
   const logPath = join(dir, 'log.jsonl');
-  if (!existsSync(logPath)) throw new Error(`${logPath}: not found (is ${dir} a run directory of retrograd pretrain or train?)`);
+  if (!existsSync(logPath))
+    throw new Error(`${logPath}: not found (is ${dir} a run directory of retrograd pretrain or train?)`);
   const lines = readJsonLines(logPath);
   if (lines.length === 0) throw new Error(`${logPath}: no entries`);
   let kind: Run['kind'] | null = null;
@@ -298,7 +339,8 @@ export function readRun(dir: string): Run {
     }
   }
   if (kind === null) kind = existsSync(join(dir, 'internals.jsonl')) ? 'biencoder' : null;
-  if (kind === null) throw new Error(`${logPath}: cannot tell the run kind (no "tokensPerSec", "msPerStep", eval or validation entry)`);
+  if (kind === null)
+    throw new Error(`${logPath}: cannot tell the run kind (no "tokensPerSec", "msPerStep", eval or validation entry)`);
   const run = kind === 'pretrain' ? readPretrain(dir, lines) : readBiencoder(dir, lines);
   if (run.train.length === 0) throw new Error(`${logPath}: no "train" entries`);
   return run;

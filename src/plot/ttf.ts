@@ -15,7 +15,8 @@ function tables(font: Buffer, path: string): Map<string, number> {
     const record = 12 + 16 * i;
     offsets.set(font.toString('latin1', record, record + 4), font.readUInt32BE(record + 8));
   }
-  for (const tag of ['head', 'hhea', 'hmtx', 'cmap']) if (!offsets.has(tag)) throw new Error(`${path}: no "${tag}" table`);
+  for (const tag of ['head', 'hhea', 'hmtx', 'cmap'])
+    if (!offsets.has(tag)) throw new Error(`${path}: no "${tag}" table`);
   return offsets;
 }
 

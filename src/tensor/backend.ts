@@ -26,14 +26,41 @@ export interface View<B = unknown> {
 
 /** Elementwise unary primitives. gelu is the exact erf form; gelu_grad is its derivative. */
 export const UNARY_OPS = [
-  'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'gelu', 'gelu_grad', 'relu', 'sigmoid',
-  'abs', 'sign', 'softplus', 'recip', 'square', 'step',
+  'neg',
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'tanh',
+  'erf',
+  'gelu',
+  'gelu_grad',
+  'relu',
+  'sigmoid',
+  'abs',
+  'sign',
+  'softplus',
+  'recip',
+  'square',
+  'step',
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
 /** Elementwise binary primitives. Comparisons return 1 or 0 in the operands' dtype. */
 export const BINARY_OPS = [
-  'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge',
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'maximum',
+  'minimum',
+  'eq',
+  'ne',
+  'lt',
+  'le',
+  'gt',
+  'ge',
 ] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 

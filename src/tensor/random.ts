@@ -40,7 +40,8 @@ export class Generator {
   }
 
   setState(state: { s: readonly number[]; spare: number | null }): this {
-    if (state.s.length !== 4 || state.s.every((w) => w === 0)) throw new Error('Generator.setState: need four words, not all zero');
+    if (state.s.length !== 4 || state.s.every((w) => w === 0))
+      throw new Error('Generator.setState: need four words, not all zero');
     [this.s0, this.s1, this.s2, this.s3] = state.s.map((w) => w | 0);
     this.spare = state.spare;
     return this;

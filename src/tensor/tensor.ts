@@ -7,7 +7,13 @@
 // methods, so `a.matmul(b)` and `ops.matmul(a, b)` are the same call.
 
 import {
-  type Backend, type DType, type TypedArray, type View, contiguousStrides, isContiguous, sizeOf,
+  type Backend,
+  type DType,
+  type TypedArray,
+  type View,
+  contiguousStrides,
+  isContiguous,
+  sizeOf,
 } from './backend.js';
 import { getDefaultDevice, getDevice } from './device.js';
 import { Storage, finalizer, track } from './memory.js';
@@ -74,7 +80,8 @@ export class Tensor {
       throw new Error(`assign: shape [${src.shape}] does not match [${this.shape}]`);
     }
     if (src.dtype !== this.dtype) throw new Error(`assign: dtype ${src.dtype} does not match ${this.dtype}`);
-    if (!this.isContiguous() || this.offset !== 0) throw new Error('assign: target must be a contiguous tensor that owns its storage');
+    if (!this.isContiguous() || this.offset !== 0)
+      throw new Error('assign: target must be a contiguous tensor that owns its storage');
     const own = src.isContiguous() && src.offset === 0 && src.storage.size === src.size ? src : src.copy();
     own.storage.retain();
     finalizer.unregister(this);
@@ -236,7 +243,8 @@ function inferShape(data: NestedArray): number[] {
 /** Tensor from nested arrays or a number (a 0-d tensor). Ragged input is an error. */
 export function tensor(data: NestedArray | TypedArray, opts: TensorOptions & { shape?: Shape } = {}): Tensor {
   if (ArrayBuffer.isView(data)) {
-    const dtype = opts.dtype ?? (data instanceof Float64Array ? 'float64' : data instanceof Int32Array ? 'int32' : 'float32');
+    const dtype =
+      opts.dtype ?? (data instanceof Float64Array ? 'float64' : data instanceof Int32Array ? 'int32' : 'float32');
     return fromArray(data, opts.shape ?? [data.length], { ...opts, dtype });
   }
   const shape = opts.shape ?? inferShape(data);
@@ -262,7 +270,11 @@ export function scalar(value: number, opts: TensorOptions = {}): Tensor {
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
   const n = Math.max(0, Math.ceil((end - start) / step));
-  return fromArray(Array.from({ length: n }, (_, i) => start + i * step), [n], opts);
+  return fromArray(
+    Array.from({ length: n }, (_, i) => start + i * step),
+    [n],
+    opts,
+  );
 }
 
 /** Uniform [0, 1) from a seeded host generator (reproducible across backends). */
@@ -275,7 +287,10 @@ export function rand(shape: Shape, opts: TensorOptions & { generator?: Generator
 }
 
 /** Standard normal from a seeded host generator. */
-export function randn(shape: Shape, opts: TensorOptions & { generator?: Generator; std?: number; mean?: number } = {}): Tensor {
+export function randn(
+  shape: Shape,
+  opts: TensorOptions & { generator?: Generator; std?: number; mean?: number } = {},
+): Tensor {
   const g = opts.generator ?? defaultGenerator();
   const n = sizeOf(shape);
   const data = new Float64Array(n);
@@ -286,7 +301,12 @@ export function randn(shape: Shape, opts: TensorOptions & { generator?: Generato
 }
 
 /** Integers uniform in [low, high), int32 unless a dtype is given. */
-export function randint(low: number, high: number, shape: Shape, opts: TensorOptions & { generator?: Generator } = {}): Tensor {
+export function randint(
+  low: number,
+  high: number,
+  shape: Shape,
+  opts: TensorOptions & { generator?: Generator } = {},
+): Tensor {
   const g = opts.generator ?? defaultGenerator();
   const n = sizeOf(shape);
   const data = new Float64Array(n);

@@ -27,15 +27,19 @@ import { readSafetensors, serializeSafetensors, type SafetensorsTensorInput } fr
 import type { AdamW } from './optim.js';
 
 /** The first tensor (in the given order) holding NaN or Infinity, with the first such value; null when all are finite. */
-export async function firstNonFinite(named: Iterable<readonly [string, Tensor]>): Promise<{ name: string; index: number; value: number } | null> {
+export async function firstNonFinite(
+  named: Iterable<readonly [string, Tensor]>,
+): Promise<{ name: string; index: number; value: number } | null> {
   const list = [...named];
   if (list.length === 0) return null;
   // x * 0 is 0 for finite x and NaN otherwise, so one device reduction answers for every tensor without overflow.
-  const total = noGrad(() => tidy(() => {
-    let acc = sum(list[0][1].mul(0));
-    for (const [, t] of list.slice(1)) acc = acc.add(sum(t.mul(0)));
-    return acc;
-  }));
+  const total = noGrad(() =>
+    tidy(() => {
+      let acc = sum(list[0][1].mul(0));
+      for (const [, t] of list.slice(1)) acc = acc.add(sum(t.mul(0)));
+      return acc;
+    }),
+  );
   const ok = Number.isFinite((await total.data())[0]);
   total.dispose();
   if (ok) return null;
@@ -48,17 +52,26 @@ export async function firstNonFinite(named: Iterable<readonly [string, Tensor]>)
 
 /** The gradients of a model's parameters, named `<param>.grad`. */
 export function gradients(model: { namedParameters(): Iterable<[string, Tensor]> }): [string, Tensor][] {
-  return [...model.namedParameters()].flatMap(([name, p]) => (p.grad ? [[`${name}.grad`, p.grad] as [string, Tensor]] : []));
+  return [...model.namedParameters()].flatMap(([name, p]) =>
+    p.grad ? [[`${name}.grad`, p.grad] as [string, Tensor]] : [],
+  );
 }
 
 /**
  * The error that stops a run at a non-finite loss, gradient norm or weight: names the step, the
  * first non-finite tensor and the checkpoint a resume would start from.
  */
-export function divergedError(runDir: string, step: number, what: string, tensor: { name: string; index: number; value: number } | null = null): Error {
+export function divergedError(
+  runDir: string,
+  step: number,
+  what: string,
+  tensor: { name: string; index: number; value: number } | null = null,
+): Error {
   const last = latestCheckpoint(runDir);
   const first = tensor ? ` (first: ${tensor.name}[${tensor.index}] = ${tensor.value})` : '';
-  return new Error(`step ${step}: ${what}${first}; stopped, ${last ? `${last} is the last finite checkpoint` : 'no checkpoint was saved'}`);
+  return new Error(
+    `step ${step}: ${what}${first}; stopped, ${last ? `${last} is the last finite checkpoint` : 'no checkpoint was saved'}`,
+  );
 }
 
 /**
@@ -66,10 +79,16 @@ export function divergedError(runDir: string, step: number, what: string, tensor
  * resumed run has not yet reached are dropped). A last line cut short by a crash is dropped; any
  * other malformed line is an error naming it.
  */
-export function rewriteLog(path: string, keep: (entry: Record<string, unknown>) => boolean, head: readonly object[] = []): void {
+export function rewriteLog(
+  path: string,
+  keep: (entry: Record<string, unknown>) => boolean,
+  head: readonly object[] = [],
+): void {
   const kept = head.map((e) => JSON.stringify(e));
   if (existsSync(path)) {
-    const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+    const lines = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     lines.forEach((line, i) => {
       let entry: Record<string, unknown>;
       try {
@@ -157,7 +176,8 @@ export async function saveCheckpoint(
   state: TrainerState,
   opts: SaveCheckpointOptions = {},
 ): Promise<string> {
-  if (!opts.writeModel && !('config' in model)) throw new Error('saveCheckpoint: a model that is not a BERT needs opts.writeModel');
+  if (!opts.writeModel && !('config' in model))
+    throw new Error('saveCheckpoint: a model that is not a BERT needs opts.writeModel');
   const root = join(runDir, 'checkpoints');
   const name = `step-${String(state.step).padStart(7, '0')}`;
   const final = join(root, name);
@@ -171,13 +191,21 @@ export async function saveCheckpoint(
   rmSync(tmp, { recursive: true, force: true });
   try {
     if (opts.writeModel) await opts.writeModel(tmp);
-    else await saveModelDir(tmp, model as BertModel | BertForMaskedLM, { tokenizer: opts.tokenizer, pooling: opts.pooling });
+    else
+      await saveModelDir(tmp, model as BertModel | BertForMaskedLM, {
+        tokenizer: opts.tokenizer,
+        pooling: opts.pooling,
+      });
     const moments = new Map<string, SafetensorsTensorInput>();
     for (const [key, p] of model.namedParameters()) {
       const s = optimizer?.stateOf(p);
       if (!s) continue;
       moments.set(`${key}.exp_avg`, { dtype: 'F32', shape: [...p.shape], data: Float32Array.from(await s.m.data()) });
-      moments.set(`${key}.exp_avg_sq`, { dtype: 'F32', shape: [...p.shape], data: Float32Array.from(await s.v.data()) });
+      moments.set(`${key}.exp_avg_sq`, {
+        dtype: 'F32',
+        shape: [...p.shape],
+        data: Float32Array.from(await s.v.data()),
+      });
     }
     writeFileSync(join(tmp, 'optimizer.safetensors'), serializeSafetensors(moments));
     writeFileSync(join(tmp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`); // last: marks it complete
@@ -198,7 +226,9 @@ export async function saveCheckpoint(
   writeFileAtomic(join(root, 'latest'), `${name}\n`);
   phase('pointed');
   const keepLast = opts.keepLast ?? 2;
-  const steps = readdirSync(root).filter((d) => /^step-\d+$/.test(d)).sort();
+  const steps = readdirSync(root)
+    .filter((d) => /^step-\d+$/.test(d))
+    .sort();
   for (const old of steps.slice(0, Math.max(0, steps.length - keepLast))) {
     if (old !== name) rmSync(join(root, old), { recursive: true, force: true });
   }
@@ -219,7 +249,8 @@ export function latestCheckpoint(runDir: string): string | null {
   let dir = join(root, name);
   const tmp = TEMPORARY.exec(name);
   if (tmp && !existsSync(dir)) dir = join(root, tmp[1]);
-  if (!existsSync(join(dir, 'trainer_state.json'))) throw new Error(`${pointer}: names ${dir}, which is not a complete checkpoint`);
+  if (!existsSync(join(dir, 'trainer_state.json')))
+    throw new Error(`${pointer}: names ${dir}, which is not a complete checkpoint`);
   return dir;
 }
 
@@ -231,7 +262,12 @@ export function readTrainerState(dir: string): TrainerState {
   } catch (err) {
     throw new Error(`${path}: not a valid trainer state (${(err as Error).message})`);
   }
-  if (typeof state !== 'object' || state === null || !Number.isSafeInteger(state.step) || !Number.isSafeInteger(state.optimizerStep)) {
+  if (
+    typeof state !== 'object' ||
+    state === null ||
+    !Number.isSafeInteger(state.step) ||
+    !Number.isSafeInteger(state.optimizerStep)
+  ) {
     throw new Error(`${path}: "step" and "optimizerStep" must be integers`);
   }
   return state;
@@ -248,14 +284,18 @@ export function resumeCheckpoint(out: string, args: Record<string, unknown>): st
   const resumeDir = latestCheckpoint(out);
   if (resumeDir === null) {
     const others = readdirSync(out).filter((e) => e !== 'checkpoints');
-    if (others.length > 0) throw new Error(`${out}: holds ${others.join(', ')} but no checkpoint; train into a new --out`);
+    if (others.length > 0)
+      throw new Error(`${out}: holds ${others.join(', ')} but no checkpoint; train into a new --out`);
     return null;
   }
-  if (existsSync(join(out, 'metrics.json'))) throw new Error(`${out}: the run is finished (metrics.json); train into a new --out`);
+  if (existsSync(join(out, 'metrics.json')))
+    throw new Error(`${out}: the run is finished (metrics.json); train into a new --out`);
   const saved = readTrainerState(resumeDir).args as Record<string, unknown> | undefined;
   for (const [key, value] of Object.entries(args)) {
     if (JSON.stringify(saved?.[key]) !== JSON.stringify(value)) {
-      throw new Error(`${resumeDir}: resuming needs ${key}=${JSON.stringify(saved?.[key])}, got ${JSON.stringify(value)}`);
+      throw new Error(
+        `${resumeDir}: resuming needs ${key}=${JSON.stringify(saved?.[key])}, got ${JSON.stringify(value)}`,
+      );
     }
   }
   return resumeDir;

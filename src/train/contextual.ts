@@ -32,7 +32,13 @@ import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
 import { backward, grad, noGrad } from '../autograd/engine.js';
 import * as ops from '../autograd/ops.js';
-import { ContextualModel, isContextualDir, sampleContext, type ContextualConfig, type TextKind } from '../nn/contextual.js';
+import {
+  ContextualModel,
+  isContextualDir,
+  sampleContext,
+  type ContextualConfig,
+  type TextKind,
+} from '../nn/contextual.js';
 import type { Encoding } from '../nn/tokenizer.js';
 import { docText, loadTrainingSplit, type BeirDataset } from '../data/beir.js';
 import { denseRetrieve } from '../eval/dense.js';
@@ -46,7 +52,15 @@ import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 import { pearson } from '../plot/stats.js';
 import { WARMUP_STEPS, loadEvalSet, median, type EvalSet, type SetMetrics } from './retrieval.js';
 import {
-  divergedError, firstNonFinite, gradients, loadOptimizerState, readTrainerState, resumeCheckpoint, rewriteLog, saveCheckpoint, type TrainerState,
+  divergedError,
+  firstNonFinite,
+  gradients,
+  loadOptimizerState,
+  readTrainerState,
+  resumeCheckpoint,
+  rewriteLog,
+  saveCheckpoint,
+  type TrainerState,
 } from './checkpoint.js';
 
 /** CDE's temperature: cosine × 50. */
@@ -116,7 +130,8 @@ export function contextualLoss(q: Tensor, d: Tensor, batch: ContextualBatch, tem
   let logits = ops.mul(ops.cosineSimilarityMatrix(q, d), 1 / temperature); // [B, N]
   if (batch.mask) {
     gold.forEach((g, i) => {
-      if (batch.mask![i * cols + g]) throw new Error(`contextual loss: the mask removes query ${i}'s gold document ${g}`);
+      if (batch.mask![i * cols + g])
+        throw new Error(`contextual loss: the mask removes query ${i}'s gold document ${g}`);
     });
     logits = maskLogits(logits, batch.mask);
   }
@@ -127,10 +142,14 @@ function checkBatch(batch: ContextualBatch): void {
   const rows = batch.queries.length;
   const cols = batch.documents.length;
   if (rows === 0 || cols === 0) throw new Error(`contextual step: empty batch (${rows} queries, ${cols} documents)`);
-  if (batch.gold && (batch.gold.length !== rows || batch.gold.some((g) => !Number.isInteger(g) || g < 0 || g >= cols))) {
+  if (
+    batch.gold &&
+    (batch.gold.length !== rows || batch.gold.some((g) => !Number.isInteger(g) || g < 0 || g >= cols))
+  ) {
     throw new Error(`contextual step: gold must give one column in 0..${cols - 1} per query`);
   }
-  if (batch.mask && batch.mask.length !== rows * cols) throw new Error(`contextual step: mask has ${batch.mask.length} cells for ${rows}x${cols} scores`);
+  if (batch.mask && batch.mask.length !== rows * cols)
+    throw new Error(`contextual step: mask has ${batch.mask.length} cells for ${rows}x${cols} scores`);
 }
 
 function chunks(n: number, size: number): [number, number][] {
@@ -150,7 +169,11 @@ interface Job {
  * One batch: its loss, and its gradients accumulated into every parameter's `.grad` (see the file
  * header). The model's training flag decides dropout.
  */
-export function contextualStep(model: ContextualModel, batch: ContextualBatch, o: ContextualStepOptions): ContextualStepResult {
+export function contextualStep(
+  model: ContextualModel,
+  batch: ContextualBatch,
+  o: ContextualStepOptions,
+): ContextualStepResult {
   checkBatch(batch);
   const J = Math.min(o.contextSize ?? model.config.context_size, model.config.context_size);
   if (!(J >= 1)) throw new Error(`contextual step: context size must be at least 1, got ${o.contextSize}`);
@@ -159,13 +182,21 @@ export function contextualStep(model: ContextualModel, batch: ContextualBatch, o
   const gradCache = o.gradCache ?? true;
   const chunk = o.chunkSize ?? (gradCache ? 64 : Infinity);
   const contextChunk = o.contextChunkSize ?? chunk;
-  for (const [name, v] of [['chunkSize', chunk], ['contextChunkSize', contextChunk]] as const) {
-    if (!(v >= 1) || (Number.isFinite(v) && !Number.isInteger(v))) throw new Error(`contextual step: ${name} must be a positive integer, got ${v}`);
+  for (const [name, v] of [
+    ['chunkSize', chunk],
+    ['contextChunkSize', contextChunk],
+  ] as const) {
+    if (!(v >= 1) || (Number.isFinite(v) && !Number.isInteger(v)))
+      throw new Error(`contextual step: ${name} must be a positive integer, got ${v}`);
   }
   const context = batchContext(batch.documents.length, J, o.contextSeed);
   const contextDocs = context.map((j) => batch.documents[j]);
   const jobs: Job[] = [
-    { stage: 'first', encodings: model.tokenize('first', contextDocs, 'document', o.contextLength ?? o.docLength), target: 'ctx' },
+    {
+      stage: 'first',
+      encodings: model.tokenize('first', contextDocs, 'document', o.contextLength ?? o.docLength),
+      target: 'ctx',
+    },
     { stage: 'second', encodings: model.tokenize('second', batch.queries, 'query', o.queryLength), target: 'q' },
     { stage: 'second', encodings: model.tokenize('second', batch.documents, 'document', o.docLength), target: 'd' },
   ];
@@ -197,14 +228,25 @@ type StepOutput = { loss: number; internals?: StepInternals };
 /** Forward one chunk of a job: first stage -> [n, H]; second stage given ctx -> [n, H]. */
 function forwardChunk(model: ContextualModel, job: Job, start: number, len: number, ctx: Tensor | null): Tensor {
   const inputs = model.tensors(job.stage, job.encodings.slice(start, start + len));
-  return job.stage === 'first' ? model.first_stage_model.forward(inputs) : model.second_stage_model.forward(inputs, ctx!);
+  return job.stage === 'first'
+    ? model.first_stage_model.forward(inputs)
+    : model.second_stage_model.forward(inputs, ctx!);
 }
 
-function plainStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[], sizeOf: (j: Job) => number, temperature: number, internals: boolean): StepOutput {
+function plainStep(
+  model: ContextualModel,
+  batch: ContextualBatch,
+  jobs: Job[],
+  sizeOf: (j: Job) => number,
+  temperature: number,
+  internals: boolean,
+): StepOutput {
   return tidy(() => {
     const out: Partial<Record<Job['target'], Tensor>> = {};
     for (const job of jobs) {
-      const parts = chunks(job.encodings.length, sizeOf(job)).map(([s, n]) => forwardChunk(model, job, s, n, out.ctx ?? null));
+      const parts = chunks(job.encodings.length, sizeOf(job)).map(([s, n]) =>
+        forwardChunk(model, job, s, n, out.ctx ?? null),
+      );
       out[job.target] = parts.length === 1 ? parts[0] : ops.concat(parts, 0); // n chunks of [c, H] -> [N, H]
     }
     if (internals) for (const t of [out.q!, out.d!]) t.retainGrad();
@@ -212,7 +254,8 @@ function plainStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[], 
     loss.backward();
     if (!internals) return { loss: loss.item() };
     const result = { loss: loss.item(), internals: internalsOf(out.d!, out.q!.grad!, out.d!.grad!) };
-    for (const t of [out.q!, out.d!]) { // retained gradients outlive tidy
+    for (const t of [out.q!, out.d!]) {
+      // retained gradients outlive tidy
       t.grad!.dispose();
       t.grad = null;
     }
@@ -220,12 +263,21 @@ function plainStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[], 
   });
 }
 
-function cachedStep(model: ContextualModel, batch: ContextualBatch, jobs: Job[], sizeOf: (j: Job) => number, temperature: number, internals: boolean): StepOutput {
+function cachedStep(
+  model: ContextualModel,
+  batch: ContextualBatch,
+  jobs: Job[],
+  sizeOf: (j: Job) => number,
+  temperature: number,
+  internals: boolean,
+): StepOutput {
   const gens = model.dropoutGenerators();
   type State = ReturnType<Generator['getState']>[];
   const snapshot = (): State => gens.map((g) => g.getState());
   const restore = (s: State): void => gens.forEach((g, k) => g.setState(s[k]));
-  const plan = jobs.map((job) => chunks(job.encodings.length, sizeOf(job)).map(([start, len]) => ({ start, len, state: null as State | null })));
+  const plan = jobs.map((job) =>
+    chunks(job.encodings.length, sizeOf(job)).map(([start, len]) => ({ start, len, state: null as State | null })),
+  );
   return tidy(() => {
     // (1), (2): no-grad forwards, remembering the dropout state before each chunk.
     const emb: Partial<Record<Job['target'], Tensor>> = {};
@@ -296,17 +348,34 @@ export function corpusContextIds(data: BeirDataset, size: number, seed = 0): str
 }
 
 /** nDCG@10, MRR@10, R@10, R@100, MAP@100 with a context sampled from the evaluated corpus (exact search). */
-export async function evaluateContextual(model: ContextualModel, data: BeirDataset, o: ContextualEvalOptions): Promise<SetMetrics> {
+export async function evaluateContextual(
+  model: ContextualModel,
+  data: BeirDataset,
+  o: ContextualEvalOptions,
+): Promise<SetMetrics> {
   const t0 = performance.now();
   const ids = corpusContextIds(data, model.config.context_size, o.contextSeed ?? 0);
-  const ctx = model.computeContext(ids.map((id) => docText(data.corpus.get(id)!)), { maxLength: o.docLength, batchSize: o.batchSize });
+  const ctx = model.computeContext(
+    ids.map((id) => docText(data.corpus.get(id)!)),
+    { maxLength: o.docLength, batchSize: o.batchSize },
+  );
   try {
     const encoder = (kind: TextKind, length: number) => model.encoder(ctx, kind, length, o.batchSize ?? 32);
     const { run } = await denseRetrieve(data, encoder('document', o.docLength), {
-      k: 100, encodeQueries: encoder('query', o.queryLength), batchSize: 512, progress: o.progress, device: model.device,
+      k: 100,
+      encodeQueries: encoder('query', o.queryLength),
+      batchSize: 512,
+      progress: o.progress,
+      device: model.device,
     });
     const result = evaluate(data.qrels, run);
-    return { name: o.name, queries: data.queries.size, documents: data.corpus.size, metrics: result.mean, seconds: (performance.now() - t0) / 1000 };
+    return {
+      name: o.name,
+      queries: data.queries.size,
+      documents: data.corpus.size,
+      metrics: result.mean,
+      seconds: (performance.now() - t0) / 1000,
+    };
   } finally {
     ctx.dispose();
   }
@@ -391,12 +460,34 @@ const SALT = { order: 0xc0de, context: 0xc7e7, dropout: 0xd409 } as const;
 /** The options a resumed run must share with the run that saved the checkpoint (`steps` may grow). */
 function runArgs(o: TrainContextualOptions): Record<string, unknown> {
   return {
-    modelType: 'contextual', model: o.model, secondStage: o.secondStage ?? null, config: o.config ?? {}, data: o.data, trainSplit: o.trainSplit ?? 'train',
-    batchSize: o.batchSize, batching: o.batching ?? { kind: 'random' }, filter: o.filter ?? { kind: 'none' }, negatives: o.negatives ?? false,
-    queryLength: o.queryLength, docLength: o.docLength, temperature: o.temperature ?? CONTEXTUAL_TEMPERATURE, lr: o.lr, gamma: o.gamma,
-    weightDecay: o.weightDecay, clip: o.clip, seed: o.seed, gradCache: o.gradCache ?? true, chunkSize: o.chunkSize ?? null,
-    contextChunkSize: o.contextChunkSize ?? null, dropout: o.dropout ?? false, validation: o.validation ?? null, evalEvery: o.evalEvery ?? 100,
-    patience: o.patience ?? 3, evalSets: o.evalSets, evalQueries: o.evalQueries ?? null, internalsEvery: o.internalsEvery ?? 10,
+    modelType: 'contextual',
+    model: o.model,
+    secondStage: o.secondStage ?? null,
+    config: o.config ?? {},
+    data: o.data,
+    trainSplit: o.trainSplit ?? 'train',
+    batchSize: o.batchSize,
+    batching: o.batching ?? { kind: 'random' },
+    filter: o.filter ?? { kind: 'none' },
+    negatives: o.negatives ?? false,
+    queryLength: o.queryLength,
+    docLength: o.docLength,
+    temperature: o.temperature ?? CONTEXTUAL_TEMPERATURE,
+    lr: o.lr,
+    gamma: o.gamma,
+    weightDecay: o.weightDecay,
+    clip: o.clip,
+    seed: o.seed,
+    gradCache: o.gradCache ?? true,
+    chunkSize: o.chunkSize ?? null,
+    contextChunkSize: o.contextChunkSize ?? null,
+    dropout: o.dropout ?? false,
+    validation: o.validation ?? null,
+    evalEvery: o.evalEvery ?? 100,
+    patience: o.patience ?? 3,
+    evalSets: o.evalSets,
+    evalQueries: o.evalQueries ?? null,
+    internalsEvery: o.internalsEvery ?? 10,
   };
 }
 
@@ -415,14 +506,24 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
   if (o.batches) ensureDirectory(o.out);
   const split = o.trainSplit ?? 'train';
   const { data, triples, triplesPath } = await loadTrainingSplit(o.data, split);
-  if (!o.batches && triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
+  if (!o.batches && triples.length < o.batchSize)
+    throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
   for (const b of o.batches ?? []) {
-    if (b.length === 0 || b.some((i) => !Number.isInteger(i) || i < 0 || i >= triples.length)) throw new Error(`batches: every batch needs triple indices in 0..${triples.length - 1}`);
+    if (b.length === 0 || b.some((i) => !Number.isInteger(i) || i < 0 || i >= triples.length))
+      throw new Error(`batches: every batch needs triple indices in 0..${triples.length - 1}`);
   }
   const plan = BatchPlan.create(triples, {
-    batching: o.batching ?? { kind: 'random' }, filter: o.filter ?? { kind: 'none' }, layout: o.negatives ? 'positives+negatives' : 'positives',
-    batchSize: o.batchSize, seed: o.seed, queryText: (id) => data.queries.get(id)!, docText: (id) => docText(data.corpus.get(id)!),
-    cacheDir: o.cacheDir, device: o.device, queryLength: o.queryLength, docLength: o.docLength,
+    batching: o.batching ?? { kind: 'random' },
+    filter: o.filter ?? { kind: 'none' },
+    layout: o.negatives ? 'positives+negatives' : 'positives',
+    batchSize: o.batchSize,
+    seed: o.seed,
+    queryText: (id) => data.queries.get(id)!,
+    docText: (id) => docText(data.corpus.get(id)!),
+    cacheDir: o.cacheDir,
+    device: o.device,
+    queryLength: o.queryLength,
+    docLength: o.docLength,
   });
   const dropoutGen = new Generator(o.seed);
   let model: ContextualModel;
@@ -430,7 +531,13 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
     const from = resumeDir ?? o.model;
     model = isContextualDir(from)
       ? ContextualModel.load(from, { device: o.device, dropoutGenerator: dropoutGen })
-      : ContextualModel.fromBert(from, { device: o.device, secondStage: o.secondStage, config: o.config, seed: o.seed, dropoutGenerator: dropoutGen });
+      : ContextualModel.fromBert(from, {
+          device: o.device,
+          secondStage: o.secondStage,
+          config: o.config,
+          seed: o.seed,
+          dropoutGenerator: dropoutGen,
+        });
   } catch (err) {
     plan.dispose();
     throw err;
@@ -453,14 +560,29 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
     release();
     throw err;
   }
-  const evalOpts = { queryLength: o.queryLength, docLength: o.docLength, batchSize: o.evalBatchSize, contextSeed: o.seed };
+  const evalOpts = {
+    queryLength: o.queryLength,
+    docLength: o.docLength,
+    batchSize: o.evalBatchSize,
+    contextSeed: o.seed,
+  };
 
   let state: TrainerState;
   if (resumeDir) {
     state = readTrainerState(resumeDir);
     loadOptimizerState(resumeDir, model, optimizer, state);
   } else {
-    state = { step: 0, optimizerStep: 0, best: null, bestStep: 0, sinceBest: 0, stoppedEarly: false, stepMs: 0, timedMs: [], args: runArgs(o) };
+    state = {
+      step: 0,
+      optimizerStep: 0,
+      best: null,
+      bestStep: 0,
+      sinceBest: 0,
+      stoppedEarly: false,
+      stepMs: 0,
+      timedMs: [],
+      args: runArgs(o),
+    };
   }
   let best = (state.best as number | null) ?? -Infinity;
   let bestStep = state.bestStep as number;
@@ -471,7 +593,17 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
   let step = state.step;
   const save = async (): Promise<void> => {
     if (o.batches) return; // library batches are not part of the run's arguments: nothing to resume against
-    const full: TrainerState = { ...state, step, optimizerStep: optimizer.stepCount, best: Number.isFinite(best) ? best : null, bestStep, sinceBest, stoppedEarly, stepMs, timedMs };
+    const full: TrainerState = {
+      ...state,
+      step,
+      optimizerStep: optimizer.stepCount,
+      best: Number.isFinite(best) ? best : null,
+      bestStep,
+      sinceBest,
+      stoppedEarly,
+      stepMs,
+      timedMs,
+    };
     await saveCheckpoint(o.out, model, optimizer, full, { writeModel: (dir) => model.save(dir) });
   };
   try {
@@ -488,7 +620,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
     appendFileSync(join(o.out, `${file}.jsonl`), `${JSON.stringify(entry)}\n`);
     if (file === 'log') o.onLog?.(entry);
   };
-  const internalsEvery = o.negatives ? o.internalsEvery ?? 10 : 0;
+  const internalsEvery = o.negatives ? (o.internalsEvery ?? 10) : 0;
 
   const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
   const params = model.parameters();
@@ -535,14 +667,25 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       if (o.negatives ?? false) documents.push(...picked.map((t) => docText(data.corpus.get(t.neg)!)));
       const masked = plan.mask(picked)!;
       const recordInternals = internalsEvery > 0 && (step % internalsEvery === 0 || step === 1);
-      const { loss, internals } = contextualStep(model, { queries: picked.map((t) => data.queries.get(t.qid)!), documents, mask: masked.mask }, {
-        temperature: o.temperature, queryLength: o.queryLength, docLength: o.docLength, contextSeed: mixSeed(o.seed, SALT.context, step),
-        gradCache: o.gradCache, chunkSize: o.chunkSize, contextChunkSize: o.contextChunkSize, internals: recordInternals,
-      });
+      const { loss, internals } = contextualStep(
+        model,
+        { queries: picked.map((t) => data.queries.get(t.qid)!), documents, mask: masked.mask },
+        {
+          temperature: o.temperature,
+          queryLength: o.queryLength,
+          docLength: o.docLength,
+          contextSeed: mixSeed(o.seed, SALT.context, step),
+          gradCache: o.gradCache,
+          chunkSize: o.chunkSize,
+          contextChunkSize: o.contextChunkSize,
+          internals: recordInternals,
+        },
+      );
       if (!Number.isFinite(loss)) throw divergedError(o.out, step, `loss is ${loss}`);
       // Measured every step, clipped only when asked (an infinite norm would scale every gradient to zero).
       const gradNorm = await clipGradNorm(params, o.clip > 0 ? o.clip : Infinity);
-      if (!Number.isFinite(gradNorm)) throw divergedError(o.out, step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(model)));
+      if (!Number.isFinite(gradNorm))
+        throw divergedError(o.out, step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(model)));
       optimizer.lr = schedule(step);
       optimizer.step();
       optimizer.zeroGrad();
@@ -551,14 +694,34 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       const ms = performance.now() - t0;
       stepMs += ms;
       if (step - resumedAt > WARMUP_STEPS) timedMs.push(ms);
-      log({ kind: 'train', step, loss, lr: optimizer.lr, gradNorm, ms, msPerStep: stepMs / step, masked: maskedFractions(masked) });
+      log({
+        kind: 'train',
+        step,
+        loss,
+        lr: optimizer.lr,
+        gradNorm,
+        ms,
+        msPerStep: stepMs / step,
+        masked: maskedFractions(masked),
+      });
       if (internals) {
         // As the biencoder's InfoNCE internals: triple i's (query, positive i, negative B+i); the loss couples triples.
         const B = picked.length;
         const n = documents.length;
-        const totalGradNorms = picked.map((_, i) => Math.hypot(internals.queryGradNorms[i], internals.documentGradNorms[i], internals.documentGradNorms[B + i]));
+        const totalGradNorms = picked.map((_, i) =>
+          Math.hypot(internals.queryGradNorms[i], internals.documentGradNorms[i], internals.documentGradNorms[B + i]),
+        );
         const pairSimilarity = picked.map((_, i) => internals.documentCosines[i * n + B + i]);
-        log({ step, loss, totalGradNorms, pairSimilarity, hardnessGradCorrelation: pearson(pairSimilarity, totalGradNorms) }, 'internals');
+        log(
+          {
+            step,
+            loss,
+            totalGradNorms,
+            pairSimilarity,
+            hardnessGradCorrelation: pearson(pairSimilarity, totalGradNorms),
+          },
+          'internals',
+        );
       }
       bar.update(step, { loss: loss.toFixed(4) });
 
@@ -594,13 +757,20 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
     optimizer.dispose();
   }
   model.dispose();
-  const summary = { steps: step, bestStep, stoppedEarly, msPerStep: stepMs / Math.max(step, 1), medianStepMs: median(timedMs) };
+  const summary = {
+    steps: step,
+    bestStep,
+    stoppedEarly,
+    msPerStep: stepMs / Math.max(step, 1),
+    medianStepMs: median(timedMs),
+  };
   if (interrupted) return { ...summary, final: [], modelDir, interrupted };
 
   const finalModel = ContextualModel.load(modelDir, { device: o.device });
   const final: SetMetrics[] = [];
   try {
-    for (const [i, set] of o.evalSets.entries()) final.push(await evaluateContextual(finalModel, evalData[i], { ...evalOpts, name: set.name }));
+    for (const [i, set] of o.evalSets.entries())
+      final.push(await evaluateContextual(finalModel, evalData[i], { ...evalOpts, name: set.name }));
   } finally {
     finalModel.dispose();
   }

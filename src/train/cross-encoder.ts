@@ -95,8 +95,14 @@ const SALT = { order: 0xce0d, dropout: 0xced0, head: 0xcead, random: 0xce4a } as
  * `n` documents drawn uniformly (with replacement) from `ids`, redrawing any in `exclude` (the
  * query's relevant documents and the triple's own two).
  */
-export function sampleRandomNegatives(gen: Generator, ids: readonly string[], exclude: ReadonlySet<string>, n: number): string[] {
-  if (n > 0 && ids.every((id) => exclude.has(id))) throw new Error(`random negatives: every one of the ${ids.length} corpus documents is excluded for this query`);
+export function sampleRandomNegatives(
+  gen: Generator,
+  ids: readonly string[],
+  exclude: ReadonlySet<string>,
+  n: number,
+): string[] {
+  if (n > 0 && ids.every((id) => exclude.has(id)))
+    throw new Error(`random negatives: every one of the ${ids.length} corpus documents is excluded for this query`);
   const out: string[] = [];
   while (out.length < n) {
     const id = ids[gen.int(ids.length)];
@@ -106,28 +112,48 @@ export function sampleRandomNegatives(gen: Generator, ids: readonly string[], ex
 }
 
 /** Rerank BM25's top `top` on an evaluation set with a cross-encoder. */
-export async function evaluateReranker(ce: CrossEncoder, set: EvalSet, o: { maxLength: number; top?: number; queries?: number; batchSize?: number; progress?: boolean }): Promise<RerankMetrics> {
+export async function evaluateReranker(
+  ce: CrossEncoder,
+  set: EvalSet,
+  o: { maxLength: number; top?: number; queries?: number; batchSize?: number; progress?: boolean },
+): Promise<RerankMetrics> {
   const data = await loadEvalSet(set, o.queries);
   const t0 = performance.now();
-  const r = await rerankBm25(data, ce.scorer(o.maxLength, o.batchSize ?? 32), { top: o.top ?? 100, progress: o.progress });
+  const r = await rerankBm25(data, ce.scorer(o.maxLength, o.batchSize ?? 32), {
+    top: o.top ?? 100,
+    progress: o.progress,
+  });
   return {
-    name: set.name, queries: r.rerank.evaluation.queries, documents: data.corpus.size, bm25Top: o.top ?? 100,
-    bm25: r.bm25.evaluation.mean, rerank: r.rerank.evaluation.mean, pairs: r.pairs, seconds: (performance.now() - t0) / 1000,
+    name: set.name,
+    queries: r.rerank.evaluation.queries,
+    documents: data.corpus.size,
+    bm25Top: o.top ?? 100,
+    bm25: r.bm25.evaluation.mean,
+    rerank: r.rerank.evaluation.mean,
+    pairs: r.pairs,
+    seconds: (performance.now() - t0) / 1000,
   };
 }
 
 export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<TrainCrossEncoderResult> {
   const split = o.trainSplit ?? 'train';
   const { data, triples, triplesPath } = await loadTrainingSplit(o.data, split);
-  if (triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
+  if (triples.length < o.batchSize)
+    throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
   mkdirSync(o.out, { recursive: true });
 
   const dropoutGen = new Generator(o.seed);
   // A head the directory lacks is initialised; one it has is loaded and trained further.
   const randomNegatives = o.randomNegatives ?? 0;
-  if (!(Number.isSafeInteger(randomNegatives) && randomNegatives >= 0)) throw new Error(`randomNegatives must be an integer >= 0, got ${randomNegatives}`);
+  if (!(Number.isSafeInteger(randomNegatives) && randomNegatives >= 0))
+    throw new Error(`randomNegatives must be an integer >= 0, got ${randomNegatives}`);
   const corpusIds = [...data.corpus.keys()];
-  const ce = CrossEncoder.load(o.model, { device: o.device, newHead: true, generator: new Generator(mixSeed(o.seed, SALT.head)), dropoutGenerator: dropoutGen });
+  const ce = CrossEncoder.load(o.model, {
+    device: o.device,
+    newHead: true,
+    generator: new Generator(mixSeed(o.seed, SALT.head)),
+    dropoutGenerator: dropoutGen,
+  });
   const freshHead = ce.report?.fresh ?? [];
   const maxLength = ce.lengthLimit(o.maxLength);
 
@@ -136,7 +162,20 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
     appendFileSync(join(o.out, 'log.jsonl'), `${JSON.stringify(entry)}\n`);
     o.onLog?.(entry);
   };
-  log({ kind: 'start', model: o.model, data: o.data, split, triples: triples.length, freshHead, maxLength, batchSize: o.batchSize, steps: o.steps, lr: o.lr, seed: o.seed, randomNegatives });
+  log({
+    kind: 'start',
+    model: o.model,
+    data: o.data,
+    split,
+    triples: triples.length,
+    freshHead,
+    maxLength,
+    batchSize: o.batchSize,
+    steps: o.steps,
+    lr: o.lr,
+    seed: o.seed,
+    randomNegatives,
+  });
 
   const optimizer = new AdamW(decayGroups(ce.model.namedParameters(), o.weightDecay), { lr: o.lr });
   const schedule = makeSchedule('linear', { peak: o.lr, warmup: o.warmup, total: o.steps + 1 });
@@ -159,7 +198,8 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (interrupted) break;
       const inEpoch = step % batchesPerEpoch;
-      if (inEpoch === 0) order = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / batchesPerEpoch))).shuffle([...triples]);
+      if (inEpoch === 0)
+        order = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / batchesPerEpoch))).shuffle([...triples]);
       const batch = order.slice(inEpoch * o.batchSize, (inEpoch + 1) * o.batchSize);
       step++;
       dropoutGen.seed(mixSeed(o.seed, SALT.dropout, step));
@@ -179,8 +219,15 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
       const C = blocks.length;
       const docs = blocks.flat().map((id) => docText(data.corpus.get(id)!));
       const out = tidy(() => {
-        const s = ce.score(blocks.flatMap(() => queries), docs, maxLength); // [C·B]: block k holds candidate k of every triple
-        const logits = ops.stack(blocks.map((_, k) => s.narrow(0, k * B, B)), 1); // C × [B] -> [B, C]
+        const s = ce.score(
+          blocks.flatMap(() => queries),
+          docs,
+          maxLength,
+        ); // [C·B]: block k holds candidate k of every triple
+        const logits = ops.stack(
+          blocks.map((_, k) => s.narrow(0, k * B, B)),
+          1,
+        ); // C × [B] -> [B, C]
         const loss = ops.crossEntropy(logits, zeros([B], { dtype: 'int32', device: s.device }));
         loss.backward();
         return { loss: loss.detach(), logits: logits.detach() };
@@ -197,7 +244,8 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
       stepMs += performance.now() - t0;
       // the positive scored above every negative of its triple
       let won = 0;
-      for (let i = 0; i < B; i++) if (Array.from({ length: C - 1 }, (_, k) => scores[i * C + k + 1]).every((x) => scores[i * C] > x)) won++;
+      for (let i = 0; i < B; i++)
+        if (Array.from({ length: C - 1 }, (_, k) => scores[i * C + k + 1]).every((x) => scores[i * C] > x)) won++;
       const accuracy = won / B;
       log({ kind: 'train', step, loss: lossValue, accuracy, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
       bar.update(step, { loss: lossValue.toFixed(4) });
@@ -217,12 +265,25 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
     if (!existsSync(modelDir)) throw new Error(`${modelDir}: the trained model was not saved`);
     const saved = CrossEncoder.load(modelDir, { device: o.device });
     try {
-      final = await evaluateReranker(saved, o.evalSet, { maxLength, top: o.bm25Top, queries: o.evalQueries, batchSize: o.evalBatchSize, progress: o.progress });
+      final = await evaluateReranker(saved, o.evalSet, {
+        maxLength,
+        top: o.bm25Top,
+        queries: o.evalQueries,
+        batchSize: o.evalBatchSize,
+        progress: o.progress,
+      });
     } finally {
       saved.dispose();
     }
   }
-  const result: TrainCrossEncoderResult = { steps: step, msPerStep: stepMs / Math.max(step, 1), freshHead, final, modelDir, interrupted };
+  const result: TrainCrossEncoderResult = {
+    steps: step,
+    msPerStep: stepMs / Math.max(step, 1),
+    freshHead,
+    final,
+    modelDir,
+    interrupted,
+  };
   log({ kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;

@@ -25,7 +25,8 @@ export function infoNCE(q: Tensor, d: Tensor, scale = 20, negatives?: Tensor, ma
   let logits = ops.mul(scores, scale);
   if (mask) {
     const [rows, cols] = logits.shape;
-    for (let i = 0; i < rows; i++) if (mask[i * cols + i]) throw new Error(`infoNCE: the mask removes query ${i}'s positive`);
+    for (let i = 0; i < rows; i++)
+      if (mask[i * cols + i]) throw new Error(`infoNCE: the mask removes query ${i}'s positive`);
     logits = maskLogits(logits, mask);
   }
   return ops.crossEntropy(logits, arange(0, q.shape[0], 1, { dtype: 'int32', device: q.device }));
@@ -93,10 +94,13 @@ export function sdamLoss(q: Tensor, p: Tensor, n: Tensor, o: SdamOptions = {}): 
   const targetKind = o.target ?? 'adaptive';
   const inBatch = o.inBatch ?? false;
   const marginMode = o.marginMode ?? 'rowwise';
-  if (inBatch && targetKind === 'distributed') throw new Error('sdamLoss: distributed targets are not defined with in-batch negatives');
-  if (typeof targetKind === 'number' && !Number.isFinite(targetKind)) throw new Error(`sdamLoss: static target must be finite, got ${targetKind}`);
+  if (inBatch && targetKind === 'distributed')
+    throw new Error('sdamLoss: distributed targets are not defined with in-batch negatives');
+  if (typeof targetKind === 'number' && !Number.isFinite(targetKind))
+    throw new Error(`sdamLoss: static target must be finite, got ${targetKind}`);
   if (o.mask && !inBatch) throw new Error('sdamLoss: a mask needs in-batch margins');
-  if (o.mask && o.mask.length !== q.shape[0] ** 2) throw new Error(`sdamLoss: mask of ${o.mask.length} cells for a batch of ${q.shape[0]}`);
+  if (o.mask && o.mask.length !== q.shape[0] ** 2)
+    throw new Error(`sdamLoss: mask of ${o.mask.length} cells for a batch of ${q.shape[0]}`);
 
   const docSimilarity = ops.cosineSimilarityMatrix(p, n); // [B, B]
   const positive = ops.cosineSimilarity(q, p); // [B] = diag(S_qp)
@@ -126,7 +130,10 @@ export function sdamLoss(q: Tensor, p: Tensor, n: Tensor, o: SdamOptions = {}): 
     // mean over the kept cells: sum(err · keep) / #kept (0 when every cell is masked)
     const keep = Float64Array.from(o.mask, (m) => 1 - m);
     const kept = keep.reduce((s, k) => s + k, 0);
-    loss = ops.mul(ops.sum(ops.mul(errors, fromArray(keep, errors.shape, { dtype: errors.dtype, device: errors.device }))), 1 / Math.max(kept, 1));
+    loss = ops.mul(
+      ops.sum(ops.mul(errors, fromArray(keep, errors.shape, { dtype: errors.dtype, device: errors.device }))),
+      1 / Math.max(kept, 1),
+    );
   } else {
     loss = ops.mean(errors);
   }

@@ -46,7 +46,13 @@ export interface MaskedBatch {
 }
 
 /** Select and corrupt tokens of `ids` [batch, seq] (flat). At least one token is always selected. */
-export function maskTokens(ids: Int32Array, batch: number, seq: number, o: MaskingOptions, gen: Generator): MaskedBatch {
+export function maskTokens(
+  ids: Int32Array,
+  batch: number,
+  seq: number,
+  o: MaskingOptions,
+  gen: Generator,
+): MaskedBatch {
   if (ids.length !== batch * seq) throw new Error(`maskTokens: ${ids.length} ids for a [${batch}, ${seq}] batch`);
   const p = o.probability ?? 0.15;
   const maskShare = o.maskShare ?? 0.8;
@@ -116,16 +122,24 @@ export class PackedCorpus {
     private readonly sepId: number,
   ) {}
 
-  static fromStream(stream: Uint16Array, seqLen: number, clsId: number, sepId: number, info: Omit<PackedCorpusInfo, 'tokens' | 'seqLen' | 'sequences'>): PackedCorpus {
+  static fromStream(
+    stream: Uint16Array,
+    seqLen: number,
+    clsId: number,
+    sepId: number,
+    info: Omit<PackedCorpusInfo, 'tokens' | 'seqLen' | 'sequences'>,
+  ): PackedCorpus {
     if (seqLen < 3) throw new Error(`PackedCorpus: seqLen must be at least 3, got ${seqLen}`);
     const sequences = Math.floor(stream.length / (seqLen - 2));
-    if (sequences === 0) throw new Error(`${info.source}: ${stream.length} tokens is less than one sequence of ${seqLen}`);
+    if (sequences === 0)
+      throw new Error(`${info.source}: ${stream.length} tokens is less than one sequence of ${seqLen}`);
     return new PackedCorpus({ ...info, tokens: stream.length, seqLen, sequences }, stream, clsId, sepId);
   }
 
   /** Tokenize a JSONL(.gz) corpus of `{"text": ...}` lines, or load the cached stream from cacheDir. */
   static async load(path: string, tokenizer: BertTokenizer, seqLen: number, cacheDir: string): Promise<PackedCorpus> {
-    if (tokenizer.vocabSize > 65536) throw new Error(`PackedCorpus: vocabulary of ${tokenizer.vocabSize} does not fit 16-bit ids`);
+    if (tokenizer.vocabSize > 65536)
+      throw new Error(`PackedCorpus: vocabulary of ${tokenizer.vocabSize} does not fit 16-bit ids`);
     const sha = createHash('sha256').update(readFileSync(path)).digest('hex');
     const clsId = tokenizer.tokenToId(tokenizer.specialTokens.cls)!;
     const sepId = tokenizer.tokenToId(tokenizer.specialTokens.sep)!;
@@ -136,12 +150,16 @@ export class PackedCorpus {
       try {
         meta = JSON.parse(readFileSync(metaPath, 'utf8')) as PackedCorpusInfo;
       } catch (err) {
-        throw new Error(`${metaPath}: not valid JSON (${(err as Error).message}); delete it and tokens.u16 to rebuild the cache`);
+        throw new Error(
+          `${metaPath}: not valid JSON (${(err as Error).message}); delete it and tokens.u16 to rebuild the cache`,
+        );
       }
       if (meta.sourceSha256 === sha) {
         const bytes = readFileSync(binPath);
         if (!Number.isSafeInteger(meta.tokens) || bytes.byteLength !== meta.tokens * 2) {
-          throw new Error(`${binPath}: ${bytes.byteLength} bytes, but ${metaPath} records ${meta.tokens} tokens (${meta.tokens * 2} bytes); delete both to rebuild the cache`);
+          throw new Error(
+            `${binPath}: ${bytes.byteLength} bytes, but ${metaPath} records ${meta.tokens} tokens (${meta.tokens * 2} bytes); delete both to rebuild the cache`,
+          );
         }
         const stream = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
         return PackedCorpus.fromStream(stream, seqLen, clsId, sepId, meta);
@@ -207,8 +225,13 @@ export class SequenceOrder {
   private epochOrder: number[] = [];
   private orderEpoch = -1;
 
-  constructor(total: number, valSequences: number, readonly seed: number) {
-    if (valSequences >= total) throw new Error(`held-out sequences (${valSequences}) must be fewer than the corpus's ${total}`);
+  constructor(
+    total: number,
+    valSequences: number,
+    readonly seed: number,
+  ) {
+    if (valSequences >= total)
+      throw new Error(`held-out sequences (${valSequences}) must be fewer than the corpus's ${total}`);
     const perm = new Generator(seed).shuffle([...Array(total).keys()]);
     this.val = perm.slice(0, valSequences).sort((a, b) => a - b);
     this.train = perm.slice(valSequences).sort((a, b) => a - b);
@@ -224,7 +247,10 @@ export class SequenceOrder {
   }
 
   /** The next `n` training sequences from (epoch, cursor), wrapping into the next epoch. */
-  take(n: number, pos: { epoch: number; cursor: number }): { indices: number[]; next: { epoch: number; cursor: number } } {
+  take(
+    n: number,
+    pos: { epoch: number; cursor: number },
+  ): { indices: number[]; next: { epoch: number; cursor: number } } {
     const indices: number[] = [];
     let { epoch, cursor } = pos;
     while (indices.length < n) {

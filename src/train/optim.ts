@@ -35,9 +35,8 @@ export class AdamW {
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     const wd = opts.weightDecay ?? 0.01;
-    const groups: ParamGroup[] = params.length > 0 && params[0] instanceof Tensor
-      ? [{ params: params as Tensor[] }]
-      : (params as ParamGroup[]);
+    const groups: ParamGroup[] =
+      params.length > 0 && params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroup[]);
     this.groups = groups.map((g) => ({ params: g.params, weightDecay: g.weightDecay ?? wd }));
   }
 
@@ -50,12 +49,19 @@ export class AdamW {
           if (!p.grad) continue;
           let s = this.state.get(p);
           if (!s) {
-            s = { m: keep(zeros(p.shape, { dtype: p.dtype, device: p.device })), v: keep(zeros(p.shape, { dtype: p.dtype, device: p.device })) };
+            s = {
+              m: keep(zeros(p.shape, { dtype: p.dtype, device: p.device })),
+              v: keep(zeros(p.shape, { dtype: p.dtype, device: p.device })),
+            };
             this.state.set(p, s);
           }
           p.backend.adamw(p.view(), p.grad.view(), s.m.view(), s.v.view(), {
-            lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps,
-            weightDecay: group.weightDecay, step: this.stepCount,
+            lr: this.lr,
+            beta1: this.beta1,
+            beta2: this.beta2,
+            eps: this.eps,
+            weightDecay: group.weightDecay,
+            step: this.stepCount,
           });
         }
       }
@@ -79,7 +85,9 @@ export class AdamW {
   /** Restore a parameter's moments from a checkpoint (copies the data onto the parameter's device). */
   setStateOf(p: Tensor, m: ArrayLike<number>, v: ArrayLike<number>): void {
     if (m.length !== p.size || v.length !== p.size) {
-      throw new Error(`AdamW.setStateOf: ${p.name ?? 'parameter'} has ${p.size} elements, state has ${m.length} and ${v.length}`);
+      throw new Error(
+        `AdamW.setStateOf: ${p.name ?? 'parameter'} has ${p.size} elements, state has ${m.length} and ${v.length}`,
+      );
     }
     const old = this.state.get(p);
     old?.m.dispose();
@@ -105,7 +113,11 @@ export class SGD {
   private readonly velocity = new Map<Tensor, Tensor>();
   stepCount = 0;
 
-  constructor(readonly params: Tensor[], public lr = 0.01, readonly momentum = 0) {}
+  constructor(
+    readonly params: Tensor[],
+    public lr = 0.01,
+    readonly momentum = 0,
+  ) {}
 
   step(): void {
     this.stepCount++;
@@ -150,7 +162,10 @@ export function decayGroups(named: Iterable<[string, Tensor]>, weightDecay: numb
     if (name.endsWith('bias') || /LayerNorm|layer_norm|\.ln/i.test(name)) noDecay.push(p);
     else decay.push(p);
   }
-  return [{ params: decay, weightDecay }, { params: noDecay, weightDecay: 0 }];
+  return [
+    { params: decay, weightDecay },
+    { params: noDecay, weightDecay: 0 },
+  ];
 }
 
 /**
@@ -161,11 +176,13 @@ export function decayGroups(named: Iterable<[string, Tensor]>, weightDecay: numb
 export async function clipGradNorm(params: readonly Tensor[], maxNorm: number): Promise<number> {
   const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
   if (grads.length === 0) return 0;
-  const squared = noGrad(() => tidy(() => {
-    let total = sum(square(grads[0]));
-    for (const g of grads.slice(1)) total = total.add(sum(square(g)));
-    return total;
-  }));
+  const squared = noGrad(() =>
+    tidy(() => {
+      let total = sum(square(grads[0]));
+      for (const g of grads.slice(1)) total = total.add(sum(square(g)));
+      return total;
+    }),
+  );
   const norm = Math.sqrt((await squared.data())[0]);
   squared.dispose();
   const coef = maxNorm / (norm + 1e-6);

@@ -24,7 +24,14 @@ import { AdamW, clipGradNorm, decayGroups } from './optim.js';
 import { makeSchedule, type ScheduleName } from './schedule.js';
 import { countCorrect, maskTokens, mixSeed, mlmLoss, PackedCorpus, SequenceOrder, type MaskingOptions } from './mlm.js';
 import {
-  divergedError, firstNonFinite, gradients, latestCheckpoint, loadOptimizerState, readTrainerState, saveCheckpoint, type TrainerState,
+  divergedError,
+  firstNonFinite,
+  gradients,
+  latestCheckpoint,
+  loadOptimizerState,
+  readTrainerState,
+  saveCheckpoint,
+  type TrainerState,
 } from './checkpoint.js';
 import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 
@@ -67,7 +74,16 @@ export interface PretrainOptions {
 
 export type LogEntry =
   | { kind: 'start'; step: number; from: 'checkpoint' | 'init' | 'scratch'; source: string; warmup: number }
-  | { kind: 'train'; step: number; loss: number; lr: number; gradNorm: number; tokensPerSec: number; epoch: number; elapsedSec: number }
+  | {
+      kind: 'train';
+      step: number;
+      loss: number;
+      lr: number;
+      gradNorm: number;
+      tokensPerSec: number;
+      epoch: number;
+      elapsedSec: number;
+    }
   | { kind: 'eval'; step: number; loss: number; accuracy: number; perplexity: number; maskedTokens: number };
 
 /** The arguments that fix the data stream: a resumed run must use the same ones. */
@@ -100,7 +116,14 @@ function maskingFor(tok: BertTokenizer, vocabSize: number): MaskingOptions {
 }
 
 /** Held-out MLM loss and accuracy with fixed masks (the same for every evaluation of a run). */
-async function evaluate(model: BertForMaskedLM, corpus: PackedCorpus, order: SequenceOrder, masking: MaskingOptions, o: PretrainOptions, step: number) {
+async function evaluate(
+  model: BertForMaskedLM,
+  corpus: PackedCorpus,
+  order: SequenceOrder,
+  masking: MaskingOptions,
+  o: PretrainOptions,
+  step: number,
+) {
   model.eval();
   const gen = new Generator(mixSeed(o.seed, STREAM_SALT.eval));
   let lossSum = 0;
@@ -118,7 +141,14 @@ async function evaluate(model: BertForMaskedLM, corpus: PackedCorpus, order: Seq
   }
   model.train();
   const loss = lossSum / masked;
-  return { kind: 'eval' as const, step, loss, accuracy: correct / masked, perplexity: Math.exp(loss), maskedTokens: masked };
+  return {
+    kind: 'eval' as const,
+    step,
+    loss,
+    accuracy: correct / masked,
+    perplexity: Math.exp(loss),
+    maskedTokens: masked,
+  };
 }
 
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
@@ -137,32 +167,58 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     state = readTrainerState(resumeDir);
     const saved = state.args as Record<string, unknown>;
     for (const key of STREAM_ARGS) {
-      if (saved[key] !== o[key]) throw new Error(`${resumeDir}: resuming needs ${key}=${String(saved[key])}, got ${o[key]}`);
+      if (saved[key] !== o[key])
+        throw new Error(`${resumeDir}: resuming needs ${key}=${String(saved[key])}, got ${o[key]}`);
     }
-    if (state.corpusSha256 !== corpus.info.sourceSha256) throw new Error(`${resumeDir}: the run was trained on another corpus (sha256 differs from ${o.corpus})`);
+    if (state.corpusSha256 !== corpus.info.sourceSha256)
+      throw new Error(`${resumeDir}: the run was trained on another corpus (sha256 differs from ${o.corpus})`);
     for (const key of TUNABLE_ARGS) {
-      if (key in saved && saved[key] !== o[key]) console.error(`retrograd: resuming ${resumeDir} with ${key}=${o[key]}; it was trained with ${key}=${String(saved[key])}`);
+      if (key in saved && saved[key] !== o[key])
+        console.error(
+          `retrograd: resuming ${resumeDir} with ${key}=${o[key]}; it was trained with ${key}=${String(saved[key])}`,
+        );
     }
     model = loadModelDir(resumeDir, { head: 'mlm', device: o.device, dropoutGenerator: dropoutGen }).mlm!;
   } else {
     state = { step: 0, optimizerStep: 0, epoch: 0, cursor: 0 };
     model = o.init
-      ? loadModelDir(o.init, { head: 'mlm', device: o.device, dropoutGenerator: dropoutGen, allowMissing: ['cls.predictions.bias', 'cls.predictions.transform.dense.weight', 'cls.predictions.transform.dense.bias', 'cls.predictions.transform.LayerNorm.weight', 'cls.predictions.transform.LayerNorm.bias'] }).mlm!
-      : new BertForMaskedLM(o.config, { device: o.device, generator: new Generator(o.seed), dropoutGenerator: dropoutGen });
+      ? loadModelDir(o.init, {
+          head: 'mlm',
+          device: o.device,
+          dropoutGenerator: dropoutGen,
+          allowMissing: [
+            'cls.predictions.bias',
+            'cls.predictions.transform.dense.weight',
+            'cls.predictions.transform.dense.bias',
+            'cls.predictions.transform.LayerNorm.weight',
+            'cls.predictions.transform.LayerNorm.bias',
+          ],
+        }).mlm!
+      : new BertForMaskedLM(o.config, {
+          device: o.device,
+          generator: new Generator(o.seed),
+          dropoutGenerator: dropoutGen,
+        });
   }
   model.train();
   if (o.dropout !== undefined) setDropout(model, o.dropout);
   model.bert.encoder.checkpointActivations = o.checkpointActivations === true;
   const masking = { ...maskingFor(o.tokenizer, model.config.vocab_size), probability: o.maskRate };
   const evalMasking = { ...masking, probability: EVAL_MASK_RATE };
-  const optimizer = new AdamW(decayGroups(model.namedParameters(), o.weightDecay), { lr: o.lr, betas: [0.9, 0.999], eps: 1e-6 });
+  const optimizer = new AdamW(decayGroups(model.namedParameters(), o.weightDecay), {
+    lr: o.lr,
+    betas: [0.9, 0.999],
+    eps: 1e-6,
+  });
   if (resumeDir) loadOptimizerState(resumeDir, model, optimizer, state);
   const schedule = makeSchedule(o.schedule, { peak: o.lr, warmup: o.warmup, total: o.steps });
 
   // Entries after the resumed step came from a run that died before its next checkpoint.
   const kept: string[] = [];
   if (existsSync(logPath)) {
-    const lines = readFileSync(logPath, 'utf8').split('\n').filter((l) => l !== '');
+    const lines = readFileSync(logPath, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     lines.forEach((line, i) => {
       let entry: LogEntry;
       try {
@@ -182,7 +238,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
 
   // Say where the weights came from: a fresh machine restarts from committed weights (--init) with a
   // new optimizer and its own warm-up, which a reader of the curve must know.
-  log({ kind: 'start', step: state.step, from: resumeDir ? 'checkpoint' : o.init ? 'init' : 'scratch', source: resumeDir ?? o.init ?? 'random', warmup: o.warmup });
+  log({
+    kind: 'start',
+    step: state.step,
+    from: resumeDir ? 'checkpoint' : o.init ? 'init' : 'scratch',
+    source: resumeDir ?? o.init ?? 'random',
+    warmup: o.warmup,
+  });
 
   // A segment started from other weights is first evaluated as it stands: its gain is then measured
   // on this run's own held-out set (evaluations across corpora do not compare).
@@ -196,7 +258,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const bar = startProgress({ label: 'pretrain', total: o.steps, unit: 'step', start: state.step, enabled: o.progress });
+  const bar = startProgress({
+    label: 'pretrain',
+    total: o.steps,
+    unit: 'step',
+    start: state.step,
+    enabled: o.progress,
+  });
 
   const params = model.parameters();
   let pos = { epoch: state.epoch as number, cursor: state.cursor as number };
@@ -206,9 +274,22 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   let finalEval: Extract<LogEntry, { kind: 'eval' }> | null = null;
   const save = async (): Promise<void> => {
     const full: TrainerState = {
-      ...state, optimizerStep: optimizer.stepCount, epoch: pos.epoch, cursor: pos.cursor,
+      ...state,
+      optimizerStep: optimizer.stepCount,
+      epoch: pos.epoch,
+      cursor: pos.cursor,
       corpusSha256: corpus.info.sourceSha256,
-      args: { ...Object.fromEntries(STREAM_ARGS.map((k) => [k, o[k]])), steps: o.steps, lr: o.lr, warmup: o.warmup, schedule: o.schedule, dropout: o.dropout ?? null, weightDecay: o.weightDecay, clip: o.clip, corpus: o.corpus },
+      args: {
+        ...Object.fromEntries(STREAM_ARGS.map((k) => [k, o[k]])),
+        steps: o.steps,
+        lr: o.lr,
+        warmup: o.warmup,
+        schedule: o.schedule,
+        dropout: o.dropout ?? null,
+        weightDecay: o.weightDecay,
+        clip: o.clip,
+        corpus: o.corpus,
+      },
     };
     await saveCheckpoint(o.out, model, optimizer, full, { tokenizer: o.tokenizer });
   };
@@ -226,7 +307,13 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       if (stopRequested) break;
       const step = state.step + 1;
       const { indices, next } = order.take(o.batchSize, pos);
-      const batch = maskTokens(corpus.batch(indices), o.batchSize, o.seqLen, masking, new Generator(mixSeed(o.seed, STREAM_SALT.mask, step)));
+      const batch = maskTokens(
+        corpus.batch(indices),
+        o.batchSize,
+        o.seqLen,
+        masking,
+        new Generator(mixSeed(o.seed, STREAM_SALT.mask, step)),
+      );
       dropoutGen.seed(mixSeed(o.seed, STREAM_SALT.dropout, step));
       const loss = tidy(() => {
         const { loss } = mlmLoss(model, batch);
@@ -238,7 +325,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       if (!Number.isFinite(lossValue)) diverged(step, `loss is ${lossValue}`);
       // An infinite norm would make clipping scale every gradient to zero; a NaN one would skip clipping.
       const gradNorm = o.clip > 0 ? await clipGradNorm(params, o.clip) : NaN;
-      if (o.clip > 0 && !Number.isFinite(gradNorm)) diverged(step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(model)));
+      if (o.clip > 0 && !Number.isFinite(gradNorm))
+        diverged(step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(model)));
       optimizer.lr = schedule(step);
       optimizer.step();
       optimizer.zeroGrad();
@@ -251,7 +339,16 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       if (step % o.logEvery === 0 || step === o.steps) {
         const now = performance.now();
         const tokensPerSec = windowTokens / ((now - windowStart) / 1000);
-        log({ kind: 'train', step, loss: lossValue, lr: optimizer.lr, gradNorm, tokensPerSec, epoch: pos.epoch, elapsedSec: (now - t0) / 1000 });
+        log({
+          kind: 'train',
+          step,
+          loss: lossValue,
+          lr: optimizer.lr,
+          gradNorm,
+          tokensPerSec,
+          epoch: pos.epoch,
+          elapsedSec: (now - t0) / 1000,
+        });
         bar.update(step, { loss: lossValue.toFixed(3), 'tok/s': tokensPerSec.toFixed(0) });
         windowStart = now;
         windowTokens = 0;

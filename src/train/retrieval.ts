@@ -56,7 +56,15 @@ import { infoNCE, marginMSE, sdamLoss, type SdamOptions } from './losses.js';
 import { BatchPlan, lossLayout, maskedFractions, type BatchingSpec, type FilterSpec } from './batching/plan.js';
 import { mixSeed } from './mlm.js';
 import {
-  divergedError, firstNonFinite, gradients, loadOptimizerState, readTrainerState, resumeCheckpoint, rewriteLog, saveCheckpoint, type TrainerState,
+  divergedError,
+  firstNonFinite,
+  gradients,
+  loadOptimizerState,
+  readTrainerState,
+  resumeCheckpoint,
+  rewriteLog,
+  saveCheckpoint,
+  type TrainerState,
 } from './checkpoint.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { pearson } from '../plot/stats.js';
@@ -169,7 +177,8 @@ export const WARMUP_STEPS = 3;
 
 /** The cap on passes over the triples: `epochs`, else one for a data-efficiency run (`maxTriples`), else none. */
 function epochCap(o: TrainBiencoderOptions): number | null {
-  if (o.epochs !== undefined && !(Number.isSafeInteger(o.epochs) && o.epochs >= 1)) throw new Error(`epochs must be an integer >= 1, got ${o.epochs}`);
+  if (o.epochs !== undefined && !(Number.isSafeInteger(o.epochs) && o.epochs >= 1))
+    throw new Error(`epochs must be an integer >= 1, got ${o.epochs}`);
   return o.epochs ?? (o.maxTriples !== undefined ? 1 : null);
 }
 
@@ -183,16 +192,43 @@ export function median(xs: readonly number[]): number | null {
 
 /** The options a resumed run must share with the run that saved the checkpoint (`steps` may grow). */
 function runArgs(o: TrainBiencoderOptions): Record<string, unknown> {
-  const loss = o.loss.kind === 'sdam' ? { kind: 'sdam', ...o.loss.options }
-    : o.loss.kind === 'margin-mse' ? { kind: 'margin-mse', teacher: o.loss.teacherName, ...((o.loss.teacherScale ?? 1) !== 1 ? { teacherScale: o.loss.teacherScale } : {}) }
-      : { kind: 'infonce', scale: o.loss.scale, ownNegatives: o.loss.ownNegatives };
+  const loss =
+    o.loss.kind === 'sdam'
+      ? { kind: 'sdam', ...o.loss.options }
+      : o.loss.kind === 'margin-mse'
+        ? {
+            kind: 'margin-mse',
+            teacher: o.loss.teacherName,
+            ...((o.loss.teacherScale ?? 1) !== 1 ? { teacherScale: o.loss.teacherScale } : {}),
+          }
+        : { kind: 'infonce', scale: o.loss.scale, ownNegatives: o.loss.ownNegatives };
   return {
-    model: o.model, data: o.data, trainSplit: o.trainSplit ?? 'train', loss, pooling: o.pooling, batchSize: o.batchSize,
-    queryLength: o.queryLength, docLength: o.docLength, lr: o.lr, gamma: o.gamma, optimizer: o.optimizer ?? 'adamw',
-    weightDecay: o.weightDecay, clip: o.clip, dropout: o.dropout ?? null, epochs: epochCap(o),
-    maxTriples: o.maxTriples ?? null, seed: o.seed, evalEvery: o.evalEvery, patience: o.patience, validation: o.validation ?? null,
-    evalSets: o.evalSets, evalInitial: o.evalInitial ?? false, evalQueries: o.evalQueries ?? null, internalsEvery: o.internalsEvery,
-    batching: o.batching ?? { kind: 'random' }, filter: o.filter ?? { kind: 'none' },
+    model: o.model,
+    data: o.data,
+    trainSplit: o.trainSplit ?? 'train',
+    loss,
+    pooling: o.pooling,
+    batchSize: o.batchSize,
+    queryLength: o.queryLength,
+    docLength: o.docLength,
+    lr: o.lr,
+    gamma: o.gamma,
+    optimizer: o.optimizer ?? 'adamw',
+    weightDecay: o.weightDecay,
+    clip: o.clip,
+    dropout: o.dropout ?? null,
+    epochs: epochCap(o),
+    maxTriples: o.maxTriples ?? null,
+    seed: o.seed,
+    evalEvery: o.evalEvery,
+    patience: o.patience,
+    validation: o.validation ?? null,
+    evalSets: o.evalSets,
+    evalInitial: o.evalInitial ?? false,
+    evalQueries: o.evalQueries ?? null,
+    internalsEvery: o.internalsEvery,
+    batching: o.batching ?? { kind: 'random' },
+    filter: o.filter ?? { kind: 'none' },
   };
 }
 
@@ -225,12 +261,19 @@ export async function loadEvalSet(set: EvalSet, maxQueries?: number): Promise<Be
   const data = await loadBeir(set.dir, set.split);
   const relevant = (qid: string): boolean => [...(data.qrels.get(qid)?.values() ?? [])].some((rel) => rel > 0);
   const queries = new Map([...data.queries].filter(([qid]) => relevant(qid)));
-  if (queries.size === 0) throw new Error(`${join(set.dir, 'qrels', `${set.split}.tsv`)}: no query has a relevant document (every judgement is 0, or none matches a query)`);
+  if (queries.size === 0)
+    throw new Error(
+      `${join(set.dir, 'qrels', `${set.split}.tsv`)}: no query has a relevant document (every judgement is 0, or none matches a query)`,
+    );
   return subsampleQueries({ ...data, queries }, maxQueries);
 }
 
 /** nDCG@10, MRR@10, R@10, R@100, MAP@100 of the biencoder on a dataset (exact search). */
-export async function evaluateBiencoder(bi: Biencoder, data: BeirDataset, o: { name: string; queryLength: number; docLength: number; batchSize?: number; progress?: boolean }): Promise<SetMetrics> {
+export async function evaluateBiencoder(
+  bi: Biencoder,
+  data: BeirDataset,
+  o: { name: string; queryLength: number; docLength: number; batchSize?: number; progress?: boolean },
+): Promise<SetMetrics> {
   const t0 = performance.now();
   const { run } = await denseRetrieve(data, bi.encoder(o.docLength, o.batchSize ?? 32), {
     k: 100,
@@ -241,7 +284,13 @@ export async function evaluateBiencoder(bi: Biencoder, data: BeirDataset, o: { n
     device: bi.device,
   });
   const result: Evaluation = evaluate(data.qrels, run);
-  return { name: o.name, queries: data.queries.size, documents: data.corpus.size, metrics: result.mean, seconds: (performance.now() - t0) / 1000 };
+  return {
+    name: o.name,
+    queries: data.queries.size,
+    documents: data.corpus.size,
+    metrics: result.mean,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 /** Row norms of a [B, H] gradient (zeros when absent). */
@@ -260,21 +309,40 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   const resumeDir = resumePoint(o);
   // Lengths beyond the position table would fail only at the first long text, maybe after training.
   const positions = readBertConfig(o.model).max_position_embeddings;
-  for (const [name, length] of [['query length', o.queryLength], ['document length', o.docLength]] as const) {
-    if (length > positions) throw new Error(`${join(o.model, 'config.json')}: max_position_embeddings is ${positions}, less than the ${name} ${length}`);
+  for (const [name, length] of [
+    ['query length', o.queryLength],
+    ['document length', o.docLength],
+  ] as const) {
+    if (length > positions)
+      throw new Error(
+        `${join(o.model, 'config.json')}: max_position_embeddings is ${positions}, less than the ${name} ${length}`,
+      );
   }
   const split = o.trainSplit ?? 'train';
   const loaded = await loadTrainingSplit(o.data, split);
   const { data, triplesPath } = loaded;
   let triples: Triple[] = loaded.triples;
-  if (o.maxTriples !== undefined) triples = new Generator(mixSeed(o.seed, SALT.subset)).shuffle([...triples]).slice(0, o.maxTriples);
-  if (triples.length < o.batchSize) throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
+  if (o.maxTriples !== undefined)
+    triples = new Generator(mixSeed(o.seed, SALT.subset)).shuffle([...triples]).slice(0, o.maxTriples);
+  if (triples.length < o.batchSize)
+    throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
   // Contextual batches and in-batch masks (duplicates of the gold, the filter's false negatives).
   const plan = BatchPlan.create(triples, {
-    batching: o.batching ?? { kind: 'random' }, filter: o.filter ?? { kind: 'none' },
-    layout: lossLayout(o.loss.kind === 'sdam' ? { kind: 'sdam', inBatch: o.loss.options.inBatch } : { kind: o.loss.kind, ownNegatives: o.loss.kind === 'infonce' && o.loss.ownNegatives }),
-    batchSize: o.batchSize, seed: o.seed, queryText: (id) => data.queries.get(id)!, docText: (id) => docText(data.corpus.get(id)!),
-    cacheDir: o.cacheDir, device: o.device, queryLength: o.queryLength, docLength: o.docLength,
+    batching: o.batching ?? { kind: 'random' },
+    filter: o.filter ?? { kind: 'none' },
+    layout: lossLayout(
+      o.loss.kind === 'sdam'
+        ? { kind: 'sdam', inBatch: o.loss.options.inBatch }
+        : { kind: o.loss.kind, ownNegatives: o.loss.kind === 'infonce' && o.loss.ownNegatives },
+    ),
+    batchSize: o.batchSize,
+    seed: o.seed,
+    queryText: (id) => data.queries.get(id)!,
+    docText: (id) => docText(data.corpus.get(id)!),
+    cacheDir: o.cacheDir,
+    device: o.device,
+    queryLength: o.queryLength,
+    docLength: o.docLength,
   });
 
   const dropoutGen = new Generator(o.seed);
@@ -284,9 +352,16 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   if (o.dropout !== undefined) setDropout(bi.model, o.dropout);
   const validation = o.validation && o.evalEvery > 0 ? await loadEvalSet(o.validation) : null;
   const evalData = await Promise.all(o.evalSets.map((set) => loadEvalSet(set, o.evalQueries)));
-  const evalOpts = { queryLength: o.queryLength, docLength: o.docLength, batchSize: o.evalBatchSize, progress: o.progress };
-  const optimizer = o.optimizer === 'sgd' ? new SGD(bi.model.parameters(), o.lr)
-    : new AdamW(decayGroups(bi.model.namedParameters(), o.weightDecay), { lr: o.lr });
+  const evalOpts = {
+    queryLength: o.queryLength,
+    docLength: o.docLength,
+    batchSize: o.evalBatchSize,
+    progress: o.progress,
+  };
+  const optimizer =
+    o.optimizer === 'sgd'
+      ? new SGD(bi.model.parameters(), o.lr)
+      : new AdamW(decayGroups(bi.model.namedParameters(), o.weightDecay), { lr: o.lr });
 
   let state: TrainerState;
   if (resumeDir) {
@@ -294,15 +369,36 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
     if (optimizer instanceof AdamW) loadOptimizerState(resumeDir, bi.model, optimizer, state);
     else optimizer.stepCount = state.optimizerStep;
   } else {
-    const initial = o.evalInitial ? [] as SetMetrics[] : null;
-    for (const [i, set] of (initial ? o.evalSets : []).entries()) initial!.push(await evaluateBiencoder(bi, evalData[i], { ...evalOpts, name: set.name }));
+    const initial = o.evalInitial ? ([] as SetMetrics[]) : null;
+    for (const [i, set] of (initial ? o.evalSets : []).entries())
+      initial!.push(await evaluateBiencoder(bi, evalData[i], { ...evalOpts, name: set.name }));
     // 'auto' is fitted on the starting model, once: a resumed run reads k back from its checkpoint.
-    const scale = o.loss.kind === 'margin-mse' ? o.loss.teacherScale ?? 1 : null;
-    const teacherScale = scale === 'auto' && o.loss.kind === 'margin-mse' ? await fitTeacherScale(bi, data, loaded.triples, o.loss.teacher, o) : scale === null ? null : { scale };
-    state = { step: 0, optimizerStep: 0, best: null, bestStep: 0, sinceBest: 0, stoppedEarly: false, stepMs: 0, timedMs: [], initial, teacherScale, args: runArgs(o) };
+    const scale = o.loss.kind === 'margin-mse' ? (o.loss.teacherScale ?? 1) : null;
+    const teacherScale =
+      scale === 'auto' && o.loss.kind === 'margin-mse'
+        ? await fitTeacherScale(bi, data, loaded.triples, o.loss.teacher, o)
+        : scale === null
+          ? null
+          : { scale };
+    state = {
+      step: 0,
+      optimizerStep: 0,
+      best: null,
+      bestStep: 0,
+      sinceBest: 0,
+      stoppedEarly: false,
+      stepMs: 0,
+      timedMs: [],
+      initial,
+      teacherScale,
+      args: runArgs(o),
+    };
   }
   // A checkpoint from before the scale existed was trained raw (the resume check allows only k = 1 then).
-  const teacherScale = o.loss.kind !== 'margin-mse' ? undefined : (state.teacherScale as TeacherScaleFit | { scale: number } | undefined) ?? { scale: 1 };
+  const teacherScale =
+    o.loss.kind !== 'margin-mse'
+      ? undefined
+      : ((state.teacherScale as TeacherScaleFit | { scale: number } | undefined) ?? { scale: 1 });
   const initial = (state.initial as SetMetrics[] | null) ?? undefined;
   let best = (state.best as number | null) ?? -Infinity;
   let bestStep = state.bestStep as number;
@@ -313,15 +409,32 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   const timedMs = [...(state.timedMs as number[])];
   let step = state.step;
   const save = async (): Promise<void> => {
-    const full: TrainerState = { ...state, step, optimizerStep: optimizer.stepCount, best: Number.isFinite(best) ? best : null, bestStep, sinceBest, stoppedEarly, stepMs, timedMs };
-    await saveCheckpoint(o.out, bi.model, optimizer instanceof AdamW ? optimizer : null, full, { tokenizer: bi.tokenizer, pooling });
+    const full: TrainerState = {
+      ...state,
+      step,
+      optimizerStep: optimizer.stepCount,
+      best: Number.isFinite(best) ? best : null,
+      bestStep,
+      sinceBest,
+      stoppedEarly,
+      stepMs,
+      timedMs,
+    };
+    await saveCheckpoint(o.out, bi.model, optimizer instanceof AdamW ? optimizer : null, full, {
+      tokenizer: bi.tokenizer,
+      pooling,
+    });
   };
   if (!resumeDir) await save();
 
   // Append-only logs (one whole line per write), cut back to the checkpoint's step: what a run wrote
   // after its last checkpoint is written again, identically, by the resumed run.
   const atCheckpoint = (e: Record<string, unknown>): boolean => typeof e.step === 'number' && e.step <= step;
-  rewriteLog(join(o.out, 'log.jsonl'), (e) => e.kind !== 'initial' && atCheckpoint(e), initial ? [{ kind: 'initial', sets: initial }] : []);
+  rewriteLog(
+    join(o.out, 'log.jsonl'),
+    (e) => e.kind !== 'initial' && atCheckpoint(e),
+    initial ? [{ kind: 'initial', sets: initial }] : [],
+  );
   rewriteLog(join(o.out, 'internals.jsonl'), atCheckpoint);
   if (!resumeDir && initial) o.onLog?.({ kind: 'initial', sets: initial });
   const log = (file: 'log' | 'internals', entry: Record<string, unknown>): void => {
@@ -337,7 +450,9 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
   const epochs = epochCap(o);
   const lastStep = epochs === null ? o.steps : Math.min(o.steps, epochs * batchesPerEpoch);
   // Losses whose terms couple triples: a triple's embedding gradients then include other triples' terms.
-  const sharedTerms = o.loss.kind === 'infonce' || (o.loss.kind === 'sdam' && (o.loss.options.inBatch === true || o.loss.options.target === 'distributed'));
+  const sharedTerms =
+    o.loss.kind === 'infonce' ||
+    (o.loss.kind === 'sdam' && (o.loss.options.inBatch === true || o.loss.options.target === 'distributed'));
   const saveEvery = o.saveEvery ?? 50;
   const resumedAt = step;
   let order: Triple[] = [];
@@ -361,7 +476,9 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       const inEpoch = step % batchesPerEpoch;
       if (epoch !== orderEpoch) {
         const planned = plan.batches(epoch);
-        order = planned ? planned.flat().map((i) => triples[i]) : new Generator(mixSeed(o.seed, SALT.order, epoch)).shuffle([...triples]);
+        order = planned
+          ? planned.flat().map((i) => triples[i])
+          : new Generator(mixSeed(o.seed, SALT.order, epoch)).shuffle([...triples]);
         // Logged with the epoch's first step, so a resume cuts and rewrites it like that step's line.
         if (planned && inEpoch === 0) log('log', { kind: 'batching', step: step + 1, epoch, ...plan.hardness(epoch) });
         orderEpoch = epoch;
@@ -373,8 +490,16 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       const t0 = performance.now();
 
       const queries = batch.map((t) => data.queries.get(t.qid)!);
-      const docs = [...batch.map((t) => docText(data.corpus.get(t.pos)!)), ...batch.map((t) => docText(data.corpus.get(t.neg)!))];
-      const teacher = o.loss.kind === 'margin-mse' ? (await o.loss.teacher([...queries, ...queries], [...batch.map((t) => t.pos), ...batch.map((t) => t.neg)])).map((t) => t * teacherScale!.scale) : null;
+      const docs = [
+        ...batch.map((t) => docText(data.corpus.get(t.pos)!)),
+        ...batch.map((t) => docText(data.corpus.get(t.neg)!)),
+      ];
+      const teacher =
+        o.loss.kind === 'margin-mse'
+          ? (
+              await o.loss.teacher([...queries, ...queries], [...batch.map((t) => t.pos), ...batch.map((t) => t.neg)])
+            ).map((t) => t * teacherScale!.scale)
+          : null;
       const B = batch.length;
       const masked = plan.mask(batch);
       const out = tidy(() => {
@@ -388,7 +513,11 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
         if (o.loss.kind === 'sdam') {
           const r = sdamLoss(q, p, n, masked ? { ...o.loss.options, mask: masked.mask } : o.loss.options);
           loss = r.loss;
-          parts = { target: r.target.detach(), margin: r.margin.detach(), pairSimilarity: ops.cosineSimilarity(p, n).detach() };
+          parts = {
+            target: r.target.detach(),
+            margin: r.margin.detach(),
+            pairSimilarity: ops.cosineSimilarity(p, n).detach(),
+          };
         } else if (o.loss.kind === 'margin-mse') {
           const device = q.device;
           const tPos = fromArray(teacher!.slice(0, B), [B], { device });
@@ -407,7 +536,8 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       // The norm is measured (and logged) on every step, clipped only when asked. An infinite norm
       // would make clipping scale every gradient to zero; a NaN one would skip clipping.
       const gradNorm = await clipGradNorm(params, o.clip > 0 ? o.clip : Infinity);
-      if (!Number.isFinite(gradNorm)) throw divergedError(o.out, step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(bi.model)));
+      if (!Number.isFinite(gradNorm))
+        throw divergedError(o.out, step, `gradient norm is ${gradNorm}`, await firstNonFinite(gradients(bi.model)));
       optimizer.lr = schedule(step);
       optimizer.step();
       optimizer.zeroGrad();
@@ -422,9 +552,14 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
         const gradNorms = norms[0].map((_, i) => Math.sqrt(norms[0][i] ** 2 + norms[1][i] ** 2 + norms[2][i] ** 2));
         const arrays: Record<string, number[]> = {};
         for (const [k, t] of Object.entries(out.parts)) arrays[k] = [...(await t.data())];
-        const distributed = o.loss.kind === 'sdam' && o.loss.options.target === 'distributed' ? { distributedTarget: true } : {};
+        const distributed =
+          o.loss.kind === 'sdam' && o.loss.options.target === 'distributed' ? { distributedTarget: true } : {};
         log('internals', {
-          step, loss: lossValue, [sharedTerms ? 'totalGradNorms' : 'gradNorms']: gradNorms, ...arrays, ...distributed,
+          step,
+          loss: lossValue,
+          [sharedTerms ? 'totalGradNorms' : 'gradNorms']: gradNorms,
+          ...arrays,
+          ...distributed,
           hardnessGradCorrelation: pearson(arrays.pairSimilarity, gradNorms), // null when undefined (constant values)
         });
       }
@@ -433,7 +568,18 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
         t.grad = null;
         t.dispose();
       }
-      log('log', { kind: 'train', step, loss: lossValue, lr: optimizer.lr, gradNorm, ms, msPerStep: stepMs / step, triples: step * o.batchSize, epochs: step / batchesPerEpoch, ...(masked ? { masked: maskedFractions(masked) } : {}) });
+      log('log', {
+        kind: 'train',
+        step,
+        loss: lossValue,
+        lr: optimizer.lr,
+        gradNorm,
+        ms,
+        msPerStep: stepMs / step,
+        triples: step * o.batchSize,
+        epochs: step / batchesPerEpoch,
+        ...(masked ? { masked: maskedFractions(masked) } : {}),
+      });
       bar.update(step, { loss: lossValue.toFixed(4) });
 
       if (validation && (step % o.evalEvery === 0 || step === lastStep)) {
@@ -465,19 +611,33 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
     plan.dispose();
   }
   const summary = {
-    steps: step, triplesSeen: step * o.batchSize, epochs: step / batchesPerEpoch, trainTriples: triples.length, bestStep, stoppedEarly,
-    msPerStep: stepMs / Math.max(step, 1), medianStepMs: median(timedMs),
+    steps: step,
+    triplesSeen: step * o.batchSize,
+    epochs: step / batchesPerEpoch,
+    trainTriples: triples.length,
+    bestStep,
+    stoppedEarly,
+    msPerStep: stepMs / Math.max(step, 1),
+    medianStepMs: median(timedMs),
   };
   if (interrupted) return { ...summary, initial, final: [], modelDir, interrupted };
 
   const finalModel = Biencoder.load(modelDir, { device: o.device });
   const final: SetMetrics[] = [];
   try {
-    for (const [i, set] of o.evalSets.entries()) final.push(await evaluateBiencoder(finalModel, evalData[i], { ...evalOpts, name: set.name }));
+    for (const [i, set] of o.evalSets.entries())
+      final.push(await evaluateBiencoder(finalModel, evalData[i], { ...evalOpts, name: set.name }));
   } finally {
     finalModel.dispose();
   }
-  const result: TrainBiencoderResult = { ...summary, initial, final, ...(teacherScale ? { teacherScale } : {}), modelDir, interrupted: null };
+  const result: TrainBiencoderResult = {
+    ...summary,
+    initial,
+    final,
+    ...(teacherScale ? { teacherScale } : {}),
+    modelDir,
+    interrupted: null,
+  };
   log('log', { kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;

@@ -32,7 +32,8 @@ export function makeSchedule(name: ScheduleName, o: ScheduleOptions): Schedule {
     case 'linear': {
       const total = o.total ?? NaN;
       if (!(total > warmup)) throw new Error(`schedule linear: total steps (${total}) must exceed warmup (${warmup})`);
-      return (step) => (step < warmup ? o.peak * (step / warmup) : o.peak * Math.max(0, (total - step) / (total - warmup)));
+      return (step) =>
+        step < warmup ? o.peak * (step / warmup) : o.peak * Math.max(0, (total - step) / (total - warmup));
     }
     case 'inverse-sqrt':
       return (step) => o.peak * (step < warmup ? step / warmup : Math.sqrt(Math.max(warmup, 1) / step));

@@ -75,11 +75,19 @@ export async function readScoredTriples(path: string): Promise<ScoredTriple[]> {
     const score = (key: string): number => {
       const v = value[key];
       if (typeof v !== 'number' || !Number.isFinite(v)) {
-        throw new Error(`${where}: "${key}" must be a finite number${v === undefined ? ' (score the file with `retrograd score`)' : `, got ${JSON.stringify(v)}`}`);
+        throw new Error(
+          `${where}: "${key}" must be a finite number${v === undefined ? ' (score the file with `retrograd score`)' : `, got ${JSON.stringify(v)}`}`,
+        );
       }
       return v;
     };
-    out.push({ qid: id('qid'), pos: id('pos'), neg: id('neg'), teacherPos: score('teacher_pos'), teacherNeg: score('teacher_neg') });
+    out.push({
+      qid: id('qid'),
+      pos: id('pos'),
+      neg: id('neg'),
+      teacherPos: score('teacher_pos'),
+      teacherNeg: score('teacher_neg'),
+    });
   }
   return out;
 }
@@ -89,21 +97,30 @@ export async function readScoredTriples(path: string): Promise<ScoredTriple[]> {
  * (query, document) pairs asked for must be pairs of the file. A pair listed more than once keeps
  * its first score.
  */
-export async function triplesTeacher(dataDir: string, split = 'train', path = join(dataDir, 'triples', `${split}.jsonl.gz`)): Promise<SyncTeacher> {
+export async function triplesTeacher(
+  dataDir: string,
+  split = 'train',
+  path = join(dataDir, 'triples', `${split}.jsonl.gz`),
+): Promise<SyncTeacher> {
   const { queries } = await loadBeir(dataDir, split);
   const scores = new Map<string, number>();
   const key = (query: string, doc: string): string => `${query}\u0000${doc}`;
   for (const t of await readScoredTriples(path)) {
     const text = queries.get(t.qid);
-    if (text === undefined) throw new Error(`${basename(path)}: query "${t.qid}" is not in split ${split} of ${dataDir}`);
+    if (text === undefined)
+      throw new Error(`${basename(path)}: query "${t.qid}" is not in split ${split} of ${dataDir}`);
     if (!scores.has(key(text, t.pos))) scores.set(key(text, t.pos), t.teacherPos);
     if (!scores.has(key(text, t.neg))) scores.set(key(text, t.neg), t.teacherNeg);
   }
-  return (qs, docIds) => qs.map((q, i) => {
-    const s = scores.get(key(q, docIds[i]));
-    if (s === undefined) throw new Error(`${basename(path)}: no teacher score for query ${JSON.stringify(q)} and document "${docIds[i]}"`);
-    return s;
-  });
+  return (qs, docIds) =>
+    qs.map((q, i) => {
+      const s = scores.get(key(q, docIds[i]));
+      if (s === undefined)
+        throw new Error(
+          `${basename(path)}: no teacher score for query ${JSON.stringify(q)} and document "${docIds[i]}"`,
+        );
+      return s;
+    });
 }
 
 export interface CrossEncoderTeacherOptions {
@@ -122,7 +139,11 @@ export interface CrossEncoderTeacherOptions {
  * measured step time includes the teacher's cost, as online distillation pays it. Scores are the
  * raw logits.
  */
-export async function crossEncoderTeacher(modelDir: string, dataDir: string, o: CrossEncoderTeacherOptions): Promise<Teacher> {
+export async function crossEncoderTeacher(
+  modelDir: string,
+  dataDir: string,
+  o: CrossEncoderTeacherOptions,
+): Promise<Teacher> {
   await initDevice(o.device);
   const { corpus } = await loadBeir(dataDir, o.split ?? 'train');
   const ce = CrossEncoder.load(modelDir, { device: o.device });
@@ -164,14 +185,19 @@ const rms = (xs: readonly number[]): number => Math.sqrt(xs.reduce((s, x) => s +
  * k = RMS(targets) / RMS(teacherMargins): the linear map that gives the teacher's margins the root
  * mean square of SDAM's adaptive targets. Throws when the teacher's margins are all zero.
  */
-export function teacherScaleFromMargins(targets: readonly number[], teacherMargins: readonly number[]): TeacherScaleFit {
+export function teacherScaleFromMargins(
+  targets: readonly number[],
+  teacherMargins: readonly number[],
+): TeacherScaleFit {
   if (targets.length === 0 || targets.length !== teacherMargins.length) {
     throw new Error(`teacher scale: ${targets.length} targets for ${teacherMargins.length} teacher margins`);
   }
   const rmsTarget = rms(targets);
   const rmsTeacherMargin = rms(teacherMargins);
   if (!(rmsTeacherMargin > 0) || !Number.isFinite(rmsTeacherMargin)) {
-    throw new Error(`teacher scale: the teacher's margins t_p - t_n have root mean square ${rmsTeacherMargin} on ${targets.length} triples; give a fixed --teacher-scale`);
+    throw new Error(
+      `teacher scale: the teacher's margins t_p - t_n have root mean square ${rmsTeacherMargin} on ${targets.length} triples; give a fixed --teacher-scale`,
+    );
   }
   return { scale: rmsTarget / rmsTeacherMargin, triples: targets.length, rmsTarget, rmsTeacherMargin };
 }
@@ -198,13 +224,25 @@ function cosine(a: Float32Array, b: Float32Array): number {
  * negatives of teacherScaleTriples(triples) for SDAM's adaptive targets, the teacher scores the same
  * pairs, and k = RMS(target) / RMS(t_p - t_n).
  */
-export async function fitTeacherScale(bi: Biencoder, data: BeirDataset, triples: readonly Triple[], teacher: Teacher, o: { docLength: number }): Promise<TeacherScaleFit> {
+export async function fitTeacherScale(
+  bi: Biencoder,
+  data: BeirDataset,
+  triples: readonly Triple[],
+  teacher: Teacher,
+  o: { docLength: number },
+): Promise<TeacherScaleFit> {
   const sample = teacherScaleTriples(triples);
   const encode = bi.encoder(o.docLength);
-  const docs = await encode([...sample.map((t) => docText(data.corpus.get(t.pos)!)), ...sample.map((t) => docText(data.corpus.get(t.neg)!))]);
+  const docs = await encode([
+    ...sample.map((t) => docText(data.corpus.get(t.pos)!)),
+    ...sample.map((t) => docText(data.corpus.get(t.neg)!)),
+  ]);
   const n = sample.length;
   const targets = sample.map((_, i) => (1 + cosine(docs[i], docs[n + i])) / 2);
   const queries = sample.map((t) => data.queries.get(t.qid)!);
   const scores = await teacher([...queries, ...queries], [...sample.map((t) => t.pos), ...sample.map((t) => t.neg)]);
-  return teacherScaleFromMargins(targets, sample.map((_, i) => scores[i] - scores[n + i]));
+  return teacherScaleFromMargins(
+    targets,
+    sample.map((_, i) => scores[i] - scores[n + i]),
+  );
 }

@@ -8,7 +8,17 @@
 import { describe, expect, it } from 'vitest';
 import type { AdamWParams } from '../../src/tensor/backend.js';
 import {
-  chunkedThreads, cpu1, cpu2, cpuBuffer, expectBitIdentical, randomF32, readCpu, ref, refF32, useCpuThreads, view,
+  chunkedThreads,
+  cpu1,
+  cpu2,
+  cpuBuffer,
+  expectBitIdentical,
+  randomF32,
+  readCpu,
+  ref,
+  refF32,
+  useCpuThreads,
+  view,
 } from '../util/cpu-threads.js';
 import { uniform } from '../util/random.js';
 import { DEVICES, type DeviceName, SWEEP, tolerance, useDevice, withDevice } from './harness.js';
@@ -87,7 +97,13 @@ withDevice('cpu', () => {
         const v = randomF32(n, seed++, 1e-4).map(Math.abs);
         for (const h of settings) {
           const [rp, rg, rm, rv] = [p, g, m, v].map((x) => refF32(x));
-          ref.adamw(view(rp, 'float32', [n]), view(rg, 'float32', [n]), view(rm, 'float32', [n]), view(rv, 'float32', [n]), h);
+          ref.adamw(
+            view(rp, 'float32', [n]),
+            view(rg, 'float32', [n]),
+            view(rm, 'float32', [n]),
+            view(rv, 'float32', [n]),
+            h,
+          );
           for (const cpu of [cpu1, cpu2]) {
             const bufs = [p, g, m, v].map((x) => cpuBuffer(cpu, x));
             const [vp, vg, vm, vv] = bufs.map((b) => view(b, 'float32', [n]));
@@ -110,9 +126,21 @@ withDevice('cpu', () => {
       const [p, m, v] = [randomF32(n, 9600), randomF32(n, 9601, 0.01), randomF32(n, 9602, 1e-4).map(Math.abs)];
       const g = randomF32(n, 9603);
       const [rp, rm, rv] = [p, m, v].map((x) => refF32(x));
-      ref.adamw(view(rp, 'float32', [3, 4]), view(refF32(g), 'float32', [3, 4], [1, 3]), view(rm, 'float32', [3, 4]), view(rv, 'float32', [3, 4]), h);
+      ref.adamw(
+        view(rp, 'float32', [3, 4]),
+        view(refF32(g), 'float32', [3, 4], [1, 3]),
+        view(rm, 'float32', [3, 4]),
+        view(rv, 'float32', [3, 4]),
+        h,
+      );
       const [cp, cm, cv] = [p, m, v].map((x) => cpuBuffer(cpu2, x));
-      cpu2.adamw(view(cp, 'float32', [3, 4]), view(cpuBuffer(cpu2, g), 'float32', [3, 4], [1, 3]), view(cm, 'float32', [3, 4]), view(cv, 'float32', [3, 4]), h);
+      cpu2.adamw(
+        view(cp, 'float32', [3, 4]),
+        view(cpuBuffer(cpu2, g), 'float32', [3, 4], [1, 3]),
+        view(cm, 'float32', [3, 4]),
+        view(cv, 'float32', [3, 4]),
+        h,
+      );
       expect(cpu2.lastKernel).toBe('ref.adamw');
       expectBitIdentical(readCpu(cpu2, cp, n), rp.data, 'strided g: p');
     });

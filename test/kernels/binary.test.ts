@@ -14,8 +14,20 @@ import type { Tensor } from '../../src/tensor/tensor.js';
 import * as ops from '../../src/autograd/ops.js';
 import { indices, oracleViews, rawGet } from '../util/oracle.js';
 import {
-  chunkedThreads, cpu1, cpu2, cpuBuffer, edgyF32, expectBitIdentical, poisoned, randomF32, readCpu, ref, refF32, span,
-  useCpuThreads, view,
+  chunkedThreads,
+  cpu1,
+  cpu2,
+  cpuBuffer,
+  edgyF32,
+  expectBitIdentical,
+  poisoned,
+  randomF32,
+  readCpu,
+  ref,
+  refF32,
+  span,
+  useCpuThreads,
+  view,
 } from '../util/cpu-threads.js';
 import { integers, uniform } from '../util/random.js';
 import { DEVICES, type DeviceName, EXACT, SWEEP, tolerance, useDevice, withDevice } from './harness.js';
@@ -32,7 +44,9 @@ function binaryInputs(op: BinaryOp, seed: number): [() => number, () => number] 
   if (op === 'pow') return [uniform(0.1, 4, seed), uniform(-3, 3, seed + 1)];
   if (op === 'div') return [uniform(-5, 5, seed), uniform(0.5, 5, seed + 1)];
   // small integers so that eq/ne/le/ge see ties, then continuous values
-  return seed % 2 === 0 ? [integers(-3, 3, seed), integers(-3, 3, seed + 1)] : [uniform(-4, 4, seed), uniform(-4, 4, seed + 1)];
+  return seed % 2 === 0
+    ? [integers(-3, 3, seed), integers(-3, 3, seed + 1)]
+    : [uniform(-4, 4, seed), uniform(-4, 4, seed + 1)];
 }
 
 /** pow goes through exp2/log2 in float32 on the GPUs: relative error grows with |y log2 x|. */
@@ -82,7 +96,12 @@ describe.each(DEVICES)('binary on %s', (name) => {
         const got = await d.backend.read(outPair.g, 'float32', 0, as.length);
         const want = d.ref.readSync(outPair.r, 'float32', 0, as.length);
         const keep = as.map((_, i) => i).filter((i) => !Number.isNaN(as[i]) && !Number.isNaN(bs[i]));
-        assertClose(keep.map((i) => got[i]), keep.map((i) => want[i]), tolerance('float32'), 'pow special values without NaN');
+        assertClose(
+          keep.map((i) => got[i]),
+          keep.map((i) => want[i]),
+          tolerance('float32'),
+          'pow special values without NaN',
+        );
         continue;
       }
       await d.expectSame(outPair, tolerance('float32'), `${op} special values`);
@@ -91,8 +110,18 @@ describe.each(DEVICES)('binary on %s', (name) => {
     const bases = [-2, -2, -3, -0.5, 0, 0, -0, -0, 0, 2, nan, -2, 1, Infinity, -Infinity, -Infinity, 2, 10];
     const exps = [3, 2, -1, 4, 2, -1, -1, -2, -0.5, 0, 0, 0.5, nan, -1, 3, 2, 200, -50];
     const [out, outPair] = d.output([bases.length]);
-    d.backend.binary('pow', d.view(d.pair('float32', bases), [bases.length]).g, d.view(d.pair('float32', exps), [bases.length]).g, out.g);
-    d.ref.binary('pow', d.view(d.pair('float32', bases), [bases.length]).r, d.view(d.pair('float32', exps), [bases.length]).r, out.r);
+    d.backend.binary(
+      'pow',
+      d.view(d.pair('float32', bases), [bases.length]).g,
+      d.view(d.pair('float32', exps), [bases.length]).g,
+      out.g,
+    );
+    d.ref.binary(
+      'pow',
+      d.view(d.pair('float32', bases), [bases.length]).r,
+      d.view(d.pair('float32', exps), [bases.length]).r,
+      out.r,
+    );
     // the two pairs above hold the same data on both sides (pairs are made twice, identically)
     await d.expectSame(outPair, tolerance('float32'), 'pow special');
     d.freeAll();
@@ -172,29 +201,96 @@ withDevice('cpu', () => {
     const [R, C] = [67, 301];
     return [
       { name: 'same shape', shape: [R, C], a: { strides: [C, 1] }, b: { strides: [C, 1] }, fast: true },
-      { name: 'bias row [C] broadcast over rows', shape: [R, C], a: { strides: [C, 1] }, b: { strides: [0, 1] }, fast: true },
+      {
+        name: 'bias row [C] broadcast over rows',
+        shape: [R, C],
+        a: { strides: [C, 1] },
+        b: { strides: [0, 1] },
+        fast: true,
+      },
       { name: 'scalar broadcast', shape: [R, C], a: { strides: [C, 1] }, b: { strides: [0, 0] }, fast: true },
       { name: 'scalar op tensor', shape: [R, C], a: { strides: [0, 0] }, b: { strides: [C, 1] }, fast: true },
       { name: 'one value per row [R, 1]', shape: [R, C], a: { strides: [C, 1] }, b: { strides: [1, 0] }, fast: true },
-      { name: '3-D bias [2, 5, 64] + [64]', shape: [2, 5, 64], a: { strides: [320, 64, 1] }, b: { strides: [0, 0, 1] }, fast: true },
-      { name: 'lengths 1, 63, 64, 65, 4097', shape: [4097], a: { strides: [1], offset: 3 }, b: { strides: [1] }, fast: true },
+      {
+        name: '3-D bias [2, 5, 64] + [64]',
+        shape: [2, 5, 64],
+        a: { strides: [320, 64, 1] },
+        b: { strides: [0, 0, 1] },
+        fast: true,
+      },
+      {
+        name: 'lengths 1, 63, 64, 65, 4097',
+        shape: [4097],
+        a: { strides: [1], offset: 3 },
+        b: { strides: [1] },
+        fast: true,
+      },
       { name: 'rows of 63', shape: [5, 63], a: { strides: [63, 1] }, b: { strides: [63, 1] }, fast: true },
       { name: 'rows of 65', shape: [4, 65], a: { strides: [65, 1] }, b: { strides: [0, 1] }, fast: true },
       { name: 'single element', shape: [1], a: { strides: [1] }, b: { strides: [0] }, fast: true },
-      { name: 'broadcast over a middle dim [2, 3, 5] + [2, 1, 5]', shape: [2, 3, 5], a: { strides: [15, 5, 1] }, b: { strides: [5, 0, 1] }, fast: true },
-      { name: 'attention mask [B, 1, 1, S] over [B, h, T, S]', shape: [3, 4, 5, 65], a: { strides: [1300, 325, 65, 1] }, b: { strides: [65, 0, 0, 1] }, fast: true },
+      {
+        name: 'broadcast over a middle dim [2, 3, 5] + [2, 1, 5]',
+        shape: [2, 3, 5],
+        a: { strides: [15, 5, 1] },
+        b: { strides: [5, 0, 1] },
+        fast: true,
+      },
+      {
+        name: 'attention mask [B, 1, 1, S] over [B, h, T, S]',
+        shape: [3, 4, 5, 65],
+        a: { strides: [1300, 325, 65, 1] },
+        b: { strides: [65, 0, 0, 1] },
+        fast: true,
+      },
       { name: 'transposed operand', shape: [5, 7], a: { strides: [7, 1] }, b: { strides: [1, 5] }, fast: true },
       // rows of 12 (whole vectors): the whole-row path, with chunks of 64 ending mid-row
-      { name: 'whole rows [6, 7, 12] + [6, 1, 12]', shape: [6, 7, 12], a: { strides: [84, 12, 1] }, b: { strides: [12, 0, 1] }, fast: true },
-      { name: 'whole rows [9, 64] with a per-row scalar', shape: [9, 64], a: { strides: [64, 1], offset: 4 }, b: { strides: [1, 0] }, fast: true },
-      { name: 'heads [B, T, h, d] read as [B, h, T, d]', shape: [2, 3, 5, 66], a: { strides: [990, 66, 198, 1] }, b: { strides: [990, 330, 66, 1] }, fast: true },
-      { name: 'six unmergeable dims (falls back)', shape: [2, 3, 2, 3, 2, 3], a: { strides: [1, 2, 6, 12, 36, 72] }, b: { strides: [108, 36, 18, 6, 3, 1] }, fast: false },
+      {
+        name: 'whole rows [6, 7, 12] + [6, 1, 12]',
+        shape: [6, 7, 12],
+        a: { strides: [84, 12, 1] },
+        b: { strides: [12, 0, 1] },
+        fast: true,
+      },
+      {
+        name: 'whole rows [9, 64] with a per-row scalar',
+        shape: [9, 64],
+        a: { strides: [64, 1], offset: 4 },
+        b: { strides: [1, 0] },
+        fast: true,
+      },
+      {
+        name: 'heads [B, T, h, d] read as [B, h, T, d]',
+        shape: [2, 3, 5, 66],
+        a: { strides: [990, 66, 198, 1] },
+        b: { strides: [990, 330, 66, 1] },
+        fast: true,
+      },
+      {
+        name: 'six unmergeable dims (falls back)',
+        shape: [2, 3, 2, 3, 2, 3],
+        a: { strides: [1, 2, 6, 12, 36, 72] },
+        b: { strides: [108, 36, 18, 6, 3, 1] },
+        fast: false,
+      },
     ];
   }
 
   describe('binary on cpu: wasm.elementwise on 1 and 2 threads, bit for bit, fallbacks', () => {
     useCpuThreads();
-    const ops = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const satisfies readonly BinaryOp[];
+    const ops = [
+      'add',
+      'sub',
+      'mul',
+      'div',
+      'maximum',
+      'minimum',
+      'eq',
+      'ne',
+      'lt',
+      'le',
+      'gt',
+      'ge',
+    ] as const satisfies readonly BinaryOp[];
 
     it('equal RefBackend bit for bit on strided, broadcast and transposed operands, 1 and 2 threads', () => {
       let seed = 9000;
@@ -204,13 +300,21 @@ withDevice('cpu', () => {
         const bData = edgyF32(span(c.shape, c.b.strides, c.b.offset), seed++);
         for (const op of ops) {
           const out = refF32(new Float32Array(n));
-          ref.binary(op, view(refF32(aData), 'float32', c.shape, c.a.strides, c.a.offset),
-            view(refF32(bData), 'float32', c.shape, c.b.strides, c.b.offset), view(out, 'float32', c.shape));
+          ref.binary(
+            op,
+            view(refF32(aData), 'float32', c.shape, c.a.strides, c.a.offset),
+            view(refF32(bData), 'float32', c.shape, c.b.strides, c.b.offset),
+            view(out, 'float32', c.shape),
+          );
           const expected = out.data;
           for (const cpu of [cpu1, cpu2]) {
             const o = poisoned(cpu, n);
-            cpu.binary(op, view(cpuBuffer(cpu, aData), 'float32', c.shape, c.a.strides, c.a.offset),
-              view(cpuBuffer(cpu, bData), 'float32', c.shape, c.b.strides, c.b.offset), view(o, 'float32', c.shape));
+            cpu.binary(
+              op,
+              view(cpuBuffer(cpu, aData), 'float32', c.shape, c.a.strides, c.a.offset),
+              view(cpuBuffer(cpu, bData), 'float32', c.shape, c.b.strides, c.b.offset),
+              view(o, 'float32', c.shape),
+            );
             const label = `${op} ${c.name} threads ${cpu.getThreads()}`;
             expect(cpu.lastKernel, label).toBe(c.fast ? 'wasm.elementwise' : `ref.binary.${op}`);
             if (c.fast) expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
@@ -224,18 +328,43 @@ withDevice('cpu', () => {
       const a = randomF32(16, 5000).map(Math.abs);
       const b = randomF32(16, 5001);
       const o = cpu2.alloc('float32', 16);
-      cpu2.binary('pow', view(cpuBuffer(cpu2, a), 'float32', [16]), view(cpuBuffer(cpu2, b), 'float32', [16]), view(o, 'float32', [16]));
+      cpu2.binary(
+        'pow',
+        view(cpuBuffer(cpu2, a), 'float32', [16]),
+        view(cpuBuffer(cpu2, b), 'float32', [16]),
+        view(o, 'float32', [16]),
+      );
       expect(cpu2.lastKernel).toBe('ref.binary.pow');
-      assertClose(readCpu(cpu2, o, 16), Array.from(a, (x, i) => x ** b[i]), TOL.f32, 'pow');
+      assertClose(
+        readCpu(cpu2, o, 16),
+        Array.from(a, (x, i) => x ** b[i]),
+        TOL.f32,
+        'pow',
+      );
 
       const o64 = cpu2.alloc('float64', 16);
-      cpu2.binary('add', view(cpuBuffer(cpu2, a, 'float64'), 'float64', [16]), view(cpuBuffer(cpu2, b, 'float64'), 'float64', [16]), view(o64, 'float64', [16]));
+      cpu2.binary(
+        'add',
+        view(cpuBuffer(cpu2, a, 'float64'), 'float64', [16]),
+        view(cpuBuffer(cpu2, b, 'float64'), 'float64', [16]),
+        view(o64, 'float64', [16]),
+      );
       expect(cpu2.lastKernel).toBe('ref.binary.add');
-      assertClose(readCpu(cpu2, o64, 16, 'float64'), Array.from(a, (x, i) => x + b[i]), TOL.f64, 'float64 add');
+      assertClose(
+        readCpu(cpu2, o64, 16, 'float64'),
+        Array.from(a, (x, i) => x + b[i]),
+        TOL.f64,
+        'float64 add',
+      );
 
       const ai = Int32Array.from({ length: 16 }, (_, i) => i - 8);
       const oi = cpu2.alloc('int32', 16);
-      cpu2.binary('eq', view(cpuBuffer(cpu2, ai, 'int32'), 'int32', [16]), view(cpuBuffer(cpu2, [0], 'int32'), 'int32', [16], [0]), view(oi, 'int32', [16]));
+      cpu2.binary(
+        'eq',
+        view(cpuBuffer(cpu2, ai, 'int32'), 'int32', [16]),
+        view(cpuBuffer(cpu2, [0], 'int32'), 'int32', [16], [0]),
+        view(oi, 'int32', [16]),
+      );
       expect(cpu2.lastKernel).toBe('ref.binary.eq');
       expect(Array.from(readCpu(cpu2, oi, 16, 'int32'))).toEqual(Array.from(ai, (x) => (x === 0 ? 1 : 0)));
     });

@@ -8,8 +8,19 @@
 import { describe, expect, it } from 'vitest';
 import { sizeOf } from '../../src/tensor/backend.js';
 import {
-  chunkedThreads, cpu1, cpu2, cpuBuffer, edgyF32, expectBitIdentical, randomF32, readCpu, ref, refF32, span,
-  useCpuThreads, view,
+  chunkedThreads,
+  cpu1,
+  cpu2,
+  cpuBuffer,
+  edgyF32,
+  expectBitIdentical,
+  randomF32,
+  readCpu,
+  ref,
+  refF32,
+  span,
+  useCpuThreads,
+  view,
 } from '../util/cpu-threads.js';
 import { uniform } from '../util/random.js';
 import { TOL, assertClose } from '../util/close.js';
@@ -94,7 +105,12 @@ withDevice('cpu-ref', () => {
   describe('copy oracle: cpu-ref against element-by-element evaluation (float64)', () => {
     for (const [label, a] of oracleViews()) {
       it(`a contiguous copy of ${label}`, () => {
-        assertClose(a.contiguous().toArray(), indices(a.shape).map((i) => rawGet(a, i)), TOL.f64, `copy of ${label}`);
+        assertClose(
+          a.contiguous().toArray(),
+          indices(a.shape).map((i) => rawGet(a, i)),
+          TOL.f64,
+          `copy of ${label}`,
+        );
       });
     }
   });
@@ -105,7 +121,10 @@ withDevice('gpujs', () => {
     const d = useDevice('gpujs');
 
     it('is refused rather than written in some order', () => {
-      const src = d.pair('float32', Array.from({ length: 6 }, (_, i) => i));
+      const src = d.pair(
+        'float32',
+        Array.from({ length: 6 }, (_, i) => i),
+      );
       const dst = d.zeros('float32', 6);
       expect(() => d.backend.copy(d.view(src, [2, 3]).g, d.view(dst, [2, 3], [1, 1]).g)).toThrow(/overlapping/);
       d.freeAll();
@@ -119,14 +138,56 @@ withDevice('cpu', () => {
     const [B, T, h, d] = [3, 7, 4, 65];
     const n = B * T * h * d;
     const cases: { name: string; shape: number[]; src: Operand; dst: Operand; fast: boolean }[] = [
-      { name: 'head split [B, T, h, d] -> [B, h, T, d]', shape: [B, h, T, d], src: { strides: [T * h * d, d, h * d, 1] }, dst: { strides: [h * T * d, T * d, d, 1] }, fast: true },
+      {
+        name: 'head split [B, T, h, d] -> [B, h, T, d]',
+        shape: [B, h, T, d],
+        src: { strides: [T * h * d, d, h * d, 1] },
+        dst: { strides: [h * T * d, T * d, d, 1] },
+        fast: true,
+      },
       // rows of 16: the whole-row path, several rows per chunk of 64
-      { name: 'head split with d = 16 (whole-row path)', shape: [B, h, T, 16], src: { strides: [T * h * 16, 16, h * 16, 1] }, dst: { strides: [h * T * 16, T * 16, 16, 1] }, fast: true },
-      { name: 'head merge into a permuted destination', shape: [B, h, T, d], src: { strides: [h * T * d, T * d, d, 1] }, dst: { strides: [T * h * d, d, h * d, 1] }, fast: true },
-      { name: 'matrix transpose', shape: [T * h, B * d], src: { strides: [1, T * h] }, dst: { strides: [B * d, 1] }, fast: true },
-      { name: 'into a narrowed slice with an offset', shape: [B, 5, d], src: { strides: [5 * d, d, 1] }, dst: { strides: [T * d, d, 1], offset: 2 * d }, fast: true },
-      { name: 'lengths 1, 63, 64, 65, 4097', shape: [4097], src: { strides: [1], offset: 1 }, dst: { strides: [1] }, fast: true },
-      { name: 'six unmergeable dims (falls back)', shape: [2, 3, 2, 3, 2, 3], src: { strides: [1, 2, 6, 12, 36, 72] }, dst: { strides: [108, 36, 18, 6, 3, 1] }, fast: false },
+      {
+        name: 'head split with d = 16 (whole-row path)',
+        shape: [B, h, T, 16],
+        src: { strides: [T * h * 16, 16, h * 16, 1] },
+        dst: { strides: [h * T * 16, T * 16, 16, 1] },
+        fast: true,
+      },
+      {
+        name: 'head merge into a permuted destination',
+        shape: [B, h, T, d],
+        src: { strides: [h * T * d, T * d, d, 1] },
+        dst: { strides: [T * h * d, d, h * d, 1] },
+        fast: true,
+      },
+      {
+        name: 'matrix transpose',
+        shape: [T * h, B * d],
+        src: { strides: [1, T * h] },
+        dst: { strides: [B * d, 1] },
+        fast: true,
+      },
+      {
+        name: 'into a narrowed slice with an offset',
+        shape: [B, 5, d],
+        src: { strides: [5 * d, d, 1] },
+        dst: { strides: [T * d, d, 1], offset: 2 * d },
+        fast: true,
+      },
+      {
+        name: 'lengths 1, 63, 64, 65, 4097',
+        shape: [4097],
+        src: { strides: [1], offset: 1 },
+        dst: { strides: [1] },
+        fast: true,
+      },
+      {
+        name: 'six unmergeable dims (falls back)',
+        shape: [2, 3, 2, 3, 2, 3],
+        src: { strides: [1, 2, 6, 12, 36, 72] },
+        dst: { strides: [108, 36, 18, 6, 3, 1] },
+        fast: false,
+      },
     ];
 
     for (const dtype of ['float32', 'int32'] as const) {
@@ -134,15 +195,26 @@ withDevice('cpu', () => {
         let seed = 9200;
         for (const c of cases) {
           const count = sizeOf(c.shape);
-          const srcData = dtype === 'float32' ? edgyF32(span(c.shape, c.src.strides, c.src.offset), seed++)
-            : Int32Array.from(randomF32(span(c.shape, c.src.strides, c.src.offset), seed++), (u) => Math.round(u * 2 ** 30));
+          const srcData =
+            dtype === 'float32'
+              ? edgyF32(span(c.shape, c.src.strides, c.src.offset), seed++)
+              : Int32Array.from(randomF32(span(c.shape, c.src.strides, c.src.offset), seed++), (u) =>
+                  Math.round(u * 2 ** 30),
+                );
           const dstSize = Math.max(n, span(c.shape, c.dst.strides, c.dst.offset));
-          const background = dtype === 'float32' ? randomF32(dstSize, seed++) : Int32Array.from({ length: dstSize }, (_, i) => i);
+          const background =
+            dtype === 'float32' ? randomF32(dstSize, seed++) : Int32Array.from({ length: dstSize }, (_, i) => i);
           const expected = refF32(background, dtype);
-          ref.copy(view(refF32(srcData, dtype), dtype, c.shape, c.src.strides, c.src.offset), view(expected, dtype, c.shape, c.dst.strides, c.dst.offset));
+          ref.copy(
+            view(refF32(srcData, dtype), dtype, c.shape, c.src.strides, c.src.offset),
+            view(expected, dtype, c.shape, c.dst.strides, c.dst.offset),
+          );
           for (const cpu of [cpu1, cpu2]) {
             const dst = cpuBuffer(cpu, background, dtype);
-            cpu.copy(view(cpuBuffer(cpu, srcData, dtype), dtype, c.shape, c.src.strides, c.src.offset), view(dst, dtype, c.shape, c.dst.strides, c.dst.offset));
+            cpu.copy(
+              view(cpuBuffer(cpu, srcData, dtype), dtype, c.shape, c.src.strides, c.src.offset),
+              view(dst, dtype, c.shape, c.dst.strides, c.dst.offset),
+            );
             const label = `copy ${dtype} ${c.name} threads ${cpu.getThreads()}`;
             expect(cpu.lastKernel, label).toBe(c.fast ? 'wasm.elementwise' : 'ref.copy');
             if (c.fast) expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, count, 1));

@@ -16,7 +16,12 @@ import { tensor } from '../../src/tensor/tensor.js';
 import * as ops from '../../src/autograd/ops.js';
 
 const GATHER: KernelNames = { 'cpu-ref': 'gather', cpu: 'gather', webgpu: 'gather[T=f32]', gpujs: 'gather' };
-const SCATTER: KernelNames = { 'cpu-ref': 'scatterAdd', cpu: 'scatterAdd', webgpu: 'scatter_add[T=f32]', gpujs: 'scatterAdd' };
+const SCATTER: KernelNames = {
+  'cpu-ref': 'scatterAdd',
+  cpu: 'scatterAdd',
+  webgpu: 'scatter_add[T=f32]',
+  gpujs: 'scatterAdd',
+};
 
 describe.each(DEVICES)('gather on %s', (name) => {
   const d = useDevice(name);
@@ -24,7 +29,11 @@ describe.each(DEVICES)('gather on %s', (name) => {
   it('rows of a table over the sweep of widths, repeated indices, bit for bit', async () => {
     const rnd = uniform(-1, 1, 19);
     for (const H of SWEEP) {
-      for (const [V, N] of [[1, 1], [50, 4097], [3000, 63]]) {
+      for (const [V, N] of [
+        [1, 1],
+        [50, 4097],
+        [3000, 63],
+      ]) {
         const table = d.randomView([V, H], rnd);
         const idx = d.randomView([N], integers(0, V - 1, V + N + H), 'int32');
         const [out, outPair] = d.output([N, H]);
@@ -58,11 +67,31 @@ describe.each(DEVICES)('gather on %s', (name) => {
   });
 
   it('through the op: ops.gather out of range gives zero rows, and its gradient drops them', async () => {
-    const table = tensor([[1, 2], [3, 4], [5, 6]], { device: name, requiresGrad: true });
+    const table = tensor(
+      [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+      { device: name, requiresGrad: true },
+    );
     const idx = tensor([2, 3, -1, 2], { dtype: 'int32', device: name });
     const rows = ops.gather(table, idx);
     expect(Array.from(await rows.data())).toEqual([5, 6, 0, 0, 0, 0, 5, 6]);
-    rows.mul(tensor([[1, 10], [100, 1000], [1e4, 1e5], [2, 20]], { device: name })).sum().backward();
+    rows
+      .mul(
+        tensor(
+          [
+            [1, 10],
+            [100, 1000],
+            [1e4, 1e5],
+            [2, 20],
+          ],
+          { device: name },
+        ),
+      )
+      .sum()
+      .backward();
     expect(Array.from(await table.grad!.data())).toEqual([0, 0, 0, 0, 3, 30]);
   });
 });
@@ -73,7 +102,11 @@ describe.each(DEVICES)('scatterAdd on %s', (name) => {
   it('repeated indices over the sweep, bit-identical to the reference and across runs', async () => {
     const rnd = uniform(-1, 1, 22);
     for (const N of SWEEP) {
-      for (const [V, H] of [[7, 65], [3000, 64], [1, 1]]) {
+      for (const [V, H] of [
+        [7, 65],
+        [3000, 64],
+        [1, 1],
+      ]) {
         const src = d.randomView([N, H], rnd);
         const idx = d.randomView([N], integers(0, V - 1, 23 + N), 'int32');
         const [out, outPair] = d.output([V, H]);
@@ -134,13 +167,29 @@ withDevice('cpu-ref', () => {
         ref.write(b, dtype, data);
         return b;
       };
-      const v = (b: ReturnType<typeof buf>, dtype: 'float64' | 'int32', shape: number[]) => ({ buf: b, dtype, shape, strides: contiguousStrides(shape), offset: 0 });
+      const v = (b: ReturnType<typeof buf>, dtype: 'float64' | 'int32', shape: number[]) => ({
+        buf: b,
+        dtype,
+        shape,
+        strides: contiguousStrides(shape),
+        offset: 0,
+      });
       const out = buf('float64', new Array(N * H).fill(0));
-      ref.gather(v(buf('float64', table), 'float64', [V, H]), v(buf('int32', idx), 'int32', [N]), v(out, 'float64', [N, H]));
-      const want = idx.flatMap((row) => Array.from({ length: H }, (_, h) => (row >= 0 && row < V ? table[row * H + h] : 0)));
+      ref.gather(
+        v(buf('float64', table), 'float64', [V, H]),
+        v(buf('int32', idx), 'int32', [N]),
+        v(out, 'float64', [N, H]),
+      );
+      const want = idx.flatMap((row) =>
+        Array.from({ length: H }, (_, h) => (row >= 0 && row < V ? table[row * H + h] : 0)),
+      );
       expect(Array.from(ref.readSync(out, 'float64', 0, N * H))).toEqual(want);
       const sums = buf('float64', new Array(V * H).fill(0));
-      ref.scatterAdd(v(buf('float64', src), 'float64', [N, H]), v(buf('int32', idx), 'int32', [N]), v(sums, 'float64', [V, H]));
+      ref.scatterAdd(
+        v(buf('float64', src), 'float64', [N, H]),
+        v(buf('int32', idx), 'int32', [N]),
+        v(sums, 'float64', [V, H]),
+      );
       const expected = new Array<number>(V * H).fill(0);
       idx.forEach((row, n) => {
         if (row >= 0 && row < V) for (let h = 0; h < H; h++) expected[row * H + h] += src[n * H + h];

@@ -30,7 +30,10 @@ export const DEVICES: readonly DeviceName[] = (() => {
   if (!env) return ALL_DEVICES;
   const names = env.split(',').map((s) => s.trim());
   const unknown = names.filter((n) => !(ALL_DEVICES as readonly string[]).includes(n));
-  if (unknown.length > 0) throw new Error(`RETROGRAD_KERNEL_DEVICES: unknown device(s) ${unknown.join(', ')} (known: ${ALL_DEVICES.join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(
+      `RETROGRAD_KERNEL_DEVICES: unknown device(s) ${unknown.join(', ')} (known: ${ALL_DEVICES.join(', ')})`,
+    );
   return names as DeviceName[];
 })();
 
@@ -73,7 +76,9 @@ async function start(name: DeviceName): Promise<CountingBackend<unknown>> {
       return (await initDevice('webgpu')) as unknown as CountingBackend<unknown>;
     case 'gpujs':
       if (!process.env.DISPLAY) {
-        throw new Error('gpujs needs an X display for headless gl: DISPLAY is unset; run under `xvfb-run -a` (npm test does)');
+        throw new Error(
+          'gpujs needs an X display for headless gl: DISPLAY is unset; run under `xvfb-run -a` (npm test does)',
+        );
       }
       return (await initDevice('gpujs')) as unknown as CountingBackend<unknown>;
   }
@@ -109,7 +114,9 @@ export function useDevice(name: DeviceName): KernelDevice {
     ...paired,
     name,
     ref,
-    get backend() { return get(); },
+    get backend() {
+      return get();
+    },
     supports: (dtype) => get().dtypes.includes(dtype),
   };
 }

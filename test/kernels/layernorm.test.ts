@@ -10,8 +10,19 @@ import { contiguousStrides, sizeOf } from '../../src/tensor/backend.js';
 import { RefBackend } from '../../src/tensor/backends/ref.js';
 import { assertClose, TOL } from '../util/close.js';
 import {
-  chunkedThreads, cpu1, cpu2, cpuBuffer, expectBitIdentical, randomF32, readCpu, readRef, ref as ref64, refBuffer, rowTol,
-  useCpuThreads, view,
+  chunkedThreads,
+  cpu1,
+  cpu2,
+  cpuBuffer,
+  expectBitIdentical,
+  randomF32,
+  readCpu,
+  readRef,
+  ref as ref64,
+  refBuffer,
+  rowTol,
+  useCpuThreads,
+  view,
 } from '../util/cpu-threads.js';
 import { uniform } from '../util/random.js';
 import { DEVICES, type DeviceName, SWEEP, tolerance, useDevice, withDevice } from './harness.js';
@@ -31,7 +42,13 @@ describe.each(DEVICES)('layernorm on %s', (name) => {
     for (const H of SWEEP) {
       for (const eps of [1e-12, 1e-5]) {
         // an offset mean (x in [-1, 5)), so the two-pass variance is exercised
-        const x = d.view(d.pair('float32', Array.from({ length: 6 * H }, () => rnd() + 2)), [2, 3, H]);
+        const x = d.view(
+          d.pair(
+            'float32',
+            Array.from({ length: 6 * H }, () => rnd() + 2),
+          ),
+          [2, 3, H],
+        );
         const w = d.randomView([H], rnd);
         const b = d.randomView([H], rnd);
         const [out, outPair] = d.output([2, 3, H]);
@@ -87,19 +104,37 @@ describe.each(DEVICES)('layernorm on %s', (name) => {
       d.backend.write(buf, 'float64', Array.from({ length: n }, rnd));
       return buf;
     };
-    const v = (buf: unknown, shape: number[]) => ({ buf, dtype: 'float64' as const, shape, strides: contiguousStrides(shape), offset: 0 });
+    const v = (buf: unknown, shape: number[]) => ({
+      buf,
+      dtype: 'float64' as const,
+      shape,
+      strides: contiguousStrides(shape),
+      offset: 0,
+    });
     const [x, w, b, out, mean, rstd] = [mk(R * H), mk(H), mk(H), mk(R * H), mk(R), mk(R)];
     d.backend.layernorm(v(x, [R, H]), v(w, [H]), v(b, [H]), 1e-5, v(out, [R, H]), v(mean, [R]), v(rstd, [R]));
     const xs = await d.backend.read(x, 'float64', 0, R * H);
     const ws = await d.backend.read(w, 'float64', 0, H);
     const bs = await d.backend.read(b, 'float64', 0, H);
-    assertClose(await d.backend.read(out, 'float64', 0, R * H), layerNormFormula(xs, ws, bs, R, H, 1e-5).out, tolerance('float64'), 'float64 out');
+    assertClose(
+      await d.backend.read(out, 'float64', 0, R * H),
+      layerNormFormula(xs, ws, bs, R, H, 1e-5).out,
+      tolerance('float64'),
+      'float64 out',
+    );
     for (const buf of [x, w, b, out, mean, rstd]) d.backend.free(buf);
   });
 });
 
 /** The formula in float64, two-pass: mean, then the mean of squared deviations. */
-function layerNormFormula(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, R: number, H: number, eps: number) {
+function layerNormFormula(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  R: number,
+  H: number,
+  eps: number,
+) {
   const out = new Float64Array(R * H);
   const mean = new Float64Array(R);
   const rstd = new Float64Array(R);
@@ -129,9 +164,23 @@ withDevice('cpu-ref', () => {
           ref.write(t, 'float64', data);
           return t;
         };
-        const v = (t: ReturnType<typeof buf>, shape: number[]) => ({ buf: t, dtype: 'float64' as const, shape, strides: contiguousStrides(shape), offset: 0 });
+        const v = (t: ReturnType<typeof buf>, shape: number[]) => ({
+          buf: t,
+          dtype: 'float64' as const,
+          shape,
+          strides: contiguousStrides(shape),
+          offset: 0,
+        });
         const [out, mean, rstd] = [buf(new Array(R * H).fill(0)), buf([0, 0, 0]), buf([0, 0, 0])];
-        ref.layernorm(v(buf(x), [R, H]), v(buf(w), [H]), v(buf(b), [H]), 1e-12, v(out, [R, H]), v(mean, [R]), v(rstd, [R]));
+        ref.layernorm(
+          v(buf(x), [R, H]),
+          v(buf(w), [H]),
+          v(buf(b), [H]),
+          1e-12,
+          v(out, [R, H]),
+          v(mean, [R]),
+          v(rstd, [R]),
+        );
         const want = layerNormFormula(x, w, b, R, H, 1e-12);
         assertClose(ref.readSync(out, 'float64', 0, R * H), want.out, TOL.f64, `out H=${H}`);
         assertClose(ref.readSync(mean, 'float64', 0, R), want.mean, TOL.f64, `mean H=${H}`);
@@ -144,7 +193,15 @@ withDevice('cpu-ref', () => {
 withDevice('cpu', () => {
   describe('layernorm on cpu: 1 and 2 threads, against a float64 reference', () => {
     useCpuThreads();
-    const ROW_SHAPES: number[][] = [[1, 1], [3, 1], [5, 63], [7, 64], [9, 65], [3, 4097], [2, 4, 16, 128]];
+    const ROW_SHAPES: number[][] = [
+      [1, 1],
+      [3, 1],
+      [5, 63],
+      [7, 64],
+      [9, 65],
+      [3, 4097],
+      [2, 4, 16, 128],
+    ];
 
     it('matches the reference (out, mean, rstd) over row lengths 1, 63, 64, 65, 4097, bit-identical across thread counts', () => {
       let seed = 3000;
@@ -161,8 +218,13 @@ withDevice('cpu', () => {
         const rMean = ref64.alloc('float64', rows);
         const rRstd = ref64.alloc('float64', rows);
         ref64.layernorm(
-          view(refBuffer(x), 'float64', shape), view(refBuffer(w), 'float64', [H]), view(refBuffer(b), 'float64', [H]), eps,
-          view(rOut, 'float64', shape), view(rMean, 'float64', [rows]), view(rRstd, 'float64', [rows]),
+          view(refBuffer(x), 'float64', shape),
+          view(refBuffer(w), 'float64', [H]),
+          view(refBuffer(b), 'float64', [H]),
+          eps,
+          view(rOut, 'float64', shape),
+          view(rMean, 'float64', [rows]),
+          view(rRstd, 'float64', [rows]),
         );
         const results: ArrayLike<number>[] = [];
         for (const cpu of [cpu1, cpu2]) {
@@ -170,8 +232,13 @@ withDevice('cpu', () => {
           const mean = cpu.alloc('float32', rows);
           const rstd = cpu.alloc('float32', rows);
           cpu.layernorm(
-            view(cpuBuffer(cpu, x), 'float32', shape), view(cpuBuffer(cpu, w), 'float32', [H]), view(cpuBuffer(cpu, b), 'float32', [H]), eps,
-            view(out, 'float32', shape), view(mean, 'float32', [rows]), view(rstd, 'float32', [rows]),
+            view(cpuBuffer(cpu, x), 'float32', shape),
+            view(cpuBuffer(cpu, w), 'float32', [H]),
+            view(cpuBuffer(cpu, b), 'float32', [H]),
+            eps,
+            view(out, 'float32', shape),
+            view(mean, 'float32', [rows]),
+            view(rstd, 'float32', [rows]),
           );
           const label = `layernorm [${shape}] threads ${cpu.getThreads()}`;
           expect(cpu.lastKernel, label).toBe('wasm.layernorm');

@@ -16,8 +16,20 @@ import { RefBackend } from '../../src/tensor/backends/ref.js';
 import type { WebGPUBackend } from '../../src/tensor/backends/webgpu/index.js';
 import { TOL, assertClose } from '../util/close.js';
 import {
-  cpu1, cpu2, cpuBuffer, expectBitIdentical, fround, matmulTol, randomF32, readCpu, readRef, ref, refBuffer, refMatmul,
-  useCpuThreads, view,
+  cpu1,
+  cpu2,
+  cpuBuffer,
+  expectBitIdentical,
+  fround,
+  matmulTol,
+  randomF32,
+  readCpu,
+  readRef,
+  ref,
+  refBuffer,
+  refMatmul,
+  useCpuThreads,
+  view,
 } from '../util/cpu-threads.js';
 import { integers, uniform } from '../util/random.js';
 import { DEVICES, type DeviceName, EXACT, SMALL, tolerance, useDevice, withDevice } from './harness.js';
@@ -40,27 +52,45 @@ describe.each(DEVICES)('matmul on %s', (name) => {
       const chosen = webgpu?.matmulKernel;
       if (webgpu) webgpu.matmulKernel = variant;
       const rnd = uniform(-1, 1, 14);
-      for (const M of SMALL) for (const K of SMALL) for (const N of SMALL) {
-        const aData = Array.from({ length: M * K }, rnd);
-        const bData = Array.from({ length: K * N }, rnd);
-        for (const [la, lb] of [[false, false], [true, false], [false, true], [true, true]]) {
-          // a transposed operand is stored [K, M] (resp. [N, K]) and viewed with swapped strides
-          const a = la ? d.view(d.pair('float32', aData), [M, K], [1, M]) : d.view(d.pair('float32', aData), [M, K]);
-          const b = lb ? d.view(d.pair('float32', bData), [K, N], [1, K]) : d.view(d.pair('float32', bData), [K, N]);
-          const [out, outPair] = d.output([M, N]);
-          d.ran(kernelFor(name, variant), () => d.backend.matmul(a.g, b.g, out.g));
-          d.ref.matmul(a.r, b.r, out.r);
-          await d.expectSame(outPair, tolerance('float32', K), `matmul ${M}x${K}x${N} aT=${la} bT=${lb}`);
-          d.freeAll();
-        }
-      }
+      for (const M of SMALL)
+        for (const K of SMALL)
+          for (const N of SMALL) {
+            const aData = Array.from({ length: M * K }, rnd);
+            const bData = Array.from({ length: K * N }, rnd);
+            for (const [la, lb] of [
+              [false, false],
+              [true, false],
+              [false, true],
+              [true, true],
+            ]) {
+              // a transposed operand is stored [K, M] (resp. [N, K]) and viewed with swapped strides
+              const a = la
+                ? d.view(d.pair('float32', aData), [M, K], [1, M])
+                : d.view(d.pair('float32', aData), [M, K]);
+              const b = lb
+                ? d.view(d.pair('float32', bData), [K, N], [1, K])
+                : d.view(d.pair('float32', bData), [K, N]);
+              const [out, outPair] = d.output([M, N]);
+              d.ran(kernelFor(name, variant), () => d.backend.matmul(a.g, b.g, out.g));
+              d.ref.matmul(a.r, b.r, out.r);
+              await d.expectSame(outPair, tolerance('float32', K), `matmul ${M}x${K}x${N} aT=${la} bT=${lb}`);
+              d.freeAll();
+            }
+          }
       if (webgpu) webgpu.matmulKernel = chosen!;
     });
   }
 
   it('one dimension 4097 at a time, and a long K (3000)', async () => {
     const rnd = uniform(-1, 1, 15);
-    for (const [M, K, N] of [[4097, 65, 63], [63, 4097, 65], [65, 63, 4097], [17, 3000, 19], [1, 4097, 3], [3, 5, 4097]]) {
+    for (const [M, K, N] of [
+      [4097, 65, 63],
+      [63, 4097, 65],
+      [65, 63, 4097],
+      [17, 3000, 19],
+      [1, 4097, 3],
+      [3, 5, 4097],
+    ]) {
       const a = d.randomView([M, K], rnd);
       const b = d.randomView([K, N], rnd);
       const [out, outPair] = d.output([M, N]);
@@ -142,18 +172,21 @@ withDevice('cpu-ref', () => {
       const out = buf(new Array(P * M * N).fill(0));
       // b stored as [P, N, K] and viewed as [P, K, N]
       const bT = new Array<number>(P * K * N);
-      for (let p = 0; p < P; p++) for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) bT[p * N * K + n * K + k] = b[p * K * N + k * N + n];
+      for (let p = 0; p < P; p++)
+        for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) bT[p * N * K + n * K + k] = b[p * K * N + k * N + n];
       r.matmul(
         { buf: buf(a), dtype: 'float64', shape: [P, M, K], strides: contiguousStrides([P, M, K]), offset: 0 },
         { buf: buf(bT), dtype: 'float64', shape: [P, K, N], strides: [N * K, 1, K], offset: 0 },
         { buf: out, dtype: 'float64', shape: [P, M, N], strides: contiguousStrides([P, M, N]), offset: 0 },
       );
       const want: number[] = [];
-      for (let p = 0; p < P; p++) for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s += a[p * M * K + m * K + k] * b[p * K * N + k * N + n];
-        want.push(s);
-      }
+      for (let p = 0; p < P; p++)
+        for (let m = 0; m < M; m++)
+          for (let n = 0; n < N; n++) {
+            let s = 0;
+            for (let k = 0; k < K; k++) s += a[p * M * K + m * K + k] * b[p * K * N + k * N + n];
+            want.push(s);
+          }
       assertClose(r.readSync(out, 'float64', 0, P * M * N), want, TOL.f64, 'matmul oracle');
     });
   });
@@ -236,8 +269,12 @@ withDevice('cpu', () => {
           await cpu.dispose();
         });`;
       const out = execFileSync(tsx, ['--eval', script], {
-        timeout: 60_000, encoding: 'utf8', env: { ...process.env, RETROGRAD_CPU_FMA: '0' },
-      }).trim().split(' ');
+        timeout: 60_000,
+        encoding: 'utf8',
+        env: { ...process.env, RETROGRAD_CPU_FMA: '0' },
+      })
+        .trim()
+        .split(' ');
       expect(out.slice(0, 3)).toEqual(['mul-add', 'wasm.matmul', '2']);
       expect(Number(out[3])).toBeLessThanOrEqual(matmulTol(K).atol);
     });
@@ -264,7 +301,10 @@ withDevice('cpu', () => {
       const expected = new Float64Array(batch * M * N);
       const expectedShared = new Float64Array(batch * M * N);
       for (let p = 0; p < batch; p++) {
-        expected.set(refMatmul(a.subarray(p * M * K, (p + 1) * M * K), b.subarray(p * K * N, (p + 1) * K * N), M, K, N), p * M * N);
+        expected.set(
+          refMatmul(a.subarray(p * M * K, (p + 1) * M * K), b.subarray(p * K * N, (p + 1) * K * N), M, K, N),
+          p * M * N,
+        );
         expectedShared.set(refMatmul(a.subarray(p * M * K, (p + 1) * M * K), b.subarray(0, K * N), M, K, N), p * M * N);
       }
       for (const cpu of [cpu1, cpu2]) {
@@ -280,17 +320,32 @@ withDevice('cpu', () => {
         // B's batch dims broadcast (stride 0): every batch uses B_0
         cpu.matmul(view(ab, 'float32', [2, 3, M, K]), view(bb, 'float32', [2, 3, K, N], [0, 0, N, 1]), outView);
         expect(cpu.lastKernel).toBe('wasm.matmul');
-        assertClose(readCpu(cpu, out, batch * M * N), expectedShared, matmulTol(K), `broadcast B, threads ${cpu.getThreads()}`);
+        assertClose(
+          readCpu(cpu, out, batch * M * N),
+          expectedShared,
+          matmulTol(K),
+          `broadcast B, threads ${cpu.getThreads()}`,
+        );
 
         // A stored as [3, 2, M, K] and viewed with its batch dims swapped: logical batch (i, j) is stored (j, i)
         const aSwapped = new Float32Array(batch * M * K);
-        for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) {
-          aSwapped.set(a.subarray((i * 3 + j) * M * K, (i * 3 + j + 1) * M * K), (j * 2 + i) * M * K);
-        }
+        for (let i = 0; i < 2; i++)
+          for (let j = 0; j < 3; j++) {
+            aSwapped.set(a.subarray((i * 3 + j) * M * K, (i * 3 + j + 1) * M * K), (j * 2 + i) * M * K);
+          }
         const asb = cpuBuffer(cpu, aSwapped);
-        cpu.matmul(view(asb, 'float32', [2, 3, M, K], [M * K, 2 * M * K, K, 1]), view(bb, 'float32', [2, 3, K, N]), outView);
+        cpu.matmul(
+          view(asb, 'float32', [2, 3, M, K], [M * K, 2 * M * K, K, 1]),
+          view(bb, 'float32', [2, 3, K, N]),
+          outView,
+        );
         expect(cpu.lastKernel).toBe('wasm.matmul');
-        assertClose(readCpu(cpu, out, batch * M * N), expected, matmulTol(K), `permuted batch, threads ${cpu.getThreads()}`);
+        assertClose(
+          readCpu(cpu, out, batch * M * N),
+          expected,
+          matmulTol(K),
+          `permuted batch, threads ${cpu.getThreads()}`,
+        );
       }
     });
 
@@ -300,17 +355,29 @@ withDevice('cpu', () => {
       const b = randomF32(batch * K * N, 851);
       const expected = new Float64Array(batch * M * N);
       for (let p = 0; p < batch; p++) {
-        expected.set(refMatmul(a.subarray(p * M * K, (p + 1) * M * K), b.subarray(p * K * N, (p + 1) * K * N), M, K, N), p * M * N);
+        expected.set(
+          refMatmul(a.subarray(p * M * K, (p + 1) * M * K), b.subarray(p * K * N, (p + 1) * K * N), M, K, N),
+          p * M * N,
+        );
       }
       for (const cpu of [cpu1, cpu2]) {
         const ab = cpuBuffer(cpu, a);
         const bb = cpuBuffer(cpu, b);
         const out = cpu.alloc('float32', batch * M * N);
         const blocks = cpu.heap.liveBlocks();
-        cpu.matmul(view(ab, 'float32', [batch, M, K]), view(bb, 'float32', [batch, K, N]), view(out, 'float32', [batch, M, N]));
+        cpu.matmul(
+          view(ab, 'float32', [batch, M, K]),
+          view(bb, 'float32', [batch, K, N]),
+          view(out, 'float32', [batch, M, N]),
+        );
         expect(cpu.lastKernel).toBe('wasm.matmul');
         expect(cpu.heap.liveBlocks()).toBe(blocks);
-        assertClose(readCpu(cpu, out, batch * M * N), expected, matmulTol(K), `batch ${batch}, threads ${cpu.getThreads()}`);
+        assertClose(
+          readCpu(cpu, out, batch * M * N),
+          expected,
+          matmulTol(K),
+          `batch ${batch}, threads ${cpu.getThreads()}`,
+        );
       }
     });
 
@@ -340,27 +407,43 @@ withDevice('cpu', () => {
     it('K = 0 gives zeros; float64 and int32 fall back to the reference kernel', () => {
       const out = cpu2.alloc('float32', 12);
       cpu2.write(out, 'float32', new Array(12).fill(7));
-      cpu2.matmul(view(cpu2.alloc('float32', 0), 'float32', [3, 0]), view(cpu2.alloc('float32', 0), 'float32', [0, 4]), view(out, 'float32', [3, 4]));
+      cpu2.matmul(
+        view(cpu2.alloc('float32', 0), 'float32', [3, 0]),
+        view(cpu2.alloc('float32', 0), 'float32', [0, 4]),
+        view(out, 'float32', [3, 4]),
+      );
       expect(Array.from(readCpu(cpu2, out, 12))).toEqual(new Array(12).fill(0));
 
       const a = randomF32(6 * 5, 1000);
       const b = randomF32(5 * 4, 1001);
       const expected = refMatmul(a, b, 6, 5, 4);
       const o64 = cpu2.alloc('float64', 24);
-      cpu2.matmul(view(cpuBuffer(cpu2, a, 'float64'), 'float64', [6, 5]), view(cpuBuffer(cpu2, b, 'float64'), 'float64', [5, 4]), view(o64, 'float64', [6, 4]));
+      cpu2.matmul(
+        view(cpuBuffer(cpu2, a, 'float64'), 'float64', [6, 5]),
+        view(cpuBuffer(cpu2, b, 'float64'), 'float64', [5, 4]),
+        view(o64, 'float64', [6, 4]),
+      );
       expect(cpu2.lastKernel).toBe('ref.matmul');
       assertClose(readCpu(cpu2, o64, 24, 'float64'), expected, TOL.f64, 'float64 fallback');
 
       // buffers of another cpu backend: its addresses mean nothing in cpu1's memory
       const o32 = cpu2.alloc('float32', 24);
-      cpu1.matmul(view(cpuBuffer(cpu2, a), 'float32', [6, 5]), view(cpuBuffer(cpu2, b), 'float32', [5, 4]), view(o32, 'float32', [6, 4]));
+      cpu1.matmul(
+        view(cpuBuffer(cpu2, a), 'float32', [6, 5]),
+        view(cpuBuffer(cpu2, b), 'float32', [5, 4]),
+        view(o32, 'float32', [6, 4]),
+      );
       expect(cpu1.lastKernel).toBe('ref.matmul');
       assertClose(readCpu(cpu2, o32, 24), expected, matmulTol(5), 'foreign buffers');
 
       const ai = Int32Array.from({ length: 6 }, (_, i) => i - 2);
       const bi = Int32Array.from({ length: 6 }, (_, i) => 3 - i);
       const oi = cpu2.alloc('int32', 4);
-      cpu2.matmul(view(cpuBuffer(cpu2, ai, 'int32'), 'int32', [2, 3]), view(cpuBuffer(cpu2, bi, 'int32'), 'int32', [3, 2]), view(oi, 'int32', [2, 2]));
+      cpu2.matmul(
+        view(cpuBuffer(cpu2, ai, 'int32'), 'int32', [2, 3]),
+        view(cpuBuffer(cpu2, bi, 'int32'), 'int32', [3, 2]),
+        view(oi, 'int32', [2, 2]),
+      );
       expect(cpu2.lastKernel).toBe('ref.matmul');
       // [[-2,-1,0],[1,2,3]] x [[3,2],[1,0],[-1,-2]]
       expect(Array.from(readCpu(cpu2, oi, 4, 'int32'))).toEqual([-7, -4, 2, -4]);
@@ -368,28 +451,32 @@ withDevice('cpu', () => {
   });
 });
 
-withDevice('gpujs', () => describe('matmul on gpujs: benchmark', () => {
-  const d = useDevice('gpujs');
+withDevice('gpujs', () =>
+  describe('matmul on gpujs: benchmark', () => {
+    const d = useDevice('gpujs');
 
-  it('512x768 · 768x768 (checked against the reference)', async () => {
-    const [M, K, N] = [512, 768, 768];
-    const rnd = uniform(-1, 1, 1);
-    const a = d.randomView([M, K], rnd);
-    const b = d.randomView([K, N], rnd);
-    const [out, outPair] = d.output([M, N]);
-    d.backend.matmul(a.g, b.g, out.g); // compile and warm up
-    await d.backend.read(outPair.g, 'float32', 0, 1);
-    const times: number[] = [];
-    for (let rep = 0; rep < 3; rep++) {
-      const t0 = performance.now();
-      d.backend.matmul(a.g, b.g, out.g);
+    it('512x768 · 768x768 (checked against the reference)', async () => {
+      const [M, K, N] = [512, 768, 768];
+      const rnd = uniform(-1, 1, 1);
+      const a = d.randomView([M, K], rnd);
+      const b = d.randomView([K, N], rnd);
+      const [out, outPair] = d.output([M, N]);
+      d.backend.matmul(a.g, b.g, out.g); // compile and warm up
       await d.backend.read(outPair.g, 'float32', 0, 1);
-      times.push(performance.now() - t0);
-    }
-    const best = Math.min(...times);
-    console.log(`gpujs matmul ${M}x${K}x${N}: ${best.toFixed(0)} ms, ${(2 * M * K * N / best / 1e6).toFixed(2)} GFLOP/s (best of 3, incl. packing and readback)`);
-    d.ref.matmul(a.r, b.r, out.r);
-    await d.expectSame(outPair, tolerance('float32', K), 'matmul 512x768x768');
-    d.freeAll();
-  });
-}));
+      const times: number[] = [];
+      for (let rep = 0; rep < 3; rep++) {
+        const t0 = performance.now();
+        d.backend.matmul(a.g, b.g, out.g);
+        await d.backend.read(outPair.g, 'float32', 0, 1);
+        times.push(performance.now() - t0);
+      }
+      const best = Math.min(...times);
+      console.log(
+        `gpujs matmul ${M}x${K}x${N}: ${best.toFixed(0)} ms, ${((2 * M * K * N) / best / 1e6).toFixed(2)} GFLOP/s (best of 3, incl. packing and readback)`,
+      );
+      d.ref.matmul(a.r, b.r, out.r);
+      await d.expectSame(outPair, tolerance('float32', K), 'matmul 512x768x768');
+      d.freeAll();
+    });
+  }),
+);

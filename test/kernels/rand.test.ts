@@ -8,7 +8,14 @@
 import { describe, expect, it } from 'vitest';
 import { hashUniform } from '../../src/tensor/backend.js';
 import {
-  chunkedThreads, cpu1, cpu2, expectBitIdentical, poisoned, readCpu, useCpuThreads, view,
+  chunkedThreads,
+  cpu1,
+  cpu2,
+  expectBitIdentical,
+  poisoned,
+  readCpu,
+  useCpuThreads,
+  view,
 } from '../util/cpu-threads.js';
 import { DEVICES, type KernelNames, SWEEP, useDevice, withDevice } from './harness.js';
 

@@ -11,8 +11,20 @@ import { contiguousStrides, sizeOf } from '../../src/tensor/backend.js';
 import { type CpuBackend, reduceChunk } from '../../src/tensor/backends/cpu/index.js';
 import { TOL, assertClose } from '../util/close.js';
 import {
-  FORCE_POOL, cpu1, cpu2, cpuBuffer, edgyF32, expectBitIdentical, poisoned, randomF32, readCpu, ref, refF32, span,
-  useCpuThreads, view,
+  FORCE_POOL,
+  cpu1,
+  cpu2,
+  cpuBuffer,
+  edgyF32,
+  expectBitIdentical,
+  poisoned,
+  randomF32,
+  readCpu,
+  ref,
+  refF32,
+  span,
+  useCpuThreads,
+  view,
 } from '../util/cpu-threads.js';
 import { integers, uniform } from '../util/random.js';
 import { DEVICES, type DeviceName, tolerance, useDevice, withDevice } from './harness.js';
@@ -143,13 +155,18 @@ withDevice('cpu-ref', () => {
       for (const op of ['sum', 'max'] as const) {
         const out = ref.alloc('float64', 15);
         ref.reduce(op, { buf, dtype: 'float64', shape, strides: contiguousStrides(shape), offset: 0 }, [1], {
-          buf: out, dtype: 'float64', shape: [3, 1, 5], strides: contiguousStrides([3, 1, 5]), offset: 0,
+          buf: out,
+          dtype: 'float64',
+          shape: [3, 1, 5],
+          strides: contiguousStrides([3, 1, 5]),
+          offset: 0,
         });
         const want: number[] = [];
-        for (let i = 0; i < 3; i++) for (let k = 0; k < 5; k++) {
-          const col = [0, 1, 2, 3].map((j) => at(i, j, k));
-          want.push(op === 'sum' ? col.reduce((a, b) => a + b, 0) : Math.max(...col));
-        }
+        for (let i = 0; i < 3; i++)
+          for (let k = 0; k < 5; k++) {
+            const col = [0, 1, 2, 3].map((j) => at(i, j, k));
+            want.push(op === 'sum' ? col.reduce((a, b) => a + b, 0) : Math.max(...col));
+          }
         assertClose(ref.readSync(out, 'float64', 0, 15), want, TOL.f64, `${op} over axis 1`);
       }
     });
@@ -170,7 +187,10 @@ withDevice('cpu', () => {
     const outN = sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
     const R = sizeOf(axes.map((a) => shape[a]));
     // mode 1 when the last dim that is kept and not 1 is contiguous and at least 4 long
-    const inner = shape.map((_, i) => i).filter((i) => !axes.includes(i) && shape[i] !== 1).at(-1);
+    const inner = shape
+      .map((_, i) => i)
+      .filter((i) => !axes.includes(i) && shape[i] !== 1)
+      .at(-1);
     const mode = inner !== undefined && strides[inner] === 1 && shape[inner] >= 4 ? 1 : 0;
     const chunk = reduceChunk(mode, outN, R, cpu.getThreads(), FORCE_POOL.chunkElements);
     return Math.min(cpu.getThreads(), Math.ceil(outN / chunk));
@@ -182,8 +202,18 @@ withDevice('cpu', () => {
       // total sums: one output, lengths 1, 63, 64, 65, 4097
       ...[1, 63, 64, 65, 4097].map((n) => ({ shape: [n], axes: [0] })),
       // last axis (rows) and leading axis (columns), across the vector widths 4 and 16
-      ...[[5, 63], [7, 64], [9, 65], [3, 4097], [4097, 3], [4097, 5], [33, 17]].flatMap((shape) => [
-        { shape, axes: [1] }, { shape, axes: [0] }, { shape, axes: [0, 1] },
+      ...[
+        [5, 63],
+        [7, 64],
+        [9, 65],
+        [3, 4097],
+        [4097, 3],
+        [4097, 5],
+        [33, 17],
+      ].flatMap((shape) => [
+        { shape, axes: [1] },
+        { shape, axes: [0] },
+        { shape, axes: [0, 1] },
       ]),
       // bias gradients [B, T, H] over (B, T); LayerNorm statistics over H; softmax backward rows
       { shape: [4, 33, 40], axes: [0, 1] },
@@ -215,10 +245,20 @@ withDevice('cpu', () => {
           // sums of random values (with a few infinities and NaNs in the edgy set for max)
           const x = op === 'max' ? edgyF32(size, seed++) : randomF32(size, seed++, 10);
           const expected = refF32(new Float32Array(outN));
-          ref.reduce(op, view(refF32(x), 'float32', c.shape, strides, offset), c.axes, view(expected, 'float32', outShape));
+          ref.reduce(
+            op,
+            view(refF32(x), 'float32', c.shape, strides, offset),
+            c.axes,
+            view(expected, 'float32', outShape),
+          );
           for (const cpu of [cpu1, cpu2]) {
             const o = poisoned(cpu, outN);
-            cpu.reduce(op, view(cpuBuffer(cpu, x), 'float32', c.shape, strides, offset), c.axes, view(o, 'float32', outShape));
+            cpu.reduce(
+              op,
+              view(cpuBuffer(cpu, x), 'float32', c.shape, strides, offset),
+              c.axes,
+              view(o, 'float32', outShape),
+            );
             const label = `${op} [${c.shape}] axes [${c.axes}] strides [${strides}] threads ${cpu.getThreads()}`;
             expect(cpu.lastKernel, label).toBe(c.fast === false ? `ref.reduce.${op}` : 'wasm.reduce');
             if (c.fast !== false) expect(cpu.lastThreads, label).toBe(reduceThreads(cpu, c.shape, strides, c.axes));
@@ -246,7 +286,10 @@ withDevice('cpu', () => {
         [-Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity],
       ];
       const x = Float32Array.from(rows.flat());
-      for (const [axes, outShape] of [[[1], [4, 1]], [[0], [1, 8]]] as const) {
+      for (const [axes, outShape] of [
+        [[1], [4, 1]],
+        [[0], [1, 8]],
+      ] as const) {
         const outN = sizeOf(outShape);
         const expected = refF32(new Float32Array(outN));
         ref.reduce('max', view(refF32(x), 'float32', [4, 8]), axes, view(expected, 'float32', [...outShape]));
@@ -269,7 +312,12 @@ withDevice('cpu', () => {
       const o = cpu2.alloc('float64', 3);
       cpu2.reduce('sum', view(cpuBuffer(cpu2, x, 'float64'), 'float64', [3, 4]), [1], view(o, 'float64', [3, 1]));
       expect(cpu2.lastKernel).toBe('ref.reduce.sum');
-      assertClose(readCpu(cpu2, o, 3, 'float64'), [0, 1, 2].map((r) => x[4 * r] + x[4 * r + 1] + x[4 * r + 2] + x[4 * r + 3]), TOL.f64, 'float64 sum');
+      assertClose(
+        readCpu(cpu2, o, 3, 'float64'),
+        [0, 1, 2].map((r) => x[4 * r] + x[4 * r + 1] + x[4 * r + 2] + x[4 * r + 3]),
+        TOL.f64,
+        'float64 sum',
+      );
     });
   });
 });

@@ -10,8 +10,19 @@ import { contiguousStrides, sizeOf } from '../../src/tensor/backend.js';
 import { RefBackend } from '../../src/tensor/backends/ref.js';
 import { TOL, assertClose } from '../util/close.js';
 import {
-  chunkedThreads, cpu1, cpu2, cpuBuffer, expectBitIdentical, randomF32, readCpu, readRef, ref as ref64, refBuffer, rowTol,
-  useCpuThreads, view,
+  chunkedThreads,
+  cpu1,
+  cpu2,
+  cpuBuffer,
+  expectBitIdentical,
+  randomF32,
+  readCpu,
+  readRef,
+  ref as ref64,
+  refBuffer,
+  rowTol,
+  useCpuThreads,
+  view,
 } from '../util/cpu-threads.js';
 import { uniform } from '../util/random.js';
 import { DEVICES, type DeviceName, SWEEP, tolerance, useDevice, withDevice } from './harness.js';
@@ -48,11 +59,16 @@ describe.each(DEVICES)('softmax on %s', (name) => {
     it(`${op}: strided rows (transposed, short and long), rank 3, and more rows than one grid dimension`, async () => {
       const rnd = uniform(-8, 8, 18);
       // a [65, 63] view of a [63, 65] buffer, and [3, 300] of a [300, 3] one
-      for (const [R, C] of [[65, 63], [3, 300]]) {
+      for (const [R, C] of [
+        [65, 63],
+        [3, 300],
+      ]) {
         const xt = d.view(d.pair('float32', Array.from({ length: R * C }, rnd)), [R, C], [1, R]);
         const [out, outPair] = d.output([R, C]);
         // strided rows run the device's kernel, except on cpu (its wasm kernel takes contiguous rows)
-        d.ran(name === 'cpu' ? (log ? 'logsoftmax' : 'softmax') : kernelFor(name, C, log), () => d.backend.softmax(xt.g, out.g, log));
+        d.ran(name === 'cpu' ? (log ? 'logsoftmax' : 'softmax') : kernelFor(name, C, log), () =>
+          d.backend.softmax(xt.g, out.g, log),
+        );
         d.ref.softmax(xt.r, out.r, log);
         await d.expectSame(outPair, tolerance('float32', C), `${op} transposed [${R}, ${C}]`);
       }
@@ -100,7 +116,13 @@ withDevice('cpu-ref', () => {
           ref.write(t, 'float64', data);
           return t;
         };
-        const v = (t: ReturnType<typeof buf>) => ({ buf: t, dtype: 'float64' as const, shape: [R, C], strides: contiguousStrides([R, C]), offset: 0 });
+        const v = (t: ReturnType<typeof buf>) => ({
+          buf: t,
+          dtype: 'float64' as const,
+          shape: [R, C],
+          strides: contiguousStrides([R, C]),
+          offset: 0,
+        });
         for (const log of [false, true]) {
           const out = buf(new Array(R * C).fill(0));
           ref.softmax(v(buf(x)), v(out), log);
@@ -121,7 +143,15 @@ withDevice('cpu-ref', () => {
 withDevice('cpu', () => {
   describe('softmax on cpu: 1 and 2 threads, against a float64 reference', () => {
     useCpuThreads();
-    const ROW_SHAPES: number[][] = [[1, 1], [3, 1], [5, 63], [7, 64], [9, 65], [3, 4097], [2, 4, 16, 128]];
+    const ROW_SHAPES: number[][] = [
+      [1, 1],
+      [3, 1],
+      [5, 63],
+      [7, 64],
+      [9, 65],
+      [3, 4097],
+      [2, 4, 16, 128],
+    ];
 
     it('matches the reference over row lengths 1, 63, 64, 65, 4097 and attention-like rows, bit-identical across thread counts', () => {
       let seed = 2000;

@@ -15,8 +15,19 @@ import * as ops from '../../src/autograd/ops.js';
 import { indices, oracleViews, rawGet } from '../util/oracle.js';
 import { TOL, assertClose } from '../util/close.js';
 import {
-  chunkedThreads, cpu1, cpu2, cpuBuffer, expectBitIdentical, geluTol, randomF32, readCpu, readRef, ref, refBuffer,
-  useCpuThreads, view,
+  chunkedThreads,
+  cpu1,
+  cpu2,
+  cpuBuffer,
+  expectBitIdentical,
+  geluTol,
+  randomF32,
+  readCpu,
+  readRef,
+  ref,
+  refBuffer,
+  useCpuThreads,
+  view,
 } from '../util/cpu-threads.js';
 import { erfcLarge } from '../util/erfc.js';
 import { integers, uniform } from '../util/random.js';
@@ -111,7 +122,12 @@ describe.each(DEVICES)('unary on %s', (name) => {
         return op === 'gelu' ? v * cdf : cdf + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
       });
       // float32 exp of arguments down to -80 carries a few ulp of relative error
-      assertClose(await d.backend.read(oPair.g, 'float32', 0, tail.length), expected, { atol: 0, rtol: 2e-5 }, `${op} left tail`);
+      assertClose(
+        await d.backend.read(oPair.g, 'float32', 0, tail.length),
+        expected,
+        { atol: 0, rtol: 2e-5 },
+        `${op} left tail`,
+      );
     }
     d.freeAll();
   });
@@ -156,8 +172,14 @@ withDevice('cpu-ref', () => {
     it('erf matches reference values to double precision', () => {
       // erf values from Abramowitz & Stegun table 7.1 / high-precision sources
       const known: Array<[number, number]> = [
-        [0, 0], [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149],
-        [2, 0.9953222650189527], [3, 0.9999779095030014], [-1.5, -0.9661051464753108], [5.9, 0.9999999999999999],
+        [0, 0],
+        [0.1, 0.1124629160182849],
+        [0.5, 0.5204998778130465],
+        [1, 0.8427007929497149],
+        [2, 0.9953222650189527],
+        [3, 0.9999779095030014],
+        [-1.5, -0.9661051464753108],
+        [5.9, 0.9999999999999999],
       ];
       for (const [x, v] of known) expect(Math.abs(erf(x) - v)).toBeLessThanOrEqual(4.5e-16); // ≤ 2 ulp near 1
     });

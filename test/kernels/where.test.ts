@@ -9,8 +9,19 @@
 import { describe, expect, it } from 'vitest';
 import { type DType, sizeOf } from '../../src/tensor/backend.js';
 import {
-  chunkedThreads, cpu1, cpu2, cpuBuffer, edgyF32, expectBitIdentical, poisoned, randomF32, readCpu, ref, refF32,
-  useCpuThreads, view,
+  chunkedThreads,
+  cpu1,
+  cpu2,
+  cpuBuffer,
+  edgyF32,
+  expectBitIdentical,
+  poisoned,
+  randomF32,
+  readCpu,
+  ref,
+  refF32,
+  useCpuThreads,
+  view,
 } from '../util/cpu-threads.js';
 import { integers, uniform } from '../util/random.js';
 import { DEVICES, type DeviceName, EXACT, SWEEP, useDevice, withDevice } from './harness.js';
@@ -40,7 +51,10 @@ describe.each(DEVICES)('where on %s', (name) => {
   });
 
   it('a float32 condition broadcast over rows, NaN counting as true; int32 values', async () => {
-    const cf = d.pair('float32', Array.from({ length: 65 }, (_, i) => (i % 3 === 0 ? 0 : i % 3 === 1 ? -0.5 : NaN)));
+    const cf = d.pair(
+      'float32',
+      Array.from({ length: 65 }, (_, i) => (i % 3 === 0 ? 0 : i % 3 === 1 ? -0.5 : NaN)),
+    );
     const cv = d.view(cf, [63, 65], [0, 1]);
     const a = d.randomView([63, 65], integers(-9, 9, 10), 'int32');
     const b = d.randomView([63, 65], integers(-9, 9, 11), 'int32');
@@ -66,20 +80,48 @@ withDevice('cpu', () => {
       const condI = Int32Array.from(randomF32(n, 9101), (u) => (u < -0.3 ? 0 : Math.round(u * 10)));
       const a = randomF32(n, 9102);
       const b = randomF32(67, 9103);
-      const cases: { name: string; cond: { data: ArrayLike<number>; dtype: DType; strides: number[] }; aStrides: number[] }[] = [
-        { name: 'float32 condition', cond: { data: condF, dtype: 'float32', strides: [335, 67, 1] }, aStrides: [335, 67, 1] },
-        { name: 'int32 condition', cond: { data: condI, dtype: 'int32', strides: [335, 67, 1] }, aStrides: [335, 67, 1] },
-        { name: 'int32 condition [3, 5, 1] broadcast over the last dim', cond: { data: condI, dtype: 'int32', strides: [5, 1, 0] }, aStrides: [335, 67, 1] },
-        { name: 'float32 condition, a read transposed', cond: { data: condF, dtype: 'float32', strides: [335, 67, 1] }, aStrides: [1, 3, 15] },
+      const cases: {
+        name: string;
+        cond: { data: ArrayLike<number>; dtype: DType; strides: number[] };
+        aStrides: number[];
+      }[] = [
+        {
+          name: 'float32 condition',
+          cond: { data: condF, dtype: 'float32', strides: [335, 67, 1] },
+          aStrides: [335, 67, 1],
+        },
+        {
+          name: 'int32 condition',
+          cond: { data: condI, dtype: 'int32', strides: [335, 67, 1] },
+          aStrides: [335, 67, 1],
+        },
+        {
+          name: 'int32 condition [3, 5, 1] broadcast over the last dim',
+          cond: { data: condI, dtype: 'int32', strides: [5, 1, 0] },
+          aStrides: [335, 67, 1],
+        },
+        {
+          name: 'float32 condition, a read transposed',
+          cond: { data: condF, dtype: 'float32', strides: [335, 67, 1] },
+          aStrides: [1, 3, 15],
+        },
       ];
       for (const c of cases) {
         const out = refF32(new Float32Array(n));
-        ref.where(view(refF32(c.cond.data, c.cond.dtype), c.cond.dtype, shape, c.cond.strides), view(refF32(a), 'float32', shape, c.aStrides),
-          view(refF32(b), 'float32', shape, [0, 0, 1]), view(out, 'float32', shape));
+        ref.where(
+          view(refF32(c.cond.data, c.cond.dtype), c.cond.dtype, shape, c.cond.strides),
+          view(refF32(a), 'float32', shape, c.aStrides),
+          view(refF32(b), 'float32', shape, [0, 0, 1]),
+          view(out, 'float32', shape),
+        );
         for (const cpu of [cpu1, cpu2]) {
           const o = poisoned(cpu, n);
-          cpu.where(view(cpuBuffer(cpu, c.cond.data, c.cond.dtype), c.cond.dtype, shape, c.cond.strides), view(cpuBuffer(cpu, a), 'float32', shape, c.aStrides),
-            view(cpuBuffer(cpu, b), 'float32', shape, [0, 0, 1]), view(o, 'float32', shape));
+          cpu.where(
+            view(cpuBuffer(cpu, c.cond.data, c.cond.dtype), c.cond.dtype, shape, c.cond.strides),
+            view(cpuBuffer(cpu, a), 'float32', shape, c.aStrides),
+            view(cpuBuffer(cpu, b), 'float32', shape, [0, 0, 1]),
+            view(o, 'float32', shape),
+          );
           const label = `where ${c.name} threads ${cpu.getThreads()}`;
           expect(cpu.lastKernel, label).toBe('wasm.elementwise');
           expect(cpu.lastThreads, label).toBe(chunkedThreads(cpu, n, 1));
@@ -88,8 +130,12 @@ withDevice('cpu', () => {
       }
       // float64 values fall back
       const o64 = cpu2.alloc('float64', 4);
-      cpu2.where(view(cpuBuffer(cpu2, [1, 0, 2, 0], 'int32'), 'int32', [4]), view(cpuBuffer(cpu2, [1, 2, 3, 4], 'float64'), 'float64', [4]),
-        view(cpuBuffer(cpu2, [5, 6, 7, 8], 'float64'), 'float64', [4]), view(o64, 'float64', [4]));
+      cpu2.where(
+        view(cpuBuffer(cpu2, [1, 0, 2, 0], 'int32'), 'int32', [4]),
+        view(cpuBuffer(cpu2, [1, 2, 3, 4], 'float64'), 'float64', [4]),
+        view(cpuBuffer(cpu2, [5, 6, 7, 8], 'float64'), 'float64', [4]),
+        view(o64, 'float64', [4]),
+      );
       expect(cpu2.lastKernel).toBe('ref.where');
       expect(Array.from(readCpu(cpu2, o64, 4, 'float64'))).toEqual([1, 6, 3, 8]);
     });

@@ -37,23 +37,36 @@ export function assertClose(
     const x = a[i];
     const y = e[i];
     if (Number.isNaN(y) || Number.isNaN(x)) {
-      if (!(Number.isNaN(x) && Number.isNaN(y))) { failures++; if (worstExcess < Infinity) { worst = i; worstExcess = Infinity; } }
+      if (!(Number.isNaN(x) && Number.isNaN(y))) {
+        failures++;
+        if (worstExcess < Infinity) {
+          worst = i;
+          worstExcess = Infinity;
+        }
+      }
       continue;
     }
     if (!Number.isFinite(y) || !Number.isFinite(x)) {
-      if (x !== y) { failures++; worst = i; worstExcess = Infinity; }
+      if (x !== y) {
+        failures++;
+        worst = i;
+        worstExcess = Infinity;
+      }
       continue;
     }
     const excess = Math.abs(x - y) - (tol.atol + tol.rtol * Math.abs(y));
     if (excess > 0) {
       failures++;
-      if (excess > worstExcess) { worstExcess = excess; worst = i; }
+      if (excess > worstExcess) {
+        worstExcess = excess;
+        worst = i;
+      }
     }
   }
   if (failures > 0) {
     throw new Error(
       `${label}: ${failures}/${a.length} elements not close (atol ${tol.atol}, rtol ${tol.rtol}); ` +
-      `worst at [${worst}]: actual ${a[worst]}, expected ${e[worst]}`,
+        `worst at [${worst}]: actual ${a[worst]}, expected ${e[worst]}`,
     );
   }
 }

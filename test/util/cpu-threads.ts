@@ -34,7 +34,13 @@ export function randomF32(n: number, seed: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => next() * scale);
 }
 
-export function view<B>(buf: B, dtype: DType, shape: number[], strides = contiguousStrides(shape), offset = 0): View<B> {
+export function view<B>(
+  buf: B,
+  dtype: DType,
+  shape: number[],
+  strides = contiguousStrides(shape),
+  offset = 0,
+): View<B> {
   return { buf, dtype, shape, strides, offset };
 }
 
@@ -53,7 +59,12 @@ export function cpuBuffer(cpu: CpuBackend, data: ArrayLike<number>, dtype: DType
   return buf;
 }
 
-export function readCpu(cpu: CpuBackend, buf: CpuBuffer, n: number, dtype: DType = 'float32'): Float32Array | Float64Array | Int32Array {
+export function readCpu(
+  cpu: CpuBackend,
+  buf: CpuBuffer,
+  n: number,
+  dtype: DType = 'float32',
+): Float32Array | Float64Array | Int32Array {
   return cpu.readSync(buf, dtype, 0, n);
 }
 
@@ -100,7 +111,11 @@ export function useCpuThreads(): void {
 /** a [M, K] · b [K, N] on float64 copies: the reference for float32 matmul kernels. */
 export function refMatmul(a: Float32Array, b: Float32Array, M: number, K: number, N: number): Float64Array {
   const out = ref.alloc('float64', M * N);
-  ref.matmul(view(refBuffer(a), 'float64', [M, K]), view(refBuffer(b), 'float64', [K, N]), view(out, 'float64', [M, N]));
+  ref.matmul(
+    view(refBuffer(a), 'float64', [M, K]),
+    view(refBuffer(b), 'float64', [K, N]),
+    view(out, 'float64', [M, N]),
+  );
   return readRef(out, M * N);
 }
 

@@ -53,14 +53,15 @@ export function gradcheck(
   inputs.forEach((x, i) => {
     const u = randn(x.shape, { dtype: 'float64', generator: g });
     const analytic = dot(analyticGrads[i], u);
-    const shifted = (sign: number): number => noGrad(() => {
-      const xs = inputs.map((other, j) => {
-        if (j !== i) return other;
-        const moved = other.add(u.mul(sign * h));
-        return fromArray(moved.toArray(), moved.shape, { dtype: 'float64' });
+    const shifted = (sign: number): number =>
+      noGrad(() => {
+        const xs = inputs.map((other, j) => {
+          if (j !== i) return other;
+          const moved = other.add(u.mul(sign * h));
+          return fromArray(moved.toArray(), moved.shape, { dtype: 'float64' });
+        });
+        return dot(fn(...xs), v);
       });
-      return dot(fn(...xs), v);
-    });
     const numeric = (shifted(1) - shifted(-1)) / (2 * h);
     assertClose([analytic], [numeric], tol, `${opts.label ?? 'gradcheck'}: input ${i} [${x.shape}]`);
   });

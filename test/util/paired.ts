@@ -49,7 +49,11 @@ export interface PairedBuffers<B> {
  * Helpers over `device()` (called each time, so the backend may be created after this call) and
  * `ref`. `kernelWord` names what `key` counts in `ran`'s failure message ('pipeline', 'kernel').
  */
-export function pairedBuffers<B>(device: () => CountingBackend<B>, ref: RefBackend, kernelWord: string): PairedBuffers<B> {
+export function pairedBuffers<B>(
+  device: () => CountingBackend<B>,
+  ref: RefBackend,
+  kernelWord: string,
+): PairedBuffers<B> {
   const allocated: Pair<B>[] = [];
 
   const pair = (dtype: PairDType, data: ArrayLike<number>): Pair<B> => {

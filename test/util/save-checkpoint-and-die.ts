@@ -13,9 +13,15 @@ import { CHECKPOINT_CONFIG, CHECKPOINT_TOKENIZER } from './checkpoint-model.js';
 const [runDir, step, seed, phase] = process.argv.slice(2);
 const model = new BertModel(CHECKPOINT_CONFIG, { device: 'cpu-ref', generator: new Generator(Number(seed)) });
 const optimizer = new AdamW(model.parameters());
-await saveCheckpoint(runDir, model, optimizer, { step: Number(step), optimizerStep: 0 }, {
-  tokenizer: CHECKPOINT_TOKENIZER,
-  onPhase: (p) => {
-    if (p === phase) process.kill(process.pid, 'SIGKILL');
+await saveCheckpoint(
+  runDir,
+  model,
+  optimizer,
+  { step: Number(step), optimizerStep: 0 },
+  {
+    tokenizer: CHECKPOINT_TOKENIZER,
+    onPhase: (p) => {
+      if (p === phase) process.kill(process.pid, 'SIGKILL');
+    },
   },
-});
+);

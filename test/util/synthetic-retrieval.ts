@@ -12,7 +12,20 @@ import { BertTokenizer } from '../../src/nn/tokenizer.js';
 import { writeBeir, type Qrels, type Triple } from '../../src/data/beir.js';
 
 const VOCAB = new URL('../../assets/bert-base-uncased/vocab.txt', import.meta.url).pathname;
-const TOPICS = ['python', 'kernel', 'network', 'database', 'font', 'audio', 'image', 'editor', 'compiler', 'game', 'shell', 'music'];
+const TOPICS = [
+  'python',
+  'kernel',
+  'network',
+  'database',
+  'font',
+  'audio',
+  'image',
+  'editor',
+  'compiler',
+  'game',
+  'shell',
+  'music',
+];
 const FILLER = ['tool', 'library', 'support', 'files', 'utility', 'package', 'program', 'data', 'simple', 'fast'];
 
 /**
@@ -20,7 +33,10 @@ const FILLER = ['tool', 'library', 'support', 'files', 'utility', 'package', 'pr
  * paths. `maxPositions` (default 64) sizes the model's position table: a trainer that truncates
  * documents to N tokens needs at least N.
  */
-export async function writeSyntheticRetrieval(root: string, o: { maxPositions?: number } = {}): Promise<{ dataDir: string; modelDir: string }> {
+export async function writeSyntheticRetrieval(
+  root: string,
+  o: { maxPositions?: number } = {},
+): Promise<{ dataDir: string; modelDir: string }> {
   const dataDir = join(root, 'data');
   const modelDir = join(root, 'model');
   const gen = new Generator(3);
@@ -37,11 +53,23 @@ export async function writeSyntheticRetrieval(root: string, o: { maxPositions?: 
       corpus.set(id, { title: '', text: words.join(' ') });
       queries.set(`q:${id}`, `${topic} ${FILLER[gen.int(FILLER.length)]}`);
       (k < 2 ? train : test).set(`q:${id}`, new Map([[id, 1]]));
-      if (k < 2) triples.push({ qid: `q:${id}`, pos: id, neg: `${TOPICS[(t + 1 + gen.int(TOPICS.length - 1)) % TOPICS.length]}-${gen.int(3)}` });
+      if (k < 2)
+        triples.push({
+          qid: `q:${id}`,
+          pos: id,
+          neg: `${TOPICS[(t + 1 + gen.int(TOPICS.length - 1)) % TOPICS.length]}-${gen.int(3)}`,
+        });
     }
   });
   await writeBeir(dataDir, { corpus, queries, qrels: { train, test }, triples: { train: triples } });
-  const config: BertConfig = { ...BERT_PRESETS.tiny, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: o.maxPositions ?? 64 };
+  const config: BertConfig = {
+    ...BERT_PRESETS.tiny,
+    hidden_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    intermediate_size: 64,
+    max_position_embeddings: o.maxPositions ?? 64,
+  };
   const model = new BertModel(config, { addPoolingLayer: false, generator: new Generator(5) });
   await saveModelDir(modelDir, model, { tokenizer: BertTokenizer.fromVocabFile(VOCAB) });
   model.dispose();

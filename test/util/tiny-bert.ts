@@ -23,17 +23,11 @@ export const BATCH = 4;
 export const SEQ = 8;
 /** Token ids [BATCH, SEQ]; 0 is [PAD] (CONFIG.pad_token_id), every row starts with a real token. */
 export const INPUT_IDS = [
-  2, 5, 9, 11, 3, 0, 0, 0,
-  2, 7, 8, 3, 0, 0, 0, 0,
-  2, 13, 14, 15, 16, 17, 18, 3,
-  2, 20, 3, 0, 0, 0, 0, 0,
+  2, 5, 9, 11, 3, 0, 0, 0, 2, 7, 8, 3, 0, 0, 0, 0, 2, 13, 14, 15, 16, 17, 18, 3, 2, 20, 3, 0, 0, 0, 0, 0,
 ];
 export const ATTENTION_MASK = INPUT_IDS.map((id) => (id === 0 ? 0 : 1));
 export const TOKEN_TYPES = [
-  0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 1, 1, 1, 1,
-  0, 1, 1, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0,
 ];
 export const WEIGHT_SEED = 7;
 export const DROPOUT_SEED = 11;
@@ -87,8 +81,8 @@ export function forwardLoss(model: BertModel, b: Batch): Forward {
   const pooler = out.poolerOutput!; // [B, H]
   const mean = meanPool(hidden, b.attentionMask); // [B, H]
   const half = BATCH / 2;
-  const loss = infoNCE(mean.narrow(0, 0, half), mean.narrow(0, half, half))
-    .add(infoNCE(pooler.narrow(0, 0, half), pooler.narrow(0, half, half)));
+  const loss = infoNCE(mean.narrow(0, 0, half), mean.narrow(0, half, half)).add(
+    infoNCE(pooler.narrow(0, 0, half), pooler.narrow(0, half, half)),
+  );
   return { hidden, pooler, mean, loss };
 }
-

@@ -6,8 +6,18 @@
 // backend (WebAssembly SIMD on worker threads) is, and it inherits every kernel it does not override.
 
 import {
-  type AdamWParams, type Backend, type BinaryOp, type DType, type ReduceOp, type TypedArray,
-  type UnaryOp, type View, coalesceDims, hashUniform, isContiguous, sizeOf,
+  type AdamWParams,
+  type Backend,
+  type BinaryOp,
+  type DType,
+  type ReduceOp,
+  type TypedArray,
+  type UnaryOp,
+  type View,
+  coalesceDims,
+  hashUniform,
+  isContiguous,
+  sizeOf,
 } from '../backend.js';
 
 export interface RefBuffer {
@@ -16,9 +26,12 @@ export interface RefBuffer {
 
 export function makeTypedArray(dtype: DType, size: number): TypedArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(size);
-    case 'float64': return new Float64Array(size);
-    case 'int32': return new Int32Array(size);
+    case 'float32':
+      return new Float32Array(size);
+    case 'float64':
+      return new Float64Array(size);
+    case 'int32':
+      return new Int32Array(size);
   }
 }
 
@@ -26,7 +39,11 @@ export function makeTypedArray(dtype: DType, size: number): TypedArray {
  * Element offsets of a view in row-major order of its shape: map[i] is where the i-th logical
  * element lives in the buffer. Contiguous views return null (offset + i).
  */
-export function offsetMap(v: { shape: readonly number[]; strides: readonly number[]; offset: number }): Int32Array | null {
+export function offsetMap(v: {
+  shape: readonly number[];
+  strides: readonly number[];
+  offset: number;
+}): Int32Array | null {
   if (isContiguous(v)) return null;
   const n = sizeOf(v.shape);
   const map = new Int32Array(n);
@@ -58,11 +75,19 @@ function at(map: Int32Array | null, offset: number, i: number): number {
  * start offsets — so kernels run a tight inner loop without a per-element offset map.
  */
 export function rowsOf(
-  shape: readonly number[], views: readonly { strides: readonly number[]; offset: number }[],
+  shape: readonly number[],
+  views: readonly { strides: readonly number[]; offset: number }[],
 ): { inner: number; innerStrides: number[]; rowStarts: Int32Array[] } {
-  const { shape: dims, strides } = coalesceDims(shape, views.map((v) => v.strides));
+  const { shape: dims, strides } = coalesceDims(
+    shape,
+    views.map((v) => v.strides),
+  );
   if (dims.length === 0) {
-    return { inner: sizeOf(shape), innerStrides: views.map(() => 1), rowStarts: views.map((v) => Int32Array.of(v.offset)) };
+    return {
+      inner: sizeOf(shape),
+      innerStrides: views.map(() => 1),
+      rowStarts: views.map((v) => Int32Array.of(v.offset)),
+    };
   }
   const inner = dims[dims.length - 1];
   const outer = dims.slice(0, -1);
@@ -244,7 +269,11 @@ export class RefBackend implements Backend<RefBuffer> {
 
   copy(src: View<RefBuffer>, dst: View<RefBuffer>): void {
     this.count('copy');
-    const { inner, innerStrides: [ss, ds], rowStarts: [sr, dr] } = rowsOf(src.shape, [src, dst]);
+    const {
+      inner,
+      innerStrides: [ss, ds],
+      rowStarts: [sr, dr],
+    } = rowsOf(src.shape, [src, dst]);
     const s = src.buf.data;
     const d = dst.buf.data;
     const truncate = dst.dtype === 'int32' && src.dtype !== 'int32';
@@ -261,7 +290,11 @@ export class RefBackend implements Backend<RefBuffer> {
   unary(op: UnaryOp, x: View<RefBuffer>, out: View<RefBuffer>): void {
     this.count(`unary.${op}`);
     const f = UNARY_FNS[op];
-    const { inner, innerStrides: [xs, os], rowStarts: [xr, or] } = rowsOf(x.shape, [x, out]);
+    const {
+      inner,
+      innerStrides: [xs, os],
+      rowStarts: [xr, or],
+    } = rowsOf(x.shape, [x, out]);
     const xd = x.buf.data;
     const od = out.buf.data;
     for (let r = 0; r < xr.length; r++) {
@@ -274,7 +307,11 @@ export class RefBackend implements Backend<RefBuffer> {
   binary(op: BinaryOp, a: View<RefBuffer>, b: View<RefBuffer>, out: View<RefBuffer>): void {
     this.count(`binary.${op}`);
     const f = BINARY_FNS[op];
-    const { inner, innerStrides: [as, bs, os], rowStarts: [ar, br, or] } = rowsOf(out.shape, [a, b, out]);
+    const {
+      inner,
+      innerStrides: [as, bs, os],
+      rowStarts: [ar, br, or],
+    } = rowsOf(out.shape, [a, b, out]);
     const ad = a.buf.data;
     const bd = b.buf.data;
     const od = out.buf.data;
@@ -288,7 +325,11 @@ export class RefBackend implements Backend<RefBuffer> {
 
   where(cond: View<RefBuffer>, a: View<RefBuffer>, b: View<RefBuffer>, out: View<RefBuffer>): void {
     this.count('where');
-    const { inner, innerStrides: [cs, as, bs, os], rowStarts: [cr, ar, br, or] } = rowsOf(out.shape, [cond, a, b, out]);
+    const {
+      inner,
+      innerStrides: [cs, as, bs, os],
+      rowStarts: [cr, ar, br, or],
+    } = rowsOf(out.shape, [cond, a, b, out]);
     const cd = cond.buf.data;
     const ad = a.buf.data;
     const bd = b.buf.data;
@@ -388,8 +429,13 @@ export class RefBackend implements Backend<RefBuffer> {
   }
 
   layernorm(
-    x: View<RefBuffer>, w: View<RefBuffer>, b: View<RefBuffer>, eps: number,
-    out: View<RefBuffer>, mean: View<RefBuffer>, rstd: View<RefBuffer>,
+    x: View<RefBuffer>,
+    w: View<RefBuffer>,
+    b: View<RefBuffer>,
+    eps: number,
+    out: View<RefBuffer>,
+    mean: View<RefBuffer>,
+    rstd: View<RefBuffer>,
   ): void {
     this.count('layernorm');
     const H = x.shape[x.shape.length - 1];
@@ -429,7 +475,9 @@ export class RefBackend implements Backend<RefBuffer> {
       const row = idx.buf.data[at(im, idx.offset, n)];
       const inRange = row >= 0 && row < V; // out of range: a row of zeros (Backend.gather)
       for (let h = 0; h < H; h++) {
-        out.buf.data[out.offset + n * H + h] = inRange ? table.buf.data[table.offset + row * table.strides[0] + h * table.strides[1]] : 0;
+        out.buf.data[out.offset + n * H + h] = inRange
+          ? table.buf.data[table.offset + row * table.strides[0] + h * table.strides[1]]
+          : 0;
       }
     }
   }
@@ -462,8 +510,11 @@ export class RefBackend implements Backend<RefBuffer> {
     const gm = offsetMap(g);
     for (let i = 0; i < n; i++) {
       const [pi, mi, vi] = adamwScalar(
-        p.buf.data[p.offset + i], g.buf.data[at(gm, g.offset, i)],
-        m.buf.data[m.offset + i], v.buf.data[v.offset + i], h,
+        p.buf.data[p.offset + i],
+        g.buf.data[at(gm, g.offset, i)],
+        m.buf.data[m.offset + i],
+        v.buf.data[v.offset + i],
+        h,
       );
       p.buf.data[p.offset + i] = pi;
       m.buf.data[m.offset + i] = mi;

@@ -10,7 +10,12 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { readSafetensors, writeSafetensors, type SafetensorsTensor, type SafetensorsTensorInput } from '../../nn/safetensors.js';
+import {
+  readSafetensors,
+  writeSafetensors,
+  type SafetensorsTensor,
+  type SafetensorsTensorInput,
+} from '../../nn/safetensors.js';
 import { ensureDirectory } from '../../io/atomic.js';
 
 export function defaultCacheDir(): string {
@@ -39,7 +44,9 @@ export interface CacheEntry {
 
 /** The entry of (kind, key) in `dir`: read back, or computed and stored (without a dir: computed only). */
 export function cached(
-  dir: string | undefined, kind: string, key: string,
+  dir: string | undefined,
+  kind: string,
+  key: string,
   compute: () => { tensors: Record<string, SafetensorsTensorInput>; metadata?: Record<string, string> },
 ): CacheEntry {
   const path = dir === undefined ? '' : join(dir, `${kind}-${key}.safetensors`);
@@ -53,5 +60,12 @@ export function cached(
     ensureDirectory(dir);
     writeSafetensors(path, tensors, meta);
   }
-  return { tensors: new Map(Object.entries(tensors).map(([k, t]) => [k, { dtype: t.dtype, shape: [...t.shape], data: t.data }])), metadata: meta, hit: false, path };
+  return {
+    tensors: new Map(
+      Object.entries(tensors).map(([k, t]) => [k, { dtype: t.dtype, shape: [...t.shape], data: t.data }]),
+    ),
+    metadata: meta,
+    hit: false,
+    path,
+  };
 }

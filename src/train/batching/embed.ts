@@ -29,7 +29,10 @@ export interface TfidfMatrix {
 }
 
 /** TF-IDF rows of texts (see the file header), one row per text, columns sorted by term. */
-export function tfidfMatrix(texts: readonly string[], opts: { minDf?: number; analyzer?: AnalyzerOptions } = {}): TfidfMatrix {
+export function tfidfMatrix(
+  texts: readonly string[],
+  opts: { minDf?: number; analyzer?: AnalyzerOptions } = {},
+): TfidfMatrix {
   const minDf = opts.minDf ?? 2;
   const analyzer = new Analyzer(opts.analyzer);
   const bags = texts.map((text) => {
@@ -61,7 +64,10 @@ export function tfidfMatrix(texts: readonly string[], opts: { minDf?: number; an
     }
     rowPtr[r + 1] = colIdx.length;
   });
-  return { matrix: { rows: n, cols: terms.length, rowPtr, colIdx: Int32Array.from(colIdx), values: Float64Array.from(values) }, terms };
+  return {
+    matrix: { rows: n, cols: terms.length, rowPtr, colIdx: Int32Array.from(colIdx), values: Float64Array.from(values) },
+    terms,
+  };
 }
 
 export interface EmbedOptions {
@@ -107,10 +113,17 @@ export function embedTexts(texts: readonly string[], opts: EmbedOptions = {}): T
   const { matrix, terms } = tfidfMatrix(texts, { minDf: opts.minDf, analyzer: opts.analyzer });
   const limit = Math.min(matrix.rows, matrix.cols);
   if (dims > limit) {
-    throw new Error(`embed: --dims ${dims} exceeds what ${matrix.rows} distinct texts over ${matrix.cols} terms (df >= ${opts.minDf ?? 2}) allow (at most ${limit})`);
+    throw new Error(
+      `embed: --dims ${dims} exceeds what ${matrix.rows} distinct texts over ${matrix.cols} terms (df >= ${opts.minDf ?? 2}) allow (at most ${limit})`,
+    );
   }
   const svd = randomizedSvd(matrix, {
-    rank: dims, seed: opts.seed, oversample: opts.oversample, powerIterations: opts.powerIterations, device: opts.device, dtype: opts.dtype ?? 'float32',
+    rank: dims,
+    seed: opts.seed,
+    oversample: opts.oversample,
+    powerIterations: opts.powerIterations,
+    device: opts.device,
+    dtype: opts.dtype ?? 'float32',
   });
 
   const reduced = new Float32Array(texts.length * dims);
@@ -150,5 +163,13 @@ export function embedPairs(pairs: readonly TextPair[], opts: EmbedOptions = {}):
     rows.forEach((r, i) => out.set(reduced.subarray(r * dims, (r + 1) * dims), i * dims));
     return out;
   };
-  return { n: pairs.length, dims, queries: gather(qRows), docs: gather(dRows), texts: texts.length, terms, singularValues };
+  return {
+    n: pairs.length,
+    dims,
+    queries: gather(qRows),
+    docs: gather(dRows),
+    texts: texts.length,
+    terms,
+    singularValues,
+  };
 }

@@ -19,7 +19,12 @@ export function fileSha256(path: string): string {
 }
 
 /** The batches of `path` as triple indices, checked against `triples` and `batchSize` (see the file header). */
-export function readBatchFile(path: string, triples: readonly Triple[], batchSize: number, sha256?: string): number[][] {
+export function readBatchFile(
+  path: string,
+  triples: readonly Triple[],
+  batchSize: number,
+  sha256?: string,
+): number[][] {
   if (!existsSync(path) || !statSync(path).isFile()) throw new Error(`--batches ${path}: no such file`);
   const bytes = readFileSync(path);
   if (sha256 !== undefined && createHash('sha256').update(bytes).digest('hex') !== sha256) {
@@ -44,29 +49,44 @@ export function readBatchFile(path: string, triples: readonly Triple[], batchSiz
     } catch (err) {
       throw new Error(`${where}: malformed JSON (${(err as Error).message})`);
     }
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error(`${where}: expected a JSON object`);
+    if (typeof row !== 'object' || row === null || Array.isArray(row))
+      throw new Error(`${where}: expected a JSON object`);
     const { triples: idx, qids, pos } = row as { triples?: unknown; qids?: unknown; pos?: unknown };
-    if (!Array.isArray(idx)) throw new Error(`${where}: no "triples" list (cluster writes one only for a split with a triples file)`);
-    if (idx.length !== batchSize) throw new Error(`${where}: a batch of ${idx.length} triples, the batch size is ${batchSize} (cluster --batch-size must match)`);
-    for (const [name, list] of [['qids', qids], ['pos', pos]] as const) {
-      if (list !== undefined && (!Array.isArray(list) || list.length !== idx.length)) throw new Error(`${where}: "${name}" must list one id per triple`);
+    if (!Array.isArray(idx))
+      throw new Error(`${where}: no "triples" list (cluster writes one only for a split with a triples file)`);
+    if (idx.length !== batchSize)
+      throw new Error(
+        `${where}: a batch of ${idx.length} triples, the batch size is ${batchSize} (cluster --batch-size must match)`,
+      );
+    for (const [name, list] of [
+      ['qids', qids],
+      ['pos', pos],
+    ] as const) {
+      if (list !== undefined && (!Array.isArray(list) || list.length !== idx.length))
+        throw new Error(`${where}: "${name}" must list one id per triple`);
     }
     idx.forEach((i, j) => {
-      if (!Number.isSafeInteger(i) || i < 0 || i >= n) throw new Error(`${where}: triple index ${JSON.stringify(i)} is outside the data's ${n} triples`);
+      if (!Number.isSafeInteger(i) || i < 0 || i >= n)
+        throw new Error(`${where}: triple index ${JSON.stringify(i)} is outside the data's ${n} triples`);
       const t = triples[i as number];
       const fq = (qids as unknown[] | undefined)?.[j] ?? t.qid;
       const fp = (pos as unknown[] | undefined)?.[j] ?? t.pos;
       if (fq !== t.qid || fp !== t.pos) {
-        throw new Error(`${where}: triple ${i} is (${t.qid}, ${t.pos}) in the data, the file says (${String(fq)}, ${String(fp)}): written for other data?`);
+        throw new Error(
+          `${where}: triple ${i} is (${t.qid}, ${t.pos}) in the data, the file says (${String(fq)}, ${String(fp)}): written for other data?`,
+        );
       }
-      if (seen[i as number] >= 0) throw new Error(`${where}: triple ${i} is already in the batch of line ${seen[i as number] + 1}`);
+      if (seen[i as number] >= 0)
+        throw new Error(`${where}: triple ${i} is already in the batch of line ${seen[i as number] + 1}`);
       seen[i as number] = k;
     });
     batches.push(idx as number[]);
   }
   const perEpoch = Math.floor(n / batchSize);
   if (batches.length !== perEpoch) {
-    throw new Error(`${path}: ${batches.length} batches of ${batchSize}, the data's ${n} triples make ${perEpoch} (written for other data or a --max-triples subset?)`);
+    throw new Error(
+      `${path}: ${batches.length} batches of ${batchSize}, the data's ${n} triples make ${perEpoch} (written for other data or a --max-triples subset?)`,
+    );
   }
   return batches;
 }

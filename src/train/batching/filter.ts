@@ -35,13 +35,21 @@ export interface MaskOptions {
  * mask[i·cols + j] = 1 when document j must leave query i's softmax: j ≠ gold[i], j not exempt for
  * i, and S[i][j] >= gold score of i. S is row-major [rows, cols]; gold[i] is a column index.
  */
-export function falseNegativeMask(scores: ArrayLike<number>, rows: number, cols: number, gold: ArrayLike<number>, opts: MaskOptions = {}): Uint8Array {
-  if (scores.length !== rows * cols) throw new Error(`falseNegativeMask: ${scores.length} scores do not fill ${rows}x${cols}`);
+export function falseNegativeMask(
+  scores: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  gold: ArrayLike<number>,
+  opts: MaskOptions = {},
+): Uint8Array {
+  if (scores.length !== rows * cols)
+    throw new Error(`falseNegativeMask: ${scores.length} scores do not fill ${rows}x${cols}`);
   if (gold.length !== rows) throw new Error(`falseNegativeMask: ${gold.length} gold columns for ${rows} queries`);
   const mask = new Uint8Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     const g = gold[i];
-    if (!Number.isInteger(g) || g < 0 || g >= cols) throw new Error(`falseNegativeMask: gold column ${g} of query ${i} is outside 0..${cols - 1}`);
+    if (!Number.isInteger(g) || g < 0 || g >= cols)
+      throw new Error(`falseNegativeMask: gold column ${g} of query ${i} is outside 0..${cols - 1}`);
     const threshold = opts.goldScore ? opts.goldScore[i] : scores[i * cols + g];
     const exempt = new Set(opts.exempt?.[i] ?? []);
     for (let j = 0; j < cols; j++) {
@@ -53,7 +61,8 @@ export function falseNegativeMask(scores: ArrayLike<number>, rows: number, cols:
 
 /** logits + FILTERED_LOGIT where the mask is set (differentiable in logits; same device and dtype). */
 export function maskLogits(logits: Tensor, mask: Uint8Array): Tensor {
-  if (logits.size !== mask.length) throw new Error(`maskLogits: mask of ${mask.length} entries for logits of shape [${logits.shape.join(', ')}]`);
+  if (logits.size !== mask.length)
+    throw new Error(`maskLogits: mask of ${mask.length} entries for logits of shape [${logits.shape.join(', ')}]`);
   const offsets = Float64Array.from(mask, (m) => (m ? FILTERED_LOGIT : 0));
   return add(logits, fromArray(offsets, logits.shape, { dtype: logits.dtype, device: logits.device }));
 }
@@ -80,7 +89,11 @@ export interface HardnessResult {
  * Hardness of batches of example indices over embedded pairs (see the file header). docIds[e] is
  * the positive document of example e; without it only the query's own column counts as gold.
  */
-export function batchHardness(batches: ReadonlyArray<readonly number[]>, emb: EmbeddedPairs, opts: { docIds?: ReadonlyArray<string | number>; device?: string } = {}): HardnessResult {
+export function batchHardness(
+  batches: ReadonlyArray<readonly number[]>,
+  emb: EmbeddedPairs,
+  opts: { docIds?: ReadonlyArray<string | number>; device?: string } = {},
+): HardnessResult {
   const { dims } = emb;
   const device = opts.device ?? 'cpu';
   let sum = 0;
@@ -99,7 +112,12 @@ export function batchHardness(batches: ReadonlyArray<readonly number[]>, emb: Em
       });
       return matmul(fromArray(q, [b, dims], { device }), transpose(fromArray(d, [b, dims], { device }))).toArray();
     });
-    const mask = falseNegativeMask(scores, b, b, Int32Array.from({ length: b }, (_, i) => i));
+    const mask = falseNegativeMask(
+      scores,
+      b,
+      b,
+      Int32Array.from({ length: b }, (_, i) => i),
+    );
     let batchSum = 0;
     let batchCount = 0;
     for (let i = 0; i < b; i++) {
@@ -119,5 +137,10 @@ export function batchHardness(batches: ReadonlyArray<readonly number[]>, emb: Em
     counted += batchCount;
     perBatch.push(batchCount > 0 ? batchSum / batchCount : NaN);
   }
-  return { mean: counted > 0 ? sum / counted : NaN, queries: counted, perBatch, filteredFraction: cells > 0 ? filtered / cells : 0 };
+  return {
+    mean: counted > 0 ? sum / counted : NaN,
+    queries: counted,
+    perBatch,
+    filteredFraction: cells > 0 ? filtered / cells : 0,
+  };
 }

@@ -68,7 +68,12 @@ export function contextualBatches(pairs: readonly TextPair[], opts: ContextualBa
   opts.onStage?.('embed', embed);
 
   const clustering = pairedKMeans(embeddings.queries, embeddings.docs, pairs.length, embeddings.dims, {
-    clusterSize: opts.clusterSize, iterations: opts.iterations, restarts: opts.restarts, init: opts.init, seed, device: opts.device,
+    clusterSize: opts.clusterSize,
+    iterations: opts.iterations,
+    restarts: opts.restarts,
+    init: opts.init,
+    seed,
+    device: opts.device,
   });
   const members: number[][] = Array.from({ length: clustering.k }, () => []);
   clustering.pairAssignments.forEach((c, i) => members[c].push(i));
@@ -76,9 +81,10 @@ export function contextualBatches(pairs: readonly TextPair[], opts: ContextualBa
   const cluster = lap();
   opts.onStage?.('cluster', cluster);
 
-  const ids = (opts.order ?? 'random') === 'tsp'
-    ? tspOrder(nonEmpty, clustering.centroids, clustering.dim, { start: opts.tspStart ?? 'random', seed })
-    : randomOrder(nonEmpty, seed);
+  const ids =
+    (opts.order ?? 'random') === 'tsp'
+      ? tspOrder(nonEmpty, clustering.centroids, clustering.dim, { start: opts.tspStart ?? 'random', seed })
+      : randomOrder(nonEmpty, seed);
   const clusters = ids.map((id) => ({ id, members: members[id] }));
   const order = lap();
   opts.onStage?.('order', order);

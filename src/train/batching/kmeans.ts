@@ -62,7 +62,14 @@ function chunkRows(k: number): number {
  * Most similar centroid of every row, and that similarity. Rows are [n, dim], centroids [k, dim];
  * ties go to the lower centroid index.
  */
-export function nearestCentroids(x: Float32Array, n: number, dim: number, centroids: Float32Array, k: number, device = 'cpu'): { assignments: Int32Array; similarities: Float64Array } {
+export function nearestCentroids(
+  x: Float32Array,
+  n: number,
+  dim: number,
+  centroids: Float32Array,
+  k: number,
+  device = 'cpu',
+): { assignments: Int32Array; similarities: Float64Array } {
   const assignments = new Int32Array(n);
   const similarities = new Float64Array(n);
   const step = chunkRows(k);
@@ -71,7 +78,9 @@ export function nearestCentroids(x: Float32Array, n: number, dim: number, centro
     const ct = transpose(c);
     for (let start = 0; start < n; start += step) {
       const rows = Math.min(step, n - start);
-      const sims = tidy(() => matmul(fromArray(x.subarray(start * dim, (start + rows) * dim), [rows, dim], { device }), ct).toArray());
+      const sims = tidy(() =>
+        matmul(fromArray(x.subarray(start * dim, (start + rows) * dim), [rows, dim], { device }), ct).toArray(),
+      );
       for (let i = 0; i < rows; i++) {
         let best = 0;
         let bestSim = sims[i * k];
@@ -144,7 +153,9 @@ function reseedEmpty(assignments: Int32Array, similarities: Float64Array, k: num
   const empty: number[] = [];
   for (let j = 0; j < k; j++) if (counts[j] === 0) empty.push(j);
   if (empty.length === 0) return;
-  const order = Array.from({ length: assignments.length }, (_, i) => i).sort((a, b) => similarities[a] - similarities[b] || a - b);
+  const order = Array.from({ length: assignments.length }, (_, i) => i).sort(
+    (a, b) => similarities[a] - similarities[b] || a - b,
+  );
   let next = 0;
   for (const e of empty) {
     while (counts[assignments[order[next]]] < 2) next++;
@@ -178,11 +189,14 @@ function updateCentroids(x: Float32Array, n: number, dim: number, assignments: I
 export function kmeans(x: Float32Array, n: number, dim: number, opts: KMeansOptions): KMeansResult {
   const k = opts.k;
   if (x.length !== n * dim) throw new Error(`kmeans: ${x.length} values do not fill ${n}x${dim}`);
-  if (!Number.isInteger(k) || k < 1 || k > n) throw new Error(`kmeans: k must be an integer in [1, ${n}] (the number of rows), got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > n)
+    throw new Error(`kmeans: k must be an integer in [1, ${n}] (the number of rows), got ${k}`);
   const iterations = opts.iterations ?? 100;
   const restarts = opts.restarts ?? 3;
-  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`kmeans: iterations must be a positive integer, got ${iterations}`);
-  if (!Number.isInteger(restarts) || restarts < 1) throw new Error(`kmeans: restarts must be a positive integer, got ${restarts}`);
+  if (!Number.isInteger(iterations) || iterations < 1)
+    throw new Error(`kmeans: iterations must be a positive integer, got ${iterations}`);
+  if (!Number.isInteger(restarts) || restarts < 1)
+    throw new Error(`kmeans: restarts must be a positive integer, got ${restarts}`);
   const device = opts.device ?? 'cpu';
   const gen = new Generator(opts.seed ?? 0);
 
@@ -227,7 +241,8 @@ export interface PairedKMeansResult extends KMeansResult {
 
 /** The 2N rows [q_i; d_i] (i < N) then [d_i; q_i], each normalised to unit length. */
 export function pairedRows(q: Float32Array, d: Float32Array, n: number, dims: number): Float32Array {
-  if (q.length !== n * dims || d.length !== n * dims) throw new Error(`pairedRows: query and document arrays must both be ${n}x${dims}`);
+  if (q.length !== n * dims || d.length !== n * dims)
+    throw new Error(`pairedRows: query and document arrays must both be ${n}x${dims}`);
   const width = 2 * dims;
   const rows = new Float32Array(2 * n * width);
   const put = (row: number, first: Float32Array, second: Float32Array, i: number): void => {
@@ -248,8 +263,15 @@ export function pairedRows(q: Float32Array, d: Float32Array, n: number, dims: nu
 }
 
 /** Asymmetric paired spherical k-means (see the file header). */
-export function pairedKMeans(q: Float32Array, d: Float32Array, n: number, dims: number, opts: PairedKMeansOptions): PairedKMeansResult {
-  if (!Number.isInteger(opts.clusterSize) || opts.clusterSize < 1) throw new Error(`pairedKMeans: clusterSize must be a positive integer, got ${opts.clusterSize}`);
+export function pairedKMeans(
+  q: Float32Array,
+  d: Float32Array,
+  n: number,
+  dims: number,
+  opts: PairedKMeansOptions,
+): PairedKMeansResult {
+  if (!Number.isInteger(opts.clusterSize) || opts.clusterSize < 1)
+    throw new Error(`pairedKMeans: clusterSize must be a positive integer, got ${opts.clusterSize}`);
   const k = Math.ceil(n / opts.clusterSize);
   const rows = pairedRows(q, d, n, dims);
   const result = kmeans(rows, 2 * n, 2 * dims, { ...opts, k });

@@ -166,7 +166,10 @@ export function jacobiEigen(a: ArrayLike<number>, n: number, opts: { maxSweeps?:
         const aqq = s[q * n + q];
         const small = 100 * Math.abs(apq);
         if (apq === 0) continue;
-        if (Math.abs(apq) <= negligible || (Math.abs(app) + small === Math.abs(app) && Math.abs(aqq) + small === Math.abs(aqq))) {
+        if (
+          Math.abs(apq) <= negligible ||
+          (Math.abs(app) + small === Math.abs(app) && Math.abs(aqq) + small === Math.abs(aqq))
+        ) {
           s[p * n + q] = 0;
           s[q * n + p] = 0;
           continue;
@@ -257,8 +260,12 @@ function gram(z: Float64Array, m: number, l: number, at: Place): Float64Array {
 export function randomizedSvd(a: CsrMatrix, opts: SvdOptions): TruncatedSvd {
   const rank = opts.rank;
   const maxRank = Math.min(a.rows, a.cols);
-  if (!Number.isInteger(rank) || rank < 1) throw new Error(`randomizedSvd: rank must be a positive integer, got ${rank}`);
-  if (rank > maxRank) throw new Error(`randomizedSvd: rank ${rank} exceeds min(rows, cols) = ${maxRank} of the ${a.rows}x${a.cols} matrix`);
+  if (!Number.isInteger(rank) || rank < 1)
+    throw new Error(`randomizedSvd: rank must be a positive integer, got ${rank}`);
+  if (rank > maxRank)
+    throw new Error(
+      `randomizedSvd: rank ${rank} exceeds min(rows, cols) = ${maxRank} of the ${a.rows}x${a.cols} matrix`,
+    );
   const l = Math.min(rank + (opts.oversample ?? 10), maxRank);
   const at: Place = { device: opts.device ?? 'cpu', dtype: opts.dtype ?? 'float64' };
   const gen = new Generator(opts.seed ?? 0);

@@ -56,12 +56,22 @@ export function surrogateDocuments(batch: readonly BatchTriple[], layout: MaskLa
  * The mask of a batch of triples (see the file header). `scores`: the surrogate's scores of every
  * query against surrogateDocuments(batch, layout), [B, B] or [B, 2B]; omit them for duplicates only.
  */
-export function inBatchMask(batch: readonly BatchTriple[], layout: MaskLayout, scores?: ArrayLike<number>): InBatchMask {
+export function inBatchMask(
+  batch: readonly BatchTriple[],
+  layout: MaskLayout,
+  scores?: ArrayLike<number>,
+): InBatchMask {
   const b = batch.length;
   const columns = layoutColumns(layout, b);
   const width = layout === 'positives' ? b : 2 * b;
-  if (scores && scores.length !== b * width) throw new Error(`inBatchMask: ${scores.length} surrogate scores for ${b} queries and ${width} documents`);
-  const columnIds = layout === 'positives' ? batch.map((t) => t.pos) : layout === 'negatives' ? batch.map((t) => t.neg) : [...batch.map((t) => t.pos), ...batch.map((t) => t.neg)];
+  if (scores && scores.length !== b * width)
+    throw new Error(`inBatchMask: ${scores.length} surrogate scores for ${b} queries and ${width} documents`);
+  const columnIds =
+    layout === 'positives'
+      ? batch.map((t) => t.pos)
+      : layout === 'negatives'
+        ? batch.map((t) => t.neg)
+        : [...batch.map((t) => t.pos), ...batch.map((t) => t.neg)];
   // Surrogate column of candidate j: p_j is column j, n_j is column B + j of [p | n].
   const scoreColumn = (j: number): number => (layout === 'negatives' ? b + j : j);
   const mask = new Uint8Array(b * columns);
@@ -92,13 +102,22 @@ export function inBatchMask(batch: readonly BatchTriple[], layout: MaskLayout, s
  * training triples): embeds them once (cached in `cacheDir`, cache.ts); scoring looks texts up (a
  * text outside the set is an error).
  */
-export function tfidfSurrogate(texts: readonly string[], opts: { dims?: number; seed?: number; device?: string; cacheDir?: string } = {}): { surrogate: Surrogate; cached: boolean } {
+export function tfidfSurrogate(
+  texts: readonly string[],
+  opts: { dims?: number; seed?: number; device?: string; cacheDir?: string } = {},
+): { surrogate: Surrogate; cached: boolean } {
   const distinct = [...new Set(texts)];
   const row = new Map(distinct.map((t, i) => [t, i]));
   const dims = opts.dims ?? 128;
   const settings = { version: 1, dims, seed: opts.seed ?? 0 };
   const entry = cached(opts.cacheDir, 'tfidf', cacheKey(settings, distinct), () => ({
-    tensors: { vectors: { dtype: 'F32', shape: [distinct.length, dims], data: embedTexts(distinct, { dims, seed: settings.seed, device: opts.device }).vectors } },
+    tensors: {
+      vectors: {
+        dtype: 'F32',
+        shape: [distinct.length, dims],
+        data: embedTexts(distinct, { dims, seed: settings.seed, device: opts.device }).vectors,
+      },
+    },
   }));
   const emb = { vectors: entry.tensors.get('vectors')!.data as Float32Array };
   const gather = (list: readonly string[]): Float32Array => {
@@ -110,18 +129,26 @@ export function tfidfSurrogate(texts: readonly string[], opts: { dims?: number; 
     });
     return out;
   };
-  const surrogate: Surrogate = (queries, documents) => tidy(() => matmul(
-    fromArray(gather(queries), [queries.length, dims]), transpose(fromArray(gather(documents), [documents.length, dims])),
-  ).toArray());
+  const surrogate: Surrogate = (queries, documents) =>
+    tidy(() =>
+      matmul(
+        fromArray(gather(queries), [queries.length, dims]),
+        transpose(fromArray(gather(documents), [documents.length, dims])),
+      ).toArray(),
+    );
   return { surrogate, cached: entry.hit };
 }
 
 /** A frozen biencoder as the surrogate: cosine of its pooled embeddings (eval mode, no gradients). */
-export function modelSurrogate(dir: string, o: { device?: string; queryLength: number; docLength: number }): { surrogate: Surrogate; dispose: () => void } {
+export function modelSurrogate(
+  dir: string,
+  o: { device?: string; queryLength: number; docLength: number },
+): { surrogate: Surrogate; dispose: () => void } {
   const bi = Biencoder.load(dir, { device: o.device });
   bi.model.eval();
-  const surrogate: Surrogate = (queries, documents) => noGrad(() => tidy(() => cosineSimilarityMatrix(
-    bi.embed(queries, o.queryLength), bi.embed(documents, o.docLength),
-  ).toArray()));
+  const surrogate: Surrogate = (queries, documents) =>
+    noGrad(() =>
+      tidy(() => cosineSimilarityMatrix(bi.embed(queries, o.queryLength), bi.embed(documents, o.docLength)).toArray()),
+    );
   return { surrogate, dispose: () => bi.dispose() };
 }

@@ -29,11 +29,17 @@ export interface TspOptions {
  * Greedy TSP order of the given cluster ids over their centroids (row `id` of the row-major
  * `centroids`, `dim` wide).
  */
-export function tspOrder(clusters: readonly number[], centroids: ArrayLike<number>, dim: number, opts: TspOptions = {}): number[] {
+export function tspOrder(
+  clusters: readonly number[],
+  centroids: ArrayLike<number>,
+  dim: number,
+  opts: TspOptions = {},
+): number[] {
   const m = clusters.length;
   if (m === 0) return [];
   for (const c of clusters) {
-    if (!Number.isInteger(c) || c < 0 || (c + 1) * dim > centroids.length) throw new Error(`tspOrder: cluster ${c} has no centroid (${centroids.length / dim} centroids)`);
+    if (!Number.isInteger(c) || c < 0 || (c + 1) * dim > centroids.length)
+      throw new Error(`tspOrder: cluster ${c} has no centroid (${centroids.length / dim} centroids)`);
   }
   const distance2 = (a: number, b: number): number => {
     let s = 0;

@@ -42,7 +42,8 @@ export interface PackOptions {
 }
 
 function checkBatchSize(batchSize: number): void {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`pack: batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`pack: batch size must be a positive integer, got ${batchSize}`);
 }
 
 /** Concatenate the clusters in order and cut into batches of `batchSize` (no shuffling). */

@@ -17,7 +17,15 @@ import type { Triple } from '../../data/beir.js';
 import { mixSeed } from '../mlm.js';
 import { batchHardness } from './filter.js';
 import type { KMeansInit } from './kmeans.js';
-import { inBatchMask, modelSurrogate, surrogateDocuments, tfidfSurrogate, type InBatchMask, type MaskLayout, type Surrogate } from './negatives.js';
+import {
+  inBatchMask,
+  modelSurrogate,
+  surrogateDocuments,
+  tfidfSurrogate,
+  type InBatchMask,
+  type MaskLayout,
+  type Surrogate,
+} from './negatives.js';
 import type { ClusterOrder } from './order.js';
 import { randomBatches } from './pack.js';
 import { clusterPairs, epochBatches, type PairClustering } from './schedule.js';
@@ -26,7 +34,15 @@ import { Generator } from '../../tensor/random.js';
 
 export type BatchingSpec =
   | { kind: 'random' }
-  | { kind: 'contextual'; clusterSize: number; order: ClusterOrder; dims: number; iterations: number; restarts: number; init: KMeansInit }
+  | {
+      kind: 'contextual';
+      clusterSize: number;
+      order: ClusterOrder;
+      dims: number;
+      iterations: number;
+      restarts: number;
+      init: KMeansInit;
+    }
   /** Batches written by `retrograd cluster --out` (file.ts); `sha256`, when given, must match the file's bytes. */
   | { kind: 'file'; path: string; sha256?: string };
 
@@ -36,7 +52,8 @@ export type FilterSpec = { kind: 'none' } | { kind: 'tfidf'; dims: number } | { 
 export function parseFilter(text: string, dims = 128): FilterSpec {
   if (text === 'none') return { kind: 'none' };
   if (text === 'tfidf') return { kind: 'tfidf', dims };
-  if (text.startsWith('model:') && text.length > 'model:'.length) return { kind: 'model', dir: text.slice('model:'.length) };
+  if (text.startsWith('model:') && text.length > 'model:'.length)
+    return { kind: 'model', dir: text.slice('model:'.length) };
   throw new Error(`--filter must be none, tfidf or model:DIR, got ${text}`);
 }
 
@@ -81,15 +98,28 @@ export class BatchPlan {
   ) {}
 
   static create(triples: readonly Triple[], o: BatchPlanOptions): BatchPlan {
-    if (o.filter.kind !== 'none' && o.layout === null) throw new Error('--filter needs a loss with in-batch negatives (infonce, or sdam --in-batch)');
-    if (o.batching.kind === 'contextual' && o.batching.clusterSize < 1) throw new Error(`--cluster-size must be at least 1, got ${o.batching.clusterSize}`);
+    if (o.filter.kind !== 'none' && o.layout === null)
+      throw new Error('--filter needs a loss with in-batch negatives (infonce, or sdam --in-batch)');
+    if (o.batching.kind === 'contextual' && o.batching.clusterSize < 1)
+      throw new Error(`--cluster-size must be at least 1, got ${o.batching.clusterSize}`);
     let clustering: PairClustering | null = null;
-    const fileBatches = o.batching.kind === 'file' ? readBatchFile(o.batching.path, triples, o.batchSize, o.batching.sha256) : null;
+    const fileBatches =
+      o.batching.kind === 'file' ? readBatchFile(o.batching.path, triples, o.batchSize, o.batching.sha256) : null;
     if (o.batching.kind === 'contextual') {
       const b = o.batching;
-      clustering = clusterPairs(triples.map((t) => ({ query: o.queryText(t.qid), doc: o.docText(t.pos) })), {
-        clusterSize: b.clusterSize, dims: b.dims, seed: o.seed, iterations: b.iterations, restarts: b.restarts, init: b.init, device: o.device, cacheDir: o.cacheDir,
-      });
+      clustering = clusterPairs(
+        triples.map((t) => ({ query: o.queryText(t.qid), doc: o.docText(t.pos) })),
+        {
+          clusterSize: b.clusterSize,
+          dims: b.dims,
+          seed: o.seed,
+          iterations: b.iterations,
+          restarts: b.restarts,
+          init: b.init,
+          device: o.device,
+          cacheDir: o.cacheDir,
+        },
+      );
     }
     let surrogate: Surrogate | null = null;
     let release = (): void => {};
@@ -104,7 +134,15 @@ export class BatchPlan {
       surrogate = s.surrogate;
       release = s.dispose;
     }
-    return new BatchPlan(triples, o, clustering, surrogate, release, { clustering: clustering?.cached ?? false, tfidf: tfidfHit }, fileBatches);
+    return new BatchPlan(
+      triples,
+      o,
+      clustering,
+      surrogate,
+      release,
+      { clustering: clustering?.cached ?? false, tfidf: tfidfHit },
+      fileBatches,
+    );
   }
 
   /** Batches per epoch. */
@@ -119,7 +157,11 @@ export class BatchPlan {
       return epoch === 0 ? copy : new Generator(mixSeed(this.o.seed, FILE_SALT, epoch)).shuffle(copy);
     }
     if (!this.clustering || this.o.batching.kind !== 'contextual') return null;
-    return epochBatches(this.clustering, epoch, { batchSize: this.o.batchSize, order: this.o.batching.order, seed: this.o.seed });
+    return epochBatches(this.clustering, epoch, {
+      batchSize: this.o.batchSize,
+      order: this.o.batching.order,
+      seed: this.o.seed,
+    });
   }
 
   /** The in-batch mask of a batch (duplicates of the gold, and the filter's false negatives); null without in-batch negatives. */
@@ -127,7 +169,10 @@ export class BatchPlan {
     const layout = this.o.layout;
     if (layout === null) return null;
     const scores = this.surrogate
-      ? this.surrogate(batch.map((t) => this.o.queryText(t.qid)), surrogateDocuments(batch, layout).map((id) => this.o.docText(id)))
+      ? this.surrogate(
+          batch.map((t) => this.o.queryText(t.qid)),
+          surrogateDocuments(batch, layout).map((id) => this.o.docText(id)),
+        )
       : undefined;
     return inBatchMask(batch, layout, scores);
   }
@@ -138,9 +183,21 @@ export class BatchPlan {
     if (!batches || !this.clustering) return null;
     const docIds = this.triples.map((t) => t.pos);
     const ctx = batchHardness(batches, this.clustering, { docIds, device: this.o.device });
-    const random = randomBatches(this.triples.length, { batchSize: this.o.batchSize, seed: mixSeed(this.o.seed, 0x4a4d, epoch) });
-    const rnd = batchHardness(random.batches.map((b) => b.examples), this.clustering, { docIds, device: this.o.device });
-    return { contextual: ctx.mean, random: rnd.mean, filteredContextual: ctx.filteredFraction, filteredRandom: rnd.filteredFraction };
+    const random = randomBatches(this.triples.length, {
+      batchSize: this.o.batchSize,
+      seed: mixSeed(this.o.seed, 0x4a4d, epoch),
+    });
+    const rnd = batchHardness(
+      random.batches.map((b) => b.examples),
+      this.clustering,
+      { docIds, device: this.o.device },
+    );
+    return {
+      contextual: ctx.mean,
+      random: rnd.mean,
+      filteredContextual: ctx.filteredFraction,
+      filteredRandom: rnd.filteredFraction,
+    };
   }
 
   dispose(): void {

@@ -53,12 +53,23 @@ export function clusterPairs(pairs: readonly TextPair[], o: ClusterPairsOptions)
   const n = pairs.length;
   const dims = o.dims ?? 128;
   const settings = {
-    version: 1, dims, clusterSize: o.clusterSize, seed: o.seed ?? 0, iterations: o.iterations ?? 100, restarts: o.restarts ?? 3, init: o.init ?? 'random',
+    version: 1,
+    dims,
+    clusterSize: o.clusterSize,
+    seed: o.seed ?? 0,
+    iterations: o.iterations ?? 100,
+    restarts: o.restarts ?? 3,
+    init: o.init ?? 'random',
   };
   const compute = () => {
     const emb = embedPairs(pairs, { dims, seed: settings.seed, device: o.device });
     const c = pairedKMeans(emb.queries, emb.docs, n, dims, {
-      clusterSize: o.clusterSize, iterations: settings.iterations, restarts: settings.restarts, init: settings.init, seed: settings.seed, device: o.device,
+      clusterSize: o.clusterSize,
+      iterations: settings.iterations,
+      restarts: settings.restarts,
+      init: settings.init,
+      seed: settings.seed,
+      device: o.device,
     });
     return {
       tensors: {
@@ -80,8 +91,15 @@ export function clusterPairs(pairs: readonly TextPair[], o: ClusterPairsOptions)
   const get = (name: string) => entry.tensors.get(name)!.data;
   const centroids = get('centroids') as Float32Array;
   return {
-    n, dims, queries: get('queries') as Float32Array, docs: get('docs') as Float32Array, k: centroids.length / (2 * dims), centroids,
-    assignments: get('assignments') as Int32Array, objective: Number(entry.metadata.objective), cached: entry.hit,
+    n,
+    dims,
+    queries: get('queries') as Float32Array,
+    docs: get('docs') as Float32Array,
+    k: centroids.length / (2 * dims),
+    centroids,
+    assignments: get('assignments') as Int32Array,
+    objective: Number(entry.metadata.objective),
+    cached: entry.hit,
   };
 }
 
@@ -99,6 +117,12 @@ export function epochBatches(c: PairClustering, epoch: number, o: EpochBatchOpti
   c.assignments.forEach((cluster, i) => members[cluster].push(i));
   const nonEmpty = members.flatMap((m, id) => (m.length > 0 ? [id] : []));
   const seed = mixSeed(o.seed, EPOCH_SALT, epoch);
-  const ids = o.order === 'tsp' ? tspOrder(nonEmpty, c.centroids, 2 * c.dims, { start: 'random', seed }) : randomOrder(nonEmpty, seed);
-  return packBatches(ids.map((id) => ({ id, members: members[id] })), { batchSize: o.batchSize, seed }).batches.map((b) => b.examples);
+  const ids =
+    o.order === 'tsp'
+      ? tspOrder(nonEmpty, c.centroids, 2 * c.dims, { start: 'random', seed })
+      : randomOrder(nonEmpty, seed);
+  return packBatches(
+    ids.map((id) => ({ id, members: members[id] })),
+    { batchSize: o.batchSize, seed },
+  ).batches.map((b) => b.examples);
 }

@@ -12,29 +12,90 @@
 /** Descriptor layouts, by entry point. */
 export const DESCRIPTORS = {
   matmul: {
-    M: 'i32', N: 'i32', K: 'i32', batch: 'i32',
-    sam: 'i32', sak: 'i32', sbk: 'i32', sbn: 'i32', ldc: 'i32',
-    aTable: 'i32', bTable: 'i32', cTable: 'i32',
-    mc: 'i32', nc: 'i32', scratch: 'i32', scratchStride: 'i32', next: 'i32',
+    M: 'i32',
+    N: 'i32',
+    K: 'i32',
+    batch: 'i32',
+    sam: 'i32',
+    sak: 'i32',
+    sbk: 'i32',
+    sbn: 'i32',
+    ldc: 'i32',
+    aTable: 'i32',
+    bTable: 'i32',
+    cTable: 'i32',
+    mc: 'i32',
+    nc: 'i32',
+    scratch: 'i32',
+    scratchStride: 'i32',
+    next: 'i32',
   },
   softmax: { rows: 'i32', C: 'i32', x: 'i32', out: 'i32', log: 'i32', tables: 'i32', chunk: 'i32', next: 'i32' },
   gelu: { n: 'i32', x: 'i32', out: 'i32', grad: 'i32', tables: 'i32', chunk: 'i32', next: 'i32', scratch: 'i32' },
   layernorm: {
-    rows: 'i32', H: 'i32', x: 'i32', w: 'i32', b: 'i32', out: 'i32', mean: 'i32', rstd: 'i32', eps: 'f32',
-    chunk: 'i32', next: 'i32',
+    rows: 'i32',
+    H: 'i32',
+    x: 'i32',
+    w: 'i32',
+    b: 'i32',
+    out: 'i32',
+    mean: 'i32',
+    rstd: 'i32',
+    eps: 'f32',
+    chunk: 'i32',
+    next: 'i32',
   },
   elementwise: {
-    op: 'i32', n: 'i32', d1: 'i32', d2: 'i32', d3: 'i32', chunk: 'i32', next: 'i32', scratch: 'i32',
-    out: 'i32x5', a: 'i32x5', b: 'i32x5', c: 'i32x5',
+    op: 'i32',
+    n: 'i32',
+    d1: 'i32',
+    d2: 'i32',
+    d3: 'i32',
+    chunk: 'i32',
+    next: 'i32',
+    scratch: 'i32',
+    out: 'i32x5',
+    a: 'i32x5',
+    b: 'i32x5',
+    c: 'i32x5',
   },
   reduce: {
-    op: 'i32', outN: 'i32', mode: 'i32', x: 'i32', out: 'i32', kd1: 'i32', kd2: 'i32', ks0: 'i32', ks1: 'i32', ks2: 'i32',
-    R1: 'i32', R0: 'i32', rs1: 'i32', rs0: 'i32', chunk: 'i32', next: 'i32', scratch: 'i32',
+    op: 'i32',
+    outN: 'i32',
+    mode: 'i32',
+    x: 'i32',
+    out: 'i32',
+    kd1: 'i32',
+    kd2: 'i32',
+    ks0: 'i32',
+    ks1: 'i32',
+    ks2: 'i32',
+    R1: 'i32',
+    R0: 'i32',
+    rs1: 'i32',
+    rs0: 'i32',
+    chunk: 'i32',
+    next: 'i32',
+    scratch: 'i32',
   },
   rand: { n: 'i32', out: 'i32', k: 'i32', chunk: 'i32', next: 'i32' },
   adamw: {
-    n: 'i32', p: 'i32', g: 'i32', m: 'i32', v: 'i32', chunk: 'i32', next: 'i32',
-    lrwd: 'f64', beta1: 'f64', omb1: 'f64', beta2: 'f64', omb2: 'f64', lr: 'f64', bc1: 'f64', bc2: 'f64', eps: 'f64',
+    n: 'i32',
+    p: 'i32',
+    g: 'i32',
+    m: 'i32',
+    v: 'i32',
+    chunk: 'i32',
+    next: 'i32',
+    lrwd: 'f64',
+    beta1: 'f64',
+    omb1: 'f64',
+    beta2: 'f64',
+    omb2: 'f64',
+    lr: 'f64',
+    bc1: 'f64',
+    bc2: 'f64',
+    eps: 'f64',
   },
 } as const satisfies Record<string, Layout>;
 
@@ -62,7 +123,8 @@ export function fieldsOf(layout: Layout | ReadonlyArray<readonly [string, FieldT
   let at = 0;
   return entries.map(([name, type]) => {
     const vector = /^i32x(\d+)$/.exec(type);
-    if (!vector && type !== 'i32' && type !== 'f32' && type !== 'f64') throw new Error(`descriptor field ${name}: unknown type ${type}`);
+    if (!vector && type !== 'i32' && type !== 'f32' && type !== 'f64')
+      throw new Error(`descriptor field ${name}: unknown type ${type}`);
     const count = vector ? Number(vector[1]) : 1;
     if (type === 'f64') at = Math.ceil(at / 8) * 8;
     const field = { name, type, offset: at, count };
@@ -84,7 +146,10 @@ export interface MemoryViews {
 
 /** Write entry point `name`'s descriptor at byte address `base`, every field by name. */
 export function writeDescriptor<E extends DescriptorName>(
-  memory: MemoryViews, base: number, name: E, values: DescriptorValues<(typeof DESCRIPTORS)[E]>,
+  memory: MemoryViews,
+  base: number,
+  name: E,
+  values: DescriptorValues<(typeof DESCRIPTORS)[E]>,
 ): void {
   const given = values as unknown as Record<string, number | readonly number[]>;
   for (const f of FIELDS[name]) {
@@ -92,7 +157,8 @@ export function writeDescriptor<E extends DescriptorName>(
     const at = base + f.offset;
     if (f.count > 1) {
       const list = v as readonly number[];
-      if (list.length !== f.count) throw new Error(`${name} descriptor: ${f.name} takes ${f.count} values, got ${list.length}`);
+      if (list.length !== f.count)
+        throw new Error(`${name} descriptor: ${f.name} takes ${f.count} values, got ${list.length}`);
       memory.i32.set(list, at >> 2);
     } else if (f.type === 'f32') {
       memory.f32[at >> 2] = v as number;
@@ -112,7 +178,10 @@ export function parseDescriptor(text: string, file: string): { name: string; fie
   for (const line of text.split('\n')) {
     const m = DECL.exec(line);
     if (!m) continue;
-    const words = m[2].trim().split(/\s+/).filter((w) => w.length > 0);
+    const words = m[2]
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w.length > 0);
     if (m[1] === '') {
       if (name !== null) throw new Error(`${file}: more than one @descriptor`);
       name = words.shift() ?? '';
@@ -134,16 +203,22 @@ export function parseDescriptor(text: string, file: string): { name: string; fie
  */
 export function resolveFields(text: string, fields: readonly Field[], file: string): string {
   const byName = new Map(fields.map((f) => [f.name, f]));
-  return text.split('\n').map((line) => {
-    const cut = line.indexOf(';;');
-    const code = cut < 0 ? line : line.slice(0, cut);
-    const comment = cut < 0 ? '' : line.slice(cut);
-    return code.replace(/@(\w+)(?:\.(\d+))?/g, (_, name: string, k: string | undefined) => {
-      const f = byName.get(name);
-      if (!f) throw new Error(`${file}: @${name} is not a field of its @descriptor`);
-      const index = k === undefined ? 0 : Number(k);
-      if (index >= f.count) throw new Error(`${file}: @${name}.${index} is past the ${f.count} elements of ${name}`);
-      return String(f.offset + 4 * index);
-    }) + comment;
-  }).join('\n');
+  return text
+    .split('\n')
+    .map((line) => {
+      const cut = line.indexOf(';;');
+      const code = cut < 0 ? line : line.slice(0, cut);
+      const comment = cut < 0 ? '' : line.slice(cut);
+      return (
+        code.replace(/@(\w+)(?:\.(\d+))?/g, (_, name: string, k: string | undefined) => {
+          const f = byName.get(name);
+          if (!f) throw new Error(`${file}: @${name} is not a field of its @descriptor`);
+          const index = k === undefined ? 0 : Number(k);
+          if (index >= f.count)
+            throw new Error(`${file}: @${name}.${index} is past the ${f.count} elements of ${name}`);
+          return String(f.offset + 4 * index);
+        }) + comment
+      );
+    })
+    .join('\n');
 }

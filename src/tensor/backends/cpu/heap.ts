@@ -80,8 +80,10 @@ export class Heap {
       const start = last ?? this.top;
       const end = start + size;
       if (end + SLACK > MAX_PAGES * PAGE) {
-        throw new RangeError(`cpu heap: out of memory (${end + SLACK} bytes needed, the wasm32 limit is 4 GiB; ` +
-          `${this.liveTotal} bytes live in ${this.live.size} blocks, ${this.top - HEAP_BASE - this.liveTotal} free)`);
+        throw new RangeError(
+          `cpu heap: out of memory (${end + SLACK} bytes needed, the wasm32 limit is 4 GiB; ` +
+            `${this.liveTotal} bytes live in ${this.live.size} blocks, ${this.top - HEAP_BASE - this.liveTotal} free)`,
+        );
       }
       this.ensureCapacity(end + SLACK);
       if (last !== undefined) this.unlinkFree(last, this.top - last);

@@ -31,8 +31,16 @@
 
 import os from 'node:os';
 import {
-  type AdamWParams, type DType, type TypedArray, type UnaryOp, type BinaryOp, type ReduceOp, type View,
-  coalesceDims, isContiguous, sizeOf,
+  type AdamWParams,
+  type DType,
+  type TypedArray,
+  type UnaryOp,
+  type BinaryOp,
+  type ReduceOp,
+  type View,
+  coalesceDims,
+  isContiguous,
+  sizeOf,
 } from '../../backend.js';
 import { RefBackend, type RefBuffer } from '../ref.js';
 import { DESC_BYTE, DESC_BYTES, Heap, TABLES_BYTE } from './heap.js';
@@ -79,7 +87,18 @@ const PACKED_B_MAX_BYTES = 16 << 20;
 
 /** Op codes of the elementwise kernel (kernels/wasm/elementwise.wat). */
 const BINARY_CODES: Partial<Record<BinaryOp, number>> = {
-  add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5, eq: 6, ne: 7, lt: 8, le: 9, gt: 10, ge: 11,
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  maximum: 4,
+  minimum: 5,
+  eq: 6,
+  ne: 7,
+  lt: 8,
+  le: 9,
+  gt: 10,
+  ge: 11,
 };
 const WHERE_FLOAT_COND = 12;
 const WHERE_INT_COND = 13;
@@ -120,9 +139,14 @@ export function reduceChunk(mode: number, outN: number, R: number, threads: numb
  * strides for those dims. Null when more than `rank` dims remain.
  */
 function mergeDims(
-  shape: readonly number[], views: readonly { strides: readonly number[] }[], rank: number,
+  shape: readonly number[],
+  views: readonly { strides: readonly number[] }[],
+  rank: number,
 ): { dims: number[]; strides: number[][] } | null {
-  const { shape: dims, strides } = coalesceDims(shape, views.map((v) => v.strides));
+  const { shape: dims, strides } = coalesceDims(
+    shape,
+    views.map((v) => v.strides),
+  );
   if (dims.length > rank) return null;
   while (dims.length < rank) {
     dims.unshift(1);
@@ -281,12 +305,23 @@ export class CpuBackend extends RefBackend {
     writeBatchAddresses(i32, at + batch, b, batchShape, (b.buf as CpuBuffer).ptr);
     writeBatchAddresses(i32, at + 2 * batch, out, batchShape, (out.buf as CpuBuffer).ptr);
     this.describe('matmul', {
-      M, N, K, batch,
-      sam: a.strides[rank - 2], sak: a.strides[rank - 1],
-      sbk: b.strides[rank - 2], sbn: b.strides[rank - 1],
+      M,
+      N,
+      K,
+      batch,
+      sam: a.strides[rank - 2],
+      sak: a.strides[rank - 1],
+      sbk: b.strides[rank - 2],
+      sbn: b.strides[rank - 1],
       ldc: N,
-      aTable: tables, bTable: tables + 4 * batch, cTable: tables + 8 * batch,
-      mc, nc, scratch, scratchStride: stride, next: 0,
+      aTable: tables,
+      bTable: tables + 4 * batch,
+      cTable: tables + 8 * batch,
+      mc,
+      nc,
+      scratch,
+      scratchStride: stride,
+      next: 0,
     });
     try {
       this.launch('matmul', nt);
@@ -307,13 +342,27 @@ export class CpuBackend extends RefBackend {
     const rows = n / C;
     const chunk = this.rowsPerChunk(C);
     const nt = Math.min(Math.ceil(rows / chunk), this.threadsFor(n, this.parallel.minElements));
-    this.describe('softmax', { rows, C, x: addr(x), out: addr(out), log: log ? 1 : 0, tables: TABLES_BYTE, chunk, next: 0 });
+    this.describe('softmax', {
+      rows,
+      C,
+      x: addr(x),
+      out: addr(out),
+      log: log ? 1 : 0,
+      tables: TABLES_BYTE,
+      chunk,
+      next: 0,
+    });
     this.launch('softmax', nt);
   }
 
   override layernorm(
-    x: View<RefBuffer>, w: View<RefBuffer>, b: View<RefBuffer>, eps: number,
-    out: View<RefBuffer>, mean: View<RefBuffer>, rstd: View<RefBuffer>,
+    x: View<RefBuffer>,
+    w: View<RefBuffer>,
+    b: View<RefBuffer>,
+    eps: number,
+    out: View<RefBuffer>,
+    mean: View<RefBuffer>,
+    rstd: View<RefBuffer>,
   ): void {
     const views = [x, w, b, out, mean, rstd];
     if (!this.allFloat32(...views) || !views.every((v) => isContiguous(v))) {
@@ -328,7 +377,17 @@ export class CpuBackend extends RefBackend {
     const chunk = this.rowsPerChunk(H);
     const nt = Math.min(Math.ceil(rows / chunk), this.threadsFor(n, this.parallel.minElements));
     this.describe('layernorm', {
-      rows, H, x: addr(x), w: addr(w), b: addr(b), out: addr(out), mean: addr(mean), rstd: addr(rstd), eps, chunk, next: 0,
+      rows,
+      H,
+      x: addr(x),
+      w: addr(w),
+      b: addr(b),
+      out: addr(out),
+      mean: addr(mean),
+      rstd: addr(rstd),
+      eps,
+      chunk,
+      next: 0,
     });
     this.launch('layernorm', nt);
   }
@@ -346,7 +405,14 @@ export class CpuBackend extends RefBackend {
     const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
     const scratch = this.ensureScratch(GELU_SCRATCH * nt);
     this.describe('gelu', {
-      n, x: addr(x), out: addr(out), grad: op === 'gelu_grad' ? 1 : 0, tables: TABLES_BYTE, chunk, next: 0, scratch,
+      n,
+      x: addr(x),
+      out: addr(out),
+      grad: op === 'gelu_grad' ? 1 : 0,
+      tables: TABLES_BYTE,
+      chunk,
+      next: 0,
+      scratch,
     });
     this.launch('gelu', nt);
   }
@@ -405,10 +471,23 @@ export class CpuBackend extends RefBackend {
     const nt = Math.min(Math.ceil(outN / chunk), ready);
     const scratch = this.ensureScratch(REDUCE_SCRATCH * nt);
     this.describe('reduce', {
-      op: op === 'sum' ? 0 : 1, outN: kd0 * kd1 * kd2, mode, x: addr(x), out: addr(out),
-      kd1, kd2, ks0: ks0 * 4, ks1: ks1 * 4, ks2: ks2 * 4,
-      R1, R0, rs1: rs1 * 4, rs0: rs0 * 4,
-      chunk, next: 0, scratch,
+      op: op === 'sum' ? 0 : 1,
+      outN: kd0 * kd1 * kd2,
+      mode,
+      x: addr(x),
+      out: addr(out),
+      kd1,
+      kd2,
+      ks0: ks0 * 4,
+      ks1: ks1 * 4,
+      ks2: ks2 * 4,
+      R1,
+      R0,
+      rs1: rs1 * 4,
+      rs0: rs0 * 4,
+      chunk,
+      next: 0,
+      scratch,
     });
     this.launch('reduce', nt);
   }
@@ -441,9 +520,22 @@ export class CpuBackend extends RefBackend {
     const nt = Math.min(Math.ceil(n / chunk), this.threadsFor(n, this.parallel.minElements));
     // the constants adamwScalar computes, in the same float64 operations
     this.describe('adamw', {
-      n, p: addr(p), g: addr(g), m: addr(m), v: addr(v), chunk, next: 0,
-      lrwd: h.lr * h.weightDecay, beta1: h.beta1, omb1: 1 - h.beta1, beta2: h.beta2, omb2: 1 - h.beta2, lr: h.lr,
-      bc1: 1 - Math.pow(h.beta1, h.step), bc2: 1 - Math.pow(h.beta2, h.step), eps: h.eps,
+      n,
+      p: addr(p),
+      g: addr(g),
+      m: addr(m),
+      v: addr(v),
+      chunk,
+      next: 0,
+      lrwd: h.lr * h.weightDecay,
+      beta1: h.beta1,
+      omb1: 1 - h.beta1,
+      beta2: h.beta2,
+      omb2: 1 - h.beta2,
+      lr: h.lr,
+      bc1: 1 - Math.pow(h.beta1, h.step),
+      bc2: 1 - Math.pow(h.beta2, h.step),
+      eps: h.eps,
     });
     this.launch('adamw', nt);
   }
@@ -456,8 +548,12 @@ export class CpuBackend extends RefBackend {
    * merge into 4 dims; the caller then falls back.
    */
   private elementwise(
-    code: number, shape: readonly number[],
-    out: View<RefBuffer>, a: View<RefBuffer>, b: View<RefBuffer>, c: View<RefBuffer>,
+    code: number,
+    shape: readonly number[],
+    out: View<RefBuffer>,
+    a: View<RefBuffer>,
+    b: View<RefBuffer>,
+    c: View<RefBuffer>,
   ): boolean {
     const n = sizeOf(shape);
     if (n === 0) return true;
@@ -470,8 +566,18 @@ export class CpuBackend extends RefBackend {
     // each operand: its byte address, then its byte strides along the 4 merged dims
     const operand = (k: number): number[] => [addr(views[k]), ...merged.strides[k].map((st) => st * 4)];
     this.describe('elementwise', {
-      op: code, n, d1: merged.dims[1], d2: merged.dims[2], d3: merged.dims[3], chunk, next: 0, scratch,
-      out: operand(0), a: operand(1), b: operand(2), c: operand(3),
+      op: code,
+      n,
+      d1: merged.dims[1],
+      d2: merged.dims[2],
+      d3: merged.dims[3],
+      chunk,
+      next: 0,
+      scratch,
+      out: operand(0),
+      a: operand(1),
+      b: operand(2),
+      c: operand(3),
     });
     this.launch('elementwise', nt);
     return true;
@@ -552,7 +658,11 @@ export class CpuBackend extends RefBackend {
 
 /** dst[at + p] = byte address of batch p's [0, 0] element of v, p in row-major order of batchShape. */
 function writeBatchAddresses(
-  dst: Int32Array, at: number, v: View<RefBuffer>, batchShape: readonly number[], ptr: number,
+  dst: Int32Array,
+  at: number,
+  v: View<RefBuffer>,
+  batchShape: readonly number[],
+  ptr: number,
 ): void {
   const nd = batchShape.length;
   const batch = sizeOf(batchShape);

@@ -26,7 +26,16 @@ import { parseDescriptor, resolveFields } from './descriptors.js';
 import { type WasmMemory, type WasmModule, wasmApi } from './wasm-api.js';
 
 /** Entry points; an entry's index is its op number in the worker protocol. */
-export const ENTRY_POINTS = ['matmul', 'softmax', 'gelu', 'layernorm', 'elementwise', 'reduce', 'rand', 'adamw'] as const;
+export const ENTRY_POINTS = [
+  'matmul',
+  'softmax',
+  'gelu',
+  'layernorm',
+  'elementwise',
+  'reduce',
+  'rand',
+  'adamw',
+] as const;
 export type EntryPoint = (typeof ENTRY_POINTS)[number];
 
 export type KernelFn = (desc: number, tid: number, nthreads: number) => void;
@@ -50,7 +59,8 @@ function assemble(file: string, text: string = readFileSync(new URL(file, kernel
 
 /** Whether this V8 compiles relaxed SIMD, turning on Node 20's experimental flag if it must. */
 function relaxedSimd(): boolean {
-  const probe = '(module (func (param v128) (result v128) (f32x4.relaxed_madd (local.get 0) (local.get 0) (local.get 0))))';
+  const probe =
+    '(module (func (param v128) (result v128) (f32x4.relaxed_madd (local.get 0) (local.get 0) (local.get 0))))';
   const compiles = (): boolean => {
     try {
       assemble('probe.wat', probe);
@@ -65,11 +75,19 @@ function relaxedSimd(): boolean {
 }
 
 /** The matmul micro-kernel this process uses: 'fma' (relaxed_madd) or 'mul-add'. */
-export const MATMUL_MICRO: 'fma' | 'mul-add' = process.env.RETROGRAD_CPU_FMA !== '0' && relaxedSimd() ? 'fma' : 'mul-add';
+export const MATMUL_MICRO: 'fma' | 'mul-add' =
+  process.env.RETROGRAD_CPU_FMA !== '0' && relaxedSimd() ? 'fma' : 'mul-add';
 
 export const KERNEL_FILES: readonly string[] = [
   MATMUL_MICRO === 'fma' ? 'matmul-micro-fma.wat' : 'matmul-micro.wat',
-  'matmul.wat', 'softmax.wat', 'gelu.wat', 'layernorm.wat', 'elementwise.wat', 'reduce.wat', 'rand.wat', 'adamw.wat',
+  'matmul.wat',
+  'softmax.wat',
+  'gelu.wat',
+  'layernorm.wat',
+  'elementwise.wat',
+  'reduce.wat',
+  'rand.wat',
+  'adamw.wat',
 ];
 
 export const KERNEL_MODULES: readonly WasmModule[] = KERNEL_FILES.map((file) => assemble(file));
@@ -77,7 +95,8 @@ export const KERNEL_MODULES: readonly WasmModule[] = KERNEL_FILES.map((file) => 
 /** For each entry point, [index of the module that exports it, export name]. */
 export const ENTRY_TABLE: ReadonlyArray<readonly [number, EntryPoint]> = ENTRY_POINTS.map((name) => {
   const owners = KERNEL_MODULES.flatMap((m, i) =>
-    wasmApi.Module.exports(m).some((e) => e.name === name && e.kind === 'function') ? [i] : []);
+    wasmApi.Module.exports(m).some((e) => e.name === name && e.kind === 'function') ? [i] : [],
+  );
   if (owners.length !== 1) {
     throw new Error(`kernel entry point '${name}' is exported by ${owners.length} modules (expected 1)`);
   }

@@ -147,7 +147,9 @@ export class WorkerPool {
     // Our share is done, and with it all the work nobody had taken: workers that have not
     // claimed the call yet are not waited for.
     for (let t = 1; t < nt; t++) {
-      if (Atomics.compareExchange(c, LAYOUT.STATE + t, WORKER_STATE.POSTED, WORKER_STATE.IDLE) === WORKER_STATE.POSTED) {
+      if (
+        Atomics.compareExchange(c, LAYOUT.STATE + t, WORKER_STATE.POSTED, WORKER_STATE.IDLE) === WORKER_STATE.POSTED
+      ) {
         Atomics.sub(c, LAYOUT.PENDING, 1);
         this.posts.revoked++;
       }

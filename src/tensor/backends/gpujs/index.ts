@@ -17,16 +17,33 @@
 
 import type { Texture } from 'gpu.js';
 import {
-  type AdamWParams, type Backend, type BinaryOp, type DType, type ReduceOp, type TypedArray,
-  type UnaryOp, type View, sizeOf,
+  type AdamWParams,
+  type Backend,
+  type BinaryOp,
+  type DType,
+  type ReduceOp,
+  type TypedArray,
+  type UnaryOp,
+  type View,
+  sizeOf,
 } from '../../backend.js';
 import { adamwMomentKernel, adamwParamKernel, adamwVarianceKernel } from '../../../../kernels/gpujs/adamw.js';
 import {
-  binaryKernel, copyKernel, fillKernel, unaryKernel, uploadKernel, whereKernel, writeRangeKernel,
+  binaryKernel,
+  copyKernel,
+  fillKernel,
+  unaryKernel,
+  uploadKernel,
+  whereKernel,
+  writeRangeKernel,
 } from '../../../../kernels/gpujs/elementwise.js';
 import { gatherKernel, scatterAddKernel, tableAddress } from '../../../../kernels/gpujs/gather.js';
 import {
-  type MatmulDims, matmulKernel, packAKernel, packBKernel, unpackKernel,
+  type MatmulDims,
+  matmulKernel,
+  packAKernel,
+  packBKernel,
+  unpackKernel,
 } from '../../../../kernels/gpujs/matmul.js';
 import { randKernel } from '../../../../kernels/gpujs/rand.js';
 import { layernormMeanKernel, layernormOutKernel, layernormRstdKernel } from '../../../../kernels/gpujs/layernorm.js';
@@ -34,7 +51,15 @@ import { reduceKernel } from '../../../../kernels/gpujs/reduce.js';
 import { rowMaxKernel, rowSumExpKernel, softmaxOutKernel } from '../../../../kernels/gpujs/softmax.js';
 import { type KernelSpec, type NativeFn, glsl, withHelpers } from '../../../../kernels/gpujs/spec.js';
 import {
-  type Layout, coalesce, coversBuffer, divBy, identityMap, inverseMap, layoutMap, modBy, viewMap,
+  type Layout,
+  coalesce,
+  coversBuffer,
+  divBy,
+  identityMap,
+  inverseMap,
+  layoutMap,
+  modBy,
+  viewMap,
 } from './indexing.js';
 import { offsetMap } from '../ref.js';
 import { type KernelArg, GlRuntime } from './runtime.js';
@@ -132,7 +157,8 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     }
     if (dtype === 'int32') {
       for (let i = 0; i < n; i++) {
-        if (Math.abs(data[i]) > EXACT_INT) throw new RangeError(`gpujs: int32 value ${data[i]} is not exact in float32 storage (|v| <= 2^24)`);
+        if (Math.abs(data[i]) > EXACT_INT)
+          throw new RangeError(`gpujs: int32 value ${data[i]} is not exact in float32 storage (|v| <= 2^24)`);
       }
     }
     if (n === 0) return;
@@ -202,8 +228,14 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
       this.fill(out, op === 'sum' ? 0 : -Infinity);
       return;
     }
-    const kept = coalesce(keptAxes.map((a) => x.shape[a]), [keptAxes.map((a) => x.strides[a])]);
-    const red = coalesce(axes.map((a) => x.shape[a]), [axes.map((a) => x.strides[a])]);
+    const kept = coalesce(
+      keptAxes.map((a) => x.shape[a]),
+      [keptAxes.map((a) => x.strides[a])],
+    );
+    const red = coalesce(
+      axes.map((a) => x.shape[a]),
+      [axes.map((a) => x.strides[a])],
+    );
     const xKept = viewMap('xKept', kept.shape, kept.strides[0], x.offset);
     const xRed = viewMap('xRed', red.shape, red.strides[0], 0);
     const target = this.target(out.buf, out);
@@ -271,7 +303,14 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
 
     const target = this.target(out.buf, out);
     const spec = layernormOutKernel(
-      target, xAt, divBy('rowOf', cols), modBy('colOf', cols), meanAt, rstdAt, layoutMap('wAt', w), layoutMap('bAt', b),
+      target,
+      xAt,
+      divBy('rowOf', cols),
+      modBy('colOf', cols),
+      meanAt,
+      rstdAt,
+      layoutMap('wAt', w),
+      layoutMap('bAt', b),
     );
     const args = [this.texOf(x.buf), this.texOf(mean.buf), this.texOf(rstd.buf), this.texOf(w.buf), this.texOf(b.buf)];
     this.launch(spec, args, target);
@@ -282,8 +321,12 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     if (sizeOf(out.shape) === 0) return;
     const target = this.target(out.buf, out);
     const spec = gatherKernel(
-      target, V, layoutMap('idxAt', idx), tableAddress('tableAt', table.offset, table.strides[0], table.strides[1]),
-      divBy('nOf', H), modBy('hOf', H),
+      target,
+      V,
+      layoutMap('idxAt', idx),
+      tableAddress('tableAt', table.offset, table.strides[0], table.strides[1]),
+      divBy('nOf', H),
+      modBy('hOf', H),
     );
     this.launch(spec, [this.texOf(table.buf), this.texOf(idx.buf)], target);
   }
@@ -296,7 +339,8 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
       this.fill(out, 0);
       return;
     }
-    if (N >= EXACT_INT || V >= EXACT_INT) throw new RangeError(`gpujs: scatterAdd needs N and V below 2^24 (N ${N}, V ${V})`);
+    if (N >= EXACT_INT || V >= EXACT_INT)
+      throw new RangeError(`gpujs: scatterAdd needs N and V below 2^24 (N ${N}, V ${V})`);
     // Rows on the host: start[v]..start[v+1] index perm, which lists n with idx[n] == v ascending.
     const rows = this.viewValues(idx);
     const start = new Float32Array(V + 1);
@@ -316,8 +360,11 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     const loopBound = 2 ** Math.ceil(Math.log2(maxCount));
     const target = this.target(out.buf, out);
     const spec = scatterAddKernel(
-      target, loopBound, tableAddress('srcAt', src.offset, src.strides[0], src.strides[1]),
-      divBy('vOf', H), modBy('hOf', H),
+      target,
+      loopBound,
+      tableAddress('srcAt', src.offset, src.strides[0], src.strides[1]),
+      divBy('vOf', H),
+      modBy('hOf', H),
     );
     this.launch(spec, [this.texOf(src.buf), perm, start], target);
   }
@@ -337,10 +384,18 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     const pAt = layoutMap('pAt', p);
 
     const mTarget = this.target(m.buf, m);
-    this.launch(adamwMomentKernel(mTarget, mAt, gAt), [this.texOf(m.buf), this.texOf(g.buf), h.beta1, 1 - h.beta1], mTarget);
+    this.launch(
+      adamwMomentKernel(mTarget, mAt, gAt),
+      [this.texOf(m.buf), this.texOf(g.buf), h.beta1, 1 - h.beta1],
+      mTarget,
+    );
 
     const vTarget = this.target(v.buf, v);
-    this.launch(adamwVarianceKernel(vTarget, vAt, gAt), [this.texOf(v.buf), this.texOf(g.buf), h.beta2, 1 - h.beta2], vTarget);
+    this.launch(
+      adamwVarianceKernel(vTarget, vAt, gAt),
+      [this.texOf(v.buf), this.texOf(g.buf), h.beta2, 1 - h.beta2],
+      vTarget,
+    );
 
     const bc1 = 1 - Math.pow(h.beta1, h.step);
     const bc2 = 1 - Math.pow(h.beta2, h.step);
@@ -371,7 +426,15 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     const rank = x.shape.length;
     const lead = coalesce(x.shape.slice(0, rank - 1), [x.strides.slice(0, rank - 1)]);
     const row = viewMap('xRow', lead.shape, lead.strides[0], x.offset);
-    const at = glsl('int', 'xAt', [['int', 'row'], ['int', 'c']], [`return xRow(row) + c * ${x.strides[rank - 1]};`]);
+    const at = glsl(
+      'int',
+      'xAt',
+      [
+        ['int', 'row'],
+        ['int', 'c'],
+      ],
+      [`return xRow(row) + c * ${x.strides[rank - 1]};`],
+    );
     return withHelpers(at, [row]);
   }
 

@@ -18,7 +18,12 @@ export interface Layout {
 }
 
 function int(name: string, params: string[], body: string[]): NativeFn {
-  return glsl('int', name, params.map((p) => ['int', p] as const), body);
+  return glsl(
+    'int',
+    name,
+    params.map((p) => ['int', p] as const),
+    body,
+  );
 }
 
 /**
@@ -38,7 +43,9 @@ export function coalesce(
     const mergeable = last >= 0 && stridesList.every((s, v) => strides[v][last] === s[d] * shape[d]);
     if (mergeable) {
       dims[last] *= shape[d];
-      stridesList.forEach((s, v) => { strides[v][last] = s[d]; });
+      stridesList.forEach((s, v) => {
+        strides[v][last] = s[d];
+      });
     } else {
       dims.push(shape[d]);
       stridesList.forEach((s, v) => strides[v].push(s[d]));
@@ -100,12 +107,12 @@ export function coversBuffer(v: Layout, bufferSize: number): boolean {
  * ill-defined.
  */
 export function inverseMap(name: string, v: Layout): NativeFn {
-  const dims = v.shape
-    .map((size, axis) => ({ size, axis, stride: v.strides[axis] }))
-    .filter((d) => d.size !== 1);
+  const dims = v.shape.map((size, axis) => ({ size, axis, stride: v.strides[axis] })).filter((d) => d.size !== 1);
   for (const d of dims) {
     if (d.stride <= 0) {
-      throw new Error(`gpujs: cannot write through a view with stride ${d.stride} (shape [${v.shape}], strides [${v.strides}])`);
+      throw new Error(
+        `gpujs: cannot write through a view with stride ${d.stride} (shape [${v.shape}], strides [${v.strides}])`,
+      );
     }
   }
   const sorted = [...dims].sort((a, b) => b.stride - a.stride);
@@ -113,7 +120,9 @@ export function inverseMap(name: string, v: Layout): NativeFn {
     let span = 0;
     for (let l = k + 1; l < sorted.length; l++) span += (sorted[l].size - 1) * sorted[l].stride;
     if (sorted[k].stride <= span) {
-      throw new Error(`gpujs: cannot write through an overlapping or interleaved view (shape [${v.shape}], strides [${v.strides}])`);
+      throw new Error(
+        `gpujs: cannot write through an overlapping or interleaved view (shape [${v.shape}], strides [${v.strides}])`,
+      );
     }
   }
   // Logical index weight of each axis: row-major over the view's own shape.

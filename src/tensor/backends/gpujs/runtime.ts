@@ -34,8 +34,8 @@ function explainUnavailable(): string {
     createRequire(import.meta.url)('gl');
   } catch (e) {
     reasons.push(
-      'the native `gl` package did not load (npm dropped it if its build failed: it needs Debian\'s ' +
-      `libxi-dev libglew-dev libglu1-mesa-dev pkg-config and npm allowScripts for gl; \`npm ls gl\`): ${(e as Error).message}`,
+      "the native `gl` package did not load (npm dropped it if its build failed: it needs Debian's " +
+        `libxi-dev libglew-dev libglu1-mesa-dev pkg-config and npm allowScripts for gl; \`npm ls gl\`): ${(e as Error).message}`,
     );
   }
   if (!process.env.DISPLAY) {
@@ -66,7 +66,9 @@ export class GlRuntime {
     }
     const features = HeadlessGLKernel.features as unknown as { isFloatRead: boolean; isTextureFloat: boolean };
     if (!features.isFloatRead || !features.isTextureFloat) {
-      throw new Error('gpujs: the GL context lacks float textures (OES_texture_float), so single precision is impossible');
+      throw new Error(
+        'gpujs: the GL context lacks float textures (OES_texture_float), so single precision is impossible',
+      );
     }
     this.gpu = new GPU({ mode: 'headlessgl' });
     // Probe: one real kernel, checked for class and values.
@@ -76,7 +78,8 @@ export class GlRuntime {
     );
     const values = this.read(probe);
     this.release(probe);
-    if (values.join() !== '2,4,6,9') throw new Error(`gpujs: probe kernel returned [${values.join()}] instead of [2,4,6,9]`);
+    if (values.join() !== '2,4,6,9')
+      throw new Error(`gpujs: probe kernel returned [${values.join()}] instead of [2,4,6,9]`);
     const gl = (probe as unknown as { context: WebGLRenderingContextLike }).context;
     this.glVersion = String(gl.getParameter(gl.VERSION));
     this.glRenderer = String(gl.getParameter(gl.RENDERER));
@@ -90,8 +93,14 @@ export class GlRuntime {
 
   /** Run a kernel (compiling it on first use) and return its output texture. */
   run(spec: KernelSpec, args: readonly KernelArg[]): Texture {
-    const key = JSON.stringify([spec.family, spec.source, spec.natives.map((n) => n.source), spec.output,
-      spec.constants ?? null, args.map(argSignature)]);
+    const key = JSON.stringify([
+      spec.family,
+      spec.source,
+      spec.natives.map((n) => n.source),
+      spec.output,
+      spec.constants ?? null,
+      args.map(argSignature),
+    ]);
     let kernel = this.cache.get(key);
     if (!kernel) {
       kernel = this.compile(spec);
@@ -99,7 +108,9 @@ export class GlRuntime {
     }
     const result = kernel(...(args as KernelVariable[]));
     if (!(kernel.kernel instanceof HeadlessGLKernel)) {
-      throw new Error(`gpujs: kernel '${spec.family}' ran as ${kernel.kernel.constructor.name}, not HeadlessGLKernel (gpu.js fell back)`);
+      throw new Error(
+        `gpujs: kernel '${spec.family}' ran as ${kernel.kernel.constructor.name}, not HeadlessGLKernel (gpu.js fell back)`,
+      );
     }
     this.launches.set(spec.family, (this.launches.get(spec.family) ?? 0) + 1);
     this.liveTextures++;

@@ -91,6 +91,6 @@ export async function acquireDevice(route: WebGPURoute | 'auto' = 'auto'): Promi
   }
   throw new Error(
     `webgpu: no adapter found (route ${chosen}). native needs a Vulkan driver; opengles needs Mesa's ` +
-    'EGL/GLES with llvmpipe (Debian: libegl1 libgles2 libgl1-mesa-dri)',
+      'EGL/GLES with llvmpipe (Debian: libegl1 libgles2 libgl1-mesa-dri)',
   );
 }

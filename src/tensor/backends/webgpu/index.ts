@@ -18,8 +18,21 @@
 
 import { globals } from 'webgpu';
 import {
-  type AdamWParams, type Backend, type BinaryOp, type DType, type ReduceOp, type TypedArray,
-  type UnaryOp, type View, BINARY_OPS, REDUCE_OPS, UNARY_OPS, coalesceDims, contiguousStrides, isContiguous, sizeOf,
+  type AdamWParams,
+  type Backend,
+  type BinaryOp,
+  type DType,
+  type ReduceOp,
+  type TypedArray,
+  type UnaryOp,
+  type View,
+  BINARY_OPS,
+  REDUCE_OPS,
+  UNARY_OPS,
+  coalesceDims,
+  contiguousStrides,
+  isContiguous,
+  sizeOf,
 } from '../../backend.js';
 import { type AdapterInfo, type WebGPURoute, acquireDevice } from './device.js';
 import { type Specialization, kernelKey, kernelSource } from './kernels.js';
@@ -154,7 +167,9 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     if (!(Number.isInteger(size) && size >= 0)) throw new RangeError(`webgpu: alloc of ${size} elements`);
     const bytes = Math.max(16, Math.ceil((size * 4) / 16) * 16);
     if (bytes > this.maxBindingBytes) {
-      throw new RangeError(`webgpu: alloc of ${bytes} bytes exceeds the adapter's storage binding limit (${this.maxBindingBytes})`);
+      throw new RangeError(
+        `webgpu: alloc of ${bytes} bytes exceeds the adapter's storage binding limit (${this.maxBindingBytes})`,
+      );
     }
     const buffer = this.device.createBuffer({
       size: bytes,
@@ -282,21 +297,39 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     const t = this.sameType([x, out], `reduce.${op}`);
     const rank = x.shape.length;
     for (const ax of axes) {
-      if (!(Number.isInteger(ax) && ax >= 0 && ax < rank)) throw new RangeError(`webgpu: reduce axis ${ax} of rank ${rank}`);
+      if (!(Number.isInteger(ax) && ax >= 0 && ax < rank))
+        throw new RangeError(`webgpu: reduce axis ${ax} of rank ${rank}`);
     }
     const outShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
     const outStrides = stridesFor(out, outShape, 'reduce');
     const keptDims = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
     const redDims = [...axes];
     // kept dims walked by both x and out; reduced dims by x only
-    const kept = coalesceDims(keptDims.map((i) => x.shape[i]), [keptDims.map((i) => x.strides[i]), keptDims.map((i) => outStrides[i])]);
-    const red = coalesceDims(redDims.map((i) => x.shape[i]), [redDims.map((i) => x.strides[i])]);
+    const kept = coalesceDims(
+      keptDims.map((i) => x.shape[i]),
+      [keptDims.map((i) => x.strides[i]), keptDims.map((i) => outStrides[i])],
+    );
+    const red = coalesceDims(
+      redDims.map((i) => x.shape[i]),
+      [redDims.map((i) => x.strides[i])],
+    );
     const outputs = sizeOf(kept.shape);
     const total = sizeOf(red.shape);
     if (outputs === 0) return;
     const spec = { OP: op, T: t };
     if (total <= NARROW_MAX) {
-      const params = reduceParams(kept.shape, kept.strides[0], kept.strides[1], red.shape, red.strides[0], x.offset, out.offset, total, 1, 0);
+      const params = reduceParams(
+        kept.shape,
+        kept.strides[0],
+        kept.strides[1],
+        red.shape,
+        red.strides[0],
+        x.offset,
+        out.offset,
+        total,
+        1,
+        0,
+      );
       this.dispatch('reduce_narrow.wgsl', spec, params, [this.out(out), this.in(x)], grid(Math.ceil(outputs / WG)));
       return;
     }
@@ -305,7 +338,18 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     // temporary [outputs, C], then reduce that over C. The order stays fixed.
     const chunks = outputs < 64 && total > 8192 ? Math.min(256, Math.ceil(total / 4096)) : 1;
     if (chunks === 1) {
-      const params = reduceParams(kept.shape, kept.strides[0], kept.strides[1], red.shape, red.strides[0], x.offset, out.offset, total, 1, 0);
+      const params = reduceParams(
+        kept.shape,
+        kept.strides[0],
+        kept.strides[1],
+        red.shape,
+        red.strides[0],
+        x.offset,
+        out.offset,
+        total,
+        1,
+        0,
+      );
       this.dispatch('reduce.wgsl', spec, params, [this.out(out), this.in(x)], grid(outputs));
       return;
     }
@@ -314,7 +358,18 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     const partials = this.scratch(outputs * used);
     // partials[j, c] for kept index j (row-major over the kept shape) and chunk c
     const partialStrides = contiguousStrides(kept.shape).map((s) => s * used);
-    const first = reduceParams(kept.shape, kept.strides[0], partialStrides, red.shape, red.strides[0], x.offset, 0, chunkLength, used, 1);
+    const first = reduceParams(
+      kept.shape,
+      kept.strides[0],
+      partialStrides,
+      red.shape,
+      red.strides[0],
+      x.offset,
+      0,
+      chunkLength,
+      used,
+      1,
+    );
     this.dispatch('reduce.wgsl', spec, first, [{ buffer: partials, write: true }, this.in(x)], grid(outputs * used));
     const second = reduceParams(kept.shape, partialStrides, kept.strides[1], [used], [1], 0, out.offset, used, 1, 0);
     this.dispatch('reduce.wgsl', spec, second, [this.out(out), { buffer: partials, write: false }], grid(outputs));
@@ -347,13 +402,26 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     const [sam, sak] = a.strides.slice(-2);
     const [sbk, sbn] = b.strides.slice(-2);
     const params = paramBlock(PARAMS.matmul, {
-      M, N, K, batches,
-      aOffset: a.offset, bOffset: b.offset, outOffset: out.offset, batchRank: batch.shape.length,
-      sam, sak, sbk, sbn,
-      outStrideM: outStrides[rank - 2], outStrideN: outStrides[rank - 1], tilesM, tilesN,
+      M,
+      N,
+      K,
+      batches,
+      aOffset: a.offset,
+      bOffset: b.offset,
+      outOffset: out.offset,
+      batchRank: batch.shape.length,
+      sam,
+      sak,
+      sbk,
+      sbn,
+      outStrideM: outStrides[rank - 2],
+      outStrideN: outStrides[rank - 1],
+      tilesM,
+      tilesN,
       batchShape: [batch.shape],
       batchStrides: batch.shape.map((_, d) => [batch.strides[0][d], batch.strides[1][d], batch.strides[2][d]]),
-      aKFast: sak === 1 && sam !== 1 ? 1 : 0, bKFast: sbk === 1 && sbn !== 1 ? 1 : 0,
+      aKFast: sak === 1 && sam !== 1 ? 1 : 0,
+      bKFast: sbk === 1 && sbn !== 1 ? 1 : 0,
     });
     const bindings = [this.out(out), this.in(a), this.in(b)];
     if (direct) {
@@ -370,8 +438,14 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     const rows = rowDims(x.shape, [x.strides, outStrides]);
     if (rows.rows === 0 || len === 0) return;
     const params = paramBlock(PARAMS.softmax, {
-      rows: rows.rows, len, rowRank: rows.shape.length, logOutput: log ? 1 : 0,
-      xOffset: x.offset, outOffset: out.offset, xStride: x.strides[x.shape.length - 1], outStride: outStrides[x.shape.length - 1],
+      rows: rows.rows,
+      len,
+      rowRank: rows.shape.length,
+      logOutput: log ? 1 : 0,
+      xOffset: x.offset,
+      outOffset: out.offset,
+      xStride: x.strides[x.shape.length - 1],
+      outStride: outStrides[x.shape.length - 1],
       rowShape: [rows.shape.slice(0, 4), rows.shape.slice(4, 8)],
       rowStrides: rows.shape.map((_, d) => [rows.strides[0][d], rows.strides[1][d]]),
     });
@@ -382,10 +456,16 @@ export class WebGPUBackend implements Backend<GpuBuf> {
   }
 
   layernorm(
-    x: View<GpuBuf>, w: View<GpuBuf>, b: View<GpuBuf>, eps: number,
-    out: View<GpuBuf>, mean: View<GpuBuf>, rstd: View<GpuBuf>,
+    x: View<GpuBuf>,
+    w: View<GpuBuf>,
+    b: View<GpuBuf>,
+    eps: number,
+    out: View<GpuBuf>,
+    mean: View<GpuBuf>,
+    rstd: View<GpuBuf>,
   ): void {
-    if (this.sameType([x, w, b, out, mean, rstd], 'layernorm') !== 'f32') throw new Error('webgpu: layernorm needs float32');
+    if (this.sameType([x, w, b, out, mean, rstd], 'layernorm') !== 'f32')
+      throw new Error('webgpu: layernorm needs float32');
     const rank = x.shape.length;
     const len = x.shape[rank - 1];
     if (w.shape.length !== 1 || b.shape.length !== 1 || w.shape[0] !== len || b.shape[0] !== len) {
@@ -396,17 +476,31 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     if (rows.rows === 0 || len === 0) return;
     const rowShape = rows.shape; // leading dims, coalesced: [d0, d1, ...] -> vec4 lanes
     const params = paramBlock(PARAMS.layernorm, {
-      rows: rows.rows, len, rowRank: rowShape.length, eps,
-      xOffset: x.offset, outOffset: out.offset, xStride: x.strides[rank - 1], outStride: outStrides[rank - 1],
-      wOffset: w.offset, bOffset: b.offset, wStride: w.strides[0], bStride: b.strides[0],
-      meanOffset: mean.offset, rstdOffset: rstd.offset,
+      rows: rows.rows,
+      len,
+      rowRank: rowShape.length,
+      eps,
+      xOffset: x.offset,
+      outOffset: out.offset,
+      xStride: x.strides[rank - 1],
+      outStride: outStrides[rank - 1],
+      wOffset: w.offset,
+      bOffset: b.offset,
+      wStride: w.strides[0],
+      bStride: b.strides[0],
+      meanOffset: mean.offset,
+      rstdOffset: rstd.offset,
       rowShape: [rowShape.slice(0, 4), rowShape.slice(4, 8)],
       rowStrides: rowShape.map((_, d) => [rows.strides[0][d], rows.strides[1][d]]),
     });
     const narrow = len <= NARROW_MAX;
-    this.dispatch(narrow ? 'layernorm_narrow.wgsl' : 'layernorm.wgsl', {}, params, [
-      this.out(out), this.out(mean), this.out(rstd), this.in(x), this.in(w), this.in(b),
-    ], grid(narrow ? Math.ceil(rows.rows / WG) : rows.rows));
+    this.dispatch(
+      narrow ? 'layernorm_narrow.wgsl' : 'layernorm.wgsl',
+      {},
+      params,
+      [this.out(out), this.out(mean), this.out(rstd), this.in(x), this.in(w), this.in(b)],
+      grid(narrow ? Math.ceil(rows.rows / WG) : rows.rows),
+    );
   }
 
   gather(table: View<GpuBuf>, idx: View<GpuBuf>, out: View<GpuBuf>): void {
@@ -445,22 +539,45 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     for (let k = 2; k <= padded; k *= 2) {
       for (let j = k / 2; j >= 1; j /= 2) {
         const params = paramBlock(PARAMS.scatterSort, {
-          count: N, padded, k, j, idxOffset: idx.offset, idxStride: idx.strides[0], rows: V,
+          count: N,
+          padded,
+          k,
+          j,
+          idxOffset: idx.offset,
+          idxStride: idx.strides[0],
+          rows: V,
         });
-        this.dispatch('scatter_sort.wgsl', {}, params, [{ buffer: perm, write: true }, this.in(idx)], grid(Math.ceil(padded / 2 / WG)));
+        this.dispatch(
+          'scatter_sort.wgsl',
+          {},
+          params,
+          [{ buffer: perm, write: true }, this.in(idx)],
+          grid(Math.ceil(padded / 2 / WG)),
+        );
       }
     }
 
     // 2. one writer per touched output element walks its run of perm in order
     const params = paramBlock(PARAMS.scatterAdd, {
-      count: N, width: H, rows: V,
-      srcOffset: src.offset, srcStrideN: src.strides[0], srcStrideH: src.strides[1],
-      idxOffset: idx.offset, idxStride: idx.strides[0],
-      outOffset: out.offset, outStrideV: outStrides[0], outStrideH: outStrides[1],
+      count: N,
+      width: H,
+      rows: V,
+      srcOffset: src.offset,
+      srcStrideN: src.strides[0],
+      srcStrideH: src.strides[1],
+      idxOffset: idx.offset,
+      idxStride: idx.strides[0],
+      outOffset: out.offset,
+      outStrideV: outStrides[0],
+      outStrideH: outStrides[1],
     });
-    this.dispatch('scatter_add.wgsl', { T: t }, params, [
-      this.out(out), this.in(src), this.in(idx), { buffer: perm, write: false },
-    ], grid(Math.ceil((N * H) / WG)));
+    this.dispatch(
+      'scatter_add.wgsl',
+      { T: t },
+      params,
+      [this.out(out), this.in(src), this.in(idx), { buffer: perm, write: false }],
+      grid(Math.ceil((N * H) / WG)),
+    );
   }
 
   rand(seed: number, out: View<GpuBuf>): void {
@@ -481,8 +598,14 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     ]);
     // step-dependent scalars in float64, as the reference computes them
     params
-      .f(10, 0, h.lr).f(10, 1, h.lr * h.weightDecay).f(10, 2, h.beta1).f(10, 3, 1 - h.beta1)
-      .f(11, 0, h.beta2).f(11, 1, 1 - h.beta2).f(11, 2, 1 - Math.pow(h.beta1, h.step)).f(11, 3, 1 - Math.pow(h.beta2, h.step))
+      .f(10, 0, h.lr)
+      .f(10, 1, h.lr * h.weightDecay)
+      .f(10, 2, h.beta1)
+      .f(10, 3, 1 - h.beta1)
+      .f(11, 0, h.beta2)
+      .f(11, 1, 1 - h.beta2)
+      .f(11, 2, 1 - Math.pow(h.beta1, h.step))
+      .f(11, 3, 1 - Math.pow(h.beta2, h.step))
       .f(12, 0, h.eps);
     this.elementwise('adamw.wgsl', {}, params, n, [this.out(p), this.in(g), this.out(m), this.out(v)]);
   }
@@ -540,7 +663,11 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     let pipeline = this.pipelines.get(key);
     if (pipeline === undefined) {
       const module = this.device.createShaderModule({ label: key, code: kernelSource(file, spec) });
-      pipeline = this.device.createComputePipeline({ label: key, layout: 'auto', compute: { module, entryPoint: 'main' } });
+      pipeline = this.device.createComputePipeline({
+        label: key,
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' },
+      });
       this.pipelines.set(key, pipeline);
     }
     return { key, pipeline };
@@ -557,8 +684,12 @@ export class WebGPUBackend implements Backend<GpuBuf> {
    * (WebGPU forbids binding one buffer as writable and read-only storage at once).
    */
   private dispatch(
-    file: string, spec: Specialization, params: ParamBlock, bindings: Binding[],
-    groups: [number, number], countAs?: string,
+    file: string,
+    spec: Specialization,
+    params: ParamBlock,
+    bindings: Binding[],
+    groups: [number, number],
+    countAs?: string,
   ): void {
     const { key, pipeline } = this.pipeline(file, spec);
     const encoder = this.commandEncoder();
@@ -625,15 +756,28 @@ function floatBits(value: number): number {
  * out + c*chunkStride.
  */
 function reduceParams(
-  keptShape: readonly number[], xKept: readonly number[], outKept: readonly number[],
-  redShape: readonly number[], xRed: readonly number[],
-  xOffset: number, outOffset: number, chunkLength: number, chunks: number, chunkStride: number,
+  keptShape: readonly number[],
+  xKept: readonly number[],
+  outKept: readonly number[],
+  redShape: readonly number[],
+  xRed: readonly number[],
+  xOffset: number,
+  outOffset: number,
+  chunkLength: number,
+  chunks: number,
+  chunkStride: number,
 ): ParamBlock {
   if (keptShape.length > 6 || redShape.length > 6) throw new Error('webgpu: reduce supports rank <= 6');
   const rank = Math.max(keptShape.length, redShape.length);
   return paramBlock(PARAMS.reduce, {
-    outputs: sizeOf(keptShape), total: sizeOf(redShape), keptRank: keptShape.length, reducedRank: redShape.length,
-    xOffset, outOffset, chunkLength, chunks,
+    outputs: sizeOf(keptShape),
+    total: sizeOf(redShape),
+    keptRank: keptShape.length,
+    reducedRank: redShape.length,
+    xOffset,
+    outOffset,
+    chunkLength,
+    chunks,
     keptShape: [keptShape.slice(0, 4), keptShape.slice(4, 8)],
     reducedShape: [redShape.slice(0, 4), redShape.slice(4, 8)],
     // dim d: (x kept, out kept, x reduced) strides, 0 where that side has fewer dims

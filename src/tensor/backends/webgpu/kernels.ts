@@ -52,6 +52,8 @@ export function kernelSource(name: string, spec: Specialization): string {
 
 /** Cache key of a specialized kernel, also its name in the backend's kernel counts. */
 export function kernelKey(name: string, spec: Specialization): string {
-  const parts = Object.keys(spec).sort().map((k) => `${k}=${spec[k]}`);
+  const parts = Object.keys(spec)
+    .sort()
+    .map((k) => `${k}=${spec[k]}`);
   return parts.length === 0 ? name : `${name}[${parts.join(',')}]`;
 }

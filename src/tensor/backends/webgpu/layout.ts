@@ -54,10 +54,16 @@ export interface Operand {
  * The lib/elementwise.wgsl block: P[0] = (n, rank, -, -), P[1] = offsets of operands 0..3,
  * P[2..3] = shape, P[4 + d] = strides of operands 0..3 along dim d. Returns the block and n.
  */
-export function elementwiseParams(shape: readonly number[], operands: readonly Operand[]): { params: ParamBlock; n: number } {
+export function elementwiseParams(
+  shape: readonly number[],
+  operands: readonly Operand[],
+): { params: ParamBlock; n: number } {
   if (operands.length > 4) throw new Error('webgpu: elementwise kernels take at most 4 operands');
   const n = shape.reduce((a, b) => a * b, 1);
-  const c = coalesceDims(shape, operands.map((o) => o.strides));
+  const c = coalesceDims(
+    shape,
+    operands.map((o) => o.strides),
+  );
   const rank = c.shape.length;
   if (rank > MAX_RANK) throw new Error(`webgpu: views of rank ${rank} after coalescing exceed ${MAX_RANK}`);
   const params = new ParamBlock().u(0, 0, n).u(0, 1, rank);
@@ -70,9 +76,15 @@ export function elementwiseParams(shape: readonly number[], operands: readonly O
 }
 
 /** Row-major dims, strides and count of the leading ("row") dims of a view, coalesced. */
-export function rowDims(shape: readonly number[], strides: readonly (readonly number[])[]): Coalesced & { rows: number } {
+export function rowDims(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): Coalesced & { rows: number } {
   const lead = shape.slice(0, -1);
-  const c = coalesceDims(lead, strides.map((s) => s.slice(0, -1)));
+  const c = coalesceDims(
+    lead,
+    strides.map((s) => s.slice(0, -1)),
+  );
   return { ...c, rows: lead.reduce((a, b) => a * b, 1) };
 }
 
