@@ -37,7 +37,11 @@ if [ ! -f "$CORPUS" ]; then
   node bin/retrograd.mjs data build pretrain --out "$(dirname "$CORPUS")"
 fi
 mkdir -p "$RUN"
-nohup nice -n "$NICE" node bin/retrograd.mjs pretrain --corpus "$CORPUS" --out "$RUN" --init "$INIT" \
+# Its own session (setsid), and that session's autogroup niced too: with the kernel's autogroup
+# scheduling (sched_autogroup_enabled, on here), a process's nice ranks it only within its session, so
+# a plain `nice` run still takes an equal share against every other terminal's or agent's work.
+nohup setsid sh -c 'echo "$0" >/proc/self/autogroup 2>/dev/null || true; exec nice -n "$0" "$@"' "$NICE" \
+  node bin/retrograd.mjs pretrain --corpus "$CORPUS" --out "$RUN" --init "$INIT" \
   --steps "$STEPS" --lr "$LR" --warmup "$WARMUP" --schedule linear --dropout 0 --mask-rate 0.15 \
   --eval-every 200 --save-every 100 --log-every 10 >>"$RUN/stdout.log" 2>&1 &
 echo $! >"$RUN/pid"
