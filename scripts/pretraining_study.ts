@@ -27,6 +27,8 @@ import { readBertConfig, readTokenizer, saveModelDir } from '../src/nn/model-dir
 import { trainBiencoder, type EvalSet, type LossSpec, type TrainBiencoderResult } from '../src/train/retrieval.js';
 import { ensureDirectory, tempSibling, writeFileAtomic } from '../src/io/atomic.js';
 import { pngFonts, renderSvg, svgToPng } from '../src/plot/render.js';
+import { Biencoder } from '../src/nn/biencoder.js';
+import { docText, readCorpus, findJsonl } from '../src/data/beir.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHIPPED = join(ROOT, 'models', 'bert-mini-retrograd');
@@ -179,6 +181,34 @@ async function runCell(ck: Checkpoint, loss: string, seed: number, out: string):
   });
 }
 
+/**
+ * Anisotropy of a checkpoint's untuned embeddings: the mean cosine similarity over all pairs of the
+ * mean-pooled embeddings of the first `n` pkgdesc-test documents (0 for directions spread evenly,
+ * 1 when every document points the same way). A space where everything is already close leaves a
+ * contrastive fine-tune little room per step.
+ */
+async function anisotropy(dir: string, n = 500): Promise<number> {
+  const corpus = await readCorpus(findJsonl(EVAL_SETS[0].dir, 'corpus'));
+  const texts = [...corpus.values()].slice(0, n).map(docText);
+  const bi = Biencoder.load(dir, { device: 'cpu', pooling: { mode: 'mean', normalize: false } });
+  try {
+    const rows = (await bi.encoder(128)(texts)).map((v) => {
+      const norm = Math.hypot(...v);
+      return v.map((x) => x / norm);
+    });
+    let sum = 0;
+    for (let i = 0; i < rows.length; i++)
+      for (let j = i + 1; j < rows.length; j++) {
+        let dot = 0;
+        for (let k = 0; k < rows[i].length; k++) dot += rows[i][k] * rows[j][k];
+        sum += dot;
+      }
+    return sum / ((rows.length * (rows.length - 1)) / 2);
+  } finally {
+    bi.dispose();
+  }
+}
+
 function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
@@ -263,8 +293,10 @@ async function main(): Promise<void> {
   await initDevice('cpu');
 
   const rows: Row[] = [];
+  const anisotropies: { tokens: number; source: string; meanCosine: number }[] = [];
   for (const { tokens, source } of checkpointsSpec) {
     const ck = { tokens, source, dir: await materialise(tokens, source, out) };
+    anisotropies.push({ tokens, source, meanCosine: await anisotropy(ck.dir) });
     for (const loss of losses) {
       for (let seed = 0; seed < seeds; seed++) {
         const r = await runCell(ck, loss, seed, out);
@@ -293,8 +325,10 @@ async function main(): Promise<void> {
     evalQueries: args['eval-queries'] ?? 'all',
     seeds,
   };
-  writeFileAtomic(join(out, 'results.json'), `${JSON.stringify({ settings, rows }, null, 1)}\n`);
-  const md = table(rows);
+  writeFileAtomic(join(out, 'results.json'), `${JSON.stringify({ settings, anisotropies, rows }, null, 1)}\n`);
+  const md = `${table(rows)}\nUntuned embeddings, mean pairwise cosine of the first 500 pkgdesc-test documents: ${anisotropies
+    .map((a) => `${(a.tokens / 1e6).toFixed(1)}M ${a.meanCosine.toFixed(3)}`)
+    .join(', ')}\n`;
   writeFileAtomic(join(out, 'table.md'), md);
   const svg = await renderSvg(figure(rows), 'pretraining-study');
   const png = svgToPng(svg, { fontFiles: pngFonts() });
