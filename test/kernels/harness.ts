@@ -43,6 +43,16 @@ export const DEVICES: readonly DeviceName[] = (() => {
  */
 export const SWEEP = [1, 63, 64, 65, 256, 257, 4097] as const;
 export const SMALL = [1, 63, 64, 65] as const;
+/** Row shapes of the row-wise kernels' (softmax, layernorm) cpu thread checks: the sweep's row lengths plus attention-like rows. */
+export const ROW_SHAPES: number[][] = [
+  [1, 1],
+  [3, 1],
+  [5, 63],
+  [7, 64],
+  [9, 65],
+  [3, 4097],
+  [2, 4, 16, 128],
+];
 
 /** Bit for bit: data movement, integer kernels, and kernels that promise the reference's order. */
 export const EXACT: Tolerance = { atol: 0, rtol: 0 };

@@ -25,7 +25,7 @@ import {
   view,
 } from '../util/cpu-threads.js';
 import { uniform } from '../util/random.js';
-import { DEVICES, type DeviceName, SWEEP, tolerance, useDevice, withDevice } from './harness.js';
+import { DEVICES, type DeviceName, ROW_SHAPES, SWEEP, tolerance, useDevice, withDevice } from './harness.js';
 
 /** The kernel each device runs on contiguous float32 rows of length H. */
 function kernelFor(name: DeviceName, H: number): string {
@@ -193,15 +193,6 @@ withDevice('cpu-ref', () => {
 withDevice('cpu', () => {
   describe('layernorm on cpu: 1 and 2 threads, against a float64 reference', () => {
     useCpuThreads();
-    const ROW_SHAPES: number[][] = [
-      [1, 1],
-      [3, 1],
-      [5, 63],
-      [7, 64],
-      [9, 65],
-      [3, 4097],
-      [2, 4, 16, 128],
-    ];
 
     it('matches the reference (out, mean, rstd) over row lengths 1, 63, 64, 65, 4097, bit-identical across thread counts', () => {
       let seed = 3000;
