@@ -16,7 +16,13 @@ import {
   writeDescriptor,
 } from '../src/tensor/backends/cpu/descriptors.js';
 import { ENTRY_POINTS } from '../src/tensor/backends/cpu/kernels.js';
-import { PARAM_LAYOUTS, paramFields, parseWgslStruct } from '../src/tensor/backends/webgpu/params.js';
+import {
+  PARAMS,
+  PARAM_LAYOUTS,
+  paramBlock,
+  paramFields,
+  parseWgslStruct,
+} from '../src/tensor/backends/webgpu/params.js';
 import { kernelSource } from '../src/tensor/backends/webgpu/kernels.js';
 
 const WASM_DIR = new URL('../kernels/wasm/', import.meta.url);
@@ -172,10 +178,38 @@ describe('webgpu: WGSL parameter structs, host against kernel source', () => {
     });
   }
 
-  it('every kernel file that declares a parameter struct has a host layout', () => {
-    const withStruct = readdirSync(WGSL_DIR)
-      .filter((f) => f.endsWith('.wgsl'))
-      .filter((f) => /var<uniform>\s+params\s*:/.test(kernelSource(f, ANY_SPEC)));
-    expect(withStruct.sort()).toEqual(Object.keys(PARAM_LAYOUTS).sort());
+  it('every kernel file reads its parameters through a struct with a host layout', () => {
+    const kernels = readdirSync(WGSL_DIR).filter((f) => f.endsWith('.wgsl'));
+    const withStruct = kernels.filter((f) => /var<uniform>\s+params\s*:/.test(kernelSource(f, ANY_SPEC)));
+    expect(withStruct.sort()).toEqual(kernels.sort());
+    expect(Object.keys(PARAM_LAYOUTS).sort()).toEqual(kernels.sort());
+  });
+
+  it('vec4 fields are 16-aligned and written lane by lane; a mismatch in a shared prefix is caught', () => {
+    const fields = paramFields({ n: 'u32', rank: 'u32', offsets: 'vec4<i32>', shape: 'array<vec4<u32>, 2>' });
+    expect(fields.map((f) => f.offset)).toEqual([0, 4, 16, 32]);
+    const block = paramBlock(PARAMS.gather, {
+      n: 6,
+      rank: 2,
+      offsets: [1, -2, 3],
+      shape: [[2, 3]],
+      strides: [
+        [3, 1, 0],
+        [1, 0, 1],
+      ],
+      rows: 7,
+      rowStride: -5,
+    });
+    const i32 = new Int32Array(block.u32.buffer);
+    expect(Array.from(i32.subarray(4, 8))).toEqual([1, -2, 3, 0]);
+    expect(Array.from(block.u32.subarray(8, 12))).toEqual([2, 3, 0, 0]);
+    expect(Array.from(i32.subarray(16, 20))).toEqual([3, 1, 0, 0]);
+    expect([block.u32[40], i32[41]]).toEqual([7, -5]);
+    // fill's struct with two shared fields swapped differs from the host's layout
+    const swapped = parseWgslStruct(
+      'struct S { rank: u32, n: u32, offsets: vec4<i32>, shape: array<vec4<u32>, 2>, strides: array<vec4<i32>, 6>, valueBits: u32, }\nvar<uniform> params: S;',
+      'x.wgsl',
+    );
+    expect(diff(paramFields(PARAMS.fill), swapped)).toHaveLength(2);
   });
 });

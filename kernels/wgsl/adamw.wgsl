@@ -4,13 +4,31 @@
 // in the reference's order (adamwScalar in src/tensor/backends/ref.ts). The host computes the
 // step-dependent scalars in float64 and passes them rounded to f32.
 //
-// Layout: lib/elementwise.wgsl, operand 0 = p, 1 = g, 2 = m, 3 = v (p, m, v are written).
-//   P[10] = (lr, lr*wd, b1, 1-b1) f32 bits;  P[11] = (b2, 1-b2, bc1, bc2);  P[12].x = eps
+// Parameters: lib/elementwise.wgsl's fields (operand 0 = p, 1 = g, 2 = m, 3 = v; p, m, v are
+// written), then the step's scalars.
 // Workgroup: 256 invocations, grid-stride loop. Its own entry point rather than
 // lib/elementwise_main.wgsl's, so that the step scalars are read once per invocation, not per
 // element (per element costs about 11% on llvmpipe).
-// #include lib/params.wgsl
 // #include lib/elementwise.wgsl
+
+struct AdamWParams {
+  n: u32,
+  rank: u32,
+  offsets: vec4<i32>,
+  shape: array<vec4<u32>, 2>,
+  strides: array<vec4<i32>, 6>,
+  lr: f32,
+  lrWd: f32,                        // lr * weight decay
+  beta1: f32,
+  oneMinusBeta1: f32,
+  beta2: f32,
+  oneMinusBeta2: f32,
+  bc1: f32,                         // 1 - beta1^t
+  bc2: f32,                         // 1 - beta2^t
+  eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: AdamWParams;
 
 @group(0) @binding(1) var<storage, read_write> pBuf: array<f32>;
 @group(0) @binding(2) var<storage, read> gBuf: array<f32>;
@@ -23,18 +41,16 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let n = P[0].x;
-  let h0 = bitcast<vec4<f32>>(P[10]);
-  let h1 = bitcast<vec4<f32>>(P[11]);
-  let lr = h0.x;
-  let lrWd = h0.y;
-  let b1 = h0.z;
-  let oneMinusB1 = h0.w;
-  let b2 = h1.x;
-  let oneMinusB2 = h1.y;
-  let bc1 = h1.z;
-  let bc2 = h1.w;
-  let eps = bitcast<f32>(P[12].x);
+  let n = params.n;
+  let lr = params.lr;
+  let lrWd = params.lrWd;
+  let b1 = params.beta1;
+  let oneMinusB1 = params.oneMinusBeta1;
+  let b2 = params.beta2;
+  let oneMinusB2 = params.oneMinusBeta2;
+  let bc1 = params.bc1;
+  let bc2 = params.bc2;
+  let eps = params.eps;
   let step = groupCount(nwg) * 256u;
   for (var i = groupIndex(wid, nwg) * 256u + lid; i < n; i += step) {
     let o = operandOffsets(i);

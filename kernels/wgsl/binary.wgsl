@@ -1,9 +1,9 @@
 // binary.wgsl: out[i] = op(a[i], b[i]) for float32, op one of BINARY_OPS (substituted as {{OP}}).
 // Comparisons give 1.0 or 0.0. NaN semantics follow the reference backend.
 //
-// Layout: lib/elementwise.wgsl, operand 0 = out, 1 = a, 2 = b (already expanded to out's shape;
+// Parameters: lib/elementwise_params.wgsl, operand 0 = out, 1 = a, 2 = b (already expanded to out's shape;
 // broadcast operands arrive with stride 0). Workgroup: 256 invocations, grid-stride loop.
-// #include lib/params.wgsl
+// #include lib/elementwise_params.wgsl
 // #include lib/elementwise_main.wgsl
 
 @group(0) @binding(1) var<storage, read_write> outBuf: array<f32>;

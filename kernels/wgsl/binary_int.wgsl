@@ -3,8 +3,8 @@
 // truncates toward zero and x/0 gives 0, pow is exact by repeated squaring (wrapping),
 // comparisons give 1 or 0.
 //
-// Layout: lib/elementwise.wgsl, operand 0 = out, 1 = a, 2 = b. Workgroup: 256, grid-stride loop.
-// #include lib/params.wgsl
+// Parameters: lib/elementwise_params.wgsl, operand 0 = out, 1 = a, 2 = b. Workgroup: 256, grid-stride loop.
+// #include lib/elementwise_params.wgsl
 // #include lib/elementwise_main.wgsl
 
 @group(0) @binding(1) var<storage, read_write> outBuf: array<i32>;

@@ -2,9 +2,9 @@
 // optional cast: source type {{S}}, destination type {{D}}, conversion {{CONVERT}} (a type
 // constructor, or toInt32 for float -> int32, which truncates like the reference).
 //
-// Layout: lib/elementwise.wgsl, operand 0 = dst, operand 1 = src.
+// Parameters: lib/elementwise_params.wgsl, operand 0 = dst, operand 1 = src.
 // Workgroup: 256 invocations, grid-stride loop.
-// #include lib/params.wgsl
+// #include lib/elementwise_params.wgsl
 // #include lib/elementwise_main.wgsl
 
 @group(0) @binding(1) var<storage, read_write> dstBuf: array<{{D}}>;

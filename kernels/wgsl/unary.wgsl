@@ -1,8 +1,8 @@
 // unary.wgsl: out[i] = op(x[i]) for float32, op one of UNARY_OPS (substituted as {{OP}}).
 //
-// Layout: lib/elementwise.wgsl, operand 0 = out, operand 1 = x; both may be strided views.
+// Parameters: lib/elementwise_params.wgsl, operand 0 = out, operand 1 = x; both may be strided views.
 // Workgroup: 256 invocations, grid-stride loop over the n logical elements.
-// #include lib/params.wgsl
+// #include lib/elementwise_params.wgsl
 // #include lib/elementwise_main.wgsl
 // #include lib/math.wgsl
 // #include lib/unary_ops.wgsl

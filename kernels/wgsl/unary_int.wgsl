@@ -3,9 +3,9 @@
 // Integer-exact where the reference is exact (neg, abs, sign, relu, step, square: wrapping i32
 // arithmetic); every other op goes through the f32 function and JavaScript's ToInt32, as the
 // reference does when it stores a float result into an Int32Array.
-// Layout: lib/elementwise.wgsl, operand 0 = out, operand 1 = x.
+// Parameters: lib/elementwise_params.wgsl, operand 0 = out, operand 1 = x.
 // Workgroup: 256 invocations, grid-stride loop over the n logical elements.
-// #include lib/params.wgsl
+// #include lib/elementwise_params.wgsl
 // #include lib/elementwise_main.wgsl
 // #include lib/math.wgsl
 // #include lib/unary_ops.wgsl

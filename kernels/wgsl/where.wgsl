@@ -1,8 +1,8 @@
 // where.wgsl: out[i] = cond[i] != 0 ? a[i] : b[i]; value type {{T}}, condition type {{C}}.
 //
-// Layout: lib/elementwise.wgsl, operand 0 = out, 1 = cond, 2 = a, 3 = b (all already expanded
+// Parameters: lib/elementwise_params.wgsl, operand 0 = out, 1 = cond, 2 = a, 3 = b (all already expanded
 // to out's shape). Workgroup: 256 invocations, grid-stride loop.
-// #include lib/params.wgsl
+// #include lib/elementwise_params.wgsl
 // #include lib/elementwise_main.wgsl
 // #include lib/scalar_{{T}}.wgsl
 

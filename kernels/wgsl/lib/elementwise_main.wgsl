@@ -2,9 +2,8 @@
 // that includes it defines
 //   fn element(i: u32, o: vec4<i32>)
 // and `main` calls it once for every logical element i (row-major over the iteration shape), with
-// o = the buffer offsets of operands 0..3 at i (lib/elementwise.wgsl's layout).
-// Workgroup: 256 invocations, grid-stride loop over the n = P[0].x logical elements.
-// Needs lib/params.wgsl.
+// o = the buffer offsets of operands 0..3 at i (lib/elementwise.wgsl).
+// Workgroup: 256 invocations, grid-stride loop over the params.n logical elements.
 // #include lib/elementwise.wgsl
 
 @compute @workgroup_size(256)
@@ -13,7 +12,7 @@ fn main(
   @builtin(num_workgroups) nwg: vec3<u32>,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let n = P[0].x;
+  let n = params.n;
   let step = groupCount(nwg) * 256u;
   for (var i = groupIndex(wid, nwg) * 256u + lid; i < n; i += step) {
     element(i, operandOffsets(i));

@@ -1,7 +1,7 @@
 // lib/fold.wgsl: the reduction operators over element type T, by name (identity_<op>(),
 // combine_<op>(a, b) and the id fold_<op> for op = sum, max), so that a kernel can pick one with
 // a substituted op name: not a kernel.
-// Needs lib/params.wgsl and a lib/scalar_*.wgsl.
+// Needs a lib/scalar_*.wgsl.
 
 fn identity_sum() -> T { return T(0); }
 fn combine_sum(a: T, b: T) -> T { return a + b; }

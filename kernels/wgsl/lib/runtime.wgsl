@@ -1,6 +1,6 @@
 // lib/runtime.wgsl: float constants made at run time, NaN tests and float -> int32 conversion
-// (not a kernel). Needs runtimeZero() from the file that declares the uniform (lib/params.wgsl,
-// or a kernel's parameter struct).
+// (not a kernel). Needs runtimeZero() from the file that declares the uniform (the kernel's
+// parameter struct, or the lib/*_io.wgsl or lib/elementwise.wgsl it includes).
 
 // Infinities and NaN are not WGSL constant values (constant evaluation rejects them), so they are
 // made at run time: OR-ing in a zero derived from the uniform block (runtimeZero(), defined by the

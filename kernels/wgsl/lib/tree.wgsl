@@ -3,7 +3,7 @@
 // contain barriers); `op` is fold_sum or fold_max (lib/fold.wgsl).
 // Determinism: a fixed binary tree in workgroup memory combines the 256 values, so the result
 // depends only on the values and their invocation index, never on scheduling.
-// Needs lib/params.wgsl and a lib/scalar_*.wgsl.
+// Needs a lib/scalar_*.wgsl.
 // #include lib/fold.wgsl
 
 var<workgroup> tree: array<T, 256>;

@@ -36,8 +36,8 @@ import {
 } from '../../backend.js';
 import { type AdapterInfo, type WebGPURoute, acquireDevice } from './device.js';
 import { type Specialization, kernelKey, kernelSource } from './kernels.js';
-import { ParamBlock, elementwiseParams, grid, rowDims } from './layout.js';
-import { PARAMS, paramBlock } from './params.js';
+import { elementwiseFields, grid, rowDims } from './layout.js';
+import { PARAMS, ParamBlock, paramBlock } from './params.js';
 
 export type { AdapterInfo, WebGPURoute } from './device.js';
 
@@ -239,57 +239,65 @@ export class WebGPUBackend implements Backend<GpuBuf> {
 
   fill(out: View<GpuBuf>, value: number): void {
     const t = wgslType(out.dtype, 'fill');
-    const { params, n } = elementwiseParams(out.shape, [out]);
-    params.bits(0, 2, t === 'f32' ? floatBits(value) : value | 0);
-    this.elementwise('fill.wgsl', { T: t }, params, n, [this.out(out)]);
+    const fields = elementwiseFields(out.shape, [out]);
+    const valueBits = t === 'f32' ? floatBits(value) : (value | 0) >>> 0;
+    this.elementwise('fill.wgsl', { T: t }, paramBlock(PARAMS.fill, { ...fields, valueBits }), fields.n, [
+      this.out(out),
+    ]);
   }
 
   copy(src: View<GpuBuf>, dst: View<GpuBuf>): void {
     const s = wgslType(src.dtype, 'copy');
     const d = wgslType(dst.dtype, 'copy');
     const convert = s === 'f32' && d === 'i32' ? 'toInt32' : d;
-    const { params, n } = elementwiseParams(src.shape, [
+    const fields = elementwiseFields(src.shape, [
       { offset: dst.offset, strides: stridesFor(dst, src.shape, 'copy') },
       src,
     ]);
-    this.elementwise('copy.wgsl', { S: s, D: d, CONVERT: convert }, params, n, [this.out(dst), this.in(src)]);
+    const params = paramBlock(PARAMS.elementwise, fields);
+    this.elementwise('copy.wgsl', { S: s, D: d, CONVERT: convert }, params, fields.n, [this.out(dst), this.in(src)]);
   }
 
   unary(op: UnaryOp, x: View<GpuBuf>, out: View<GpuBuf>): void {
     if (!UNARY_OPS.includes(op)) throw new Error(`webgpu: unknown unary op ${op}`);
     const t = this.sameType([x, out], `unary.${op}`);
-    const { params, n } = elementwiseParams(x.shape, [
-      { offset: out.offset, strides: stridesFor(out, x.shape, 'unary') },
-      x,
-    ]);
+    const fields = elementwiseFields(x.shape, [{ offset: out.offset, strides: stridesFor(out, x.shape, 'unary') }, x]);
     const file = t === 'f32' ? 'unary.wgsl' : 'unary_int.wgsl';
-    this.elementwise(file, { OP: op }, params, n, [this.out(out), this.in(x)]);
+    const params = paramBlock(PARAMS.elementwise, fields);
+    this.elementwise(file, { OP: op }, params, fields.n, [this.out(out), this.in(x)]);
   }
 
   binary(op: BinaryOp, a: View<GpuBuf>, b: View<GpuBuf>, out: View<GpuBuf>): void {
     if (!BINARY_OPS.includes(op)) throw new Error(`webgpu: unknown binary op ${op}`);
     const t = this.sameType([a, b, out], `binary.${op}`);
     const shape = out.shape;
-    const { params, n } = elementwiseParams(shape, [
+    const fields = elementwiseFields(shape, [
       out,
       { offset: a.offset, strides: stridesFor(a, shape, 'binary') },
       { offset: b.offset, strides: stridesFor(b, shape, 'binary') },
     ]);
     const file = t === 'f32' ? 'binary.wgsl' : 'binary_int.wgsl';
-    this.elementwise(file, { OP: op }, params, n, [this.out(out), this.in(a), this.in(b)]);
+    const params = paramBlock(PARAMS.elementwise, fields);
+    this.elementwise(file, { OP: op }, params, fields.n, [this.out(out), this.in(a), this.in(b)]);
   }
 
   where(cond: View<GpuBuf>, a: View<GpuBuf>, b: View<GpuBuf>, out: View<GpuBuf>): void {
     const t = this.sameType([a, b, out], 'where');
     const c = wgslType(cond.dtype, 'where');
     const shape = out.shape;
-    const { params, n } = elementwiseParams(shape, [
+    const fields = elementwiseFields(shape, [
       out,
       { offset: cond.offset, strides: stridesFor(cond, shape, 'where') },
       { offset: a.offset, strides: stridesFor(a, shape, 'where') },
       { offset: b.offset, strides: stridesFor(b, shape, 'where') },
     ]);
-    this.elementwise('where.wgsl', { T: t, C: c }, params, n, [this.out(out), this.in(cond), this.in(a), this.in(b)]);
+    const params = paramBlock(PARAMS.elementwise, fields);
+    this.elementwise('where.wgsl', { T: t, C: c }, params, fields.n, [
+      this.out(out),
+      this.in(cond),
+      this.in(a),
+      this.in(b),
+    ]);
   }
 
   reduce(op: ReduceOp, x: View<GpuBuf>, axes: readonly number[], out: View<GpuBuf>): void {
@@ -510,13 +518,13 @@ export class WebGPUBackend implements Backend<GpuBuf> {
     const N = idx.shape[0];
     // iterate out [N, H]: idx walks n only, the table walks h only (its row comes from idx)
     const shape = [N, H];
-    const { params, n } = elementwiseParams(shape, [
+    const fields = elementwiseFields(shape, [
       { offset: out.offset, strides: stridesFor(out, shape, 'gather') },
       { offset: idx.offset, strides: [idx.strides[0], 0] },
       { offset: table.offset, strides: [0, table.strides[1]] },
     ]);
-    params.u(0, 2, V).i(0, 3, table.strides[0]);
-    this.elementwise('gather.wgsl', { T: t }, params, n, [this.out(out), this.in(idx), this.in(table)]);
+    const params = paramBlock(PARAMS.gather, { ...fields, rows: V, rowStride: table.strides[0] });
+    this.elementwise('gather.wgsl', { T: t }, params, fields.n, [this.out(out), this.in(idx), this.in(table)]);
   }
 
   scatterAdd(src: View<GpuBuf>, idx: View<GpuBuf>, out: View<GpuBuf>): void {
@@ -582,32 +590,34 @@ export class WebGPUBackend implements Backend<GpuBuf> {
 
   rand(seed: number, out: View<GpuBuf>): void {
     if (wgslType(out.dtype, 'rand') !== 'f32') throw new Error('webgpu: rand writes float32');
-    const { params, n } = elementwiseParams(out.shape, [out]);
-    params.u(0, 2, seed >>> 0);
-    this.elementwise('rand.wgsl', {}, params, n, [this.out(out)]);
+    const fields = elementwiseFields(out.shape, [out]);
+    const params = paramBlock(PARAMS.rand, { ...fields, seed: seed >>> 0 });
+    this.elementwise('rand.wgsl', {}, params, fields.n, [this.out(out)]);
   }
 
   adamw(p: View<GpuBuf>, g: View<GpuBuf>, m: View<GpuBuf>, v: View<GpuBuf>, h: AdamWParams): void {
     if (this.sameType([p, g, m, v], 'adamw') !== 'f32') throw new Error('webgpu: adamw needs float32');
     const shape = p.shape;
-    const { params, n } = elementwiseParams(shape, [
+    const fields = elementwiseFields(shape, [
       p,
       { offset: g.offset, strides: stridesFor(g, shape, 'adamw') },
       { offset: m.offset, strides: stridesFor(m, shape, 'adamw') },
       { offset: v.offset, strides: stridesFor(v, shape, 'adamw') },
     ]);
     // step-dependent scalars in float64, as the reference computes them
-    params
-      .f(10, 0, h.lr)
-      .f(10, 1, h.lr * h.weightDecay)
-      .f(10, 2, h.beta1)
-      .f(10, 3, 1 - h.beta1)
-      .f(11, 0, h.beta2)
-      .f(11, 1, 1 - h.beta2)
-      .f(11, 2, 1 - Math.pow(h.beta1, h.step))
-      .f(11, 3, 1 - Math.pow(h.beta2, h.step))
-      .f(12, 0, h.eps);
-    this.elementwise('adamw.wgsl', {}, params, n, [this.out(p), this.in(g), this.out(m), this.out(v)]);
+    const params = paramBlock(PARAMS.adamw, {
+      ...fields,
+      lr: h.lr,
+      lrWd: h.lr * h.weightDecay,
+      beta1: h.beta1,
+      oneMinusBeta1: 1 - h.beta1,
+      beta2: h.beta2,
+      oneMinusBeta2: 1 - h.beta2,
+      bc1: 1 - Math.pow(h.beta1, h.step),
+      bc2: 1 - Math.pow(h.beta2, h.step),
+      eps: h.eps,
+    });
+    this.elementwise('adamw.wgsl', {}, params, fields.n, [this.out(p), this.in(g), this.out(m), this.out(v)]);
   }
 
   // ---- dispatch machinery -------------------------------------------------------------------
