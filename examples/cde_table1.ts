@@ -30,8 +30,8 @@
 // in-batch similarity to another example's positive under the TF-IDF + SVD clustering embedder);
 // random batches are measured by the same line of a contextual cell with the same seed.
 
-import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
+import { InvalidArgumentError, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,14 @@ import { trainBiencoder, type EvalSet } from '../src/train/retrieval.js';
 import { trainContextual } from '../src/train/contextual.js';
 import { parseFilter, type BatchingSpec } from '../src/train/batching/plan.js';
 import { defaultCacheDir } from '../src/train/batching/cache.js';
-import { parseEvalSet } from '../src/cli/train.js';
+import {
+  evalSetListOption,
+  intAtLeastOption,
+  listOption,
+  positiveIntOption,
+  positiveNumberOption,
+  scriptProgram,
+} from '../src/cli/options.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { pearson } from '../src/plot/stats.js';
 import { pngFonts, renderSvg, svgToPng } from '../src/plot/render.js';
@@ -429,82 +436,112 @@ function figure(
 
 // ---- main ---------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  const { values: a } = parseArgs({
-    options: {
-      cell: { type: 'string' },
-      out: { type: 'string', default: join(ROOT, 'runs', 'cde-table1') },
-      model: { type: 'string', default: join(ROOT, 'models', 'bert-mini-retrograd') },
-      data: { type: 'string', default: join(ROOT, 'data', 'pkgdesc-train') },
-      eval: { type: 'string' },
-      steps: { type: 'string', default: '100' },
-      'batch-size': { type: 'string', default: '32' },
-      seeds: { type: 'string', default: '3' },
-      'eval-queries': { type: 'string' },
-      'context-size': { type: 'string', default: '64' },
-      'chunk-size': { type: 'string', default: '32' },
-      lr: { type: 'string', default: '1e-4' },
-      temperature: { type: 'string', default: '0.02' },
-      filter: { type: 'string', default: 'tfidf' },
-      order: { type: 'string', default: 'tsp' },
-      'cluster-size': { type: 'string' },
-      'cluster-sizes': { type: 'string' },
-      dims: { type: 'string', default: '128' },
-      'cache-dir': { type: 'string', default: defaultCacheDir() },
-      docs: { type: 'boolean', default: false },
-    },
-  });
-  if (a.cell !== undefined) return runCell(a.cell, a['cache-dir']!);
+const DEFAULT_EVAL_SETS: EvalSet[] = [
+  { name: 'pkgdesc-test', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
+  { name: 'faq', dir: join(ROOT, 'data', 'faq'), split: 'test' },
+];
 
-  const positive = (name: keyof typeof a, integer: boolean): number => {
-    const n = Number(a[name]);
-    if (!(n > 0) || (integer && !Number.isSafeInteger(n)))
-      throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${a[name]}`);
-    return n;
-  };
-  const batchSize = positive('batch-size', true);
-  if (batchSize < 2) throw new Error(`--batch-size must be at least 2, got ${batchSize}`);
-  const seedCount = positive('seeds', true);
-  const clusterSize = a['cluster-size'] === undefined ? batchSize : positive('cluster-size', true);
-  const clusterSizes =
-    a['cluster-sizes'] === undefined
-      ? [clusterSize, 4 * clusterSize, 16 * clusterSize]
-      : a['cluster-sizes'].split(',').map((t) => {
-          const n = Number(t);
-          if (!Number.isSafeInteger(n) || n < 1)
-            throw new Error(
-              `--cluster-sizes: expected positive integers separated by commas, got ${a['cluster-sizes']}`,
-            );
-          return n;
-        });
+/** --filter: none, tfidf or model:DIR, kept as written (the cells record it). */
+function filterOption(value: string): string {
+  try {
+    parseFilter(value);
+  } catch {
+    throw new InvalidArgumentError('expected none, tfidf or model:DIR');
+  }
+  return value;
+}
+
+async function main(): Promise<void> {
+  const a = scriptProgram(
+    'cde_table1',
+    "CDE's Table 1 in miniature: four variants over seeds, and batch hardness against nDCG@10",
+  )
+    .addOption(new Option('--cell <dir>', 'internal: train one cell in this process').hideHelp())
+    .option('--out <dir>', 'study folder', join(ROOT, 'runs', 'cde-table1'))
+    .option('--model <dir>', 'the backbone (model directory)', join(ROOT, 'models', 'bert-mini-retrograd'))
+    .option(
+      '--data <dir>',
+      'training data (BEIR layout with triples/train.jsonl.gz)',
+      join(ROOT, 'data', 'pkgdesc-train'),
+    )
+    .addOption(
+      new Option('--eval <sets>', 'evaluation sets DIR:SPLIT,...')
+        .argParser(evalSetListOption)
+        .default(DEFAULT_EVAL_SETS, 'data/pkgdesc-test:test,data/faq:test'),
+    )
+    .option('--steps <n>', 'training steps per cell', positiveIntOption, 100)
+    .option('--batch-size <n>', 'examples per step', intAtLeastOption(2), 32)
+    .option('--seeds <n>', 'seeds per variant (0 .. n-1)', positiveIntOption, 3)
+    .option('--eval-queries <n>', 'evaluation queries per set (seeded subsample; default: all)', positiveIntOption)
+    .option('--context-size <n>', 'context size J of the contextual architecture', positiveIntOption, 64)
+    .option('--chunk-size <n>', 'gradient-caching chunk of the contextual architecture', positiveIntOption, 32)
+    .option('--lr <x>', 'learning rate', positiveNumberOption, 1e-4)
+    .option('--temperature <x>', 'InfoNCE temperature', positiveNumberOption, 0.02)
+    .option('--filter <f>', 'false-negative filter of (b) and (d): none, tfidf or model:DIR', filterOption, 'tfidf')
+    .addOption(
+      new Option('--order <order>', 'order of the clusters in contextual batches')
+        .choices(['random', 'tsp'])
+        .default('tsp'),
+    )
+    .option('--cluster-size <n>', 'cluster size of (b) and (d) (default: the batch size)', positiveIntOption)
+    .option(
+      '--cluster-sizes <list>',
+      "the hardness sweep's cluster sizes (default: the cluster size times 1, 4 and 16)",
+      listOption(positiveIntOption),
+    )
+    .option('--dims <n>', 'TF-IDF + SVD dimension of the clustering', positiveIntOption, 128)
+    .option('--cache-dir <dir>', 'cache of the clustering and TF-IDF stages', defaultCacheDir())
+    .option('--docs', 'also write docs/cde-table1.md and its figure', false)
+    .parse()
+    .opts<{
+      cell?: string;
+      out: string;
+      model: string;
+      data: string;
+      eval: EvalSet[];
+      steps: number;
+      batchSize: number;
+      seeds: number;
+      evalQueries?: number;
+      contextSize: number;
+      chunkSize: number;
+      lr: number;
+      temperature: number;
+      filter: string;
+      order: 'random' | 'tsp';
+      clusterSize?: number;
+      clusterSizes?: number[];
+      dims: number;
+      cacheDir: string;
+      docs: boolean;
+    }>();
+  if (a.cell !== undefined) return runCell(a.cell, a.cacheDir);
+
+  const batchSize = a.batchSize;
+  const seedCount = a.seeds;
+  const clusterSize = a.clusterSize ?? batchSize;
+  const clusterSizes = a.clusterSizes ?? [clusterSize, 4 * clusterSize, 16 * clusterSize];
   if (!clusterSizes.includes(clusterSize)) clusterSizes.push(clusterSize);
-  if (a.order !== 'random' && a.order !== 'tsp') throw new Error(`--order must be random or tsp, got ${a.order}`);
-  parseFilter(a.filter!);
-  const evalSets = a.eval
-    ? a.eval.split(',').map((spec) => parseEvalSet(spec, 'eval'))
-    : [
-        { name: 'pkgdesc-test', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
-        { name: 'faq', dir: join(ROOT, 'data', 'faq'), split: 'test' },
-      ];
+  const evalSets = a.eval;
   const shared: Shared = {
-    model: a.model!,
-    data: a.data!,
+    model: a.model,
+    data: a.data,
     evalSets,
-    evalQueries: a['eval-queries'] === undefined ? null : positive('eval-queries', true),
-    steps: positive('steps', true),
+    evalQueries: a.evalQueries ?? null,
+    steps: a.steps,
     batchSize,
-    contextSize: positive('context-size', true),
-    chunkSize: positive('chunk-size', true),
-    lr: positive('lr', false),
+    contextSize: a.contextSize,
+    chunkSize: a.chunkSize,
+    lr: a.lr,
     gamma: 0.99999,
     clip: 0,
     weightDecay: 1e-6,
-    temperature: positive('temperature', false),
+    temperature: a.temperature,
     queryLength: 32,
     docLength: 128,
-    filter: a.filter!,
+    filter: a.filter,
     order: a.order,
-    dims: positive('dims', true),
+    dims: a.dims,
     clusterSize,
   };
   for (const [what, path] of [
@@ -516,7 +553,7 @@ async function main(): Promise<void> {
   }
   const seeds = Array.from({ length: seedCount }, (_, i) => i);
   const cells = planCells(shared, seeds, clusterSizes);
-  const out = a.out!;
+  const out = a.out;
   for (const c of cells) checkCell(cellDir(out, c), c); // every refusal before any work
 
   const results: CellResult[] = [];
@@ -534,7 +571,7 @@ async function main(): Promise<void> {
     );
     writeFileAtomic(join(dir, 'cell.json'), `${JSON.stringify(c, null, 2)}\n`);
     const started = performance.now();
-    const { code, signal } = await runChild(dir, a['cache-dir']!);
+    const { code, signal } = await runChild(dir, a.cacheDir);
     // 130 / 143: the trainer saw Ctrl-C / SIGTERM and saved a checkpoint; killed by a signal: its last checkpoint stands.
     if (code === 130 || code === 143)
       throw new Error(`cell ${c.name} interrupted (its checkpoint is saved); rerun the same command to resume`);

@@ -10,29 +10,44 @@
 // the 4 GiB wasm32 limit applies to: live blocks plus the free ones between them), the step's
 // seconds, or the error (the heap running out) with the peaks reached by then.
 
-import { parseArgs } from 'node:util';
 import { join } from 'node:path';
+import { Option } from 'commander';
+import { positiveIntOption, scriptProgram } from '../src/cli/options.js';
 import { getDevice, initDevice } from '../src/tensor/device.js';
 import type { CpuBackend } from '../src/tensor/backends/cpu/index.js';
 import { ContextualModel } from '../src/nn/contextual.js';
 import { contextualStep } from '../src/train/contextual.js';
 import { docText, loadBeir, readTriples } from '../src/data/beir.js';
 
-const { values: a } = parseArgs({
-  options: {
-    mode: { type: 'string', default: 'cached' },
-    batch: { type: 'string', default: '64' },
-    context: { type: 'string', default: '64' },
-    chunk: { type: 'string', default: '16' },
-    'query-length': { type: 'string', default: '32' },
-    'doc-length': { type: 'string', default: '128' },
-    model: { type: 'string', default: 'models/bert-mini-retrograd' },
-    data: { type: 'string', default: 'data/pkgdesc-train' },
-  },
-});
-if (a.mode !== 'cached' && a.mode !== 'plain') throw new Error(`--mode must be cached or plain, got ${a.mode}`);
-const batchSize = Number(a.batch);
-const J = Number(a.context);
+const a = scriptProgram(
+  'cde_heap',
+  'Peak memory of one CDE training step on the cpu device, with or without gradient caching',
+)
+  .addOption(
+    new Option('--mode <mode>', 'cached: two-stage gradient caching; plain: one pass')
+      .choices(['cached', 'plain'])
+      .default('cached'),
+  )
+  .option('--batch <n>', 'triples in the batch (2·n documents)', positiveIntOption, 64)
+  .option('--context <n>', 'context size J (documents)', positiveIntOption, 64)
+  .option('--chunk <n>', 'chunk size of the cached mode', positiveIntOption, 16)
+  .option('--query-length <n>', 'query truncation (tokens)', positiveIntOption, 32)
+  .option('--doc-length <n>', 'document truncation (tokens)', positiveIntOption, 128)
+  .option('--model <dir>', 'model directory', 'models/bert-mini-retrograd')
+  .option('--data <dir>', 'BEIR-layout data with triples/train.jsonl.gz', 'data/pkgdesc-train')
+  .parse()
+  .opts<{
+    mode: 'cached' | 'plain';
+    batch: number;
+    context: number;
+    chunk: number;
+    queryLength: number;
+    docLength: number;
+    model: string;
+    data: string;
+  }>();
+const batchSize = a.batch;
+const J = a.context;
 
 await initDevice('cpu');
 const cpu = getDevice('cpu') as CpuBackend;
@@ -55,9 +70,9 @@ cpu.free = (buf) => {
   free(buf);
 };
 
-const data = await loadBeir(a.data!, 'train');
-const triples = (await readTriples(join(a.data!, 'triples', 'train.jsonl.gz'))).slice(0, batchSize);
-const model = ContextualModel.fromBert(a.model!, { device: 'cpu', config: { context_size: J } });
+const data = await loadBeir(a.data, 'train');
+const triples = (await readTriples(join(a.data, 'triples', 'train.jsonl.gz'))).slice(0, batchSize);
+const model = ContextualModel.fromBert(a.model, { device: 'cpu', config: { context_size: J } });
 const before = { live, reserved: cpu.heapBytes() };
 const batch = {
   queries: triples.map((t) => data.queries.get(t.qid)!),
@@ -72,18 +87,18 @@ const report: Record<string, unknown> = {
   batch: batchSize,
   documents: batch.documents.length,
   context: J,
-  chunk: a.mode === 'cached' ? Number(a.chunk) : null,
-  queryLength: Number(a['query-length']),
-  docLength: Number(a['doc-length']),
+  chunk: a.mode === 'cached' ? a.chunk : null,
+  queryLength: a.queryLength,
+  docLength: a.docLength,
   modelBytes: before.live,
 };
 try {
   const r = contextualStep(model, batch, {
-    queryLength: Number(a['query-length']),
-    docLength: Number(a['doc-length']),
+    queryLength: a.queryLength,
+    docLength: a.docLength,
     contextSeed: 1,
     gradCache: a.mode === 'cached',
-    chunkSize: a.mode === 'cached' ? Number(a.chunk) : undefined,
+    chunkSize: a.mode === 'cached' ? a.chunk : undefined,
   });
   report.loss = r.loss;
 } catch (err) {

@@ -1,7 +1,9 @@
 // Export a pretraining run as the shipped model directory, with a model card and its lineage.
 //
 //   npx tsx scripts/export_model.ts --run runs/mlm-main --out models/bert-mini-retrograd \
-//       [--checkpoint DIR] [--dtype F16] [--min-gain 0.03] [--baseline RUN_DIR] [--ab runs/ab] [--date YYYY-MM-DD]
+//       [--checkpoint DIR] [--dtype F16|BF16|F32] [--min-gain 0.03] [--baseline RUN_DIR] [--ab runs/ab] \
+//       [--date YYYY-MM-DD] [--hardware TEXT] [--note TEXT] [--recipe-note TEXT] [--name bert-mini-retrograd]
+//   npx tsx scripts/export_model.ts --recipe-only --ab runs/ab --out models/bert-mini-retrograd [--recipe-note TEXT]
 //
 // The shipped weights are trained in segments, one or more per session: a segment starts from the
 // committed weights (`retrograd pretrain --init`) or from scratch. `pretraining.json` in the model
@@ -22,7 +24,8 @@
 
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { Option } from 'commander';
+import { nonNegativeNumberOption, scriptProgram } from '../src/cli/options.js';
 import { loadModelDir, saveModelDir } from '../src/nn/model-dir.js';
 import { latestCheckpoint, readTrainerState } from '../src/train/checkpoint.js';
 import { replaceDirectory, tempSibling, writeFileAtomic } from '../src/io/atomic.js';
@@ -67,35 +70,55 @@ interface Lineage {
 }
 type Entry = { kind: string; step: number; loss: number; accuracy?: number; from?: string; source?: string };
 
-const { values: args } = parseArgs({
-  options: {
-    run: { type: 'string' },
-    checkpoint: { type: 'string' },
-    out: { type: 'string' },
-    dtype: { type: 'string', default: 'F16' },
-    name: { type: 'string', default: 'bert-mini-retrograd' },
-    'min-gain': { type: 'string', default: '0.03' },
-    ab: { type: 'string' },
-    date: { type: 'string', default: new Date().toISOString().slice(0, 10) },
-    hardware: { type: 'string', default: '2 CPU cores (cpu device: WebAssembly SIMD)' },
-    'recipe-only': { type: 'boolean', default: false },
-    'recipe-note': { type: 'string' },
-    note: { type: 'string' },
-    baseline: { type: 'string' },
-  },
-});
+const program = scriptProgram(
+  'export_model',
+  'Export a pretraining run as the shipped model directory, with a model card and its lineage',
+)
+  .option('--run <dir>', 'the pretraining run to export (required unless --recipe-only)')
+  .requiredOption('--out <dir>', 'the model directory to write')
+  .option('--checkpoint <dir>', "the run's checkpoint to export (default: its latest)")
+  .addOption(
+    new Option('--dtype <dtype>', 'weights dtype of model.safetensors').choices(['F16', 'BF16', 'F32']).default('F16'),
+  )
+  .option('--name <name>', 'model name (a new lineage)', 'bert-mini-retrograd')
+  .option(
+    '--min-gain <x>',
+    'held-out masked-token accuracy a segment from other weights must gain to be written',
+    nonNegativeNumberOption,
+    0.03,
+  )
+  .option('--ab <dir>', 'A/B runs for the recipe table (each subfolder a run)')
+  .option('--date <yyyy-mm-dd>', "the segment's date", new Date().toISOString().slice(0, 10))
+  .option('--hardware <text>', 'what the segment trained on', '2 CPU cores (cpu device: WebAssembly SIMD)')
+  .option('--recipe-only', 'only rewrite the recipe table from --ab (weights and lineage unchanged)', false)
+  .option('--recipe-note <text>', 'a note under the recipe table')
+  .option('--note <text>', 'a note on the segment')
+  .option('--baseline <dir>', "a run whose step-0 evaluation is of the committed weights on the run's held-out set")
+  .parse();
+const args = program.opts<{
+  run?: string;
+  out: string;
+  checkpoint?: string;
+  dtype: 'F16' | 'BF16' | 'F32';
+  name: string;
+  minGain: number;
+  ab?: string;
+  date: string;
+  hardware: string;
+  recipeOnly: boolean;
+  recipeNote?: string;
+  note?: string;
+  baseline?: string;
+}>();
+if (!args.recipeOnly && args.run === undefined) program.error('--run RUN_DIR is required (or --recipe-only --ab DIR)');
+if (args.recipeOnly && args.ab === undefined) program.error('--recipe-only needs --ab DIR');
+const dtype = args.dtype;
+const minGain = args.minGain;
+
 function fail(message: string): never {
   console.error(`export_model: ${message}`);
   process.exit(1);
 }
-if (!args.out || (!args.run && !args['recipe-only']))
-  fail(
-    'usage: --run RUN_DIR --out MODEL_DIR [--checkpoint DIR] [--dtype F16|BF16|F32] [--min-gain 0.03] [--ab DIR] | --recipe-only --ab DIR --out MODEL_DIR',
-  );
-const dtype = args.dtype as 'F16' | 'BF16' | 'F32';
-if (!['F16', 'BF16', 'F32'].includes(dtype)) fail(`--dtype must be F16, BF16 or F32, got ${args.dtype}`);
-const minGain = Number(args['min-gain']);
-if (!(minGain >= 0)) fail(`--min-gain must be a non-negative number, got ${args['min-gain']}`);
 
 function readJson<T>(path: string): T {
   if (!existsSync(path)) fail(`${path}: missing`);
@@ -151,7 +174,7 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
   const { start, evals } = segmentEntries(readLog(run, state.step));
   if (start === undefined) fail(`${run}/log.jsonl: no start entry (a run from before lineages: export it by hand)`);
   const last = evals.filter((e) => e.step > 0).at(-1) ?? fail(`${run}/log.jsonl: no held-out evaluation after step 0`);
-  let lineage: Lineage = { model: args.name!, segments: [], recipe: [] };
+  let lineage: Lineage = { model: args.name, segments: [], recipe: [] };
   if (start.from === 'init') {
     const initDir = start.source!;
     lineage = readJson<Lineage>(join(initDir, 'pretraining.json'));
@@ -168,7 +191,7 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
   }
   lineage.segments.push({
     run,
-    date: args.date!,
+    date: args.date,
     from: start.from === 'init' ? 'init' : 'scratch',
     init: start.from === 'init' ? start.source! : null,
     corpusSha256: corpusInfo.sourceSha256,
@@ -188,7 +211,7 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
       maskRate: a.maskRate ?? 0.15,
       seed: a.seed,
     },
-    hardware: args.hardware!,
+    hardware: args.hardware,
     evals,
     ...(args.note ? { note: args.note } : {}),
   });
@@ -327,13 +350,12 @@ own licences; see PRETRAINING_CORPUS.md for each source and its licence.
 }
 
 // --- writing ----------------------------------------------------------------------------------
-const out = args.out!;
-if (args['recipe-only']) {
+const out = args.out;
+if (args.recipeOnly) {
   // Only the recipe table changes: the weights and their lineage stay.
-  if (!args.ab) fail('--recipe-only needs --ab DIR');
   const lineage = readJson<Lineage>(join(out, 'pretraining.json'));
-  addRecipe(lineage, args.ab);
-  if (args['recipe-note']) lineage.recipeNote = args['recipe-note'];
+  addRecipe(lineage, args.ab!);
+  if (args.recipeNote) lineage.recipeNote = args.recipeNote;
   const current = loadModelDir(out, { head: 'mlm' });
   writeFileAtomic(join(out, 'pretraining.json'), `${JSON.stringify(lineage, null, 2)}\n`);
   writeFileAtomic(join(out, 'README.md'), renderCard(lineage, current.config, current.mlm!.numParameters()));
@@ -342,7 +364,7 @@ if (args['recipe-only']) {
 } else {
   const { lineage, checkpoint, accuracy, corpusSource } = appendSegment(args.run!);
   if (args.ab) addRecipe(lineage, args.ab);
-  if (args['recipe-note']) lineage.recipeNote = args['recipe-note'];
+  if (args.recipeNote) lineage.recipeNote = args.recipeNote;
   const corpusProvenance = join(dirname(corpusSource), 'PROVENANCE.md');
   if (!existsSync(corpusProvenance)) fail(`${corpusProvenance}: missing (the model card points to it)`);
   const loaded = loadModelDir(checkpoint, { head: 'mlm' });

@@ -8,14 +8,14 @@
 //   npx tsx scripts/pretraining_study.ts --steps 50 --eval-queries 200   # a quick look
 //   npx tsx scripts/pretraining_study.ts --docs                          # also write the figure into docs/figures
 //   flags: --checkpoints TOKENS=SOURCE,... (SOURCE: random | git:REV (models/bert-mini-retrograd at REV) | DIR)
-//          --out DIR (runs/pretraining-study) --losses sdam,infonce --seeds N --steps --batch-size --lr
-//          --temperature (InfoNCE, 0.05) --eval-queries N
+//          --out DIR (runs/pretraining-study) --losses sdam,infonce --seeds N (1) --steps (200) --batch-size (16)
+//          --lr (1e-4) --temperature (InfoNCE, 0.05) --eval-queries N (all) --docs
 //
 // Every cell (checkpoint x loss x seed) is a `retrograd train` run directory under --out/cells; a cell
 // with metrics.json is read back, an interrupted one resumes, so rerunning the command continues the
 // study. Results: --out/results.json, --out/table.md, --out/pretraining-study.{svg,png}.
 
-import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +29,14 @@ import { ensureDirectory, tempSibling, writeFileAtomic } from '../src/io/atomic.
 import { pngFonts, renderSvg, svgToPng } from '../src/plot/render.js';
 import { Biencoder } from '../src/nn/biencoder.js';
 import { docText, readCorpus, findJsonl } from '../src/data/beir.js';
+import {
+  choiceOption,
+  listOption,
+  parsedOption,
+  positiveIntOption,
+  positiveNumberOption,
+  scriptProgram,
+} from '../src/cli/options.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const SHIPPED = join(ROOT, 'models', 'bert-mini-retrograd');
@@ -40,20 +48,42 @@ const LINEAGE_COMMITS: [number, string][] = [
   [11_612_160, '6e935c4'], // segments 1-3 (16.0%)
 ];
 
-const { values: args } = parseArgs({
-  options: {
-    checkpoints: { type: 'string' },
-    out: { type: 'string', default: join(ROOT, 'runs', 'pretraining-study') },
-    losses: { type: 'string', default: 'sdam,infonce' },
-    seeds: { type: 'string', default: '1' },
-    steps: { type: 'string', default: '200' },
-    'batch-size': { type: 'string', default: '16' },
-    lr: { type: 'string', default: '1e-4' },
-    temperature: { type: 'string', default: '0.05' },
-    'eval-queries': { type: 'string' },
-    docs: { type: 'boolean', default: false },
-  },
-});
+const LOSSES = ['sdam', 'infonce'] as const;
+type Loss = (typeof LOSSES)[number];
+
+const args = scriptProgram(
+  'pretraining_study',
+  'SDAM and InfoNCE fine-tuned from checkpoints of one pretraining lineage',
+)
+  .option(
+    '--checkpoints <list>',
+    'TOKENS=SOURCE,... (SOURCE: random | git:REV (models/bert-mini-retrograd at REV) | DIR) (default: the lineage points)',
+    parseCheckpoints,
+  )
+  .option('--out <dir>', 'study folder', join(ROOT, 'runs', 'pretraining-study'))
+  .addOption(
+    parsedOption('--losses <list>', 'losses to fine-tune with', listOption(choiceOption(LOSSES)), LOSSES.join(',')),
+  )
+  .option('--seeds <n>', 'seeds per cell (0 .. n-1)', positiveIntOption, 1)
+  .option('--steps <n>', 'fine-tuning steps', positiveIntOption, 200)
+  .option('--batch-size <n>', 'triples per step', positiveIntOption, 16)
+  .option('--lr <x>', 'learning rate', positiveNumberOption, 1e-4)
+  .option('--temperature <x>', 'InfoNCE temperature', positiveNumberOption, 0.05)
+  .option('--eval-queries <n>', 'evaluation queries per set (seeded subsample; default: all)', positiveIntOption)
+  .option('--docs', 'also write the figure into docs/figures', false)
+  .parse()
+  .opts<{
+    checkpoints?: { tokens: number; source: string }[];
+    out: string;
+    losses: Loss[];
+    seeds: number;
+    steps: number;
+    batchSize: number;
+    lr: number;
+    temperature: number;
+    evalQueries?: number;
+    docs: boolean;
+  }>();
 
 interface Checkpoint {
   tokens: number;
@@ -75,13 +105,6 @@ const EVAL_SETS: EvalSet[] = [
   { name: 'pkgdesc-test', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
   { name: 'faq', dir: join(ROOT, 'data', 'faq'), split: 'test' },
 ];
-
-function positive(name: keyof typeof args, integer: boolean): number {
-  const n = Number(args[name]);
-  if (!(n > 0) || (integer && !Number.isSafeInteger(n)))
-    throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${args[name]}`);
-  return n;
-}
 
 /** Tokens of the shipped weights: the sum over the lineage's segments (pretraining.json). */
 function shippedTokens(): number {
@@ -140,18 +163,17 @@ function parseCheckpoints(spec: string): { tokens: number; source: string }[] {
     const eq = item.indexOf('=');
     const tokens = Number(item.slice(0, eq));
     if (eq < 0 || !Number.isSafeInteger(tokens) || tokens < 0)
-      throw new Error(`--checkpoints: "${item}" is not TOKENS=SOURCE with a whole number of tokens`);
+      throw new InvalidArgumentError(`"${item}" is not TOKENS=SOURCE with a whole number of tokens`);
     return { tokens, source: item.slice(eq + 1) };
   });
 }
 
-function lossSpec(name: string): LossSpec {
+function lossSpec(name: Loss): LossSpec {
   if (name === 'sdam') return { kind: 'sdam', options: { target: 'adaptive' } };
-  if (name === 'infonce') return { kind: 'infonce', scale: 1 / positive('temperature', false), ownNegatives: true };
-  throw new Error(`--losses: unknown loss "${name}" (sdam, infonce)`);
+  return { kind: 'infonce', scale: 1 / args.temperature, ownNegatives: true };
 }
 
-async function runCell(ck: Checkpoint, loss: string, seed: number, out: string): Promise<TrainBiencoderResult> {
+async function runCell(ck: Checkpoint, loss: Loss, seed: number, out: string): Promise<TrainBiencoderResult> {
   const dir = join(out, 'cells', `${ck.tokens}-${loss}-s${seed}`);
   const done = join(dir, 'metrics.json');
   if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as TrainBiencoderResult;
@@ -162,20 +184,20 @@ async function runCell(ck: Checkpoint, loss: string, seed: number, out: string):
     out: dir,
     loss: lossSpec(loss),
     pooling: 'mean',
-    batchSize: positive('batch-size', true),
+    batchSize: args.batchSize,
     queryLength: 32,
     docLength: 128,
-    lr: positive('lr', false),
+    lr: args.lr,
     gamma: 0.99999,
     weightDecay: 1e-6,
     clip: 0,
-    steps: positive('steps', true),
+    steps: args.steps,
     seed,
     evalEvery: 0,
     patience: 1,
     evalSets: EVAL_SETS,
     evalInitial: true,
-    evalQueries: args['eval-queries'] === undefined ? undefined : positive('eval-queries', true),
+    evalQueries: args.evalQueries,
     internalsEvery: 0,
     device: 'cpu',
   });
@@ -234,7 +256,7 @@ function figure(rows: Row[]): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'Fine-tuning from checkpoints at increasing pretraining tokens',
-      subtitle: `equal budgets: ${args.steps} steps of ${args['batch-size']} triples, lr ${args.lr}; nDCG@10`,
+      subtitle: `equal budgets: ${args.steps} steps of ${args.batchSize} triples, lr ${args.lr.toExponential()}; nDCG@10`,
     },
     data: { values: points },
     facet: { column: { field: 'set', type: 'nominal', title: null, sort: EVAL_SETS.map((s) => s.name) } },
@@ -281,15 +303,10 @@ function table(rows: Row[]): string {
 }
 
 async function main(): Promise<void> {
-  const out = args.out!;
-  const checkpointsSpec = parseCheckpoints(args.checkpoints ?? defaultCheckpoints());
-  const losses = args.losses!.split(',');
-  losses.forEach(lossSpec); // every flag is checked before any work starts
-  const seeds = positive('seeds', true);
-  positive('steps', true);
-  positive('batch-size', true);
-  positive('lr', false);
-  if (args['eval-queries'] !== undefined) positive('eval-queries', true);
+  const out = args.out;
+  const checkpointsSpec = args.checkpoints ?? parseCheckpoints(defaultCheckpoints());
+  const losses = args.losses;
+  const seeds = args.seeds;
   await initDevice('cpu');
 
   const rows: Row[] = [];
@@ -318,11 +335,11 @@ async function main(): Promise<void> {
   }
 
   const settings = {
-    steps: Number(args.steps),
-    batchSize: Number(args['batch-size']),
-    lr: Number(args.lr),
-    temperature: Number(args.temperature),
-    evalQueries: args['eval-queries'] ?? 'all',
+    steps: args.steps,
+    batchSize: args.batchSize,
+    lr: args.lr,
+    temperature: args.temperature,
+    evalQueries: args.evalQueries ?? 'all',
     seeds,
   };
   writeFileAtomic(join(out, 'results.json'), `${JSON.stringify({ settings, anisotropies, rows }, null, 1)}\n`);

@@ -6,7 +6,8 @@
 //       [--steps 200] [--batch-size 16] [--lr 1e-4] [--seeds 3] [--eval-queries 1000] [--eval-every 50] \
 //       [--eval data/pkgdesc-test:test,data/faq:test] [--validation data/pkgdesc-dev:dev] \
 //       [--static 0.1,0.3,0.6] [--fractions 1,3,13.5,25,50,100] [--e2-pool N] [--e2-steps N] \
-//       [--teacher-max-length 160] [--device cpu] [--threads N] [--report-only] [--write-docs]
+//       [--internals-every 10] [--query-length 32] [--doc-length 128] [--teacher-max-length 160] \
+//       [--device cpu] [--threads N] [--report-only] [--write-docs] [--docs-dir docs]
 //
 // A rerun skips finished cells (metrics.json) and resumes unfinished ones, so the same command
 // continues after an interruption; --report-only trains nothing and reports the finished cells.
@@ -20,11 +21,22 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { readTriples } from '../src/data/beir.js';
-import { startDevice } from '../src/cli/options.js';
+import type { EvalSet } from '../src/train/retrieval.js';
+import {
+  choiceOption,
+  evalSetListOption,
+  evalSetOption,
+  intAtLeastOption,
+  listOption,
+  numberInRangeOption,
+  parsedOption,
+  positiveIntOption,
+  positiveNumberOption,
+  scriptProgram,
+  startDevice,
+} from '../src/cli/options.js';
 import { startProgress } from '../src/cli/progress.js';
-import { parseEvalSet } from '../src/cli/train.js';
 import { ensureDirectory, writeFileAtomic } from '../src/io/atomic.js';
 import { pngFonts, renderSvg, svgToPng } from '../src/plot/render.js';
 import {
@@ -49,102 +61,119 @@ import {
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-const { values: args } = parseArgs({
-  options: {
-    model: { type: 'string', default: 'models/bert-mini-retrograd' },
-    data: { type: 'string', default: 'data/pkgdesc-train' },
-    out: { type: 'string', default: 'runs/sdam-experiments' },
-    'teacher-model': { type: 'string' },
-    'teacher-max-length': { type: 'string', default: '160' },
-    only: { type: 'string', default: EXPERIMENTS.join(',') },
-    steps: { type: 'string', default: '200' },
-    'batch-size': { type: 'string', default: '16' },
-    lr: { type: 'string', default: '1e-4' },
-    seeds: { type: 'string', default: '3' },
-    'eval-queries': { type: 'string', default: '1000' },
-    'eval-every': { type: 'string', default: '50' },
-    'internals-every': { type: 'string', default: '10' },
-    eval: { type: 'string', default: 'data/pkgdesc-test:test,data/faq:test' },
-    validation: { type: 'string', default: 'data/pkgdesc-dev:dev' },
-    static: { type: 'string', default: '0.1,0.3,0.6' },
-    fractions: { type: 'string', default: '1,3,13.5,25,50,100' },
-    'e2-pool': { type: 'string' },
-    'e2-steps': { type: 'string' },
-    'query-length': { type: 'string', default: '32' },
-    'doc-length': { type: 'string', default: '128' },
-    device: { type: 'string', default: 'cpu' },
-    threads: { type: 'string' },
-    'report-only': { type: 'boolean', default: false },
-    'write-docs': { type: 'boolean', default: false },
-    'docs-dir': { type: 'string' },
-  },
-});
-
-function number(name: keyof typeof args, o: { int?: boolean; min?: number } = {}): number {
-  const text = String(args[name]);
-  const n = Number(text);
-  if (
-    text.trim() === '' ||
-    !Number.isFinite(n) ||
-    (o.int && !Number.isSafeInteger(n)) ||
-    (o.min !== undefined && n < o.min)
-  ) {
-    throw new Error(
-      `--${name}: expected ${o.int ? 'an integer' : 'a number'}${o.min !== undefined ? ` >= ${o.min}` : ''}, got ${text}`,
-    );
-  }
-  return n;
-}
-
-function list(name: keyof typeof args, min: number, max = Infinity): number[] {
-  const xs = String(args[name])
-    .split(',')
-    .map((t) => t.trim());
-  return xs.map((t) => {
-    const n = Number(t);
-    if (t === '' || !Number.isFinite(n) || n < min || n > max)
-      throw new Error(`--${name}: expected numbers in [${min}, ${max}] separated by commas, got ${args[name]}`);
-    return n;
-  });
-}
+const args = scriptProgram('sdam_experiments', 'The SDAM experiments E1-E4 of issue 14, resumable')
+  .option('--model <dir>', 'starting model directory', 'models/bert-mini-retrograd')
+  .option('--data <dir>', 'training data (BEIR layout with triples/train.jsonl.gz)', 'data/pkgdesc-train')
+  .option('--out <dir>', 'study folder', 'runs/sdam-experiments')
+  .option('--teacher-model <dir>', 'cross-encoder teacher (without it the cross-encoder rows are left out)')
+  .option('--teacher-max-length <n>', "the teacher's input length (tokens)", intAtLeastOption(3), 160)
+  .addOption(
+    parsedOption(
+      '--only <list>',
+      'experiments to run',
+      listOption((e) => choiceOption(EXPERIMENTS)(e.toUpperCase())),
+      EXPERIMENTS.join(','),
+    ),
+  )
+  .option('--steps <n>', 'training steps per cell', positiveIntOption, 200)
+  .option('--batch-size <n>', 'triples per step', intAtLeastOption(2), 16)
+  .option('--lr <x>', 'learning rate', positiveNumberOption, 1e-4)
+  .option('--seeds <n>', 'seeds of the main rows', positiveIntOption, 3)
+  .option('--eval-queries <n>', 'evaluation queries of the sweep rows', positiveIntOption, 1000)
+  .option('--eval-every <n>', 'validation every n steps', positiveIntOption, 50)
+  .option('--internals-every <n>', 'loss internals every n steps (E4)', positiveIntOption, 10)
+  .addOption(
+    parsedOption(
+      '--eval <sets>',
+      'evaluation sets DIR:SPLIT,...',
+      evalSetListOption,
+      'data/pkgdesc-test:test,data/faq:test',
+    ),
+  )
+  .addOption(parsedOption('--validation <set>', 'validation set DIR:SPLIT', evalSetOption, 'data/pkgdesc-dev:dev'))
+  .addOption(
+    parsedOption(
+      '--static <list>',
+      'static margins (E1), in [-2, 2]',
+      listOption(numberInRangeOption(-2, 2)),
+      '0.1,0.3,0.6',
+    ),
+  )
+  .addOption(
+    parsedOption(
+      '--fractions <list>',
+      'percentages of the triples (E2), in (0, 100]',
+      listOption(numberInRangeOption(0, 100, { exclusiveMin: true })),
+      '1,3,13.5,25,50,100',
+    ),
+  )
+  .option('--e2-pool <n>', 'E2: triples in the pool the fractions are taken from', positiveIntOption)
+  .option('--e2-steps <n>', 'E2: cap on the steps of a cell', positiveIntOption)
+  .option('--query-length <n>', 'query truncation (tokens)', intAtLeastOption(3), 32)
+  .option('--doc-length <n>', 'document truncation (tokens)', intAtLeastOption(3), 128)
+  .option('--device <name>', 'device', 'cpu')
+  .option('--threads <n>', 'cpu device threads', positiveIntOption)
+  .option('--report-only', 'train nothing: report the finished cells', false)
+  .option('--write-docs', 'copy the report and figure into the docs (every planned cell finished)', false)
+  .option('--docs-dir <dir>', 'docs folder of --write-docs (default: docs)')
+  .parse()
+  .opts<{
+    model: string;
+    data: string;
+    out: string;
+    teacherModel?: string;
+    teacherMaxLength: number;
+    only: Experiment[];
+    steps: number;
+    batchSize: number;
+    lr: number;
+    seeds: number;
+    evalQueries: number;
+    evalEvery: number;
+    internalsEvery: number;
+    eval: EvalSet[];
+    validation: EvalSet;
+    static: number[];
+    fractions: number[];
+    e2Pool?: number;
+    e2Steps?: number;
+    queryLength: number;
+    docLength: number;
+    device: string;
+    threads?: number;
+    reportOnly: boolean;
+    writeDocs: boolean;
+    docsDir?: string;
+  }>();
 
 async function main(): Promise<void> {
-  const only = new Set(
-    String(args.only)
-      .split(',')
-      .map((e) => e.trim().toUpperCase()),
-  );
-  for (const e of only)
-    if (!EXPERIMENTS.includes(e as Experiment))
-      throw new Error(`--only: expected some of ${EXPERIMENTS.join(',')}, got ${e}`);
-  const teacherModel = args['teacher-model'];
+  const only = new Set(args.only);
+  const teacherModel = args.teacherModel;
   if (teacherModel !== undefined && !existsSync(join(teacherModel, 'config.json')))
     throw new Error(`--teacher-model ${teacherModel}: no config.json (train one with retrograd train-cross-encoder)`);
   const budget: Budget = {
-    model: String(args.model),
-    data: String(args.data),
-    evalSets: String(args.eval)
-      .split(',')
-      .map((spec) => parseEvalSet(spec, 'eval')),
-    validation: parseEvalSet(String(args.validation), 'validation'),
+    model: args.model,
+    data: args.data,
+    evalSets: args.eval,
+    validation: args.validation,
     teacherModel,
-    teacherMaxLength: number('teacher-max-length', { int: true, min: 3 }),
-    steps: number('steps', { int: true, min: 1 }),
-    batchSize: number('batch-size', { int: true, min: 2 }),
-    seeds: number('seeds', { int: true, min: 1 }),
-    evalQueries: number('eval-queries', { int: true, min: 1 }),
-    evalEvery: number('eval-every', { int: true, min: 1 }),
-    internalsEvery: number('internals-every', { int: true, min: 1 }),
-    lr: number('lr', { min: Number.MIN_VALUE }),
-    queryLength: number('query-length', { int: true, min: 3 }),
-    docLength: number('doc-length', { int: true, min: 3 }),
-    staticMargins: list('static', -2, 2),
-    fractions: list('fractions', Number.MIN_VALUE, 100),
-    e2Pool: args['e2-pool'] === undefined ? undefined : number('e2-pool', { int: true, min: 1 }),
-    e2Steps: args['e2-steps'] === undefined ? undefined : number('e2-steps', { int: true, min: 1 }),
-    device: String(args.device),
+    teacherMaxLength: args.teacherMaxLength,
+    steps: args.steps,
+    batchSize: args.batchSize,
+    seeds: args.seeds,
+    evalQueries: args.evalQueries,
+    evalEvery: args.evalEvery,
+    internalsEvery: args.internalsEvery,
+    lr: args.lr,
+    queryLength: args.queryLength,
+    docLength: args.docLength,
+    staticMargins: args.static,
+    fractions: args.fractions,
+    e2Pool: args.e2Pool,
+    e2Steps: args.e2Steps,
+    device: args.device,
   };
-  const out = String(args.out);
+  const out = args.out;
   const command = `npx tsx scripts/sdam_experiments.ts ${process.argv.slice(2).join(' ')}`.trim();
   const triplesPath = join(budget.data, 'triples', 'train.jsonl.gz');
   const totalTriples = (await readTriples(triplesPath)).length;
@@ -154,7 +183,7 @@ async function main(): Promise<void> {
     join(out, 'plan.json'),
     `${JSON.stringify({ command, budget, only: [...only], totalTriples, cells }, null, 2)}\n`,
   );
-  await startDevice(budget.device, args.threads === undefined ? undefined : number('threads', { int: true, min: 1 }));
+  await startDevice(budget.device, args.threads);
 
   const teachers = new TeacherCache(budget);
   const results: CellResult[] = [];
@@ -162,7 +191,7 @@ async function main(): Promise<void> {
   const bar = startProgress({ label: 'sdam-experiments', total: cells.length, unit: 'cell', eta: false });
   try {
     for (const [i, cell] of cells.entries()) {
-      if (args['report-only'] && !existsSync(join(out, 'cells', cell.id, 'metrics.json'))) {
+      if (args.reportOnly && !existsSync(join(out, 'cells', cell.id, 'metrics.json'))) {
         missing.push(cell.id);
       } else {
         process.stderr.write(`sdam-experiments: cell ${i + 1}/${cells.length} ${cell.id} (${cell.steps} steps)\n`);
@@ -173,7 +202,7 @@ async function main(): Promise<void> {
   } finally {
     bar.finish();
   }
-  const baselines = only.has('E1') ? await runBaselines(budget, out, { compute: !args['report-only'] }) : null;
+  const baselines = only.has('E1') ? await runBaselines(budget, out, { compute: !args.reportOnly }) : null;
 
   const setNames = budget.evalSets.map((s) => s.name);
   const report: string[] = [
@@ -246,12 +275,12 @@ async function main(): Promise<void> {
   }
   writeFileAtomic(join(out, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
   writeFileAtomic(join(out, 'report.md'), `${report.join('\n')}\n`);
-  if (args['write-docs']) {
+  if (args.writeDocs) {
     if (missing.length > 0)
       throw new Error(
         `--write-docs: ${missing.length} planned cells are unfinished (${missing[0]}, ...); run without --report-only first`,
       );
-    const docs = args['docs-dir'] ?? join(ROOT, 'docs');
+    const docs = args.docsDir ?? join(ROOT, 'docs');
     writeFileAtomic(
       join(docs, 'sdam-experiments.md'),
       `${report.join('\n').replaceAll('figures/e4-internals.png', 'figures/sdam-e4-internals.png')}\n`,

@@ -1,7 +1,7 @@
 // examples/cde_table1.ts (CDE's Table 1 in miniature) end to end on the synthetic retrieval set and a
 // tiny BERT: every cell trained in its own process, the table, results and figure written; a rerun
 // reuses every finished cell and writes the same table; changed settings are refused for the cells
-// they touch, with one line, before any work; bad flags fail with one line.
+// they touch, with one line, before any work; a bad flag value fails with one line naming the option.
 
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -92,11 +92,28 @@ describe('examples/cde_table1.ts', () => {
       expect(changed.stderr.trim()).toMatch(
         /^cde_table1: .*cells\/c-s0\/cell\.json: the cell was made with contextSize=4, now 3; use another --out$/,
       );
-      const bad = run(['--steps', '0']);
-      expect(bad.status).toBe(1);
-      expect(bad.stderr.trim()).toBe('cde_table1: --steps must be a positive integer, got 0');
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
   }, 600_000);
+
+  it('fails in one line naming the option on a bad flag value, before any work', () => {
+    const out = join(tmpdir(), `retrograd-cde-table1-never-${process.pid}`);
+    for (const [flag, value, message] of [
+      ['--steps', '0', "option '--steps <n>' argument '0' is invalid. expected a positive integer"],
+      [
+        '--order',
+        'nearest',
+        "option '--order <order>' argument 'nearest' is invalid. Allowed choices are random, tsp.",
+      ],
+      ['--batch-size', '1', "option '--batch-size <n>' argument '1' is invalid. expected an integer >= 2"],
+      ['--filter', 'bm25', "option '--filter <f>' argument 'bm25' is invalid. expected none, tfidf or model:DIR"],
+    ]) {
+      const bad = run([flag, value, '--out', out]);
+      expect(bad.status, flag).toBe(1);
+      expect(bad.stderr, flag).toBe(`cde_table1: ${message}\n`);
+      expect(bad.stdout, flag).toBe('');
+    }
+    expect(existsSync(out)).toBe(false);
+  }, 60_000);
 });

@@ -1,9 +1,9 @@
 // scripts/export_model.ts: a pretraining run becomes a model directory whose pretraining.json carries
 // the lineage of every segment; a segment from other weights is exported only when held-out accuracy
-// rose by --min-gain, and a refused export leaves the directory as it was.
+// rose by --min-gain, and a refused export leaves the directory as it was; a bad flag fails in one line.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -140,6 +140,28 @@ describe('export_model', () => {
     expect(card2).toContain(`${((2 * 6 * 4 * 24) / 1e6).toFixed(1)}M tokens seen in 2 segment(s)`);
     expect(card2).toMatch(/\| 2 \| 2026-12-08 \| init .*model \|/);
   }, 180_000);
+
+  it('fails in one line naming the option on a bad flag value or a missing one', () => {
+    const out = join(work, 'never');
+    for (const [args, message] of [
+      [
+        ['--run', work, '--out', out, '--dtype', 'F8'],
+        "option '--dtype <dtype>' argument 'F8' is invalid. Allowed choices are F16, BF16, F32.",
+      ],
+      [
+        ['--run', work, '--out', out, '--min-gain', '-1'],
+        "option '--min-gain <x>' argument '-1' is invalid. expected a non-negative number",
+      ],
+      [['--run', work], "required option '--out <dir>' not specified"],
+      [['--out', out], '--run RUN_DIR is required (or --recipe-only --ab DIR)'],
+      [['--out', out, '--recipe-only'], '--recipe-only needs --ab DIR'],
+    ] as const) {
+      const r = exportModel(...args);
+      expect(r.status, message).toBe(1);
+      expect(r.stderr, message).toBe(`export_model: ${message}\n`);
+    }
+    expect(existsSync(out)).toBe(false);
+  });
 
   it('fails in one line on a run without checkpoints', () => {
     const r = exportModel('--run', join(work, 'nothing'), '--out', join(work, 'never'));

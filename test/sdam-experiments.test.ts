@@ -3,7 +3,8 @@
 // to end on the synthetic retrieval set with the tiny cross-encoder fixture as the teacher: every
 // cell a run directory with metrics.json, results.json / report.md / the E4 figure written, a rerun
 // trains nothing and reports the same, another budget in the same --out is refused, --report-only
-// lists unfinished cells and --write-docs refuses to write them.
+// lists unfinished cells and --write-docs refuses to write them; a bad flag value fails in one line
+// naming the option.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -263,6 +264,33 @@ describe('scripts/sdam_experiments.ts end to end', () => {
       /^sdam_experiments: .*e1-sdam-adaptive-s0\.json: cell e1-sdam-adaptive-s0 was run with other settings \(model, budget or teacher\); use another --out$/,
     );
   }, 600_000);
+
+  it('fails in one line naming the option on a bad flag value, writing nothing', () => {
+    for (const [flag, value, message] of [
+      ['--only', 'E5', `option '--only <list>' argument 'E5' is invalid. item "E5": expected one of E1, E2, E3, E4`],
+      ['--batch-size', '1', "option '--batch-size <n>' argument '1' is invalid. expected an integer >= 2"],
+      [
+        '--fractions',
+        '0,50',
+        `option '--fractions <list>' argument '0,50' is invalid. item "0": expected a number in (0, 100]`,
+      ],
+      [
+        '--validation',
+        'data/pkgdesc-dev',
+        "option '--validation <set>' argument 'data/pkgdesc-dev' is invalid. expected DIR:SPLIT",
+      ],
+    ]) {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx/esm', 'scripts/sdam_experiments.ts', '--out', join(work, 'never'), flag, value],
+        { encoding: 'utf8' },
+      );
+      expect(r.status, flag).toBe(1);
+      expect(r.stderr.trim().split('\n'), flag).toHaveLength(1);
+      expect(r.stderr.startsWith(`sdam_experiments: ${message}`), r.stderr).toBe(true);
+    }
+    expect(existsSync(join(work, 'never'))).toBe(false);
+  }, 60_000);
 
   it('--report-only lists unfinished cells and --write-docs refuses them; with every cell done it writes the docs', () => {
     const docs = join(work, 'docs');
