@@ -249,10 +249,6 @@ function checkCell(dir: string, spec: CellSpec): void {
 }
 
 /**
- * Run a cell in a child process of its own process group: Ctrl-C or SIGTERM reach this process
- * only, which passes them on once, so the trainer saves a checkpoint and exits 130 / 143.
- */
-/**
  * A cell process's peak heaps and its time (CPU seconds of all its threads, and wall seconds) until
  * the end of step 1 (loading, clustering, the filter's embedder, one step), over the later steps of
  * this process (a resumed cell: the steps since the resume), and in the final evaluation.
@@ -264,6 +260,10 @@ interface CellStats {
   seconds: Record<'toFirstStep' | 'laterSteps' | 'evaluation', { cpu: number; wall: number }>;
 }
 
+/**
+ * Run a cell in a child process of its own process group: Ctrl-C or SIGTERM reach this process
+ * only, which passes them on once, so the trainer saves a checkpoint and exits 130 / 143.
+ */
 function runChild(dir: string, cacheDir: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--cell', dir, '--cache-dir', cacheDir], {
