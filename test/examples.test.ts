@@ -79,7 +79,9 @@ describe('examples', () => {
         { encoding: 'utf8' },
       );
       expect(bad.status).toBe(1);
-      expect(bad.stderr.trim()).toBe('train_sdam: --steps must be a positive integer, got x');
+      expect(bad.stderr.trim()).toBe(
+        "train_sdam: option '--steps <n>' argument 'x' is invalid. expected a positive integer",
+      );
     } finally {
       rmSync(work, { recursive: true, force: true });
     }

@@ -240,7 +240,23 @@ function resumePoint(o: TrainBiencoderOptions): string | null {
   return resumeCheckpoint(o.out, runArgs(o));
 }
 
-const SALT = { order: 0x0dde, dropout: 0xd409, subset: 0x5b5e } as const;
+/**
+ * Salts of the seeded streams, mixed with the seed (mlm.ts mixSeed): the triple order of epoch e is
+ * a shuffle seeded mixSeed(seed, SALT.order, e); dropout is reseeded mixSeed(seed, SALT.dropout, step)
+ * before each step; the `maxTriples` subset is mixSeed(seed, SALT.subset).
+ */
+export const SALT = { order: 0x0dde, dropout: 0xd409, subset: 0x5b5e } as const;
+
+/** A batch's texts: its B queries and 2B documents, the positives then the negatives (in triple order). */
+export function batchTexts(data: BeirDataset, batch: readonly Triple[]): { queries: string[]; docs: string[] } {
+  return {
+    queries: batch.map((t) => data.queries.get(t.qid)!),
+    docs: [
+      ...batch.map((t) => docText(data.corpus.get(t.pos)!)),
+      ...batch.map((t) => docText(data.corpus.get(t.neg)!)),
+    ],
+  };
+}
 
 /**
  * The first n judged queries of a seeded shuffle, with their judgements (quick evaluations); the
@@ -489,11 +505,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       const recordInternals = o.internalsEvery > 0 && (step % o.internalsEvery === 0 || step === 1);
       const t0 = performance.now();
 
-      const queries = batch.map((t) => data.queries.get(t.qid)!);
-      const docs = [
-        ...batch.map((t) => docText(data.corpus.get(t.pos)!)),
-        ...batch.map((t) => docText(data.corpus.get(t.neg)!)),
-      ];
+      const { queries, docs } = batchTexts(data, batch);
       const teacher =
         o.loss.kind === 'margin-mse'
           ? (
