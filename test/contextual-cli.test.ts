@@ -153,7 +153,7 @@ describe('retrograd embed with a contextual model', () => {
     );
     await failsWith(
       [...base, '--context-corpus', CORPUS, '--context-size', '0'],
-      /--context-size must be a positive integer, got 0/,
+      /option '--context-size <n>' argument '0' is invalid\. expected a positive integer/,
     );
     await failsWith(base, /is a contextual model: give exactly one of --context-corpus FILE or --context-in FILE/);
     await failsWith(

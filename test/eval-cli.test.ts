@@ -103,7 +103,7 @@ describe('retrograd eval --bm25', () => {
       'give exactly one of --bm25 or --model DIR',
     );
     await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--depth', '50'])).rejects.toThrow(
-      '--depth must be an integer >= 100',
+      "option '--depth <n>' argument '50' is invalid. expected an integer >= 100",
     );
     await expect(cli(['eval', '--data', FIXTURE, '--bm25', '--split', 'dev'])).rejects.toThrow(
       'split "dev" has no qrels/dev.tsv',

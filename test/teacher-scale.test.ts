@@ -203,7 +203,7 @@ describe('teacher scale', () => {
     expect((await run('cli-raw', ['--teacher-scale', 'raw'])).teacherScale).toEqual({ scale: 1 });
     expect((await run('cli-k', ['--teacher-scale', '2.5'])).teacherScale).toEqual({ scale: 2.5 });
     await expect(run('cli-zero', ['--teacher-scale', '0'])).rejects.toThrow(
-      /--teacher-scale: expected a number > 0, got 0/,
+      /option '--teacher-scale <k>' argument '0' is invalid\. expected auto, raw or a positive number/,
     );
   }, 120_000);
 });

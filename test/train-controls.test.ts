@@ -191,10 +191,19 @@ describe('defaults, epochs and the resume check', () => {
       expect(
         runCli([registerTrain], [...args.slice(0, 6), join(work, 'never'), ...args.slice(7), ...extra]),
       ).rejects.toThrow(message);
-    await fails(['--optimizer', 'adam'], /^--optimizer must be adamw or sgd, got adam$/);
+    await fails(
+      ['--optimizer', 'adam'],
+      /^error: option '--optimizer <name>' argument 'adam' is invalid\. Allowed choices are adamw, sgd\.$/,
+    );
     await fails(['--dropout'], /^--dropout: expected a probability in \[0, 1\) for --model-type biencoder$/);
-    await fails(['--dropout', '1'], /^--dropout: expected a probability in \[0, 1\), got 1$/);
-    await fails(['--epochs', '0'], /^--epochs: expected an integer >= 1, got 0$/);
+    await fails(
+      ['--dropout', '1'],
+      /^error: option '--dropout \[p\]' argument '1' is invalid\. expected a number in \[0, 1\)$/,
+    );
+    await fails(
+      ['--epochs', '0'],
+      /^error: option '--epochs <n>' argument '0' is invalid\. expected a positive integer$/,
+    );
     await fails(
       ['--model-type', 'contextual', '--loss', 'infonce', '--optimizer', 'sgd'],
       /^--optimizer applies to --model-type biencoder only$/,

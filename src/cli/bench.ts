@@ -4,8 +4,14 @@
 //   tokenizer  WordPiece tokens/s (src/bench/tokenizer.ts)
 //   bert     BERT train/infer tokens/s, profile by primitive, optional PyTorch side by side (src/bench/bert.ts)
 
-import type { Command } from 'commander';
-import type { BertPreset } from '../nn/bert.js';
+import { type Command, Option } from 'commander';
+import { BERT_PRESETS, type BertPreset } from '../nn/bert.js';
+import type { BenchBertMode } from '../bench/bert.js';
+import { intAtLeastOption, listOption, parsedOption, positiveIntOption } from './options.js';
+
+/** --threads 1,2: thread counts of the cpu backend. */
+const threadsOption = (): Option =>
+  parsedOption('--threads <list>', 'thread counts for the cpu backend', listOption(positiveIntOption), '1,2');
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('measure speed (prints JSON)');
@@ -13,21 +19,21 @@ export function registerBench(program: Command): void {
     .command('matmul')
     .description('matmul GFLOP/s per backend and thread count')
     .option('--json', 'print JSON (the default and only format)', true)
-    .option('--threads <list>', 'thread counts for the cpu backend', '1,2')
+    .addOption(threadsOption())
     .option('--device <name>', 'also measure this GPU device (webgpu|gpujs)')
-    .action(async (opts: { threads: string; device?: string }) => {
+    .action(async (opts: { threads: number[]; device?: string }) => {
       const { benchMatmul } = await import('../bench/matmul.js');
-      const result = await benchMatmul({ threads: opts.threads.split(',').map(Number), device: opts.device });
+      const result = await benchMatmul({ threads: opts.threads, device: opts.device });
       console.log(JSON.stringify(result, null, 2));
     });
   bench
     .command('ops')
     .description('elementwise, softmax, layernorm, gelu throughput per backend on BERT-mini step shapes')
     .option('--json', 'print JSON (the default and only format)', true)
-    .option('--threads <list>', 'thread counts for the cpu backend', '1,2')
-    .action(async (opts: { threads: string }) => {
+    .addOption(threadsOption())
+    .action(async (opts: { threads: number[] }) => {
       const { benchOps } = await import('../bench/ops.js');
-      console.log(JSON.stringify(await benchOps({ threads: opts.threads.split(',').map(Number) }), null, 2));
+      console.log(JSON.stringify(await benchOps({ threads: opts.threads }), null, 2));
     });
   bench
     .command('tokenizer')
@@ -41,39 +47,45 @@ export function registerBench(program: Command): void {
     .command('bert')
     .description('BERT training step (or inference) tokens/s, profiled by primitive')
     .option('--json', 'print JSON (the default and only format)', true)
-    .option('--config <preset>', 'tiny | mini | small | base', 'mini')
-    .option('--batch <n>', 'sequences per step', '32')
-    .option('--seq <n>', 'tokens per sequence', '128')
-    .option('--mode <mode>', 'train | infer | mlm', 'train')
+    .addOption(new Option('--config <preset>', 'BERT size').choices(Object.keys(BERT_PRESETS)).default('mini'))
+    .option('--batch <n>', 'sequences per step (train: even)', positiveIntOption, 32)
+    .option('--seq <n>', 'tokens per sequence', positiveIntOption, 128)
+    .addOption(new Option('--mode <mode>', 'what is timed').choices(['train', 'infer', 'mlm']).default('train'))
     .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
-    .option('--steps <n>', 'timed steps', '3')
-    .option('--warmup <n>', 'untimed steps first', '1')
+    .option('--steps <n>', 'timed steps', positiveIntOption, 3)
+    .option('--warmup <n>', 'untimed steps first', intAtLeastOption(0), 1)
     .option('--no-profile', 'skip the per-primitive profile step')
     .option('--compare-torch', 'also run scripts/torch/bench_bert.py (needs /usr/bin/python3 with torch)')
-    .option('--torch-threads <n>', 'threads for PyTorch', '2')
+    .option('--torch-threads <n>', 'threads for PyTorch', positiveIntOption, 2)
     .option('--checkpoint-activations', 'recompute each encoder layer in backward (train, mlm)')
-    .action(async (o: Record<string, string | boolean | undefined>) => {
-      const { benchBert } = await import('../bench/bert.js');
-      const int = (key: string): number => {
-        const n = Number(o[key]);
-        if (!Number.isSafeInteger(n) || n < 0)
-          throw new Error(`--${key} must be a non-negative integer, got ${String(o[key])}`);
-        return n;
-      };
-      if (o.mode !== 'train' && o.mode !== 'infer' && o.mode !== 'mlm')
-        throw new Error(`--mode must be train, infer or mlm, got ${String(o.mode)}`);
-      const result = await benchBert({
-        config: o.config as BertPreset,
-        batch: int('batch'),
-        seq: int('seq'),
-        mode: o.mode,
-        device: String(o.device),
-        steps: Math.max(1, int('steps')),
-        warmup: int('warmup'),
-        profile: o.profile !== false,
-        torchThreads: o.compareTorch ? int('torchThreads') : 0,
-        checkpointActivations: o.checkpointActivations === true,
-      });
-      console.log(JSON.stringify(result, null, 2));
-    });
+    .action(
+      async (o: {
+        config: BertPreset;
+        batch: number;
+        seq: number;
+        mode: BenchBertMode;
+        device: string;
+        steps: number;
+        warmup: number;
+        profile: boolean;
+        compareTorch?: boolean;
+        torchThreads: number;
+        checkpointActivations?: boolean;
+      }) => {
+        const { benchBert } = await import('../bench/bert.js');
+        const result = await benchBert({
+          config: o.config,
+          batch: o.batch,
+          seq: o.seq,
+          mode: o.mode,
+          device: o.device,
+          steps: o.steps,
+          warmup: o.warmup,
+          profile: o.profile !== false,
+          torchThreads: o.compareTorch ? o.torchThreads : 0,
+          checkpointActivations: o.checkpointActivations === true,
+        });
+        console.log(JSON.stringify(result, null, 2));
+      },
+    );
 }

@@ -17,8 +17,17 @@ import { metricNames } from '../eval/metrics.js';
 import { rerankBm25 } from '../eval/rerank.js';
 import { CrossEncoder } from '../nn/cross-encoder.js';
 import { loadEvalSet } from '../train/retrieval.js';
-import { integerOption, numberOption, positiveIntOption, startDevice } from './options.js';
-import { parseEvalSet } from './train.js';
+import type { EvalSet } from '../train/retrieval.js';
+import {
+  evalSetOption,
+  intAtLeastOption,
+  integerOption,
+  nonNegativeNumberOption,
+  parsedOption,
+  positiveIntOption,
+  positiveNumberOption,
+  startDevice,
+} from './options.js';
 
 export function registerCrossEncoder(program: Command): void {
   program
@@ -35,19 +44,19 @@ export function registerCrossEncoder(program: Command): void {
     .option('--split <name>', 'training split', 'train')
     .option('--batch-size <n>', 'triples per step (2x pairs per forward pass)', positiveIntOption, 16)
     .option('--max-length <n>', 'tokens per [CLS] q [SEP] d [SEP] pair', positiveIntOption, 160)
-    .option('--lr <x>', 'peak learning rate', numberOption, 5e-5)
+    .addOption(parsedOption('--lr <x>', 'peak learning rate', positiveNumberOption, '5e-5'))
     .option('--warmup <n>', 'linear warm-up steps', positiveIntOption)
-    .option('--weight-decay <x>', 'AdamW weight decay (not on biases and LayerNorm)', numberOption, 0.01)
-    .option('--clip <x>', 'max global gradient norm (0: none)', numberOption, 1)
+    .option('--weight-decay <x>', 'AdamW weight decay (not on biases and LayerNorm)', nonNegativeNumberOption, 0.01)
+    .option('--clip <x>', 'max global gradient norm (0: none)', nonNegativeNumberOption, 1)
     .option('--steps <n>', 'optimizer steps', positiveIntOption, 300)
     .option('--seed <n>', 'seed for the triple order, the new head and dropout', integerOption, 0)
     .option(
       '--random-negatives <n>',
       'extra negatives per triple drawn uniformly from the corpus (never a relevant one); the softmax runs over n + 2 scores. BM25 negatives alone can be beaten by a length prior (pkgdesc-train: the negative is the longer document in 61% of triples)',
-      integerOption,
+      intAtLeastOption(0),
       0,
     )
-    .option('--eval <dir:split>', 'rerank BM25 on this set with the final model')
+    .option('--eval <dir:split>', 'rerank BM25 on this set with the final model', evalSetOption)
     .option('--eval-queries <n>', 'seeded subsample of evaluation queries', positiveIntOption)
     .option('--bm25-top <n>', 'BM25 candidates reranked per query', positiveIntOption, 100)
     .option('--eval-batch-size <n>', 'pairs per forward pass when reranking', positiveIntOption, 32)
@@ -68,16 +77,13 @@ export function registerCrossEncoder(program: Command): void {
         steps: number;
         seed: number;
         randomNegatives: number;
-        eval?: string;
+        eval?: EvalSet;
         evalQueries?: number;
         bm25Top: number;
         evalBatchSize: number;
         device: string;
         threads?: number;
       }) => {
-        if (!(o.lr > 0)) throw new Error(`--lr must be positive, got ${o.lr}`);
-        if (!(o.weightDecay >= 0) || !(o.clip >= 0)) throw new Error('--weight-decay and --clip must be >= 0');
-        if (o.randomNegatives < 0) throw new Error(`--random-negatives must be >= 0, got ${o.randomNegatives}`);
         await startDevice(o.device, o.threads);
         const { trainCrossEncoder } = await import('../train/cross-encoder.js');
         const result = await trainCrossEncoder({
@@ -94,7 +100,7 @@ export function registerCrossEncoder(program: Command): void {
           steps: o.steps,
           seed: o.seed,
           randomNegatives: o.randomNegatives,
-          evalSet: o.eval ? parseEvalSet(o.eval, 'eval') : undefined,
+          evalSet: o.eval,
           evalQueries: o.evalQueries,
           bm25Top: o.bm25Top,
           evalBatchSize: o.evalBatchSize,

@@ -40,7 +40,10 @@ const FLAGS: [keyof ContextOptions, string][] = [
   ['kind', '--kind'],
 ];
 
-/** Check the context options against the kind of model directory (before any work). */
+/**
+ * Check the context options against the kind of model directory and the files they name (before any
+ * work; their values are parsed by commander where `retrograd embed` declares them).
+ */
 export function checkContextOptions(o: ContextOptions, model: string, contextual: boolean): void {
   if (!contextual) {
     const given = FLAGS.find(([key]) => o[key] !== undefined);
@@ -61,12 +64,6 @@ export function checkContextOptions(o: ContextOptions, model: string, contextual
       '--context-in reuses a saved context: --context-out, --context-size and --context-seed apply only with --context-corpus',
     );
   }
-  if (o.contextSize !== undefined && !(Number.isSafeInteger(o.contextSize) && o.contextSize >= 1))
-    throw new Error(`--context-size must be a positive integer, got ${o.contextSize}`);
-  if (o.contextSeed !== undefined && !Number.isSafeInteger(o.contextSeed))
-    throw new Error(`--context-seed must be an integer, got ${o.contextSeed}`);
-  if (o.kind !== undefined && o.kind !== 'query' && o.kind !== 'document')
-    throw new Error(`--kind must be query or document, got ${String(o.kind)}`);
   for (const [path, flag] of [
     [o.contextCorpus, '--context-corpus'],
     [o.contextIn, '--context-in'],

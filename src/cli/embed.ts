@@ -16,12 +16,12 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { tempSibling } from '../io/atomic.js';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { startProgress } from './progress.js';
 import { initDevice } from '../tensor/device.js';
 import { Biencoder } from '../nn/biencoder.js';
 import { firstNonFinite } from '../train/checkpoint.js';
-import { isContextualDir } from '../nn/contextual.js';
+import { isContextualDir, type TextKind } from '../nn/contextual.js';
 import { checkContextOptions, embedContextual, type ContextOptions } from './embed-contextual.js';
 import type { PoolingConfig, PoolingMode } from '../nn/pooling.js';
 import { integerOption, positiveIntOption } from './options.js';
@@ -78,23 +78,15 @@ function readInput(path: string): InputRow[] {
   return rows;
 }
 
-function positiveInt(value: number | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
 /** Shortest decimal that reads back as the same float32 (9 significant digits suffice). */
 function f32(x: number): number {
   return Number(x.toPrecision(9));
 }
 
 export async function runEmbed(opts: EmbedOptions): Promise<EmbedSummary> {
-  if (opts.pooling !== undefined && opts.pooling !== 'cls' && opts.pooling !== 'mean') {
-    throw new Error(`--pooling must be cls or mean, got ${String(opts.pooling)}`);
-  }
-  const batchSize = positiveInt(opts.batchSize, '--batch-size') ?? 32;
-  const requestedLength = positiveInt(opts.maxLength, '--max-length');
+  // Option values are parsed and checked by commander (registerEmbed); here only what needs files.
+  const batchSize = opts.batchSize ?? 32;
+  const requestedLength = opts.maxLength;
   const outDir = dirname(opts.output);
   if (!existsSync(outDir) || !statSync(outDir).isDirectory())
     throw new Error(`output directory ${outDir} does not exist`);
@@ -188,7 +180,12 @@ export function registerEmbed(program: Command): void {
     .requiredOption('--model <dir>', 'Hugging Face model directory (config.json, model.safetensors, vocab.txt)')
     .requiredOption('--input <file>', 'JSONL input, one {"id": ..., "text": ...} per line')
     .requiredOption('--output <file>', 'JSONL output, one {"id": ..., "embedding": [...]} per line')
-    .option('--pooling <mode>', "cls | mean (default: the directory's 1_Pooling config, else mean)")
+    .addOption(
+      new Option(
+        '--pooling <mode>',
+        "pooling of the token vectors (default: the directory's 1_Pooling config, else mean)",
+      ).choices(['cls', 'mean']),
+    )
     .option('--normalize', "L2-normalise the embeddings (default: the directory's setting, else off)")
     .option('--no-normalize', 'do not L2-normalise')
     .option('--max-length <n>', "truncate texts to n tokens (default: the model's limit)", positiveIntOption)
@@ -197,15 +194,20 @@ export function registerEmbed(program: Command): void {
     .option('--context-corpus <file>', 'contextual models: JSONL documents the context is sampled from')
     .option('--context-in <file>', 'contextual models: a context saved with --context-out')
     .option('--context-out <file>', 'contextual models: save the computed context (safetensors)')
-    .option('--context-size <n>', "contextual models: context documents J (default: the model's)", integerOption)
+    .option('--context-size <n>', "contextual models: context documents J (default: the model's)", positiveIntOption)
     .option('--context-seed <n>', 'contextual models: seed of the context sample (default 0)', integerOption)
-    .option('--kind <kind>', 'contextual models: query | document prefix (default document)')
+    .addOption(
+      new Option('--kind <kind>', 'contextual models: prefix of the texts (default document)').choices([
+        'query',
+        'document',
+      ]),
+    )
     .action(
       async (o: {
         model: string;
         input: string;
         output: string;
-        pooling?: string;
+        pooling?: PoolingMode;
         normalize?: boolean;
         maxLength?: number;
         batchSize: number;
@@ -215,13 +217,13 @@ export function registerEmbed(program: Command): void {
         contextOut?: string;
         contextSize?: number;
         contextSeed?: number;
-        kind?: string;
+        kind?: TextKind;
       }) => {
         const summary = await runEmbed({
           model: o.model,
           input: o.input,
           output: o.output,
-          pooling: o.pooling as PoolingMode | undefined,
+          pooling: o.pooling,
           normalize: o.normalize,
           maxLength: o.maxLength,
           batchSize: o.batchSize,
@@ -231,7 +233,7 @@ export function registerEmbed(program: Command): void {
           contextOut: o.contextOut,
           contextSize: o.contextSize,
           contextSeed: o.contextSeed,
-          kind: o.kind as ContextOptions['kind'],
+          kind: o.kind,
         });
         const context = summary.context
           ? `, context of ${summary.context.documents} from ${summary.context.source}`

@@ -18,7 +18,7 @@
 // for the whole run: J documents sampled from the evaluated corpus (seeded by --context-seed; with
 // replacement when the corpus has fewer than J), run once through the first stage.
 
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { startProgress } from './progress.js';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -32,7 +32,7 @@ import type { PoolingMode } from '../nn/pooling.js';
 import { Biencoder } from '../nn/biencoder.js';
 import { ContextualModel, isContextualDir } from '../nn/contextual.js';
 import { corpusContextIds } from '../train/contextual.js';
-import { integerOption, numberOption, positiveIntOption } from './options.js';
+import { intAtLeastOption, integerOption, numberOption, positiveIntOption } from './options.js';
 
 export interface EvalOptions {
   data: string;
@@ -91,9 +91,8 @@ function seconds(since: number): number {
 export async function runEval(opts: EvalOptions): Promise<EvalReport> {
   if (opts.bm25 === (opts.model !== undefined)) throw new Error('give exactly one of --bm25 or --model DIR');
   const split = opts.split ?? 'test';
+  // Option values are parsed and checked by commander (registerEval; --depth at least 100).
   const depth = opts.depth ?? 1000;
-  if (!Number.isSafeInteger(depth) || depth < 100)
-    throw new Error(`--depth must be an integer >= 100 (R@100 and MAP@100 need 100 documents), got ${depth}`);
   const progress = opts.progress ?? true;
   const start = performance.now();
   for (const [option, path] of [
@@ -245,12 +244,22 @@ export function registerEval(program: Command): void {
     .option('--split <name>', 'qrels split to evaluate', 'test')
     .option('--bm25', 'rank with BM25')
     .option('--model <dir>', 'rank with this Hugging Face model directory (exact dense search)')
-    .option('--pooling <mode>', "cls | mean (default: the model directory's setting, else mean)")
+    .addOption(
+      new Option(
+        '--pooling <mode>',
+        "pooling of the token vectors (default: the model directory's setting, else mean)",
+      ).choices(['cls', 'mean']),
+    )
     .option('--max-length <n>', 'truncate texts to n tokens', positiveIntOption)
     .option('--batch-size <n>', 'texts per forward pass', positiveIntOption, 32)
     .option('--device <name>', 'cpu | cpu-ref | webgpu', 'cpu')
-    .option('--similarity <s>', 'cos | dot', 'cos')
-    .option('--depth <n>', 'documents retrieved per query', positiveIntOption, 1000)
+    .addOption(new Option('--similarity <s>', 'cosine or dot product').choices(['cos', 'dot']).default('cos'))
+    .option(
+      '--depth <n>',
+      'documents retrieved per query, at least 100 (R@100 and MAP@100 need 100)',
+      intAtLeastOption(100),
+      1000,
+    )
     .option('--k1 <x>', 'BM25 k1', numberOption, 0.9)
     .option('--b <x>', 'BM25 b', numberOption, 0.4)
     .option('--no-stopwords', 'BM25: keep English stopwords')
@@ -265,11 +274,11 @@ export function registerEval(program: Command): void {
         split: string;
         bm25?: boolean;
         model?: string;
-        pooling?: string;
+        pooling?: PoolingMode;
         maxLength?: number;
         batchSize: number;
         device: string;
-        similarity: string;
+        similarity: Similarity;
         depth: number;
         k1: number;
         b: number;
@@ -280,16 +289,12 @@ export function registerEval(program: Command): void {
         json?: boolean;
         contextSeed: number;
       }) => {
-        if (o.pooling !== undefined && o.pooling !== 'cls' && o.pooling !== 'mean')
-          throw new Error(`--pooling must be cls or mean, got ${o.pooling}`);
-        if (o.similarity !== 'cos' && o.similarity !== 'dot')
-          throw new Error(`--similarity must be cos or dot, got ${o.similarity}`);
         const report = await runEval({
           data: o.data,
           split: o.split,
           bm25: o.bm25 ?? false,
           model: o.model,
-          pooling: o.pooling as PoolingMode | undefined,
+          pooling: o.pooling,
           maxLength: o.maxLength,
           batchSize: o.batchSize,
           device: o.device,

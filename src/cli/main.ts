@@ -21,7 +21,9 @@ program
   .description(
     'A from-scratch deep-learning stack for dense retrieval: build data, pretrain, train and evaluate biencoders, plot runs, embed texts, run benchmarks',
   )
-  .showHelpAfterError();
+  // A bad option value, an unknown option or a missing one: one line `retrograd: <commander's
+  // message>` on stderr and exit 1, as an error of a command's own (below); --help shows the usage.
+  .configureOutput({ outputError: (text, write) => write(`retrograd: ${text.replace(/^error: /, '')}`) });
 
 registerBench(program);
 registerEmbed(program);

@@ -139,3 +139,36 @@ export function parsedOption<T>(
 ): Option {
   return new Option(flags, description).argParser(parse).default(parse(written), written);
 }
+
+/** A finite number in [min, max) (a probability: [0, 1)), or in (min, max) with `exclusiveMin`. */
+export function numberBelowOption(
+  min: number,
+  max: number,
+  { exclusiveMin = false }: { exclusiveMin?: boolean } = {},
+): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n >= max || (exclusiveMin ? n <= min : n < min))
+      throw new InvalidArgumentError(`expected a number in ${exclusiveMin ? '(' : '['}${min}, ${max})`);
+    return n;
+  };
+}
+
+/**
+ * One of `choices`, else a value of `other` (`--target adaptive|distributed|<number>`); a value that
+ * is neither is refused with both in the message ("expected adaptive, distributed or a number").
+ */
+export function choiceOrOption<C extends string, T>(
+  choices: readonly C[],
+  other: (value: string) => T,
+): (value: string) => C | T {
+  return (value) => {
+    if ((choices as readonly string[]).includes(value)) return value as C;
+    try {
+      return other(value);
+    } catch (err) {
+      if (!(err instanceof InvalidArgumentError)) throw err;
+      throw new InvalidArgumentError(`expected ${choices.join(', ')} or ${err.message.replace(/^expected /, '')}`);
+    }
+  };
+}
