@@ -31,7 +31,7 @@
 // random batches are measured by the same line of a contextual cell with the same seed.
 
 import { spawn } from 'node:child_process';
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,7 @@ import { parseFilter, type BatchingSpec } from '../src/train/batching/plan.js';
 import { defaultCacheDir } from '../src/train/batching/cache.js';
 import {
   evalSetListOption,
+  filterOption,
   intAtLeastOption,
   listOption,
   positiveIntOption,
@@ -440,16 +441,6 @@ const DEFAULT_EVAL_SETS: EvalSet[] = [
   { name: 'pkgdesc-test', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
   { name: 'faq', dir: join(ROOT, 'data', 'faq'), split: 'test' },
 ];
-
-/** --filter: none, tfidf or model:DIR, kept as written (the cells record it). */
-function filterOption(value: string): string {
-  try {
-    parseFilter(value);
-  } catch {
-    throw new InvalidArgumentError('expected none, tfidf or model:DIR');
-  }
-  return value;
-}
 
 async function main(): Promise<void> {
   const a = scriptProgram(

@@ -33,7 +33,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import { initDevice } from '../src/tensor/device.js';
 import { tidy } from '../src/tensor/memory.js';
 import { Generator } from '../src/tensor/random.js';
@@ -59,8 +59,10 @@ import {
 } from '../src/train/retrieval.js';
 import { startProgress } from '../src/cli/progress.js';
 import {
+  choiceOrOption,
   evalSetListOption,
   intAtLeastOption,
+  numberOption,
   positiveIntOption,
   positiveNumberOption,
   scriptProgram,
@@ -222,14 +224,6 @@ async function bm25(set: EvalSet, queries?: number): Promise<Record<string, numb
   }
 }
 
-function targetOption(value: string): SdamTarget {
-  if (value === 'adaptive' || value === 'distributed') return value;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n))
-    throw new InvalidArgumentError('expected adaptive, distributed or a number');
-  return n;
-}
-
 async function main(): Promise<void> {
   // Every flag is checked before any work starts: a bad one is one line on stderr and exit 1.
   const flags = scriptProgram('train_sdam', 'Fine-tune a biencoder with SDAM and print retrieval metrics')
@@ -240,24 +234,17 @@ async function main(): Promise<void> {
     .option('--batch-size <n>', 'triples per step', positiveIntOption, 16)
     .option('--lr <x>', 'peak learning rate', positiveNumberOption, 1e-4)
     .addOption(new Option('--pooling <mode>', 'pooling of the token states').choices(['cls', 'mean']).default('mean'))
-    .option('--target <t>', 'SDAM target: adaptive, distributed or a constant', targetOption, 'adaptive' as SdamTarget)
+    .option(
+      '--target <t>',
+      'SDAM target: adaptive, distributed or a constant',
+      choiceOrOption(['adaptive', 'distributed'], numberOption),
+      'adaptive' as SdamTarget,
+    )
     .option('--eval <sets>', 'evaluation sets DIR:SPLIT,... (default pkgdesc-test and faq)', evalSetListOption)
     .option('--eval-queries <n>', 'a seeded subsample of n queries per set', positiveIntOption)
     .option('--seed <n>', 'seed of the triple order and dropout', intAtLeastOption(0), 0)
     .parse()
-    .opts<{
-      model: string;
-      data: string;
-      out: string;
-      steps: number;
-      batchSize: number;
-      lr: number;
-      pooling: PoolingMode;
-      target: SdamTarget;
-      eval?: EvalSet[];
-      evalQueries?: number;
-      seed: number;
-    }>();
+    .opts<Omit<SdamRun, 'evalSets' | 'progress'> & { eval?: EvalSet[] }>();
   const evalSets: EvalSet[] = flags.eval ?? [
     { name: 'pkgdesc-test (in-domain)', dir: join(ROOT, 'data', 'pkgdesc-test'), split: 'test' },
     { name: 'faq (out-of-domain)', dir: join(ROOT, 'data', 'faq'), split: 'test' },

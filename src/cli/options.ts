@@ -6,6 +6,7 @@ import type { Backend } from '../tensor/backend.js';
 import { initDevice } from '../tensor/device.js';
 import { CpuBackend } from '../tensor/backends/cpu/index.js';
 import type { EvalSet } from '../train/retrieval.js';
+import { parseFilter } from '../train/batching/plan.js';
 
 /** A positive integer written as digits ("3", not "3.0" or "1e3"). */
 export function positiveIntOption(value: string): number {
@@ -80,16 +81,23 @@ export function intAtLeastOption(min: number): (value: string) => number {
   };
 }
 
-/** A finite number in [min, max], or in (min, max] with `exclusiveMin`. */
+/**
+ * A finite number in [min, max]; `exclusiveMin` / `exclusiveMax` open either end (a probability
+ * below 1: `numberInRangeOption(0, 1, { exclusiveMax: true })`).
+ */
 export function numberInRangeOption(
   min: number,
   max: number,
-  { exclusiveMin = false }: { exclusiveMin?: boolean } = {},
+  { exclusiveMin = false, exclusiveMax = false }: { exclusiveMin?: boolean; exclusiveMax?: boolean } = {},
 ): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n > max || (exclusiveMin ? n <= min : n < min))
-      throw new InvalidArgumentError(`expected a number in ${exclusiveMin ? '(' : '['}${min}, ${max}]`);
+    const below = exclusiveMin ? n <= min : n < min;
+    const above = exclusiveMax ? n >= max : n > max;
+    if (value.trim() === '' || !Number.isFinite(n) || below || above)
+      throw new InvalidArgumentError(
+        `expected a number in ${exclusiveMin ? '(' : '['}${min}, ${max}${exclusiveMax ? ')' : ']'}`,
+      );
     return n;
   };
 }
@@ -140,20 +148,6 @@ export function parsedOption<T>(
   return new Option(flags, description).argParser(parse).default(parse(written), written);
 }
 
-/** A finite number in [min, max) (a probability: [0, 1)), or in (min, max) with `exclusiveMin`. */
-export function numberBelowOption(
-  min: number,
-  max: number,
-  { exclusiveMin = false }: { exclusiveMin?: boolean } = {},
-): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n >= max || (exclusiveMin ? n <= min : n < min))
-      throw new InvalidArgumentError(`expected a number in ${exclusiveMin ? '(' : '['}${min}, ${max})`);
-    return n;
-  };
-}
-
 /**
  * One of `choices`, else a value of `other` (`--target adaptive|distributed|<number>`); a value that
  * is neither is refused with both in the message ("expected adaptive, distributed or a number").
@@ -171,4 +165,14 @@ export function choiceOrOption<C extends string, T>(
       throw new InvalidArgumentError(`expected ${choices.join(', ')} or ${err.message.replace(/^expected /, '')}`);
     }
   };
+}
+
+/** --filter none | tfidf | model:DIR, checked and kept as written (its tfidf dimension comes later). */
+export function filterOption(value: string): string {
+  try {
+    parseFilter(value);
+  } catch {
+    throw new InvalidArgumentError('expected none, tfidf or model:DIR');
+  }
+  return value;
 }

@@ -18,7 +18,7 @@ import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
 import {
   intAtLeastOption,
   nonNegativeNumberOption,
-  numberBelowOption,
+  numberInRangeOption,
   parsedOption,
   positiveIntOption,
   positiveNumberOption,
@@ -67,12 +67,12 @@ export function registerPretrain(program: Command): void {
     .option(
       '--dropout <p>',
       "override the model's dropout probabilities, in [0, 1) (0: none, the budget recipe)",
-      numberBelowOption(0, 1),
+      numberInRangeOption(0, 1, { exclusiveMax: true }),
     )
     .option(
       '--mask-rate <p>',
       'share of tokens selected for prediction while training, in (0, 1) (evaluation always uses 0.15)',
-      numberBelowOption(0, 1, { exclusiveMin: true }),
+      numberInRangeOption(0, 1, { exclusiveMin: true, exclusiveMax: true }),
       0.15,
     )
     .option(

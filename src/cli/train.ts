@@ -42,9 +42,10 @@ import {
   choiceOrOption,
   evalSetListOption,
   evalSetOption,
+  filterOption,
   intAtLeastOption,
   nonNegativeNumberOption,
-  numberBelowOption,
+  numberInRangeOption,
   numberOption,
   parsedOption,
   positiveIntOption,
@@ -82,16 +83,6 @@ function teacherOption(value: string): string {
   )
     return value;
   throw new InvalidArgumentError('expected bm25, triples or cross-encoder:DIR');
-}
-
-/** --filter none | tfidf | model:DIR (its tfidf dimension is --dims, applied in the action). */
-function filterOption(value: string): string {
-  try {
-    parseFilter(value);
-  } catch {
-    throw new InvalidArgumentError('expected none, tfidf or model:DIR');
-  }
-  return value;
 }
 
 /** The options as commander hands them to the action (each value parsed where it is declared). */
@@ -356,7 +347,7 @@ export function registerTrain(program: Command): void {
     .option(
       '--dropout [p]',
       "biencoder: override every dropout probability with P in [0, 1) (0: none; default: the model's config); contextual, no value: train with the BERTs' dropout (off by default, as in the released models)",
-      numberBelowOption(0, 1),
+      numberInRangeOption(0, 1, { exclusiveMax: true }),
     )
     .action(async (o: TrainFlags) => {
       if (o.modelType === 'contextual') {
