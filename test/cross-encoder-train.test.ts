@@ -110,6 +110,33 @@ describe('trainCrossEncoder', () => {
     expect(trainLosses('continue')).toHaveLength(2);
   }, 30_000);
 
+  it('a run that dies resumes from its last checkpoint to the same losses and weights; a finished one is refused', async () => {
+    // 24 triples in batches of 10: two steps an epoch, so the crash and the resume fall mid-epoch
+    const run = { batchSize: 10, steps: 7, randomNegatives: 1, saveEvery: 2 };
+    await trainCrossEncoder(options('straight', run));
+    const crash = new Error('simulated crash after step 5');
+    await expect(
+      trainCrossEncoder(
+        options('crashed', {
+          ...run,
+          onLog: (e) => {
+            if (e.kind === 'train' && e.step === 5) throw crash;
+          },
+        }),
+      ),
+    ).rejects.toBe(crash);
+    expect(trainLosses('crashed')).toHaveLength(5); // step 5 was logged after the step-4 checkpoint
+    const resumed = await trainCrossEncoder(options('crashed', run));
+    expect(resumed.freshHead).toHaveLength(4); // the run's, from its first checkpoint
+    const log = readFileSync(join(work, 'crashed', 'log.jsonl'), 'utf8');
+    expect(log).toContain('"kind":"resume"');
+    expect(trainLosses('crashed')).toEqual(trainLosses('straight'));
+    const weights = (out: string): Buffer => readFileSync(join(work, out, 'model', 'model.safetensors'));
+    expect(weights('crashed').equals(weights('straight'))).toBe(true);
+    await expect(trainCrossEncoder(options('crashed', run))).rejects.toThrow(/the run is finished/);
+    await expect(trainCrossEncoder(options('straight', { ...run, seed: 2 }))).rejects.toThrow(/finished/);
+  }, 120_000);
+
   it('a seed repeats the loss trajectory exactly', async () => {
     await trainCrossEncoder(options('short', { steps: 6 }));
     await trainCrossEncoder(options('short-again', { steps: 6 }));

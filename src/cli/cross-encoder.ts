@@ -7,7 +7,8 @@
 //
 // train-cross-encoder fine-tunes a BertForSequenceClassification (num_labels 1) on the triples with
 // the pairwise softmax loss (src/train/cross-encoder.ts) and prints metrics.json; Ctrl-C / SIGTERM
-// stop it between steps with the model so far saved (exit 130 / 143). rerank ranks each
+// stop it between steps with a checkpoint saved (exit 130 / 143), and the same command resumes it
+// exactly (checkpoints every --save-every steps, so a kill loses at most those). rerank ranks each
 // judged query's corpus with BM25, rescores the top k with the cross-encoder and prints nDCG@10,
 // MRR@10, R@10, R@100, MAP@100 of both runs on the same queries.
 
@@ -51,6 +52,12 @@ export function registerCrossEncoder(program: Command): void {
     .option('--steps <n>', 'optimizer steps', positiveIntOption, 300)
     .option('--seed <n>', 'seed for the triple order, the new head and dropout', integerOption, 0)
     .option(
+      '--save-every <n>',
+      'checkpoint every n steps (and on Ctrl-C / SIGTERM); rerun to resume',
+      positiveIntOption,
+      50,
+    )
+    .option(
       '--random-negatives <n>',
       'extra negatives per triple drawn uniformly from the corpus (never a relevant one); the softmax runs over n + 2 scores. BM25 negatives alone can be beaten by a length prior (pkgdesc-train: the negative is the longer document in 61% of triples)',
       intAtLeastOption(0),
@@ -81,6 +88,7 @@ export function registerCrossEncoder(program: Command): void {
         evalQueries?: number;
         bm25Top: number;
         evalBatchSize: number;
+        saveEvery: number;
         device: string;
         threads?: number;
       }) => {
@@ -104,6 +112,7 @@ export function registerCrossEncoder(program: Command): void {
           evalQueries: o.evalQueries,
           bm25Top: o.bm25Top,
           evalBatchSize: o.evalBatchSize,
+          saveEvery: o.saveEvery,
           device: o.device,
         });
         console.log(JSON.stringify(result, null, 2));

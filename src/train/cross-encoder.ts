@@ -15,12 +15,15 @@
 // are initialised from the seed.
 // Determinism: the triple order (seeded shuffle per epoch), the new head and dropout (reseeded per
 // step) are functions of the seed, so a run repeats its loss trajectory exactly.
-// The run directory gets log.jsonl (append-only), model/ (Hugging Face BertForSequenceClassification)
-// and metrics.json (BM25 and reranked metrics on the evaluation set, when one is given).
-// Ctrl-C / SIGTERM stop the run between steps: the model so far is saved, evaluation is skipped and
-// the result says `interrupted` (not resumable: rerunning starts over).
+// The run directory gets log.jsonl (append-only), checkpoints/ (src/train/checkpoint.ts: weights,
+// AdamW moments and the step, every `saveEvery` steps), and once the run is finished model/ (Hugging
+// Face BertForSequenceClassification) and metrics.json (BM25 and reranked metrics on the evaluation
+// set, when one is given). It is resumable: Ctrl-C / SIGTERM stop the run between steps after saving
+// a checkpoint (the result says `interrupted`), and the same call again continues with the weights
+// an uninterrupted run would have (a kill loses the steps since the last checkpoint). A directory of
+// another run, or a finished one, is refused.
 
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
@@ -35,6 +38,14 @@ import { mixSeed } from './mlm.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { startProgress } from '../cli/progress.js';
 import { loadEvalSet, type EvalSet } from './retrieval.js';
+import {
+  loadOptimizerState,
+  readTrainerState,
+  resumeCheckpoint,
+  rewriteLog,
+  saveCheckpoint,
+  type TrainerState,
+} from './checkpoint.js';
 
 export interface TrainCrossEncoderOptions {
   /** Starting directory: an encoder (new head) or a cross-encoder (its head is kept). */
@@ -62,6 +73,8 @@ export interface TrainCrossEncoderOptions {
   evalQueries?: number;
   bm25Top?: number;
   evalBatchSize?: number;
+  /** Checkpoint every this many steps (default 50), and when interrupted. */
+  saveEvery?: number;
   device: string;
   progress?: boolean;
   onLog?: (entry: Record<string, unknown>) => void;
@@ -135,55 +148,101 @@ export async function evaluateReranker(
   };
 }
 
+/**
+ * What a resumed run must share with its checkpoint: everything that shapes the trajectory (the
+ * step budget too, since the learning rate decays to zero at the last step).
+ */
+function runArgs(o: TrainCrossEncoderOptions): Record<string, unknown> {
+  return {
+    model: o.model,
+    data: o.data,
+    split: o.trainSplit ?? 'train',
+    batchSize: o.batchSize,
+    maxLength: o.maxLength,
+    lr: o.lr,
+    warmup: o.warmup,
+    weightDecay: o.weightDecay,
+    clip: o.clip,
+    steps: o.steps,
+    seed: o.seed,
+    randomNegatives: o.randomNegatives ?? 0,
+  };
+}
+
 export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<TrainCrossEncoderResult> {
   const split = o.trainSplit ?? 'train';
-  const { data, triples, triplesPath } = await loadTrainingSplit(o.data, split);
-  if (triples.length < o.batchSize)
-    throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
-  mkdirSync(o.out, { recursive: true });
-
-  const dropoutGen = new Generator(o.seed);
-  // A head the directory lacks is initialised; one it has is loaded and trained further.
   const randomNegatives = o.randomNegatives ?? 0;
   if (!(Number.isSafeInteger(randomNegatives) && randomNegatives >= 0))
     throw new Error(`randomNegatives must be an integer >= 0, got ${randomNegatives}`);
+  const { data, triples, triplesPath } = await loadTrainingSplit(o.data, split);
+  if (triples.length < o.batchSize)
+    throw new Error(`${triplesPath}: ${triples.length} triples, fewer than one batch of ${o.batchSize}`);
+  const resumeDir = resumeCheckpoint(o.out, runArgs(o));
+
+  const dropoutGen = new Generator(o.seed);
   const corpusIds = [...data.corpus.keys()];
-  const ce = CrossEncoder.load(o.model, {
+  // A head the directory lacks is initialised; one it has (a checkpoint always has one) is loaded
+  // and trained further.
+  const ce = CrossEncoder.load(resumeDir ?? o.model, {
     device: o.device,
     newHead: true,
     generator: new Generator(mixSeed(o.seed, SALT.head)),
     dropoutGenerator: dropoutGen,
   });
-  const freshHead = ce.report?.fresh ?? [];
   const maxLength = ce.lengthLimit(o.maxLength);
+  const optimizer = new AdamW(decayGroups(ce.model.namedParameters(), o.weightDecay), { lr: o.lr });
+  const state: TrainerState = resumeDir
+    ? readTrainerState(resumeDir)
+    : { step: 0, optimizerStep: 0, stepMs: 0, freshHead: ce.report?.fresh ?? [], args: runArgs(o) };
+  if (resumeDir) loadOptimizerState(resumeDir, ce.model, optimizer, state);
+  const freshHead = state.freshHead as string[];
+  let stepMs = state.stepMs as number;
+  let step = state.step;
+  const save = async (): Promise<void> => {
+    await saveCheckpoint(
+      o.out,
+      ce.model,
+      optimizer,
+      { ...state, step, optimizerStep: optimizer.stepCount, stepMs },
+      { writeModel: (dir) => ce.save(dir) },
+    );
+  };
 
-  writeFileAtomic(join(o.out, 'log.jsonl'), '');
+  // Append-only log, cut back to the checkpoint's step on resume: what a run wrote after its last
+  // checkpoint is written again, identically, by the resumed run.
+  const logFile = join(o.out, 'log.jsonl');
+  if (resumeDir) rewriteLog(logFile, (e) => e.kind === 'start' || (typeof e.step === 'number' && e.step <= step));
+  else writeFileAtomic(logFile, '');
   const log = (entry: Record<string, unknown>): void => {
-    appendFileSync(join(o.out, 'log.jsonl'), `${JSON.stringify(entry)}\n`);
+    appendFileSync(logFile, `${JSON.stringify(entry)}\n`);
     o.onLog?.(entry);
   };
-  log({
-    kind: 'start',
-    model: o.model,
-    data: o.data,
-    split,
-    triples: triples.length,
-    freshHead,
-    maxLength,
-    batchSize: o.batchSize,
-    steps: o.steps,
-    lr: o.lr,
-    seed: o.seed,
-    randomNegatives,
-  });
+  if (resumeDir) {
+    log({ kind: 'resume', from: resumeDir, step });
+  } else {
+    log({
+      kind: 'start',
+      model: o.model,
+      data: o.data,
+      split,
+      triples: triples.length,
+      freshHead,
+      maxLength,
+      batchSize: o.batchSize,
+      steps: o.steps,
+      lr: o.lr,
+      seed: o.seed,
+      randomNegatives,
+    });
+    await save();
+  }
 
-  const optimizer = new AdamW(decayGroups(ce.model.namedParameters(), o.weightDecay), { lr: o.lr });
   const schedule = makeSchedule('linear', { peak: o.lr, warmup: o.warmup, total: o.steps + 1 });
   const params = ce.model.parameters();
   const batchesPerEpoch = Math.floor(triples.length / o.batchSize);
+  const saveEvery = o.saveEvery ?? 50;
+  const resumedAt = step;
   let order: Triple[] = [];
-  let stepMs = 0;
-  let step = 0;
   let interrupted: 'SIGINT' | 'SIGTERM' | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupted = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
@@ -198,7 +257,7 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (interrupted) break;
       const inEpoch = step % batchesPerEpoch;
-      if (inEpoch === 0)
+      if (inEpoch === 0 || order.length === 0)
         order = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / batchesPerEpoch))).shuffle([...triples]);
       const batch = order.slice(inEpoch * o.batchSize, (inEpoch + 1) * o.batchSize);
       step++;
@@ -249,7 +308,9 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
       const accuracy = won / B;
       log({ kind: 'train', step, loss: lossValue, accuracy, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
       bar.update(step, { loss: lossValue.toFixed(4) });
+      if (step % saveEvery === 0 && step < o.steps) await save();
     }
+    if (step !== resumedAt) await save();
   } finally {
     bar.finish();
     process.off('SIGINT', onSignal);
@@ -257,11 +318,15 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
     optimizer.dispose();
   }
   const modelDir = join(o.out, 'model');
+  if (interrupted) {
+    ce.dispose();
+    return { steps: step, msPerStep: stepMs / Math.max(step, 1), freshHead, modelDir, interrupted };
+  }
   await ce.save(modelDir);
   ce.dispose();
 
   let final: RerankMetrics | undefined;
-  if (o.evalSet && !interrupted) {
+  if (o.evalSet) {
     if (!existsSync(modelDir)) throw new Error(`${modelDir}: the trained model was not saved`);
     const saved = CrossEncoder.load(modelDir, { device: o.device });
     try {
