@@ -41,6 +41,8 @@ interface Segment {
   date: string;
   from: 'scratch' | 'init';
   init: string | null;
+  /** Where the segment's data stream started: another run's position (`pretrain --data-from`). */
+  dataFrom?: { run: string; epoch: number; cursor: number };
   corpusSha256: string;
   corpusTokens: number;
   steps: number;
@@ -68,7 +70,15 @@ interface Lineage {
   recipe: RecipeRow[];
   recipeNote?: string;
 }
-type Entry = { kind: string; step: number; loss: number; accuracy?: number; from?: string; source?: string };
+type Entry = {
+  kind: string;
+  step: number;
+  loss: number;
+  accuracy?: number;
+  from?: string;
+  source?: string;
+  dataFrom?: { run: string; epoch: number; cursor: number };
+};
 
 const program = scriptProgram(
   'export_model',
@@ -194,6 +204,7 @@ function appendSegment(run: string): { lineage: Lineage; checkpoint: string; acc
     date: args.date,
     from: start.from === 'init' ? 'init' : 'scratch',
     init: start.from === 'init' ? start.source! : null,
+    ...(start.dataFrom ? { dataFrom: start.dataFrom } : {}),
     corpusSha256: corpusInfo.sourceSha256,
     corpusTokens: corpusInfo.tokens,
     steps: state.step,
@@ -284,7 +295,7 @@ function renderCard(lineage: Lineage, c: BertConfig, numParameters: number): str
   }
   const segmentRows = lineage.segments.map((g, i) => {
     const ga = g.args;
-    return `| ${i + 1} | ${g.date} | ${g.from === 'init' ? `init ${g.init}` : 'scratch'} | ${g.corpusSha256.slice(0, 12)} (${millions(g.corpusTokens)} tokens) | ${g.steps} of ${g.stepsPlanned} x ${g.batchSize} x ${g.seqLen} = ${millions(g.tokens)} | lr ${ga.lr}, ${ga.warmup} warm-up, ${ga.schedule}, dropout ${ga.dropout ?? 'config'}, mask ${ga.maskRate} | ${g.hardware}${g.note ? `; ${g.note}` : ''} |`;
+    return `| ${i + 1} | ${g.date} | ${g.from === 'init' ? `init ${g.init}` : 'scratch'}${g.dataFrom ? `, data read on from ${g.dataFrom.run} (epoch ${g.dataFrom.epoch}, sequence ${g.dataFrom.cursor})` : ''} | ${g.corpusSha256.slice(0, 12)} (${millions(g.corpusTokens)} tokens) | ${g.steps} of ${g.stepsPlanned} x ${g.batchSize} x ${g.seqLen} = ${millions(g.tokens)} | lr ${ga.lr}, ${ga.warmup} warm-up, ${ga.schedule}, dropout ${ga.dropout ?? 'config'}, mask ${ga.maskRate} | ${g.hardware}${g.note ? `; ${g.note}` : ''} |`;
   });
   const recipeRows = lineage.recipe.map((r) => {
     const ra = r.args;

@@ -15,8 +15,9 @@
 # the A/B runs recorded in models/bert-mini-retrograd/README.md.
 #
 # Environment: CORPUS (default runs/corpus/pretrain.jsonl.gz, built when missing), INIT (the weights
-# a new segment starts from, default models/bert-mini-retrograd), STEPS (the segment's budget in
-# steps of 32 x 128 tokens), LR, WARMUP, NICE.
+# a new segment starts from, default models/bert-mini-retrograd), DATA_FROM (a run directory: a new
+# segment reads the corpus on from where that run's latest checkpoint stopped, e.g. the run INIT's
+# weights came from), STEPS (the segment's budget in steps of 32 x 128 tokens), LR, WARMUP, NICE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ LR=${LR:-1e-3}
 WARMUP=${WARMUP:-100}
 NICE=${NICE:-15}
 INIT=${INIT:-models/bert-mini-retrograd}
+DATA_FROM=${DATA_FROM:-}
 
 if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
   echo "pretrain-background: $RUN is already being trained by pid $(cat "$RUN/pid")" >&2
@@ -41,7 +43,7 @@ mkdir -p "$RUN"
 # scheduling (sched_autogroup_enabled, on here), a process's nice ranks it only within its session, so
 # a plain `nice` run still takes an equal share against every other terminal's or agent's work.
 nohup setsid sh -c 'echo "$0" >/proc/self/autogroup 2>/dev/null || true; exec nice -n "$0" "$@"' "$NICE" \
-  node bin/retrograd.mjs pretrain --corpus "$CORPUS" --out "$RUN" --init "$INIT" \
+  node bin/retrograd.mjs pretrain --corpus "$CORPUS" --out "$RUN" --init "$INIT" ${DATA_FROM:+--data-from "$DATA_FROM"} \
   --steps "$STEPS" --lr "$LR" --warmup "$WARMUP" --schedule linear --dropout 0 --mask-rate 0.15 \
   --eval-every 200 --save-every 100 --log-every 10 >>"$RUN/stdout.log" 2>&1 &
 echo $! >"$RUN/pid"

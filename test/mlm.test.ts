@@ -17,6 +17,7 @@ import { countCorrect, maskTokens, mixSeed, PackedCorpus, SequenceOrder } from '
 import { makeSchedule } from '../src/train/schedule.js';
 import { clipGradNorm } from '../src/train/optim.js';
 import { pretrain, type LogEntry, type PretrainOptions } from '../src/train/pretrain.js';
+import { latestCheckpoint, readTrainerState, type TrainerState } from '../src/train/checkpoint.js';
 import { assertClose } from './util/close.js';
 
 const VOCAB = new URL('../assets/bert-base-uncased/vocab.txt', import.meta.url).pathname;
@@ -381,6 +382,28 @@ describe('pretrain loop', () => {
     expect(() => setDropout(model, 1)).toThrow(/must be in \[0, 1\)/);
     model.dispose();
   });
+
+  it("a new segment with dataFrom reads on where the other run stopped: its stream is the uninterrupted run's", async () => {
+    const whole = join(work, 'run-whole'); // 6 steps (the resume test above)
+    const first = join(work, 'run-split'); // the same stream, 6 steps
+    const next = join(work, 'run-read-on');
+    const state = (out: string): TrainerState => readTrainerState(latestCheckpoint(out)!);
+    await pretrain({ ...base(next, 3), init: join(first, 'model'), dataFrom: first });
+    const start = JSON.parse(readFileSync(join(next, 'log.jsonl'), 'utf8').split('\n')[0]) as LogEntry;
+    expect(start).toMatchObject({
+      kind: 'start',
+      from: 'init',
+      dataFrom: { run: first, epoch: state(first).epoch, cursor: state(first).cursor },
+    });
+    // 6 steps, then 3 more read on: the position 9 steps of one run reach
+    const nine = join(work, 'run-nine');
+    await pretrain(base(nine, 9));
+    expect([state(next).epoch, state(next).cursor]).toEqual([state(nine).epoch, state(nine).cursor]);
+    expect([state(next).epoch, state(next).cursor]).not.toEqual([state(whole).epoch, state(whole).cursor]);
+    await expect(pretrain({ ...base(join(work, 'run-read-on-bad'), 3), seed: 5, dataFrom: first })).rejects.toThrow(
+      /continuing its data stream needs seed=4, got 5/,
+    );
+  }, 120_000);
 
   it('refuses to resume with a different data stream', async () => {
     const out = join(work, 'run-whole');

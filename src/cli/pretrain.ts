@@ -50,6 +50,10 @@ export function registerPretrain(program: Command): void {
     .requiredOption('--out <dir>', 'run directory (resumed when it holds a checkpoint)')
     .option('--config <preset|file>', `architecture: ${Object.keys(BERT_PRESETS).join(' | ')} or a config.json`, 'mini')
     .option('--init <dir>', 'start from this model directory instead of random weights')
+    .option(
+      '--data-from <run>',
+      "a new segment reads on where this run's latest checkpoint stopped in the same corpus (instead of from the start)",
+    )
     .option('--vocab <file>', 'WordPiece vocab.txt (default: bert-base-uncased)', DEFAULT_VOCAB)
     .option('--steps <n>', 'total optimizer steps', positiveIntOption, 10000)
     .option('--batch-size <n>', 'sequences per step', positiveIntOption, 32)
@@ -87,6 +91,7 @@ export function registerPretrain(program: Command): void {
         out: string;
         config: string;
         init?: string;
+        dataFrom?: string;
         vocab: string;
         steps: number;
         batchSize: number;
@@ -122,6 +127,7 @@ export function registerPretrain(program: Command): void {
           config,
           tokenizer,
           init: o.init,
+          dataFrom: o.dataFrom,
           steps: o.steps,
           batchSize: o.batchSize,
           seqLen: o.seqLen,

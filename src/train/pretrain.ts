@@ -45,6 +45,12 @@ export interface PretrainOptions {
   tokenizer: BertTokenizer;
   /** Start from this model directory instead of random weights. */
   init?: string;
+  /**
+   * A new segment's data stream starts where this run directory's latest checkpoint stopped (same
+   * corpus, seed and stream arguments, checked), so that a segment continuing another one's weights
+   * (`init`) reads on instead of repeating its sequences. Ignored when resuming `out` itself.
+   */
+  dataFrom?: string;
   steps: number;
   batchSize: number;
   seqLen: number;
@@ -73,7 +79,15 @@ export interface PretrainOptions {
 }
 
 export type LogEntry =
-  | { kind: 'start'; step: number; from: 'checkpoint' | 'init' | 'scratch'; source: string; warmup: number }
+  | {
+      kind: 'start';
+      step: number;
+      from: 'checkpoint' | 'init' | 'scratch';
+      source: string;
+      warmup: number;
+      /** A new segment reading on from another run's data position (`dataFrom`). */
+      dataFrom?: { run: string; epoch: number; cursor: number };
+    }
   | {
       kind: 'train';
       step: number;
@@ -151,6 +165,21 @@ async function evaluate(
   };
 }
 
+/** Where run directory `dir`'s latest checkpoint stopped reading, for a segment with options `o`. */
+function dataPosition(dir: string, o: PretrainOptions & { maskRate: number }, corpusSha256: string) {
+  const checkpoint = latestCheckpoint(dir);
+  if (checkpoint === null) throw new Error(`${dir}: no checkpoint to continue the data stream from`);
+  const state = readTrainerState(checkpoint);
+  const saved = state.args as Record<string, unknown>;
+  for (const key of STREAM_ARGS) {
+    if (saved[key] !== o[key])
+      throw new Error(`${checkpoint}: continuing its data stream needs ${key}=${String(saved[key])}, got ${o[key]}`);
+  }
+  if (state.corpusSha256 !== corpusSha256)
+    throw new Error(`${checkpoint}: trained on another corpus (sha256 differs from ${o.corpus})`);
+  return { epoch: state.epoch as number, cursor: state.cursor as number };
+}
+
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
   const o = { ...options, maskRate: options.maskRate ?? 0.15 };
   const logPath = join(o.out, 'log.jsonl');
@@ -180,7 +209,8 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     }
     model = loadModelDir(resumeDir, { head: 'mlm', device: o.device, dropoutGenerator: dropoutGen }).mlm!;
   } else {
-    state = { step: 0, optimizerStep: 0, epoch: 0, cursor: 0 };
+    const from = o.dataFrom ? dataPosition(o.dataFrom, o, corpus.info.sourceSha256) : { epoch: 0, cursor: 0 };
+    state = { step: 0, optimizerStep: 0, ...from };
     model = o.init
       ? loadModelDir(o.init, {
           head: 'mlm',
@@ -244,6 +274,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     from: resumeDir ? 'checkpoint' : o.init ? 'init' : 'scratch',
     source: resumeDir ?? o.init ?? 'random',
     warmup: o.warmup,
+    ...(!resumeDir && o.dataFrom
+      ? { dataFrom: { run: o.dataFrom, epoch: state.epoch as number, cursor: state.cursor as number } }
+      : {}),
   });
 
   // A segment started from other weights is first evaluated as it stands: its gain is then measured
@@ -289,6 +322,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
         weightDecay: o.weightDecay,
         clip: o.clip,
         corpus: o.corpus,
+        dataFrom: o.dataFrom ?? null,
       },
     };
     await saveCheckpoint(o.out, model, optimizer, full, { tokenizer: o.tokenizer });
