@@ -151,6 +151,22 @@ describe('gpujs backend', () => {
     freeAll();
   });
 
+  it("loops past llvmpipe's 65,535 iterations per GL thread are refused, not cut short", () => {
+    // kernels/gpujs/reduce.ts: reductions unroll and chunk; matmul (one iteration per 4 of K) and
+    // scatterAdd (one per index hitting a row) would silently stop early, so they throw instead
+    const K = 4 * 65_500;
+    const a = view(zeros('float32', K), [1, K]);
+    const b = view(zeros('float32', K), [K, 1]);
+    const [out] = output([1, 1]);
+    expect(() => gpu.matmul(a.g, b.g, out.g)).toThrow(/matmul with K = 262000 needs 65500 loop iterations/);
+    const n = 65_500;
+    const src = view(zeros('float32', n), [n, 1]);
+    const idx = view(pair('int32', new Array(n).fill(0)), [n]);
+    const [table] = output([2, 1]);
+    expect(() => gpu.scatterAdd(src.g, idx.g, table.g)).toThrow(/scatterAdd with 65500 indices hitting one row/);
+    freeAll();
+  });
+
   it('BERT (tiny fixture, MLM head) on gpujs: forward, loss and every gradient against PyTorch', () => {
     // The fixture and loss of test/bert.test.ts (scripts/torch/gen_bert_fixture.py), run through
     // the Tensor/autograd stack on this device: gather, layernorm, batched and transposed matmul,

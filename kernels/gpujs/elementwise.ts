@@ -30,14 +30,15 @@ export function unaryKernel(op: UnaryOp, out: Out, xAt: NativeFn): KernelSpec {
   };
 }
 
-export function binaryKernel(op: BinaryOp, out: Out, aAt: NativeFn, bAt: NativeFn): KernelSpec {
+/** out = a op b; `int` for int32 operands (math.ts binaryNative: exact pow, truncated results). */
+export function binaryKernel(op: BinaryOp, out: Out, aAt: NativeFn, bAt: NativeFn, int = false): KernelSpec {
   return {
     family: `binary.${op}`,
     source: `function (${params(['a', 'b'], out.hasPrev)}) {
   ${passThrough(out.hasPrev)}
   return opBinary(a[aAt(${J})], b[bAt(${J})]);
 }`,
-    natives: [out.outIdx, aAt, bAt, binaryNative(op, 'opBinary')],
+    natives: [out.outIdx, aAt, bAt, binaryNative(op, 'opBinary', int)],
     output: [out.size],
   };
 }

@@ -7,7 +7,9 @@
 // normal CDF computed from erfc directly (a continued fraction far out), so they stay relatively
 // accurate in the left tail where 1 + erf(x/√2) would cancel to nothing; tanh
 // switches to its Taylor series near 0 where (1-t)/(1+t) cancels. Comparisons return 1.0 or 0.0,
-// and maximum/minimum propagate NaN like the reference (GLSL's max/min leave NaN undefined).
+// and maximum/minimum propagate NaN like the reference (GLSL's max/min leave NaN undefined), as
+// does pow. int32 binary ops (stored as floats, exact to 2^24) truncate their results, and int32
+// pow is exact by repeated squaring within ±2^24 (POW_INT).
 
 import type { BinaryOp, UnaryOp } from '../../src/tensor/backend.js';
 import { type NativeFn, glsl, withHelpers } from './spec.js';
@@ -171,6 +173,10 @@ const POW = glsl(
   ],
   [
     'if (b == 0.0) return 1.0;',
+    // NaN operands give NaN (JavaScript's 1^NaN too). Without this, Mesa fuses exp2(b * log2(a))
+    // below into one pow, and llvmpipe's pow gives 0 for a NaN base (pow(NaN, 1) = 0), though
+    // exp2 and log2 alone pass NaN on. `x != x` is the NaN test that holds here (maxNan uses it).
+    'if (a != a || b != b) return a + b;',
     // 0^negative is infinite, signed like 1/a for odd integer exponents (Mesa's pow gives 0 here)
     'if (a == 0.0 && b < 0.0) {',
     '  float inv = 1.0 / a;',
@@ -183,6 +189,54 @@ const POW = glsl(
     // a < 0 with a fractional exponent: log2 of a negative number is NaN, as in JavaScript
     'return exp2(b * log2(a));',
   ],
+);
+
+/**
+ * int32 pow, exact by repeated squaring, like the reference's ToInt32(Math.pow(a, b)) whenever
+ * |a^b| <= 2^24 (what float32 storage holds exactly; every product formed on the way that is used
+ * is at most |a^b| then). Negative exponents: 1 / a^|b| truncates to 0 unless |a| == 1, and 0^-n
+ * (Infinity) becomes 0. Past 2^24 the result is the float32 product, rounded (the reference wraps
+ * the exact power past 2^31; gpujs refuses int32 data past 2^24 on upload for the same reason).
+ * The exponent's bits are peeled in at most 25 steps (exponents below 2^25).
+ */
+const POW_INT = glsl(
+  'float',
+  'powInt',
+  [
+    ['float', 'a'],
+    ['float', 'b'],
+  ],
+  [
+    'if (b < 0.0) {',
+    '  if (a == 1.0) return 1.0;',
+    '  if (a == -1.0) return floor(b * 0.5) * 2.0 == b ? 1.0 : -1.0;',
+    '  return 0.0;',
+    '}',
+    // past the loop's 25 bits (only device-computed exponents get here; float32 makes them even):
+    // 0, 1 and -1 stay put, any other base's power is infinite even in float64, which ToInt32 makes 0
+    'if (b >= 33554432.0) return (a == 0.0 || a == 1.0) ? a : (a == -1.0 ? 1.0 : 0.0);',
+    'float result = 1.0;',
+    'float base = a;',
+    'int e = int(b);',
+    'for (int i = 0; i < 25; i++) {',
+    '  if (e == 0) break;',
+    '  if (e - (e / 2) * 2 == 1) result *= base;',
+    '  base *= base;',
+    '  e = e / 2;',
+    '}',
+    'return result;',
+  ],
+);
+
+/**
+ * An int32 result from the float one: truncated toward zero, NaN and ±Infinity to 0, as the
+ * reference's store into an Int32Array (ToInt32) does within ±2^24.
+ */
+const TO_INT = glsl(
+  'float',
+  'toInt32',
+  [['float', 'x']],
+  ['if (x != x || abs(x) > 3.0e38) return 0.0;', 'return x < 0.0 ? ceil(x) : floor(x);'],
 );
 
 const BINARY_EXPR: Record<BinaryOp, string> = {
@@ -206,8 +260,13 @@ export function unaryNative(op: UnaryOp, name: string): NativeFn {
   return withHelpers(glsl('float', name, [['float', 'x']], [`return ${UNARY_EXPR[op]};`]), UNARY_DEPS[op] ?? []);
 }
 
-/** `float name(float a, float b)` computing a binary op, carrying the helpers it calls. */
-export function binaryNative(op: BinaryOp, name: string): NativeFn {
+/**
+ * `float name(float a, float b)` computing a binary op, carrying the helpers it calls. With `int`
+ * (int32 operands, stored as floats): pow is exact (powInt) and every result is truncated to an
+ * integer (toInt32), so device-resident int32 data holds integers, as the reference's does.
+ */
+export function binaryNative(op: BinaryOp, name: string, int = false): NativeFn {
+  const expr = int && op === 'pow' ? 'powInt(a, b)' : BINARY_EXPR[op];
   const body = glsl(
     'float',
     name,
@@ -215,9 +274,10 @@ export function binaryNative(op: BinaryOp, name: string): NativeFn {
       ['float', 'a'],
       ['float', 'b'],
     ],
-    [`return ${BINARY_EXPR[op]};`],
+    [`return ${int ? `toInt32(${expr})` : expr};`],
   );
-  return withHelpers(body, op === 'pow' ? [POW] : []);
+  const helpers = op === 'pow' ? [int ? POW_INT : POW] : [];
+  return withHelpers(body, int ? [...helpers, TO_INT] : helpers);
 }
 
 /** NaN-propagating running maximum, shared by reduce-max and softmax. */

@@ -90,20 +90,6 @@ describe.each(DEVICES)('binary on %s', (name) => {
       const [out, outPair] = d.output([as.length]);
       d.backend.binary(op, a.g, b.g, out.g);
       d.ref.binary(op, a.r, b.r, out.r);
-      if (name === 'gpujs' && op === 'pow') {
-        // Known gpujs divergence (reported, not fixed): pow with a NaN operand gives 0, not NaN.
-        // The other elements must still match.
-        const got = await d.backend.read(outPair.g, 'float32', 0, as.length);
-        const want = d.ref.readSync(outPair.r, 'float32', 0, as.length);
-        const keep = as.map((_, i) => i).filter((i) => !Number.isNaN(as[i]) && !Number.isNaN(bs[i]));
-        assertClose(
-          keep.map((i) => got[i]),
-          keep.map((i) => want[i]),
-          tolerance('float32'),
-          'pow special values without NaN',
-        );
-        continue;
-      }
       await d.expectSame(outPair, tolerance('float32'), `${op} special values`);
     }
     // negative bases with integer exponents, zero exponents, NaN, infinities, overflow
@@ -131,9 +117,6 @@ describe.each(DEVICES)('binary on %s', (name) => {
     // gpujs stores int32 in float32, exact up to 2^24: operands here keep every result inside it
     // (wrapping past 2^31 is checked below on the devices that store 32-bit integers)
     for (const op of BINARY_OPS) {
-      // Known gpujs divergence (reported, not fixed): int32 pow goes through float exp/log and is
-      // not exact (5^2 gives 24).
-      if (name === 'gpujs' && op === 'pow') continue;
       const small = op === 'pow';
       const a = d.randomView([300], small ? integers(-5, 5, 6) : integers(-40000, 40000, 6), 'int32');
       const b = d.randomView([300], small ? integers(-2, 6, 7) : integers(-300, 300, 7), 'int32');
@@ -142,6 +125,32 @@ describe.each(DEVICES)('binary on %s', (name) => {
       d.ref.binary(op, a.r, b.r, out.r);
       await d.expectSame(outPair, EXACT, `int32 ${op}`);
     }
+    d.freeAll();
+  });
+
+  it('int32 pow up to ±2^24, negative exponents, zero bases; int32 results stay integers on the device', async () => {
+    // gpujs (kernels/gpujs/math.ts powInt) is exact while |a^b| <= 2^24; past that it rounds
+    const as = [2, -2, 3, -3, 4096, -4096, 7, 5, 0, 0, 0, 1, -1, -1, 2, -7, 1, -1, 16777216, 9];
+    const bs = [24, 23, 15, 15, 2, 2, 8, 0, 0, 5, -1, -5, -3, -4, -1, -2, 16777216, 16777215, 1, 7];
+    const a = d.view(d.pair('int32', as), [as.length]);
+    const b = d.view(d.pair('int32', bs), [as.length]);
+    const [out, outPair] = d.output([as.length], 'int32');
+    d.ran(kernelFor(name, 'pow', 'int32'), () => d.backend.binary('pow', a.g, b.g, out.g));
+    d.ref.binary('pow', a.r, b.r, out.r);
+    await d.expectSame(outPair, EXACT, 'int32 pow edges');
+    // (a / b) * b and (a / b) + 0.5-free chains: the quotient is truncated where it is stored
+    const n = [7, -7, 7, -7, 1, 0, 5, 16777215, -16777215];
+    const m = [2, 2, -2, -2, 0, 0, 3, 2, 4];
+    const x = d.view(d.pair('int32', n), [n.length]);
+    const y = d.view(d.pair('int32', m), [n.length]);
+    const [q, qPair] = d.output([n.length], 'int32');
+    const [p, pPair] = d.output([n.length], 'int32');
+    d.backend.binary('div', x.g, y.g, q.g);
+    d.backend.binary('mul', q.g, y.g, p.g);
+    d.ref.binary('div', x.r, y.r, q.r);
+    d.ref.binary('mul', q.r, y.r, p.r);
+    await d.expectSame(qPair, EXACT, 'int32 div');
+    await d.expectSame(pPair, EXACT, 'int32 (a / b) * b');
     d.freeAll();
   });
 });

@@ -92,6 +92,30 @@ describe.each(DEVICES)('layernorm on %s', (name) => {
     }
   });
 
+  it('rows of 200,003 (gpujs: past the 65,535 loop iterations llvmpipe runs per thread, kernels/gpujs/reduce.ts)', async () => {
+    const H = 200003;
+    const rnd = uniform(-3, 3, 21);
+    const x = d.view(
+      d.pair(
+        'float32',
+        Array.from({ length: 2 * H }, () => rnd() + 2),
+      ),
+      [2, H],
+    );
+    const w = d.randomView([H], rnd);
+    const b = d.randomView([H], rnd);
+    const [out, outPair] = d.output([2, H]);
+    const [mean, meanPair] = d.output([2, 1]);
+    const [rstd, rstdPair] = d.output([2, 1]);
+    d.ran(kernelFor(name, H), () => d.backend.layernorm(x.g, w.g, b.g, 1e-5, out.g, mean.g, rstd.g));
+    d.ref.layernorm(x.r, w.r, b.r, 1e-5, out.r, mean.r, rstd.r);
+    const tol = tolerance('float32', H);
+    await d.expectSame(outPair, tol, `layernorm H=${H} out`);
+    await d.expectSame(meanPair, tol, `layernorm H=${H} mean`);
+    await d.expectSame(rstdPair, tol, `layernorm H=${H} rstd`);
+    d.freeAll();
+  });
+
   it('float64 where the device stores it (cpu-ref, cpu), refused with a message elsewhere', async () => {
     if (!d.supports('float64')) {
       expect(() => d.backend.alloc('float64', 4)).toThrow(/float64|f64/);

@@ -27,7 +27,7 @@ import {
   view,
 } from '../util/cpu-threads.js';
 import { integers, uniform } from '../util/random.js';
-import { DEVICES, type DeviceName, tolerance, useDevice, withDevice } from './harness.js';
+import { DEVICES, type DeviceName, EXACT, tolerance, useDevice, withDevice } from './harness.js';
 
 /** The kernel each device runs for a float32 reduction of R elements per output. */
 function kernelFor(name: DeviceName, op: 'sum' | 'max', R: number): string {
@@ -50,9 +50,13 @@ const CASES: Array<{ shape: number[]; axes: number[]; cpuFallback?: boolean }> =
   { shape: [2, 3, 4, 5, 6, 7], axes: [1, 3, 5], cpuFallback: true },
   { shape: [70000, 3], axes: [1] },
   { shape: [3, 50000], axes: [1] },
-  // Not longer: gpujs sums over more than about 63,500 elements per output come out short (a sum
-  // of 64,000 ones gives 63,551; reported, not fixed), so the longest single reduction is 50,003.
+  // Long reductions: gpujs runs on llvmpipe, which ends a shader invocation's loops after 65,535
+  // iterations in all (kernels/gpujs/reduce.ts), so these check its unrolled blocks (200,003: 3,125
+  // blocks and a tail of 3) and its chunked reductions past 2^18 per thread (2 x 300,007: two
+  // chunks per output, the second shorter, its tail ragged).
   { shape: [50003], axes: [0] },
+  { shape: [200003], axes: [0] },
+  { shape: [2, 300007], axes: [1] },
 ];
 
 describe.each(DEVICES)('reduce on %s', (name) => {
@@ -107,6 +111,25 @@ describe.each(DEVICES)('reduce on %s', (name) => {
       d.freeAll();
     });
   }
+
+  it('long reductions see every element: sums of ones are exact, the maximum is the last element', async () => {
+    // 70,000 passed gpujs's old loops' budget (their sums stopped at 63,551); 300,007 is chunked
+    for (const n of [64000, 70000, 200003, 300007]) {
+      const data = new Float32Array(n).fill(1);
+      data[n - 1] = 2;
+      const x = d.view(d.pair('float32', data), [n]);
+      for (const op of ['sum', 'max'] as const) {
+        const [out, outPair] = d.output([1]);
+        d.backend.reduce(op, x.g, [0], out.g);
+        d.ref.reduce(op, x.r, [0], out.r);
+        expect(Array.from(await d.backend.read(outPair.g, 'float32', 0, 1)), `${op} of ${n}`).toEqual([
+          op === 'sum' ? n + 1 : 2,
+        ]);
+        await d.expectSame(outPair, EXACT, `${op} of ${n}`);
+      }
+      d.freeAll();
+    }
+  });
 
   it('max: NaN wins, -Infinity rows stay -Infinity; int32 sum and max are exact', async () => {
     const x = d.view(d.pair('float32', [1, NaN, 3, -1, 2, 5, -Infinity, -Infinity, -Infinity]), [3, 3]);

@@ -86,6 +86,18 @@ describe.each(DEVICES)('softmax on %s', (name) => {
     });
   }
 
+  it('rows of 200,003 (gpujs: past the 65,535 loop iterations llvmpipe runs per thread, kernels/gpujs/reduce.ts)', async () => {
+    const C = 200003;
+    const x = d.randomView([2, C], uniform(-30, 30, 20));
+    for (const log of [false, true]) {
+      const [out, outPair] = d.output([2, C]);
+      d.ran(kernelFor(name, C, log), () => d.backend.softmax(x.g, out.g, log));
+      d.ref.softmax(x.r, out.r, log);
+      await d.expectSame(outPair, tolerance('float32', C), `${log ? 'log-softmax' : 'softmax'} C=${C}`);
+    }
+    d.freeAll();
+  });
+
   it('a NaN anywhere in a row makes the whole row NaN, as in the reference', async () => {
     // rows of 9: a NaN in the vector part (index 2) of row 0 and in the scalar tail (index 8) of row 1
     const data = Array.from(randomF32(27, 2050));

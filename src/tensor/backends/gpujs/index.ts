@@ -47,7 +47,14 @@ import {
 } from '../../../../kernels/gpujs/matmul.js';
 import { randKernel } from '../../../../kernels/gpujs/rand.js';
 import { layernormMeanKernel, layernormOutKernel, layernormRstdKernel } from '../../../../kernels/gpujs/layernorm.js';
-import { reduceKernel } from '../../../../kernels/gpujs/reduce.js';
+import {
+  LOOP_LIMIT,
+  MAX_ROW,
+  MAX_THREAD_R,
+  chunkReduceKernel,
+  chunking,
+  reduceKernel,
+} from '../../../../kernels/gpujs/reduce.js';
 import { rowMaxKernel, rowSumExpKernel, softmaxOutKernel } from '../../../../kernels/gpujs/softmax.js';
 import { type KernelSpec, type NativeFn, glsl, withHelpers } from '../../../../kernels/gpujs/spec.js';
 import {
@@ -72,6 +79,20 @@ export interface GpuJsBuffer {
   /** Host copy; authoritative when tex is null, a shadow in sync with tex otherwise. */
   host: Float32Array | null;
   freed: boolean;
+}
+
+/**
+ * A kernel whose one loop runs `iterations` times per thread must stay inside llvmpipe's budget of
+ * loop iterations per shader invocation (kernels/gpujs/reduce.ts: past it loops just stop, and
+ * results come out silently short): refuse rather than compute a wrong result.
+ */
+function checkLoop(what: string, iterations: number, why: string): void {
+  if (iterations > LOOP_LIMIT - 64) {
+    throw new RangeError(
+      `gpujs: ${what} with ${why} needs ${iterations} loop iterations per GL thread, past the ` +
+        `${LOOP_LIMIT - 64} that llvmpipe runs (its loops stop after ${LOOP_LIMIT} in all)`,
+    );
+  }
 }
 
 /** Every integer of magnitude up to 2^24 is exact in float32: int32 data must stay inside. */
@@ -209,7 +230,7 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
   binary(op: BinaryOp, a: BView, b: BView, out: BView): void {
     if (sizeOf(out.shape) === 0) return;
     const target = this.target(out.buf, out);
-    const spec = binaryKernel(op, target, layoutMap('aAt', a), layoutMap('bAt', b));
+    const spec = binaryKernel(op, target, layoutMap('aAt', a), layoutMap('bAt', b), out.buf.dtype === 'int32');
     this.launch(spec, [this.texOf(a.buf), this.texOf(b.buf)], target);
   }
 
@@ -239,7 +260,29 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     const xKept = viewMap('xKept', kept.shape, kept.strides[0], x.offset);
     const xRed = viewMap('xRed', red.shape, red.strides[0], 0);
     const target = this.target(out.buf, out);
-    this.launch(reduceKernel(op, target, xKept, xRed, r), [this.texOf(x.buf)], target);
+    if (r <= MAX_THREAD_R) {
+      this.launch(reduceKernel(op, target, xKept, xRed, r), [this.texOf(x.buf)], target);
+      return;
+    }
+    // too long for one thread (kernels/gpujs/reduce.ts: the loop budget): reduce chunks of it,
+    // then the chunk results [outputs, chunks] of each output
+    const outputs = sizeOf(out.shape);
+    const { chunks } = chunking(r);
+    const parts = this.rt.run(chunkReduceKernel(op, outputs, xKept, xRed, r), [this.texOf(x.buf)]);
+    const partsKept = viewMap('xKept', [outputs], [chunks], 0);
+    const partsRed = viewMap('xRed', [chunks], [1], 0);
+    this.launch(reduceKernel(op, target, partsKept, partsRed, chunks), [parts], target);
+    this.rt.release(parts);
+  }
+
+  /** softmax and layernorm rows are one thread's loop (kernels/gpujs/reduce.ts: MAX_ROW). */
+  private checkRow(what: string, cols: number): void {
+    if (cols > MAX_ROW) {
+      throw new Error(
+        `gpujs: ${what} rows of ${cols} elements exceed the ${MAX_ROW} one GL thread can loop over ` +
+          "(llvmpipe's 65,535 loop iterations per invocation)",
+      );
+    }
   }
 
   matmul(a: BView, b: BView, out: BView): void {
@@ -255,6 +298,8 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
       this.fill(out, 0);
       return;
     }
+    // one loop iteration per 4 of K (kernels/gpujs/matmul.ts), inside llvmpipe's loop budget
+    checkLoop('matmul', Math.ceil(d.K / 4), `K = ${d.K}`);
     const batchShape = a.shape.slice(0, rank - 2);
     const aB = coalesce(batchShape, [a.strides.slice(0, rank - 2)]);
     const bB = coalesce(batchShape, [b.strides.slice(0, rank - 2)]);
@@ -275,6 +320,7 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     if (n === 0) return;
     const cols = x.shape[x.shape.length - 1];
     const rows = n / cols;
+    this.checkRow('softmax', cols);
     const xAt = this.rowMajorAt(x);
     const xTex = this.texOf(x.buf);
     const m = this.rt.run(rowMaxKernel(rows, cols, xAt), [xTex]);
@@ -290,6 +336,7 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     const n = sizeOf(x.shape);
     if (n === 0) return;
     const cols = x.shape[x.shape.length - 1];
+    this.checkRow('layernorm', cols);
     const xAt = this.rowMajorAt(x);
     const meanAt = layoutMap('meanAt', mean);
     const rstdAt = layoutMap('rstdAt', rstd);
@@ -356,6 +403,7 @@ export class GpuJsBackend implements Backend<GpuJsBuffer> {
     const fillAt = start.slice(0, V);
     const perm = new Float32Array(N);
     for (let n = 0; n < N; n++) if (inRange(rows[n])) perm[fillAt[rows[n]]++] = n;
+    checkLoop('scatterAdd', maxCount, `${maxCount} indices hitting one row`);
     // Round the loop bound up to a power of two so that batches rarely recompile.
     const loopBound = 2 ** Math.ceil(Math.log2(maxCount));
     const target = this.target(out.buf, out);
