@@ -2,7 +2,7 @@
 // gradient clipping, and exact resume from a checkpoint.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -462,5 +462,34 @@ describe('pretrain loop', () => {
     );
     const resumed = await pretrain({ ...base(out, stopped + 2), evalEvery: 1000, saveEvery: 1000, warmup: 2 });
     expect(resumed.step).toBe(stopped + 2);
+  }, 120_000);
+
+  it('`retrograd pretrain` redraws the run charts after each evaluation (and not with --no-plots)', async () => {
+    const configPath = join(work, 'tiny-config.json');
+    writeFileSync(configPath, JSON.stringify(config));
+    const run = (out: string, ...extra: string[]) =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [
+            'bin/retrograd.mjs',
+            'pretrain',
+            ...['--corpus', corpus, '--out', out, '--config', configPath, '--steps', '4', '--batch-size', '4'],
+            ...['--seq-len', '24', '--val-sequences', '8', '--eval-every', '2', '--log-every', '1', '--warmup', '2'],
+            ...['--threads', '1'],
+            ...extra,
+          ],
+          { stdio: 'ignore' },
+        );
+        child.on('exit', (code) => resolve(code));
+      });
+    const out = join(work, 'run-plots');
+    expect(await run(out)).toBe(0);
+    const charts = readdirSync(join(out, 'plots')).sort();
+    expect(charts).toEqual(expect.arrayContaining(['loss.svg', 'loss.png', 'accuracy.svg', 'accuracy.png']));
+    expect(readFileSync(join(out, 'plots', 'accuracy.svg'), 'utf8')).toMatch(/^<svg/);
+    const none = join(work, 'run-no-plots');
+    expect(await run(none, '--no-plots')).toBe(0);
+    expect(existsSync(join(none, 'plots'))).toBe(false);
   }, 120_000);
 });

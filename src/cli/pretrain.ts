@@ -7,6 +7,9 @@
 // same data order, masks and dropout. A non-finite loss, gradient norm or weight stops the run
 // (exit 1) without saving it. `--steps` may be raised on resume to extend a run. Progress goes to
 // stderr and to <out>/log.jsonl; the finished model is written to <out>/model (Hugging Face layout).
+// After every held-out evaluation the run's charts (`retrograd plot`: loss, accuracy, learning rate)
+// are redrawn into <out>/plots, so the curve of a long background run is always current (--no-plots:
+// don't); a chart that fails to draw is reported in one line and training goes on.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +18,7 @@ import { BERT_PRESETS, type BertConfig } from '../nn/bert.js';
 import { parseBertConfig } from '../nn/model-dir.js';
 import { BertTokenizer } from '../nn/tokenizer.js';
 import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
+import { runPlot } from './plot.js';
 import {
   intAtLeastOption,
   nonNegativeNumberOption,
@@ -85,6 +89,7 @@ export function registerPretrain(program: Command): void {
     )
     .option('--device <name>', 'cpu | cpu-ref | webgpu | gpujs', 'cpu')
     .option('--threads <n>', 'threads of the cpu device (default: all cores)', positiveIntOption)
+    .option('--no-plots', "do not redraw the run's charts (<out>/plots) after each evaluation")
     .action(
       async (o: {
         corpus: string;
@@ -111,6 +116,7 @@ export function registerPretrain(program: Command): void {
         checkpointActivations?: boolean;
         device: string;
         threads?: number;
+        plots: boolean;
       }) => {
         if (!existsSync(o.corpus)) throw new Error(`--corpus: ${o.corpus} does not exist`);
         const config = resolveConfig(o.config);
@@ -121,6 +127,17 @@ export function registerPretrain(program: Command): void {
           );
         await startDevice(o.device, o.threads);
         const { pretrain } = await import('../train/pretrain.js');
+        // Charts redrawn after each evaluation, one drawing at a time (a second request waits for it).
+        let drawing: Promise<void> = Promise.resolve();
+        const redraw = (): void => {
+          drawing = drawing.then(async () => {
+            try {
+              await runPlot({ run: o.out });
+            } catch (err) {
+              console.error(`retrograd pretrain: charts not redrawn (${err instanceof Error ? err.message : err})`);
+            }
+          });
+        };
         const result = await pretrain({
           corpus: o.corpus,
           out: o.out,
@@ -145,7 +162,9 @@ export function registerPretrain(program: Command): void {
           dropout: o.dropout,
           maskRate: o.maskRate,
           checkpointActivations: Boolean(o.checkpointActivations),
+          onLog: o.plots ? (entry) => entry.kind === 'eval' && redraw() : undefined,
         });
+        await drawing;
         console.log(
           JSON.stringify(
             {
