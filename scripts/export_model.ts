@@ -4,15 +4,17 @@
 //       [--checkpoint DIR] [--dtype F16|BF16|F32] [--min-gain 0.03] [--baseline RUN_DIR] [--ab runs/ab] \
 //       [--date YYYY-MM-DD] [--hardware TEXT] [--note TEXT] [--recipe-note TEXT] [--name bert-mini-retrograd]
 //   npx tsx scripts/export_model.ts --recipe-only --ab runs/ab --out models/bert-mini-retrograd [--recipe-note TEXT]
+//   npx tsx scripts/export_model.ts --card-only --out models/bert-mini-retrograd
 //
 // The shipped weights are trained in segments, one or more per session: a segment starts from the
 // committed weights (`retrograd pretrain --init`) or from scratch. `pretraining.json` in the model
 // directory is the lineage: every segment's corpus, arguments, tokens and held-out evaluations, plus
 // the A/B runs that chose the recipe. This script appends the run's segment to the lineage of the
 // weights it started from, renders README.md from the whole lineage, and writes config.json,
-// model.safetensors (F16 by default; the loader widens to float32), vocab.txt, tokenizer_config.json
-// and the corpus PROVENANCE.md (as PRETRAINING_CORPUS.md), all into a temporary folder renamed into
-// place.
+// model.safetensors (F16 by default; the loader widens to float32), vocab.txt, tokenizer_config.json,
+// pretraining-curve.png (the card's figure: held-out accuracy against tokens over the lineage) and
+// the corpus PROVENANCE.md (as PRETRAINING_CORPUS.md), all into a temporary folder renamed into
+// place. --card-only redraws the card and its figure from the lineage already there.
 //
 // Weights are committed only when they are clearly better: a segment from other weights must raise
 // held-out masked-token accuracy by --min-gain (3 points) over its own step-0 evaluation of those
@@ -30,6 +32,8 @@ import { loadModelDir, saveModelDir } from '../src/nn/model-dir.js';
 import { latestCheckpoint, readTrainerState } from '../src/train/checkpoint.js';
 import { replaceDirectory, tempSibling, writeFileAtomic } from '../src/io/atomic.js';
 import type { BertConfig } from '../src/nn/bert.js';
+import type { TopLevelSpec } from 'vega-lite';
+import { pngFonts, renderSvg, svgToPng } from '../src/plot/render.js';
 
 interface Eval {
   step: number;
@@ -101,6 +105,7 @@ const program = scriptProgram(
   .option('--date <yyyy-mm-dd>', "the segment's date", new Date().toISOString().slice(0, 10))
   .option('--hardware <text>', 'what the segment trained on', '2 CPU cores (cpu device: WebAssembly SIMD)')
   .option('--recipe-only', 'only rewrite the recipe table from --ab (weights and lineage unchanged)', false)
+  .option('--card-only', "only redraw --out's model card and its curve from its lineage (weights unchanged)", false)
   .option('--recipe-note <text>', 'a note under the recipe table')
   .option('--note <text>', 'a note on the segment')
   .option('--baseline <dir>', "a run whose step-0 evaluation is of the committed weights on the run's held-out set")
@@ -116,11 +121,13 @@ const args = program.opts<{
   date: string;
   hardware: string;
   recipeOnly: boolean;
+  cardOnly: boolean;
   recipeNote?: string;
   note?: string;
   baseline?: string;
 }>();
-if (!args.recipeOnly && args.run === undefined) program.error('--run RUN_DIR is required (or --recipe-only --ab DIR)');
+if (!args.recipeOnly && !args.cardOnly && args.run === undefined)
+  program.error('--run RUN_DIR is required (or --recipe-only --ab DIR, or --card-only)');
 if (args.recipeOnly && args.ab === undefined) program.error('--recipe-only needs --ab DIR');
 const dtype = args.dtype;
 const minGain = args.minGain;
@@ -280,6 +287,43 @@ function addRecipe(lineage: Lineage, abDir: string): void {
   }
 }
 
+// --- the curve ---------------------------------------------------------------------------------
+/** The card's figure: held-out accuracy of every evaluation against tokens seen in all, by segment. */
+const CURVE = 'pretraining-curve.png';
+
+async function renderCurve(lineage: Lineage): Promise<Uint8Array> {
+  let before = 0;
+  const values: { tokens: number; accuracy: number; segment: string }[] = [];
+  for (const [i, g] of lineage.segments.entries()) {
+    for (const e of g.evals)
+      values.push({
+        tokens: (before + e.step * g.batchSize * g.seqLen) / 1e6,
+        accuracy: 100 * e.accuracy,
+        segment: String(i + 1),
+      });
+    before += g.tokens;
+  }
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: `${args.name}: held-out masked-token accuracy`,
+      subtitle:
+        'each segment on its own held-out set; a segment starts with an evaluation of the weights it starts from',
+    },
+    width: 560,
+    height: 280,
+    data: { values },
+    mark: { type: 'line', point: { size: 30 } },
+    encoding: {
+      x: { field: 'tokens', type: 'quantitative', title: 'tokens seen in all (millions)' },
+      y: { field: 'accuracy', type: 'quantitative', title: 'accuracy (%)', scale: { zero: false } },
+      color: { field: 'segment', type: 'nominal', title: 'segment' },
+    },
+    config: { font: 'DejaVu Sans', background: 'white' },
+  };
+  return svgToPng(await renderSvg(spec, 'pretraining-curve'), { fontFiles: pngFonts() });
+}
+
 // --- the card ----------------------------------------------------------------------------------
 function renderCard(lineage: Lineage, c: BertConfig, numParameters: number): string {
   const total = lineage.segments.reduce((s, g) => s + g.tokens, 0);
@@ -333,6 +377,8 @@ segment's starting weights on that set, which is how a segment's gain is measure
 | segment | step | tokens seen in all | loss | accuracy |
 |---|---|---|---|---|
 ${evalRows.join('\n')}
+
+![held-out masked-token accuracy against tokens seen, by segment](${CURVE})
 ${
   recipeRows.length === 0
     ? ''
@@ -362,16 +408,22 @@ own licences; see PRETRAINING_CORPUS.md for each source and its licence.
 
 // --- writing ----------------------------------------------------------------------------------
 const out = args.out;
-if (args.recipeOnly) {
-  // Only the recipe table changes: the weights and their lineage stay.
+if (args.recipeOnly || args.cardOnly) {
+  // Only the card changes (and with --recipe-only its recipe table): the weights and their lineage stay.
   const lineage = readJson<Lineage>(join(out, 'pretraining.json'));
-  addRecipe(lineage, args.ab!);
+  if (args.recipeOnly) addRecipe(lineage, args.ab!);
   if (args.recipeNote) lineage.recipeNote = args.recipeNote;
   const current = loadModelDir(out, { head: 'mlm' });
+  const curve = await renderCurve(lineage);
   writeFileAtomic(join(out, 'pretraining.json'), `${JSON.stringify(lineage, null, 2)}\n`);
+  writeFileAtomic(join(out, CURVE), curve);
   writeFileAtomic(join(out, 'README.md'), renderCard(lineage, current.config, current.mlm!.numParameters()));
   current.mlm!.dispose();
-  console.log(`${out}: recipe table of ${lineage.recipe.length} A/B runs; weights unchanged`);
+  console.log(
+    args.recipeOnly
+      ? `${out}: recipe table of ${lineage.recipe.length} A/B runs; weights unchanged`
+      : `${out}: card and ${CURVE} redrawn; weights unchanged`,
+  );
 } else {
   const { lineage, checkpoint, accuracy, corpusSource } = appendSegment(args.run!);
   if (args.ab) addRecipe(lineage, args.ab);
@@ -384,6 +436,7 @@ if (args.recipeOnly) {
   await saveModelDir(tmp, loaded.mlm!, { tokenizer: loaded.tokenizer!, weightsDtype: dtype });
   writeFileSync(join(tmp, 'README.md'), renderCard(lineage, loaded.config, loaded.mlm!.numParameters()));
   writeFileSync(join(tmp, 'pretraining.json'), `${JSON.stringify(lineage, null, 2)}\n`);
+  writeFileSync(join(tmp, CURVE), await renderCurve(lineage));
   copyFileSync(corpusProvenance, join(tmp, 'PRETRAINING_CORPUS.md'));
   replaceDirectory(tmp, out);
   loaded.mlm!.dispose();

@@ -139,6 +139,15 @@ describe('export_model', () => {
     const card2 = readFileSync(join(model, 'README.md'), 'utf8');
     expect(card2).toContain(`${((2 * 6 * 4 * 24) / 1e6).toFixed(1)}M tokens seen in 2 segment(s)`);
     expect(card2).toMatch(/\| 2 \| 2026-12-08 \| init .*model \|/);
+    // the card's figure: a PNG next to it, redrawn alone by --card-only
+    expect(card2).toContain('](pretraining-curve.png)');
+    const png = readFileSync(join(model, 'pretraining-curve.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    rmSync(join(model, 'pretraining-curve.png'));
+    r = exportModel('--card-only', '--out', model);
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(model, 'pretraining-curve.png')).equals(png)).toBe(true);
+    expect(readFileSync(join(model, 'README.md'), 'utf8')).toBe(card2);
   }, 180_000);
 
   it('fails in one line naming the option on a bad flag value or a missing one', () => {
@@ -153,7 +162,7 @@ describe('export_model', () => {
         "option '--min-gain <x>' argument '-1' is invalid. expected a non-negative number",
       ],
       [['--run', work], "required option '--out <dir>' not specified"],
-      [['--out', out], '--run RUN_DIR is required (or --recipe-only --ab DIR)'],
+      [['--out', out], '--run RUN_DIR is required (or --recipe-only --ab DIR, or --card-only)'],
       [['--out', out, '--recipe-only'], '--recipe-only needs --ab DIR'],
     ] as const) {
       const r = exportModel(...args);
