@@ -17,7 +17,8 @@ import { type Command, Option } from 'commander';
 import { BERT_PRESETS, type BertConfig } from '../nn/bert.js';
 import { parseBertConfig } from '../nn/model-dir.js';
 import { BertTokenizer } from '../nn/tokenizer.js';
-import { SCHEDULES, type ScheduleName } from '../train/schedule.js';
+import { SCHEDULES } from '../train/schedule.js';
+import type { PretrainOptions } from '../train/pretrain.js';
 import { runPlot } from './plot.js';
 import {
   intAtLeastOption,
@@ -91,33 +92,16 @@ export function registerPretrain(program: Command): void {
     .option('--threads <n>', 'threads of the cpu device (default: all cores)', positiveIntOption)
     .option('--no-plots', "do not redraw the run's charts (<out>/plots) after each evaluation")
     .action(
-      async (o: {
-        corpus: string;
-        out: string;
-        config: string;
-        init?: string;
-        dataFrom?: string;
-        vocab: string;
-        steps: number;
-        batchSize: number;
-        seqLen: number;
-        lr: number;
-        warmup: number;
-        schedule: ScheduleName;
-        weightDecay: number;
-        clip: number;
-        seed: number;
-        valSequences: number;
-        evalEvery: number;
-        saveEvery: number;
-        logEvery: number;
-        dropout?: number;
-        maskRate: number;
-        checkpointActivations?: boolean;
-        device: string;
-        threads?: number;
-        plots: boolean;
-      }) => {
+      async (
+        o: Omit<PretrainOptions, 'config' | 'tokenizer' | 'maskRate' | 'onLog' | 'progress'> & {
+          /** A preset name or a config.json path. */
+          config: string;
+          vocab: string;
+          maskRate: number;
+          threads?: number;
+          plots: boolean;
+        },
+      ) => {
         if (!existsSync(o.corpus)) throw new Error(`--corpus: ${o.corpus} does not exist`);
         const config = resolveConfig(o.config);
         const tokenizer = BertTokenizer.fromVocabFile(o.vocab);
@@ -138,29 +122,11 @@ export function registerPretrain(program: Command): void {
             }
           });
         };
+        const { vocab: _vocab, threads: _threads, plots: _plots, ...options } = o;
         const result = await pretrain({
-          corpus: o.corpus,
-          out: o.out,
+          ...options,
           config,
           tokenizer,
-          init: o.init,
-          dataFrom: o.dataFrom,
-          steps: o.steps,
-          batchSize: o.batchSize,
-          seqLen: o.seqLen,
-          lr: o.lr,
-          warmup: o.warmup,
-          schedule: o.schedule,
-          weightDecay: o.weightDecay,
-          clip: o.clip,
-          seed: o.seed,
-          valSequences: o.valSequences,
-          evalEvery: o.evalEvery,
-          saveEvery: o.saveEvery,
-          logEvery: o.logEvery,
-          device: o.device,
-          dropout: o.dropout,
-          maskRate: o.maskRate,
           checkpointActivations: Boolean(o.checkpointActivations),
           onLog: o.plots ? (entry) => entry.kind === 'eval' && redraw() : undefined,
         });
