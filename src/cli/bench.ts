@@ -5,8 +5,8 @@
 //   bert     BERT train/infer tokens/s, profile by primitive, optional PyTorch side by side (src/bench/bert.ts)
 
 import { type Command, Option } from 'commander';
-import { BERT_PRESETS, type BertPreset } from '../nn/bert.js';
-import type { BenchBertMode } from '../bench/bert.js';
+import { BERT_PRESETS } from '../nn/bert.js';
+import type { BenchBertOptions } from '../bench/bert.js';
 import { intAtLeastOption, listOption, parsedOption, positiveIntOption } from './options.js';
 
 /** --threads 1,2: thread counts of the cpu backend. */
@@ -58,34 +58,15 @@ export function registerBench(program: Command): void {
     .option('--compare-torch', 'also run scripts/torch/bench_bert.py (needs /usr/bin/python3 with torch)')
     .option('--torch-threads <n>', 'threads for PyTorch', positiveIntOption, 2)
     .option('--checkpoint-activations', 'recompute each encoder layer in backward (train, mlm)')
-    .action(
-      async (o: {
-        config: BertPreset;
-        batch: number;
-        seq: number;
-        mode: BenchBertMode;
-        device: string;
-        steps: number;
-        warmup: number;
-        profile: boolean;
-        compareTorch?: boolean;
-        torchThreads: number;
-        checkpointActivations?: boolean;
-      }) => {
-        const { benchBert } = await import('../bench/bert.js');
-        const result = await benchBert({
-          config: o.config,
-          batch: o.batch,
-          seq: o.seq,
-          mode: o.mode,
-          device: o.device,
-          steps: o.steps,
-          warmup: o.warmup,
-          profile: o.profile !== false,
-          torchThreads: o.compareTorch ? o.torchThreads : 0,
-          checkpointActivations: o.checkpointActivations === true,
-        });
-        console.log(JSON.stringify(result, null, 2));
-      },
-    );
+    .action(async (o: BenchBertOptions & { compareTorch?: boolean }) => {
+      const { benchBert } = await import('../bench/bert.js');
+      const { compareTorch, ...options } = o;
+      const result = await benchBert({
+        ...options,
+        profile: o.profile !== false,
+        torchThreads: compareTorch ? o.torchThreads : 0,
+        checkpointActivations: o.checkpointActivations === true,
+      });
+      console.log(JSON.stringify(result, null, 2));
+    });
 }
