@@ -32,7 +32,7 @@
 
 import { spawn } from 'node:child_process';
 import { Option } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TopLevelSpec } from 'vega-lite';
@@ -262,6 +262,20 @@ interface CellStats {
 }
 
 /**
+ * On Linux with autogroup scheduling, a process in a session of its own (a detached child) is
+ * weighed against whole sessions at its autogroup's nice, 0 by default: give it this process's, so
+ * that a study started under `nice` stays niced. No-op where /proc/PID/autogroup does not exist.
+ */
+function shareAutogroupNice(pid: number | undefined): void {
+  try {
+    const nice = /nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8'))?.[1];
+    if (pid !== undefined && nice !== undefined) writeFileSync(`/proc/${pid}/autogroup`, nice);
+  } catch {
+    // not Linux, or no autogroups: priorities are the plain nice values
+  }
+}
+
+/**
  * Run a cell in a child process of its own process group: Ctrl-C or SIGTERM reach this process
  * only, which passes them on once, so the trainer saves a checkpoint and exits 130 / 143.
  */
@@ -271,6 +285,7 @@ function runChild(dir: string, cacheDir: string): Promise<{ code: number | null;
       stdio: ['ignore', 'inherit', 'inherit'],
       detached: true,
     });
+    shareAutogroupNice(child.pid);
     const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
