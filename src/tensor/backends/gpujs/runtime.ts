@@ -45,6 +45,31 @@ function explainUnavailable(): string {
   return reasons.join('; ');
 }
 
+/**
+ * Wait until the native `gl` package can create a context: a handful of tries with growing pauses
+ * (about 3 s in all). Creating one can fail transiently on a loaded machine (once in a CI run of the
+ * suite, beside three training jobs; the rerun passed), and gpu.js caches its one check for the
+ * process's lifetime, so it must not run before a context can be had. Returns the tries it took
+ * (0 when `gl` does not load: the caller's check then explains why).
+ */
+function awaitGlContext(tries = 6): number {
+  let createGl: ((w: number, h: number) => { getExtension(name: string): unknown } | null) | undefined;
+  try {
+    createGl = createRequire(import.meta.url)('gl');
+  } catch {
+    return 0;
+  }
+  for (let i = 1; i <= tries; i++) {
+    const context = createGl!(2, 2);
+    if (context) {
+      (context.getExtension('STACKGL_destroy_context') as { destroy(): void } | null)?.destroy();
+      return i;
+    }
+    if (i < tries) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100 * 2 ** (i - 1));
+  }
+  return tries;
+}
+
 export class GlRuntime {
   /** gpu.js mode this runtime uses. */
   readonly kernelMode = 'headlessgl';
@@ -61,6 +86,8 @@ export class GlRuntime {
   private readonly cache = new Map<string, IKernelRunShortcut>();
 
   constructor() {
+    const tries = awaitGlContext();
+    if (tries > 1) console.error(`gpujs: creating a GL context took ${tries} tries`);
     if (!GPU.isHeadlessGLSupported) {
       throw new Error(`gpujs: gpu.js headless GL is unavailable: ${explainUnavailable()}`);
     }
