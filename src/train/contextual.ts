@@ -25,7 +25,6 @@
 // w.r.t. its query, positive and negative embeddings), so `retrograd plot` draws them.
 
 import { join } from 'node:path';
-import { appendFileSync, existsSync } from 'node:fs';
 import { startProgress } from '../cli/progress.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/memory.js';
@@ -50,7 +49,8 @@ import { makeSchedule } from './schedule.js';
 import { mixSeed } from './mlm.js';
 import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 import { pearson } from '../plot/stats.js';
-import { WARMUP_STEPS, loadEvalSet, median, type EvalSet, type SetMetrics } from './retrieval.js';
+import { loadEvalSet, type EvalSet, type SetMetrics } from './retrieval.js';
+import { Interruption, RunLog, TrainingLoop } from './run.js';
 import {
   divergedError,
   firstNonFinite,
@@ -58,7 +58,6 @@ import {
   loadOptimizerState,
   readTrainerState,
   resumeCheckpoint,
-  rewriteLog,
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
@@ -572,39 +571,14 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
     state = readTrainerState(resumeDir);
     loadOptimizerState(resumeDir, model, optimizer, state);
   } else {
-    state = {
-      step: 0,
-      optimizerStep: 0,
-      best: null,
-      bestStep: 0,
-      sinceBest: 0,
-      stoppedEarly: false,
-      stepMs: 0,
-      timedMs: [],
-      args: runArgs(o),
-    };
+    state = TrainingLoop.fresh({ args: runArgs(o) });
   }
-  let best = (state.best as number | null) ?? -Infinity;
-  let bestStep = state.bestStep as number;
-  let sinceBest = state.sinceBest as number;
-  let stoppedEarly = state.stoppedEarly as boolean;
-  let stepMs = state.stepMs as number;
-  const timedMs = [...(state.timedMs as number[])];
-  let step = state.step;
+  const loop = new TrainingLoop(state);
   const save = async (): Promise<void> => {
     if (o.batches) return; // library batches are not part of the run's arguments: nothing to resume against
-    const full: TrainerState = {
-      ...state,
-      step,
-      optimizerStep: optimizer.stepCount,
-      best: Number.isFinite(best) ? best : null,
-      bestStep,
-      sinceBest,
-      stoppedEarly,
-      stepMs,
-      timedMs,
-    };
-    await saveCheckpoint(o.out, model, optimizer, full, { writeModel: (dir) => model.save(dir) });
+    await saveCheckpoint(o.out, model, optimizer, loop.snapshot(optimizer.stepCount), {
+      writeModel: (dir) => model.save(dir),
+    });
   };
   try {
     if (!resumeDir) await save();
@@ -612,14 +586,9 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
     release();
     throw err;
   }
-  // The logs, cut back to the checkpoint's step: what a run wrote after its last checkpoint is written again, identically.
-  const atCheckpoint = (e: Record<string, unknown>): boolean => typeof e.step === 'number' && e.step <= step;
-  rewriteLog(join(o.out, 'log.jsonl'), atCheckpoint);
-  if (existsSync(join(o.out, 'internals.jsonl'))) rewriteLog(join(o.out, 'internals.jsonl'), atCheckpoint);
-  const log = (entry: Record<string, unknown>, file: 'log' | 'internals' = 'log'): void => {
-    appendFileSync(join(o.out, `${file}.jsonl`), `${JSON.stringify(entry)}\n`);
-    if (file === 'log') o.onLog?.(entry);
-  };
+  // internals.jsonl exists only when internals are recorded (with negatives).
+  const runLog = RunLog.open(o.out, { step: loop.step, internals: 'if-present', onLog: o.onLog });
+  const log = (entry: Record<string, unknown>, file: 'log' | 'internals' = 'log'): void => runLog.write(entry, file);
   const internalsEvery = o.negatives ? (o.internalsEvery ?? 10) : 0;
 
   const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
@@ -627,30 +596,22 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
   const modelDir = join(o.out, 'model');
   const planned = o.batching !== undefined && o.batching.kind !== 'random';
   const perEpoch = planned ? plan.perEpoch : o.batches ? o.batches.length : Math.floor(triples.length / o.batchSize);
-  const resumedAt = step;
   let order: number[][] = [];
   let orderEpoch = -1;
-  let interrupted: 'SIGINT' | 'SIGTERM' | null = null;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    interrupted = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const bar = startProgress({ label: 'train', total: o.steps, unit: 'step', start: step, enabled: o.progress });
+  const stop = new Interruption();
+  const bar = startProgress({ label: 'train', total: o.steps, unit: 'step', start: loop.step, enabled: o.progress });
   model.train(o.dropout ?? false);
   try {
-    while (step < o.steps && !stoppedEarly) {
-      // Give the event loop a turn (on the cpu device no await reaches it), so a signal is seen between steps.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (interrupted) break;
-      const epoch = Math.floor(step / perEpoch);
-      const inEpoch = step % perEpoch;
+    while (loop.step < o.steps && !loop.stoppedEarly) {
+      if (await stop.requested()) break;
+      const epoch = Math.floor(loop.step / perEpoch);
+      const inEpoch = loop.step % perEpoch;
       if (epoch !== orderEpoch) {
         const gen = new Generator(mixSeed(o.seed, SALT.order, epoch));
         if (planned) {
           order = plan.batches(epoch)!;
           // Logged with the epoch's first step, so a resume cuts and rewrites it like that step's line.
-          if (inEpoch === 0) log({ kind: 'batching', step: step + 1, epoch, ...plan.hardness(epoch) });
+          if (inEpoch === 0) log({ kind: 'batching', step: loop.step + 1, epoch, ...plan.hardness(epoch) });
         } else if (o.batches) {
           order = gen.shuffle(o.batches.map((b) => [...b]));
         } else {
@@ -660,7 +621,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
         orderEpoch = epoch;
       }
       const picked = order[inEpoch].map((i) => triples[i]);
-      step++;
+      const step = ++loop.step;
       dropoutGen.seed(mixSeed(o.seed, SALT.dropout, step));
       const t0 = performance.now();
       const documents = picked.map((t) => docText(data.corpus.get(t.pos)!));
@@ -692,8 +653,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       const bad = await firstNonFinite(model.namedParameters());
       if (bad) throw divergedError(o.out, step, 'the update made a weight non-finite', bad);
       const ms = performance.now() - t0;
-      stepMs += ms;
-      if (step - resumedAt > WARMUP_STEPS) timedMs.push(ms);
+      loop.timed(ms);
       log({
         kind: 'train',
         step,
@@ -701,7 +661,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
         lr: optimizer.lr,
         gradNorm,
         ms,
-        msPerStep: stepMs / step,
+        msPerStep: loop.stepMs / step,
         masked: maskedFractions(masked),
       });
       if (internals) {
@@ -730,20 +690,13 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
         const v = await evaluateContextual(model, validation, { ...evalOpts, name: o.validation!.name });
         model.train(o.dropout ?? false);
         log({ kind: 'validation', step, ...v });
-        if (v.metrics['nDCG@10'] > best) {
-          best = v.metrics['nDCG@10'];
-          bestStep = step;
-          sinceBest = 0;
-          await model.save(modelDir);
-        } else if (++sinceBest >= patience) {
-          stoppedEarly = true;
-        }
+        await loop.validated(v.metrics['nDCG@10'], patience, () => model.save(modelDir));
       }
-      if (step % saveEvery === 0 && step < o.steps && !stoppedEarly) await save();
+      if (step % saveEvery === 0 && step < o.steps && !loop.stoppedEarly) await save();
     }
-    if (step !== resumedAt) await save();
-    if (!interrupted && !validation) {
-      bestStep = step;
+    if (loop.step !== loop.resumedAt) await save();
+    if (!stop.signal && !validation) {
+      loop.bestStep = loop.step;
       await model.save(modelDir);
     }
   } catch (err) {
@@ -751,20 +704,13 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
     throw err;
   } finally {
     bar.finish();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.close();
     plan.dispose();
     optimizer.dispose();
   }
   model.dispose();
-  const summary = {
-    steps: step,
-    bestStep,
-    stoppedEarly,
-    msPerStep: stepMs / Math.max(step, 1),
-    medianStepMs: median(timedMs),
-  };
-  if (interrupted) return { ...summary, final: [], modelDir, interrupted };
+  const summary = loop.summary();
+  if (stop.signal) return { ...summary, final: [], modelDir, interrupted: stop.signal };
 
   const finalModel = ContextualModel.load(modelDir, { device: o.device });
   const final: SetMetrics[] = [];

@@ -23,7 +23,7 @@
 // an uninterrupted run would have (a kill loses the steps since the last checkpoint). A directory of
 // another run, or a finished one, is refused.
 
-import { appendFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
@@ -38,11 +38,11 @@ import { mixSeed } from './mlm.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { startProgress } from '../cli/progress.js';
 import { loadEvalSet, type EvalSet } from './retrieval.js';
+import { Interruption, RunLog } from './run.js';
 import {
   loadOptimizerState,
   readTrainerState,
   resumeCheckpoint,
-  rewriteLog,
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
@@ -208,15 +208,9 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
     );
   };
 
-  // Append-only log, cut back to the checkpoint's step on resume: what a run wrote after its last
-  // checkpoint is written again, identically, by the resumed run.
-  const logFile = join(o.out, 'log.jsonl');
-  if (resumeDir) rewriteLog(logFile, (e) => e.kind === 'start' || (typeof e.step === 'number' && e.step <= step));
-  else writeFileAtomic(logFile, '');
-  const log = (entry: Record<string, unknown>): void => {
-    appendFileSync(logFile, `${JSON.stringify(entry)}\n`);
-    o.onLog?.(entry);
-  };
+  // The run's first line (`start`, no step) survives every resume.
+  const runLog = RunLog.open(o.out, { step, keepAlso: (e) => e.kind === 'start', onLog: o.onLog });
+  const log = (entry: Record<string, unknown>): void => runLog.write(entry);
   if (resumeDir) {
     log({ kind: 'resume', from: resumeDir, step });
   } else {
@@ -243,19 +237,12 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
   const saveEvery = o.saveEvery ?? 50;
   const resumedAt = step;
   let order: Triple[] = [];
-  let interrupted: 'SIGINT' | 'SIGTERM' | null = null;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    interrupted = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = new Interruption();
   const bar = startProgress({ label: 'train-cross-encoder', total: o.steps, unit: 'step', enabled: o.progress });
   ce.model.train();
   try {
     while (step < o.steps) {
-      // Give the event loop a turn (on the cpu device no await reaches it), so a signal is seen between steps.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (interrupted) break;
+      if (await stop.requested()) break;
       const inEpoch = step % batchesPerEpoch;
       if (inEpoch === 0 || order.length === 0)
         order = new Generator(mixSeed(o.seed, SALT.order, Math.floor(step / batchesPerEpoch))).shuffle([...triples]);
@@ -313,14 +300,13 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
     if (step !== resumedAt) await save();
   } finally {
     bar.finish();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.close();
     optimizer.dispose();
   }
   const modelDir = join(o.out, 'model');
-  if (interrupted) {
+  if (stop.signal) {
     ce.dispose();
-    return { steps: step, msPerStep: stepMs / Math.max(step, 1), freshHead, modelDir, interrupted };
+    return { steps: step, msPerStep: stepMs / Math.max(step, 1), freshHead, modelDir, interrupted: stop.signal };
   }
   await ce.save(modelDir);
   ce.dispose();
@@ -347,7 +333,7 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
     freshHead,
     final,
     modelDir,
-    interrupted,
+    interrupted: null,
   };
   log({ kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);

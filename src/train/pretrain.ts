@@ -33,6 +33,7 @@ import {
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
+import { Interruption } from './run.js';
 import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 
 export interface PretrainOptions {
@@ -284,12 +285,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const evaluatedAtStart = kept.some((line) => (JSON.parse(line) as LogEntry).kind === 'eval');
   if (!resumeDir && o.init && !evaluatedAtStart) log(await evaluate(model, corpus, order, evalMasking, o, 0));
 
-  let stopRequested: 'SIGINT' | 'SIGTERM' | null = null;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    stopRequested = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = new Interruption();
 
   const bar = startProgress({
     label: 'pretrain',
@@ -335,10 +331,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
 
   try {
     while (state.step < o.steps) {
-      // On the cpu device every await below resolves without reaching the event loop, where signal
-      // handlers run: give the loop a turn, so Ctrl-C / SIGTERM is seen between steps.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (stopRequested) break;
+      if (await stop.requested()) break;
       const step = state.step + 1;
       const { indices, next } = order.take(o.batchSize, pos);
       const batch = maskTokens(
@@ -396,11 +389,10 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
     await save();
     const modelDir = join(o.out, 'model');
     if (state.step === o.steps) await saveModelDir(modelDir, model, { tokenizer: o.tokenizer });
-    return { step: state.step, finalEval, modelDir, interrupted: stopRequested };
+    return { step: state.step, finalEval, modelDir, interrupted: stop.signal };
   } finally {
     bar.finish();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.close();
     optimizer.dispose();
     model.dispose();
   }

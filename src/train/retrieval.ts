@@ -36,7 +36,6 @@
 // the last), metrics.json (written last).
 
 import { join } from 'node:path';
-import { appendFileSync } from 'node:fs';
 import { startProgress } from '../cli/progress.js';
 import { tidy } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
@@ -62,10 +61,12 @@ import {
   loadOptimizerState,
   readTrainerState,
   resumeCheckpoint,
-  rewriteLog,
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
+import { Interruption, RunLog, TrainingLoop } from './run.js';
+
+export { WARMUP_STEPS, median } from './run.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { pearson } from '../plot/stats.js';
 import { fitTeacherScale, type Teacher, type TeacherScale, type TeacherScaleFit } from './teachers.js';
@@ -172,22 +173,11 @@ export interface TrainBiencoderResult {
   interrupted: 'SIGINT' | 'SIGTERM' | null;
 }
 
-/** Steps at the start of each process (a fresh start or a resume) left out of `medianStepMs`. */
-export const WARMUP_STEPS = 3;
-
 /** The cap on passes over the triples: `epochs`, else one for a data-efficiency run (`maxTriples`), else none. */
 function epochCap(o: TrainBiencoderOptions): number | null {
   if (o.epochs !== undefined && !(Number.isSafeInteger(o.epochs) && o.epochs >= 1))
     throw new Error(`epochs must be an integer >= 1, got ${o.epochs}`);
   return o.epochs ?? (o.maxTriples !== undefined ? 1 : null);
-}
-
-/** Median of a list (mean of the middle two for an even length); null for an empty list. */
-export function median(xs: readonly number[]): number | null {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /** The options a resumed run must share with the run that saved the checkpoint (`steps` may grow). */
@@ -396,19 +386,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
         : scale === null
           ? null
           : { scale };
-    state = {
-      step: 0,
-      optimizerStep: 0,
-      best: null,
-      bestStep: 0,
-      sinceBest: 0,
-      stoppedEarly: false,
-      stepMs: 0,
-      timedMs: [],
-      initial,
-      teacherScale,
-      args: runArgs(o),
-    };
+    state = TrainingLoop.fresh({ initial, teacherScale, args: runArgs(o) });
   }
   // A checkpoint from before the scale existed was trained raw (the resume check allows only k = 1 then).
   const teacherScale =
@@ -416,48 +394,27 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       ? undefined
       : ((state.teacherScale as TeacherScaleFit | { scale: number } | undefined) ?? { scale: 1 });
   const initial = (state.initial as SetMetrics[] | null) ?? undefined;
-  let best = (state.best as number | null) ?? -Infinity;
-  let bestStep = state.bestStep as number;
-  let sinceBest = state.sinceBest as number;
-  let stoppedEarly = state.stoppedEarly as boolean;
-  let stepMs = state.stepMs as number;
-  // Step times (ms) past each process's warm-up, for medianStepMs.
-  const timedMs = [...(state.timedMs as number[])];
-  let step = state.step;
+  const loop = new TrainingLoop(state);
   const save = async (): Promise<void> => {
-    const full: TrainerState = {
-      ...state,
-      step,
-      optimizerStep: optimizer.stepCount,
-      best: Number.isFinite(best) ? best : null,
-      bestStep,
-      sinceBest,
-      stoppedEarly,
-      stepMs,
-      timedMs,
-    };
-    await saveCheckpoint(o.out, bi.model, optimizer instanceof AdamW ? optimizer : null, full, {
-      tokenizer: bi.tokenizer,
-      pooling,
-    });
+    await saveCheckpoint(
+      o.out,
+      bi.model,
+      optimizer instanceof AdamW ? optimizer : null,
+      loop.snapshot(optimizer.stepCount),
+      { tokenizer: bi.tokenizer, pooling },
+    );
   };
   if (!resumeDir) await save();
 
-  // Append-only logs (one whole line per write), cut back to the checkpoint's step: what a run wrote
-  // after its last checkpoint is written again, identically, by the resumed run.
-  const atCheckpoint = (e: Record<string, unknown>): boolean => typeof e.step === 'number' && e.step <= step;
-  rewriteLog(
-    join(o.out, 'log.jsonl'),
-    (e) => e.kind !== 'initial' && atCheckpoint(e),
-    initial ? [{ kind: 'initial', sets: initial }] : [],
-  );
-  rewriteLog(join(o.out, 'internals.jsonl'), atCheckpoint);
+  // The initial evaluation (no step) heads log.jsonl; internals.jsonl always exists for a biencoder run.
+  const runLog = RunLog.open(o.out, {
+    step: loop.step,
+    head: initial ? [{ kind: 'initial', sets: initial }] : [],
+    internals: 'always',
+    onLog: o.onLog,
+  });
   if (!resumeDir && initial) o.onLog?.({ kind: 'initial', sets: initial });
-  const log = (file: 'log' | 'internals', entry: Record<string, unknown>): void => {
-    appendFileSync(join(o.out, `${file}.jsonl`), `${JSON.stringify(entry)}\n`);
-    if (file === 'log') o.onLog?.(entry);
-  };
-  if (!resumeDir && teacherScale) log('log', { kind: 'teacher-scale', step: 0, ...teacherScale });
+  if (!resumeDir && teacherScale) runLog.write({ kind: 'teacher-scale', step: 0, ...teacherScale });
 
   const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
   const params = bi.model.parameters();
@@ -470,37 +427,29 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
     o.loss.kind === 'infonce' ||
     (o.loss.kind === 'sdam' && (o.loss.options.inBatch === true || o.loss.options.target === 'distributed'));
   const saveEvery = o.saveEvery ?? 50;
-  const resumedAt = step;
   let order: Triple[] = [];
   let orderEpoch = -1;
 
-  let interrupted: 'SIGINT' | 'SIGTERM' | null = null;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    interrupted = signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM';
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-
-  const bar = startProgress({ label: 'train', total: lastStep, unit: 'step', start: step, enabled: o.progress });
+  const stop = new Interruption();
+  const bar = startProgress({ label: 'train', total: lastStep, unit: 'step', start: loop.step, enabled: o.progress });
   bi.model.train();
   try {
-    while (step < lastStep && !stoppedEarly) {
-      // Give the event loop a turn (on the cpu device no await reaches it), so a signal is seen between steps.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (interrupted) break;
-      const epoch = Math.floor(step / batchesPerEpoch);
-      const inEpoch = step % batchesPerEpoch;
+    while (loop.step < lastStep && !loop.stoppedEarly) {
+      if (await stop.requested()) break;
+      const epoch = Math.floor(loop.step / batchesPerEpoch);
+      const inEpoch = loop.step % batchesPerEpoch;
       if (epoch !== orderEpoch) {
         const planned = plan.batches(epoch);
         order = planned
           ? planned.flat().map((i) => triples[i])
           : new Generator(mixSeed(o.seed, SALT.order, epoch)).shuffle([...triples]);
         // Logged with the epoch's first step, so a resume cuts and rewrites it like that step's line.
-        if (planned && inEpoch === 0) log('log', { kind: 'batching', step: step + 1, epoch, ...plan.hardness(epoch) });
+        if (planned && inEpoch === 0)
+          runLog.write({ kind: 'batching', step: loop.step + 1, epoch, ...plan.hardness(epoch) });
         orderEpoch = epoch;
       }
       const batch = order.slice(inEpoch * o.batchSize, (inEpoch + 1) * o.batchSize);
-      step++;
+      const step = ++loop.step;
       dropoutGen.seed(mixSeed(o.seed, SALT.dropout, step));
       const recordInternals = o.internalsEvery > 0 && (step % o.internalsEvery === 0 || step === 1);
       const t0 = performance.now();
@@ -556,8 +505,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       const bad = await firstNonFinite(bi.model.namedParameters());
       if (bad) throw divergedError(o.out, step, 'the update made a weight non-finite', bad);
       const ms = performance.now() - t0;
-      stepMs += ms;
-      if (step - resumedAt > WARMUP_STEPS) timedMs.push(ms);
+      loop.timed(ms);
 
       if (recordInternals) {
         const norms = await Promise.all([out.q, out.p, out.n].map((t) => rowNorms(t.grad, B)));
@@ -566,28 +514,31 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
         for (const [k, t] of Object.entries(out.parts)) arrays[k] = [...(await t.data())];
         const distributed =
           o.loss.kind === 'sdam' && o.loss.options.target === 'distributed' ? { distributedTarget: true } : {};
-        log('internals', {
-          step,
-          loss: lossValue,
-          [sharedTerms ? 'totalGradNorms' : 'gradNorms']: gradNorms,
-          ...arrays,
-          ...distributed,
-          hardnessGradCorrelation: pearson(arrays.pairSimilarity, gradNorms), // null when undefined (constant values)
-        });
+        runLog.write(
+          {
+            step,
+            loss: lossValue,
+            [sharedTerms ? 'totalGradNorms' : 'gradNorms']: gradNorms,
+            ...arrays,
+            ...distributed,
+            hardnessGradCorrelation: pearson(arrays.pairSimilarity, gradNorms), // null when undefined (constant values)
+          },
+          'internals',
+        );
       }
       for (const t of [out.loss, out.q, out.p, out.n, ...Object.values(out.parts)]) {
         t.grad?.dispose();
         t.grad = null;
         t.dispose();
       }
-      log('log', {
+      runLog.write({
         kind: 'train',
         step,
         loss: lossValue,
         lr: optimizer.lr,
         gradNorm,
         ms,
-        msPerStep: stepMs / step,
+        msPerStep: loop.stepMs / step,
         triples: step * o.batchSize,
         epochs: step / batchesPerEpoch,
         ...(masked ? { masked: maskedFractions(masked) } : {}),
@@ -597,42 +548,30 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
       if (validation && (step % o.evalEvery === 0 || step === lastStep)) {
         const v = await evaluateBiencoder(bi, validation, { ...evalOpts, progress: false, name: o.validation!.name });
         const score = v.metrics['nDCG@10'];
-        log('log', { kind: 'validation', step, ...v });
-        if (score > best) {
-          best = score;
-          bestStep = step;
-          sinceBest = 0;
-          await bi.save(modelDir);
-        } else if (++sinceBest >= o.patience) {
-          stoppedEarly = true;
-        }
+        runLog.write({ kind: 'validation', step, ...v });
+        await loop.validated(score, o.patience, () => bi.save(modelDir));
       }
-      if (step % saveEvery === 0 && step < lastStep && !stoppedEarly) await save();
+      if (step % saveEvery === 0 && step < lastStep && !loop.stoppedEarly) await save();
     }
-    if (step !== resumedAt) await save();
-    if (!interrupted && !validation) {
-      bestStep = step;
+    if (loop.step !== loop.resumedAt) await save();
+    if (!stop.signal && !validation) {
+      loop.bestStep = loop.step;
       await bi.save(modelDir);
     }
   } finally {
     bar.finish();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.close();
     optimizer.dispose();
     bi.dispose();
     plan.dispose();
   }
   const summary = {
-    steps: step,
-    triplesSeen: step * o.batchSize,
-    epochs: step / batchesPerEpoch,
+    ...loop.summary(),
+    triplesSeen: loop.step * o.batchSize,
+    epochs: loop.step / batchesPerEpoch,
     trainTriples: triples.length,
-    bestStep,
-    stoppedEarly,
-    msPerStep: stepMs / Math.max(step, 1),
-    medianStepMs: median(timedMs),
   };
-  if (interrupted) return { ...summary, initial, final: [], modelDir, interrupted };
+  if (stop.signal) return { ...summary, initial, final: [], modelDir, interrupted: stop.signal };
 
   const finalModel = Biencoder.load(modelDir, { device: o.device });
   const final: SetMetrics[] = [];
@@ -650,7 +589,7 @@ export async function trainBiencoder(o: TrainBiencoderOptions): Promise<TrainBie
     modelDir,
     interrupted: null,
   };
-  log('log', { kind: 'final', ...result });
+  runLog.write({ kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
