@@ -183,6 +183,20 @@ function round(x: number, digits = 1): number {
   return Math.round(x * f) / f;
 }
 
+/**
+ * Debian's python3-torch calls whichever libblas.so.3 the alternatives system selects. With only
+ * the reference implementation (libblas3) installed, PyTorch's matmuls run ~40x slower than with
+ * OpenBLAS (measured 2026-12-07: 60 s per BERT-mini MLM step against 1.75 s for retrograd), and a
+ * ratio against it means nothing.
+ */
+export function checkTorchBlas(libraries: readonly string[] | undefined): void {
+  const reference = (libraries ?? []).find((p) => /\/blas\/libblas\.so/.test(p));
+  if (reference)
+    throw new Error(
+      `--compare-torch: PyTorch uses the reference BLAS (${reference}), ~40x slower than OpenBLAS; install libopenblas0-pthread (apt) and rerun`,
+    );
+}
+
 function runTorch(opts: BenchBertOptions): Record<string, unknown> {
   const python = '/usr/bin/python3';
   const script = join(import.meta.dirname, '..', '..', 'scripts', 'torch', 'bench_bert.py');
@@ -209,7 +223,9 @@ function runTorch(opts: BenchBertOptions): Record<string, unknown> {
   ];
   const r = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`--compare-torch: bench_bert.py failed: ${r.stderr.trim().split('\n').pop()}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  const result = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  checkTorchBlas(result.blas as string[] | undefined);
+  return result;
 }
 
 export async function benchBert(opts: BenchBertOptions): Promise<BenchBertResult> {

@@ -26,6 +26,8 @@ export interface BenchMatmulOptions {
   repeats?: number;
   /** Also measure cpu-ref on the BERT shapes (slow). */
   refAllShapes?: boolean;
+  /** Only the shapes whose name contains one of these strings (case-insensitive; default all). */
+  shapes?: string[];
 }
 
 /** One matmul: C[batch, M, N] = op(A)·op(B), with A or B stored transposed where the model does. */
@@ -52,6 +54,8 @@ const S = 128;
 const HEADS = 32 * 4;
 const HD = 64;
 const LAYERS = 4;
+const VOCAB = 30522;
+const MASKED = 599;
 
 export const SHAPES: readonly Shape[] = [
   { name: 'square 512x768x768', batch: 1, M: 512, K: 768, N: 768, transA: false, transB: false, perStep: 0 },
@@ -70,6 +74,11 @@ export const SHAPES: readonly Shape[] = [
   { name: 'attention dV = Pᵀ·dC', batch: HEADS, M: S, K: S, N: HD, transA: true, transB: false, perStep: LAYERS },
   { name: 'attention dQ = dS·K', batch: HEADS, M: S, K: S, N: HD, transA: false, transB: false, perStep: LAYERS },
   { name: 'attention dKᵀ = Qᵀ·dS', batch: HEADS, M: HD, K: S, N: S, transA: true, transB: false, perStep: LAYERS },
+  // MLM pretraining step only (not in perStep): the decoder tied to the word embeddings E [V, H],
+  // applied to the ~15% masked rows (599 of 4096 in `bench bert --mode mlm`).
+  { name: 'MLM head logits x·Eᵀ', batch: 1, M: MASKED, K: H, N: VOCAB, transA: false, transB: true, perStep: 0 },
+  { name: 'MLM head dX = dY·E', batch: 1, M: MASKED, K: VOCAB, N: H, transA: false, transB: false, perStep: 0 },
+  { name: 'MLM head dEᵀ = Xᵀ·dY', batch: 1, M: H, K: MASKED, N: VOCAB, transA: true, transB: false, perStep: 0 },
 ];
 
 function flopsOf(s: Shape): number {
@@ -236,13 +245,17 @@ export async function benchMatmul(opts: BenchMatmulOptions = {}): Promise<object
   const rows: object[] = [];
   const stepSeconds: Record<string, number> = {};
   let stepFlops = 0;
-  for (const [i, s] of SHAPES.entries()) {
+  const wanted = opts.shapes?.map((w) => w.toLowerCase());
+  const shapes = SHAPES.filter((s) => !wanted || wanted.some((w) => s.name.toLowerCase().includes(w)));
+  if (shapes.length === 0)
+    throw new Error(`--shapes matches no shape (names: ${SHAPES.map((s) => `'${s.name}'`).join(', ')})`);
+  for (const [i, s] of shapes.entries()) {
     const a = uniform(s.batch * s.M * s.K, 2 * i + 1);
     const b = uniform(s.batch * s.K * s.N, 2 * i + 2);
     const flops = flopsOf(s);
     const seconds: Record<string, Timing> = {};
 
-    if (i === 0 || opts.refAllShapes) {
+    if (s === SHAPES[0] || opts.refAllShapes) {
       const r = setUp(ref, s, a, b);
       seconds['cpu-ref'] = await timeIt(r.run, Math.min(repeats, 3));
       r.free();

@@ -21,9 +21,18 @@ export function registerBench(program: Command): void {
     .option('--json', 'print JSON (the default and only format)', true)
     .addOption(threadsOption())
     .option('--device <name>', 'also measure this GPU device (webgpu|gpujs)')
-    .action(async (opts: { threads: number[]; device?: string }) => {
+    .option(
+      '--shapes <list>',
+      "only shapes whose name contains one of these (comma-separated, e.g. 'MLM head,FFN')",
+      (v) =>
+        v
+          .split(',')
+          .map((x) => x.trim())
+          .filter((x) => x !== ''),
+    )
+    .action(async (opts: { threads: number[]; device?: string; shapes?: string[] }) => {
       const { benchMatmul } = await import('../bench/matmul.js');
-      const result = await benchMatmul({ threads: opts.threads, device: opts.device });
+      const result = await benchMatmul({ threads: opts.threads, device: opts.device, shapes: opts.shapes });
       console.log(JSON.stringify(result, null, 2));
     });
   bench
