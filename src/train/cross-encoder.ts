@@ -238,7 +238,13 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
   const resumedAt = step;
   let order: Triple[] = [];
   const stop = new Interruption();
-  const bar = startProgress({ label: 'train-cross-encoder', total: o.steps, unit: 'step', enabled: o.progress });
+  const bar = startProgress({
+    label: 'train-cross-encoder',
+    total: o.steps,
+    unit: 'step',
+    start: step,
+    enabled: o.progress,
+  });
   ce.model.train();
   try {
     while (step < o.steps) {
