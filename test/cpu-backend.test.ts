@@ -9,46 +9,23 @@
 
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AdamWParams,
-  type BinaryOp,
-  type DType,
-  type View,
-  contiguousStrides,
-  hashUniform,
-  sizeOf,
-} from '../src/tensor/backend.js';
-import { CpuBackend, type CpuBuffer, reduceChunk } from '../src/tensor/backends/cpu/index.js';
+import { describe, expect, it } from 'vitest';
+import { CpuBackend } from '../src/tensor/backends/cpu/index.js';
 import { HEAP_BASE, Heap, blockBytes } from '../src/tensor/backends/cpu/heap.js';
-import { MATMUL_MICRO } from '../src/tensor/backends/cpu/kernels.js';
-import { RefBackend, type RefBuffer } from '../src/tensor/backends/ref.js';
-import { uniform } from './util/random.js';
 import { Generator } from '../src/tensor/random.js';
-import { TOL, type Tolerance, assertClose } from './util/close.js';
+import { assertClose } from './util/close.js';
 
 import {
   FORCE_POOL,
-  chunkedThreads,
   cpu1,
   cpu2,
   cpuBuffer,
   expectBitIdentical,
-  fround,
-  geluTol,
   matmulTol,
-  random,
   randomF32,
-  edgyF32,
   poisoned,
   readCpu,
-  refF32,
-  span,
-  readRef,
-  ref,
-  refBuffer,
   refMatmul,
-  rowTol,
   useCpuThreads,
   view,
 } from './util/cpu-threads.js';

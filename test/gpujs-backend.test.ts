@@ -7,15 +7,6 @@
 
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type AdamWParams,
-  BINARY_OPS,
-  type BinaryOp,
-  UNARY_OPS,
-  type UnaryOp,
-  hashUniform,
-  sizeOf,
-} from '../src/tensor/backend.js';
 import { GpuJsBackend } from '../src/tensor/backends/gpujs/index.js';
 import { RefBackend } from '../src/tensor/backends/ref.js';
 import { getDevice, initDevice } from '../src/tensor/device.js';
@@ -29,9 +20,8 @@ import { meanPool } from '../src/nn/pooling.js';
 import { type SafetensorsTensor, int64ToInt32, readSafetensors } from '../src/nn/safetensors.js';
 import { TOL, assertClose } from './util/close.js';
 import { expectMemoryGuards } from './util/device-memory.js';
-import { erfcLarge } from './util/erfc.js';
 import { pairedBuffers } from './util/paired.js';
-import { integers, uniform } from './util/random.js';
+import { uniform } from './util/random.js';
 
 const NO_DISPLAY =
   'gpujs tests need an X display for headless gl: DISPLAY is unset; run them under `xvfb-run -a` (npm test does)';
@@ -57,23 +47,6 @@ beforeEach(() => {
 
 // paired buffers: the same data on both backends (test/util/paired.ts)
 const { pair, zeros, view, randomView, output, expectSame, freeAll, ran } = pairedBuffers(() => gpu, ref, 'kernel');
-
-const SIZES = [1, 63, 64, 65, 4097];
-
-/** Inputs inside each unary op's domain (log, sqrt, rsqrt, recip: positive). */
-function unaryInput(op: UnaryOp, seed: number): () => number {
-  if (['log', 'sqrt', 'rsqrt', 'recip'].includes(op)) return uniform(0.05, 20, seed);
-  if (op === 'exp') return uniform(-20, 20, seed);
-  return uniform(-8, 8, seed);
-}
-
-/** Binary inputs: pow takes positive bases (negative bases are checked with integer exponents). */
-function binaryInputs(op: BinaryOp, seed: number): [() => number, () => number] {
-  if (op === 'pow') return [uniform(0.1, 4, seed), uniform(-3, 3, seed + 1)];
-  if (op === 'div') return [uniform(-5, 5, seed), uniform(0.5, 5, seed + 1)];
-  // small integers so that eq/ne/le/ge see ties
-  return [integers(-3, 3, seed), integers(-3, 3, seed + 1)];
-}
 
 // ---- tests ---------------------------------------------------------------------------------------
 

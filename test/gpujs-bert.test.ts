@@ -7,7 +7,7 @@
 // Run: xvfb-run -a npx vitest run test/gpujs-bert.test.ts
 
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type Backend, type Tensor, RefBackend, getDevice, initDevice, tidy } from '../src/index.js';
+import { type Backend, RefBackend, getDevice, initDevice, tidy } from '../src/index.js';
 import { GpuJsBackend } from '../src/tensor/backends/gpujs/index.js';
 import { AdamW } from '../src/train/optim.js';
 import { DROPOUTS_PER_STEP, buildModel, disposeBatch, forwardLoss, makeBatch } from './util/tiny-bert.js';

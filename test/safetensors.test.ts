@@ -319,7 +319,7 @@ describe('half precision conversions', () => {
         const b = values[h + 1]!;
         if (Number.isFinite(a) && Number.isFinite(b)) mids.push(f32((a + b) / 2), f32(-(a + b) / 2));
       }
-      const inputs = new Float32Array([...samples, ...mids.filter((m, i) => i % 7 === 0)]);
+      const inputs = new Float32Array([...samples, ...mids.filter((_, i) => i % 7 === 0)]);
       const reference = nearestEvenReference(decode, expMask);
       const got = encode(inputs);
       for (let i = 0; i < inputs.length; i++) {

@@ -6,36 +6,17 @@
 // Run: npx vitest run test/webgpu-backend.test.ts
 
 import { beforeEach, describe, expect, it } from 'vitest';
-import { BINARY_OPS, UNARY_OPS, type AdamWParams, hashUniform, sizeOf } from '../src/tensor/backend.js';
-import { RefBackend, erf } from '../src/tensor/backends/ref.js';
 import { WebGPUBackend } from '../src/tensor/backends/webgpu/index.js';
-import { TOL, type Tolerance } from './util/close.js';
 import { expectMemoryGuards } from './util/device-memory.js';
-import { erfcLarge } from './util/erfc.js';
-import { pairedBuffers } from './util/paired.js';
-import { integers, uniform } from './util/random.js';
 
 let gpu: WebGPUBackend;
 let starting: Promise<WebGPUBackend> | undefined;
-const ref = new RefBackend();
 
 // In beforeEach (not beforeAll) so that a missing adapter fails every test rather than skipping it.
 beforeEach(async () => {
   starting ??= WebGPUBackend.create();
   gpu = await starting;
 });
-
-// paired buffers: the same data on both backends (test/util/paired.ts)
-const { pair, zeros, view, randomView, expectSame, freeAll, ran } = pairedBuffers(() => gpu, ref, 'pipeline');
-
-/** Override for data movement, integer kernels, rand and scatterAdd: they must match bit for bit. */
-const EXACT: Tolerance = { atol: 0, rtol: 0 };
-
-const SIZES = [1, 63, 64, 65, 4097];
-/** Row lengths: up to 256 run the one-invocation-per-row kernels, longer ones a workgroup per row. */
-const ROW_SIZES = [1, 63, 64, 65, 256, 257, 4097];
-/** More than 65535 workgroups of 256 invocations: exercises the 2-D grid and grid-stride loops. */
-const LARGE = 65537 * 256 + 3;
 
 // ---- tests ---------------------------------------------------------------------------------------
 

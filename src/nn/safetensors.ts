@@ -9,7 +9,6 @@
 // (padded with spaces to a multiple of 8), then the data region. Offsets are relative to the data
 // start; sorted by offset, the tensors must cover the data region exactly, without gaps or overlap.
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
 import { tempSibling } from '../io/atomic.js';
 
 /** The one error type thrown for malformed files, unsupported content or invalid input to the writer. */

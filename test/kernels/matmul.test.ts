@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type View, contiguousStrides, sizeOf } from '../../src/tensor/backend.js';
+import { type View, contiguousStrides } from '../../src/tensor/backend.js';
 import type { CpuBackend, CpuBuffer } from '../../src/tensor/backends/cpu/index.js';
 import { MATMUL_MICRO } from '../../src/tensor/backends/cpu/kernels.js';
 import { RefBackend } from '../../src/tensor/backends/ref.js';
@@ -20,19 +20,15 @@ import {
   cpu2,
   cpuBuffer,
   expectBitIdentical,
-  fround,
   matmulTol,
   randomF32,
   readCpu,
-  readRef,
-  ref,
-  refBuffer,
   refMatmul,
   useCpuThreads,
   view,
 } from '../util/cpu-threads.js';
 import { integers, uniform } from '../util/random.js';
-import { DEVICES, type DeviceName, EXACT, SMALL, tolerance, useDevice, withDevice } from './harness.js';
+import { DEVICES, type DeviceName, SMALL, tolerance, useDevice, withDevice } from './harness.js';
 
 /** The kernel each device runs for a float32 matmul (webgpu: the variant selected). */
 function kernelFor(name: DeviceName, webgpuKernel: 'tiled' | 'direct' = 'tiled'): string {
