@@ -33,7 +33,7 @@
 import { spawn } from 'node:child_process';
 import { Option } from 'commander';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TopLevelSpec } from 'vega-lite';
 import { getDevice, initDevice } from '../src/tensor/device.js';
@@ -56,6 +56,13 @@ import { pearson } from '../src/plot/stats.js';
 import { pngFonts, renderSvg, svgToPng } from '../src/plot/render.js';
 
 const ROOT = join(import.meta.dirname, '..');
+
+/** A path as the docs show it: relative to the repository when inside it (the defaults are absolute). */
+function shown(path: string): string {
+  const r = relative(ROOT, path);
+  return r !== '' && !r.startsWith('..') && !isAbsolute(r) ? r : path;
+}
+
 const SELF = fileURLToPath(import.meta.url);
 
 /** Settings every cell shares. */
@@ -664,7 +671,7 @@ async function main(): Promise<void> {
     'peak heap',
   ];
   const md = [
-    `Backbone ${shared.model}, training data ${shared.data}; ${settings}. Mean ± sample standard deviation over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}; ` +
+    `Backbone ${shown(shared.model)}, training data ${shown(shared.data)}; ${settings}. Mean ± sample standard deviation over ${seeds.length} seed${seeds.length === 1 ? '' : 's'}; ` +
       `s/step: median step time${rows.every((r) => r.medianOfWarmOnly) ? ' without the first 3 (warm-up) steps' : ' (mean where a run had no step past warm-up)'}; peak heap: the cpu device's, highest over the variant's runs (clustering, training and evaluation).`,
     '',
     `| ${head.join(' | ')} |`,
