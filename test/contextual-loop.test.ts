@@ -84,6 +84,7 @@ describe('contextual training: the loop', () => {
         '--chunk-size',
         '4',
         '--own-negatives',
+        '--output-residual',
         '--query-length',
         '16',
         '--doc-length',
@@ -95,12 +96,21 @@ describe('contextual training: the loop', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(log.filter((e) => e.kind === 'train')).toHaveLength(2);
-    expect(ContextualModel.load(join(out, 'model')).config.context_size).toBe(4);
+    const trained = ContextualModel.load(join(out, 'model'));
+    expect(trained.config.context_size).toBe(4);
+    expect(trained.config.output_residual).toBe(true);
+    trained.dispose();
     await expect(
       runCli(
         [registerTrain],
         ['train', '--model-type', 'contextual', '--model', modelDir, '--data', dataDir, '--out', out],
       ),
     ).rejects.toThrow(/--model-type contextual trains with --loss infonce, got sdam/);
+    await expect(
+      runCli(
+        [registerTrain],
+        ['train', '--model', modelDir, '--data', dataDir, '--out', join(scratch, 'run-bi'), '--output-residual'],
+      ),
+    ).rejects.toThrow('--output-residual applies to --model-type contextual only');
   });
 });

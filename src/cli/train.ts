@@ -139,6 +139,7 @@ interface TrainFlags {
   contextSize: number;
   chunkSize: number;
   gradCache: boolean;
+  outputResidual?: boolean;
   /** A probability, or true for a bare --dropout (contextual: the BERTs' dropout on). */
   dropout?: number | true;
 }
@@ -345,6 +346,10 @@ export function registerTrain(program: Command): void {
     .option('--chunk-size <n>', 'contextual: sequences per forward with gradient caching', positiveIntOption, 64)
     .option('--no-grad-cache', 'contextual: plain backprop over the whole batch')
     .option(
+      '--output-residual',
+      "contextual: add the pooled embedding to the output MLP's result (the paper's v2; default off, as v1)",
+    )
+    .option(
       '--dropout [p]',
       "biencoder: override every dropout probability with P in [0, 1) (0: none; default: the model's config); contextual, no value: train with the BERTs' dropout (off by default, as in the released models)",
       numberInRangeOption(0, 1, { exclusiveMax: true }),
@@ -368,7 +373,8 @@ export function registerTrain(program: Command): void {
         const { trainContextual } = await import('../train/contextual.js');
         const result = await trainContextual({
           model: o.model,
-          config: { context_size: o.contextSize },
+          // output_residual only when asked: a run saved without it keeps resuming with the same config
+          config: { context_size: o.contextSize, ...(o.outputResidual ? { output_residual: true } : {}) },
           data: o.data,
           trainSplit: o.split,
           out: o.out,
@@ -401,6 +407,7 @@ export function registerTrain(program: Command): void {
         return;
       }
       if (o.dropout === true) throw new Error('--dropout: expected a probability in [0, 1) for --model-type biencoder');
+      if (o.outputResidual) throw new Error('--output-residual applies to --model-type contextual only');
       const batching = batchingOptions(o);
       let loss: LossSpec;
       if (o.loss === 'sdam') {
