@@ -588,7 +588,6 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
   }
   // internals.jsonl exists only when internals are recorded (with negatives).
   const runLog = RunLog.open(o.out, { step: loop.step, internals: 'if-present', onLog: o.onLog });
-  const log = (entry: Record<string, unknown>, file: 'log' | 'internals' = 'log'): void => runLog.write(entry, file);
   const internalsEvery = o.negatives ? (o.internalsEvery ?? 10) : 0;
 
   const schedule = makeSchedule('exponential', { peak: o.lr, gamma: o.gamma });
@@ -611,7 +610,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
         if (planned) {
           order = plan.batches(epoch)!;
           // Logged with the epoch's first step, so a resume cuts and rewrites it like that step's line.
-          if (inEpoch === 0) log({ kind: 'batching', step: loop.step + 1, epoch, ...plan.hardness(epoch) });
+          if (inEpoch === 0) runLog.write({ kind: 'batching', step: loop.step + 1, epoch, ...plan.hardness(epoch) });
         } else if (o.batches) {
           order = gen.shuffle(o.batches.map((b) => [...b]));
         } else {
@@ -654,7 +653,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
       if (bad) throw divergedError(o.out, step, 'the update made a weight non-finite', bad);
       const ms = performance.now() - t0;
       loop.timed(ms);
-      log({
+      runLog.write({
         kind: 'train',
         step,
         loss,
@@ -672,7 +671,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
           Math.hypot(internals.queryGradNorms[i], internals.documentGradNorms[i], internals.documentGradNorms[B + i]),
         );
         const pairSimilarity = picked.map((_, i) => internals.documentCosines[i * n + B + i]);
-        log(
+        runLog.write(
           {
             step,
             loss,
@@ -689,7 +688,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
         model.eval();
         const v = await evaluateContextual(model, validation, { ...evalOpts, name: o.validation!.name });
         model.train(o.dropout ?? false);
-        log({ kind: 'validation', step, ...v });
+        runLog.write({ kind: 'validation', step, ...v });
         await loop.validated(v.metrics['nDCG@10'], patience, () => model.save(modelDir));
       }
       if (step % saveEvery === 0 && step < o.steps && !loop.stoppedEarly) await save();
@@ -721,7 +720,7 @@ export async function trainContextual(o: TrainContextualOptions): Promise<TrainC
     finalModel.dispose();
   }
   const result: TrainContextualResult = { ...summary, final, modelDir, interrupted: null };
-  log({ kind: 'final', ...result });
+  runLog.write({ kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }

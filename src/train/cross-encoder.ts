@@ -210,11 +210,10 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
 
   // The run's first line (`start`, no step) survives every resume.
   const runLog = RunLog.open(o.out, { step, keepAlso: (e) => e.kind === 'start', onLog: o.onLog });
-  const log = (entry: Record<string, unknown>): void => runLog.write(entry);
   if (resumeDir) {
-    log({ kind: 'resume', from: resumeDir, step });
+    runLog.write({ kind: 'resume', from: resumeDir, step });
   } else {
-    log({
+    runLog.write({
       kind: 'start',
       model: o.model,
       data: o.data,
@@ -299,7 +298,15 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
       for (let i = 0; i < B; i++)
         if (Array.from({ length: C - 1 }, (_, k) => scores[i * C + k + 1]).every((x) => scores[i * C] > x)) won++;
       const accuracy = won / B;
-      log({ kind: 'train', step, loss: lossValue, accuracy, lr: optimizer.lr, gradNorm, msPerStep: stepMs / step });
+      runLog.write({
+        kind: 'train',
+        step,
+        loss: lossValue,
+        accuracy,
+        lr: optimizer.lr,
+        gradNorm,
+        msPerStep: stepMs / step,
+      });
       bar.update(step, { loss: lossValue.toFixed(4) });
       if (step % saveEvery === 0 && step < o.steps) await save();
     }
@@ -341,7 +348,7 @@ export async function trainCrossEncoder(o: TrainCrossEncoderOptions): Promise<Tr
     modelDir,
     interrupted: null,
   };
-  log({ kind: 'final', ...result });
+  runLog.write({ kind: 'final', ...result });
   writeFileAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
   return result;
 }
