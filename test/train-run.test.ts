@@ -98,6 +98,7 @@ describe('RunLog', () => {
       keepAlso: (e) => e.kind === 'start',
       onLog: (e) => got.push(e),
     });
+    expect(log.kept).toEqual([{ kind: 'start' }, { step: 1 }, { step: 2 }]); // without the head
     log.write({ step: 3, again: true });
     expect(lines(join(dir, 'log.jsonl'))).toEqual([
       { kind: 'head' },

@@ -76,15 +76,16 @@ export function divergedError(
 
 /**
  * Rewrite a JSONL log atomically with `head` first, then the entries `keep` accepts (those a
- * resumed run has not yet reached are dropped). A last line cut short by a crash is dropped; any
- * other malformed line is an error naming it.
+ * resumed run has not yet reached are dropped), and return the kept entries (without `head`). A
+ * last line cut short by a crash is dropped; any other malformed line is an error naming it.
  */
 export function rewriteLog(
   path: string,
   keep: (entry: Record<string, unknown>) => boolean,
   head: readonly object[] = [],
-): void {
+): Record<string, unknown>[] {
   const kept = head.map((e) => JSON.stringify(e));
+  const entries: Record<string, unknown>[] = [];
   if (existsSync(path)) {
     const lines = readFileSync(path, 'utf8')
       .split('\n')
@@ -97,10 +98,14 @@ export function rewriteLog(
         if (i === lines.length - 1) return;
         throw new Error(`${path} line ${i + 1}: not valid JSON`);
       }
-      if (keep(entry)) kept.push(line);
+      if (keep(entry)) {
+        kept.push(line);
+        entries.push(entry);
+      }
     });
   }
   writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''));
+  return entries;
 }
 
 export interface TrainerState {

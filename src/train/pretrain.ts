@@ -10,7 +10,6 @@
 //   <out>/checkpoints/            resumable checkpoints (see checkpoint.ts)
 //   <out>/model/                  the final model, Hugging Face layout (BertForMaskedLM)
 
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startProgress } from '../cli/progress.js';
 import { tidy } from '../tensor/memory.js';
@@ -33,8 +32,8 @@ import {
   saveCheckpoint,
   type TrainerState,
 } from './checkpoint.js';
-import { Interruption } from './run.js';
-import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
+import { Interruption, RunLog } from './run.js';
+import { ensureDirectory } from '../io/atomic.js';
 
 export interface PretrainOptions {
   /** JSONL(.gz) of {"text": ...}. */
@@ -183,7 +182,6 @@ function dataPosition(dir: string, o: PretrainOptions & { maskRate: number }, co
 
 export async function pretrain(options: PretrainOptions): Promise<PretrainResult> {
   const o = { ...options, maskRate: options.maskRate ?? 0.15 };
-  const logPath = join(o.out, 'log.jsonl');
   ensureDirectory(o.out);
   const corpus = await PackedCorpus.load(o.corpus, o.tokenizer, o.seqLen, o.out);
   const valSequences = Math.min(o.valSequences, Math.floor(corpus.sequences / 10));
@@ -245,25 +243,9 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const schedule = makeSchedule(o.schedule, { peak: o.lr, warmup: o.warmup, total: o.steps });
 
   // Entries after the resumed step came from a run that died before its next checkpoint.
-  const kept: string[] = [];
-  if (existsSync(logPath)) {
-    const lines = readFileSync(logPath, 'utf8')
-      .split('\n')
-      .filter((l) => l !== '');
-    lines.forEach((line, i) => {
-      let entry: LogEntry;
-      try {
-        entry = JSON.parse(line) as LogEntry;
-      } catch {
-        if (i === lines.length - 1) return; // a line cut short by a crash
-        throw new Error(`${logPath} line ${i + 1}: not valid JSON`);
-      }
-      if (entry.step <= state.step) kept.push(line);
-    });
-  }
-  writeFileAtomic(logPath, kept.map((l) => `${l}\n`).join(''));
+  const runLog = RunLog.open(o.out, { step: state.step });
   const log = (entry: LogEntry): void => {
-    appendFileSync(logPath, `${JSON.stringify(entry)}\n`); // one whole line per write: a crash loses at most the last
+    runLog.write(entry);
     o.onLog?.(entry);
   };
 
@@ -282,7 +264,7 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
 
   // A segment started from other weights is first evaluated as it stands: its gain is then measured
   // on this run's own held-out set (evaluations across corpora do not compare).
-  const evaluatedAtStart = kept.some((line) => (JSON.parse(line) as LogEntry).kind === 'eval');
+  const evaluatedAtStart = runLog.kept.some((e) => e.kind === 'eval');
   if (!resumeDir && o.init && !evaluatedAtStart) log(await evaluate(model, corpus, order, evalMasking, o, 0));
 
   const stop = new Interruption();

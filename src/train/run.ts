@@ -65,17 +65,19 @@ export interface RunLogOptions {
 export class RunLog {
   private constructor(
     private readonly dir: string,
+    /** The entries of log.jsonl kept from before this process (what the checkpoint's run wrote). */
+    readonly kept: readonly Record<string, unknown>[],
     private readonly onLog?: (entry: Record<string, unknown>) => void,
   ) {}
 
   static open(dir: string, o: RunLogOptions): RunLog {
     const keep = (e: Record<string, unknown>): boolean =>
       (typeof e.step === 'number' && e.step <= o.step) || (o.keepAlso?.(e) ?? false);
-    rewriteLog(join(dir, 'log.jsonl'), keep, o.head ?? []);
+    const kept = rewriteLog(join(dir, 'log.jsonl'), keep, o.head ?? []);
     const internals = join(dir, 'internals.jsonl');
     if (o.internals === 'always' || (o.internals === 'if-present' && existsSync(internals)))
       rewriteLog(internals, keep);
-    return new RunLog(dir, o.onLog);
+    return new RunLog(dir, kept, o.onLog);
   }
 
   /** Appends one entry; entries of log.jsonl also go to `onLog`. */
