@@ -21,7 +21,8 @@
 // in a child process of its own (a fresh cpu heap, so its peak is the cell's). A cell whose
 // run/metrics.json exists is reused; an unfinished one resumes from its checkpoint (Ctrl-C stops
 // the current cell after saving one: rerun the same command). DIR/cells/<name>/cell.json records
-// the cell's settings; a cell made with other settings is refused (use another --out).
+// the cell's settings, the model's weight digest among them; a cell made with other settings (or
+// from other weights behind the same --model path) is refused (use another --out).
 // DIR/cells/<name>/stats.json: the cell's peak heaps and its CPU and wall seconds by phase.
 // Outputs (written atomically): DIR/results.json (every cell and the aggregates), DIR/table.md,
 // DIR/hardness-vs-ndcg.svg and .png; with --docs also docs/cde-table1.md and
@@ -52,6 +53,7 @@ import {
   scriptProgram,
 } from '../src/cli/options.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
+import { weightsDigest } from '../src/nn/model-dir.js';
 import { pearson } from '../src/plot/stats.js';
 import { pngFonts, renderSvg, svgToPng } from '../src/plot/render.js';
 
@@ -68,6 +70,8 @@ const SELF = fileURLToPath(import.meta.url);
 /** Settings every cell shares. */
 interface Shared {
   model: string;
+  /** SHA-256 of the model's weights: a newer checkpoint under the same path needs another --out. */
+  modelSha256: string;
   data: string;
   evalSets: EvalSet[];
   evalQueries: number | null;
@@ -536,8 +540,12 @@ async function main(): Promise<void> {
   const clusterSizes = a.clusterSizes ?? [clusterSize, 4 * clusterSize, 16 * clusterSize];
   if (!clusterSizes.includes(clusterSize)) clusterSizes.push(clusterSize);
   const evalSets = a.eval;
+  for (const [what, path] of [['--model', a.model], ['--data', a.data], ...evalSets.map((s) => ['--eval', s.dir])]) {
+    if (!existsSync(path)) throw new Error(`${what} ${path}: no such directory`);
+  }
   const shared: Shared = {
     model: a.model,
+    modelSha256: weightsDigest(a.model),
     data: a.data,
     evalSets,
     evalQueries: a.evalQueries ?? null,
@@ -557,13 +565,6 @@ async function main(): Promise<void> {
     dims: a.dims,
     clusterSize,
   };
-  for (const [what, path] of [
-    ['--model', shared.model],
-    ['--data', shared.data],
-    ...evalSets.map((s) => ['--eval', s.dir]),
-  ]) {
-    if (!existsSync(path)) throw new Error(`${what} ${path}: no such directory`);
-  }
   const seeds = Array.from({ length: seedCount }, (_, i) => i);
   const cells = planCells(shared, seeds, clusterSizes);
   const out = a.out;

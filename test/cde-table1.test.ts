@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSyntheticRetrieval } from './util/synthetic-retrieval.js';
@@ -91,6 +91,16 @@ describe('examples/cde_table1.ts', () => {
       expect(changed.status).toBe(1);
       expect(changed.stderr.trim()).toMatch(
         /^cde_table1: .*cells\/c-s0\/cell\.json: the cell was made with contextSize=4, now 3; use another --out$/,
+      );
+      // Other weights behind the same --model path (a newer checkpoint committed there): every cell refused.
+      const weights = join(modelDir, 'model.safetensors');
+      const changedWeights = readFileSync(weights);
+      changedWeights[changedWeights.length - 1] ^= 1; // the last byte of the last tensor's data
+      writeFileSync(weights, changedWeights);
+      const newer = run(args);
+      expect(newer.status).toBe(1);
+      expect(newer.stderr.trim()).toMatch(
+        /^cde_table1: .*cells\/a-s0\/cell\.json: the cell was made with modelSha256="[0-9a-f]{64}", now "[0-9a-f]{64}"; use another --out$/,
       );
     } finally {
       rmSync(work, { recursive: true, force: true });

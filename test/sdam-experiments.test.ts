@@ -7,7 +7,7 @@
 // naming the option.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -263,6 +263,20 @@ describe('scripts/sdam_experiments.ts end to end', () => {
     expect(other.stderr.trim().split('\n').at(-1)).toMatch(
       /^sdam_experiments: .*e1-sdam-adaptive-s0\.json: cell e1-sdam-adaptive-s0 was run with other settings \(model, budget or teacher\); use another --out$/,
     );
+    // other weights behind the same --model path (a newer checkpoint committed there): refused too
+    const weights = join(modelDir, 'model.safetensors');
+    const original = readFileSync(weights);
+    const changed = Buffer.from(original);
+    changed[changed.length - 1] ^= 1; // the last byte of the last tensor's data
+    writeFileSync(weights, changed);
+    try {
+      const newer = run();
+      expect(newer.status).toBe(1);
+      expect(newer.stderr.trim().split('\n').at(-1)).toMatch(/e1-sdam-adaptive-s0 was run with other settings/);
+    } finally {
+      writeFileSync(weights, original);
+    }
+    expect(run().status).toBe(0);
   }, 600_000);
 
   it('fails in one line naming the option on a bad flag value, writing nothing', () => {

@@ -19,9 +19,10 @@
 // Every cell is a run directory `<out>/cells/<id>` holding metrics.json when finished, with its
 // settings in `<out>/cells/<id>.json`; a finished cell is read back, an unfinished one resumes from
 // its checkpoint (trainBiencoder's resume), so a rerun of the same command continues; a cell made
-// with other settings (say, another --model) is refused, not reused. Margin-MSE puts the teacher on the student's scale with
-// `--teacher-scale auto` (src/train/teachers.ts). Results: results.json, report.md (tables, each
-// with the command that made it), figures/ (SVG + PNG).
+// with other settings (say, another --model, or other weights behind the same path) is refused, not
+// reused. Margin-MSE puts the teacher on the student's scale with `--teacher-scale auto`
+// (src/train/teachers.ts). Results: results.json, report.md (tables, each with the command that
+// made it), figures/ (SVG + PNG).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +32,7 @@ import { Bm25Index } from '../eval/bm25.js';
 import { evaluate } from '../eval/metrics.js';
 import { runFromLists } from '../eval/run.js';
 import { Biencoder } from '../nn/biencoder.js';
+import { weightsDigest } from '../nn/model-dir.js';
 import { buildCharts } from '../plot/charts.js';
 import { readRun, type BiencoderRun } from '../plot/runlog.js';
 import { pearson, phases } from '../plot/stats.js';
@@ -293,12 +295,23 @@ async function lossSpec(r: LossRecipe, teachers: TeacherCache): Promise<LossSpec
   }
 }
 
-/** What a cell's run depends on: saved beside its directory, checked before it is reused or resumed. */
+/** The cross-encoder teacher's part of a cell's settings: its directory, weights and input length. */
+function teacherSettings(b: Budget): Record<string, unknown> {
+  if (!b.teacherModel) throw new Error('a cross-encoder cell needs --teacher-model DIR');
+  return { model: b.teacherModel, sha256: weightsDigest(b.teacherModel), maxLength: b.teacherMaxLength };
+}
+
+/**
+ * What a cell's run depends on: saved beside its directory, checked before it is reused or resumed.
+ * The weights' SHA-256 is part of it: a newer checkpoint committed under the same path needs another
+ * --out.
+ */
 export function cellSettings(cell: Cell, b: Budget): Record<string, unknown> {
   const { row: _row, ...rest } = cell;
   return {
     ...rest,
     model: b.model,
+    modelSha256: weightsDigest(b.model),
     data: b.data,
     evalSets: b.evalSets,
     validation: cell.validation ? b.validation : null,
@@ -308,10 +321,7 @@ export function cellSettings(cell: Cell, b: Budget): Record<string, unknown> {
     queryLength: b.queryLength,
     docLength: b.docLength,
     internalsEvery: b.internalsEvery,
-    teacher:
-      cell.recipe.kind === 'margin-mse' && cell.recipe.teacher === 'cross-encoder'
-        ? { model: b.teacherModel, maxLength: b.teacherMaxLength }
-        : null,
+    teacher: cell.recipe.kind === 'margin-mse' && cell.recipe.teacher === 'cross-encoder' ? teacherSettings(b) : null,
   };
 }
 
@@ -387,6 +397,7 @@ export async function runBaselines(
   const path = join(out, 'cells', 'baselines.json');
   const key = JSON.stringify({
     model: b.model,
+    modelSha256: weightsDigest(b.model),
     evalSets: b.evalSets,
     queryLength: b.queryLength,
     docLength: b.docLength,

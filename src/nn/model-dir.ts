@@ -12,6 +12,7 @@
 // not read. Not here: the model itself (bert.ts).
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tempSibling } from '../io/atomic.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -168,6 +169,25 @@ function architectureOf(model: SavableBert): Record<string, unknown> {
 }
 
 // ---- weights ------------------------------------------------------------------------------------
+
+/**
+ * SHA-256 (hex) of a directory's weight files: model.safetensors, or the index and its shards in
+ * name order. Experiments record it beside a model's path, so that a cell trained from other weights
+ * behind the same path (a newer committed checkpoint) is refused instead of reused.
+ */
+export function weightsDigest(dir: string): string {
+  const single = join(dir, 'model.safetensors');
+  const index = join(dir, 'model.safetensors.index.json');
+  const hash = createHash('sha256');
+  if (existsSync(single)) hash.update(readFileSync(single));
+  else if (existsSync(index)) {
+    const json = readJsonFile(index) as { weight_map?: Record<string, unknown> };
+    const shards = [...new Set(Object.values(json?.weight_map ?? {}))].map(String).sort();
+    hash.update(readFileSync(index));
+    for (const shard of shards) hash.update(readFileSync(join(dir, shard)));
+  } else throw new ModelDirError(`${single}: missing (a model directory needs model.safetensors)`);
+  return hash.digest('hex');
+}
 
 /** Read model.safetensors, or the shards named by model.safetensors.index.json. */
 export function readWeights(dir: string): { tensors: Map<string, SafetensorsTensor>; source: string } {
