@@ -35,6 +35,7 @@ import {
   parseBertConfig,
   resolveKey,
   saveModelDir,
+  weightsDigest,
 } from '../src/nn/model-dir.js';
 import {
   poolingModeFromSentenceTransformers,
@@ -253,6 +254,59 @@ describe('loading: key variants are mapped in one place', () => {
     expect(p.dtype).toBe('float64');
     assertClose(p.toArray(), w, { atol: 0, rtol: 0 }, 'loaded values');
     model.dispose();
+  });
+});
+
+describe('sharded weights (model.safetensors.index.json)', () => {
+  /** TINY's weights split into two shards named by an index, beside TINY's other files. */
+  function shardedDir(): string {
+    const dir = freshDir();
+    mkdirSync(dir);
+    for (const f of ['config.json', 'vocab.txt', 'tokenizer_config.json']) copyFileSync(join(TINY, f), join(dir, f));
+    const entries = [...fixtureTensors(TINY)];
+    const half = Math.ceil(entries.length / 2);
+    const weightMap: Record<string, string> = {};
+    for (const [name, part] of [
+      ['model-00001-of-00002.safetensors', entries.slice(0, half)],
+      ['model-00002-of-00002.safetensors', entries.slice(half)],
+    ] as const) {
+      writeSafetensors(join(dir, name), new Map(part), { format: 'pt' });
+      for (const [key] of part) weightMap[key] = name;
+    }
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    return dir;
+  }
+
+  it('load as the single file does, and their digest covers index and shards', () => {
+    const dir = shardedDir();
+    const loaded = loadModelDir(dir);
+    assertClose(hidden(loaded.model), expectedTiny, { atol: 0, rtol: 0 });
+    loaded.model.dispose();
+
+    const digest = weightsDigest(dir);
+    expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(weightsDigest(dir)).toBe(digest);
+    expect(digest).not.toBe(weightsDigest(TINY));
+    const shard = join(dir, 'model-00002-of-00002.safetensors');
+    const bytes = readFileSync(shard);
+    bytes[bytes.length - 1] ^= 1; // the last byte of the last tensor's data
+    writeFileSync(shard, bytes);
+    expect(weightsDigest(dir)).not.toBe(digest);
+  });
+
+  it('a bad index is one clear line, for loading and digest alike', () => {
+    const badName = shardedDir();
+    const index = join(badName, 'model.safetensors.index.json');
+    writeFileSync(index, JSON.stringify({ weight_map: { 'embeddings.word_embeddings.weight': '../x.safetensors' } }));
+    for (const f of [() => loadModelDir(badName), () => weightsDigest(badName)])
+      expect(f).toThrow(/model\.safetensors\.index\.json: bad shard name "\.\.\/x\.safetensors"/);
+    writeFileSync(index, JSON.stringify({ metadata: {} }));
+    for (const f of [() => loadModelDir(badName), () => weightsDigest(badName)])
+      expect(f).toThrow(/model\.safetensors\.index\.json: no weight_map object/);
+    const twice = shardedDir();
+    copyFileSync(join(twice, 'model-00001-of-00002.safetensors'), join(twice, 'model-00002-of-00002.safetensors'));
+    expect(() => loadModelDir(twice)).toThrow(/index\.json: key .* appears in more than one shard/);
+    expect(() => weightsDigest(join(scratch, 'nope'))).toThrow(/model\.safetensors: missing/);
   });
 });
 

@@ -171,44 +171,25 @@ function architectureOf(model: SavableBert): Record<string, unknown> {
 // ---- weights ------------------------------------------------------------------------------------
 
 /**
- * SHA-256 (hex) of a directory's weight files: model.safetensors, or the index and its shards in
- * name order. Experiments record it beside a model's path, so that a cell trained from other weights
- * behind the same path (a newer committed checkpoint) is refused instead of reused.
+ * The weight files of a model directory: model.safetensors, or the shards named by
+ * model.safetensors.index.json (in the index's order, each once). `source` is the file that names
+ * them: model.safetensors itself or the index.
  */
-export function weightsDigest(dir: string): string {
+function weightFiles(dir: string): { source: string; files: string[] } {
   const single = join(dir, 'model.safetensors');
-  const index = join(dir, 'model.safetensors.index.json');
-  const hash = createHash('sha256');
-  if (existsSync(single)) hash.update(readFileSync(single));
-  else if (existsSync(index)) {
-    const json = readJsonFile(index) as { weight_map?: Record<string, unknown> };
-    const shards = [...new Set(Object.values(json?.weight_map ?? {}))].map(String).sort();
-    hash.update(readFileSync(index));
-    for (const shard of shards) hash.update(readFileSync(join(dir, shard)));
-  } else throw new ModelDirError(`${single}: missing (a model directory needs model.safetensors)`);
-  return hash.digest('hex');
-}
-
-/** Read model.safetensors, or the shards named by model.safetensors.index.json. */
-export function readWeights(dir: string): { tensors: Map<string, SafetensorsTensor>; source: string } {
-  const single = join(dir, 'model.safetensors');
-  if (existsSync(single)) return { tensors: readSafetensors(single).tensors, source: single };
+  if (existsSync(single)) return { source: single, files: [single] };
   const index = join(dir, 'model.safetensors.index.json');
   if (existsSync(index)) {
     const json = readJsonFile(index) as { weight_map?: Record<string, unknown> };
     if (typeof json?.weight_map !== 'object' || json.weight_map === null)
       throw new ModelDirError(`${index}: no weight_map object`);
-    const shards = new Set(Object.values(json.weight_map));
-    const tensors = new Map<string, SafetensorsTensor>();
-    for (const shard of shards) {
+    const files: string[] = [];
+    for (const shard of new Set(Object.values(json.weight_map))) {
       if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\'))
         throw new ModelDirError(`${index}: bad shard name ${JSON.stringify(shard)}`);
-      for (const [key, t] of readSafetensors(join(dir, shard)).tensors) {
-        if (tensors.has(key)) throw new ModelDirError(`${index}: key ${key} appears in more than one shard`);
-        tensors.set(key, t);
-      }
+      files.push(join(dir, shard));
     }
-    return { tensors, source: index };
+    return { source: index, files };
   }
   if (existsSync(join(dir, 'pytorch_model.bin'))) {
     throw new ModelDirError(
@@ -216,6 +197,32 @@ export function readWeights(dir: string): { tensors: Map<string, SafetensorsTens
     );
   }
   throw new ModelDirError(`${single}: missing (a model directory needs model.safetensors)`);
+}
+
+/**
+ * SHA-256 (hex) of a directory's weights: model.safetensors, or the index and its shards.
+ * Experiments record it beside a model's path, so that a cell trained from other weights behind the
+ * same path (a newer committed checkpoint) is refused instead of reused.
+ */
+export function weightsDigest(dir: string): string {
+  const { source, files } = weightFiles(dir);
+  const hash = createHash('sha256');
+  if (!files.includes(source)) hash.update(readFileSync(source)); // the index
+  for (const file of files) hash.update(readFileSync(file));
+  return hash.digest('hex');
+}
+
+/** Read model.safetensors, or the shards named by model.safetensors.index.json. */
+export function readWeights(dir: string): { tensors: Map<string, SafetensorsTensor>; source: string } {
+  const { source, files } = weightFiles(dir);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const file of files) {
+    for (const [key, t] of readSafetensors(file).tensors) {
+      if (tensors.has(key)) throw new ModelDirError(`${source}: key ${key} appears in more than one shard`);
+      tensors.set(key, t);
+    }
+  }
+  return { tensors, source };
 }
 
 export interface LoadReport {
