@@ -102,10 +102,10 @@ describe('plan', () => {
     ]);
     const noTeacher = planCells(budget({ teacherModel: undefined }), all, 52594);
     expect(noTeacher.some((c) => c.row.includes('cross-encoder'))).toBe(false);
-    expect(noTeacher.filter((c) => c.experiment === 'E2').at(-1)!.recipe).toEqual({
-      kind: 'margin-mse',
-      teacher: 'bm25',
-    });
+    const bm25Row = noTeacher.filter((c) => c.experiment === 'E2').at(-1)!;
+    expect(bm25Row.recipe).toEqual({ kind: 'margin-mse', teacher: 'bm25' });
+    // the same label as E1's row, so the tables agree; the id (lower case) is the one cells were saved under
+    expect([bm25Row.row, bm25Row.id]).toEqual(['Margin-MSE, BM25', 'e2-margin-mse-bm25-100pct-s0']);
     expect(planCells(budget(), new Set(['E3']), 100).every((c) => c.main)).toBe(true);
     const e4 = planCells(budget(), new Set(['E4']), 100);
     expect(e4.map((c) => c.id)).toEqual([

@@ -214,7 +214,7 @@ export function planCells(b: Budget, only: ReadonlySet<Experiment>, totalTriples
     };
     for (const f of b.fractions) e2('SDAM adaptive', { kind: 'sdam', target: 'adaptive' }, f);
     const teacher = b.teacherModel ? 'cross-encoder' : 'bm25';
-    e2(`Margin-MSE, ${teacher}`, { kind: 'margin-mse', teacher }, 100);
+    e2(b.teacherModel ? 'Margin-MSE, cross-encoder' : 'Margin-MSE, BM25', { kind: 'margin-mse', teacher }, 100);
   }
   return cells;
 }
