@@ -47,6 +47,7 @@ const LINEAGE_COMMITS: [number, string][] = [
   [5_324_800, 'ee9b7a7'], // segment 1 (masked-token accuracy 14%)
   [11_612_160, '6e935c4'], // segments 1-3 (16.0%)
   [34_549_760, '8c9c319'], // segments 1-5 (28.2%)
+  [46_018_560, '75d96d8'], // segments 1-6 (41.9%)
 ];
 
 const LOSSES = ['sdam', 'infonce'] as const;
