@@ -132,6 +132,13 @@ function mainRows(b: Budget): { row: string; recipe: LossRecipe }[] {
   ];
 }
 
+/** The Margin-MSE row of the best teacher there is: the cross-encoder when given, else BM25 (E2 and E4 show one). */
+function teacherRow(b: Budget): { row: string; recipe: LossRecipe } {
+  return b.teacherModel
+    ? { row: 'Margin-MSE, cross-encoder', recipe: { kind: 'margin-mse', teacher: 'cross-encoder' } }
+    : { row: 'Margin-MSE, BM25', recipe: { kind: 'margin-mse', teacher: 'bm25' } };
+}
+
 /** The cells the selected experiments need, each once (E3 and E4 reuse E1's main runs). */
 export function planCells(b: Budget, only: ReadonlySet<Experiment>, totalTriples: number): Cell[] {
   const cells: Cell[] = [];
@@ -150,7 +157,7 @@ export function planCells(b: Budget, only: ReadonlySet<Experiment>, totalTriples
     }
   };
   // E4 alone runs seed 0 of the rows it shows; the ids are E1's, so E1 reuses them later.
-  const e4Teacher = b.teacherModel ? 'Margin-MSE, cross-encoder' : 'Margin-MSE, BM25';
+  const e4Teacher = teacherRow(b).row;
   if (only.has('E1') || only.has('E3')) for (const r of mainRows(b)) main(r.row, r.recipe, b.seeds);
   else if (only.has('E4'))
     for (const r of mainRows(b)) if (r.recipe.kind !== 'margin-mse' || r.row === e4Teacher) main(r.row, r.recipe, 1);
@@ -213,8 +220,8 @@ export function planCells(b: Budget, only: ReadonlySet<Experiment>, totalTriples
       });
     };
     for (const f of b.fractions) e2('SDAM adaptive', { kind: 'sdam', target: 'adaptive' }, f);
-    const teacher = b.teacherModel ? 'cross-encoder' : 'bm25';
-    e2(b.teacherModel ? 'Margin-MSE, cross-encoder' : 'Margin-MSE, BM25', { kind: 'margin-mse', teacher }, 100);
+    const { row, recipe } = teacherRow(b);
+    e2(row, recipe, 100);
   }
   return cells;
 }
@@ -223,12 +230,7 @@ export const E4_DETACHED = 'SDAM adaptive, detached target';
 
 /** E4's panels: SDAM adaptive with and without a detached target, the teacher's Margin-MSE, InfoNCE (seed 0). */
 export function e4Cells(cells: readonly Cell[], b: Budget): Cell[] {
-  const want = [
-    'SDAM adaptive',
-    E4_DETACHED,
-    b.teacherModel ? 'Margin-MSE, cross-encoder' : 'Margin-MSE, BM25',
-    'InfoNCE',
-  ];
+  const want = ['SDAM adaptive', E4_DETACHED, teacherRow(b).row, 'InfoNCE'];
   return want
     .map((row) => cells.find((c) => c.row === row && c.seed === 0 && c.experiment !== 'E2'))
     .filter((c): c is Cell => c !== undefined);
